@@ -1,0 +1,17 @@
+"""Names of the channel variables and user events shared by the dialplan and the service.
+
+The dialplan templates receive these through the renderer, so a name is spelt in one place only.
+"""
+
+# Set by the IVR (FastAGI) for the dialplan.
+RESULT = "HOTLINE_RESULT"  # "OK" when the IVR finished and the routing variables are valid
+LANGUAGE = "HOTLINE_LANGUAGE"  # language code, e.g. "ar"
+TOPIC = "HOTLINE_TOPIC"  # topic id, e.g. "medical"
+SPECIALTY = "HOTLINE_SPECIALTY"  # specialty id for medical consultations, e.g. "paediatrics", or empty
+QUEUE = "HOTLINE_QUEUE"  # the app_queue queue the dialplan enters
+
+RESULT_OK = "OK"
+
+# The dialplan announces the routing decision of each call with this UserEvent, right before Queue().
+# Its headers: Language, Topic, Specialty, Queue, Result (OK, or FALLBACK when the IVR failed).
+ROUTE_USEREVENT = "HotlineRoute"
