@@ -1,0 +1,181 @@
+"""The IVR menu as a pure state machine: language, then topic, then specialty.
+
+Everything that decides what a caller hears next lives here, and nothing here knows about AGI,
+sockets or the event loop (model: h11's ``_state.py``). The adapter asks ``Menu`` what to play,
+plays it, and feeds the digits back. Time is passed in.
+
+Each menu attempt is one prompt file, so one AGI ``GET DATA`` per attempt: a replay after bad or no
+input uses a ``-retry`` file that already starts with the "invalid choice" notice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from hotline.profile import Profile, Prompt, Topic
+from routing.queues import queue_name
+
+ALL_LANGUAGES = "all"  # the folder of prompts spoken in every language in turn
+
+
+@dataclass(frozen=True)
+class Ask:
+    """Play a prompt and collect up to ``max_digits`` digits."""
+
+    prompt: str  # e.g. "ar/topics-retry", relative to the prompt directory, no extension
+    timeout_ms: int
+    max_digits: int = 1
+
+
+@dataclass(frozen=True)
+class Route:
+    """The caller is done with the menu: enter ``queue``."""
+
+    language: str
+    topic: str
+    specialty: str | None
+    queue: str
+    defaulted: bool  # True when retries ran out and the default topic was used
+
+
+@dataclass(frozen=True)
+class Closed:
+    """Outside opening hours: play ``prompt`` and end the call."""
+
+    prompt: str
+
+
+Step = Ask | Route | Closed
+
+
+class MenuFinished(RuntimeError):
+    """Digits were fed to a menu that has already routed or closed."""
+
+
+def topics_prompt(language: str, retry: bool = False) -> str:
+    return f"{language}/topics{'-retry' if retry else ''}"
+
+
+def specialties_prompt(language: str, topic: str, retry: bool = False) -> str:
+    return f"{language}/specialties-{topic}{'-retry' if retry else ''}"
+
+
+def language_prompt(retry: bool = False) -> str:
+    return f"{ALL_LANGUAGES}/language{'-retry' if retry else ''}"
+
+
+CLOSED_PROMPT = f"{ALL_LANGUAGES}/closed"
+
+
+class Menu:
+    """One caller's way through the menu."""
+
+    def __init__(self, profile: Profile, now: datetime):
+        self._profile = profile
+        self._now = now
+        self._timeout_ms = profile.digit_timeout_seconds * 1000
+        self._language: str | None = None
+        self._topic: Topic | None = None
+        self._attempt = 0
+        self._done = False
+
+    def start(self) -> Step:
+        if not self._profile.is_open(self._now):
+            self._done = True
+            return Closed(CLOSED_PROMPT)
+        if len(self._profile.languages) == 1:
+            self._language = self._profile.languages[0].code
+        return self._ask()
+
+    def press(self, digits: str) -> Step:
+        """Feed what the caller keyed in ('' for no input) and get the next step."""
+        if self._done:
+            raise MenuFinished("the menu has already finished")
+        key = digits[:1]
+        if self._language is None:
+            chosen = next((lang.code for lang in self._profile.languages if lang.key == key), None)
+            if chosen is not None:
+                self._language = chosen
+                self._attempt = 0
+                return self._ask()
+        elif self._topic is None:
+            topic = next((t for t in self._profile.topics if t.key == key), None)
+            if topic is not None:
+                if not topic.specialties:
+                    return self._route(topic.id, None, defaulted=False)
+                self._topic = topic
+                self._attempt = 0
+                return self._ask()
+        else:
+            specialty = next((s for s in self._topic.specialties if s.key == key), None)
+            if specialty is not None:
+                return self._route(self._topic.id, specialty.id, defaulted=False)
+        self._attempt += 1
+        if self._attempt > self._profile.retries:
+            return self._route(self._profile.default_topic, None, defaulted=True)
+        return self._ask()
+
+    def _ask(self) -> Ask:
+        retry = self._attempt > 0
+        if self._language is None:
+            prompt = language_prompt(retry)
+        elif self._topic is None:
+            prompt = topics_prompt(self._language, retry)
+        else:
+            prompt = specialties_prompt(self._language, self._topic.id, retry)
+        return Ask(prompt, self._timeout_ms)
+
+    def _route(self, topic: str, specialty: str | None, defaulted: bool) -> Route:
+        self._done = True
+        # A caller who chose a language keeps it even when the topic falls back to the default.
+        language = self._language or self._profile.default_language
+        return Route(language, topic, specialty, queue_name(language, topic, specialty), defaulted)
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A piece of a prompt file: a text in one language's voice, or a recorded file."""
+
+    voice: str
+    text: str | None
+    file: str | None
+
+
+def prompt_plan(profile: Profile) -> dict[str, tuple[Segment, ...]]:
+    """Every prompt file the menu can ask for, as the segments it is made of."""
+    voices = {lang.code: lang.voice for lang in profile.languages}
+    keys = {lang.code: lang.key for lang in profile.languages}
+    prompts = profile.prompts
+
+    def seg(language: str, prompt: Prompt, **fields: str) -> Segment:
+        if prompt.file is not None:
+            return Segment(voices[language], None, str(prompt.file))
+        assert prompt.text is not None
+        return Segment(voices[language], prompt.text.format(**fields) if fields else prompt.text, None)
+
+    def options(language: str, choices: list[tuple[str, dict[str, str]]]) -> list[Segment]:
+        option = prompts["option"][language]
+        return [seg(language, option, key=key, label=label[language]) for key, label in choices]
+
+    codes = profile.language_codes
+    plan: dict[str, tuple[Segment, ...]] = {}
+    language_menu = tuple(seg(code, prompts["welcome"][code], key=keys[code]) for code in codes)
+    plan[language_prompt()] = language_menu
+    plan[language_prompt(retry=True)] = tuple(seg(c, prompts["invalid"][c]) for c in codes) + language_menu
+    plan[CLOSED_PROMPT] = tuple(seg(c, prompts["closed"][c]) for c in codes)
+    for code in codes:
+        invalid = (seg(code, prompts["invalid"][code]),)
+        topics = (seg(code, prompts["choose_topic"][code]), *options(code, [(t.key, t.label) for t in profile.topics]))
+        plan[topics_prompt(code)] = topics
+        plan[topics_prompt(code, retry=True)] = invalid + topics
+        for topic in profile.topics:
+            if not topic.specialties:
+                continue
+            specialties = (
+                seg(code, prompts["choose_specialty"][code]),
+                *options(code, [(s.key, s.label) for s in topic.specialties]),
+            )
+            plan[specialties_prompt(code, topic.id)] = specialties
+            plan[specialties_prompt(code, topic.id, retry=True)] = invalid + specialties
+    return plan
