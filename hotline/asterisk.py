@@ -1,0 +1,240 @@
+"""One Asterisk instance: its run directory inside the sid root, rendered configuration, process.
+
+The run directory lives at ``<root>/hotline/<instance>`` so Asterisk (chrooted into the root) sees
+it as ``/hotline/<instance>``. Secrets (AMI, SIP phones) are generated at every render and written
+only there, with mode 0600; nothing secret is ever in the repository.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+import jinja2
+
+from hotline import channelvars
+from hotline.profile import Profile
+from hotline.prompts import install_prompts
+from hotline.settings import PROJECT_ROOT, Settings
+from routing.queues import build_queues, default_queue
+
+log = logging.getLogger(__name__)
+
+TEMPLATE_DIRS = (PROJECT_ROOT / "asterisk_conf", PROJECT_ROOT / "dialplan")
+AMI_USER = "hotline"
+
+
+class AsteriskError(RuntimeError):
+    """Asterisk could not be configured, started or reached."""
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """Generated at run time; read back by tools such as ``hotline simulate``."""
+
+    ami_username: str
+    ami_secret: str
+    phones: dict[str, str]  # person id -> SIP password
+
+    def to_json(self) -> str:
+        return json.dumps({"ami": {"username": self.ami_username, "secret": self.ami_secret}, "phones": self.phones})
+
+    @classmethod
+    def from_json(cls, text: str) -> Credentials:
+        data = json.loads(text)
+        return cls(data["ami"]["username"], data["ami"]["secret"], dict(data["phones"]))
+
+    @classmethod
+    def generate(cls, profile: Profile) -> Credentials:
+        return cls(AMI_USER, secrets.token_urlsafe(24), {p.id: secrets.token_urlsafe(16) for p in profile.people})
+
+
+class AsteriskInstance:
+    def __init__(self, root: Path, settings: Settings):
+        self.root = root
+        self.settings = settings
+        self.inside = PurePosixPath("/hotline") / settings.instance  # the path Asterisk sees
+        self.host_dir = root / "hotline" / settings.instance  # the same path from the host
+        self.process: asyncio.subprocess.Process | None = None
+
+    # -- paths ---------------------------------------------------------------------------------------
+    def dirs(self, inside: bool) -> dict[str, str]:
+        base = str(self.inside) if inside else str(self.host_dir)
+        return {name: f"{base}/{name}" for name in ("etc", "lib", "spool", "run", "log", "sounds")}
+
+    @property
+    def config_file(self) -> str:
+        return f"{self.inside}/etc/asterisk.conf"
+
+    @property
+    def sounds_dir(self) -> Path:
+        return self.host_dir / "sounds"
+
+    @property
+    def credentials_file(self) -> Path:
+        return self.host_dir / "credentials.json"
+
+    @property
+    def cdr_csv(self) -> Path:
+        return self.host_dir / "log" / "cdr-csv" / "Master.csv"
+
+    @property
+    def messages_log(self) -> Path:
+        return self.host_dir / "log" / "messages.log"
+
+    def credentials(self) -> Credentials:
+        try:
+            return Credentials.from_json(self.credentials_file.read_text())
+        except FileNotFoundError as exc:
+            raise AsteriskError(f"no credentials in {self.credentials_file}: is the hotline running?") from exc
+
+    # -- configuration -------------------------------------------------------------------------------
+    def prepare(self, profile: Profile) -> Credentials:
+        """Render the configuration from the profile, install the prompts, generate fresh secrets."""
+        if self.host_dir.exists():
+            for name in ("etc", "run", "sounds"):
+                shutil.rmtree(self.host_dir / name, ignore_errors=True)
+        for path in self.dirs(inside=False).values():
+            Path(path).mkdir(parents=True, exist_ok=True)
+        credentials = Credentials.generate(profile)
+        self.render(profile, credentials)
+        install_prompts(profile, self.settings.cache_dir / "prompts", self.sounds_dir)
+        self.credentials_file.write_text(credentials.to_json())
+        self.credentials_file.chmod(0o600)
+        return credentials
+
+    def render(self, profile: Profile, credentials: Credentials) -> None:
+        env = jinja2.Environment(
+            loader=jinja2.FileSystemLoader([str(d) for d in TEMPLATE_DIRS]),
+            undefined=jinja2.StrictUndefined,
+            keep_trailing_newline=True,
+            autoescape=False,
+        )
+        people = [
+            {
+                "id": p.id,
+                "kind": p.kind,
+                "password": credentials.phones[p.id],
+                "language": max(p.languages, key=lambda code: p.languages[code]),
+            }
+            for p in profile.people
+        ]
+        context = {
+            "profile": profile,
+            "dirs": self.dirs(inside=True),
+            "ports": {
+                "sip": self.settings.sip_port,
+                "ami": self.settings.ami_port,
+                "rtp_start": self.settings.rtp_start,
+                "rtp_end": self.settings.rtp_end,
+            },
+            "sip": {"bind": self.settings.sip_host, "trunk_match": self.settings.trunk_match},
+            "agi": {"host": self.settings.agi_host, "port": self.settings.agi_port},
+            "ami": {"username": credentials.ami_username, "secret": credentials.ami_secret},
+            "people": people,
+            "queues": build_queues(profile),
+            "default_queue": default_queue(profile),
+            "settings": profile.queue_settings,
+            "v": channelvars,
+        }
+        etc = self.host_dir / "etc"
+        for folder in TEMPLATE_DIRS:
+            for template in sorted(folder.glob("*.j2")):
+                target = etc / template.name.removesuffix(".j2")
+                target.write_text(env.get_template(template.name).render(context), encoding="utf-8")
+                target.chmod(0o600)
+
+    # -- process -------------------------------------------------------------------------------------
+    def _chroot(self, *args: str) -> list[str]:
+        if os.geteuid() != 0:
+            raise AsteriskError("Asterisk runs in a chroot of its Debian sid root: run as root (or with sudo)")
+        return ["chroot", str(self.root), "/usr/sbin/asterisk", "-C", self.config_file, *args]
+
+    async def start(self, boot_timeout: float = 60.0) -> None:
+        """Start Asterisk in the foreground (as our child) and wait until it is fully booted."""
+        (self.host_dir / "log").mkdir(parents=True, exist_ok=True)
+        console = open(self.host_dir / "log" / "console.log", "ab")
+        try:
+            self.process = await asyncio.create_subprocess_exec(
+                *self._chroot("-f", "-n"),
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=console,
+                stderr=console,
+                start_new_session=True,
+            )
+        finally:
+            console.close()
+        try:
+            await asyncio.wait_for(self._wait_booted(), boot_timeout)
+        except (TimeoutError, AsteriskError):
+            await self.stop()
+            raise AsteriskError(f"Asterisk did not boot; see {self.messages_log} and {self.host_dir}/log/console.log")
+        log.info("Asterisk is up (pid %s), configuration in %s/etc", self.process.pid, self.host_dir)
+
+    async def _wait_booted(self) -> None:
+        assert self.process is not None
+        while True:
+            if self.process.returncode is not None:
+                raise AsteriskError(f"Asterisk exited with {self.process.returncode}")
+            code, _ = await self.cli("core waitfullybooted", check=False)
+            if code == 0:
+                return
+            await asyncio.sleep(0.2)
+
+    async def cli(self, command: str, *, check: bool = True) -> tuple[int, str]:
+        """Run one CLI command through the control socket (``asterisk -rx``)."""
+        proc = await asyncio.create_subprocess_exec(
+            *self._chroot("-rx", command),
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        out, _ = await proc.communicate()
+        text = out.decode("utf-8", errors="replace")
+        if check and proc.returncode != 0:
+            raise AsteriskError(f"asterisk -rx {command!r} failed ({proc.returncode}): {text.strip()}")
+        return proc.returncode or 0, text
+
+    def console_command(self) -> list[str]:
+        """The command that opens Asterisk's interactive console on the running instance."""
+        return self._chroot("-r", "-vvv")
+
+    async def stop(self, timeout: float = 15.0) -> None:
+        process, self.process = self.process, None
+        if process is None or process.returncode is not None:
+            return
+        try:
+            process.send_signal(signal.SIGTERM)
+            await asyncio.wait_for(process.wait(), timeout)
+        except TimeoutError:
+            log.warning("Asterisk did not stop within %.0f s; killing it", timeout)
+            process.kill()
+            await process.wait()
+        except ProcessLookupError:
+            pass
+
+
+def running_pid(instance: AsteriskInstance) -> int | None:
+    pid_file = instance.host_dir / "run" / "asterisk.pid"
+    try:
+        pid = int(pid_file.read_text().strip())
+        os.kill(pid, 0)
+        return pid
+    except (OSError, ValueError):
+        return None
+
+
+def cli_blocking(instance: AsteriskInstance, command: str) -> str:
+    """The synchronous twin of ``cli`` for the command line tools."""
+    result = subprocess.run(instance._chroot("-rx", command), capture_output=True, text=True)
+    if result.returncode != 0:
+        raise AsteriskError(result.stdout + result.stderr)
+    return result.stdout

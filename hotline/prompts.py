@@ -1,0 +1,140 @@
+"""Prompts: every menu prompt in every language, made with espeak-ng and sox, cached by content.
+
+Each file the menu can ask for (see ``ivr.menu.prompt_plan``) is made of segments: a text spoken in
+one language's voice, or a recorded file. Segments and whole prompts are cached under
+``<cache>/prompts`` by a hash of what they are made of, so a second set-up costs nothing.
+Output: 8 kHz mono 16-bit WAV, which Asterisk plays with format_wav.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import shutil
+import subprocess
+from pathlib import Path
+
+from hotline.profile import Profile
+from ivr.menu import Segment, prompt_plan
+
+log = logging.getLogger(__name__)
+
+FORMAT = ["-r", "8000", "-c", "1", "-b", "16", "-e", "signed-integer"]
+PAUSE_SECONDS = 0.25
+VERSION = "1"  # bump to invalidate the cache when the recipe changes
+
+
+class PromptError(RuntimeError):
+    """A prompt could not be made."""
+
+
+def _run(command: list[str]) -> None:
+    result = subprocess.run(command, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise PromptError(f"{command[0]} failed (exit {result.returncode}): {result.stderr.strip()[-500:]}")
+
+
+def _digest(*parts: str) -> str:
+    return hashlib.sha256("\0".join((VERSION, *parts)).encode()).hexdigest()[:24]
+
+
+def _need(tool: str) -> None:
+    if shutil.which(tool) is None:
+        raise PromptError(f"{tool} is not installed: run 'make deps' (apt-get install espeak-ng sox) as root")
+
+
+def segment_file(segment: Segment, cache: Path) -> Path:
+    if segment.file is not None:
+        source = Path(segment.file)
+        key = _digest("file", str(source), str(source.stat().st_mtime_ns), str(source.stat().st_size))
+    else:
+        assert segment.text is not None
+        key = _digest("espeak", segment.voice, segment.text)
+    out = cache / "segments" / f"{key}.wav"
+    if out.exists():
+        return out
+    out.parent.mkdir(parents=True, exist_ok=True)
+    partial = out.with_suffix(".part.wav")
+    if segment.file is not None:
+        _run(["sox", segment.file, *FORMAT, str(partial)])
+    else:
+        raw = out.with_suffix(".espeak.wav")
+        _run(["espeak-ng", "-v", segment.voice, "-s", "150", "-w", str(raw), segment.text or ""])
+        _run(["sox", str(raw), *FORMAT, str(partial)])
+        raw.unlink()
+    partial.rename(out)
+    return out
+
+
+def _silence(cache: Path) -> Path:
+    out = cache / "segments" / f"silence-{PAUSE_SECONDS}.wav"
+    if not out.exists():
+        out.parent.mkdir(parents=True, exist_ok=True)
+        partial = out.with_suffix(".part.wav")
+        _run(["sox", "-n", *FORMAT, str(partial), "trim", "0", str(PAUSE_SECONDS)])
+        partial.rename(out)
+    return out
+
+
+def build_prompt(segments: tuple[Segment, ...], cache: Path) -> Path:
+    parts = [segment_file(s, cache) for s in segments]
+    key = _digest("joined", *(p.name for p in parts))
+    out = cache / "joined" / f"{key}.wav"
+    if out.exists():
+        return out
+    out.parent.mkdir(parents=True, exist_ok=True)
+    pause = _silence(cache)
+    sequence: list[str] = []
+    for index, part in enumerate(parts):
+        if index:
+            sequence.append(str(pause))
+        sequence.append(str(part))
+    partial = out.with_suffix(".part.wav")
+    if len(sequence) == 1:
+        shutil.copyfile(sequence[0], partial)
+    else:
+        _run(["sox", *sequence, str(partial)])
+    partial.rename(out)
+    return out
+
+
+def hold_music(cache: Path) -> Path:
+    """A calm, generated tone pattern for callers waiting in a queue (no third-party recordings)."""
+    out = cache / "moh" / f"hold-{VERSION}.wav"
+    if out.exists():
+        return out
+    out.parent.mkdir(parents=True, exist_ok=True)
+    partial = out.with_suffix(".part.wav")
+    _run(
+        [
+            "sox", "-n", *FORMAT, str(partial),
+            "synth", "0.6", "sine", "440", "sine", "554", ":",
+            "synth", "0.6", "sine", "659", ":",
+            "synth", "1.8", "sine", "0", ":",
+            "synth", "0.6", "sine", "494", ":",
+            "synth", "0.6", "sine", "587", ":",
+            "synth", "1.8", "sine", "0",
+            "vol", "0.25", "fade", "0.05", "0", "0.05", "repeat", "3",
+        ]
+    )
+    partial.rename(out)
+    return out
+
+
+def install_prompts(profile: Profile, cache: Path, sounds_dir: Path) -> dict[str, Path]:
+    """Make every prompt of the profile and copy it into ``sounds_dir``. Returns name -> file."""
+    _need("sox")
+    if any(s.text is not None for segments in prompt_plan(profile).values() for s in segments):
+        _need("espeak-ng")
+    installed = {}
+    for name, segments in prompt_plan(profile).items():
+        source = build_prompt(segments, cache)
+        target = sounds_dir / f"{name}.wav"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, target)
+        installed[name] = target
+    moh = sounds_dir / "moh" / "hold.wav"
+    moh.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(hold_music(cache), moh)
+    log.info("%d prompts installed in %s", len(installed), sounds_dir)
+    return installed
