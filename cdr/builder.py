@@ -1,0 +1,279 @@
+"""Builds exactly one call record per call to the hotline number from typed AMI events.
+
+Pure module (no I/O, no clock): time only enters through event timestamps and ``expire(now, ...)``.
+Modelled on wazo-call-logd's CEL interpretor: each event type is handled by one method, chosen
+through a ``{event type: handler}`` table.
+
+A call is identified by its Linkedid, which equals the Uniqueid of the caller's channel (the
+channel whose ``Newchannel`` started the call). Events about other channels of the same call
+(e.g. the agent leg) are ignored except where a rule names them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from types import MappingProxyType
+from typing import Any
+
+from cdr.events import (
+    AgentComplete,
+    AgentConnect,
+    Event,
+    Hangup,
+    HotlineRoute,
+    Newchannel,
+    QueueCallerAbandon,
+    QueueCallerJoin,
+    QueueCallerLeave,
+)
+
+__all__ = ["CallRecord", "Outcome", "RecordBuilder"]
+
+_UNKNOWN_CALLER_ID = frozenset({"", "<unknown>"})
+
+
+class Outcome(StrEnum):
+    ANSWERED = "answered"
+    ABANDONED_QUEUE = "abandoned_queue"
+    ABANDONED_IVR = "abandoned_ivr"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class CallRecord:
+    linkedid: str
+    caller_number: str | None
+    caller_name: str | None
+    started_at: datetime
+    language: str | None
+    topic: str | None
+    specialty: str | None
+    queue: str | None
+    wait_seconds: float | None
+    outcome: Outcome
+    agent: str | None
+    talk_seconds: float | None
+    hangup_cause: int | None
+    hangup_cause_text: str | None
+    ended_at: datetime | None
+
+
+@dataclass(slots=True)
+class _CallState:
+    """What we know so far about one call in progress (private, mutable)."""
+
+    linkedid: str
+    caller_number: str | None
+    caller_name: str | None
+    started_ts: float
+    language: str | None = None
+    topic: str | None = None
+    specialty: str | None = None
+    queue: str | None = None
+    route_seen: bool = False
+    first_join_ts: float | None = None
+    in_queue: bool = False
+    last_leave_ts: float | None = None
+    connect_ts: float | None = None
+    agent: str | None = None
+    abandoned: bool = False
+    wait_seconds: float | None = None
+    talk_time: int | None = None  # from AgentComplete, used only when the Hangup never comes
+
+
+def _utc(ts: float) -> datetime:
+    return datetime.fromtimestamp(ts, tz=UTC)
+
+
+def _caller_id(value: str) -> str | None:
+    return None if value.strip() in _UNKNOWN_CALLER_ID else value
+
+
+def _optional(value: str) -> str | None:
+    return value if value.strip() else None
+
+
+class RecordBuilder:
+    """Feeds on AMI events; returns each ``CallRecord`` once, when its call is complete."""
+
+    def __init__(self, number: str, context: str) -> None:
+        self._number = number
+        self._context = context
+        self._calls: dict[str, _CallState] = {}
+        self._handlers: Mapping[type, Callable[[Any], list[CallRecord]]] = MappingProxyType(
+            {
+                Newchannel: self._on_newchannel,
+                HotlineRoute: self._on_route,
+                QueueCallerJoin: self._on_queue_join,
+                QueueCallerLeave: self._on_queue_leave,
+                QueueCallerAbandon: self._on_queue_abandon,
+                AgentConnect: self._on_agent_connect,
+                AgentComplete: self._on_agent_complete,
+                Hangup: self._on_hangup,
+            }
+        )
+
+    @property
+    def calls_in_progress(self) -> int:
+        return len(self._calls)
+
+    def feed(self, event: Event) -> list[CallRecord]:
+        """Apply one event; returns the records it completed (usually none, at most one)."""
+        handler = self._handlers.get(type(event))
+        if handler is None:
+            return []
+        return handler(event)
+
+    def feed_all(self, events: Iterable[Event | None]) -> list[CallRecord]:
+        """Feed events in order (``None`` entries, i.e. unparsed events, are skipped)."""
+        records: list[CallRecord] = []
+        for event in events:
+            if event is not None:
+                records.extend(self.feed(event))
+        return records
+
+    def expire(self, now: float, max_age_seconds: float) -> list[CallRecord]:
+        """Complete calls that started at least ``max_age_seconds`` before ``now`` without a Hangup.
+
+        Outcome follows the same rules as on Hangup; the end time is unknown, so ``ended_at``,
+        ``hangup_cause`` and durations that would need it are None (talk time comes from
+        AgentComplete's TalkTime when that was seen).
+        """
+        stale = [lid for lid, call in self._calls.items() if now - call.started_ts >= max_age_seconds]
+        return [self._complete(self._calls.pop(lid), end_ts=None, hangup=None) for lid in stale]
+
+    # -- handlers -------------------------------------------------------------------------------
+
+    def _caller_call(self, uniqueid: str, linkedid: str) -> _CallState | None:
+        """The call in progress whose caller channel this is, if any."""
+        if uniqueid != linkedid:
+            return None
+        return self._calls.get(linkedid)
+
+    def _on_newchannel(self, event: Newchannel) -> list[CallRecord]:
+        starts_call = (
+            event.uniqueid == event.linkedid
+            and event.context == self._context
+            and event.exten == self._number
+            and event.linkedid not in self._calls
+        )
+        if starts_call:
+            self._calls[event.linkedid] = _CallState(
+                linkedid=event.linkedid,
+                caller_number=_caller_id(event.caller_id_num),
+                caller_name=_caller_id(event.caller_id_name),
+                started_ts=event.timestamp,
+            )
+        return []
+
+    def _on_route(self, event: HotlineRoute) -> list[CallRecord]:
+        call = self._caller_call(event.uniqueid, event.linkedid)
+        if call is not None:
+            call.route_seen = True
+            call.language = _optional(event.language)
+            call.topic = _optional(event.topic)
+            call.specialty = _optional(event.specialty)
+            call.queue = _optional(event.queue) or call.queue
+        return []
+
+    def _on_queue_join(self, event: QueueCallerJoin) -> list[CallRecord]:
+        call = self._caller_call(event.uniqueid, event.linkedid)
+        if call is not None:
+            call.queue = _optional(event.queue) or call.queue
+            call.in_queue = True
+            if call.first_join_ts is None:
+                call.first_join_ts = event.timestamp
+        return []
+
+    def _on_queue_leave(self, event: QueueCallerLeave) -> list[CallRecord]:
+        call = self._caller_call(event.uniqueid, event.linkedid)
+        if call is not None:
+            call.in_queue = False
+            call.last_leave_ts = event.timestamp
+        return []
+
+    def _on_queue_abandon(self, event: QueueCallerAbandon) -> list[CallRecord]:
+        call = self._caller_call(event.uniqueid, event.linkedid)
+        if call is not None and call.connect_ts is None:
+            call.abandoned = True
+            call.in_queue = False
+            call.wait_seconds = self._wait(call, event.timestamp, event.hold_time)
+        return []
+
+    def _on_agent_connect(self, event: AgentConnect) -> list[CallRecord]:
+        call = self._caller_call(event.uniqueid, event.linkedid)
+        if call is not None and call.connect_ts is None:
+            call.connect_ts = event.timestamp
+            call.agent = _optional(event.member_name)
+            call.queue = _optional(event.queue) or call.queue
+            call.in_queue = False
+            call.wait_seconds = self._wait(call, event.timestamp, event.hold_time)
+        return []
+
+    def _on_agent_complete(self, event: AgentComplete) -> list[CallRecord]:
+        call = self._caller_call(event.uniqueid, event.linkedid)
+        if call is not None and call.connect_ts is not None:
+            call.talk_time = event.talk_time
+        return []
+
+    def _on_hangup(self, event: Hangup) -> list[CallRecord]:
+        if event.uniqueid != event.linkedid:
+            return []
+        call = self._calls.pop(event.linkedid, None)
+        if call is None:
+            return []
+        return [self._complete(call, end_ts=event.timestamp, hangup=event)]
+
+    # -- completion -----------------------------------------------------------------------------
+
+    @staticmethod
+    def _wait(call: _CallState, ts: float, hold_time: int) -> float:
+        if call.first_join_ts is None:
+            return float(hold_time)
+        return max(0.0, ts - call.first_join_ts)
+
+    @staticmethod
+    def _complete(call: _CallState, end_ts: float | None, hangup: Hangup | None) -> CallRecord:
+        wait = call.wait_seconds
+        talk: float | None = None
+        if call.connect_ts is not None:
+            outcome = Outcome.ANSWERED
+            if end_ts is not None:
+                talk = max(0.0, end_ts - call.connect_ts)
+            elif call.talk_time is not None:
+                talk = float(call.talk_time)
+        elif call.abandoned:
+            outcome = Outcome.ABANDONED_QUEUE
+        elif call.in_queue:
+            # Hung up while waiting, but app_queue's QueueCallerAbandon never reached us.
+            outcome = Outcome.ABANDONED_QUEUE
+            if end_ts is not None and call.first_join_ts is not None:
+                wait = max(0.0, end_ts - call.first_join_ts)
+        elif call.first_join_ts is not None:
+            outcome = Outcome.FAILED  # left the queue(s) unanswered (timeout, empty queue, ...)
+            if call.last_leave_ts is not None:
+                wait = max(0.0, call.last_leave_ts - call.first_join_ts)
+        elif call.route_seen:
+            outcome = Outcome.FAILED  # routed, but never got into a queue
+        else:
+            outcome = Outcome.ABANDONED_IVR
+        return CallRecord(
+            linkedid=call.linkedid,
+            caller_number=call.caller_number,
+            caller_name=call.caller_name,
+            started_at=_utc(call.started_ts),
+            language=call.language,
+            topic=call.topic,
+            specialty=call.specialty,
+            queue=call.queue,
+            wait_seconds=wait,
+            outcome=outcome,
+            agent=call.agent,
+            talk_seconds=talk,
+            hangup_cause=hangup.cause if hangup is not None else None,
+            hangup_cause_text=_optional(hangup.cause_txt) if hangup is not None else None,
+            ended_at=_utc(end_ts) if end_ts is not None else None,
+        )

@@ -1,0 +1,1 @@
+"""Alembic migration environment of the call records store (see cdr.db.upgrade)."""
