@@ -104,6 +104,7 @@ class AsteriskInstance:
                 shutil.rmtree(self.host_dir / name, ignore_errors=True)
         for path in self.dirs(inside=False).values():
             Path(path).mkdir(parents=True, exist_ok=True)
+        (self.host_dir / "log" / "cdr-csv").mkdir(exist_ok=True)
         credentials = Credentials.generate(profile)
         self.render(profile, credentials)
         install_prompts(profile, self.settings.cache_dir / "prompts", self.sounds_dir)

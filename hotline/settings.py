@@ -6,7 +6,7 @@
 | HOTLINE_DB_URL | sqlite:///var/hotline.db | where call records go (SQLite file, or postgresql://…) |
 | HOTLINE_CACHE_DIR | ~/.cache/hotline | the Asterisk root and the generated prompts |
 | HOTLINE_INSTANCE | default | name of the Asterisk run directory |
-| HOTLINE_SIP_PORT / HOTLINE_AMI_PORT / HOTLINE_AGI_PORT | 5060 / 5038 / 4573 | loopback ports |
+| HOTLINE_SIP_PORT / HOTLINE_AMI_PORT / HOTLINE_AGI_PORT / HOTLINE_HTTP_PORT | 5060 / 5038 / 4573 / 8151 | loopback ports |
 | HOTLINE_TRUNK_MATCH | 127.0.0.1 | comma-separated addresses or networks of the incoming trunk |
 """
 
@@ -34,6 +34,7 @@ class Settings:
     ami_port: int = 5038
     agi_host: str = "127.0.0.1"
     agi_port: int = 4573
+    http_port: int = 8151
     rtp_start: int = 10000
     rtp_end: int = 10999
     trunk_match: tuple[str, ...] = ("127.0.0.1",)
@@ -55,6 +56,7 @@ class Settings:
             sip_port=_port(env, "HOTLINE_SIP_PORT", defaults.sip_port),
             ami_port=_port(env, "HOTLINE_AMI_PORT", defaults.ami_port),
             agi_port=_port(env, "HOTLINE_AGI_PORT", defaults.agi_port),
+            http_port=_port(env, "HOTLINE_HTTP_PORT", defaults.http_port),
             trunk_match=tuple(
                 part.strip() for part in env.get("HOTLINE_TRUNK_MATCH", "127.0.0.1").split(",") if part.strip()
             ),

@@ -1,0 +1,209 @@
+"""The ``hotline`` command: the composition root of the whole thing.
+
+    hotline run                      Asterisk and the service, in the foreground (Ctrl-C stops both)
+    hotline asterisk start           only Asterisk, in the foreground
+    hotline serve                    only the service, against a running Asterisk instance
+    hotline asterisk cli             Asterisk's console on the running instance
+    hotline provision [--refresh]    build the Asterisk root and the prompts (cached)
+    hotline simulate --callers N --agents M
+    hotline records [--limit N]      print the latest call records
+    hotline profile check [PATH]     validate a profile
+    hotline db upgrade               migrate the records database
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sys
+from collections.abc import Awaitable, Callable
+
+from hotline.asterisk import AsteriskError, AsteriskInstance
+from hotline.profile import Profile, ProfileError, load_profile
+from hotline.prompts import PromptError
+from hotline.provision import ProvisionError, ensure_root
+from hotline.settings import Settings, SettingsError
+
+log = logging.getLogger("hotline")
+
+
+def _instance(settings: Settings) -> AsteriskInstance:
+    return AsteriskInstance(ensure_root(settings.cache_dir), settings)
+
+
+async def _until_signalled(work: Callable[[asyncio.Event], Awaitable[None]]) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await work(stop)
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+
+
+def _service_config(settings: Settings, profile: Profile, instance: AsteriskInstance):  # noqa: ANN202
+    from hotline.service import ServiceConfig
+
+    return ServiceConfig(settings, profile, instance.credentials(), f"{instance.inside}/sounds")
+
+
+async def _run(settings: Settings, profile: Profile, with_service: bool) -> None:
+    from hotline.service import serve
+
+    instance = _instance(settings)
+    instance.prepare(profile)
+    await instance.start()
+    print(
+        f"Asterisk is up: call sip:{profile.number}@{settings.sip_host}:{settings.sip_port} "
+        f"(console: hotline asterisk cli)",
+        flush=True,
+    )
+
+    async def work(stop: asyncio.Event) -> None:
+        if with_service:
+            await serve(_service_config(settings, profile, instance), _StopOnExit(stop, instance))
+        else:
+            await _StopOnExit(stop, instance).wait()
+
+    try:
+        await _until_signalled(work)
+    finally:
+        print("stopping…", flush=True)
+        await instance.stop()
+
+
+class _StopOnExit:
+    """Set when asked to stop, or when Asterisk dies under us: nothing runs half-configured."""
+
+    def __init__(self, stop: asyncio.Event, instance: AsteriskInstance):
+        self._stop = stop
+        self._instance = instance
+
+    async def wait(self) -> bool:
+        process = self._instance.process
+        assert process is not None
+        died = asyncio.create_task(process.wait())
+        asked = asyncio.create_task(self._stop.wait())
+        done, pending = await asyncio.wait({died, asked}, return_when=asyncio.FIRST_COMPLETED)
+        for task in pending:
+            task.cancel()
+        if died in done:
+            log.error("Asterisk exited (%s); stopping the service", process.returncode)
+        return True
+
+
+async def _serve(settings: Settings, profile: Profile) -> None:
+    from hotline.service import serve
+
+    instance = _instance(settings)
+    config = _service_config(settings, profile, instance)
+    await _until_signalled(lambda stop: serve(config, stop))
+
+
+async def _records(settings: Settings, limit: int) -> None:
+    from cdr.db import RecordStore, upgrade
+
+    upgrade(settings.db_url)
+    store = RecordStore(settings.db_url)
+    try:
+        records = await store.list_records()
+    finally:
+        await store.close()
+    print(f"{len(records)} records in {settings.db_url}")
+    for r in records[-limit:]:
+        wait = "" if r.wait_seconds is None else f"{r.wait_seconds:.1f}s"
+        talk = "" if r.talk_seconds is None else f"{r.talk_seconds:.1f}s"
+        print(
+            f"{r.started_at:%Y-%m-%d %H:%M:%S}  {r.caller_number or '-':<14} {r.caller_name or '-':<16} "
+            f"{r.language or '-':<3} {r.queue or '-':<24} {r.outcome.value:<16} {r.agent or '-':<14} "
+            f"wait {wait:<7} talk {talk:<7} cause {r.hangup_cause}"
+        )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="hotline", description="IVR and call routing for public-service hotlines")
+    parser.add_argument("--verbose", "-v", action="store_true", help="debug logging")
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("run", help="start Asterisk and the hotline service in the foreground")
+    commands.add_parser("serve", help="start only the service, against a running Asterisk instance")
+    asterisk = commands.add_parser("asterisk", help="Asterisk itself")
+    asterisk_commands = asterisk.add_subparsers(dest="asterisk_command", required=True)
+    asterisk_commands.add_parser("start", help="render the configuration and run Asterisk in the foreground")
+    asterisk_commands.add_parser("cli", help="open Asterisk's console on the running instance")
+    provision = commands.add_parser("provision", help="build the Asterisk root and the prompts (cached)")
+    provision.add_argument("--refresh", action="store_true", help="rebuild the Asterisk root")
+    simulate = commands.add_parser("simulate", help="SIPp callers and agent phones against the running hotline")
+    simulate.add_argument("--callers", type=int, default=6)
+    simulate.add_argument("--agents", type=int, default=4)
+    simulate.add_argument("--talk-seconds", type=float, default=3.0)
+    simulate.add_argument("--seed", type=int, default=151)
+    records = commands.add_parser("records", help="print the latest call records")
+    records.add_argument("--limit", type=int, default=20)
+    profile_cmd = commands.add_parser("profile", help="profiles")
+    profile_commands = profile_cmd.add_subparsers(dest="profile_command", required=True)
+    check = profile_commands.add_parser("check", help="validate a profile")
+    check.add_argument("path", nargs="?")
+    db = commands.add_parser("db", help="the records database")
+    db.add_subparsers(dest="db_command", required=True).add_parser("upgrade", help="migrate to the latest schema")
+    args = parser.parse_args(argv)
+
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        settings = Settings.from_env()
+        if args.command == "profile":
+            profile = load_profile(args.path or settings.profile_path)
+            print(f"{profile.source}: ok — {profile.name}, number {profile.number}, "
+                  f"{len(profile.languages)} languages, {len(profile.topics)} topics, {len(profile.people)} people")
+            return 0
+        if args.command == "db":
+            from cdr.db import upgrade
+
+            upgrade(settings.db_url)
+            print(f"{settings.db_url}: schema is current")
+            return 0
+        if args.command == "records":
+            asyncio.run(_records(settings, args.limit))
+            return 0
+        profile = load_profile(settings.profile_path)
+        if args.command == "provision":
+            root = ensure_root(settings.cache_dir, refresh=args.refresh)
+            from hotline.prompts import install_prompts
+
+            installed = install_prompts(profile, settings.cache_dir / "prompts", settings.cache_dir / "prompt-check")
+            print(f"Asterisk root: {root}\n{len(installed)} prompts ready")
+            return 0
+        if args.command == "run":
+            asyncio.run(_run(settings, profile, with_service=True))
+            return 0
+        if args.command == "serve":
+            asyncio.run(_serve(settings, profile))
+            return 0
+        if args.command == "asterisk":
+            if args.asterisk_command == "start":
+                asyncio.run(_run(settings, profile, with_service=False))
+                return 0
+            instance = _instance(settings)
+            command = instance.console_command()
+            os.execvp(command[0], command)
+        if args.command == "simulate":
+            from hotline.simulate import simulate
+
+            return asyncio.run(simulate(settings, profile, args.callers, args.agents, args.talk_seconds, args.seed))
+    except (ProfileError, SettingsError, ProvisionError, PromptError, AsteriskError) as exc:
+        print(f"hotline: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,176 @@
+"""The hotline service: one asyncio process with the IVR (FastAGI), the AMI listener and the records.
+
+aiohttp's ``cleanup_ctx`` owns every long-running piece, so start-up and shutdown happen in one
+place and in order: records first (the schema is migrated before anything is written), then the
+IVR, then AMI. Shutdown runs the other way and cancels the tasks; CancelledError is never swallowed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from aiohttp import web
+
+from cdr.builder import CallRecord, RecordBuilder
+from cdr.db import RecordStore, upgrade
+from cdr.events import parse_event
+from hotline.ami import AMIClient, Message
+from hotline.asterisk import Credentials
+from hotline.profile import Profile
+from hotline.settings import Settings
+from ivr.agi import AGIServer
+from ivr.handler import IvrHandler
+
+log = logging.getLogger(__name__)
+
+
+class _Waitable(Protocol):
+    async def wait(self) -> object: ...
+
+INBOUND_CONTEXT = "hotline-inbound"
+RECORD_EVENTS = (
+    "Newchannel",
+    "UserEvent",
+    "QueueCallerJoin",
+    "QueueCallerAbandon",
+    "QueueCallerLeave",
+    "AgentConnect",
+    "AgentComplete",
+    "Hangup",
+)
+EXPIRE_EVERY_SECONDS = 60.0
+EXPIRE_AFTER_SECONDS = 4 * 3600.0
+
+
+@dataclass
+class ServiceConfig:
+    settings: Settings
+    profile: Profile
+    credentials: Credentials
+    sounds_dir: str  # the prompt folder as Asterisk sees it
+    counters: dict[str, int] = field(default_factory=lambda: {"records_written": 0, "events": 0})
+
+
+CONFIG = web.AppKey("config", ServiceConfig)
+AMI = web.AppKey("ami", AMIClient)
+AGI = web.AppKey("agi", AGIServer)
+BUILDER = web.AppKey("builder", RecordBuilder)
+RECORD_QUEUE = web.AppKey("record_queue", asyncio.Queue)
+
+
+async def records_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Migrate the schema, then write completed records from a queue fed by the AMI listener."""
+    config = app[CONFIG]
+    upgrade(config.settings.db_url)
+    store = RecordStore(config.settings.db_url)
+    builder = RecordBuilder(number=config.profile.number, context=INBOUND_CONTEXT)
+    pending: asyncio.Queue[CallRecord] = asyncio.Queue()
+    app[BUILDER] = builder
+    app[RECORD_QUEUE] = pending
+
+    async def write() -> None:
+        while True:
+            record = await pending.get()
+            try:
+                if await store.add(record):
+                    config.counters["records_written"] += 1
+            except Exception:  # a database hiccup must not stop the writer; the record is retried
+                log.exception("could not write the record of call %s; retrying in 1 s", record.linkedid)
+                await asyncio.sleep(1.0)
+                pending.put_nowait(record)
+
+    async def expire() -> None:
+        while True:
+            await asyncio.sleep(EXPIRE_EVERY_SECONDS)
+            for record in builder.expire(time.time(), EXPIRE_AFTER_SECONDS):
+                pending.put_nowait(record)
+
+    tasks = [asyncio.create_task(write(), name="hotline-record-writer"), asyncio.create_task(expire())]
+    yield
+    # Write what is still queued before closing, then stop.
+    while not pending.empty():
+        record = pending.get_nowait()
+        with contextlib.suppress(Exception):
+            await store.add(record)
+    for task in tasks:
+        task.cancel()
+    await asyncio.wait(tasks)
+    await store.close()
+
+
+async def agi_ctx(app: web.Application) -> AsyncIterator[None]:
+    config = app[CONFIG]
+    server = AGIServer(
+        config.settings.agi_host, config.settings.agi_port, call_deadline=config.settings.ivr_deadline_seconds
+    )
+    server.add_route("ivr", IvrHandler(config.profile, config.sounds_dir))
+    await server.start()
+    app[AGI] = server
+    log.info("IVR (FastAGI) listening on %s:%s", config.settings.agi_host, server.port)
+    yield
+    await server.close()
+
+
+async def ami_ctx(app: web.Application) -> AsyncIterator[None]:
+    config = app[CONFIG]
+    builder = app[BUILDER]
+    pending: asyncio.Queue[CallRecord] = app[RECORD_QUEUE]
+    client = AMIClient(
+        "127.0.0.1", config.settings.ami_port, config.credentials.ami_username, config.credentials.ami_secret
+    )
+
+    def on_event(message: Message) -> None:
+        config.counters["events"] += 1
+        event = parse_event(message.to_dict())
+        if event is None:
+            return
+        for record in builder.feed(event):
+            pending.put_nowait(record)
+
+    client.add_event_handler(on_event, events=RECORD_EVENTS)
+    await client.start()
+    app[AMI] = client
+    yield
+    await client.close()
+
+
+async def health(request: web.Request) -> web.Response:
+    app = request.app
+    config = app[CONFIG]
+    return web.json_response(
+        {
+            "hotline": config.profile.name,
+            "number": config.profile.number,
+            "ami_connected": app[AMI].connected,
+            "agi_port": app[AGI].port,
+            "calls_in_progress": app[BUILDER].calls_in_progress,
+            **config.counters,
+        }
+    )
+
+
+def build_app(config: ServiceConfig) -> web.Application:
+    app = web.Application()
+    app[CONFIG] = config
+    app.cleanup_ctx.extend([records_ctx, agi_ctx, ami_ctx])
+    app.router.add_get("/health", health)
+    return app
+
+
+async def serve(config: ServiceConfig, stop: _Waitable) -> None:
+    """Run the service until ``stop`` is set."""
+    runner = web.AppRunner(build_app(config), handle_signals=False)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, "127.0.0.1", config.settings.http_port)
+        await site.start()
+        log.info("hotline service up: health at http://127.0.0.1:%s/health", config.settings.http_port)
+        await stop.wait()
+    finally:
+        await runner.cleanup()

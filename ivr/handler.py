@@ -1,0 +1,55 @@
+"""The IVR over FastAGI: plays what the pure menu asks for and hands the route to the dialplan.
+
+A call costs one ``GET DATA`` per menu attempt and one ``EXEC MSet`` at the end, which sets every
+routing variable and, last, the result variable the dialplan checks. Anything that goes wrong
+before that leaves the result unset, and the dialplan sends the caller to the default queue.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime, timezone
+
+from hotline import channelvars as v
+from hotline.profile import Profile
+from ivr.agi import AGIHangup, AGISession
+from ivr.menu import Ask, Closed, Menu
+
+log = logging.getLogger(__name__)
+
+
+def _utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class IvrHandler:
+    """The FastAGI route ``ivr``: one instance serves every call."""
+
+    def __init__(self, profile: Profile, sounds_dir: str, clock: Callable[[], datetime] = _utcnow):
+        self.profile = profile
+        self.sounds_dir = sounds_dir.rstrip("/")
+        self.clock = clock
+
+    async def __call__(self, session: AGISession) -> None:
+        menu = Menu(self.profile, self.clock())
+        step = menu.start()
+        try:
+            while isinstance(step, Ask):
+                digits = await session.get_data(f"{self.sounds_dir}/{step.prompt}", step.timeout_ms, step.max_digits)
+                step = menu.press(digits)
+            if isinstance(step, Closed):
+                await session.mset({v.RESULT: "CLOSED"})
+                return
+            await session.mset(
+                {
+                    v.LANGUAGE: step.language,
+                    v.TOPIC: step.topic,
+                    v.SPECIALTY: step.specialty or "",
+                    v.QUEUE: step.queue,
+                    v.RESULT: v.RESULT_OK,
+                }
+            )
+            log.debug("call %s routed to %s%s", session.uniqueid, step.queue, " (default)" if step.defaulted else "")
+        except AGIHangup:
+            log.debug("caller %s hung up in the IVR", session.uniqueid)
