@@ -1,0 +1,470 @@
+"""hotline.sipp: SIPp callers and agent phones driven from asyncio, tested SIPp-against-SIPp.
+
+Everything runs on 127.0.0.1; the registrar is a tiny asyncio UDP fake in this file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import re
+import shutil
+import time
+import xml.etree.ElementTree as ET
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import pytest
+
+from hotline.sipp import (
+    AgentPhone,
+    RegistrationError,
+    RejectingPhone,
+    allocate_ports,
+    free_udp_port,
+    parse_from_header,
+    place_call,
+    render_agent_scenario,
+    render_call_scenario,
+    sip_display_name,
+    sipp_version,
+)
+
+pytestmark = pytest.mark.skipif(shutil.which("sipp") is None, reason="SIPp (sip-tester) is not installed")
+
+ARABIC_NAME = "محمد"
+
+
+@pytest.fixture
+async def phones(tmp_path: Path) -> AsyncIterator[Callable[..., AgentPhone]]:
+    """Factory for started-later AgentPhones that are always stopped at teardown."""
+    made: list[AgentPhone | RejectingPhone] = []
+
+    def make(name: str = "doc-ar-paed-1", **kwargs: object) -> AgentPhone:
+        kwargs.setdefault("local_port", free_udp_port())
+        kwargs.setdefault("workdir", tmp_path / name)
+        kwargs.setdefault("ring_seconds", 0.1)
+        phone = AgentPhone(name, "s3cret", **kwargs)  # type: ignore[arg-type]
+        made.append(phone)
+        return phone
+
+    make.made = made  # type: ignore[attr-defined]
+    yield make
+    for phone in made:
+        await phone.stop()
+
+
+async def wait_for(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.05)
+
+
+# --------------------------------------------------------------------------- calls
+
+
+async def test_caller_reaches_phone_and_phone_records_arabic_display_name_and_number(
+        phones: Callable[..., AgentPhone], tmp_path: Path) -> None:
+    phone = phones()
+    await phone.start()
+
+    result = await place_call("127.0.0.1", phone.local_port, caller_number="0791234567",
+                              caller_name=ARABIC_NAME, hangup_after=0.3, workdir=tmp_path / "callers")
+
+    assert result.answered and result.final_status == 200, result
+    await wait_for(lambda: bool(phone.answered_calls()))
+    [call] = phone.answered_calls()
+    assert call.caller_name == ARABIC_NAME
+    assert call.caller_number == "0791234567"
+    assert call.call_id == result.call_id
+    assert f'"{ARABIC_NAME}"'.encode() in phone.message_trace.read_bytes()
+    assert call.from_header.startswith(f'"{ARABIC_NAME}" <sip:0791234567@127.0.0.1>')
+    assert "sip:151@127.0.0.1" in call.to_header
+    assert abs(call.at - time.time()) < 30
+
+
+async def test_caller_hanging_up_after_delay_is_answered_and_not_remote_hangup(
+        phones: Callable[..., AgentPhone], tmp_path: Path) -> None:
+    phone = phones()
+    await phone.start()
+
+    result = await place_call("127.0.0.1", phone.local_port, caller_number="1001",
+                              hangup_after=0.5, workdir=tmp_path)
+
+    assert result.answered
+    assert not result.remote_hung_up
+    assert result.error is None, result.error
+    assert 0.4 <= result.talk_duration < 5
+    assert result.duration >= result.talk_duration
+    await wait_for(lambda: phone.answered_calls()[0].ended_by == "remote")
+
+
+async def test_phone_with_talk_seconds_hangs_up_and_caller_sees_remote_hangup(
+        phones: Callable[..., AgentPhone], tmp_path: Path) -> None:
+    phone = phones(talk_seconds=0.5)
+    await phone.start()
+
+    started = time.monotonic()
+    result = await place_call("127.0.0.1", phone.local_port, caller_number="1002",
+                              max_duration=20, workdir=tmp_path)
+
+    assert result.answered and result.remote_hung_up
+    assert result.error is None, result.error
+    assert time.monotonic() - started < 10
+    await wait_for(lambda: phone.answered_calls()[0].ended_by == "local")
+
+
+async def test_caller_without_hangup_hangs_up_itself_at_max_duration(
+        phones: Callable[..., AgentPhone], tmp_path: Path) -> None:
+    phone = phones()
+    await phone.start()
+
+    result = await place_call("127.0.0.1", phone.local_port, caller_number="1003",
+                              max_duration=0.7, workdir=tmp_path)
+
+    assert result.answered and not result.remote_hung_up
+    assert result.error and "max_duration" in result.error
+    assert result.talk_duration < 5
+
+
+async def test_busy_uas_yields_486_not_answered_promptly(tmp_path: Path) -> None:
+    busy = RejectingPhone(status=486, reason="Busy Here", local_port=free_udp_port(), workdir=tmp_path)
+    await busy.start()
+    try:
+        started = time.monotonic()
+        result = await place_call("127.0.0.1", busy.local_port, caller_number="1004",
+                                  caller_name=ARABIC_NAME, workdir=tmp_path, answer_timeout=10)
+        elapsed = time.monotonic() - started
+        await wait_for(lambda: busy.rejected_call_ids() == [result.call_id])  # our ACK arrived
+    finally:
+        await busy.stop()
+
+    assert not result.answered
+    assert result.final_status == 486
+    assert not result.remote_hung_up
+    assert result.error and "486" in result.error
+    assert elapsed < 5
+
+
+@pytest.mark.parametrize("status", [404, 503])
+async def test_other_final_errors_are_reported_as_final_status(tmp_path: Path, status: int) -> None:
+    uas = RejectingPhone(status=status, reason="Nope", local_port=free_udp_port(), workdir=tmp_path)
+    async with uas:
+        result = await place_call("127.0.0.1", uas.local_port, caller_number="1005", workdir=tmp_path)
+    assert (result.answered, result.final_status) == (False, status)
+
+
+async def test_call_to_dead_port_gives_up_within_answer_timeout(tmp_path: Path) -> None:
+    dead_port = free_udp_port()
+
+    started = time.monotonic()
+    result = await asyncio.wait_for(
+        place_call("127.0.0.1", dead_port, caller_number="1006", workdir=tmp_path, answer_timeout=1.5),
+        timeout=30)
+
+    assert not result.answered
+    assert result.final_status is None
+    assert result.error and "no response" in result.error
+    assert time.monotonic() - started < 10
+
+
+async def test_phone_ringing_too_long_gets_cancelled(
+        phones: Callable[..., AgentPhone], tmp_path: Path) -> None:
+    phone = phones(ring_seconds=10)
+    await phone.start()
+
+    started = time.monotonic()
+    result = await place_call("127.0.0.1", phone.local_port, caller_number="1007",
+                              workdir=tmp_path, answer_timeout=1)
+
+    assert not result.answered
+    assert result.final_status == 487
+    assert result.error and "cancelled" in result.error
+    assert time.monotonic() - started < 8
+    assert phone.answered_calls() == []
+    await wait_for(lambda: "HL CANCELLED" in phone.log_file.read_text(encoding="utf-8"))
+
+
+async def test_dtmf_digits_arrive_as_sip_info_at_the_other_side(
+        phones: Callable[..., AgentPhone], tmp_path: Path) -> None:
+    phone = phones()
+    await phone.start()
+
+    result = await place_call("127.0.0.1", phone.local_port, caller_number="1008",
+                              dtmf=[(0.2, "1"), (0.0, "2"), (0.1, "#")], hangup_after=0.2,
+                              workdir=tmp_path)
+
+    assert result.answered and result.dtmf_sent == 3, result
+    trace = phone.message_trace.read_text(encoding="utf-8")
+    infos = re.findall(r"^INFO sip:.*$", trace, flags=re.MULTILINE)
+    assert len(infos) == 3
+    assert "Content-Type: application/dtmf-relay" in trace
+    assert "Signal=1\r\nDuration=160" in trace.replace("\r\n", "\n").replace("\n", "\r\n")
+    for digit in ("1", "2", "#"):
+        assert f"Signal={digit}" in trace
+    assert trace.index("Signal=1") < trace.index("Signal=2") < trace.index("Signal=#")
+
+
+async def test_remote_bye_during_dtmf_pause_ends_the_call_cleanly(
+        phones: Callable[..., AgentPhone], tmp_path: Path) -> None:
+    phone = phones(talk_seconds=0.3)
+    await phone.start()
+
+    result = await place_call("127.0.0.1", phone.local_port, caller_number="1009",
+                              dtmf=[(5.0, "1")], workdir=tmp_path)
+
+    assert result.answered and result.remote_hung_up
+    assert result.dtmf_sent == 0
+    assert result.talk_duration < 3
+
+
+async def test_two_phones_and_concurrent_callers_do_not_collide_on_ports(
+        phones: Callable[..., AgentPhone], tmp_path: Path) -> None:
+    first, second = phones("doc-ar-paed-1"), phones("doc-ar-paed-2")
+    await asyncio.gather(first.start(), second.start())
+    targets = [first, second] * 4
+
+    results = await asyncio.gather(*(
+        place_call("127.0.0.1", phone.local_port, caller_number=f"20{i:02d}",
+                   caller_name=f"{ARABIC_NAME} {i}", dtmf=[(0.1, str(i % 10))],
+                   hangup_after=0.3, workdir=tmp_path / "callers")
+        for i, phone in enumerate(targets)
+    ))
+
+    assert all(r.answered and r.error is None for r in results), [r.error for r in results]
+    assert len({r.call_id for r in results}) == len(results)
+    await wait_for(lambda: len(first.answered_calls()) == 4 and len(second.answered_calls()) == 4)
+    numbers = {c.caller_number for c in first.answered_calls() + second.answered_calls()}
+    assert numbers == {f"20{i:02d}" for i in range(8)}
+    names = {c.caller_name for c in first.answered_calls()}
+    assert names == {f"{ARABIC_NAME} {i}" for i in (0, 2, 4, 6)}
+
+
+async def test_display_name_with_quotes_and_brackets_survives(
+        phones: Callable[..., AgentPhone], tmp_path: Path) -> None:
+    phone = phones()
+    await phone.start()
+    tricky = 'د. "أحمد" [call_id] \\ & <x>'
+
+    result = await place_call("127.0.0.1", phone.local_port, caller_number="1010",
+                              caller_name=tricky, hangup_after=0.1, workdir=tmp_path)
+
+    assert result.answered
+    await wait_for(lambda: bool(phone.answered_calls()))
+    assert phone.answered_calls()[0].caller_name == tricky
+
+
+async def test_stop_terminates_and_reaps_the_sipp_process(
+        phones: Callable[..., AgentPhone]) -> None:
+    phone = phones()
+    await phone.start()
+    assert phone.running
+    process = phone._run.process  # type: ignore[union-attr]
+
+    await phone.stop()
+    await phone.stop()
+
+    assert not phone.running
+    assert process is not None and process.returncode is not None
+    with pytest.raises(ProcessLookupError):
+        os.kill(process.pid, 0)
+
+
+async def test_starting_a_phone_on_a_taken_port_raises(phones: Callable[..., AgentPhone]) -> None:
+    first = phones()
+    await first.start()
+    clash = phones("doc-ar-paed-9", local_port=first.local_port)
+    with pytest.raises(Exception, match="bind"):
+        await clash.start()
+
+
+# --------------------------------------------------------------------------- REGISTER
+
+
+class FakeRegistrar(asyncio.DatagramProtocol):
+    """A UDP registrar: 401 with an MD5 digest challenge (qop=auth), then checks and 200."""
+
+    realm = "hotline"
+
+    def __init__(self, users: dict[str, str]) -> None:
+        self.users = users
+        self.requests: list[str] = []
+        self.bindings: dict[str, tuple[str, int]] = {}
+        self.transport: asyncio.DatagramTransport | None = None
+        self.nonce = hashlib.md5(str(time.time()).encode()).hexdigest()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        text = data.decode("utf-8")
+        self.requests.append(text)
+        head = text.split("\r\n\r\n", 1)[0].split("\r\n")
+        headers: dict[str, str] = {}
+        for line in head[1:]:
+            name, _, value = line.partition(":")
+            headers[name.strip().lower()] = value.strip()
+        if not head[0].startswith("REGISTER "):
+            return
+        auth = headers.get("authorization")
+        if auth is None:
+            self.reply(addr, headers, "401 Unauthorized",
+                       [f'WWW-Authenticate: Digest realm="{self.realm}", nonce="{self.nonce}", '
+                        'algorithm=MD5, qop="auth"'])
+            return
+        params = dict(re.findall(r'(\w+)="?([^",]*)"?', auth.removeprefix("Digest ")))
+        user = params.get("username", "")
+        password = self.users.get(user)
+        ha1 = hashlib.md5(f"{user}:{self.realm}:{password}".encode()).hexdigest()
+        ha2 = hashlib.md5(f"REGISTER:{params.get('uri')}".encode()).hexdigest()
+        if params.get("qop"):
+            expected = hashlib.md5(
+                f"{ha1}:{params.get('nonce')}:{params.get('nc')}:{params.get('cnonce')}:"
+                f"{params.get('qop')}:{ha2}".encode()).hexdigest()
+        else:
+            expected = hashlib.md5(f"{ha1}:{params.get('nonce')}:{ha2}".encode()).hexdigest()
+        if password is None or params.get("response") != expected or params.get("nonce") != self.nonce:
+            self.reply(addr, headers, "401 Unauthorized",
+                       [f'WWW-Authenticate: Digest realm="{self.realm}", nonce="{self.nonce}", '
+                        'algorithm=MD5, qop="auth"'])
+            return
+        contact = headers["contact"]
+        match = re.search(r"sip:[^@]+@([\d.]+):(\d+)", contact)
+        assert match
+        if headers.get("expires") == "0":
+            self.bindings.pop(user, None)
+        else:
+            self.bindings[user] = (match.group(1), int(match.group(2)))
+        self.reply(addr, headers, "200 OK", [f"Contact: {contact};expires={headers.get('expires')}"])
+
+    def reply(self, addr: tuple[str, int], headers: dict[str, str], status: str, extra: list[str]) -> None:
+        lines = [f"SIP/2.0 {status}", f"Via: {headers['via']};received={addr[0]}",
+                 f"From: {headers['from']}", f"To: {headers['to']};tag=reg1",
+                 f"Call-ID: {headers['call-id']}", f"CSeq: {headers['cseq']}", *extra,
+                 "Content-Length: 0", "", ""]
+        assert self.transport is not None
+        self.transport.sendto("\r\n".join(lines).encode(), addr)
+
+
+@pytest.fixture
+async def registrar() -> AsyncIterator[tuple[FakeRegistrar, int]]:
+    loop = asyncio.get_running_loop()
+    port = free_udp_port()
+    transport, protocol = await loop.create_datagram_endpoint(
+        lambda: FakeRegistrar({"doc-ar-paed-1": "s3cret"}), local_addr=("127.0.0.1", port))
+    yield protocol, port
+    transport.close()
+
+
+async def test_register_answers_digest_challenge_and_contact_points_at_uas(
+        phones: Callable[..., AgentPhone], registrar: tuple[FakeRegistrar, int]) -> None:
+    fake, port = registrar
+    phone = phones(registrar=("127.0.0.1", port))
+    await phone.start()
+
+    contact = await phone.register(expires=120)
+
+    assert fake.bindings["doc-ar-paed-1"] == ("127.0.0.1", phone.local_port)
+    assert f"127.0.0.1:{phone.local_port}" in contact
+    first, second = fake.requests[0], fake.requests[-1]
+    assert "Authorization" not in first and 'Authorization: Digest username="doc-ar-paed-1"' in second
+    assert "Expires: 120" in second
+    # The REGISTER came from another process/port than the UAS.
+    via_port = int(re.search(r"Via: SIP/2.0/UDP 127.0.0.1:(\d+)", second).group(1))  # type: ignore[union-attr]
+    assert via_port != phone.local_port
+
+
+async def test_unregister_sends_expires_zero(
+        phones: Callable[..., AgentPhone], registrar: tuple[FakeRegistrar, int]) -> None:
+    fake, port = registrar
+    phone = phones(registrar=("127.0.0.1", port))
+    await phone.register()
+    assert "doc-ar-paed-1" in fake.bindings
+
+    await phone.unregister()
+
+    assert "doc-ar-paed-1" not in fake.bindings
+    assert "Expires: 0" in fake.requests[-1]
+
+
+async def test_register_with_wrong_password_raises_registration_error(
+        tmp_path: Path, registrar: tuple[FakeRegistrar, int]) -> None:
+    _, port = registrar
+    phone = AgentPhone("doc-ar-paed-1", "wrong", registrar=("127.0.0.1", port),
+                       local_port=free_udp_port(), workdir=tmp_path)
+
+    with pytest.raises(RegistrationError, match="401") as caught:
+        await phone.register()
+    assert caught.value.status == 401
+
+
+async def test_register_without_registrar_raises_promptly(tmp_path: Path) -> None:
+    phone = AgentPhone("doc-ar-paed-1", "pw", registrar=("127.0.0.1", free_udp_port()),
+                       local_port=free_udp_port(), workdir=tmp_path)
+
+    started = time.monotonic()
+    with pytest.raises(RegistrationError, match="no answer"):
+        await phone.register(timeout=1)
+    assert time.monotonic() - started < 10
+
+
+async def test_phone_registered_through_registrar_receives_the_call(
+        phones: Callable[..., AgentPhone], registrar: tuple[FakeRegistrar, int], tmp_path: Path) -> None:
+    fake, port = registrar
+    phone = phones(registrar=("127.0.0.1", port))
+    await phone.start()
+    await phone.register()
+
+    host, contact_port = fake.bindings["doc-ar-paed-1"]
+    result = await place_call(host, contact_port, number="doc-ar-paed-1", caller_number="1011",
+                              hangup_after=0.1, workdir=tmp_path)
+
+    assert result.answered
+    await wait_for(lambda: len(phone.answered_calls()) == 1)
+
+
+# --------------------------------------------------------------------------- pure helpers
+
+
+def test_rendered_scenarios_are_well_formed_xml() -> None:
+    call = render_call_scenario(target_host="127.0.0.1", target_port=5060, number="151",
+                                caller_number="1001", dtmf=[(1.0, "1"), (0.5, "*")],
+                                hangup_after=None, max_duration=30, answer_timeout=5)
+    ET.fromstring(call.encode())
+    assert "{{" not in call
+    assert call.count("CSeq: 2 INFO") == 1 and call.count("CSeq: 3 INFO") == 1
+    assert "CSeq: 4 BYE" in call
+    for talk in (None, 2.0):
+        agent = render_agent_scenario(user="doc-ar-paed-1", ring_seconds=0.5, talk_seconds=talk)
+        ET.fromstring(agent.encode())
+
+
+def test_values_that_could_break_the_scenario_are_refused() -> None:
+    common = dict(target_host="127.0.0.1", target_port=5060, number="151", dtmf=[],
+                  hangup_after=None, max_duration=30, answer_timeout=5)
+    with pytest.raises(ValueError):
+        render_call_scenario(caller_number="10]]><x", **common)  # type: ignore[arg-type]
+    with pytest.raises(ValueError):
+        render_call_scenario(caller_number="1001", **{**common, "dtmf": [(0, "x")]})  # type: ignore[arg-type]
+    with pytest.raises(ValueError):
+        sip_display_name("a\r\nVia: evil")
+
+
+def test_from_header_parsing_unquotes_display_names() -> None:
+    assert parse_from_header('"محمد" <sip:1001@127.0.0.1>;tag=a') == ("محمد", "1001")
+    assert parse_from_header('"a \\"b\\" \\\\" <sip:9@h>') == ('a "b" \\', "9")
+    assert parse_from_header("<sip:1001@127.0.0.1>;tag=x") == (None, "1001")
+    assert parse_from_header("Bob <sip:bob@h>") == ("Bob", "bob")
+    assert parse_from_header("sip:1002@127.0.0.1;tag=x") == (None, "1002")
+
+
+def test_allocated_port_blocks_are_free_and_in_range() -> None:
+    base = allocate_ports(4)
+    assert 20000 <= base and base + 3 < 32768
+
+
+async def test_sipp_version_is_reported() -> None:
+    assert (await sipp_version()).startswith("SIPp v3.")
