@@ -4,6 +4,7 @@
     hotline asterisk start           only Asterisk, in the foreground
     hotline serve                    only the service, against a running Asterisk instance
     hotline asterisk cli             Asterisk's console on the running instance
+    hotline phones                   the SIP accounts of the agent and doctor phones
     hotline provision [--refresh]    build the Asterisk root and the prompts (cached)
     hotline simulate --callers N --agents M
     hotline records [--limit N]      print the latest call records
@@ -135,6 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     asterisk_commands = asterisk.add_subparsers(dest="asterisk_command", required=True)
     asterisk_commands.add_parser("start", help="render the configuration and run Asterisk in the foreground")
     asterisk_commands.add_parser("cli", help="open Asterisk's console on the running instance")
+    commands.add_parser("phones", help="print the SIP accounts of the agent and doctor phones (running instance)")
     provision = commands.add_parser("provision", help="build the Asterisk root and the prompts (cached)")
     provision.add_argument("--refresh", action="store_true", help="rebuild the Asterisk root")
     simulate = commands.add_parser("simulate", help="SIPp callers and agent phones against the running hotline")
@@ -193,6 +195,13 @@ def main(argv: list[str] | None = None) -> int:
             instance = _instance(settings)
             command = instance.console_command()
             os.execvp(command[0], command)
+        if args.command == "phones":
+            instance = _instance(settings)
+            phones = instance.credentials().phones
+            print(f"SIP server {settings.sip_host}:{settings.sip_port} (UDP); passwords change at every start")
+            for person in profile.people:
+                print(f"{person.kind:<7} {person.id:<16} password {phones.get(person.id, '?'):<24} {person.name}")
+            return 0
         if args.command == "simulate":
             from hotline.simulate import simulate
 

@@ -285,8 +285,8 @@ def parse_profile(data: Any, *, source: str = "<profile>", base_dir: Path | None
             if code not in codes:
                 c.fail(f"{p}.{code}", f"is not a language of the profile ({', '.join(codes)})")
     for code, prompt in prompts.get("option", {}).items():
-        if prompt.text is not None and ("{key}" not in prompt.text or "{label}" not in prompt.text):
-            c.fail(f"prompts.option.{code}", "must contain {label} and {key}")
+        if prompt.text is not None and "{key}" not in prompt.text:
+            c.fail(f"prompts.option.{code}", "must contain {key} (and usually {label})")
 
     topics: list[Topic] = []
     for i, item in enumerate(c.sequence(top.get("topics"), "topics")):

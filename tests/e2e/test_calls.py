@@ -1,0 +1,110 @@
+"""Callers dial 151 on a real Asterisk 22 and reach a person; every call leaves one record.
+
+Each test asserts what the caller and the agent experienced (who answered, after how long) and
+what was recorded. Caller numbers are unique per test, so records never mix.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from cdr.builder import Outcome
+from hotline.sipp import place_call
+
+pytestmark = pytest.mark.e2e
+
+ARABIC = "1"
+ENGLISH = "2"
+MEDICAL = "2"
+COMPLAINTS = "5"
+PAEDIATRICS = "1"
+
+
+async def call(rig, caller_number: str, **kwargs):
+    return await place_call(
+        "127.0.0.1",
+        rig.sip_port,
+        number="151",
+        caller_number=caller_number,
+        workdir=rig.workdir / "callers",
+        **kwargs,
+    )
+
+
+async def test_arabic_medical_paediatrics_call_reaches_the_arabic_paediatric_doctor(rig, phones):
+    arabic_paed = await phones("doc-ar-paed-1", talk_seconds=2.0)
+    english_paed = await phones("doc-en-paed-1", talk_seconds=2.0)
+    arabic_internal = await phones("doc-ar-int-1", talk_seconds=2.0)
+
+    result = await call(
+        rig,
+        "96550000001",
+        caller_name="محمد عبدالله",
+        dtmf=[(1.0, ARABIC), (0.8, MEDICAL), (0.8, PAEDIATRICS)],
+        max_duration=40,
+    )
+
+    assert result.answered and result.dtmf_sent == 3, result.error
+    assert result.remote_hung_up, "the doctor's phone ends the consultation"
+    answered = arabic_paed.answered_calls()
+    assert [(c.caller_number, c.caller_name) for c in answered] == [("96550000001", "محمد عبدالله")]
+    assert english_paed.answered_calls() == [] and arabic_internal.answered_calls() == []
+
+    (record,) = await rig.records_of("96550000001")
+    assert record.outcome is Outcome.ANSWERED
+    assert record.agent == "doc-ar-paed-1"
+    assert (record.language, record.topic, record.specialty) == ("ar", "medical", "paediatrics")
+    assert record.queue == "ar-medical-paediatrics"
+    assert record.caller_name == "محمد عبدالله"
+    assert record.caller_name.encode("utf-8") == "محمد عبدالله".encode("utf-8")
+    assert 1.5 <= record.talk_seconds <= 4.0
+    assert 0 <= record.wait_seconds < 3.0
+    assert record.linkedid and record.hangup_cause is not None
+
+
+async def test_caller_hanging_up_in_queue_gets_one_abandoned_in_queue_record_with_the_wait(rig):
+    # Nobody takes English complaints in this test: the caller waits, then gives up after ~5 s.
+    result = await call(rig, "96550000002", dtmf=[(1.0, ENGLISH), (0.8, COMPLAINTS)], hangup_after=5.0)
+
+    assert result.answered and not result.remote_hung_up, result.error
+    records = await rig.records_of("96550000002")
+    assert len(records) == 1
+    (record,) = records
+    assert record.outcome is Outcome.ABANDONED_QUEUE
+    assert record.queue == "en-complaints"
+    assert (record.language, record.topic) == ("en", "complaints")
+    assert 4.0 <= record.wait_seconds <= 6.5
+    assert record.agent is None and record.talk_seconds is None
+    await asyncio.sleep(2.0)  # a late event must not add a second record
+    assert len(await rig.records_of("96550000002", timeout=0)) == 1
+
+
+async def test_caller_who_presses_nothing_reaches_the_default_queue(rig, phones):
+    agent = await phones("agent-ar-1", talk_seconds=1.5)
+
+    result = await call(rig, "96550000003", max_duration=60)
+
+    assert result.answered and result.remote_hung_up, result.error
+    assert [c.caller_number for c in agent.answered_calls()] == ["96550000003"]
+    (record,) = await rig.records_of("96550000003")
+    assert record.outcome is Outcome.ANSWERED
+    assert record.queue == "ar-general" and record.agent == "agent-ar-1"
+    assert (record.language, record.topic, record.specialty) == ("ar", "general", None)
+
+
+async def test_with_the_ivr_service_stopped_a_caller_still_reaches_the_default_queue(rig, phones):
+    agent = await phones("agent-ar-1", talk_seconds=1.5)
+    rig.stop_service()
+    try:
+        # The caller presses English and a topic, but nobody is there to hear it.
+        result = await call(rig, "96550000004", dtmf=[(1.0, ENGLISH), (0.8, "3")], max_duration=40)
+    finally:
+        rig.start_service()
+
+    assert result.answered and result.remote_hung_up, result.error
+    calls = agent.answered_calls()
+    assert [c.caller_number for c in calls] == ["96550000004"]
+    # Within a second or two of answering: the fallback does not wait on a dead server.
+    assert calls[0].at - result.answered_at < 8.0
