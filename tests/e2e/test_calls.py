@@ -7,6 +7,7 @@ what was recorded. Caller numbers are unique per test, so records never mix.
 from __future__ import annotations
 
 import asyncio
+import sys
 
 import pytest
 
@@ -108,3 +109,27 @@ async def test_with_the_ivr_service_stopped_a_caller_still_reaches_the_default_q
     assert [c.caller_number for c in calls] == ["96550000004"]
     # Within a second or two of answering: the fallback does not wait on a dead server.
     assert calls[0].at - result.answered_at < 8.0
+
+
+async def test_caller_with_an_arabic_name_hanging_up_in_the_ivr_is_recorded_with_the_name_exactly(rig):
+    name = "عبدُ الله بن محمد (Abdullah) ✓"
+    result = await call(rig, "96550000005", caller_name=name, hangup_after=1.0)
+
+    assert result.answered, result.error
+    (record,) = await rig.records_of("96550000005")
+    assert record.caller_name.encode("utf-8") == name.encode("utf-8")
+    assert record.outcome is Outcome.ABANDONED_IVR
+    assert record.queue is None and record.language is None
+
+
+async def test_hotline_simulate_shows_calls_answered_by_agents(rig):
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "hotline", "simulate", "--callers", "3", "--agents", "5", "--talk-seconds", "1",
+        env=rig.env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )
+    out, _ = await asyncio.wait_for(process.communicate(), 120)
+    text = out.decode()
+    assert process.returncode == 0, text
+    assert "3 of 3 calls answered by an agent or doctor" in text
+    answered_rows = [line for line in text.splitlines() if line.startswith("9655100") and " answered " in line]
+    assert len(answered_rows) == 3, text
