@@ -170,6 +170,7 @@ def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
     }
     rig = Rig(workdir, env, sip_port, http_port, db_url, Credentials("", "", {}))
     asterisk = rig._spawn("asterisk", "start", log_name="asterisk.log")
+    instance_dir: Path | None = None
     try:
         deadline = time.monotonic() + 180  # includes building the sid root if make did not
         while "Asterisk is up" not in (workdir / "asterisk.log").read_text(errors="replace"):
@@ -183,6 +184,7 @@ def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
         settings = Settings.from_env(env)
         root = current_root(settings.cache_dir)
         assert root is not None
+        instance_dir = AsteriskInstance(root, settings).host_dir
         rig.credentials = AsteriskInstance(root, settings).credentials()
         rig.start_service()
         yield rig
@@ -194,6 +196,10 @@ def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
         except subprocess.TimeoutExpired:
             asterisk.kill()
             asterisk.wait()
+        if instance_dir is not None and instance_dir.is_dir():
+            # Keep Asterisk's logs with the test's files; the run directory itself goes away.
+            shutil.copytree(instance_dir / "log", workdir / "asterisk-log", dirs_exist_ok=True)
+            shutil.rmtree(instance_dir, ignore_errors=True)
 
 
 @pytest_asyncio.fixture

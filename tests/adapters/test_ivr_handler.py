@@ -1,0 +1,97 @@
+"""The IVR handler over our FastAGI server, against a fake Asterisk on a real socket.
+
+What the dialplan relies on: one GET DATA per menu attempt, then one MSet whose last variable is
+the result; and no result at all when anything goes wrong, so the caller goes to the default queue.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from hotline.profile import load_profile
+from ivr.agi import AGIServer
+from ivr.handler import IvrHandler
+
+try:
+    from .fake_asterisk import USAGE_520, FakeAsterisk, asterisk_parse_args, build_environment
+except ImportError:  # tests/adapters is not a package
+    from fake_asterisk import USAGE_520, FakeAsterisk, asterisk_parse_args, build_environment  # type: ignore[no-redef]
+
+PROFILE = load_profile(Path(__file__).parents[2] / "profiles" / "moh-151.yaml")
+SOUNDS = "/hotline/test/sounds"
+OPEN = datetime(2021, 3, 14, 9, 0, tzinfo=timezone.utc)
+
+
+@pytest.fixture
+async def server():
+    agi = AGIServer("127.0.0.1", 0, call_deadline=5.0)
+    agi.add_route("ivr", IvrHandler(PROFILE, SOUNDS, clock=lambda: OPEN))
+    await agi.start()
+    yield agi
+    await agi.close()
+
+
+async def call(server, replies, **env):
+    fake = FakeAsterisk(port=server.port, env=build_environment(port=server.port, **env), replies=replies)
+    await fake.run(timeout=5.0)
+    assert fake.closed_by_server
+    return [[arg.decode() for arg in asterisk_parse_args(line.encode())] for line in fake.received]
+
+
+async def test_arabic_medical_paediatrics_costs_three_get_data_and_one_mset(server):
+    commands = await call(server, ["200 result=1", "200 result=2", "200 result=1", "200 result=0"])
+
+    assert commands == [
+        ["GET", "DATA", f"{SOUNDS}/all/language", "5000", "1"],
+        ["GET", "DATA", f"{SOUNDS}/ar/topics", "5000", "1"],
+        ["GET", "DATA", f"{SOUNDS}/ar/specialties-medical", "5000", "1"],
+        [
+            "EXEC",
+            "MSet",
+            "HOTLINE_LANGUAGE=ar,HOTLINE_TOPIC=medical,HOTLINE_SPECIALTY=paediatrics,"
+            "HOTLINE_QUEUE=ar-medical-paediatrics,HOTLINE_RESULT=OK",
+        ],
+    ]
+
+
+async def test_no_input_replays_with_the_retry_prompt_then_sets_the_default_queue(server):
+    timeout = "200 result= (timeout)"
+    commands = await call(server, [timeout, timeout, timeout, "200 result=0"])
+
+    assert [c[2] for c in commands[:3]] == [f"{SOUNDS}/all/language", f"{SOUNDS}/all/language-retry",
+                                           f"{SOUNDS}/all/language-retry"]
+    assert commands[3][:2] == ["EXEC", "MSet"]
+    assert "HOTLINE_QUEUE=ar-general" in commands[3][2] and commands[3][2].endswith("HOTLINE_RESULT=OK")
+
+
+async def test_caller_hanging_up_in_the_menu_sets_no_result(server):
+    commands = await call(server, ["200 result=2", "HANGUP\n200 result=-1"])
+
+    assert len(commands) == 2
+    assert all(c[0] == "GET" for c in commands)
+
+
+async def test_an_error_in_the_middle_of_the_menu_sets_no_result(server):
+    commands = await call(server, ["200 result=1", USAGE_520])
+
+    assert len(commands) == 2 and not any(c[0] == "EXEC" for c in commands)
+
+
+async def test_outside_opening_hours_the_result_is_closed():
+    from dataclasses import replace
+    from datetime import time
+
+    from hotline.profile import OpeningHours
+
+    office = replace(PROFILE, hours=(OpeningHours(("mon",), time(8), time(9)),))
+    agi = AGIServer("127.0.0.1", 0, call_deadline=5.0)
+    agi.add_route("ivr", IvrHandler(office, SOUNDS, clock=lambda: OPEN))
+    await agi.start()
+    try:
+        commands = await call(agi, ["200 result=0"])
+    finally:
+        await agi.close()
+    assert commands == [["EXEC", "MSet", "HOTLINE_RESULT=CLOSED"]]
