@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Float, Integer, MetaData, String, Unicode, func
+from sqlalchemy import Boolean, DateTime, Float, Integer, MetaData, String, Unicode, func
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
-__all__ = ["NAMING_CONVENTION", "Base", "CallRecordRow", "UTCDateTime"]
+__all__ = ["NAMING_CONVENTION", "AgentSessionRow", "Base", "CallRecordRow", "QueueSeatRow", "UTCDateTime"]
 
 # Explicit constraint names, so migrations name things identically on SQLite and PostgreSQL.
 NAMING_CONVENTION: dict[str, str] = {
@@ -72,3 +72,28 @@ class CallRecordRow(Base):
     hangup_cause: Mapped[int | None] = mapped_column(Integer)
     hangup_cause_text: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, server_default=func.now())
+
+
+class AgentSessionRow(Base):
+    """Who is logged in and who is paused, so a restart of the service restores it."""
+
+    __tablename__ = "agent_sessions"
+
+    person_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    logged_in: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    paused: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    pause_reason: Mapped[str | None] = mapped_column(String(64))
+    logged_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+
+
+class QueueSeatRow(Base):
+    """A supervisor's live seat count for a queue, overriding the profile's for one shift."""
+
+    __tablename__ = "queue_seats"
+
+    queue: Mapped[str] = mapped_column(String(128), primary_key=True)
+    shift: Mapped[str] = mapped_column(String(32), primary_key=True)
+    seats: Mapped[int] = mapped_column(Integer, nullable=False)
+    updated_by: Mapped[str | None] = mapped_column(Unicode(255))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
