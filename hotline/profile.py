@@ -94,6 +94,30 @@ class QueueSettings:
 
 
 @dataclass(frozen=True)
+class RoutingRules:
+    """How the service widens and overflows a waiting call (see routing/policy.py)."""
+
+    widen_after_seconds: int = 30  # T1: with no exact match free, accept widened skills
+    overflow_after_seconds: int = 180  # T2: leave for the overflow queue
+    overflow_topic: str | None = None  # topic whose queue (same language) takes overflow; None: default topic
+    min_language_level: int = 4  # a language below this level is a "second language" (widened)
+    min_skill_level: int = 3  # a person below this level is widened
+    max_missed_rings: int = 3  # consecutive missed rings before an automatic pause
+
+
+@dataclass(frozen=True)
+class Shift:
+    id: str
+    start: time
+    end: time  # may be before start: the shift runs past midnight
+
+    def contains(self, clock: time) -> bool:
+        if self.start <= self.end:
+            return self.start <= clock < self.end
+        return clock >= self.start or clock < self.end
+
+
+@dataclass(frozen=True)
 class Profile:
     source: str
     name: str
@@ -109,6 +133,17 @@ class Profile:
     topics: tuple[Topic, ...]
     people: tuple[Person, ...]
     queue_settings: QueueSettings = field(default_factory=QueueSettings)
+    routing: RoutingRules = field(default_factory=RoutingRules)
+    shifts: tuple[Shift, ...] = ()
+    default_seats: int = 30  # seats per queue and shift unless the profile says otherwise
+    seats: dict[str, dict[str, int]] = field(default_factory=dict)  # queue -> shift id -> seats
+
+    def shift_at(self, now: datetime) -> Shift | None:
+        clock = now.astimezone(ZoneInfo(self.timezone)).time().replace(tzinfo=None)
+        return next((shift for shift in self.shifts if shift.contains(clock)), None)
+
+    def seats_for(self, queue: str, shift: str | None) -> int:
+        return self.seats.get(queue, {}).get(shift or "", self.default_seats)
 
     @property
     def language_codes(self) -> tuple[str, ...]:
@@ -217,7 +252,9 @@ def parse_profile(data: Any, *, source: str = "<profile>", base_dir: Path | None
     """Validate already-parsed YAML data. Raises ProfileError listing every problem."""
     c = _Checker()
     top = c.mapping(data, "(top)")
-    c.unknown_keys(top, "", {"hotline", "languages", "ivr", "prompts", "topics", "people", "queues"})
+    c.unknown_keys(
+        top, "", {"hotline", "languages", "ivr", "prompts", "topics", "people", "queues", "routing", "shifts", "seats"}
+    )
 
     hot = c.mapping(top.get("hotline"), "hotline")
     c.unknown_keys(hot, "hotline", {"name", "number", "timezone", "hours"})
@@ -368,6 +405,56 @@ def parse_profile(data: Any, *, source: str = "<profile>", base_dir: Path | None
         c.integer(qraw.get("retry_seconds", 2), "queues.retry_seconds", 0, 60),
     )
 
+    rraw = c.mapping(top.get("routing", {}), "routing")
+    c.unknown_keys(rraw, "routing", set(RoutingRules.__dataclass_fields__))
+    defaults = RoutingRules()
+    overflow_topic = rraw.get("overflow_topic")
+    if overflow_topic is not None:
+        overflow_topic = c.string(overflow_topic, "routing.overflow_topic")
+        if topic_ids and overflow_topic not in topic_ids:
+            c.fail("routing.overflow_topic", f"{overflow_topic!r} is not a topic id")
+        elif any(t.specialties for t in topics if t.id == overflow_topic):
+            c.fail("routing.overflow_topic", "must be a topic without specialties")
+    routing = RoutingRules(
+        widen_after_seconds=c.integer(
+            rraw.get("widen_after_seconds", defaults.widen_after_seconds), "routing.widen_after_seconds", 0, 3600
+        ),
+        overflow_after_seconds=c.integer(
+            rraw.get("overflow_after_seconds", defaults.overflow_after_seconds),
+            "routing.overflow_after_seconds", 1, 86400,
+        ),
+        overflow_topic=overflow_topic,
+        min_language_level=c.integer(
+            rraw.get("min_language_level", defaults.min_language_level), "routing.min_language_level", 1, 5
+        ),
+        min_skill_level=c.integer(rraw.get("min_skill_level", defaults.min_skill_level), "routing.min_skill_level", 1, 5),
+        max_missed_rings=c.integer(rraw.get("max_missed_rings", defaults.max_missed_rings), "routing.max_missed_rings", 0, 100),
+    )
+    if routing.overflow_after_seconds <= routing.widen_after_seconds:
+        c.fail("routing.overflow_after_seconds", "must be longer than widen_after_seconds")
+
+    shifts: list[Shift] = []
+    for i, item in enumerate(c.sequence(top.get("shifts", []), "shifts")):
+        p = f"shifts[{i}]"
+        raw = c.mapping(item, p)
+        c.unknown_keys(raw, p, {"id", "start", "end"})
+        start = _clock(c, raw.get("start"), f"{p}.start", allow_24=False) or time(0, 0)
+        end = _clock(c, raw.get("end"), f"{p}.end", allow_24=True) or time(0, 0)
+        shifts.append(Shift(c.string(raw.get("id"), f"{p}.id", _ID, "an id"), start, end))
+    _unique(c, "shifts", [(shift.id, "id") for shift in shifts])
+    sraw = c.mapping(top.get("seats", {}), "seats")
+    c.unknown_keys(sraw, "seats", {"default", "queues"})
+    default_seats = c.integer(sraw.get("default", 30), "seats.default", 0, 10000)
+    seats: dict[str, dict[str, int]] = {}
+    shift_ids = {shift.id for shift in shifts}
+    for queue, per_shift in c.mapping(sraw.get("queues", {}), "seats.queues").items():
+        p = f"seats.queues.{queue}"
+        seats[str(queue)] = {}
+        for shift_id, count in c.mapping(per_shift, p).items():
+            if shift_id not in shift_ids:
+                c.fail(f"{p}.{shift_id}", f"is not a shift id ({', '.join(sorted(shift_ids)) or 'no shifts defined'})")
+            seats[str(queue)][str(shift_id)] = c.integer(count, f"{p}.{shift_id}", 0, 10000)
+
     if c.problems:
         raise ProfileError(source, c.problems)
     return Profile(
@@ -385,6 +472,10 @@ def parse_profile(data: Any, *, source: str = "<profile>", base_dir: Path | None
         topics=tuple(topics),
         people=tuple(people),
         queue_settings=settings,
+        routing=routing,
+        shifts=tuple(shifts),
+        default_seats=default_seats,
+        seats=seats,
     )
 
 
