@@ -9,6 +9,9 @@ Everything is a child process started with :func:`asyncio.create_subprocess_exec
 * :func:`place_call` -- one SIPp UAC call: INVITE, optional DTMF as SIP INFO
   (``application/dtmf-relay``), then hang up after a delay or wait for the remote BYE.
 * :class:`RejectingPhone` -- a SIPp UAS answering every INVITE with a fixed error (486, 503...).
+* :meth:`AgentPhone.dial` / :func:`place_authenticated_call` -- a phone dials an extension or
+  feature code (``*41``...) as itself: INVITE from ``<sip:<name>@127.0.0.1>``, answering a
+  401/407 digest challenge (``-au/-ap``, ``[authentication]``) with a second INVITE.
 
 The scenarios are templates in the repository's ``sipp/`` directory; Python renders them with
 ``{{name}}`` placeholders (:func:`render_template`). Free text (the caller's display name) is
@@ -76,6 +79,7 @@ _REGISTER_FAILURES = (400, 403, 404, 405, 408, 423, 480, 500, 501, 503, 504, 603
 _SAFE_USER = re.compile(r"^[A-Za-z0-9+*#._~!$&'()=,;?/-]{1,64}$")
 _SAFE_HOST = re.compile(r"^[A-Za-z0-9.:-]{1,255}$")
 _DTMF_DIGIT = re.compile(r"^[0-9*#A-Da-d]$")
+_EXTENSION = re.compile(r"[0-9A-Za-z*#_-]{1,64}")
 _BIND_FAILURE = re.compile(r"Unable to bind|Address already in use", re.IGNORECASE)
 
 _START_TIMEOUT = 5.0
@@ -141,6 +145,9 @@ class CallResult:
     message_trace: Path | None = None
     """SIPp's ``-message_file``: every SIP message sent and received, for debugging."""
     log_file: Path | None = None
+    challenged: int | None = None
+    """401 or 407 when the first INVITE was challenged and re-sent with credentials
+    (:func:`place_authenticated_call`), None otherwise."""
 
     @property
     def talk_duration(self) -> float:
@@ -330,6 +337,32 @@ def _invite_wait_block(*, timeout_ms: int, ontimeout: str) -> str:
     return "\n".join(lines)
 
 
+def _hangup_block(*, hangup_after: float | None, max_duration: float, waited: float = 0.0) -> str:
+    """The end of a call: hang up after ``hangup_after`` s, or wait for the remote BYE.
+
+    Jumps to ``local_bye`` / ``remote_bye`` (labels of the UAC templates); ``waited`` is the
+    time already spent in the call (DTMF pauses), deducted from ``max_duration``.
+    """
+    if hangup_after is not None:
+        if hangup_after < 0:
+            raise ValueError("hangup_after cannot be negative")
+        if hangup_after > 0:
+            return (
+                f"  <!-- hang up after {hangup_after:g}s unless the other side does first -->\n"
+                f'  <recv request="BYE" timeout="{_ms(hangup_after)}" ontimeout="local_bye"'
+                ' next="remote_bye"/>'
+            )
+        return '  <nop next="local_bye"/>'
+    remaining = max(0.001, max_duration - waited)
+    return (
+        f"  <!-- wait up to {remaining:g}s for the other side to hang up -->\n"
+        f'  <recv request="BYE" timeout="{_ms(remaining)}" ontimeout="max_duration"'
+        ' next="remote_bye"/>\n'
+        '  <label id="max_duration"/>\n'
+        '  <nop next="local_bye"><action><log message="HL MAX_DURATION"/></action></nop>'
+    )
+
+
 def render_call_scenario(
     *,
     target_host: str,
@@ -377,26 +410,7 @@ def render_call_scenario(
                 log_format="HL DTMF_REJECTED " + str(step) + " {code}"),
         }, scenario_dir=scenario_dir))
         cseq += 1
-    if hangup_after is not None:
-        if hangup_after < 0:
-            raise ValueError("hangup_after cannot be negative")
-        if hangup_after > 0:
-            parts.append(
-                f"  <!-- hang up after {hangup_after:g}s unless the other side does first -->\n"
-                f'  <recv request="BYE" timeout="{_ms(hangup_after)}" ontimeout="local_bye"'
-                ' next="remote_bye"/>'
-            )
-        else:
-            parts.append('  <nop next="local_bye"/>')
-    else:
-        remaining = max(0.001, max_duration - waited)
-        parts.append(
-            f"  <!-- wait up to {remaining:g}s for the other side to hang up -->\n"
-            f'  <recv request="BYE" timeout="{_ms(remaining)}" ontimeout="max_duration"'
-            ' next="remote_bye"/>\n'
-            '  <label id="max_duration"/>\n'
-            '  <nop next="local_bye"><action><log message="HL MAX_DURATION"/></action></nop>'
-        )
+    parts.append(_hangup_block(hangup_after=hangup_after, max_duration=max_duration, waited=waited))
     answer_ms = _ms(answer_timeout)
     return render_template("uac_call.xml", {
         **common,
@@ -423,6 +437,98 @@ def render_agent_scenario(*, user: str, ring_seconds: float, talk_seconds: float
         "ring_ms": _ms(ring_seconds),
         "talk": talk,
         "talk_comment": xml_attr(comment),
+    }, scenario_dir=scenario_dir)
+
+
+def checked_extension(extension: str) -> str:
+    """Validate an extension / feature code to dial: digits, ``*``, ``#``, letters, ``-``, ``_``.
+
+    Raises ValueError otherwise (so nothing else can reach the Request-URI or the scenario).
+    """
+    if not isinstance(extension, str) or not _EXTENSION.fullmatch(extension):
+        raise ValueError(f"extension {extension!r} may only contain digits, *, #, letters, - and _"
+                         " (1-64 characters)")
+    return extension
+
+
+def extension_uri_user(extension: str) -> str:
+    """The Request-URI user part for ``extension``: ``#`` is not allowed unescaped there
+    (RFC 3261), so it is sent as ``%23`` (Asterisk decodes it back to ``#``); ``*`` is kept."""
+    return checked_extension(extension).replace("#", "%23")
+
+
+def _dial_wait_block(*, attempt: int, timeout_ms: int, ontimeout: str) -> str:
+    """Wait for the responses to INVITE number ``attempt`` (1: plain, 2: with credentials).
+
+    Provisionals loop to ``ringing_<attempt>``; after the first INVITE a 401/407 stores the
+    challenge (``auth="true"``) and goes to ``challenged``; any other final error (and a
+    401/407 after the second INVITE) goes to ``rejected_<attempt>``; a 200 records its CSeq
+    number in ``$inv_cseq`` for the ACK and goes to ``answered``.
+    """
+    timing = f' timeout="{timeout_ms}" ontimeout="{ontimeout}"'
+    lines = [
+        f'  <recv response="{code}" optional="true" next="ringing_{attempt}"{timing}/>'
+        for code in _PROVISIONAL
+    ]
+    failures: Sequence[int] = _INVITE_FAILURES
+    if attempt == 1:
+        lines += [
+            f'  <recv response="{code}" optional="true" auth="true" next="challenged"{timing}>\n'
+            f'    <action><log message="HL CHALLENGED {code}"/></action>\n'
+            "  </recv>"
+            for code in (401, 407)
+        ]
+        failures = [code for code in _INVITE_FAILURES if code not in (401, 407)]
+    lines.append(_rejection_recvs(failures, next_label=f"rejected_{attempt}",
+                                  timeout_ms=timeout_ms, ontimeout=ontimeout))
+    lines.append(
+        f'  <recv response="200" rrs="true" next="answered"{timing}>\n'
+        "    <action>\n"
+        '      <ereg regexp="[0-9]+" search_in="hdr" header="CSeq:" check_it="true"'
+        ' assign_to="inv_cseq"/>\n'
+        '      <gettimeofday assign_to="t_s,t_us"/>\n'
+        '      <log message="HL FINAL 200"/>\n'
+        '      <log message="HL ANSWERED [$t_s] [$t_us]"/>\n'
+        "    </action>\n"
+        "  </recv>"
+    )
+    return "\n".join(lines)
+
+
+def render_dial_scenario(
+    *,
+    target_host: str,
+    target_port: int,
+    extension: str,
+    user: str,
+    hangup_after: float | None,
+    max_duration: float,
+    answer_timeout: float,
+    scenario_dir: Path | None = None,
+) -> str:
+    """Render the authenticated one-call UAC scenario (``uac_dial.xml``)."""
+    common = {
+        "target_host": xml_attr(_checked_host(target_host, "target_host")),
+        "target_port": _checked_port(target_port, "target_port"),
+        "extension": xml_attr(extension_uri_user(extension)),
+        "user": xml_attr(_checked_user(user, "user")),
+        "bye_timeout_ms": 5000,
+    }
+    answer_ms = _ms(answer_timeout)
+    in_call = _hangup_block(hangup_after=hangup_after, max_duration=max_duration)
+    cancels = {
+        f"cancel_{attempt}": render_template("uac_dial_cancel.xml.part", {
+            **common, "attempt": attempt}, scenario_dir=scenario_dir)
+        for attempt in (1, 2)
+    }
+    return render_template("uac_dial.xml", {
+        **common,
+        **cancels,
+        "wait_first_1": _dial_wait_block(attempt=1, timeout_ms=answer_ms, ontimeout="no_response"),
+        "wait_ringing_1": _dial_wait_block(attempt=1, timeout_ms=answer_ms, ontimeout="cancel_1"),
+        "wait_first_2": _dial_wait_block(attempt=2, timeout_ms=answer_ms, ontimeout="no_response"),
+        "wait_ringing_2": _dial_wait_block(attempt=2, timeout_ms=answer_ms, ontimeout="cancel_2"),
+        "in_call": in_call,
     }, scenario_dir=scenario_dir)
 
 
@@ -709,6 +815,77 @@ async def place_call(
     return _call_result(prefix, code, process_started, run, killed=code is None, watchdog=watchdog)
 
 
+async def place_authenticated_call(
+    target_host: str,
+    target_port: int,
+    *,
+    extension: str,
+    user: str,
+    password: str,
+    hangup_after: float | None = None,
+    max_duration: float = 30,
+    answer_timeout: float = 10,
+    workdir: Path,
+    local_port: int | None = None,
+    tag: str | None = None,
+) -> CallResult:
+    """Dial ``extension`` (e.g. the feature code ``*41``) as the SIP user ``user``.
+
+    INVITE ``sip:<extension>@<target_host>:<target_port>`` from ``<sip:<user>@127.0.0.1>``.
+    If it is challenged with 401 (``WWW-Authenticate``) or 407 (``Proxy-Authenticate``), the
+    challenge is ACKed and the INVITE re-sent (same Call-ID and From tag, CSeq 2, new branch)
+    with an MD5 digest ``Authorization`` / ``Proxy-Authorization`` for ``user``/``password``
+    (realm, nonce and qop taken from the challenge; digest URI = the Request-URI). Without a
+    challenge the first INVITE just proceeds. A second 401/407 is final (``answered=False``,
+    ``final_status`` 401/407); other errors (403...) are final as with :func:`place_call`.
+
+    Once answered the call waits for the remote BYE (answered with 200) -- Asterisk plays its
+    confirmation prompt and hangs up -- or hangs up itself after ``hangup_after`` seconds, or
+    after ``max_duration`` seconds at the latest (``error`` then says so). ``answer_timeout``
+    bounds each wait for a response to an INVITE (then it is CANCELled / given up).
+
+    ``extension`` may hold digits, ``*``, ``#``, letters, ``-`` and ``_`` (ValueError otherwise,
+    before SIPp runs); ``#`` goes on the wire as ``%23``. ``local_port`` is the SIP port this
+    short-lived SIPp UAC binds (by default a fresh free one). The password only appears on
+    SIPp's command line (``-ap``), never in the scenario file. Returns a :class:`CallResult`
+    (``challenged`` tells whether credentials were needed); never raises for call outcomes,
+    :class:`SippError` only when SIPp cannot be run.
+    """
+    # Validate everything before touching the disk or starting SIPp.
+    checked_extension(extension)
+    _checked_user(user, "user")
+    if not isinstance(password, str) or any(ch in password for ch in "\r\n\x00"):
+        raise ValueError("the password must be a string without CR, LF or NUL")
+    if answer_timeout <= 0 or max_duration <= 0:
+        raise ValueError("answer_timeout and max_duration must be positive")
+    if local_port is not None:
+        _checked_port(local_port, "local_port")
+    text = render_dial_scenario(
+        target_host=target_host, target_port=target_port, extension=extension, user=user,
+        hangup_after=hangup_after, max_duration=max_duration, answer_timeout=answer_timeout)
+
+    workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    safe_exten = extension.replace("*", "s").replace("#", "h")
+    tag = tag or f"{user}-{safe_exten}-{os.getpid()}-{time.monotonic_ns()}-{random.randrange(1 << 30)}"
+    tag = re.sub(r"[^A-Za-z0-9._-]", "_", tag)
+    scenario = workdir / f"dial-{tag}.xml"
+    scenario.write_text(text, encoding="utf-8")
+    prefix = workdir / f"dial-{tag}"
+    # SIPp's default digest URI is sip:<remote host>:<port>; RFC 3261 wants the Request-URI.
+    # SIPp puts "sip:" in front of -auth_uri itself.
+    auth_uri = f"{extension_uri_user(extension)}@{target_host}:{int(target_port)}"
+    extra = ["-au", user, "-ap", password, "-auth_uri", auth_uri]
+    call_time = hangup_after if hangup_after is not None else max_duration
+    watchdog = 4 * answer_timeout + call_time + 30.0
+
+    process_started = time.time()
+    factory = _RunFactory(scenario, prefix, remote=(target_host, int(target_port)),
+                          local_port=local_port, extra=extra)
+    run, code = await _run_with_port_retries(factory, timeout=watchdog)
+    return _call_result(prefix, code, process_started, run, killed=code is None, watchdog=watchdog)
+
+
 def _call_result(prefix: Path, code: int | None, process_started: float, run: _SippRun,
                  *, killed: bool, watchdog: float) -> CallResult:
     log_path = Path(f"{prefix}.log")
@@ -721,6 +898,7 @@ def _call_result(prefix: Path, code: int | None, process_started: float, run: _S
     no_answer: str | None = None
     dtmf_ok = 0
     dtmf_rejected: list[str] = []
+    challenged: int | None = None
     for line in _read_log_lines(log_path):
         fields = line.split()
         event = fields[1] if len(fields) > 1 else ""
@@ -740,6 +918,8 @@ def _call_result(prefix: Path, code: int | None, process_started: float, run: _S
             no_answer = fields[2] if len(fields) > 2 else "timeout"
         elif event == "DTMF_OK":
             dtmf_ok += 1
+        elif event == "CHALLENGED" and len(fields) >= 3 and fields[2].isdigit():
+            challenged = int(fields[2])
         elif event == "DTMF_REJECTED":
             dtmf_rejected.append(" ".join(fields[2:]))
         elif event == "END" and len(fields) >= 4:
@@ -757,6 +937,8 @@ def _call_result(prefix: Path, code: int | None, process_started: float, run: _S
         error = "not answered in time, INVITE cancelled"
     elif final_status is None:
         error = "no final response to the INVITE: " + run.failure_text()
+    elif not answered and challenged is not None and final_status in (401, 407):
+        error = f"INVITE rejected with {final_status}: the credentials were not accepted"
     elif not answered:
         error = f"INVITE rejected with {final_status}"
     elif max_duration:
@@ -781,6 +963,7 @@ def _call_result(prefix: Path, code: int | None, process_started: float, run: _S
         error=error,
         message_trace=Path(f"{prefix}.messages"),
         log_file=log_path,
+        challenged=challenged,
     )
 
 
@@ -891,6 +1074,7 @@ class AgentPhone(_UasPhone):
         self.ring_seconds = ring_seconds
         self.talk_seconds = talk_seconds
         self._registrations = 0
+        self._dials = 0
 
     def _render(self) -> str:
         return render_agent_scenario(user=self.name, ring_seconds=self.ring_seconds,
@@ -924,7 +1108,7 @@ class AgentPhone(_UasPhone):
                                            timeout_ms=timeout_ms, ontimeout="timed_out"),
         }), encoding="utf-8")
         factory = _RunFactory(scenario, prefix, remote=self.registrar, local_port=None, extra=[
-            "-au", self.name, "-ap", self.password, "-auth_uri", f"sip:{host}:{port}",
+            "-au", self.name, "-ap", self.password, "-auth_uri", f"{host}:{port}"  # SIPp adds "sip:" itself,
         ])
         run, code = await _run_with_port_retries(factory, timeout=4 * timeout + 10)
         status: int | None = None
@@ -952,6 +1136,31 @@ class AgentPhone(_UasPhone):
     async def unregister(self, *, timeout: float = 5.0) -> None:
         """Remove the registration (REGISTER with ``Expires: 0``)."""
         await self.register(expires=0, timeout=timeout)
+
+    async def dial(
+        self,
+        extension: str,
+        *,
+        hangup_after: float | None = None,
+        max_duration: float = 30,
+        answer_timeout: float = 10,
+    ) -> CallResult:
+        """Dial ``extension`` (a feature code such as ``*41``) from this phone, to its registrar.
+
+        The INVITE comes from ``<sip:<name>@127.0.0.1>`` and a 401/407 digest challenge is
+        answered with this phone's name and password; see :func:`place_authenticated_call`.
+        A separate short-lived SIPp UAC on another local port places the call, so the phone's
+        UAS (if started) keeps answering calls meanwhile. Files go to ``workdir`` as
+        ``dial-<name>-<local_port>-<n>-<extension>.*`` (``*`` -> ``s``, ``#`` -> ``h``).
+        """
+        checked_extension(extension)
+        self._dials += 1
+        safe_exten = extension.replace("*", "s").replace("#", "h")
+        host, port = self.registrar
+        return await place_authenticated_call(
+            host, port, extension=extension, user=self.name, password=self.password,
+            hangup_after=hangup_after, max_duration=max_duration, answer_timeout=answer_timeout,
+            workdir=self.workdir, tag=f"{self.name}-{self.local_port}-{self._dials}-{safe_exten}")
 
     def answered_calls(self) -> list[AnsweredCall]:
         """Calls answered so far (ACK received), oldest first. Reads the phone's log file."""

@@ -12,21 +12,26 @@ import re
 import shutil
 import time
 import xml.etree.ElementTree as ET
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import pytest
 
+import hotline.sipp
 from hotline.sipp import (
     AgentPhone,
     RegistrationError,
     RejectingPhone,
     allocate_ports,
+    checked_extension,
+    extension_uri_user,
     free_udp_port,
     parse_from_header,
+    place_authenticated_call,
     place_call,
     render_agent_scenario,
     render_call_scenario,
+    render_dial_scenario,
     sip_display_name,
     sipp_version,
 )
@@ -468,3 +473,330 @@ def test_allocated_port_blocks_are_free_and_in_range() -> None:
 
 async def test_sipp_version_is_reported() -> None:
     assert (await sipp_version()).startswith("SIPp v3.")
+
+
+# --------------------------------------------------------------------------- feature codes (dial)
+
+
+class FakeFeatureServer(asyncio.DatagramProtocol):
+    """A UDP stand-in for Asterisk answering feature codes dialled by an agent phone.
+
+    ``challenge`` (401 WWW-Authenticate or 407 Proxy-Authenticate, MD5, qop="auth") or None;
+    a correct digest gets 200 OK with SDP, a wrong one 403; after ``bye_after`` seconds from
+    the ACK the fake hangs up with BYE (as Asterisk does after the confirmation prompt).
+    """
+
+    realm = "hotline"
+
+    def __init__(self, users: dict[str, str], *, challenge: int | None = 401,
+                 bye_after: float = 1.0, wrong_digest_status: int = 403) -> None:
+        self.users = users
+        self.challenge = challenge
+        self.wrong_digest_status = wrong_digest_status
+        self.bye_after = bye_after
+        self.requests: list[str] = []
+        self.responses: list[str] = []
+        self.invites: list[str] = []
+        self.digest_ok: list[bool] = []
+        self.transport: asyncio.DatagramTransport | None = None
+        self.nonce = hashlib.md5(f"{time.time()}-{id(self)}".encode()).hexdigest()
+        self.bye_answered = asyncio.Event()
+        self._dialog: dict[str, str] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    @staticmethod
+    def parse(text: str) -> tuple[str, dict[str, str]]:
+        head = text.split("\r\n\r\n", 1)[0].split("\r\n")
+        headers: dict[str, str] = {}
+        for line in head[1:]:
+            name, _, value = line.partition(":")
+            headers[name.strip().lower()] = value.strip()
+        return head[0], headers
+
+    def expected_response(self, method: str, params: dict[str, str]) -> str:
+        password = self.users.get(params.get("username", ""), "\x00no such user")
+        ha1 = hashlib.md5(f"{params.get('username')}:{self.realm}:{password}".encode()).hexdigest()
+        ha2 = hashlib.md5(f"{method}:{params.get('uri')}".encode()).hexdigest()
+        return hashlib.md5(f"{ha1}:{self.nonce}:{params.get('nc')}:{params.get('cnonce')}:"
+                           f"{params.get('qop')}:{ha2}".encode()).hexdigest()
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        text = data.decode("utf-8")
+        start, headers = self.parse(text)
+        if start.startswith("SIP/2.0 "):
+            self.responses.append(text)
+            if start.startswith("SIP/2.0 200") and "BYE" in headers.get("cseq", ""):
+                self.bye_answered.set()
+            return
+        self.requests.append(text)
+        method, ruri = start.split(" ")[:2]
+        if method == "ACK":
+            if self._dialog.get("answered") == headers["call-id"] and "BYE" not in self._dialog:
+                self._dialog["BYE"] = "scheduled"
+                task = asyncio.get_running_loop().create_task(self.send_bye(addr))
+                self._tasks.add(task)
+            return
+        if method != "INVITE":
+            return
+        self.invites.append(text)
+        self.reply(addr, headers, "100 Trying", [], tag=False)
+        auth_header = "authorization" if self.challenge != 407 else "proxy-authorization"
+        auth = headers.get(auth_header)
+        if self.challenge is not None:
+            if auth is None:
+                name = "WWW-Authenticate" if self.challenge == 401 else "Proxy-Authenticate"
+                reason = "Unauthorized" if self.challenge == 401 else "Proxy Authentication Required"
+                self.reply(addr, headers, f"{self.challenge} {reason}",
+                           [f'{name}: Digest realm="{self.realm}", nonce="{self.nonce}", '
+                            'algorithm=MD5, qop="auth"'])
+                return
+            params = dict(re.findall(r'(\w+)="?([^",]*)"?', auth.removeprefix("Digest ")))
+            ok = (params.get("response") == self.expected_response("INVITE", params)
+                  and params.get("uri") == ruri and params.get("nonce") == self.nonce
+                  and params.get("realm") == self.realm)
+            self.digest_ok.append(ok)
+            if not ok and self.wrong_digest_status == 403:
+                self.reply(addr, headers, "403 Forbidden", [])
+                return
+            if not ok:  # challenge again, as Asterisk's PJSIP does for a wrong password
+                self.reply(addr, headers, "401 Unauthorized",
+                           [f'WWW-Authenticate: Digest realm="{self.realm}", nonce="{self.nonce}", '
+                            'algorithm=MD5, qop="auth"'])
+                return
+        self._dialog.update(answered=headers["call-id"], invite=text)
+        sdp = ("v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=fake\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+               "m=audio 4000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n")
+        assert self.transport is not None
+        port = self.transport.get_extra_info("sockname")[1]
+        self.reply(addr, headers, "200 OK",
+                   [f"Contact: <sip:fake@127.0.0.1:{port}>", "Content-Type: application/sdp"], body=sdp)
+
+    async def send_bye(self, addr: tuple[str, int]) -> None:
+        await asyncio.sleep(self.bye_after)
+        _, headers = self.parse(self._dialog["invite"])
+        contact = re.search(r"<([^>]+)>", headers["contact"]).group(1)  # type: ignore[union-attr]
+        assert self.transport is not None
+        port = self.transport.get_extra_info("sockname")[1]
+        lines = [f"BYE {contact} SIP/2.0",
+                 f"Via: SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bK-fake-bye",
+                 f"From: {headers['to']};tag=fake1", f"To: {headers['from']}",
+                 f"Call-ID: {headers['call-id']}", "CSeq: 1 BYE", "Max-Forwards: 70",
+                 "Content-Length: 0", "", ""]
+        self.transport.sendto("\r\n".join(lines).encode(), addr)
+
+    def reply(self, addr: tuple[str, int], headers: dict[str, str], status: str, extra: list[str],
+              *, tag: bool = True, body: str = "") -> None:
+        to = headers["to"] + (";tag=fake1" if tag else "")
+        lines = [f"SIP/2.0 {status}", f"Via: {headers['via']};received={addr[0]}",
+                 f"From: {headers['from']}", f"To: {to}",
+                 f"Call-ID: {headers['call-id']}", f"CSeq: {headers['cseq']}", *extra,
+                 f"Content-Length: {len(body.encode())}", "", body]
+        assert self.transport is not None
+        self.transport.sendto("\r\n".join(lines).encode(), addr)
+
+    def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+
+
+@pytest.fixture
+async def feature_server() -> AsyncIterator[Callable[..., Awaitable[tuple[FakeFeatureServer, int]]]]:
+    """Factory: start a FakeFeatureServer on a free 127.0.0.1 port; closed at teardown."""
+    started: list[tuple[asyncio.DatagramTransport, FakeFeatureServer]] = []
+
+    async def start(**kwargs: object) -> tuple[FakeFeatureServer, int]:
+        loop = asyncio.get_running_loop()
+        port = free_udp_port()
+        transport, protocol = await loop.create_datagram_endpoint(
+            lambda: FakeFeatureServer({"agent-ar-1": "s3cret"}, **kwargs),  # type: ignore[arg-type]
+            local_addr=("127.0.0.1", port))
+        started.append((transport, protocol))
+        return protocol, port
+
+    yield start
+    for transport, protocol in started:
+        protocol.close()
+        transport.close()
+
+
+async def test_dial_feature_code_answers_digest_challenge_and_sees_remote_hangup(
+        phones: Callable[..., AgentPhone],
+        feature_server: Callable[..., Awaitable[tuple[FakeFeatureServer, int]]]) -> None:
+    fake, port = await feature_server(challenge=401, bye_after=1.0)
+    phone = phones("agent-ar-1", registrar=("127.0.0.1", port))
+    await phone.start()  # the UAS keeps running while the phone dials
+
+    started = time.monotonic()
+    result = await phone.dial("*41")
+
+    assert result.answered and result.final_status == 200, result
+    assert result.remote_hung_up and result.error is None, result
+    assert result.challenged == 401
+    assert 0.8 <= result.talk_duration < 5
+    assert time.monotonic() - started < 10
+    assert fake.bye_answered.is_set()
+    assert len(fake.invites) == 2
+    first, second = fake.invites
+    for invite in (first, second):
+        assert invite.startswith(f"INVITE sip:*41@127.0.0.1:{port} SIP/2.0\r\n")
+        assert re.search(r"^From: <sip:agent-ar-1@127\.0\.0\.1>;tag=", invite, re.MULTILINE)
+    assert "Authorization:" not in first
+    assert re.search(r'^Authorization: Digest username="agent-ar-1"', second, re.MULTILINE)
+    assert fake.digest_ok == [True]
+    _, h1 = FakeFeatureServer.parse(first)
+    _, h2 = FakeFeatureServer.parse(second)
+    assert h1["call-id"] == h2["call-id"] and h1["from"] == h2["from"]
+    assert (h1["cseq"], h2["cseq"]) == ("1 INVITE", "2 INVITE")
+    acks = [r for r in fake.requests if r.startswith("ACK ")]
+    assert [FakeFeatureServer.parse(a)[1]["cseq"] for a in acks] == ["1 ACK", "2 ACK"]
+    # Placed from another local port than the phone's UAS, which is still up.
+    via_port = int(re.search(r"Via: SIP/2.0/UDP 127.0.0.1:(\d+)", second).group(1))  # type: ignore[union-attr]
+    assert via_port != phone.local_port
+    assert phone.running
+    assert b"s3cret" not in Path(f"{result.message_trace}".removesuffix(".messages") + ".xml").read_bytes()
+
+
+async def test_dial_with_wrong_password_gets_403_promptly(
+        tmp_path: Path, feature_server: Callable[..., Awaitable[tuple[FakeFeatureServer, int]]]) -> None:
+    fake, port = await feature_server(challenge=401)
+    phone = AgentPhone("agent-ar-1", "wrong", registrar=("127.0.0.1", port),
+                       local_port=free_udp_port(), workdir=tmp_path)
+
+    started = time.monotonic()
+    result = await phone.dial("*42")
+
+    assert (result.answered, result.final_status) == (False, 403), result
+    assert not result.remote_hung_up
+    assert result.error and "403" in result.error
+    assert time.monotonic() - started < 5
+    assert len(fake.invites) == 2 and fake.digest_ok == [False]
+    await wait_for(lambda: sum(r.startswith("ACK ") for r in fake.requests) == 2)
+
+
+async def test_dial_challenged_again_after_credentials_gives_up_with_401(
+        tmp_path: Path, feature_server: Callable[..., Awaitable[tuple[FakeFeatureServer, int]]]) -> None:
+    fake, port = await feature_server(challenge=401, wrong_digest_status=401)
+    phone = AgentPhone("agent-ar-1", "wrong", registrar=("127.0.0.1", port),
+                       local_port=free_udp_port(), workdir=tmp_path)
+
+    started = time.monotonic()
+    result = await phone.dial("*41")
+
+    assert (result.answered, result.final_status, result.challenged) == (False, 401, 401), result
+    assert result.error and "credentials" in result.error
+    assert len(fake.invites) == 2  # no endless re-try loop
+    assert time.monotonic() - started < 5
+
+
+async def test_dial_to_dead_port_gives_up_within_answer_timeout(tmp_path: Path) -> None:
+    phone = AgentPhone("agent-ar-1", "s3cret", registrar=("127.0.0.1", free_udp_port()),
+                       local_port=free_udp_port(), workdir=tmp_path)
+
+    started = time.monotonic()
+    result = await asyncio.wait_for(phone.dial("*41", answer_timeout=1.0), timeout=30)
+
+    assert not result.answered and result.final_status is None
+    assert result.error and "no response" in result.error
+    assert time.monotonic() - started < 8
+
+
+async def test_dial_answers_a_407_proxy_challenge_with_proxy_authorization(
+        tmp_path: Path, feature_server: Callable[..., Awaitable[tuple[FakeFeatureServer, int]]]) -> None:
+    fake, port = await feature_server(challenge=407, bye_after=0.2)
+    phone = AgentPhone("agent-ar-1", "s3cret", registrar=("127.0.0.1", port),
+                       local_port=free_udp_port(), workdir=tmp_path)
+
+    result = await phone.dial("*43")
+
+    assert result.answered and result.remote_hung_up and result.challenged == 407, result
+    assert fake.digest_ok == [True]
+    assert re.search(r"^Proxy-Authorization: Digest ", fake.invites[1], re.MULTILINE)
+
+
+async def test_dial_without_challenge_is_answered_by_the_first_invite(
+        tmp_path: Path, feature_server: Callable[..., Awaitable[tuple[FakeFeatureServer, int]]]) -> None:
+    fake, port = await feature_server(challenge=None, bye_after=0.3)
+    phone = AgentPhone("agent-ar-1", "s3cret", registrar=("127.0.0.1", port),
+                       local_port=free_udp_port(), workdir=tmp_path)
+
+    result = await phone.dial("*44")
+
+    assert result.answered and result.remote_hung_up and result.error is None, result
+    assert result.challenged is None
+    assert len(fake.invites) == 1 and "Authorization" not in fake.invites[0]
+    assert FakeFeatureServer.parse(
+        [r for r in fake.requests if r.startswith("ACK ")][0])[1]["cseq"] == "1 ACK"
+
+
+async def test_dial_to_a_sipp_uas_without_challenge_hangs_up_locally_or_sees_its_bye(
+        phones: Callable[..., AgentPhone]) -> None:
+    asterisk = phones("fake-asterisk", talk_seconds=0.5)
+    await asterisk.start()
+    agent = phones("agent-ar-1", registrar=("127.0.0.1", asterisk.local_port))
+    await agent.start()
+
+    heard_prompt = await agent.dial("*41")
+    early = await agent.dial("*45#", hangup_after=0.1)
+
+    assert heard_prompt.answered and heard_prompt.remote_hung_up, heard_prompt
+    assert heard_prompt.error is None and heard_prompt.challenged is None
+    assert early.answered and not early.remote_hung_up and early.error is None, early
+    await wait_for(lambda: len(asterisk.answered_calls()) == 2)
+    calls = asterisk.answered_calls()
+    assert all(c.caller_number == "agent-ar-1" and c.caller_name is None for c in calls)
+    assert "sip:*41@127.0.0.1" in calls[0].to_header
+    assert "sip:*45%23@127.0.0.1" in calls[1].to_header
+    assert agent.answered_calls() == []  # the dials did not go through the agent's own UAS
+
+
+async def test_phone_keeps_answering_calls_while_it_dials(
+        phones: Callable[..., AgentPhone], tmp_path: Path,
+        feature_server: Callable[..., Awaitable[tuple[FakeFeatureServer, int]]]) -> None:
+    _, port = await feature_server(challenge=401, bye_after=1.0)
+    phone = phones("agent-ar-1", registrar=("127.0.0.1", port))
+    await phone.start()
+
+    dialled, incoming = await asyncio.gather(
+        phone.dial("*41"),
+        place_call("127.0.0.1", phone.local_port, caller_number="1012", hangup_after=0.3,
+                   workdir=tmp_path / "callers"))
+
+    assert dialled.answered and dialled.remote_hung_up, dialled
+    assert incoming.answered and incoming.error is None, incoming
+    await wait_for(lambda: len(phone.answered_calls()) == 1)
+
+
+@pytest.mark.parametrize("extension", ["", "*41;x", "*41@evil", "4 1", "*41]]>", "ك", "*41\n", "a" * 65])
+async def test_dial_refuses_invalid_extensions_before_running_sipp(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, extension: str) -> None:
+    async def must_not_run(*args: object, **kwargs: object) -> None:
+        raise AssertionError("SIPp must not be started")
+
+    monkeypatch.setattr(hotline.sipp, "_run_with_port_retries", must_not_run)
+    phone = AgentPhone("agent-ar-1", "s3cret", registrar=("127.0.0.1", 5060),
+                       local_port=free_udp_port(), workdir=tmp_path / "phone")
+
+    with pytest.raises(ValueError, match="extension"):
+        await phone.dial(extension)
+    with pytest.raises(ValueError, match="extension"):
+        await place_authenticated_call("127.0.0.1", 5060, extension=extension, user="agent-ar-1",
+                                       password="x", workdir=tmp_path / "direct")
+    assert not (tmp_path / "phone").exists() and not (tmp_path / "direct").exists()
+
+
+def test_rendered_dial_scenario_is_well_formed_and_keeps_the_password_out() -> None:
+    text = render_dial_scenario(target_host="127.0.0.1", target_port=5060, extension="*41#",
+                                user="agent-ar-1", hangup_after=None, max_duration=30,
+                                answer_timeout=5)
+    ET.fromstring(text.encode())
+    assert "{{" not in text
+    assert "INVITE sip:*41%23@127.0.0.1:5060 SIP/2.0" in text
+    assert re.findall(r"^\s*\[authentication\]\s*$", text, re.MULTILINE) == ["      [authentication]"]
+    assert "CSeq: 1 INVITE" in text and "CSeq: 2 INVITE" in text and "CSeq: 3 BYE" in text
+    assert 'auth="true"' in text
+    for extension in ("*41", "#", "1234", "queue_ar-1", "A*B#c"):
+        assert checked_extension(extension) == extension
+    assert extension_uri_user("*45#") == "*45%23"
