@@ -1,14 +1,26 @@
 """Queues derived from the profile: one per language and topic, or language and specialty.
 
-Pure: plain data in, plain data out. Agents become members with a penalty from their skill
-levels (a lower penalty is tried first by app_queue).
+Pure: plain data in, plain data out. Every person who speaks the queue's language (at any
+level) and has its topic or specialty is a member. The penalty is ``tier * 100 + rank`` (a lower
+penalty is tried first by app_queue): tier 0 is an exact match, tier 1 a widened one (the
+person's level is below ``routing.min_skill_level`` or their level in the queue's language is
+below ``routing.min_language_level``). The static penalty written here is the tier's base
+(rank 0); the live rank by load comes from :func:`routing.policy.desired_penalties`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from hotline.profile import Person, Profile
+from hotline.profile import Person, Profile, RoutingRules
+
+#: Penalty width of a tier: penalty = tier * TIER_WIDTH + rank.
+TIER_WIDTH = 100
+#: Highest rank inside a tier (ranks are 0..MAX_RANK).
+MAX_RANK = TIER_WIDTH - 1
+#: Tier of an exact skill match and of a widened one.
+EXACT, WIDENED = 0, 1
+_DEFAULT_RULES = RoutingRules()
 
 
 @dataclass(frozen=True)
@@ -36,9 +48,17 @@ def default_queue(profile: Profile) -> str:
     return queue_name(profile.default_language, profile.default_topic)
 
 
-def penalty(person: Person, language: str) -> int:
-    """0 for a level-5 person in their best language; each level below adds one."""
-    return (5 - person.level) + (5 - person.languages[language])
+def tier(person: Person, language: str, rules: RoutingRules | None = None) -> int:
+    """0 (exact match) or 1 (widened: skill level or language level below the rules' minimum)."""
+    rules = rules or _DEFAULT_RULES
+    if person.level < rules.min_skill_level or person.languages.get(language, 0) < rules.min_language_level:
+        return WIDENED
+    return EXACT
+
+
+def penalty(person: Person, language: str, rules: RoutingRules | None = None, rank: int = 0) -> int:
+    """``tier * 100 + rank``; rank is clamped to 0..99."""
+    return tier(person, language, rules) * TIER_WIDTH + min(max(rank, 0), MAX_RANK)
 
 
 def build_queues(profile: Profile) -> list[QueueSpec]:
@@ -55,7 +75,7 @@ def build_queues(profile: Profile) -> list[QueueSpec]:
             for specialty, people in targets:
                 members = tuple(
                     sorted(
-                        (Member(p.id, p.name, penalty(p, language)) for p in people if language in p.languages),
+                        (Member(p.id, p.name, penalty(p, language, profile.routing)) for p in people if language in p.languages),
                         key=lambda m: (m.penalty, m.person_id),
                     )
                 )

@@ -92,8 +92,10 @@ def test_queues_per_language_and_topic_or_specialty_with_penalties_from_levels()
     paed = queues["ar-medical-paediatrics"]
     assert [(m.person_id, m.penalty) for m in paed.members] == [("doc-ar-paed-1", 0)]
     general_ar = queues["ar-general"]
-    # agent-ar-1: level 4, Arabic 5 -> 1; agent-ar-2: level 3 -> 2; agent-en-1: level 4, Arabic 2 -> 4
+    # penalty = tier * 100 (+ a live rank by load, 0 here): agent-ar-1 (level 4, Arabic 5) and
+    # agent-ar-2 (level 3 = min_skill_level) match exactly; agent-en-1 (Arabic 2 < min_language_level
+    # 4) is a member too, but widened (tier 1)
     assert [(m.person_id, m.penalty) for m in general_ar.members] == [
-        ("agent-ar-1", 1), ("agent-ar-2", 2), ("agent-en-1", 4)
+        ("agent-ar-1", 0), ("agent-ar-2", 0), ("agent-en-1", 100)
     ]
     assert [m.person_id for m in queues["en-medical-paediatrics"].members] == ["doc-en-paed-1"]

@@ -1,0 +1,763 @@
+"""Live routing state, reduced from Asterisk 22 AMI events. Pure: no I/O, no clock, no asyncio.
+
+:class:`LiveState` is fed one event at a time (``apply(headers, now)``, headers as Asterisk sends
+them, e.g. a :class:`hotline.ami.Message` or a plain ``dict``) and is rebuilt after a reconnect
+from a ``QueueStatus`` list (:meth:`LiveState.reset_from_queue_status`). :meth:`LiveState.snapshot`
+gives an immutable :class:`Snapshot` that :mod:`routing.policy` decides on.
+
+Events handled (a dispatch table on the ``Event`` header; anything else is ignored):
+
+* membership: ``QueueMemberAdded``, ``QueueMemberRemoved``, ``QueueMemberPause``,
+  ``QueueMemberPenalty``, ``QueueMemberStatus`` (any member event for an unknown membership adds
+  it: the state converges even when it started late);
+* calls to members: ``AgentCalled`` (ringing), ``AgentRingNoAnswer`` (a missed ring),
+  ``AgentConnect`` (on call), ``AgentComplete`` (wrap-up, then available once ``now`` passes the
+  wrap-up end);
+* waiting callers: ``QueueCallerJoin``, ``QueueCallerLeave``, ``QueueCallerAbandon``;
+* ``VarSet`` of ``QUEUE_PRIO`` on the caller channel: remembered as the priority of that caller
+  when it joins a queue (``QueueCallerJoin`` does not carry the priority).
+
+A person is identified by ``MemberName`` (``Name`` in ``QueueStatus``); members whose name is not a
+known person id are ignored. Malformed numbers are read as their default, never raise.
+
+Load figures kept per person, bounded: the call intervals and the logged-in intervals of the last
+``history_seconds`` (one hour by default), the total number of calls, the idle-since time (end of
+the last call's wrap-up, or the login). They survive logout and :meth:`reset_from_queue_status`.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from types import MappingProxyType
+
+__all__ = [
+    "DeviceState",
+    "LiveState",
+    "Membership",
+    "PersonState",
+    "PersonView",
+    "Snapshot",
+    "WaitingCall",
+]
+
+HOUR = 3600.0
+_MAX_CALLS_KEPT = 256  # call intervals kept per person (more than an hour of 15 s calls)
+_MAX_SESSIONS_KEPT = 32  # logged-in intervals kept per person
+_MAX_PENDING_PRIORITIES = 4096  # QUEUE_PRIO values seen for channels that have not joined yet
+_EMPTY: Mapping[str, Membership] = MappingProxyType({})
+
+
+class PersonState(StrEnum):
+    LOGGED_OUT = "logged_out"
+    AVAILABLE = "available"
+    RINGING = "ringing"
+    ON_CALL = "on_call"
+    WRAP_UP = "wrap_up"
+    PAUSED = "paused"
+
+
+class DeviceState:
+    """The ``Status`` numbers of queue member events (Asterisk device states)."""
+
+    UNKNOWN = 0
+    NOT_INUSE = 1
+    INUSE = 2
+    BUSY = 3
+    INVALID = 4
+    UNAVAILABLE = 5
+    RINGING = 6
+    RINGINUSE = 7
+    ONHOLD = 8
+
+
+_DEVICE_BUSY = frozenset({DeviceState.INUSE, DeviceState.BUSY, DeviceState.RINGINUSE, DeviceState.ONHOLD})
+_DEVICE_UNREACHABLE = frozenset({DeviceState.INVALID, DeviceState.UNAVAILABLE})
+
+
+# -- immutable views -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Membership:
+    """A person's membership of one queue, as Asterisk has it now."""
+
+    queue: str
+    interface: str
+    penalty: int
+    paused: bool
+    pause_reason: str
+    login_time: float
+
+
+@dataclass(frozen=True, slots=True)
+class PersonView:
+    """One person at the snapshot's time. ``history`` holds ``(start, end)`` of the calls of the
+    last hour, ``sessions`` the logged-in intervals (``end`` None for the current one)."""
+
+    person_id: str
+    state: PersonState
+    pause_reason: str
+    reachable: bool  # the device is not INVALID/UNAVAILABLE
+    queues: Mapping[str, Membership]
+    login_time: float | None  # start of the current session; None when logged out
+    idle_since: float
+    calls_taken: int  # calls completed since this service knows the person
+    history: tuple[tuple[float, float], ...]
+    sessions: tuple[tuple[float, float | None], ...]
+    missed_rings: int  # consecutive unanswered rings (reset by a connect or an unpause)
+    call_uniqueid: str | None  # the caller's Uniqueid while on a queue call ("" if unknown)
+    call_started: float | None
+    wrapup_until: float
+    free: bool  # available and reachable: may be rung in the queues where not paused
+
+    def can_take(self, queue: str) -> bool:
+        """Whether app_queue may ring this person for ``queue`` now."""
+        if not self.free:
+            return False
+        membership = self.queues.get(queue)
+        return membership is not None and not membership.paused
+
+    def occupancy(self, now: float, window: float = HOUR) -> float:
+        """Seconds on call / seconds logged in, over the last ``window`` seconds (0..1)."""
+        start = now - window
+        busy = 0.0
+        for begin, end in self.history:
+            if end > start:
+                busy += min(end, now) - max(begin, start)
+        if self.call_started is not None:
+            busy += now - max(self.call_started, start)
+        logged = 0.0
+        for begin, maybe_end in self.sessions:
+            end = now if maybe_end is None else maybe_end
+            if end > start:
+                logged += min(end, now) - max(begin, start)
+        if logged <= 0.0 or busy <= 0.0:
+            return 0.0
+        return min(busy / logged, 1.0)
+
+    def calls_in_window(self, now: float, window: float = HOUR) -> int:
+        """Calls ended in the last ``window`` seconds, plus the current one."""
+        start = now - window
+        count = sum(1 for _, end in self.history if end > start)
+        return count + (1 if self.call_started is not None else 0)
+
+
+@dataclass(frozen=True, slots=True)
+class WaitingCall:
+    uniqueid: str
+    queue: str
+    joined_at: float
+    position: int
+    priority: int
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """An immutable view of the live state at ``at``. ``queues`` maps each queue with logged-in
+    members to their person ids (sorted); ``calls`` the waiting callers by Uniqueid."""
+
+    at: float
+    people: Mapping[str, PersonView]
+    queues: Mapping[str, tuple[str, ...]]
+    calls: Mapping[str, WaitingCall]
+
+
+# -- mutable internals ---------------------------------------------------------------------------
+
+
+class _Member:
+    __slots__ = ("interface", "penalty", "paused", "reason", "login_time", "wrapup")
+
+    def __init__(self, interface: str, login_time: float) -> None:
+        self.interface = interface
+        self.penalty = 0
+        self.paused = False
+        self.reason = ""
+        self.login_time = login_time
+        self.wrapup = 0.0  # member-specific wrap-up seconds (0: the queue's)
+
+
+class _Person:
+    __slots__ = (
+        "pid", "members", "device", "ringing", "on_call", "call_uid", "call_start", "call_queue",
+        "wrapup_until", "idle_since", "calls_total", "history", "sessions", "session_start",
+        "missed",
+    )  # fmt: skip
+
+    def __init__(self, pid: str) -> None:
+        self.pid = pid
+        self.members: dict[str, _Member] = {}
+        self.device = DeviceState.UNKNOWN
+        self.ringing: str | None = None  # caller Uniqueid while AgentCalled is pending
+        self.on_call = False
+        self.call_uid = ""
+        self.call_start = 0.0
+        self.call_queue = ""
+        self.wrapup_until = 0.0
+        self.idle_since = 0.0
+        self.calls_total = 0
+        self.history: deque[tuple[float, float]] = deque(maxlen=_MAX_CALLS_KEPT)
+        self.sessions: deque[tuple[float, float]] = deque(maxlen=_MAX_SESSIONS_KEPT)
+        self.session_start: float | None = None
+        self.missed = 0
+
+
+def _int(value: str | None, default: int = 0) -> int:
+    if value is None:
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        try:
+            return int(float(value))
+        except (ValueError, OverflowError):
+            return default
+
+
+def _float(value: str | None, default: float = 0.0) -> float:
+    if value is None:
+        return default
+    try:
+        result = float(value)
+    except ValueError:
+        return default
+    return result if result == result and result not in (float("inf"), float("-inf")) else default
+
+
+def _flag(value: str | None) -> bool:
+    return value is not None and value.strip().lower() in ("1", "true", "yes", "on")
+
+
+Handler = Callable[[Mapping[str, str], float], None]
+
+
+class LiveState:
+    """Live queue and person state, reduced from AMI events.
+
+    ``people``: the known person ids, or a profile (its people); other members are ignored.
+    ``wrapup_seconds``: the queues' wrap-up time, one number or a mapping queue -> seconds (a
+    member's own ``Wrapuptime`` > 0 wins). ``history_seconds``: how far back load is kept.
+    """
+
+    def __init__(
+        self,
+        people: Iterable[str] | object,
+        *,
+        wrapup_seconds: float | Mapping[str, float] = 5.0,
+        history_seconds: float = HOUR,
+    ) -> None:
+        profile_people = getattr(people, "people", None)
+        if profile_people is not None:
+            self._known = frozenset(p.id for p in profile_people)
+        else:
+            self._known = frozenset(people)  # type: ignore[arg-type]
+        if isinstance(wrapup_seconds, Mapping):
+            self._wrapup_default = 0.0
+            self._wrapup_by_queue = {str(k): float(v) for k, v in wrapup_seconds.items()}
+        else:
+            self._wrapup_default = float(wrapup_seconds)
+            self._wrapup_by_queue = {}
+        self._history_seconds = float(history_seconds)
+        self._people: dict[str, _Person] = {}
+        self._queues: dict[str, dict[str, None]] = {}  # queue -> member ids (insertion order)
+        self._calls: dict[str, WaitingCall] = {}
+        self._queue_calls: dict[str, dict[str, None]] = {}  # queue -> waiting Uniqueids
+        self._ringing_for: dict[str, set[str]] = {}  # caller Uniqueid -> people ringing for it
+        self._pending_prio: dict[str, int] = {}
+        # snapshot caches
+        self._views: dict[str, PersonView] = {}
+        self._dirty: set[str] = set()
+        self._timed: set[str] = set()  # people whose view changes with time (wrap-up)
+        self._queue_views: dict[str, tuple[str, ...]] = {}
+        self._dirty_queues: set[str] = set()
+        self._last_snapshot = float("-inf")
+        self._dispatch: dict[str, Handler] = {
+            "QueueMemberAdded": self._on_member_added,
+            "QueueMemberRemoved": self._on_member_removed,
+            "QueueMemberPause": self._on_member_pause,
+            "QueueMemberPenalty": self._on_member_penalty,
+            "QueueMemberStatus": self._on_member_status,
+            "AgentCalled": self._on_agent_called,
+            "AgentRingNoAnswer": self._on_ring_no_answer,
+            "AgentConnect": self._on_agent_connect,
+            "AgentComplete": self._on_agent_complete,
+            "QueueCallerJoin": self._on_caller_join,
+            "QueueCallerLeave": self._on_caller_leave,
+            "QueueCallerAbandon": self._on_caller_leave,
+            "VarSet": self._on_varset,
+        }
+
+    @classmethod
+    def from_profile(cls, profile: object, **kwargs: object) -> LiveState:
+        """A state knowing the profile's people, with its queues' wrap-up time."""
+        settings = getattr(profile, "queue_settings", None)
+        kwargs.setdefault("wrapup_seconds", float(getattr(settings, "wrapup_seconds", 5)))
+        return cls(profile, **kwargs)  # type: ignore[arg-type]
+
+    @property
+    def events(self) -> frozenset[str]:
+        """The event names this state uses (for an event filter)."""
+        return frozenset(self._dispatch)
+
+    # -- events ---------------------------------------------------------------------------------
+
+    def apply(self, headers: Mapping[str, str], now: float) -> bool:
+        """Apply one AMI event received at ``now``. Unknown events are ignored. Returns whether the
+        event is one this state uses (a hint to re-decide; it may still have changed nothing)."""
+        handler = self._dispatch.get(headers.get("Event"))  # type: ignore[arg-type]
+        if handler is None:
+            return False
+        handler(headers, now)
+        return True
+
+    def set_call_priority(self, uniqueid: str, priority: int) -> None:
+        """Record a waiting caller's priority (or the priority it will have when it joins)."""
+        call = self._calls.get(uniqueid)
+        if call is not None:
+            self._calls[uniqueid] = WaitingCall(call.uniqueid, call.queue, call.joined_at, call.position, priority)
+        else:
+            self._remember_priority(uniqueid, priority)
+
+    def _person(self, headers: Mapping[str, str]) -> _Person | None:
+        pid = headers.get("MemberName") or headers.get("Name")
+        if pid is None or pid not in self._known:
+            return None
+        person = self._people.get(pid)
+        if person is None:
+            person = self._people[pid] = _Person(pid)
+        return person
+
+    def _touch(self, person: _Person) -> None:
+        self._dirty.add(person.pid)
+
+    def _upsert_member(self, person: _Person, headers: Mapping[str, str], now: float) -> _Member | None:
+        """Create or update the membership an event describes (all member-blob fields)."""
+        queue = headers.get("Queue")
+        if not queue:
+            return None
+        member = person.members.get(queue)
+        login = _float(headers.get("LoginTime"), 0.0) or now
+        if member is None:
+            interface = headers.get("Interface") or headers.get("Location") or f"PJSIP/{person.pid}"
+            member = _Member(interface, login)
+            if not person.members:
+                self._login(person, login, now)
+            person.members[queue] = member
+            self._queues.setdefault(queue, {})[person.pid] = None
+            self._dirty_queues.add(queue)
+        value = headers.get("Penalty")
+        if value is not None:
+            member.penalty = _int(value, member.penalty)
+        value = headers.get("Paused")
+        if value is not None:
+            member.paused = _flag(value)
+            member.reason = (headers.get("PausedReason") or "") if member.paused else ""
+        value = headers.get("Wrapuptime")
+        if value is not None:
+            member.wrapup = _float(value, 0.0)
+        value = headers.get("Status")
+        if value is not None:
+            person.device = _int(value, DeviceState.UNKNOWN)
+        return member
+
+    @staticmethod
+    def _login(person: _Person, login: float, now: float) -> None:
+        start = min(login, now)
+        person.session_start = start
+        person.idle_since = max(start, person.wrapup_until)
+
+    def _logout(self, person: _Person, now: float) -> None:
+        if person.session_start is not None:
+            person.sessions.append((person.session_start, now))
+            person.session_start = None
+        self._stop_ringing(person)
+
+    def _on_member_added(self, headers: Mapping[str, str], now: float) -> None:
+        person = self._person(headers)
+        if person is not None and self._upsert_member(person, headers, now) is not None:
+            self._touch(person)
+
+    def _on_member_status(self, headers: Mapping[str, str], now: float) -> None:
+        person = self._person(headers)
+        if person is None:
+            return
+        if self._upsert_member(person, headers, now) is not None:
+            self._touch(person)
+
+    _on_member_penalty = _on_member_status
+
+    def _on_member_pause(self, headers: Mapping[str, str], now: float) -> None:
+        person = self._person(headers)
+        if person is None:
+            return
+        member = self._upsert_member(person, headers, now)
+        if member is not None:
+            if not member.paused:
+                person.missed = 0
+            self._touch(person)
+
+    def _on_member_removed(self, headers: Mapping[str, str], now: float) -> None:
+        person = self._person(headers)
+        queue = headers.get("Queue")
+        if person is None or queue is None or person.members.pop(queue, None) is None:
+            return
+        members = self._queues.get(queue)
+        if members is not None:
+            members.pop(person.pid, None)
+            if not members:
+                del self._queues[queue]
+            self._dirty_queues.add(queue)
+        if not person.members:
+            self._logout(person, now)
+        self._touch(person)
+
+    def _on_agent_called(self, headers: Mapping[str, str], now: float) -> None:
+        person = self._person(headers)
+        if person is None:
+            return
+        self._stop_ringing(person)
+        uid = headers.get("Uniqueid") or ""
+        person.ringing = uid
+        self._ringing_for.setdefault(uid, set()).add(person.pid)
+        self._touch(person)
+
+    def _on_ring_no_answer(self, headers: Mapping[str, str], now: float) -> None:
+        person = self._person(headers)
+        if person is None:
+            return
+        self._stop_ringing(person)
+        person.missed += 1
+        self._touch(person)
+
+    def _on_agent_connect(self, headers: Mapping[str, str], now: float) -> None:
+        person = self._person(headers)
+        if person is None:
+            return
+        self._stop_ringing(person)
+        person.on_call = True
+        person.call_uid = headers.get("Uniqueid") or ""
+        person.call_start = now
+        person.call_queue = headers.get("Queue") or ""
+        person.missed = 0
+        self._touch(person)
+
+    def _on_agent_complete(self, headers: Mapping[str, str], now: float) -> None:
+        person = self._person(headers)
+        if person is None:
+            return
+        queue = headers.get("Queue") or person.call_queue
+        talk = _float(headers.get("TalkTime"), 0.0)
+        self._end_call(person, queue, now, now, talk)
+        self._touch(person)
+
+    def _end_call(self, person: _Person, queue: str, ended: float, now: float, talk: float) -> None:
+        start = person.call_start if person.on_call else ended - max(talk, 0.0)
+        if ended > start:
+            person.history.append((start, ended))
+        person.calls_total += 1
+        person.on_call = False
+        person.call_uid = ""
+        person.call_queue = ""
+        self._stop_ringing(person)
+        member = person.members.get(queue)
+        wrapup = member.wrapup if member is not None and member.wrapup > 0 else None
+        if wrapup is None:
+            wrapup = self._wrapup_by_queue.get(queue, self._wrapup_default)
+        person.wrapup_until = max(person.wrapup_until, ended + wrapup)
+        person.idle_since = max(person.idle_since, person.wrapup_until)
+        self._prune(person, now)
+
+    def _prune(self, person: _Person, now: float) -> None:
+        horizon = now - self._history_seconds
+        history = person.history
+        while history and history[0][1] <= horizon:
+            history.popleft()
+        sessions = person.sessions
+        while sessions and sessions[0][1] <= horizon:
+            sessions.popleft()
+
+    def _stop_ringing(self, person: _Person) -> None:
+        uid = person.ringing
+        if uid is None:
+            return
+        person.ringing = None
+        ringing = self._ringing_for.get(uid)
+        if ringing is not None:
+            ringing.discard(person.pid)
+            if not ringing:
+                del self._ringing_for[uid]
+
+    def _on_caller_join(self, headers: Mapping[str, str], now: float) -> None:
+        uid = headers.get("Uniqueid")
+        queue = headers.get("Queue")
+        if not uid or not queue:
+            return
+        priority = self._pending_prio.pop(uid, None)
+        if priority is None:
+            priority = _int(headers.get("Priority"), 0)
+        old = self._calls.get(uid)
+        if old is not None:
+            self._drop_call(old)
+        self._calls[uid] = WaitingCall(uid, queue, now, _int(headers.get("Position"), 0), priority)
+        self._queue_calls.setdefault(queue, {})[uid] = None
+
+    def _on_caller_leave(self, headers: Mapping[str, str], now: float) -> None:
+        uid = headers.get("Uniqueid")
+        if not uid:
+            return
+        call = self._calls.get(uid)
+        if call is not None:
+            self._drop_call(call)
+        ringing = self._ringing_for.pop(uid, None)
+        if ringing:
+            for pid in ringing:
+                person = self._people.get(pid)
+                if person is not None and person.ringing == uid:
+                    person.ringing = None
+                    self._dirty.add(pid)
+
+    def _drop_call(self, call: WaitingCall) -> None:
+        """Forget a waiting call; the callers behind it move up one position."""
+        calls = self._calls
+        del calls[call.uniqueid]
+        in_queue = self._queue_calls.get(call.queue)
+        if in_queue is None:
+            return
+        in_queue.pop(call.uniqueid, None)
+        if not in_queue:
+            del self._queue_calls[call.queue]
+            return
+        for uid in in_queue:
+            other = calls[uid]
+            if other.position > call.position:
+                calls[uid] = WaitingCall(uid, other.queue, other.joined_at, other.position - 1, other.priority)
+
+    def _on_varset(self, headers: Mapping[str, str], now: float) -> None:
+        if headers.get("Variable") != "QUEUE_PRIO":
+            return
+        uid = headers.get("Uniqueid")
+        if uid:
+            self.set_call_priority(uid, _int(headers.get("Value"), 0))
+
+    def _remember_priority(self, uid: str, priority: int) -> None:
+        pending = self._pending_prio
+        pending[uid] = priority
+        if len(pending) > _MAX_PENDING_PRIORITIES:
+            del pending[next(iter(pending))]
+
+    # -- resync ---------------------------------------------------------------------------------
+
+    def reset_from_queue_status(self, messages: Iterable[Mapping[str, str]], now: float) -> None:
+        """Rebuild memberships and waiting calls from a ``QueueStatus`` list (``QueueParams``,
+        ``QueueMember``, ``QueueEntry`` events). Load figures (call history, sessions, calls
+        taken, missed rings) of the people are kept."""
+        seen: dict[str, list[Mapping[str, str]]] = {}
+        entries: list[Mapping[str, str]] = []
+        for message in messages:
+            event = message.get("Event")
+            if event == "QueueMember":
+                pid = message.get("Name") or message.get("MemberName")
+                if pid in self._known:
+                    seen.setdefault(pid, []).append(message)  # type: ignore[arg-type]
+            elif event == "QueueEntry":
+                entries.append(message)
+        # People who are gone: logged out now (their load figures stay).
+        for person in self._people.values():
+            if person.pid not in seen and person.members:
+                person.members.clear()
+                self._logout(person, now)
+                self._dirty.add(person.pid)
+        self._queues.clear()
+        self._ringing_for.clear()
+        for pid, rows in seen.items():
+            person = self._people.get(pid)
+            if person is None:
+                person = self._people[pid] = _Person(pid)
+            self._resync_person(person, rows, now)
+        for person in self._people.values():
+            for queue in person.members:
+                self._queues.setdefault(queue, {})[person.pid] = None
+        self._calls = {}
+        self._queue_calls = {}
+        for entry in entries:
+            uid = entry.get("Uniqueid")
+            queue = entry.get("Queue")
+            if uid and queue:
+                self._calls[uid] = WaitingCall(
+                    uid,
+                    queue,
+                    now - max(_float(entry.get("Wait"), 0.0), 0.0),
+                    _int(entry.get("Position"), 0),
+                    _int(entry.get("Priority"), 0),
+                )
+                self._queue_calls.setdefault(queue, {})[uid] = None
+        self._views.clear()
+        self._timed.clear()
+        self._dirty = set(self._people)
+        self._queue_views.clear()
+        self._dirty_queues = set(self._queues)
+
+    def _resync_person(self, person: _Person, rows: list[Mapping[str, str]], now: float) -> None:
+        was_logged_in = person.session_start is not None
+        old_members = person.members
+        person.members = {}
+        person.ringing = None
+        logins = [_float(row.get("LoginTime"), 0.0) for row in rows]
+        login = min((t for t in logins if t > 0), default=now)
+        if was_logged_in and person.session_start is not None and login > person.session_start + 1.0:
+            # Logged out and in again while we were away.
+            person.sessions.append((person.session_start, login))
+            person.session_start = None
+            was_logged_in = False
+        in_call = False
+        last_call = 0.0
+        for row in rows:
+            queue = row.get("Queue")
+            if not queue:
+                continue
+            old = old_members.get(queue)
+            member = _Member(
+                row.get("Location") or row.get("Interface") or (old.interface if old else f"PJSIP/{person.pid}"),
+                _float(row.get("LoginTime"), 0.0) or (old.login_time if old else now),
+            )
+            member.penalty = _int(row.get("Penalty"), 0)
+            member.paused = _flag(row.get("Paused"))
+            member.reason = (row.get("PausedReason") or "") if member.paused else ""
+            member.wrapup = _float(row.get("Wrapuptime"), 0.0)
+            person.members[queue] = member
+            person.device = _int(row.get("Status"), person.device)
+            in_call = in_call or _flag(row.get("InCall"))
+            last_call = max(last_call, _float(row.get("LastCall"), 0.0))
+        if not was_logged_in:
+            self._login(person, login, now)
+        if person.on_call and not in_call:
+            queue = person.call_queue
+            self._end_call(person, queue, last_call if last_call >= person.call_start else now, now, 0.0)
+        elif in_call and not person.on_call:
+            person.on_call = True
+            person.call_uid = ""
+            person.call_start = now
+            person.call_queue = ""
+        if last_call > 0 and not person.on_call:
+            wrapup = max((m.wrapup for m in person.members.values()), default=0.0)
+            if wrapup <= 0:
+                wrapup = max(
+                    (self._wrapup_by_queue.get(q, self._wrapup_default) for q in person.members),
+                    default=self._wrapup_default,
+                )
+            person.wrapup_until = max(person.wrapup_until, last_call + wrapup)
+            person.idle_since = max(person.idle_since, person.wrapup_until)
+
+    # -- queries --------------------------------------------------------------------------------
+
+    def person_state(self, person_id: str, now: float) -> PersonState:
+        person = self._people.get(person_id)
+        if person is None:
+            return PersonState.LOGGED_OUT
+        return self._state_of(person, now)[0]
+
+    def next_change_at(self, now: float) -> float | None:
+        """The earliest time after ``now`` at which a state changes without an event (the end of
+        a wrap-up), or None. The adapter should re-decide then."""
+        ends = [p.wrapup_until for p in self._people.values() if p.wrapup_until > now and p.members]
+        return min(ends) if ends else None
+
+    @staticmethod
+    def _state_of(person: _Person, now: float) -> tuple[PersonState, str]:
+        members = person.members
+        if not members:
+            return PersonState.LOGGED_OUT, ""
+        reasons = {m.reason for m in members.values() if m.paused}
+        paused_all = all(m.paused for m in members.values())
+        reason = ",".join(sorted(r for r in reasons if r)) if paused_all else ""
+        if person.on_call:
+            return PersonState.ON_CALL, reason
+        if person.ringing is not None:
+            return PersonState.RINGING, reason
+        if now < person.wrapup_until:
+            return PersonState.WRAP_UP, reason
+        if paused_all:
+            return PersonState.PAUSED, reason
+        device = person.device
+        if device in _DEVICE_BUSY:
+            return PersonState.ON_CALL, reason
+        if device == DeviceState.RINGING:
+            return PersonState.RINGING, reason
+        return PersonState.AVAILABLE, reason
+
+    def _view(self, person: _Person, now: float) -> PersonView:
+        self._prune(person, now)
+        state, reason = self._state_of(person, now)
+        queues = (
+            MappingProxyType(
+                {
+                    q: Membership(q, m.interface, m.penalty, m.paused, m.reason, m.login_time)
+                    for q, m in person.members.items()
+                }
+            )
+            if person.members
+            else _EMPTY
+        )
+        sessions: tuple[tuple[float, float | None], ...] = tuple(person.sessions)
+        if person.session_start is not None:
+            sessions = (*sessions, (person.session_start, None))
+        reachable = person.device not in _DEVICE_UNREACHABLE
+        return PersonView(
+            person_id=person.pid,
+            state=state,
+            pause_reason=reason,
+            reachable=reachable,
+            queues=queues,
+            login_time=person.session_start,
+            idle_since=person.idle_since,
+            calls_taken=person.calls_total,
+            history=tuple(person.history),
+            sessions=sessions,
+            missed_rings=person.missed,
+            call_uniqueid=person.call_uid if person.on_call else None,
+            call_started=person.call_start if person.on_call else None,
+            wrapup_until=person.wrapup_until,
+            free=reachable and state is PersonState.AVAILABLE,
+        )
+
+    def snapshot(self, now: float) -> Snapshot:
+        """An immutable view at ``now``. Only people changed since the last snapshot (or whose
+        wrap-up ended) are rebuilt."""
+        people = self._people
+        views = self._views
+        timed = self._timed
+        if now < self._last_snapshot:
+            self._dirty.update(people)  # the clock went backwards: wrap-ups may apply again
+        elif timed:
+            for pid in timed:
+                if now >= views[pid].wrapup_until:
+                    self._dirty.add(pid)
+        self._last_snapshot = now
+        if self._dirty:
+            for pid in self._dirty:
+                person = people[pid]
+                view = self._view(person, now)
+                views[pid] = view
+                if view.state is PersonState.WRAP_UP:
+                    timed.add(pid)
+                else:
+                    timed.discard(pid)
+            self._dirty.clear()
+        if self._dirty_queues:
+            for queue in self._dirty_queues:
+                members = self._queues.get(queue)
+                if members:
+                    self._queue_views[queue] = tuple(sorted(members))
+                else:
+                    self._queue_views.pop(queue, None)
+            self._dirty_queues.clear()
+        return Snapshot(
+            at=now,
+            people=MappingProxyType(dict(views)),
+            queues=MappingProxyType(dict(self._queue_views)),
+            calls=MappingProxyType(dict(self._calls)),
+        )
+
