@@ -30,6 +30,9 @@ log = logging.getLogger(__name__)
 
 TEMPLATE_DIRS = (PROJECT_ROOT / "asterisk_conf", PROJECT_ROOT / "dialplan")
 AMI_USER = "hotline"
+# Member penalties are tier * 100 + rank (routing/policy.py): tier 0 is an exact match.
+EXACT_MAX_PENALTY = 99
+WIDENED_MAX_PENALTY = 199
 
 
 class AsteriskError(RuntimeError):
@@ -145,6 +148,8 @@ class AsteriskInstance:
             "default_queue": default_queue(profile),
             "settings": profile.queue_settings,
             "v": channelvars,
+            "feature_codes": channelvars.FEATURE_CODES,
+            "routing": {"exact_max_penalty": EXACT_MAX_PENALTY, "widened_max_penalty": WIDENED_MAX_PENALTY},
         }
         etc = self.host_dir / "etc"
         for folder in TEMPLATE_DIRS:

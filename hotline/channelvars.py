@@ -9,9 +9,15 @@ LANGUAGE = "HOTLINE_LANGUAGE"  # language code, e.g. "ar"
 TOPIC = "HOTLINE_TOPIC"  # topic id, e.g. "medical"
 SPECIALTY = "HOTLINE_SPECIALTY"  # specialty id for medical consultations, e.g. "paediatrics", or empty
 QUEUE = "HOTLINE_QUEUE"  # the app_queue queue the dialplan enters
+OVERFLOW_QUEUE = "HOTLINE_OVERFLOW_QUEUE"  # where the caller goes after waiting T2
+PRIORITY = "HOTLINE_PRIORITY"  # app_queue priority (QUEUE_PRIO): urgent topics and callbacks first
+AGENT_PROMPT = "HOTLINE_AGENT_PROMPT"  # the confirmation an agent hears after a feature code
 
 RESULT_OK = "OK"
 
 # The dialplan announces the routing decision of each call with this UserEvent, right before Queue().
 # Its headers: Language, Topic, Specialty, Queue, Result (OK, or FALLBACK when the IVR failed).
 ROUTE_USEREVENT = "HotlineRoute"
+
+# Feature codes dialled from agent and doctor phones, and what they do.
+FEATURE_CODES = {"*41": "login", "*42": "logout", "*43": "pause", "*44": "unpause"}

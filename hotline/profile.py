@@ -18,7 +18,12 @@ import yaml
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 KINDS = ("agent", "doctor")
 # Texts the IVR needs in every language. Menus are composed from the option labels.
-REQUIRED_PROMPTS = ("welcome", "choose_topic", "choose_specialty", "option", "invalid", "closed")
+REQUIRED_PROMPTS = (
+    "welcome", "choose_topic", "choose_specialty", "option", "invalid", "closed",
+    # heard by agents and doctors on their own phones after a feature code
+    "agent_logged_in", "agent_logged_out", "agent_paused", "agent_unpaused", "agent_failed",
+)
+AGENT_PROMPTS = REQUIRED_PROMPTS[6:]
 _ID = re.compile(r"^[a-z][a-z0-9_]{0,23}$")
 _PERSON_ID = re.compile(r"^[a-z][a-z0-9-]{0,39}$")
 _NUMBER = re.compile(r"^[0-9*#+]{1,20}$")

@@ -1,8 +1,8 @@
 """The hotline service: one asyncio process with the IVR (FastAGI), the AMI listener and the records.
 
 aiohttp's ``cleanup_ctx`` owns every long-running piece, so start-up and shutdown happen in one
-place and in order: records first (the schema is migrated before anything is written), then the
-IVR, then AMI. Shutdown runs the other way and cancels the tasks; CancelledError is never swallowed.
+place and in order: records first (the schema is migrated before anything is written), then AMI
+with the agent desk, then the IVR (which uses the desk). Shutdown runs the other way and cancels the tasks; CancelledError is never swallowed.
 """
 
 from __future__ import annotations
@@ -24,8 +24,11 @@ from hotline.ami import AMIClient, Message
 from hotline.asterisk import Credentials
 from hotline.profile import Profile
 from hotline.settings import Settings
+from ivr.agent_codes import AgentFeatureHandler
 from ivr.agi import AGIServer
 from ivr.handler import IvrHandler
+from routing.db import RoutingStore
+from routing.service import AgentDesk
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +65,7 @@ AMI = web.AppKey("ami", AMIClient)
 AGI = web.AppKey("agi", AGIServer)
 BUILDER = web.AppKey("builder", RecordBuilder)
 RECORD_QUEUE = web.AppKey("record_queue", asyncio.Queue)
+DESK = web.AppKey("desk", AgentDesk)
 
 
 async def records_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -110,6 +114,7 @@ async def agi_ctx(app: web.Application) -> AsyncIterator[None]:
         config.settings.agi_host, config.settings.agi_port, call_deadline=config.settings.ivr_deadline_seconds
     )
     server.add_route("ivr", IvrHandler(config.profile, config.sounds_dir))
+    server.add_route("agent", AgentFeatureHandler(config.profile, app[DESK], config.sounds_dir))
     await server.start()
     app[AGI] = server
     log.info("IVR (FastAGI) listening on %s:%s", config.settings.agi_host, server.port)
@@ -134,10 +139,16 @@ async def ami_ctx(app: web.Application) -> AsyncIterator[None]:
             pending.put_nowait(record)
 
     client.add_event_handler(on_event, events=RECORD_EVENTS)
-    await client.start()
+    store = RoutingStore(config.settings.db_url)
+    desk = AgentDesk(config.profile, client, store)
+    await desk.start()
     app[AMI] = client
+    app[DESK] = desk
+    await client.start()
     yield
+    await desk.close()
     await client.close()
+    await store.close()
 
 
 async def health(request: web.Request) -> web.Response:
@@ -150,6 +161,8 @@ async def health(request: web.Request) -> web.Response:
             "ami_connected": app[AMI].connected,
             "agi_port": app[AGI].port,
             "calls_in_progress": app[BUILDER].calls_in_progress,
+            "routing_synced": app[DESK].synced,
+            "taking_calls": app[DESK].taking_calls(),
             **config.counters,
         }
     )
@@ -158,7 +171,8 @@ async def health(request: web.Request) -> web.Response:
 def build_app(config: ServiceConfig) -> web.Application:
     app = web.Application()
     app[CONFIG] = config
-    app.cleanup_ctx.extend([records_ctx, agi_ctx, ami_ctx])
+    # Order matters: records before events arrive, the desk (on AMI) before the IVR that uses it.
+    app.cleanup_ctx.extend([records_ctx, ami_ctx, agi_ctx])
     app.router.add_get("/health", health)
     return app
 

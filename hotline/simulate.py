@@ -84,6 +84,9 @@ async def simulate(settings: Settings, profile: Profile, callers: int, agents: i
         for phone in phones:
             await phone.start()
             await phone.register()
+            login = await phone.dial("*41")  # log in from the phone, as an agent does
+            if not login.answered:
+                raise AsteriskError(f"{phone.name} could not log in with *41: {login.error}")
         plans = [
             (f"9655100{i:04d}", CALLER_NAMES[i % len(CALLER_NAMES)], rng.choice(choices)) for i in range(callers)
         ]
@@ -107,6 +110,7 @@ async def simulate(settings: Settings, profile: Profile, callers: int, agents: i
     finally:
         for phone in phones:
             try:
+                await phone.dial("*42")
                 await phone.unregister()
             except Exception:  # the phone is stopped below anyway
                 pass

@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from hotline import channelvars as v
 from hotline.profile import Profile
 from ivr.agi import AGIHangup, AGISession
-from ivr.menu import Ask, Closed, Menu
+from ivr.menu import Ask, Closed, Menu, overflow_queue, route_priority
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +47,8 @@ class IvrHandler:
                     v.TOPIC: step.topic,
                     v.SPECIALTY: step.specialty or "",
                     v.QUEUE: step.queue,
+                    v.OVERFLOW_QUEUE: overflow_queue(self.profile, step.language),
+                    v.PRIORITY: route_priority(self.profile, step),
                     v.RESULT: v.RESULT_OK,
                 }
             )

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from hotline.profile import Profile, Prompt, Topic
+from hotline.profile import AGENT_PROMPTS, Profile, Prompt, Topic
 from routing.queues import queue_name
 
 ALL_LANGUAGES = "all"  # the folder of prompts spoken in every language in turn
@@ -66,6 +66,11 @@ def language_prompt(retry: bool = False) -> str:
 
 
 CLOSED_PROMPT = f"{ALL_LANGUAGES}/closed"
+
+
+def agent_prompt(language: str, name: str) -> str:
+    """A confirmation an agent hears after a feature code, e.g. ``ar/agent-logged-in``."""
+    return f"{language}/{name.replace('_', '-')}"
 
 
 class Menu:
@@ -133,6 +138,16 @@ class Menu:
         return Route(language, topic, specialty, queue_name(language, topic, specialty), defaulted)
 
 
+def overflow_queue(profile: Profile, language: str) -> str:
+    """Where a caller of ``language`` goes after waiting T2 (the profile's overflow topic)."""
+    return queue_name(language, profile.routing.overflow_topic or profile.default_topic)
+
+
+def route_priority(profile: Profile, route: Route) -> int:
+    """app_queue priority of a caller: urgent topics first (a callback adds to it, later)."""
+    return profile.topic(route.topic).priority
+
+
 @dataclass(frozen=True)
 class Segment:
     """A piece of a prompt file: a text in one language's voice, or a recorded file."""
@@ -165,6 +180,8 @@ def prompt_plan(profile: Profile) -> dict[str, tuple[Segment, ...]]:
     plan[language_prompt(retry=True)] = tuple(seg(c, prompts["invalid"][c]) for c in codes) + language_menu
     plan[CLOSED_PROMPT] = tuple(seg(c, prompts["closed"][c]) for c in codes)
     for code in codes:
+        for name in AGENT_PROMPTS:
+            plan[agent_prompt(code, name)] = (seg(code, prompts[name][code]),)
         invalid = (seg(code, prompts["invalid"][code]),)
         topics = (seg(code, prompts["choose_topic"][code]), *options(code, [(t.key, t.label) for t in profile.topics]))
         plan[topics_prompt(code)] = topics

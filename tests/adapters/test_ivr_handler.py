@@ -52,7 +52,8 @@ async def test_arabic_medical_paediatrics_costs_three_get_data_and_one_mset(serv
             "EXEC",
             "MSet",
             "HOTLINE_LANGUAGE=ar,HOTLINE_TOPIC=medical,HOTLINE_SPECIALTY=paediatrics,"
-            "HOTLINE_QUEUE=ar-medical-paediatrics,HOTLINE_RESULT=OK",
+            "HOTLINE_QUEUE=ar-medical-paediatrics,HOTLINE_OVERFLOW_QUEUE=ar-general,HOTLINE_PRIORITY=0,"
+            "HOTLINE_RESULT=OK",
         ],
     ]
 

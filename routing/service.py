@@ -1,0 +1,266 @@
+"""The agent desk: log in, log out and pause people, and keep Asterisk's queues as the policy wants.
+
+This is the adapter around the pure routing core. It feeds AMI events to ``LiveState``, asks
+``routing.policy.decide`` what the queues should look like, and applies the difference with
+QueueAdd, QueueRemove, QueuePause and QueuePenalty. Who is logged in and paused is kept in the
+database, so a restart of the service or of Asterisk restores it.
+
+When AMI is briefly gone: Asterisk keeps its members, penalties and waiting callers, and keeps
+routing with the last penalties it was given, so calls in progress and new calls go on. Changes
+asked for meanwhile are saved and applied on reconnect, after a full resync from QueueStatus.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from hotline.ami import AMIClient, AMIDisconnected, AMIError, AMIException, Message
+from hotline.profile import Person, Profile
+from routing.db import AgentSession, RoutingStore
+from routing.policy import MISSED_RINGS, NO_SEAT, Decisions, decide, desired_penalties
+from routing.queues import build_queues
+from routing.state import LiveState
+
+log = logging.getLogger(__name__)
+
+RECONCILE_DELAY = 0.05  # coalesce a burst of events into one decision
+
+
+class AgentDeskError(ValueError):
+    """A request about a person that cannot be done (unknown person, not logged in, …)."""
+
+
+def interface(person_id: str) -> str:
+    return f"PJSIP/{person_id}"
+
+
+class AgentDesk:
+    def __init__(
+        self,
+        profile: Profile,
+        ami: AMIClient,
+        store: RoutingStore,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.profile = profile
+        self.ami = ami
+        self.store = store
+        self.clock = clock
+        self.people: dict[str, Person] = {p.id: p for p in profile.people}
+        self.queues = {q.name for q in build_queues(profile)}
+        self.memberships: dict[str, list[str]] = {p.id: [] for p in profile.people}
+        for queue in build_queues(profile):
+            for member in queue.members:
+                self.memberships[member.person_id].append(queue.name)
+        self.state = LiveState(profile, wrapup_seconds=profile.queue_settings.wrapup_seconds)
+        self.sessions: dict[str, AgentSession] = {}
+        self.seat_overrides: dict[str, int] = {}
+        self._shift = ""
+        self._reconcile_task: asyncio.Task[None] | None = None
+        self._recheck: asyncio.TimerHandle | None = None
+        self._lock = asyncio.Lock()
+        self.synced = False
+        self.decisions_applied = 0
+
+    # -- lifecycle ------------------------------------------------------------------------------
+    async def start(self) -> None:
+        self.sessions = await self.store.sessions()
+        await self._load_seats()
+        self.ami.add_event_handler(self._on_event)
+        self.ami.add_on_connect(self._on_connect)
+
+    async def close(self) -> None:
+        if self._recheck is not None:
+            self._recheck.cancel()
+        task, self._reconcile_task = self._reconcile_task, None
+        if task is not None:
+            task.cancel()
+            await asyncio.wait([task])
+
+    async def _load_seats(self) -> None:
+        shift = self.profile.shift_at(datetime.fromtimestamp(self.clock(), UTC))
+        self._shift = shift.id if shift else ""
+        self.seat_overrides = await self.store.seat_overrides(self._shift)
+
+    # -- what people and supervisors ask for ------------------------------------------------------
+    def _person(self, person_id: str) -> Person:
+        person = self.people.get(person_id)
+        if person is None:
+            raise AgentDeskError(f"{person_id!r} is not an agent or doctor of this hotline")
+        return person
+
+    def session(self, person_id: str) -> AgentSession:
+        return self.sessions.get(person_id) or AgentSession(person_id, False, False, None, None)
+
+    async def login(self, person_id: str) -> None:
+        self._person(person_id)
+        if not self.session(person_id).logged_in:
+            await self._save(AgentSession(person_id, True, False, None, datetime.now(UTC)))
+        async with self._lock:
+            await self._apply_membership(person_id)
+            await self._reconcile_locked()
+
+    async def logout(self, person_id: str) -> None:
+        self._person(person_id)
+        await self._save(AgentSession(person_id, False, False, None, None))
+        async with self._lock:
+            await self._apply_membership(person_id)
+            await self._reconcile_locked()
+
+    async def pause(self, person_id: str, reason: str = "break") -> None:
+        current = self._logged_in(person_id)
+        reason = reason or "break"
+        await self._save(AgentSession(person_id, True, True, reason, current.logged_in_at))
+        await self._send({"Action": "QueuePause", "Interface": interface(person_id), "Paused": "true", "Reason": reason})
+        self.schedule_reconcile()
+
+    async def unpause(self, person_id: str) -> None:
+        """Back to work: the person waits for a seat in each queue, and takes those that are free."""
+        current = self._logged_in(person_id)
+        await self._save(AgentSession(person_id, True, False, None, current.logged_in_at))
+        async with self._lock:
+            await self._send(
+                {"Action": "QueuePause", "Interface": interface(person_id), "Paused": "true", "Reason": NO_SEAT}
+            )
+            await self._reconcile_locked()
+
+    async def set_seats(self, queue: str, seats: int, by: str | None = None) -> None:
+        if queue not in self.queues:
+            raise AgentDeskError(f"{queue!r} is not a queue of this hotline")
+        if seats < 0:
+            raise AgentDeskError("seats cannot be negative")
+        await self._load_seats()
+        await self.store.set_seats(queue, self._shift, seats, by)
+        self.seat_overrides[queue] = seats
+        async with self._lock:
+            await self._reconcile_locked()
+
+    def taking_calls(self) -> list[str]:
+        """People logged in with at least one queue where they are not paused."""
+        snapshot = self.state.snapshot(self.clock())
+        return sorted(
+            pid for pid, view in snapshot.people.items() if any(not m.paused for m in view.queues.values())
+        )
+
+    def _logged_in(self, person_id: str) -> AgentSession:
+        self._person(person_id)
+        current = self.session(person_id)
+        if not current.logged_in:
+            raise AgentDeskError(f"{person_id} is not logged in")
+        return current
+
+    async def _save(self, session: AgentSession) -> None:
+        await self.store.save(session)
+        self.sessions[session.person_id] = session
+
+    # -- applying to Asterisk ---------------------------------------------------------------------
+    async def _send(self, action: dict[str, str]) -> Message | None:
+        """Send one action; AMI being gone is logged, not raised: the state is saved and resynced."""
+        try:
+            return await self.ami.send_action(action)
+        except AMIError as exc:
+            message = (exc.response.get("Message", "") if exc.response is not None else str(exc)).lower()
+            if "already there" in message or "not there" in message:
+                return exc.response
+            log.warning("%s failed: %s", action.get("Action"), exc)
+        except AMIDisconnected:
+            log.warning(
+                "AMI is gone; %s for %s is applied on reconnect", action.get("Action"), action.get("Interface")
+            )
+        except AMIException as exc:
+            log.warning("%s failed: %s", action.get("Action"), exc)
+        return None
+
+    async def _apply_membership(self, person_id: str) -> None:
+        """Make Asterisk's membership of one person match the saved session."""
+        session = self.session(person_id)
+        now = self.clock()
+        snapshot = self.state.snapshot(now)
+        view = snapshot.people.get(person_id)
+        present = set(view.queues) if view is not None else set()
+        wanted = set(self.memberships[person_id]) if session.logged_in else set()
+        penalties = desired_penalties(snapshot, self.profile, now) if wanted - present else {}
+        for queue in sorted(wanted - present):
+            await self._send(
+                {
+                    "Action": "QueueAdd",
+                    "Queue": queue,
+                    "Interface": interface(person_id),
+                    "StateInterface": interface(person_id),
+                    "MemberName": person_id,
+                    "Penalty": str(penalties.get((queue, person_id), 199)),
+                    # Added paused: the policy gives the seat, so never one member too many.
+                    "Paused": "true",
+                    "Reason": (session.pause_reason or "break") if session.paused else NO_SEAT,
+                }
+            )
+        for queue in sorted(present - wanted):
+            await self._send({"Action": "QueueRemove", "Queue": queue, "Interface": interface(person_id)})
+
+    def schedule_reconcile(self) -> None:
+        if self._reconcile_task is None or self._reconcile_task.done():
+            self._reconcile_task = asyncio.create_task(self._delayed_reconcile(), name="hotline-routing-reconcile")
+
+    async def _delayed_reconcile(self) -> None:
+        await asyncio.sleep(RECONCILE_DELAY)
+        async with self._lock:
+            await self._reconcile_locked()
+
+    async def _reconcile_locked(self) -> None:
+        if not self.ami.connected or not self.synced:
+            return
+        now = self.clock()
+        decisions: Decisions = decide(self.state.snapshot(now), self.profile, now, self.seat_overrides)
+        for change in decisions.pauses:
+            if change.paused and change.reason == MISSED_RINGS:
+                current = self.session(change.person_id)
+                await self._save(AgentSession(change.person_id, True, True, MISSED_RINGS, current.logged_in_at))
+            action = {
+                "Action": "QueuePause",
+                "Interface": change.interface,
+                "Paused": "true" if change.paused else "false",
+                "Reason": change.reason,
+            }
+            if change.queue is not None:
+                action["Queue"] = change.queue
+            await self._send(action)
+        for change in decisions.penalties:
+            await self._send(
+                {"Action": "QueuePenalty", "Interface": change.interface, "Penalty": str(change.penalty),
+                 "Queue": change.queue}
+            )
+        self.decisions_applied += 1
+        if self._recheck is not None:
+            self._recheck.cancel()
+            self._recheck = None
+        if decisions.recheck_at is not None:
+            delay = max(0.05, decisions.recheck_at - now)
+            self._recheck = asyncio.get_running_loop().call_later(delay, self.schedule_reconcile)
+
+    # -- AMI --------------------------------------------------------------------------------------
+    def _on_event(self, message: Message) -> None:
+        if self.state.apply(message.to_dict(), self.clock()):
+            self.schedule_reconcile()
+
+    async def _on_connect(self, client: AMIClient) -> None:
+        async with self._lock:
+            self.synced = False
+            try:
+                status = await client.send_action_list({"Action": "QueueStatus"})
+            except AMIException as exc:
+                log.warning("resync after connect failed: %s", exc)
+                return
+            self.state.reset_from_queue_status([m.to_dict() for m in status], self.clock())
+            self.synced = True
+            for person_id in self.people:
+                await self._apply_membership(person_id)
+                session = self.session(person_id)
+                if session.logged_in and session.paused:
+                    await self._send({"Action": "QueuePause", "Interface": interface(person_id), "Paused": "true",
+                                      "Reason": session.pause_reason or "break"})
+            await self._reconcile_locked()
+            log.info("routing state resynced from QueueStatus (%d events)", len(status))
