@@ -30,7 +30,10 @@ from cdr.builder import CallRecord
 from cdr.db import RecordStore
 from hotline.asterisk import Credentials
 from hotline.settings import PROJECT_ROOT
+from hotline.ami import AMIClient
 from hotline.sipp import AgentPhone, free_udp_port
+
+from tcp_proxy import TcpProxy  # tests/e2e is on sys.path (rootdir-less conftest)
 
 SKIP_REASON = (
     "end-to-end tests run Asterisk 22 in a chroot of a Debian sid root and drive SIPp: they need root "
@@ -45,6 +48,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "tests/e2e/" in str(item.fspath):
             item.add_marker(skip)
+
+
+WIDEN_AFTER = 5  # seconds (T1) in the test profile
 
 
 def _free_tcp_port() -> int:
@@ -63,6 +69,17 @@ def _short_profile(target: Path) -> Path:
     data["prompts"]["choose_specialty"] = {"ar": "التخصص", "en": "Specialty"}
     data["prompts"]["option"] = {"ar": "{key}", "en": "{key}"}
     data["prompts"]["invalid"] = {"ar": "عذراً", "en": "Sorry"}
+    for name in ("agent_logged_in", "agent_logged_out", "agent_paused", "agent_unpaused", "agent_failed"):
+        data["prompts"][name] = {"ar": "تم", "en": "Done"}
+    # Routing: widening after 5 s so the tests can see it happen, not sooner; more people to choose from.
+    data["routing"]["widen_after_seconds"] = WIDEN_AFTER
+    data["routing"]["overflow_after_seconds"] = 90
+    data["seats"]["queues"]["ar-complaints"] = {"morning": 1, "evening": 1, "night": 1}
+    data["people"] += [
+        {"id": "doc-ar-paed-2", "kind": "doctor", "languages": {"ar": 5}, "specialties": ["paediatrics"], "level": 5},
+        {"id": "agent-ar-3", "kind": "agent", "languages": {"ar": 5}, "topics": ["general", "complaints"], "level": 4},
+        {"id": "agent-ar-junior", "kind": "agent", "languages": {"ar": 5}, "topics": ["delivery"], "level": 2},
+    ]
     target.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     return target
 
@@ -77,17 +94,24 @@ class Rig:
     http_port: int
     db_url: str
     credentials: Credentials
+    ami_port: int = 0
+    ami_proxy: TcpProxy | None = None  # the service reaches AMI through it, so tests can cut it
     service: subprocess.Popen | None = None
     logs: list[Path] = field(default_factory=list)
 
-    def _spawn(self, *args: str, log_name: str) -> subprocess.Popen:
+    @property
+    def service_env(self) -> dict[str, str]:
+        assert self.ami_proxy is not None
+        return {**self.env, "HOTLINE_AMI_PORT": str(self.ami_proxy.port)}
+
+    def _spawn(self, *args: str, log_name: str, env: dict[str, str] | None = None) -> subprocess.Popen:
         log = self.workdir / log_name
         self.logs.append(log)
         handle = open(log, "ab")
         try:
             return subprocess.Popen(
                 [sys.executable, "-m", "hotline", *args],
-                env=self.env,
+                env=env or self.env,
                 stdin=subprocess.DEVNULL,
                 stdout=handle,
                 stderr=subprocess.STDOUT,
@@ -105,7 +129,7 @@ class Rig:
 
     def start_service(self, timeout: float = 30.0) -> None:
         assert self.service is None
-        self.service = self._spawn("serve", log_name="service.log")
+        self.service = self._spawn("serve", log_name="service.log", env=self.service_env)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             health = self.health()
@@ -137,6 +161,31 @@ class Rig:
             workdir=self.workdir / "phones",
         )
 
+    def ami(self) -> AMIClient:
+        """A test's own AMI connection (straight to Asterisk, not through the proxy)."""
+        return AMIClient("127.0.0.1", self.ami_port, self.credentials.ami_username, self.credentials.ami_secret)
+
+    async def members(self, queue: str) -> dict[str, dict[str, str]]:
+        """Asterisk's own view of a queue's members: MemberName -> QueueMember headers."""
+        client = self.ami()
+        await client.start()
+        try:
+            await client.wait_connected(10)
+            events = await client.send_action_list({"Action": "QueueStatus", "Queue": queue})
+        finally:
+            await client.close()
+        return {e["Name"]: e.to_dict() for e in events if e.event == "QueueMember"}
+
+    async def wait_for(self, predicate, timeout: float = 10.0, what: str = "condition"):
+        deadline = time.monotonic() + timeout
+        while True:
+            value = await predicate()
+            if value:
+                return value
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out waiting for {what}")
+            await asyncio.sleep(0.2)
+
     async def records_of(self, caller_number: str, *, at_least: int = 1, timeout: float = 15.0) -> list[CallRecord]:
         """The records of one caller number, waiting until ``at_least`` are written."""
         store = RecordStore(self.db_url)
@@ -157,6 +206,7 @@ def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
     instance = f"e2e-{os.getpid()}"
     sip_port = free_udp_port()
     http_port = _free_tcp_port()
+    ami_port = _free_tcp_port()
     db_url = f"sqlite:///{workdir / 'records.db'}"
     env = {
         **os.environ,
@@ -164,11 +214,12 @@ def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
         "HOTLINE_DB_URL": db_url,
         "HOTLINE_INSTANCE": instance,
         "HOTLINE_SIP_PORT": str(sip_port),
-        "HOTLINE_AMI_PORT": str(_free_tcp_port()),
+        "HOTLINE_AMI_PORT": str(ami_port),
         "HOTLINE_AGI_PORT": str(_free_tcp_port()),
         "HOTLINE_HTTP_PORT": str(http_port),
     }
-    rig = Rig(workdir, env, sip_port, http_port, db_url, Credentials("", "", {}))
+    rig = Rig(workdir, env, sip_port, http_port, db_url, Credentials("", "", {}), ami_port=ami_port)
+    rig.ami_proxy = TcpProxy(ami_port)
     asterisk = rig._spawn("asterisk", "start", log_name="asterisk.log")
     instance_dir: Path | None = None
     try:
@@ -190,6 +241,7 @@ def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
         yield rig
     finally:
         rig.stop_service()
+        rig.ami_proxy.close()
         asterisk.send_signal(signal.SIGTERM)
         try:
             asterisk.wait(30)
@@ -202,21 +254,37 @@ def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
             shutil.rmtree(instance_dir, ignore_errors=True)
 
 
+async def log_in(rig: Rig, phone: AgentPhone, code: str = "*41") -> None:
+    """Dial a feature code from the phone, as an agent would, and check Asterisk heard it."""
+    result = await phone.dial(code)
+    assert result.answered, f"{phone.name} dialled {code}: {result.error}"
+
+
 @pytest_asyncio.fixture
 async def phones(rig: Rig) -> AsyncIterator[callable]:
-    """Start and register agent phones; unregister and stop them after the test."""
+    """Start, register and log in agent phones (with *41); log out, unregister and stop them after."""
     started: list[AgentPhone] = []
 
-    async def make(person_id: str, **kwargs) -> AgentPhone:
+    async def make(person_id: str, *, login: bool = True, **kwargs) -> AgentPhone:
         phone = rig.phone(person_id, **kwargs)
         await phone.start()
         started.append(phone)
         await phone.register()
+        if login:
+            await log_in(rig, phone)
+            await rig.wait_for(lambda: _active_somewhere(rig, person_id), what=f"{person_id} to take calls")
         return phone
 
     yield make
     for phone in started:
         try:
+            if rig.service is not None:
+                await phone.dial("*42")
             await phone.unregister()
         finally:
             await phone.stop()
+
+
+async def _active_somewhere(rig: Rig, person_id: str) -> bool:
+    health = rig.health() or {}
+    return person_id in health.get("taking_calls", [])
