@@ -5,7 +5,7 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-DEBS := mmdebstrap sip-tester espeak-ng sox python3-venv ca-certificates
+DEBS := mmdebstrap sip-tester espeak-ng sox python3-venv ca-certificates chromium
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
 .PHONY: run test deps venv provision lint clean

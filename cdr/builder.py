@@ -59,6 +59,10 @@ class CallRecord:
     hangup_cause: int | None
     hangup_cause_text: str | None
     ended_at: datetime | None
+    kind: str = "inbound"  # or "callback": an attempt to call a caller back
+    callback_of: str | None = None  # for a callback: the linkedid of the call it answers
+    transferred_to: str | None = None  # the queue a transfer took the caller on to
+    wrapup_seconds: float | None = None
 
 
 @dataclass(slots=True)

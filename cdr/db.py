@@ -155,6 +155,10 @@ def _row_values(record: CallRecord) -> dict[str, Any]:
         "talk_seconds": record.talk_seconds,
         "hangup_cause": record.hangup_cause,
         "hangup_cause_text": record.hangup_cause_text,
+        "kind": record.kind,
+        "callback_of": record.callback_of,
+        "transferred_to": record.transferred_to,
+        "wrapup_seconds": record.wrapup_seconds,
     }
 
 
@@ -175,6 +179,10 @@ def _record(row: CallRecordRow) -> CallRecord:
         hangup_cause=row.hangup_cause,
         hangup_cause_text=row.hangup_cause_text,
         ended_at=row.ended_at,
+        kind=row.kind,
+        callback_of=row.callback_of,
+        transferred_to=row.transferred_to,
+        wrapup_seconds=row.wrapup_seconds,
     )
 
 

@@ -72,6 +72,11 @@ class CallRecordRow(Base):
     hangup_cause: Mapped[int | None] = mapped_column(Integer)
     hangup_cause_text: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, server_default=func.now())
+    # Revision 0003: callbacks, transfers, wrap-up (see cdr/migrations/versions/0003_*.py).
+    kind: Mapped[str] = mapped_column(String(16), nullable=False, server_default="inbound")  # inbound|callback
+    callback_of: Mapped[str | None] = mapped_column(String(150), index=True)  # original linkedid
+    transferred_to: Mapped[str | None] = mapped_column(String(128))  # queue the answered call went on to
+    wrapup_seconds: Mapped[float | None] = mapped_column(Float)
 
 
 class AgentSessionRow(Base):

@@ -10,6 +10,7 @@
     hotline records [--limit N]      print the latest call records
     hotline profile check [PATH]     validate a profile
     hotline db upgrade               migrate the records database
+    hotline report / staffing / generate-records / import-records   reports and staffing (cdr/cli.py)
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import signal
 import sys
 from collections.abc import Awaitable, Callable
 
+from cdr import cli as report_commands
 from hotline.asterisk import AsteriskError, AsteriskInstance
 from hotline.profile import Profile, ProfileError, load_profile
 from hotline.prompts import PromptError
@@ -152,6 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     check.add_argument("path", nargs="?")
     db = commands.add_parser("db", help="the records database")
     db.add_subparsers(dest="db_command", required=True).add_parser("upgrade", help="migrate to the latest schema")
+    report_commands.add_commands(commands)
     args = parser.parse_args(argv)
 
     logging.basicConfig(
@@ -171,6 +174,9 @@ def main(argv: list[str] | None = None) -> int:
             upgrade(settings.db_url)
             print(f"{settings.db_url}: schema is current")
             return 0
+        handled = report_commands.run(args, settings)
+        if handled is not None:
+            return handled
         if args.command == "records":
             asyncio.run(_records(settings, args.limit))
             return 0

@@ -20,6 +20,10 @@ TRICKY_NAME = "محمد عبدالله 🙂 Rene\u0301 O'Brien \"أبو علي\"
 
 CALL_RECORD_COLUMNS = {
     "id",
+    "kind",
+    "callback_of",
+    "transferred_to",
+    "wrapup_seconds",
     "linkedid",
     "caller_number",
     "caller_name",
@@ -91,7 +95,7 @@ def test_upgrade_to_head_creates_call_records_with_its_columns_and_indexes(db_ur
     unique = {uq["name"]: uq["column_names"] for uq in inspector.get_unique_constraints("call_records")}
     assert unique["uq_call_records_linkedid"] == ["linkedid"]
     with sync_engine.connect() as conn:
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == "0002"
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == "0003"
     assert {"agent_sessions", "queue_seats"} <= set(inspector.get_table_names())
 
 
@@ -202,6 +206,17 @@ async def test_list_records_is_ordered_by_start_time_and_honours_limit(store: Re
 
     assert [r.linkedid for r in await store.list_records()] == ["early", "middle", "late"]
     assert [r.linkedid for r in await store.list_records(limit=2)] == ["early", "middle"]
+
+
+async def test_a_callback_attempt_and_a_transfer_round_trip_their_links(store: RecordStore) -> None:
+    original = a_record("1700000000.50", transferred_to="ar-medical-internal", wrapup_seconds=5.0)
+    attempt = a_record("1700000100.60", kind="callback", callback_of="1700000000.50")
+    await store.add_many([original, attempt])
+
+    assert await store.get("1700000000.50") == original
+    back = await store.get("1700000100.60")
+    assert (back.kind, back.callback_of) == ("callback", "1700000000.50")
+    assert (await store.get("1700000000.50")).kind == "inbound"
 
 
 async def test_get_of_an_unknown_linkedid_is_none(store: RecordStore) -> None:

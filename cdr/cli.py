@@ -1,0 +1,249 @@
+"""``hotline`` sub-commands for call-record reports, staffing, synthetic data and imports.
+
+    hotline report [--from D --to D] [--interval 15|30|60] [--csv PATH] [--html PATH] [--json]
+    hotline staffing --calls C --interval-minutes M --aht S --service-level P/T [--shrinkage X]
+                     [--erlang-a --patience S]
+    hotline generate-records [--calls N] [--months 2021-01,2021-02]
+    hotline import-records [--queue-log PATH] [--cdr-csv PATH] [--timezone TZ]
+
+Wiring (in ``hotline/cli.py``): ``add_commands(subparsers)`` then, after parsing,
+``code = cdr.cli.run(args, settings)``; ``None`` means the command is not one of these.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any, TextIO
+from zoneinfo import ZoneInfo
+
+from cdr.staffing import (
+    StaffingError,
+    agents_needed,
+    agents_needed_erlang_a,
+    seats_after_shrinkage,
+    traffic_erlangs,
+)
+
+__all__ = ["COMMANDS", "add_commands", "parse_service_level", "run"]
+
+COMMANDS = ("report", "staffing", "generate-records", "import-records")
+
+
+def parse_service_level(text: str) -> tuple[float, float]:
+    """``80/20`` (or ``0.8/20``) -> (0.8, 20.0): share of calls answered within T seconds."""
+    try:
+        share_text, seconds_text = text.split("/")
+        share, seconds = float(share_text.rstrip("%")), float(seconds_text.rstrip("s"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"service level must look like 80/20 (80 % within 20 s), got {text!r}")
+    if share > 1:
+        share /= 100
+    if not 0 < share < 1 or seconds < 0:
+        raise argparse.ArgumentTypeError(f"service level {text!r}: share must be in (0, 100) %, T >= 0 s")
+    return share, seconds
+
+
+def _fraction(text: str) -> float:
+    value = float(text.rstrip("%"))
+    return value / 100 if value >= 1 else value
+
+
+def add_commands(subparsers: Any) -> None:
+    """Add ``report``, ``staffing``, ``generate-records`` and ``import-records`` to an argparse subparsers."""
+    rep = subparsers.add_parser("report", help="call-record report: volumes, service level, staffing")
+    rep.add_argument("--from", dest="date_from", help="first day (YYYY-MM-DD, profile time zone) or ISO time")
+    rep.add_argument("--to", dest="date_to", help="last day, inclusive (YYYY-MM-DD) or ISO time (exclusive)")
+    rep.add_argument("--interval", type=int, choices=(15, 30, 60), default=30, help="minutes (default 30)")
+    rep.add_argument("--service-level", type=parse_service_level, default=(0.8, 20.0),
+                     help="target P/T, e.g. 80/20 (default): P %% answered within T s")
+    rep.add_argument("--shrinkage", type=_fraction, default=0.3, help="share of paid time off the phones (0.3)")
+    rep.add_argument("--present", type=Path, help="CSV interval_start,people (default: people answering calls)")
+    rep.add_argument("--erlang-a", action="store_true", help="staff with Erlang A (abandonment) instead of C")
+    rep.add_argument("--patience", type=float, default=120.0, help="Erlang A mean patience in seconds (120)")
+    rep.add_argument("--csv", type=Path, help="write intervals to PATH and groups to PATH-groups.csv")
+    rep.add_argument("--html", type=Path, help="write a self-contained HTML report with charts")
+    rep.add_argument("--json", action="store_true", help="print the report as JSON instead of tables")
+    rep.add_argument("--progress", action="store_true", help="progress bar on stderr even when not a terminal")
+
+    st = subparsers.add_parser("staffing", help="people needed for one interval (Erlang C or A)")
+    st.add_argument("--calls", type=float, required=True, help="calls offered in the interval")
+    st.add_argument("--interval-minutes", type=float, required=True)
+    st.add_argument("--aht", type=float, required=True, help="average handle time, seconds")
+    st.add_argument("--service-level", type=parse_service_level, required=True, help="P/T, e.g. 80/20")
+    st.add_argument("--shrinkage", type=_fraction, default=0.0)
+    st.add_argument("--erlang-a", action="store_true")
+    st.add_argument("--patience", type=float, help="mean patience in seconds (with --erlang-a)")
+
+    gen = subparsers.add_parser("generate-records", help="write synthetic call records shaped like the 151 line")
+    gen.add_argument("--calls", type=int, default=1_000_000, help="inbound calls in all (default 1,000,000)")
+    gen.add_argument("--months", help="comma-separated YYYY-MM from 2020-03..2021-03 (default: all 13)")
+    gen.add_argument("--seed", type=int, default=151)
+    gen.add_argument("--progress", action="store_true", help="progress bar on stderr even when not a terminal")
+
+    imp = subparsers.add_parser("import-records", help="import Asterisk queue_log and/or Master.csv (idempotent)")
+    imp.add_argument("--queue-log", type=Path)
+    imp.add_argument("--cdr-csv", type=Path)
+    imp.add_argument("--timezone", help="zone of local times in the files (default: the profile's)")
+    imp.add_argument("--number", help="keep only CDR calls to this number (default: the profile's)")
+
+
+def run(args: argparse.Namespace, settings: Any, out: TextIO | None = None, err: TextIO | None = None) -> int | None:
+    """Run one of our commands; None if ``args.command`` is not ours. Returns the exit code."""
+    command = getattr(args, "command", None)
+    if command not in COMMANDS:
+        return None
+    out = out or sys.stdout
+    err = err or sys.stderr
+    try:
+        if command == "staffing":
+            return _staffing(args, out)
+        if command == "report":
+            return _report(args, settings, out, err)
+        if command == "generate-records":
+            return _generate(args, settings, out, err)
+        return _import(args, settings, out)
+    except (StaffingError, ValueError, OSError) as exc:
+        print(f"hotline {command}: {exc}", file=err)
+        return 2
+
+
+# -- commands -----------------------------------------------------------------------------------
+
+
+def _staffing(args: argparse.Namespace, out: TextIO) -> int:
+    share, seconds = args.service_level
+    interval_s = args.interval_minutes * 60
+    if args.erlang_a:
+        if args.patience is None:
+            raise StaffingError("--erlang-a needs --patience SECONDS (mean time callers wait before hanging up)")
+        res = agents_needed_erlang_a(args.calls / interval_s, args.aht, args.patience, share, seconds)
+        model = f"Erlang A, patience {args.patience:.0f}s"
+    else:
+        res = agents_needed(traffic_erlangs(args.calls, interval_s, args.aht), args.aht, share, seconds)
+        model = "Erlang C"
+    seats = seats_after_shrinkage(res.agents, args.shrinkage)
+    print(f"traffic: {res.traffic:.2f} Erlangs ({model})", file=out)
+    print(f"people needed: {res.agents}", file=out)
+    print(f"service level: {res.service_level:.1%} within {seconds:.0f}s (target {share:.0%})", file=out)
+    print(f"probability of waiting: {res.waiting_probability:.1%}; ASA {res.asa_seconds:.1f}s; "
+          f"occupancy {res.occupancy:.1%}" + (f"; abandoned {res.abandon_probability:.1%}" if args.erlang_a else ""),
+          file=out)
+    print(f"seats after {args.shrinkage:.0%} shrinkage: {seats}", file=out)
+    return 0
+
+
+def _profile(settings: Any, err: TextIO) -> Any:
+    from hotline.profile import ProfileError, load_profile
+
+    try:
+        return load_profile(Path(settings.profile_path))
+    except (ProfileError, OSError) as exc:
+        print(f"warning: profile not loaded ({exc}); using UTC and no shifts", file=err)
+        return None
+
+
+def _moment(text: str | None, tz: ZoneInfo, end: bool) -> datetime | None:
+    if not text:
+        return None
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        moment = datetime.fromisoformat(text)
+        return moment if moment.tzinfo else moment.replace(tzinfo=tz)
+    start = datetime(day.year, day.month, day.day, tzinfo=tz)
+    return start + timedelta(days=1) if end else start
+
+
+def build_report_from_db(
+    url: str,
+    interval: int = 30,
+    service_level: tuple[float, float] = (0.8, 20.0),
+    shrinkage: float = 0.3,
+    patience: float | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    timezone: str = "UTC",
+    shifts: Any = (),
+    present: dict[int, int] | None = None,
+    progress: Any = None,
+) -> Any:
+    """SQL aggregation + report (what ``hotline report`` and the benchmark run)."""
+    from cdr.reports import ReportParams, aggregate_sql, build_report
+
+    share, seconds = service_level
+    agg = aggregate_sql(url, interval, seconds, start, end)
+    params = ReportParams(interval, seconds, share, shrinkage, patience, timezone, start, end)
+    return build_report(agg, params, present=present, shifts=shifts, progress=progress)
+
+
+def _report(args: argparse.Namespace, settings: Any, out: TextIO, err: TextIO) -> int:
+    from cdr.db import upgrade
+    from cdr.report_output import Progress, render_text, write_csv, write_html
+    from cdr.reports import parse_presence_csv, report_to_dict
+
+    profile = _profile(settings, err)
+    tz_name = profile.timezone if profile is not None else "UTC"
+    tz = ZoneInfo(tz_name)
+    start = _moment(args.date_from, tz, end=False)
+    end = _moment(args.date_to, tz, end=True)
+    present = None
+    if args.present is not None:
+        with open(args.present, encoding="utf-8") as fh:
+            present = parse_presence_csv(fh, args.interval)
+    upgrade(settings.db_url)
+    progress = Progress("report", stream=err, force=args.progress)
+    report = build_report_from_db(
+        settings.db_url, args.interval, args.service_level, args.shrinkage,
+        args.patience if args.erlang_a else None, start, end, tz_name,
+        profile.shifts if profile is not None else (), present, progress,
+    )
+    if args.csv:
+        paths = write_csv(report, args.csv)
+        print(f"wrote {paths[0]} and {paths[1]}", file=err)
+    if args.html:
+        print(f"wrote {write_html(report, args.html)}", file=err)
+    if args.json:
+        json.dump(report_to_dict(report), out, ensure_ascii=False)
+        out.write("\n")
+    else:
+        out.write(render_text(report))
+    return 0
+
+
+def _generate(args: argparse.Namespace, settings: Any, out: TextIO, err: TextIO) -> int:
+    from cdr.db import upgrade
+    from cdr.importer import bulk_insert
+    from cdr.report_output import Progress
+    from cdr.synthetic import generate_rows
+
+    months = [m.strip() for m in args.months.split(",") if m.strip()] if args.months else None
+    upgrade(settings.db_url)
+    progress = Progress("generating", stream=err, force=args.progress)
+    added = bulk_insert(settings.db_url, generate_rows(args.calls, months, args.seed, progress=progress))
+    print(f"added {added:,} records to {_safe(settings.db_url)}", file=out)
+    return 0
+
+
+def _import(args: argparse.Namespace, settings: Any, out: TextIO) -> int:
+    from cdr.db import upgrade
+    from cdr.importer import import_files
+
+    if args.queue_log is None and args.cdr_csv is None:
+        raise ValueError("give --queue-log PATH and/or --cdr-csv PATH")
+    profile = _profile(settings, sys.stderr) if args.timezone is None or args.number is None else None
+    timezone = args.timezone or (profile.timezone if profile is not None else "UTC")
+    number = args.number or (profile.number if profile is not None else None)
+    upgrade(settings.db_url)
+    read, added = import_files(settings.db_url, args.queue_log, args.cdr_csv, timezone, number)
+    print(f"read {read:,} calls, added {added:,} new records", file=out)
+    return 0
+
+
+def _safe(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)

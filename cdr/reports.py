@@ -1,0 +1,667 @@
+"""Call-record reports: volumes, service level, handle times and staffing per interval.
+
+Two halves:
+
+* **Pure part** (standard library, ``cdr.staffing`` and ``hotline.profile`` only): :func:`aggregate`
+  turns record facts into per-interval :class:`Measures` (the reference implementation, used on
+  small sets and in tests); :func:`build_report` turns those aggregates into a :class:`Report`
+  with per-interval staffing (Erlang C, optionally Erlang A), the gap against the people present,
+  and seats per shift; :func:`report_to_dict` gives plain dicts (JSON-ready).
+* **SQL adapter** (:func:`aggregate_sql`): the same aggregates computed in the database with one
+  ``GROUP BY`` on interval buckets, which is what makes a million records fast. SQLAlchemy is
+  imported inside the adapter functions only, so importing this module stays pure.
+
+Counting rules (the same in both halves, and checked against each other in the tests):
+
+* One record is one call (``kind = 'inbound'``). It is *offered* once, in the interval of its
+  ``started_at`` and in its ``queue``: for a transferred call that is the queue that answered it
+  first (``transferred_to`` names where it went next; it is not offered again there), and its
+  ``talk_seconds`` is the caller's whole talk time, counted once.
+* ``kind = 'callback'`` records are call-back attempts (``callback_of`` = the original linkedid).
+  They are not offered calls; they are counted as callbacks attempted / reached.
+* Service level: answered with ``wait <= T`` over answered. SL2 (app_queue's ``servicelevelperf2``):
+  (answered within T + abandoned in queue within T) / (answered + abandoned in queue).
+* ASA = mean wait of answered calls; AHT = mean (talk + wrap-up) of answered calls; longest wait
+  over all offered calls; occupancy = handle time (inbound and callbacks) / (people present ×
+  interval length), attributed to the interval in which the call started.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from cdr.staffing import (
+    OverloadError,
+    StaffingError,
+    agents_needed,
+    agents_needed_erlang_a,
+    seats_after_shrinkage,
+)
+from hotline.profile import Shift
+
+__all__ = [
+    "ALLOWED_INTERVALS",
+    "Aggregates",
+    "GroupKey",
+    "IntervalRow",
+    "Measures",
+    "RecordFacts",
+    "Report",
+    "ReportParams",
+    "ShiftRow",
+    "aggregate",
+    "aggregate_sql",
+    "aggregate_sql_async",
+    "build_report",
+    "bucket_of",
+    "parse_presence_csv",
+    "report_to_dict",
+]
+
+ALLOWED_INTERVALS = (15, 30, 60)
+INBOUND = "inbound"
+CALLBACK = "callback"
+
+
+@dataclass(frozen=True, slots=True)
+class RecordFacts:
+    """What a report needs of one call record (a ``CallRecord`` plus the 0003 columns)."""
+
+    started_at: datetime
+    outcome: str
+    queue: str | None = None
+    language: str | None = None
+    topic: str | None = None
+    wait_seconds: float | None = None
+    talk_seconds: float | None = None
+    agent: str | None = None
+    kind: str = INBOUND
+    callback_of: str | None = None
+    transferred_to: str | None = None
+    wrapup_seconds: float | None = None
+
+    @classmethod
+    def of(cls, record: Any) -> RecordFacts:
+        """From a ``CallRecord`` (or anything with the same attribute names)."""
+        return cls(
+            started_at=record.started_at,
+            outcome=str(getattr(record.outcome, "value", record.outcome)),
+            queue=record.queue,
+            language=record.language,
+            topic=record.topic,
+            wait_seconds=record.wait_seconds,
+            talk_seconds=record.talk_seconds,
+            agent=record.agent,
+            kind=getattr(record, "kind", INBOUND) or INBOUND,
+            callback_of=getattr(record, "callback_of", None),
+            transferred_to=getattr(record, "transferred_to", None),
+            wrapup_seconds=getattr(record, "wrapup_seconds", None),
+        )
+
+
+@dataclass(slots=True)
+class Measures:
+    """Additive counters and sums for one group of calls; ratios are derived properties."""
+
+    offered: int = 0
+    answered: int = 0
+    abandoned_ivr: int = 0
+    abandoned_queue: int = 0
+    failed: int = 0
+    answered_within: int = 0
+    abandoned_within: int = 0
+    wait_answered_sum: float = 0.0
+    talk_sum: float = 0.0
+    wrapup_sum: float = 0.0
+    max_wait: float | None = None
+    transferred: int = 0
+    callbacks: int = 0
+    callbacks_answered: int = 0
+    callback_talk_sum: float = 0.0
+    # distinct people answering: in a group, inbound calls only; in an interval, inbound and callbacks
+    agents: int = 0  # (not additive: set per group / interval)
+
+    def add(self, other: Measures) -> None:
+        self.offered += other.offered
+        self.answered += other.answered
+        self.abandoned_ivr += other.abandoned_ivr
+        self.abandoned_queue += other.abandoned_queue
+        self.failed += other.failed
+        self.answered_within += other.answered_within
+        self.abandoned_within += other.abandoned_within
+        self.wait_answered_sum += other.wait_answered_sum
+        self.talk_sum += other.talk_sum
+        self.wrapup_sum += other.wrapup_sum
+        self.transferred += other.transferred
+        self.callbacks += other.callbacks
+        self.callbacks_answered += other.callbacks_answered
+        self.callback_talk_sum += other.callback_talk_sum
+        if other.max_wait is not None and (self.max_wait is None or other.max_wait > self.max_wait):
+            self.max_wait = other.max_wait
+
+    @property
+    def abandoned(self) -> int:
+        return self.abandoned_ivr + self.abandoned_queue
+
+    @property
+    def queued(self) -> int:
+        """Calls that needed a person: offered minus those who hung up in the IVR."""
+        return self.offered - self.abandoned_ivr
+
+    @property
+    def asa(self) -> float | None:
+        return self.wait_answered_sum / self.answered if self.answered else None
+
+    @property
+    def aht(self) -> float | None:
+        return (self.talk_sum + self.wrapup_sum) / self.answered if self.answered else None
+
+    @property
+    def handle_sum(self) -> float:
+        return self.talk_sum + self.wrapup_sum + self.callback_talk_sum
+
+    @property
+    def service_level(self) -> float | None:
+        return self.answered_within / self.answered if self.answered else None
+
+    @property
+    def service_level2(self) -> float | None:
+        denominator = self.answered + self.abandoned_queue
+        return (self.answered_within + self.abandoned_within) / denominator if denominator else None
+
+    @property
+    def abandon_rate(self) -> float | None:
+        return self.abandoned / self.offered if self.offered else None
+
+    def to_dict(self) -> dict[str, Any]:
+        answered, offered = self.answered, self.offered
+        denominator2 = answered + self.abandoned_queue
+        return {
+            "offered": offered,
+            "answered": answered,
+            "abandoned_ivr": self.abandoned_ivr,
+            "abandoned_queue": self.abandoned_queue,
+            "failed": self.failed,
+            "answered_within": self.answered_within,
+            "abandoned_within": self.abandoned_within,
+            "wait_answered_sum": self.wait_answered_sum,
+            "talk_sum": self.talk_sum,
+            "wrapup_sum": self.wrapup_sum,
+            "max_wait": self.max_wait,
+            "transferred": self.transferred,
+            "callbacks": self.callbacks,
+            "callbacks_answered": self.callbacks_answered,
+            "callback_talk_sum": self.callback_talk_sum,
+            "agents": self.agents,
+            "abandoned": self.abandoned_ivr + self.abandoned_queue,
+            "queued": offered - self.abandoned_ivr,
+            "asa": self.wait_answered_sum / answered if answered else None,
+            "aht": (self.talk_sum + self.wrapup_sum) / answered if answered else None,
+            "service_level": self.answered_within / answered if answered else None,
+            "service_level2": (self.answered_within + self.abandoned_within) / denominator2 if denominator2 else None,
+            "abandon_rate": (self.abandoned_ivr + self.abandoned_queue) / offered if offered else None,
+        }
+
+
+# (interval start as UTC epoch seconds, queue, language, topic)
+GroupKey = tuple[int, str | None, str | None, str | None]
+
+
+@dataclass(slots=True)
+class Aggregates:
+    """Per-group measures and the distinct people answering per interval."""
+
+    interval_minutes: int
+    sl_seconds: float
+    groups: dict[GroupKey, Measures] = field(default_factory=dict)
+    agents_by_bucket: dict[int, int] = field(default_factory=dict)
+
+
+def _check_interval(interval_minutes: int) -> int:
+    if interval_minutes not in ALLOWED_INTERVALS:
+        raise ValueError(f"interval must be one of {ALLOWED_INTERVALS} minutes, got {interval_minutes}")
+    return interval_minutes * 60
+
+
+def bucket_of(moment: datetime, interval_minutes: int) -> int:
+    """Start of the interval holding ``moment``, as UTC epoch seconds (whole seconds, floor)."""
+    width = _check_interval(interval_minutes)
+    return math.floor(moment.timestamp()) // width * width
+
+
+def aggregate(records: Iterable[RecordFacts], interval_minutes: int = 30, sl_seconds: float = 20.0) -> Aggregates:
+    """Reference aggregation in Python (same numbers as :func:`aggregate_sql`)."""
+    width = _check_interval(interval_minutes)
+    result = Aggregates(interval_minutes, sl_seconds)
+    agents_in_group: dict[GroupKey, set[str]] = {}
+    agents_in_bucket: dict[int, set[str]] = {}
+    for r in records:
+        bucket = math.floor(r.started_at.timestamp()) // width * width
+        key: GroupKey = (bucket, r.queue, r.language, r.topic)
+        m = result.groups.get(key)
+        if m is None:
+            m = result.groups[key] = Measures()
+        if r.agent is not None:
+            agents_in_bucket.setdefault(bucket, set()).add(r.agent)
+            if r.kind != CALLBACK and r.outcome == "answered":
+                agents_in_group.setdefault(key, set()).add(r.agent)
+        if r.kind == CALLBACK:
+            m.callbacks += 1
+            if r.outcome == "answered":
+                m.callbacks_answered += 1
+                m.callback_talk_sum += (r.talk_seconds or 0.0) + (r.wrapup_seconds or 0.0)
+            continue
+        m.offered += 1
+        wait = r.wait_seconds or 0.0
+        if r.wait_seconds is not None and (m.max_wait is None or r.wait_seconds > m.max_wait):
+            m.max_wait = r.wait_seconds
+        if r.outcome == "answered":
+            m.answered += 1
+            m.wait_answered_sum += wait
+            m.talk_sum += r.talk_seconds or 0.0
+            m.wrapup_sum += r.wrapup_seconds or 0.0
+            if wait <= sl_seconds:
+                m.answered_within += 1
+            if r.transferred_to is not None:
+                m.transferred += 1
+        elif r.outcome == "abandoned_queue":
+            m.abandoned_queue += 1
+            if wait <= sl_seconds:
+                m.abandoned_within += 1
+        elif r.outcome == "abandoned_ivr":
+            m.abandoned_ivr += 1
+        else:
+            m.failed += 1
+    for key, people in agents_in_group.items():
+        result.groups[key].agents = len(people)
+    result.agents_by_bucket = {b: len(people) for b, people in agents_in_bucket.items()}
+    return result
+
+
+# -- the report ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ReportParams:
+    interval_minutes: int = 30
+    sl_seconds: float = 20.0  # T of the service level
+    target_service_level: float = 0.8  # staffing target: this share within sl_seconds
+    shrinkage: float = 0.3
+    patience_seconds: float | None = None  # set: staff with Erlang A instead of Erlang C
+    timezone: str = "UTC"  # for shifts and display
+    start: datetime | None = None
+    end: datetime | None = None
+
+
+@dataclass(slots=True)
+class IntervalRow:
+    start: datetime  # UTC
+    measures: Measures
+    present: int | None  # people logged in (input series), None when unknown
+    needed: int | None  # people needed to reach the target (None: no calls / no handle time)
+    traffic: float
+    occupancy: float | None
+    staffing_error: str | None = None
+
+    @property
+    def gap(self) -> int | None:
+        """present - needed (negative: understaffed)."""
+        if self.needed is None or self.present is None:
+            return None
+        return self.present - self.needed
+
+
+@dataclass(frozen=True, slots=True)
+class ShiftRow:
+    shift: str
+    intervals: int
+    peak_needed: int
+    mean_needed: float
+    seats_needed: int  # peak after shrinkage
+    understaffed_intervals: int
+
+
+@dataclass(slots=True)
+class Report:
+    params: ReportParams
+    totals: Measures
+    intervals: list[IntervalRow]
+    groups: list[tuple[GroupKey, Measures]]
+    by_queue: list[tuple[tuple[str | None, str | None, str | None], Measures]]
+    shifts: list[ShiftRow]
+    overall_aht: float | None
+
+    @property
+    def understaffed(self) -> list[IntervalRow]:
+        return [row for row in self.intervals if row.gap is not None and row.gap < 0]
+
+
+def _staff(
+    calls: int, aht: float | None, params: ReportParams, width: int, cache: dict[tuple[int, float], Any]
+) -> tuple[int | None, float, str | None]:
+    if calls == 0 or not aht:
+        return (0 if calls == 0 else None), 0.0, None
+    key = (calls, aht)
+    hit = cache.get(key)
+    if hit is not None:
+        return hit
+    traffic = calls * aht / width
+    try:
+        if params.patience_seconds is not None:
+            res = agents_needed_erlang_a(calls / width, aht, params.patience_seconds,
+                                         params.target_service_level, params.sl_seconds)
+        else:
+            res = agents_needed(traffic, aht, params.target_service_level, params.sl_seconds)
+        out: tuple[int | None, float, str | None] = (res.agents, traffic, None)
+    except (OverloadError, StaffingError) as exc:
+        out = (None, traffic, str(exc))
+    cache[key] = out
+    return out
+
+
+def build_report(
+    agg: Aggregates,
+    params: ReportParams | None = None,
+    present: Mapping[int, int] | None = None,
+    shifts: Sequence[Shift] = (),
+    progress: Callable[[int, int], None] | None = None,
+) -> Report:
+    """The report from aggregates. ``present`` maps interval start (epoch s) to people logged in;
+    by default, the distinct people who answered calls in the interval."""
+    params = params or ReportParams(interval_minutes=agg.interval_minutes, sl_seconds=agg.sl_seconds)
+    if params.interval_minutes != agg.interval_minutes or params.sl_seconds != agg.sl_seconds:
+        raise ValueError("report parameters do not match the aggregates' interval and service level T")
+    width = _check_interval(params.interval_minutes)
+    seats_after_shrinkage(0, params.shrinkage)  # validates shrinkage early
+    totals = Measures()
+    per_bucket: dict[int, Measures] = {}
+    per_queue: dict[tuple[str | None, str | None, str | None], Measures] = {}
+    for (bucket, queue, language, topic), m in agg.groups.items():
+        totals.add(m)
+        per_bucket.setdefault(bucket, Measures()).add(m)
+        per_queue.setdefault((queue, language, topic), Measures()).add(m)
+        q = per_queue[(queue, language, topic)]
+        q.agents = max(q.agents, m.agents)  # peak people in one interval
+    totals.agents = max(agg.agents_by_bucket.values(), default=0)
+    presence = dict(agg.agents_by_bucket) if present is None else dict(present)
+
+    # the interval axis: from..to if given, else the data's span; empty intervals included
+    buckets = sorted(per_bucket)
+    first = bucket_of(params.start, params.interval_minutes) if params.start else (buckets[0] if buckets else None)
+    last = (
+        bucket_of(params.end - timedelta(microseconds=1), params.interval_minutes)
+        if params.end
+        else (buckets[-1] if buckets else None)
+    )
+    overall_aht = totals.aht
+    intervals: list[IntervalRow] = []
+    cache: dict[tuple[int, float], Any] = {}
+    if first is not None and last is not None:
+        total_steps = (last - first) // width + 1
+        for step, bucket in enumerate(range(first, last + width, width)):
+            m = per_bucket.get(bucket) or Measures()
+            m.agents = agg.agents_by_bucket.get(bucket, 0)
+            aht = m.aht or overall_aht
+            needed, traffic, error = _staff(m.queued, aht, params, width, cache)
+            people = presence.get(bucket, 0 if present is not None or agg.agents_by_bucket else None)
+            occupancy = m.handle_sum / (people * width) if people else None
+            intervals.append(
+                IntervalRow(datetime.fromtimestamp(bucket, UTC), m, people, needed, traffic, occupancy, error)
+            )
+            if progress is not None and (step % 2000 == 0 or step == total_steps - 1):
+                progress(step + 1, total_steps)
+    groups = sorted(agg.groups.items(), key=lambda kv: (kv[0][0], *(_s(x) for x in kv[0][1:])))
+    by_queue = sorted(per_queue.items(), key=lambda kv: tuple(_s(x) for x in kv[0]))
+    return Report(
+        params=params,
+        totals=totals,
+        intervals=intervals,
+        groups=groups,
+        by_queue=by_queue,
+        shifts=_shift_rows(intervals, shifts, params),
+        overall_aht=overall_aht,
+    )
+
+
+def _s(value: str | None) -> str:
+    return "" if value is None else value
+
+
+def _shift_rows(intervals: Sequence[IntervalRow], shifts: Sequence[Shift], params: ReportParams) -> list[ShiftRow]:
+    if not shifts:
+        return []
+    tz = ZoneInfo(params.timezone)
+    needed: dict[str, list[int]] = {s.id: [] for s in shifts}
+    short: dict[str, int] = {s.id: 0 for s in shifts}
+    for row in intervals:
+        clock = row.start.astimezone(tz).time().replace(tzinfo=None)
+        shift = next((s for s in shifts if s.contains(clock)), None)
+        if shift is None or row.needed is None:
+            continue
+        needed[shift.id].append(row.needed)
+        if row.gap is not None and row.gap < 0:
+            short[shift.id] += 1
+    rows = []
+    for s in shifts:
+        values = needed[s.id]
+        peak = max(values, default=0)
+        rows.append(
+            ShiftRow(
+                shift=s.id,
+                intervals=len(values),
+                peak_needed=peak,
+                mean_needed=sum(values) / len(values) if values else 0.0,
+                seats_needed=seats_after_shrinkage(peak, params.shrinkage),
+                understaffed_intervals=short[s.id],
+            )
+        )
+    return rows
+
+
+def report_to_dict(report: Report) -> dict[str, Any]:
+    """The whole report as plain dicts, lists, numbers and ISO strings (JSON-ready)."""
+    p = report.params
+    return {
+        "params": {
+            "interval_minutes": p.interval_minutes,
+            "sl_seconds": p.sl_seconds,
+            "target_service_level": p.target_service_level,
+            "shrinkage": p.shrinkage,
+            "patience_seconds": p.patience_seconds,
+            "model": "erlang_a" if p.patience_seconds is not None else "erlang_c",
+            "timezone": p.timezone,
+            "start": p.start.isoformat() if p.start else None,
+            "end": p.end.isoformat() if p.end else None,
+        },
+        "totals": report.totals.to_dict(),
+        "overall_aht": report.overall_aht,
+        "intervals": [
+            {
+                "start": row.start.isoformat(),
+                **row.measures.to_dict(),
+                "present": row.present,
+                "needed": row.needed,
+                "gap": row.gap,
+                "traffic": row.traffic,
+                "occupancy": row.occupancy,
+                "staffing_error": row.staffing_error,
+            }
+            for row in report.intervals
+        ],
+        "groups": [
+            {
+                "start": datetime.fromtimestamp(key[0], UTC).isoformat(),
+                "queue": key[1],
+                "language": key[2],
+                "topic": key[3],
+                **m.to_dict(),
+            }
+            for key, m in report.groups
+        ],
+        "by_queue": [
+            {"queue": k[0], "language": k[1], "topic": k[2], **m.to_dict()} for k, m in report.by_queue
+        ],
+        "shifts": [
+            {
+                "shift": s.shift,
+                "intervals": s.intervals,
+                "peak_needed": s.peak_needed,
+                "mean_needed": s.mean_needed,
+                "seats_needed": s.seats_needed,
+                "understaffed_intervals": s.understaffed_intervals,
+            }
+            for s in report.shifts
+        ],
+        "understaffed": [
+            {"start": row.start.isoformat(), "present": row.present, "needed": row.needed, "gap": row.gap}
+            for row in report.understaffed
+        ],
+    }
+
+
+def parse_presence_csv(lines: Iterable[str], interval_minutes: int) -> dict[int, int]:
+    """People present per interval from CSV lines ``interval_start,people`` (ISO 8601 times with
+    an offset, or naive = UTC; a header line is skipped)."""
+    import csv
+
+    out: dict[int, int] = {}
+    for row in csv.reader(lines):
+        if not row or not row[0].strip() or row[0].strip().lower() in ("interval_start", "start", "interval"):
+            continue
+        moment = datetime.fromisoformat(row[0].strip())
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        out[bucket_of(moment, interval_minutes)] = int(row[1])
+    return out
+
+
+# -- SQL adapter (imports SQLAlchemy lazily) ----------------------------------------------------
+
+def _bucket_sql(dialect: str, width: int) -> str:
+    if dialect == "sqlite":
+        # started_at is stored as naive UTC text 'YYYY-MM-DD HH:MM:SS.ffffff'; %s floors to seconds
+        return f"(CAST(strftime('%s', started_at) AS INTEGER) / {width:d}) * {width:d}"
+    if dialect == "postgresql":
+        return f"CAST(floor(extract(epoch FROM started_at) / {width:d}) AS bigint) * {width:d}"
+    raise ValueError(f"no interval bucket expression for {dialect!r}")
+
+
+def _group_sql(bucket: str, where: str) -> str:
+    # Grouping by (kind, outcome) as well keeps every aggregate a plain SUM/COUNT/MAX (no CASE per
+    # measure); the rows are folded into one Measures per (interval, queue, language, topic) in Python.
+    return f"""
+SELECT {bucket} AS bucket, queue, language, topic, kind, outcome,
+  COUNT(*),
+  SUM(CASE WHEN COALESCE(wait_seconds, 0) <= :t THEN 1 ELSE 0 END),
+  SUM(COALESCE(wait_seconds, 0)),
+  SUM(COALESCE(talk_seconds, 0)),
+  SUM(COALESCE(wrapup_seconds, 0)),
+  MAX(wait_seconds),
+  COUNT(transferred_to),
+  COUNT(DISTINCT agent)
+FROM call_records {where}
+GROUP BY 1, queue, language, topic, kind, outcome
+"""
+
+
+def _fold(m: Measures, kind: str, outcome: str, count: int, within: int, wait: float, talk: float,
+          wrapup: float, max_wait: float | None, transferred: int, agents: int) -> None:
+    if kind == CALLBACK:
+        m.callbacks += count
+        if outcome == "answered":
+            m.callbacks_answered += count
+            m.callback_talk_sum += float(talk) + float(wrapup)
+        return
+    m.offered += count
+    if max_wait is not None and (m.max_wait is None or max_wait > m.max_wait):
+        m.max_wait = float(max_wait)
+    if outcome == "answered":
+        m.answered += count
+        m.answered_within += within
+        m.wait_answered_sum += float(wait)
+        m.talk_sum += float(talk)
+        m.wrapup_sum += float(wrapup)
+        m.transferred += transferred
+        m.agents = agents
+    elif outcome == "abandoned_queue":
+        m.abandoned_queue += count
+        m.abandoned_within += within
+    elif outcome == "abandoned_ivr":
+        m.abandoned_ivr += count
+    else:
+        m.failed += count
+
+
+def aggregate_sql(
+    url: str,
+    interval_minutes: int = 30,
+    sl_seconds: float = 20.0,
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> Aggregates:
+    """Aggregates computed in the database (SQLite or PostgreSQL; schema at revision >= 0003).
+
+    ``start`` inclusive, ``end`` exclusive, both timezone-aware. Synchronous (runs the two
+    ``GROUP BY`` queries on pysqlite / psycopg); see :func:`aggregate_sql_async` for asyncio code.
+    """
+    from sqlalchemy import bindparam, create_engine, text
+
+    from cdr.db import sync_url
+    from cdr.models import UTCDateTime
+
+    width = _check_interval(interval_minutes)
+    engine = create_engine(sync_url(url))
+    try:
+        bucket = _bucket_sql(engine.dialect.name, width)
+        conditions = []
+        binds = [bindparam("t", type_=None)]
+        params: dict[str, Any] = {"t": float(sl_seconds)}
+        if start is not None:
+            conditions.append("started_at >= :start")
+            binds.append(bindparam("start", type_=UTCDateTime()))
+            params["start"] = start
+        if end is not None:
+            conditions.append("started_at < :end")
+            binds.append(bindparam("end", type_=UTCDateTime()))
+            params["end"] = end
+        where = ("WHERE " + " AND ".join(conditions)) if conditions else ""
+        group_query = text(_group_sql(bucket, where)).bindparams(*binds)
+        agent_where = where + (" AND " if where else "WHERE ") + "agent IS NOT NULL"
+        agent_query = text(
+            f"SELECT {bucket} AS bucket, COUNT(DISTINCT agent) FROM call_records {agent_where} GROUP BY 1"
+        ).bindparams(*binds[1:])
+        result = Aggregates(interval_minutes, sl_seconds)
+        with engine.connect() as conn:
+            if engine.dialect.name == "sqlite":
+                conn.exec_driver_sql("PRAGMA temp_store=MEMORY")
+            groups = result.groups
+            for row in conn.execute(group_query, params):
+                key = (int(row[0]), row[1], row[2], row[3])
+                m = groups.get(key)
+                if m is None:
+                    m = groups[key] = Measures()
+                _fold(m, row[4], row[5], *row[6:])
+            agent_params = {k: v for k, v in params.items() if k != "t"}
+            for bucket_value, people in conn.execute(agent_query, agent_params):
+                result.agents_by_bucket[int(bucket_value)] = int(people)
+        return result
+    finally:
+        engine.dispose()
+
+
+async def aggregate_sql_async(
+    url: str,
+    interval_minutes: int = 30,
+    sl_seconds: float = 20.0,
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> Aggregates:
+    """:func:`aggregate_sql` off the event loop (a worker thread), for asyncio callers."""
+    import asyncio
+
+    return await asyncio.to_thread(aggregate_sql, url, interval_minutes, sl_seconds, start, end)

@@ -1,0 +1,151 @@
+"""Importing queue_log and Master.csv: transfers counted once (asterisk#759), idempotent on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import argparse
+import io
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from cdr import cli
+from cdr.db import sync_url, upgrade
+from cdr.importer import calls_from_cdr_csv, calls_from_queue_log, import_files, parse_queue_log
+from cdr.reports import aggregate_sql
+from hotline.settings import Settings
+
+T = 1614585600  # 2021-03-01 08:00:00 UTC
+
+QUEUE_LOG = f"""\
+{T - 100}|NONE|NONE|NONE|QUEUESTART|
+{T - 50}|NONE|ar-virus|PJSIP/agent-ar-1|ADDMEMBER|
+{T}|{T}.1|ar-virus|NONE|ENTERQUEUE||96550000001|1
+{T + 12}|{T}.1|ar-virus|PJSIP/agent-ar-1|CONNECT|12|{T + 12}.2|3
+{T + 112}|{T}.1|ar-virus|PJSIP/agent-ar-1|COMPLETECALLER|12|100|1
+{T + 60}|{T}.3|en-general|NONE|ENTERQUEUE||96550000003|1
+{T + 100}|{T}.3|en-general|NONE|ABANDON|1|1|40
+{T + 120}|{T}.5|ar-virus|NONE|ENTERQUEUE||96550000005|1
+{T + 125}|{T}.5|ar-virus|PJSIP/agent-ar-2|CONNECT|5|{T + 125}.6|2
+{T + 185}|{T}.5|ar-virus|PJSIP/agent-ar-2|BLINDTRANSFER|8300|queues|5|60|1
+{T + 186}|{T}.5|ar-medical-internal|NONE|ENTERQUEUE||96550000005|1
+{T + 194}|{T}.5|ar-medical-internal|PJSIP/doc-ar-int-1|CONNECT|8|{T + 194}.7|4
+{T + 314}|{T}.5|ar-medical-internal|PJSIP/doc-ar-int-1|COMPLETECALLER|8|120|1
+{T + 200}|{T}.9|ar-general|NONE|ENTERQUEUE||96550000009|1
+{T + 212}|{T}.9|ar-general|PJSIP/7009|CONNECT|12|{T + 200}.10|11
+{T + 330}|{T + 330}.11|ar-complaints|NONE|ENTERQUEUE||7009|1
+{T + 331}|{T + 330}.11|ar-general|PJSIP/7009|ATTENDEDTRANSFER|APP|Queue|12|120|1
+{T + 337}|{T}.9|ar-complaints|PJSIP/7051|CONNECT|7|{T + 330}.12|6
+{T + 510}|{T}.9|ar-complaints|PJSIP/7051|COMPLETEAGENT|7|173|1
+{T + 400}|{T}.13|ar-virus|NONE|ENTERQUEUE||96550000013|1
+{T + 580}|{T}.13|ar-virus|NONE|EXITWITHTIMEOUT|1|1|180
+{T + 581}|{T}.13|ar-general|NONE|ENTERQUEUE||96550000013|1
+{T + 600}|{T}.13|ar-general|PJSIP/agent-ar-1|CONNECT|19|{T + 600}.14|2
+{T + 700}|{T}.13|ar-general|PJSIP/agent-ar-1|COMPLETEAGENT|19|100|1
+"""
+
+
+def _local(offset: int) -> str:
+    # cdr_csv writes local time (Asia/Kuwait, UTC+3) unless usegmtime=yes
+    return datetime.fromtimestamp(T + offset + 3 * 3600, UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+MASTER_CSV = "\n".join(
+    [
+        # call 1: the IVR started 20 s before the queue; two CDR rows for the caller channel
+        f'"","96550000001","151","hotline","""Layla"" <96550000001>","PJSIP/trunk-01","","Queue","ar-virus",'
+        f'"{_local(-20)}","{_local(-20)}","{_local(60)}",80,80,"ANSWERED","DOCUMENTATION","{T}.1",""',
+        f'"","96550000001","s","queues","""Layla"" <96550000001>","PJSIP/trunk-01","PJSIP/agent-ar-1-02","Queue",'
+        f'"ar-virus","{_local(60)}","{_local(60)}","{_local(112)}",52,52,"ANSWERED","DOCUMENTATION","{T}.1",""',
+        # call 15: hung up in the IVR, never queued
+        f'"","96550000015","151","hotline","","PJSIP/trunk-03","","BackGround","welcome",'
+        f'"{_local(900)}","{_local(900)}","{_local(912)}",12,12,"ANSWERED","DOCUMENTATION","{T}.15",""',
+        # a call to another number on the same PBX: not ours
+        f'"","200","300","internal","","PJSIP/200-04","PJSIP/300-05","Dial","PJSIP/300",'
+        f'"{_local(950)}","{_local(951)}","{_local(990)}",40,39,"ANSWERED","DOCUMENTATION","{T}.20",""',
+    ]
+) + "\n"
+
+
+@pytest.fixture
+def files(tmp_path: Path) -> tuple[Path, Path]:
+    queue_log = tmp_path / "queue_log"
+    queue_log.write_text(QUEUE_LOG, encoding="utf-8")
+    master = tmp_path / "Master.csv"
+    master.write_text(MASTER_CSV, encoding="utf-8")
+    return queue_log, master
+
+
+def test_queue_log_counts_each_call_once_with_transfers() -> None:
+    calls = calls_from_queue_log(parse_queue_log(QUEUE_LOG.splitlines()))
+    assert set(calls) == {f"{T}.1", f"{T}.3", f"{T}.5", f"{T}.9", f"{T}.13"}  # the consult leg .11 is not a call
+    plain = calls[f"{T}.1"]
+    assert (plain["outcome"], plain["queue"], plain["wait_seconds"], plain["talk_seconds"]) == ("answered", "ar-virus", 12, 100)
+    assert (plain["language"], plain["topic"], plain["agent"]) == ("ar", "virus", "PJSIP/agent-ar-1")
+    abandoned = calls[f"{T}.3"]
+    assert (abandoned["outcome"], abandoned["queue"], abandoned["wait_seconds"]) == ("abandoned_queue", "en-general", 40)
+    blind = calls[f"{T}.5"]  # answered in ar-virus, blind-transferred to a doctor's queue
+    assert (blind["queue"], blind["transferred_to"], blind["talk_seconds"]) == ("ar-virus", "ar-medical-internal", 180)
+    attended = calls[f"{T}.9"]  # asterisk#759: transfer logged under the consult channel's callid
+    assert (attended["queue"], attended["transferred_to"], attended["agent"]) == ("ar-general", "ar-complaints", "PJSIP/7009")
+    assert attended["talk_seconds"] == (337 - 212) + 173
+    overflow = calls[f"{T}.13"]  # timed out of ar-virus, answered in ar-general: offered once, there
+    assert (overflow["queue"], overflow["wait_seconds"], overflow["outcome"]) == ("ar-general", 200, "answered")
+
+
+def test_master_csv_merges_rows_of_a_call_and_keeps_only_the_hotline_number() -> None:
+    calls = calls_from_cdr_csv(MASTER_CSV.splitlines(), "Asia/Kuwait", number="151")
+    assert set(calls) == {f"{T}.1", f"{T}.15"}
+    first = calls[f"{T}.1"]
+    assert first["started_at"] == datetime.fromtimestamp(T - 20, UTC)
+    assert first["ended_at"] == datetime.fromtimestamp(T + 112, UTC)
+    assert (first["caller_number"], first["caller_name"]) == ("96550000001", "Layla")
+    assert calls[f"{T}.15"]["outcome"] == "abandoned_ivr"
+
+
+def test_import_is_idempotent_and_reports_count_transfers_once(db_url: str, files: tuple[Path, Path]) -> None:
+    queue_log, master = files
+    upgrade(db_url)
+    read, added = import_files(db_url, queue_log, master, "Asia/Kuwait", "151")
+    assert (read, added) == (6, 6)
+    assert import_files(db_url, queue_log, master, "Asia/Kuwait", "151") == (6, 0)
+    assert import_files(db_url, queue_log, None, "Asia/Kuwait") == (5, 0)
+    engine = create_engine(sync_url(db_url))
+    try:
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT COUNT(*) FROM call_records")).scalar_one() == 6
+            started = conn.execute(
+                text("SELECT caller_name, wait_seconds FROM call_records WHERE linkedid = :l"), {"l": f"{T}.1"}
+            ).one()
+            assert tuple(started) == ("Layla", 12)
+    finally:
+        engine.dispose()
+    agg = aggregate_sql(db_url, 60, 20.0)
+    by_queue: dict[str | None, tuple[int, int, float]] = {}
+    for (_b, queue, _l, _t), m in agg.groups.items():
+        o, a, talk = by_queue.get(queue, (0, 0, 0.0))
+        by_queue[queue] = (o + m.offered, a + m.answered, talk + m.talk_sum)
+    assert by_queue["ar-virus"] == (2, 2, 100 + 180)
+    assert by_queue["ar-general"] == (2, 2, 298 + 100)
+    assert by_queue["en-general"] == (1, 0, 0)
+    assert by_queue[None] == (1, 0, 0)  # IVR-only call from the CDR
+    assert "ar-medical-internal" not in by_queue and "ar-complaints" not in by_queue
+    assert sum(m.transferred for m in agg.groups.values()) == 2
+
+
+def test_import_records_command(db_url: str, files: tuple[Path, Path]) -> None:
+    queue_log, master = files
+    parser = argparse.ArgumentParser(prog="hotline")
+    cli.add_commands(parser.add_subparsers(dest="command"))
+    settings = Settings(db_url=db_url)
+    argv = ["import-records", "--queue-log", str(queue_log), "--cdr-csv", str(master)]
+    out = io.StringIO()
+    assert cli.run(parser.parse_args(argv), settings, out=out, err=io.StringIO()) == 0
+    assert "read 6 calls, added 6 new records" in out.getvalue()
+    out = io.StringIO()
+    assert cli.run(parser.parse_args(argv), settings, out=out, err=io.StringIO()) == 0
+    assert "added 0 new records" in out.getvalue()
+    err = io.StringIO()
+    assert cli.run(parser.parse_args(["import-records"]), settings, out=io.StringIO(), err=err) == 2
+    assert "--queue-log" in err.getvalue()
