@@ -43,6 +43,7 @@ Delivery rules of :class:`AMIClient` (the integrator must know these):
 from __future__ import annotations
 
 import asyncio
+import functools
 import codecs
 import inspect
 import itertools
@@ -987,7 +988,12 @@ class AMIClient:
                 logger.exception("AMI on_connect callback %r failed", callback)
                 continue
             if inspect.isawaitable(result):
-                self._track(_await_logged(result, callback, None), "hotline-ami-on-connect")
+                # The callback's own coroutine is the task, so a close() before it runs cancels it
+                # cleanly (a wrapper would leave it never awaited).
+                task = asyncio.ensure_future(result)
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+                task.add_done_callback(functools.partial(_log_failure, callback))
         pinger = asyncio.create_task(self._ping_loop(conn), name="hotline-ami-ping")
         try:
             await conn.lost
@@ -1046,6 +1052,11 @@ def _announces_list(response: Message) -> bool:
     return "will follow" in (response.get("Message") or "").lower()
 
 
+def _log_failure(callback: Callable[..., Any], task: asyncio.Future[Any]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        logger.error("AMI on_connect callback %r failed", callback, exc_info=task.exception())
+
+
 async def _await_logged(
     awaitable: Awaitable[Any], callback: Callable[..., Any], message: Message | None
 ) -> None:
@@ -1057,3 +1068,4 @@ async def _await_logged(
         logger.exception(
             "AMI callback %r failed%s", callback, f" on {message.event}" if message else ""
         )
+
