@@ -1,0 +1,261 @@
+"""The agent desk against a fake app_queue on the other end of a real AMI socket, and a real database.
+
+The fake keeps queue members the way app_queue does and answers QueueAdd, QueueRemove,
+QueuePause, QueuePenalty and QueueStatus with the events Asterisk 22 sends.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from cdr.db import upgrade
+from hotline.ami import AMIClient
+from hotline.profile import load_profile
+from routing.db import RoutingStore
+from routing.policy import MISSED_RINGS, NO_SEAT
+from routing.queues import build_queues
+from routing.service import AgentDesk, AgentDeskError
+
+try:
+    from .fake_ami import FakeAction, FakeAMIConnection, FakeAMIServer
+except ImportError:  # tests/adapters is not a package
+    from fake_ami import FakeAction, FakeAMIConnection, FakeAMIServer  # type: ignore[no-redef]
+
+PROFILE = load_profile(Path(__file__).parents[2] / "profiles" / "moh-151.yaml")
+QUEUES_OF = {}
+for spec in build_queues(PROFILE):
+    for member in spec.members:
+        QUEUES_OF.setdefault(member.person_id, set()).add(spec.name)
+
+
+class FakeAppQueue:
+    """Members per queue, as app_queue keeps them, with its AMI events."""
+
+    def __init__(self, server: FakeAMIServer) -> None:
+        self.server = server
+        self.members: dict[tuple[str, str], dict[str, str]] = {}  # (queue, interface) -> member
+        for name in ("QueueAdd", "QueueRemove", "QueuePause", "QueuePenalty", "QueueStatus"):
+            server.on_action(name, getattr(self, name.lower()))
+
+    async def broadcast(self, headers: dict[str, str]) -> None:
+        for conn in self.server.logged_in_connections:
+            if not conn.closed.is_set():
+                await conn.send({**headers, "Timestamp": f"{time.time():.6f}"})
+
+    def member_event(self, event: str, member: dict[str, str]) -> dict[str, str]:
+        return {"Event": event, **member}
+
+    async def queueadd(self, conn: FakeAMIConnection, action: FakeAction) -> None:
+        key = (action.get("Queue"), action.get("Interface"))
+        if key in self.members:
+            await conn.respond(action, "Error", Message="Unable to add interface: Already there")
+            return
+        paused = action.get("Paused", "false") == "true"
+        member = {
+            "Queue": key[0], "MemberName": action.get("MemberName") or key[1], "Interface": key[1],
+            "StateInterface": action.get("StateInterface") or key[1], "Membership": "dynamic",
+            "Penalty": action.get("Penalty", "0"), "CallsTaken": "0", "LastCall": "0", "LastPause": "0",
+            "LoginTime": str(int(time.time())), "InCall": "0", "Status": "1",
+            "Paused": "1" if paused else "0", "PausedReason": action.get("Reason", "") if paused else "",
+            "Wrapuptime": "0",
+        }  # fmt: skip
+        self.members[key] = member
+        await conn.respond(action, Message="Added interface to queue")
+        await self.broadcast(self.member_event("QueueMemberAdded", member))
+
+    async def queueremove(self, conn: FakeAMIConnection, action: FakeAction) -> None:
+        member = self.members.pop((action.get("Queue"), action.get("Interface")), None)
+        if member is None:
+            await conn.respond(action, "Error", Message="Unable to remove interface: Not there")
+            return
+        await conn.respond(action, Message="Removed interface from queue")
+        await self.broadcast(self.member_event("QueueMemberRemoved", member))
+
+    async def queuepause(self, conn: FakeAMIConnection, action: FakeAction) -> None:
+        paused = action.get("Paused") == "true"
+        targets = [m for (q, i), m in self.members.items()
+                   if i == action.get("Interface") and action.get("Queue") in (None, q)]  # fmt: skip
+        await conn.respond(action, Message="Interface paused successfully" if paused else "Interface unpaused")
+        for member in targets:
+            member["Paused"] = "1" if paused else "0"
+            member["PausedReason"] = action.get("Reason", "") if paused else ""
+            await self.broadcast(self.member_event("QueueMemberPause", member))
+
+    async def queuepenalty(self, conn: FakeAMIConnection, action: FakeAction) -> None:
+        await conn.respond(action, Message="Interface penalty set successfully")
+        for (queue, iface), member in self.members.items():
+            if iface == action.get("Interface") and action.get("Queue") in (None, queue):
+                member["Penalty"] = action.get("Penalty")
+                await self.broadcast(self.member_event("QueueMemberPenalty", member))
+
+    async def queuestatus(self, conn: FakeAMIConnection, action: FakeAction) -> None:
+        aid = action.action_id
+        await conn.send({"Response": "Success", "ActionID": aid, "EventList": "start",
+                         "Message": "Queue status will follow"})  # fmt: skip
+        for member in self.members.values():
+            fields = {k: v for k, v in member.items() if k not in ("MemberName", "Interface")}
+            await conn.send({"Event": "QueueMember", "ActionID": aid, "Name": member["MemberName"],
+                             "Location": member["Interface"], **fields})  # fmt: skip
+        await conn.send({"Event": "QueueStatusComplete", "ActionID": aid, "EventList": "Complete",
+                         "ListItems": str(len(self.members))})  # fmt: skip
+
+    def active(self, queue: str) -> set[str]:
+        return {m["MemberName"] for (q, _), m in self.members.items() if q == queue and m["Paused"] == "0"}
+
+    def of(self, person: str) -> dict[str, dict[str, str]]:
+        return {q: m for (q, _), m in self.members.items() if m["MemberName"] == person}
+
+
+@pytest.fixture
+async def fake():
+    server = FakeAMIServer()
+    await server.start()
+    app_queue = FakeAppQueue(server)
+    yield server, app_queue
+    await server.close()
+
+
+@pytest.fixture
+def db_path(db_url):
+    upgrade(db_url)
+    return db_url
+
+
+class Running:
+    """A desk with its own AMI client, as the service runs it."""
+
+    def __init__(self, server: FakeAMIServer, db_url: str) -> None:
+        self.client = AMIClient("127.0.0.1", server.port, "hotline", "s3cret", backoff_initial=0.05,
+                                backoff_max=0.2)  # fmt: skip
+        self.store = RoutingStore(db_url)
+        self.desk = AgentDesk(PROFILE, self.client, self.store)
+
+    async def __aenter__(self) -> AgentDesk:
+        await self.desk.start()
+        await self.client.start()
+        await self.client.wait_connected(5)
+        return self.desk
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.desk.close()
+        await self.client.close()
+        await self.store.close()
+
+
+async def settled(server: FakeAMIServer, predicate, timeout: float = 5.0) -> None:
+    await server.wait_until(predicate, timeout)
+
+
+async def test_login_adds_the_person_paused_to_each_queue_then_gives_the_seats(fake, db_path):
+    server, app_queue = fake
+    async with Running(server, db_path) as desk:
+        await settled(server, lambda: desk.synced)
+        await desk.login("agent-ar-1")
+        await settled(server, lambda: set(app_queue.of("agent-ar-1")) == QUEUES_OF["agent-ar-1"]
+                      and all(m["Paused"] == "0" for m in app_queue.of("agent-ar-1").values()))  # fmt: skip
+
+        adds = server.received("QueueAdd")
+        assert {a.get("Queue") for a in adds} == QUEUES_OF["agent-ar-1"]
+        assert all(a.get("Paused") == "true" and a.get("Reason") == NO_SEAT for a in adds)
+        assert all(a.get("MemberName") == "agent-ar-1" and a.get("Interface") == "PJSIP/agent-ar-1" for a in adds)
+        assert desk.taking_calls() == ["agent-ar-1"]
+
+
+async def test_who_is_logged_in_survives_a_restart_of_the_service_and_of_asterisk(fake, db_path):
+    server, app_queue = fake
+    async with Running(server, db_path) as desk:
+        await settled(server, lambda: desk.synced)
+        await desk.login("doc-ar-paed-1")
+        await settled(server, lambda: app_queue.active("ar-medical-paediatrics") == {"doc-ar-paed-1"})
+
+    app_queue.members.clear()  # Asterisk restarted too: it remembers nobody
+    adds_before = server.count("QueueAdd")
+    async with Running(server, db_path) as desk:
+        await settled(server, lambda: app_queue.active("ar-medical-paediatrics") == {"doc-ar-paed-1"})
+        assert desk.session("doc-ar-paed-1").logged_in
+    assert server.count("QueueAdd") > adds_before
+
+
+async def test_pause_reaches_asterisk_at_once_and_is_kept(fake, db_path):
+    server, app_queue = fake
+    async with Running(server, db_path) as desk:
+        await settled(server, lambda: desk.synced)
+        await desk.login("agent-en-1")
+        await settled(server, lambda: app_queue.active("en-general") == {"agent-en-1"})
+        await desk.pause("agent-en-1", "lunch")
+
+        (pause,) = [a for a in server.received("QueuePause") if a.get("Reason") == "lunch"]
+        assert pause.get("Paused") == "true" and pause.get("Queue") is None  # every queue of the person
+        await settled(server, lambda: all(m["Paused"] == "1" for m in app_queue.of("agent-en-1").values()))
+        assert desk.taking_calls() == []
+
+    async with Running(server, db_path) as desk:  # a restart keeps the pause
+        assert desk.session("agent-en-1").paused and desk.session("agent-en-1").pause_reason == "lunch"
+        await desk.unpause("agent-en-1")
+        await settled(server, lambda: all(m["Paused"] == "0" for m in app_queue.of("agent-en-1").values()))
+
+
+async def test_a_seat_count_changed_live_holds_and_frees(fake, db_path):
+    server, app_queue = fake
+    async with Running(server, db_path) as desk:
+        await settled(server, lambda: desk.synced)
+        await desk.set_seats("ar-complaints", 1, by="supervisor")
+        await desk.login("agent-ar-1")
+        await desk.login("agent-en-1")  # a widened match for Arabic complaints
+        await settled(server, lambda: len(app_queue.of("agent-en-1")) == len(QUEUES_OF["agent-en-1"]))
+        await settled(server, lambda: app_queue.active("ar-complaints") == {"agent-ar-1"})
+        assert app_queue.of("agent-en-1")["ar-complaints"]["PausedReason"] == NO_SEAT
+
+        await desk.set_seats("ar-complaints", 2, by="supervisor")
+        await settled(server, lambda: app_queue.active("ar-complaints") == {"agent-ar-1", "agent-en-1"})
+
+        await desk.set_seats("ar-complaints", 1, by="supervisor")
+        await settled(server, lambda: len(app_queue.active("ar-complaints")) == 1)
+    async with Running(server, db_path) as desk:  # the supervisor's count is kept
+        assert desk.seat_overrides["ar-complaints"] == 1
+
+    with pytest.raises(AgentDeskError, match="not a queue"):
+        await desk.set_seats("xx-nothing", 1)
+
+
+async def test_missed_rings_pause_the_person_automatically(fake, db_path):
+    server, app_queue = fake
+    async with Running(server, db_path) as desk:
+        await settled(server, lambda: desk.synced)
+        await desk.login("agent-ar-2")
+        await settled(server, lambda: app_queue.active("ar-general") == {"agent-ar-2"})
+        for n in range(PROFILE.routing.max_missed_rings):
+            await app_queue.broadcast({"Event": "AgentRingNoAnswer", "Queue": "ar-general", "MemberName": "agent-ar-2",
+                                       "Interface": "PJSIP/agent-ar-2", "Uniqueid": f"17000.{n}",
+                                       "RingTime": "15"})  # fmt: skip
+        await settled(server, lambda: any(a.get("Reason") == MISSED_RINGS for a in server.received("QueuePause")))
+        await settled(server, lambda: desk.session("agent-ar-2").pause_reason == MISSED_RINGS)
+        assert desk.session("agent-ar-2").paused
+
+
+async def test_a_login_while_ami_is_gone_is_saved_and_applied_on_reconnect(fake, db_path):
+    server, app_queue = fake
+    async with Running(server, db_path) as desk:
+        await settled(server, lambda: desk.synced)
+        server.login_failures = 1000
+        for conn in server.connections:
+            conn.drop()
+        await settled(server, lambda: not desk.ami.connected)
+
+        await desk.login("agent-ar-1")  # no exception: saved, and Asterisk learns on reconnect
+        assert desk.session("agent-ar-1").logged_in and app_queue.of("agent-ar-1") == {}
+
+        server.login_failures = 0
+        await settled(server, lambda: app_queue.active("ar-general") == {"agent-ar-1"}, timeout=10)
+
+
+async def test_unknown_people_and_logged_out_pauses_are_refused_clearly(fake, db_path):
+    server, _ = fake
+    async with Running(server, db_path) as desk:
+        with pytest.raises(AgentDeskError, match="not an agent or doctor"):
+            await desk.login("nobody")
+        with pytest.raises(AgentDeskError, match="not logged in"):
+            await desk.pause("agent-ar-1")
