@@ -5,6 +5,8 @@
     hotline serve                    only the service, against a running Asterisk instance
     hotline asterisk cli             Asterisk's console on the running instance
     hotline phones                   the SIP accounts of the agent and doctor phones
+    hotline agent login|logout|pause|unpause ID     what agents do with *41-*44, from the service
+    hotline seats QUEUE N            a queue's seats for the current shift, live
     hotline provision [--refresh]    build the Asterisk root and the prompts (cached)
     hotline simulate --callers N --agents M
     hotline records [--limit N]      print the latest call records
@@ -52,7 +54,9 @@ async def _until_signalled(work: Callable[[asyncio.Event], Awaitable[None]]) -> 
 def _service_config(settings: Settings, profile: Profile, instance: AsteriskInstance):  # noqa: ANN202
     from hotline.service import ServiceConfig
 
-    return ServiceConfig(settings, profile, instance.credentials(), f"{instance.inside}/sounds")
+    return ServiceConfig(
+        settings, profile, instance.credentials(), f"{instance.inside}/sounds", instance.host_dir / "service-token"
+    )
 
 
 async def _run(settings: Settings, profile: Profile, with_service: bool) -> None:
@@ -128,6 +132,35 @@ async def _records(settings: Settings, limit: int) -> None:
         )
 
 
+def _admin_post(settings: Settings, instance: AsteriskInstance, path: str, body: dict) -> int:
+    """POST to the running service's local admin API with the token it wrote for us."""
+    import json
+    import urllib.error
+    import urllib.request
+
+    try:
+        token = (instance.host_dir / "service-token").read_text().strip()
+    except OSError:
+        print("hotline: the service is not running (no admin token); start it with 'make run'", file=sys.stderr)
+        return 2
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{settings.http_port}{path}",
+        data=json.dumps(body).encode(),
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=15) as response:
+            print(response.read().decode())
+            return 0
+    except urllib.error.HTTPError as exc:
+        print(f"hotline: {json.loads(exc.read() or b'{}').get('error', exc.reason)}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"hotline: cannot reach the service: {exc}", file=sys.stderr)
+        return 2
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="hotline", description="IVR and call routing for public-service hotlines")
     parser.add_argument("--verbose", "-v", action="store_true", help="debug logging")
@@ -139,6 +172,13 @@ def main(argv: list[str] | None = None) -> int:
     asterisk_commands.add_parser("start", help="render the configuration and run Asterisk in the foreground")
     asterisk_commands.add_parser("cli", help="open Asterisk's console on the running instance")
     commands.add_parser("phones", help="print the SIP accounts of the agent and doctor phones (running instance)")
+    agent = commands.add_parser("agent", help="log a person in or out, pause or unpause (running service)")
+    agent.add_argument("action", choices=["login", "logout", "pause", "unpause"])
+    agent.add_argument("person")
+    agent.add_argument("--reason", default="supervisor")
+    seats = commands.add_parser("seats", help="change a queue's seats for the current shift (running service)")
+    seats.add_argument("queue")
+    seats.add_argument("seats", type=int)
     provision = commands.add_parser("provision", help="build the Asterisk root and the prompts (cached)")
     provision.add_argument("--refresh", action="store_true", help="rebuild the Asterisk root")
     simulate = commands.add_parser("simulate", help="SIPp callers and agent phones against the running hotline")
@@ -201,6 +241,13 @@ def main(argv: list[str] | None = None) -> int:
             instance = _instance(settings)
             command = instance.console_command()
             os.execvp(command[0], command)
+        if args.command in ("agent", "seats"):
+            instance = _instance(settings)
+            if args.command == "agent":
+                path, body = f"/api/agents/{args.person}/{args.action}", {"reason": args.reason}
+            else:
+                path, body = f"/api/queues/{args.queue}/seats", {"seats": args.seats, "by": "hotline seats (CLI)"}
+            return _admin_post(settings, instance, path, body)
         if args.command == "phones":
             instance = _instance(settings)
             phones = instance.credentials().phones

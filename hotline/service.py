@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import time
 from collections.abc import AsyncIterator
+import secrets
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Protocol
 
 from aiohttp import web
@@ -28,7 +31,7 @@ from ivr.agent_codes import AgentFeatureHandler
 from ivr.agi import AGIServer
 from ivr.handler import IvrHandler
 from routing.db import RoutingStore
-from routing.service import AgentDesk
+from routing.service import AgentDesk, AgentDeskError
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +60,7 @@ class ServiceConfig:
     profile: Profile
     credentials: Credentials
     sounds_dir: str  # the prompt folder as Asterisk sees it
+    token_file: Path | None = None  # where the admin token for local tools is written (mode 0600)
     counters: dict[str, int] = field(default_factory=lambda: {"records_written": 0, "events": 0})
 
 
@@ -168,12 +172,100 @@ async def health(request: web.Request) -> web.Response:
     )
 
 
+TOKEN = web.AppKey("token", str)
+AGENT_ACTIONS = ("login", "logout", "pause", "unpause")
+
+
+def _error(status: type[web.HTTPException], message: str) -> web.HTTPException:
+    return status(text=json.dumps({"error": message}), content_type="application/json")
+
+
+@web.middleware
+async def local_admin_auth(request: web.Request, handler):  # noqa: ANN001, ANN201
+    """/api needs the admin token that the service wrote for local tools (the console brings users)."""
+    if request.path.startswith("/api/"):
+        expected = f"Bearer {request.app[TOKEN]}"
+        if not secrets.compare_digest(request.headers.get("Authorization", ""), expected):
+            raise _error(web.HTTPUnauthorized, "missing or wrong admin token")
+    return await handler(request)
+
+
+async def _json_body(request: web.Request) -> dict:
+    if not request.can_read_body:
+        return {}
+    try:
+        body = await request.json()
+    except ValueError:
+        raise _error(web.HTTPBadRequest, "the body is not valid JSON") from None
+    if not isinstance(body, dict):
+        raise _error(web.HTTPBadRequest, "the body must be a JSON object")
+    return body
+
+
+async def agent_action(request: web.Request) -> web.Response:
+    person_id, action = request.match_info["person"], request.match_info["action"]
+    if action not in AGENT_ACTIONS:
+        raise _error(web.HTTPNotFound, f"unknown action {action!r} (one of {', '.join(AGENT_ACTIONS)})")
+    body = await _json_body(request)
+    desk = request.app[DESK]
+    try:
+        if action == "pause":
+            reason = body.get("reason", "supervisor")
+            if not isinstance(reason, str) or not reason.strip() or len(reason) > 64:
+                raise _error(web.HTTPBadRequest, "reason must be a short text")
+            await desk.pause(person_id, reason.strip())
+        else:
+            await getattr(desk, action)(person_id)
+    except AgentDeskError as exc:
+        raise _error(web.HTTPNotFound if person_id not in desk.people else web.HTTPConflict, str(exc)) from None
+    return web.json_response({"person": person_id, "done": action, "session": _session(desk, person_id)})
+
+
+async def queue_seats(request: web.Request) -> web.Response:
+    queue = request.match_info["queue"]
+    body = await _json_body(request)
+    seats = body.get("seats")
+    if isinstance(seats, bool) or not isinstance(seats, int) or not 0 <= seats <= 10000:
+        raise _error(web.HTTPBadRequest, "seats must be a whole number from 0 to 10000")
+    desk = request.app[DESK]
+    try:
+        await desk.set_seats(queue, seats, by=str(body.get("by") or "local admin"))
+    except AgentDeskError as exc:
+        raise _error(web.HTTPNotFound, str(exc)) from None
+    return web.json_response({"queue": queue, "seats": seats})
+
+
+async def agents(request: web.Request) -> web.Response:
+    desk = request.app[DESK]
+    return web.json_response({pid: _session(desk, pid) for pid in desk.people})
+
+
+def _session(desk: AgentDesk, person_id: str) -> dict[str, object]:
+    session = desk.session(person_id)
+    return {"logged_in": session.logged_in, "paused": session.paused, "pause_reason": session.pause_reason}
+
+
+async def token_ctx(app: web.Application) -> AsyncIterator[None]:
+    token = secrets.token_urlsafe(32)
+    app[TOKEN] = token
+    path = app[CONFIG].token_file
+    if path is not None:
+        path.write_text(token)
+        path.chmod(0o600)
+    yield
+    if path is not None:
+        path.unlink(missing_ok=True)
+
+
 def build_app(config: ServiceConfig) -> web.Application:
-    app = web.Application()
+    app = web.Application(middlewares=[local_admin_auth])
     app[CONFIG] = config
     # Order matters: records before events arrive, the desk (on AMI) before the IVR that uses it.
-    app.cleanup_ctx.extend([records_ctx, ami_ctx, agi_ctx])
+    app.cleanup_ctx.extend([token_ctx, records_ctx, ami_ctx, agi_ctx])
     app.router.add_get("/health", health)
+    app.router.add_get("/api/agents", agents)
+    app.router.add_post("/api/agents/{person}/{action}", agent_action)
+    app.router.add_post("/api/queues/{queue}/seats", queue_seats)
     return app
 
 

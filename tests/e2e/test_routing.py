@@ -7,6 +7,7 @@ test. Times come from the phones' and callers' own clocks, never from timed asse
 from __future__ import annotations
 
 import asyncio
+import sys
 
 import pytest
 from conftest import WIDEN_AFTER
@@ -135,9 +136,28 @@ async def test_a_seat_limit_holds_under_a_burst(rig, phones):
     for (_, end), (start, _) in zip(spans, spans[1:]):
         assert start >= end - 0.05, f"two complaint calls overlapped: {spans}"
 
+    # A supervisor raises the seats live: Asterisk's queue membership follows at once.
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "hotline", "seats", "ar-complaints", "2", env=rig.env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )
+    out, _ = await process.communicate()
+    assert process.returncode == 0, out.decode()
+    await rig.wait_for(lambda: _active_count(rig, "ar-complaints", 2), timeout=5, what="the second seat")
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "hotline", "seats", "ar-complaints", "1", env=rig.env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )
+    assert (await process.wait()) == 0
+    await rig.wait_for(lambda: _active_count(rig, "ar-complaints", 1), timeout=5, what="back to one seat")
+
 
 async def _answered(phones, number: str) -> bool:
     return bool(answered_by(phones, number))
+
+
+async def _active_count(rig, queue: str, count: int) -> bool:
+    return sum(m["Paused"] == "0" for m in (await rig.members(queue)).values()) == count
 
 
 async def _unpaused(rig, queue: str, person: str) -> bool:

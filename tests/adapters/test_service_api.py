@@ -1,0 +1,92 @@
+"""The service's local admin API (aiohttp's test client), with a fake app_queue over real AMI and SQLite.
+
+This is what `hotline agent …` and `hotline seats …` use until the console brings users and roles.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from hotline.asterisk import Credentials
+from hotline.profile import load_profile
+from hotline.service import DESK, ServiceConfig, build_app
+from hotline.settings import Settings
+
+try:
+    from .fake_ami import FakeAMIServer
+    from .test_agent_desk import FakeAppQueue
+except ImportError:  # tests/adapters is not a package
+    from fake_ami import FakeAMIServer  # type: ignore[no-redef]
+    from test_agent_desk import FakeAppQueue  # type: ignore[no-redef]
+
+PROFILE = load_profile(Path(__file__).parents[2] / "profiles" / "moh-151.yaml")
+
+
+@pytest.fixture
+async def api(tmp_path):
+    server = FakeAMIServer()
+    await server.start()
+    app_queue = FakeAppQueue(server)
+    settings = Settings(db_url=f"sqlite:///{tmp_path / 'h.db'}", ami_port=server.port, agi_port=0)
+    token_file = tmp_path / "service-token"
+    app = build_app(ServiceConfig(settings, PROFILE, Credentials("hotline", "s3cret", {}), "/s", token_file))
+    client = TestClient(TestServer(app))
+    await client.start_server()
+    await server.wait_until(lambda: app[DESK].synced)
+    token = token_file.read_text()
+    assert oct(token_file.stat().st_mode)[-3:] == "600"
+    yield client, {"Authorization": f"Bearer {token}"}, app_queue
+    await client.close()
+    await server.close()
+    assert not token_file.exists()  # the token goes with the service
+
+
+async def test_without_the_token_nothing_changes(api):
+    client, _, app_queue = api
+    for headers in ({}, {"Authorization": "Bearer wrong"}):
+        response = await client.post("/api/agents/agent-ar-1/login", headers=headers)
+        assert response.status == 401
+        assert (await response.json())["error"] == "missing or wrong admin token"
+    assert app_queue.members == {}
+
+
+async def test_an_agent_is_logged_in_and_paused_through_the_api(api):
+    client, auth, app_queue = api
+    response = await client.post("/api/agents/agent-ar-1/login", headers=auth)
+    assert response.status == 200
+    assert (await response.json())["session"] == {"logged_in": True, "paused": False, "pause_reason": None}
+    response = await client.post("/api/agents/agent-ar-1/pause", json={"reason": "training"}, headers=auth)
+    assert (await response.json())["session"]["pause_reason"] == "training"
+    assert all(m["Paused"] == "1" for m in app_queue.of("agent-ar-1").values())
+    listing = await (await client.get("/api/agents", headers=auth)).json()
+    assert listing["agent-ar-1"]["paused"] and not listing["doc-ar-paed-1"]["logged_in"]
+
+
+async def test_bad_input_gets_a_clear_4xx(api):
+    client, auth, _ = api
+    cases = [
+        (client.post("/api/agents/nobody/login", headers=auth), 404, "is not an agent or doctor"),
+        (client.post("/api/agents/agent-ar-1/dance", headers=auth), 404, "unknown action"),
+        (client.post("/api/agents/agent-ar-2/pause", headers=auth), 409, "not logged in"),
+        (client.post("/api/queues/ar-general/seats", data=b"{nope", headers=auth), 400, "not valid JSON"),
+        (client.post("/api/queues/ar-general/seats", json=[1], headers=auth), 400, "JSON object"),
+        (client.post("/api/queues/ar-general/seats", json={"seats": -1}, headers=auth), 400, "whole number"),
+        (client.post("/api/queues/ar-general/seats", json={"seats": True}, headers=auth), 400, "whole number"),
+        (client.post("/api/queues/xx-yy/seats", json={"seats": 3}, headers=auth), 404, "not a queue"),
+    ]
+    for request, status, message in cases:
+        response = await request
+        assert response.status == status, await response.text()
+        assert message in (await response.json())["error"]
+
+
+async def test_seats_change_live_through_the_api(api):
+    client, auth, app_queue = api
+    await client.post("/api/agents/agent-ar-1/login", headers=auth)
+    await client.post("/api/agents/agent-ar-2/login", headers=auth)
+    response = await client.post("/api/queues/ar-general/seats", json={"seats": 1}, headers=auth)
+    assert response.status == 200
+    await app_queue.server.wait_until(lambda: len(app_queue.active("ar-general")) == 1)
