@@ -110,6 +110,9 @@ def _sync_engine(url: str) -> Engine:
     engine = create_engine(sync_url(url))
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
+        # A new installation has no folder for its database yet (var/ in a fresh clone).
+        if engine.url.database:
+            Path(engine.url.database).parent.mkdir(parents=True, exist_ok=True)
     return engine
 
 

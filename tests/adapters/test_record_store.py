@@ -219,6 +219,12 @@ async def test_a_callback_attempt_and_a_transfer_round_trip_their_links(store: R
     assert (await store.get("1700000000.50")).kind == "inbound"
 
 
+def test_upgrade_makes_the_folder_of_a_new_sqlite_database(tmp_path) -> None:
+    url = f"sqlite:///{tmp_path / 'var' / 'new' / 'hotline.db'}"
+    upgrade(url)
+    assert (tmp_path / "var" / "new" / "hotline.db").is_file()
+
+
 async def test_get_of_an_unknown_linkedid_is_none(store: RecordStore) -> None:
     assert await store.get("no-such-call") is None
 
