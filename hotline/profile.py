@@ -22,8 +22,12 @@ REQUIRED_PROMPTS = (
     "welcome", "choose_topic", "choose_specialty", "option", "invalid", "closed",
     # heard by agents and doctors on their own phones after a feature code
     "agent_logged_in", "agent_logged_out", "agent_paused", "agent_unpaused", "agent_failed",
+    # callbacks: the offer while waiting, the number, and the greeting when we call back
+    "callback_offer", "callback_confirm", "callback_enter", "callback_refused", "callback_booked",
+    "callback_greeting",
 )
-AGENT_PROMPTS = REQUIRED_PROMPTS[6:]
+AGENT_PROMPTS = REQUIRED_PROMPTS[6:11]
+CALLBACK_PROMPTS = REQUIRED_PROMPTS[11:]
 _ID = re.compile(r"^[a-z][a-z0-9_]{0,23}$")
 _PERSON_ID = re.compile(r"^[a-z][a-z0-9-]{0,39}$")
 _NUMBER = re.compile(r"^[0-9*#+]{1,20}$")
@@ -111,6 +115,26 @@ class RoutingRules:
 
 
 @dataclass(frozen=True)
+class CallbackRules:
+    """When callbacks are offered and made (see callbacks/policy.py)."""
+
+    enabled: bool = True
+    offer_after_wait_seconds: int = 120  # offer when the estimated wait is longer than this
+    offer_callers_per_person: float = 3.0  # … or when more callers wait per logged-in person
+    abandoned_after_seconds: int = 10  # a caller who hangs up in the queue after this gets a callback
+    abandoned_in_ivr_at_peak: bool = True  # and so does one who hangs up in the IVR at peak
+    allowed_numbers: tuple[str, ...] = (r"^[0-9]{6,15}$",)  # regexes a callback number must match
+    max_requests_per_number_per_day: int = 3
+    max_attempts: int = 3
+    retry_after_seconds: tuple[int, ...] = (120, 600, 1800)
+    expire_after_seconds: int = 24 * 3600
+    quiet_start: time | None = None  # no callbacks from … (local time)
+    quiet_end: time | None = None  # … until
+    capacity_share: float = 0.3  # at most this share of the free people dial callbacks
+    agent_first: bool = False  # customer-first by default: call the caller, then connect
+
+
+@dataclass(frozen=True)
 class Shift:
     id: str
     start: time
@@ -142,6 +166,7 @@ class Profile:
     shifts: tuple[Shift, ...] = ()
     default_seats: int = 30  # seats per queue and shift unless the profile says otherwise
     seats: dict[str, dict[str, int]] = field(default_factory=dict)  # queue -> shift id -> seats
+    callbacks: CallbackRules = field(default_factory=CallbackRules)
 
     def shift_at(self, now: datetime) -> Shift | None:
         clock = now.astimezone(ZoneInfo(self.timezone)).time().replace(tzinfo=None)
@@ -258,7 +283,10 @@ def parse_profile(data: Any, *, source: str = "<profile>", base_dir: Path | None
     c = _Checker()
     top = c.mapping(data, "(top)")
     c.unknown_keys(
-        top, "", {"hotline", "languages", "ivr", "prompts", "topics", "people", "queues", "routing", "shifts", "seats"}
+        top,
+        "",
+        {"hotline", "languages", "ivr", "prompts", "topics", "people", "queues", "routing", "shifts", "seats",
+         "callbacks"},
     )
 
     hot = c.mapping(top.get("hotline"), "hotline")
@@ -460,6 +488,8 @@ def parse_profile(data: Any, *, source: str = "<profile>", base_dir: Path | None
                 c.fail(f"{p}.{shift_id}", f"is not a shift id ({', '.join(sorted(shift_ids)) or 'no shifts defined'})")
             seats[str(queue)][str(shift_id)] = c.integer(count, f"{p}.{shift_id}", 0, 10000)
 
+    callbacks = _callback_rules(c, top.get("callbacks", {}))
+
     if c.problems:
         raise ProfileError(source, c.problems)
     return Profile(
@@ -481,7 +511,69 @@ def parse_profile(data: Any, *, source: str = "<profile>", base_dir: Path | None
         shifts=tuple(shifts),
         default_seats=default_seats,
         seats=seats,
+        callbacks=callbacks,
     )
+
+
+def _callback_rules(c: _Checker, value: Any) -> CallbackRules:
+    raw = c.mapping(value, "callbacks")
+    c.unknown_keys(raw, "callbacks", set(CallbackRules.__dataclass_fields__) - {"quiet_start", "quiet_end"} | {"quiet_hours"})
+    d = CallbackRules()
+    enabled = raw.get("enabled", d.enabled)
+    if not isinstance(enabled, bool):
+        c.fail("callbacks.enabled", "must be true or false")
+    patterns = []
+    for i, pattern in enumerate(c.sequence(raw.get("allowed_numbers", list(d.allowed_numbers)), "callbacks.allowed_numbers")):
+        text = c.string(pattern, f"callbacks.allowed_numbers[{i}]")
+        try:
+            re.compile(text)
+        except re.error as exc:
+            c.fail(f"callbacks.allowed_numbers[{i}]", f"is not a regular expression: {exc}")
+        patterns.append(text)
+    retries = tuple(
+        c.integer(v, f"callbacks.retry_after_seconds[{i}]", 1, 86400)
+        for i, v in enumerate(c.sequence(raw.get("retry_after_seconds", list(d.retry_after_seconds)), "callbacks.retry_after_seconds"))
+    )
+    quiet_start = quiet_end = None
+    if "quiet_hours" in raw:
+        quiet = c.mapping(raw["quiet_hours"], "callbacks.quiet_hours")
+        c.unknown_keys(quiet, "callbacks.quiet_hours", {"start", "end"})
+        quiet_start = _clock(c, quiet.get("start"), "callbacks.quiet_hours.start", allow_24=False)
+        quiet_end = _clock(c, quiet.get("end"), "callbacks.quiet_hours.end", allow_24=False)
+    share = raw.get("capacity_share", d.capacity_share)
+    if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 < share <= 1:
+        c.fail("callbacks.capacity_share", "must be a fraction above 0 and at most 1")
+        share = d.capacity_share
+    per_person = raw.get("offer_callers_per_person", d.offer_callers_per_person)
+    if isinstance(per_person, bool) or not isinstance(per_person, (int, float)) or per_person <= 0:
+        c.fail("callbacks.offer_callers_per_person", "must be a number above 0")
+        per_person = d.offer_callers_per_person
+    agent_first = raw.get("agent_first", d.agent_first)
+    in_ivr = raw.get("abandoned_in_ivr_at_peak", d.abandoned_in_ivr_at_peak)
+    for name, flag in (("agent_first", agent_first), ("abandoned_in_ivr_at_peak", in_ivr)):
+        if not isinstance(flag, bool):
+            c.fail(f"callbacks.{name}", "must be true or false")
+    return CallbackRules(
+        enabled=bool(enabled),
+        offer_after_wait_seconds=c.integer(raw.get("offer_after_wait_seconds", d.offer_after_wait_seconds),
+                                           "callbacks.offer_after_wait_seconds", 0, 86400),
+        offer_callers_per_person=float(per_person),
+        abandoned_after_seconds=c.integer(raw.get("abandoned_after_seconds", d.abandoned_after_seconds),
+                                          "callbacks.abandoned_after_seconds", 0, 3600),
+        abandoned_in_ivr_at_peak=bool(in_ivr),
+        allowed_numbers=tuple(patterns),
+        max_requests_per_number_per_day=c.integer(
+            raw.get("max_requests_per_number_per_day", d.max_requests_per_number_per_day),
+            "callbacks.max_requests_per_number_per_day", 1, 1000),
+        max_attempts=c.integer(raw.get("max_attempts", d.max_attempts), "callbacks.max_attempts", 1, 20),
+        retry_after_seconds=retries or d.retry_after_seconds,
+        expire_after_seconds=c.integer(raw.get("expire_after_seconds", d.expire_after_seconds),
+                                       "callbacks.expire_after_seconds", 60, 30 * 86400),
+        quiet_start=quiet_start,
+        quiet_end=quiet_end,
+        capacity_share=float(share),
+        agent_first=bool(agent_first),
+    )  # fmt: skip
 
 
 def _unique(c: _Checker, path: str, values: list[tuple[str, str]]) -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from hotline.profile import AGENT_PROMPTS, Profile, Prompt, Topic
+from hotline.profile import AGENT_PROMPTS, CALLBACK_PROMPTS, Profile, Prompt, Topic
 from routing.queues import queue_name
 
 ALL_LANGUAGES = "all"  # the folder of prompts spoken in every language in turn
@@ -69,8 +69,13 @@ CLOSED_PROMPT = f"{ALL_LANGUAGES}/closed"
 
 
 def agent_prompt(language: str, name: str) -> str:
-    """A confirmation an agent hears after a feature code, e.g. ``ar/agent-logged-in``."""
+    """A single-text prompt by name, e.g. ``ar/agent-logged-in`` or ``en/callback-offer``."""
     return f"{language}/{name.replace('_', '-')}"
+
+
+def digit_prompt(language: str, digit: str) -> str:
+    """One digit spoken in ``language``, e.g. ``ar/digit-7``."""
+    return f"{language}/digit-{digit}"
 
 
 class Menu:
@@ -180,8 +185,10 @@ def prompt_plan(profile: Profile) -> dict[str, tuple[Segment, ...]]:
     plan[language_prompt(retry=True)] = tuple(seg(c, prompts["invalid"][c]) for c in codes) + language_menu
     plan[CLOSED_PROMPT] = tuple(seg(c, prompts["closed"][c]) for c in codes)
     for code in codes:
-        for name in AGENT_PROMPTS:
+        for name in AGENT_PROMPTS + CALLBACK_PROMPTS:
             plan[agent_prompt(code, name)] = (seg(code, prompts[name][code]),)
+        for digit in "0123456789":  # to read a callback number back, in the caller's language
+            plan[digit_prompt(code, digit)] = (Segment(voices[code], digit, None),)
         invalid = (seg(code, prompts["invalid"][code]),)
         topics = (seg(code, prompts["choose_topic"][code]), *options(code, [(t.key, t.label) for t in profile.topics]))
         plan[topics_prompt(code)] = topics

@@ -69,8 +69,10 @@ def _short_profile(target: Path) -> Path:
     data["prompts"]["choose_specialty"] = {"ar": "التخصص", "en": "Specialty"}
     data["prompts"]["option"] = {"ar": "{key}", "en": "{key}"}
     data["prompts"]["invalid"] = {"ar": "عذراً", "en": "Sorry"}
-    for name in ("agent_logged_in", "agent_logged_out", "agent_paused", "agent_unpaused", "agent_failed"):
+    for name in ("agent_logged_in", "agent_logged_out", "agent_paused", "agent_unpaused", "agent_failed",
+                 "callback_confirm", "callback_enter", "callback_refused", "callback_booked", "callback_greeting"):
         data["prompts"][name] = {"ar": "تم", "en": "Done"}
+    data["prompts"]["callback_offer"] = {"ar": "واحد", "en": "One"}
     # Routing: widening after 5 s so the tests can see it happen, not sooner; more people to choose from.
     data["routing"]["widen_after_seconds"] = WIDEN_AFTER
     data["routing"]["overflow_after_seconds"] = 90

@@ -1,0 +1,63 @@
+"""What a callback request and an attempt are. Pure data, shared by the policy, the store and the scheduler."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Origin(StrEnum):
+    OFFER = "offer"  # the caller pressed 1 while waiting
+    ABANDONED_QUEUE = "abandoned_queue"  # hung up in the queue after N seconds
+    ABANDONED_IVR = "abandoned_ivr"  # hung up in the IVR at peak
+
+
+class RequestStatus(StrEnum):
+    OPEN = "open"  # waiting for its turn (or for its next attempt)
+    DIALING = "dialing"  # an attempt is claimed and may be ringing the caller
+    CONNECTED = "connected"  # the caller answered and was connected to a person: done
+    CANCELLED = "cancelled"  # the caller got through on their own, or a supervisor cancelled it
+    EXPIRED = "expired"  # too old
+    FAILED = "failed"  # every attempt used up
+
+
+OPEN_STATUSES = frozenset({RequestStatus.OPEN, RequestStatus.DIALING})
+
+
+class AttemptOutcome(StrEnum):
+    CONNECTED = "connected"  # answered and put through to the skill group
+    NO_ANSWER = "no_answer"
+    BUSY = "busy"
+    FAILED = "failed"  # the call could not be placed
+    UNKNOWN = "unknown"  # the service stopped after dialling: never re-sent, counted as an attempt
+
+
+@dataclass(frozen=True)
+class CallbackRequest:
+    id: int | None
+    number: str  # the number to call, as validated
+    language: str
+    topic: str
+    specialty: str | None
+    queue: str  # the skill group the caller is connected to
+    origin: Origin
+    original_linkedid: str | None  # the call record it comes from
+    place_at: float  # epoch seconds: the caller's place in the queue (when they first joined)
+    created_at: float
+    expires_at: float
+    status: RequestStatus = RequestStatus.OPEN
+    attempts: int = 0
+    next_attempt_at: float = 0.0
+    priority: int = 0
+
+
+@dataclass(frozen=True)
+class CallbackAttempt:
+    id: int | None
+    request_id: int
+    claimed_at: float
+    claimed_by: str  # which service instance
+    dialed_at: float | None = None  # set BEFORE the Originate is sent
+    ended_at: float | None = None
+    outcome: AttemptOutcome | None = None
+    linkedid: str | None = None  # the call record of the callback call
