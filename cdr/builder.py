@@ -21,6 +21,8 @@ from typing import Any
 from cdr.events import (
     AgentComplete,
     AgentConnect,
+    CallbackBooked,
+    CallbackStart,
     Event,
     Hangup,
     HotlineRoute,
@@ -86,6 +88,9 @@ class _CallState:
     abandoned: bool = False
     wait_seconds: float | None = None
     talk_time: int | None = None  # from AgentComplete, used only when the Hangup never comes
+    kind: str = "inbound"
+    callback_of: str | None = None
+    callback_booked: bool = False
 
 
 def _utc(ts: float) -> datetime:
@@ -111,6 +116,8 @@ class RecordBuilder:
             {
                 Newchannel: self._on_newchannel,
                 HotlineRoute: self._on_route,
+                CallbackStart: self._on_callback_start,
+                CallbackBooked: self._on_callback_booked,
                 QueueCallerJoin: self._on_queue_join,
                 QueueCallerLeave: self._on_queue_leave,
                 QueueCallerAbandon: self._on_queue_abandon,
@@ -171,6 +178,28 @@ class RecordBuilder:
                 caller_name=_caller_id(event.caller_id_name),
                 started_ts=event.timestamp,
             )
+        return []
+
+    def _on_callback_start(self, event: CallbackStart) -> list[CallRecord]:
+        """A called-back caller answered: their callback call is a record of its own, linked back."""
+        if event.uniqueid == event.linkedid and event.linkedid not in self._calls:
+            self._calls[event.linkedid] = _CallState(
+                linkedid=event.linkedid,
+                caller_number=_optional(event.number),
+                caller_name=None,
+                started_ts=event.timestamp,
+                language=_optional(event.language),
+                queue=_optional(event.queue),
+                route_seen=True,
+                kind="callback",
+                callback_of=_optional(event.callback_of),
+            )
+        return []
+
+    def _on_callback_booked(self, event: CallbackBooked) -> list[CallRecord]:
+        call = self._caller_call(event.uniqueid, event.linkedid)
+        if call is not None:
+            call.callback_booked = True
         return []
 
     def _on_route(self, event: HotlineRoute) -> list[CallRecord]:
@@ -257,7 +286,9 @@ class RecordBuilder:
             if end_ts is not None and call.first_join_ts is not None:
                 wait = max(0.0, end_ts - call.first_join_ts)
         elif call.first_join_ts is not None:
-            outcome = Outcome.FAILED  # left the queue(s) unanswered (timeout, empty queue, ...)
+            # Left the queue(s) unanswered: by choice with a callback (it keeps their place, and the
+            # callback call has a record of its own), or by a failure (timeout, empty queue, ...).
+            outcome = Outcome.ABANDONED_QUEUE if call.callback_booked else Outcome.FAILED
             if call.last_leave_ts is not None:
                 wait = max(0.0, call.last_leave_ts - call.first_join_ts)
         elif call.route_seen:
@@ -280,4 +311,6 @@ class RecordBuilder:
             hangup_cause=hangup.cause if hangup is not None else None,
             hangup_cause_text=_optional(hangup.cause_txt) if hangup is not None else None,
             ended_at=_utc(end_ts) if end_ts is not None else None,
+            kind=call.kind,
+            callback_of=call.callback_of,
         )

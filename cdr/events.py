@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import TypeAlias
 
-from hotline.channelvars import ROUTE_USEREVENT
+from hotline.channelvars import CALLBACK_BOOKED_USEREVENT, CALLBACK_USEREVENT, ROUTE_USEREVENT
 
 __all__ = [
     "AgentComplete",
@@ -24,6 +24,8 @@ __all__ = [
     "Event",
     "EventParseError",
     "Hangup",
+    "CallbackBooked",
+    "CallbackStart",
     "HotlineRoute",
     "Newchannel",
     "QueueCallerAbandon",
@@ -62,6 +64,30 @@ class HotlineRoute:
     specialty: str
     queue: str
     result: str  # "OK" or "FALLBACK"
+
+
+@dataclass(frozen=True, slots=True)
+class CallbackStart:
+    """``UserEvent`` named ``hotline.channelvars.CALLBACK_USEREVENT``: a called-back caller answered."""
+
+    timestamp: float
+    uniqueid: str
+    linkedid: str
+    attempt: str
+    number: str
+    language: str
+    queue: str
+    callback_of: str
+
+
+@dataclass(frozen=True, slots=True)
+class CallbackBooked:
+    """``UserEvent`` named ``hotline.channelvars.CALLBACK_BOOKED_USEREVENT``: the caller left the queue
+    with a callback that keeps their place."""
+
+    timestamp: float
+    uniqueid: str
+    linkedid: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +161,8 @@ class Hangup:
 Event: TypeAlias = (
     Newchannel
     | HotlineRoute
+    | CallbackStart
+    | CallbackBooked
     | QueueCallerJoin
     | QueueCallerAbandon
     | QueueCallerLeave
@@ -196,8 +224,22 @@ def _newchannel(h: _Headers) -> Newchannel:
     )
 
 
-def _user_event(h: _Headers) -> HotlineRoute | None:
-    if h.text("UserEvent") != ROUTE_USEREVENT:
+def _user_event(h: _Headers) -> HotlineRoute | CallbackStart | CallbackBooked | None:
+    name = h.text("UserEvent")
+    if name == CALLBACK_BOOKED_USEREVENT:
+        return CallbackBooked(h.timestamp(), h.required("Uniqueid"), h.required("Linkedid"))
+    if name == CALLBACK_USEREVENT:
+        return CallbackStart(
+            timestamp=h.timestamp(),
+            uniqueid=h.required("Uniqueid"),
+            linkedid=h.required("Linkedid"),
+            attempt=h.text("Attempt"),
+            number=h.text("Number"),
+            language=h.text("Language"),
+            queue=h.text("Queue"),
+            callback_of=h.text("CallbackOf"),
+        )
+    if name != ROUTE_USEREVENT:
         return None
     return HotlineRoute(
         timestamp=h.timestamp(),

@@ -305,3 +305,42 @@ def test_malformed_known_event_is_none_from_parse_event_and_an_error_from_decode
     assert parse_event(headers) is None
     with pytest.raises(EventParseError, match=header):
         decode_event(headers)
+
+
+# The service calls a caller back: Asterisk originates to the trunk; when the caller answers the
+# dialplan announces the callback, greets them, and queues them in their skill group.
+CALLBACK_CONNECTED: AmiLog = [
+    {"Event": "Newchannel", "Timestamp": "1700100000.000000", "Channel": "PJSIP/trunk-0000000a", "CallerIDNum": "151", "CallerIDName": "", "Context": "hotline-callback-out", "Exten": "s", "Uniqueid": "1700100000.20", "Linkedid": "1700100000.20"},
+    {"Event": "UserEvent", "Timestamp": "1700100006.000000", "Channel": "PJSIP/trunk-0000000a", "Uniqueid": "1700100000.20", "Linkedid": "1700100000.20", "UserEvent": "HotlineCallback", "Attempt": "7", "Number": "55123456", "Language": "ar", "Queue": "ar-general", "CallbackOf": "1700000000.1"},
+    {"Event": "QueueCallerJoin", "Timestamp": "1700100009.000000", "Channel": "PJSIP/trunk-0000000a", "Uniqueid": "1700100000.20", "Linkedid": "1700100000.20", "Queue": "ar-general", "Position": "1", "Count": "1"},
+    {"Event": "AgentConnect", "Timestamp": "1700100010.000000", "Channel": "PJSIP/trunk-0000000a", "Uniqueid": "1700100000.20", "Linkedid": "1700100000.20", "DestChannel": "PJSIP/agent-ar-1-0000000b", "DestUniqueid": "1700100009.21", "Queue": "ar-general", "MemberName": "agent-ar-1", "Interface": "PJSIP/agent-ar-1", "HoldTime": "1", "RingTime": "1"},
+    {"Event": "Hangup", "Timestamp": "1700100070.000000", "Channel": "PJSIP/trunk-0000000a", "Uniqueid": "1700100000.20", "Linkedid": "1700100000.20", "Cause": "16", "Cause-txt": "Normal Clearing"},
+]
+
+
+def test_a_callback_call_is_its_own_record_linked_to_the_original_call() -> None:
+    record = only(play(CALLBACK_CONNECTED))
+
+    assert (record.kind, record.callback_of) == ("callback", "1700000000.1")
+    assert record.caller_number == "55123456" and record.language == "ar"
+    assert record.outcome is Outcome.ANSWERED and record.agent == "agent-ar-1" and record.queue == "ar-general"
+    assert record.started_at == utc(1700100006.0)
+    assert record.talk_seconds == pytest.approx(60.0)
+
+
+def test_an_inbound_call_is_of_kind_inbound() -> None:
+    assert only(play(ANSWERED_BY_PAEDIATRICIAN)).kind == "inbound"
+
+
+def test_a_caller_who_books_a_callback_leaves_the_queue_as_abandoned_not_failed() -> None:
+    log: AmiLog = [
+        {"Event": "Newchannel", "Timestamp": "1700200000.0", "Channel": "PJSIP/trunk-01", "CallerIDNum": "55123456", "CallerIDName": "", "Context": "hotline-inbound", "Exten": "151", "Uniqueid": "1700200000.1", "Linkedid": "1700200000.1"},
+        {"Event": "UserEvent", "Timestamp": "1700200010.0", "Uniqueid": "1700200000.1", "Linkedid": "1700200000.1", "UserEvent": "HotlineRoute", "Language": "ar", "Topic": "general", "Specialty": "", "Queue": "ar-general", "Result": "OK"},
+        {"Event": "QueueCallerJoin", "Timestamp": "1700200010.1", "Queue": "ar-general", "Uniqueid": "1700200000.1", "Linkedid": "1700200000.1", "Position": "3"},
+        {"Event": "QueueCallerLeave", "Timestamp": "1700200040.1", "Queue": "ar-general", "Uniqueid": "1700200000.1", "Linkedid": "1700200000.1", "Position": "3"},
+        {"Event": "UserEvent", "Timestamp": "1700200052.0", "Uniqueid": "1700200000.1", "Linkedid": "1700200000.1", "UserEvent": "HotlineCallbackBooked"},
+        {"Event": "Hangup", "Timestamp": "1700200055.0", "Uniqueid": "1700200000.1", "Linkedid": "1700200000.1", "Cause": "16", "Cause-txt": "Normal Clearing"},
+    ]
+    record = only(play(log))
+    assert record.outcome is Outcome.ABANDONED_QUEUE
+    assert record.wait_seconds == pytest.approx(30.0)
