@@ -22,7 +22,7 @@ import jinja2
 
 from hotline import channelvars
 from hotline.profile import Profile
-from hotline.prompts import install_prompts
+from hotline.prompts import install_prompts, offer_off
 from hotline.settings import PROJECT_ROOT, Settings
 from routing.queues import build_queues, default_queue
 
@@ -111,6 +111,7 @@ class AsteriskInstance:
         credentials = Credentials.generate(profile)
         self.render(profile, credentials)
         install_prompts(profile, self.settings.cache_dir / "prompts", self.sounds_dir)
+        offer_off(self.sounds_dir, (q.name for q in build_queues(profile)))
         self.credentials_file.write_text(credentials.to_json())
         self.credentials_file.chmod(0o600)
         return credentials
@@ -140,7 +141,12 @@ class AsteriskInstance:
                 "rtp_start": self.settings.rtp_start,
                 "rtp_end": self.settings.rtp_end,
             },
-            "sip": {"bind": self.settings.sip_host, "trunk_match": self.settings.trunk_match},
+            "sip": {
+                "bind": self.settings.sip_host,
+                "trunk_match": self.settings.trunk_match,
+                "trunk_contact": self.settings.trunk_contact,
+            },
+            "callbacks": profile.callbacks,
             "agi": {"host": self.settings.agi_host, "port": self.settings.agi_port},
             "ami": {"username": credentials.ami_username, "secret": credentials.ami_secret},
             "people": people,

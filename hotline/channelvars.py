@@ -12,6 +12,13 @@ QUEUE = "HOTLINE_QUEUE"  # the app_queue queue the dialplan enters
 OVERFLOW_QUEUE = "HOTLINE_OVERFLOW_QUEUE"  # where the caller goes after waiting T2
 PRIORITY = "HOTLINE_PRIORITY"  # app_queue priority (QUEUE_PRIO): urgent topics and callbacks first
 AGENT_PROMPT = "HOTLINE_AGENT_PROMPT"  # the confirmation an agent hears after a feature code
+PROMPT = "HOTLINE_PROMPT"  # a prompt the dialplan plays after an AGI (e.g. "callback booked")
+JOINED_AT = "HOTLINE_JOINED_AT"  # epoch seconds the caller first joined a queue: their place
+CALLBACK_ATTEMPT = "HOTLINE_CALLBACK_ATTEMPT"  # on a callback call: the attempt id
+CALLBACK_NUMBER = "HOTLINE_CALLBACK_NUMBER"  # on a callback call: the caller's number
+CALLBACK_OF = "HOTLINE_CALLBACK_OF"  # on a callback call: the linkedid of the original call
+CALLBACK_BOOKED_USEREVENT = "HotlineCallbackBooked"  # a waiting caller booked a callback and leaves
+CALLBACK_USEREVENT = "HotlineCallback"  # headers: Attempt, Number, Language, Queue, CallbackOf
 
 RESULT_OK = "OK"
 

@@ -55,7 +55,12 @@ def _service_config(settings: Settings, profile: Profile, instance: AsteriskInst
     from hotline.service import ServiceConfig
 
     return ServiceConfig(
-        settings, profile, instance.credentials(), f"{instance.inside}/sounds", instance.host_dir / "service-token"
+        settings,
+        profile,
+        instance.credentials(),
+        f"{instance.inside}/sounds",
+        instance.host_dir / "service-token",
+        instance.sounds_dir,
     )
 
 

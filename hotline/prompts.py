@@ -12,6 +12,7 @@ import hashlib
 import logging
 import shutil
 import subprocess
+from collections.abc import Iterable
 from pathlib import Path
 
 from hotline.profile import Profile
@@ -138,3 +139,32 @@ def install_prompts(profile: Profile, cache: Path, sounds_dir: Path) -> dict[str
     shutil.copyfile(hold_music(cache), moh)
     log.info("%d prompts installed in %s", len(installed), sounds_dir)
     return installed
+
+
+OFFER_DIR = "offer"  # sounds/offer/<queue>.wav: app_queue's periodic announcement of each queue
+
+
+def offer_file(sounds_dir: Path, queue: str) -> Path:
+    return sounds_dir / OFFER_DIR / f"{queue}.wav"
+
+
+def set_offer(sounds_dir: Path, queue: str, language: str | None) -> None:
+    """Switch a queue's periodic announcement to the callback offer in ``language``, or to silence.
+
+    app_queue reads the file each time it plays it, so this takes effect at the next announcement.
+    The switch is atomic (rename), so a caller never hears half a file.
+    """
+    source = sounds_dir / language / "callback-offer.wav" if language else sounds_dir / OFFER_DIR / "silence.wav"
+    target = offer_file(sounds_dir, queue)
+    partial = target.with_suffix(".part")
+    shutil.copyfile(source, partial)
+    partial.rename(target)
+
+
+def offer_off(sounds_dir: Path, queues: Iterable[str]) -> None:
+    folder = sounds_dir / OFFER_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    silence = folder / "silence.wav"
+    _run(["sox", "-n", *FORMAT, str(silence), "trim", "0", "0.1"])
+    for queue in queues:
+        set_offer(sounds_dir, queue, None)

@@ -32,6 +32,9 @@ from ivr.agi import AGIServer
 from ivr.handler import IvrHandler
 from routing.db import RoutingStore
 from routing.service import AgentDesk, AgentDeskError
+from callbacks.db import CallbackStore
+from callbacks.service import CallbackService, instance_name
+from ivr.callback_offer import CallbackOfferHandler
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +64,7 @@ class ServiceConfig:
     credentials: Credentials
     sounds_dir: str  # the prompt folder as Asterisk sees it
     token_file: Path | None = None  # where the admin token for local tools is written (mode 0600)
+    sounds_host_dir: Path | None = None  # the prompt folder from here (to switch the callback offer)
     counters: dict[str, int] = field(default_factory=lambda: {"records_written": 0, "events": 0})
 
 
@@ -70,6 +74,8 @@ AGI = web.AppKey("agi", AGIServer)
 BUILDER = web.AppKey("builder", RecordBuilder)
 RECORD_QUEUE = web.AppKey("record_queue", asyncio.Queue)
 DESK = web.AppKey("desk", AgentDesk)
+CALLBACKS = web.AppKey("callbacks", CallbackService)
+RECORD_HOOKS = web.AppKey("record_hooks", list)
 
 
 async def records_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -81,6 +87,8 @@ async def records_ctx(app: web.Application) -> AsyncIterator[None]:
     pending: asyncio.Queue[CallRecord] = asyncio.Queue()
     app[BUILDER] = builder
     app[RECORD_QUEUE] = pending
+    hooks: list = []  # called with each new record (callbacks for abandoned callers, …)
+    app[RECORD_HOOKS] = hooks
 
     async def write() -> None:
         while True:
@@ -88,6 +96,8 @@ async def records_ctx(app: web.Application) -> AsyncIterator[None]:
             try:
                 if await store.add(record):
                     config.counters["records_written"] += 1
+                    for hook in hooks:
+                        await hook(record)
             except Exception:  # a database hiccup must not stop the writer; the record is retried
                 log.exception("could not write the record of call %s; retrying in 1 s", record.linkedid)
                 await asyncio.sleep(1.0)
@@ -119,6 +129,7 @@ async def agi_ctx(app: web.Application) -> AsyncIterator[None]:
     )
     server.add_route("ivr", IvrHandler(config.profile, config.sounds_dir))
     server.add_route("agent", AgentFeatureHandler(config.profile, app[DESK], config.sounds_dir))
+    server.add_route("callback", CallbackOfferHandler(config.profile, app[CALLBACKS], config.sounds_dir))
     await server.start()
     app[AGI] = server
     log.info("IVR (FastAGI) listening on %s:%s", config.settings.agi_host, server.port)
@@ -155,6 +166,20 @@ async def ami_ctx(app: web.Application) -> AsyncIterator[None]:
     await store.close()
 
 
+async def callbacks_ctx(app: web.Application) -> AsyncIterator[None]:
+    config = app[CONFIG]
+    store = CallbackStore(config.settings.db_url)
+    service = CallbackService(
+        config.profile, app[AMI], store, app[DESK], config.sounds_host_dir, instance_name(config.settings.agi_port)
+    )
+    await service.start()
+    app[CALLBACKS] = service
+    app[RECORD_HOOKS].append(service.on_record)
+    yield
+    await service.close()
+    await store.close()
+
+
 async def health(request: web.Request) -> web.Response:
     app = request.app
     config = app[CONFIG]
@@ -167,6 +192,7 @@ async def health(request: web.Request) -> web.Response:
             "calls_in_progress": app[BUILDER].calls_in_progress,
             "routing_synced": app[DESK].synced,
             "taking_calls": app[DESK].taking_calls(),
+            "callbacks_dialled": app[CALLBACKS].dialled,
             **config.counters,
         }
     )
@@ -261,7 +287,7 @@ def build_app(config: ServiceConfig) -> web.Application:
     app = web.Application(middlewares=[local_admin_auth])
     app[CONFIG] = config
     # Order matters: records before events arrive, the desk (on AMI) before the IVR that uses it.
-    app.cleanup_ctx.extend([token_ctx, records_ctx, ami_ctx, agi_ctx])
+    app.cleanup_ctx.extend([token_ctx, records_ctx, ami_ctx, callbacks_ctx, agi_ctx])
     app.router.add_get("/health", health)
     app.router.add_get("/api/agents", agents)
     app.router.add_post("/api/agents/{person}/{action}", agent_action)

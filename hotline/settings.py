@@ -8,6 +8,7 @@
 | HOTLINE_INSTANCE | default | name of the Asterisk run directory |
 | HOTLINE_SIP_PORT / HOTLINE_AMI_PORT / HOTLINE_AGI_PORT / HOTLINE_HTTP_PORT | 5060 / 5038 / 4573 / 8151 | loopback ports |
 | HOTLINE_TRUNK_MATCH | 127.0.0.1 | comma-separated addresses or networks of the incoming trunk |
+| HOTLINE_TRUNK_CONTACT | sip:127.0.0.1:5070 | where outgoing calls (callbacks) are sent: the carrier or SBC |
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ class Settings:
     rtp_start: int = 10000
     rtp_end: int = 10999
     trunk_match: tuple[str, ...] = ("127.0.0.1",)
+    trunk_contact: str = "sip:127.0.0.1:5070"  # where calls out (callbacks) go: the carrier or SBC
     ivr_deadline_seconds: float = 120.0
     extra: dict[str, str] = field(default_factory=dict)
 
@@ -57,6 +59,7 @@ class Settings:
             ami_port=_port(env, "HOTLINE_AMI_PORT", defaults.ami_port),
             agi_port=_port(env, "HOTLINE_AGI_PORT", defaults.agi_port),
             http_port=_port(env, "HOTLINE_HTTP_PORT", defaults.http_port),
+            trunk_contact=env.get("HOTLINE_TRUNK_CONTACT", defaults.trunk_contact),
             trunk_match=tuple(
                 part.strip() for part in env.get("HOTLINE_TRUNK_MATCH", "127.0.0.1").split(",") if part.strip()
             ),

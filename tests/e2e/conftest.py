@@ -77,6 +77,12 @@ def _short_profile(target: Path) -> Path:
     data["routing"]["widen_after_seconds"] = WIDEN_AFTER
     data["routing"]["overflow_after_seconds"] = 90
     data["seats"]["queues"]["ar-complaints"] = {"morning": 1, "evening": 1, "night": 1}
+    # Callbacks: quick to see in a test; the numbers are the default profile's Kuwaiti patterns.
+    data["callbacks"].update(
+        offer_after_wait_seconds=0, abandoned_after_seconds=3, retry_after_seconds=[5], max_attempts=2,
+        capacity_share=1.0,
+    )
+    data["callbacks"].pop("quiet_hours", None)
     data["people"] += [
         {"id": "doc-ar-paed-2", "kind": "doctor", "languages": {"ar": 5}, "specialties": ["paediatrics"], "level": 5},
         {"id": "agent-ar-3", "kind": "agent", "languages": {"ar": 5}, "topics": ["general", "complaints"], "level": 4},
@@ -97,6 +103,7 @@ class Rig:
     db_url: str
     credentials: Credentials
     ami_port: int = 0
+    carrier_port: int = 0  # the trunk's far end: a SIPp UAS that answers the callbacks
     ami_proxy: TcpProxy | None = None  # the service reaches AMI through it, so tests can cut it
     service: subprocess.Popen | None = None
     logs: list[Path] = field(default_factory=list)
@@ -129,9 +136,9 @@ class Rig:
         except OSError:
             return None
 
-    def start_service(self, timeout: float = 30.0) -> None:
+    def start_service(self, timeout: float = 30.0, **extra_env: str) -> None:
         assert self.service is None
-        self.service = self._spawn("serve", log_name="service.log", env=self.service_env)
+        self.service = self._spawn("serve", log_name="service.log", env={**self.service_env, **extra_env})
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             health = self.health()
@@ -141,6 +148,25 @@ class Rig:
                 break
             time.sleep(0.2)
         raise RuntimeError("the hotline service did not come up:\n" + (self.workdir / "service.log").read_text())
+
+    def spawn_second_service(self, db_url: str, timeout: float = 30.0) -> subprocess.Popen:
+        """Another service instance on the same Asterisk and database (its own IVR and HTTP ports)."""
+        http_port = _free_tcp_port()
+        env = {**self.env, "HOTLINE_DB_URL": db_url, "HOTLINE_AGI_PORT": str(_free_tcp_port()),
+               "HOTLINE_HTTP_PORT": str(http_port)}  # fmt: skip
+        process = self._spawn("serve", log_name="service-2.log", env=env)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{http_port}/health", timeout=2) as response:
+                    if json.load(response)["routing_synced"]:
+                        return process
+            except OSError:
+                pass
+            if process.poll() is not None:
+                break
+            time.sleep(0.2)
+        raise RuntimeError("the second service did not come up:\n" + (self.workdir / "service-2.log").read_text())
 
     def stop_service(self) -> None:
         service, self.service = self.service, None
@@ -209,6 +235,7 @@ def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
     sip_port = free_udp_port()
     http_port = _free_tcp_port()
     ami_port = _free_tcp_port()
+    carrier_port = free_udp_port()
     db_url = f"sqlite:///{workdir / 'records.db'}"
     env = {
         **os.environ,
@@ -219,8 +246,10 @@ def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
         "HOTLINE_AMI_PORT": str(ami_port),
         "HOTLINE_AGI_PORT": str(_free_tcp_port()),
         "HOTLINE_HTTP_PORT": str(http_port),
+        "HOTLINE_TRUNK_CONTACT": f"sip:127.0.0.1:{carrier_port}",
     }
-    rig = Rig(workdir, env, sip_port, http_port, db_url, Credentials("", "", {}), ami_port=ami_port)
+    rig = Rig(workdir, env, sip_port, http_port, db_url, Credentials("", "", {}), ami_port=ami_port,
+              carrier_port=carrier_port)
     rig.ami_proxy = TcpProxy(ami_port)
     asterisk = rig._spawn("asterisk", "start", log_name="asterisk.log")
     instance_dir: Path | None = None
@@ -254,6 +283,16 @@ def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
             # Keep Asterisk's logs with the test's files; the run directory itself goes away.
             shutil.copytree(instance_dir / "log", workdir / "asterisk-log", dirs_exist_ok=True)
             shutil.rmtree(instance_dir, ignore_errors=True)
+
+
+@pytest_asyncio.fixture
+async def carrier(rig: Rig) -> AsyncIterator[AgentPhone]:
+    """The far end of the trunk: answers every call Asterisk sends out (the callbacks)."""
+    phone = AgentPhone("carrier", "-", registrar=("127.0.0.1", rig.sip_port), local_port=rig.carrier_port,
+                       ring_seconds=0.5, talk_seconds=None, workdir=rig.workdir / "carrier")
+    await phone.start()
+    yield phone
+    await phone.stop()
 
 
 async def log_in(rig: Rig, phone: AgentPhone, code: str = "*41") -> None:
@@ -290,3 +329,22 @@ async def phones(rig: Rig) -> AsyncIterator[callable]:
 async def _active_somewhere(rig: Rig, person_id: str) -> bool:
     health = rig.health() or {}
     return person_id in health.get("taking_calls", [])
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A fresh PostgreSQL database on the local server (127.0.0.1:5432), dropped afterwards."""
+    import uuid
+
+    import psycopg
+
+    name = f"hotline_e2e_{uuid.uuid4().hex[:12]}"
+    admin = "postgresql://postgres@127.0.0.1:5432/test"
+    try:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+    except psycopg.OperationalError as exc:
+        pytest.skip(f"PostgreSQL at 127.0.0.1:5432 is not reachable: {exc}")
+    yield f"postgresql://postgres@127.0.0.1:5432/{name}"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -1,0 +1,258 @@
+"""The callback service: offers, requests, and the scheduler that calls callers back exactly once.
+
+- The offer: each tick, a queue whose wait is long enough gets the "press 1" announcement (the
+  periodic announcement file of the queue is switched between the offer and silence).
+- Requests come from the callback menu (ivr/callback_offer.py) and from call records of callers
+  who abandoned. One open request per number; a caller who gets through on their own cancels it.
+- The scheduler dials a request when it reaches the front and a matching person is free. Each
+  attempt is claimed under its own id in the database (FOR UPDATE SKIP LOCKED on PostgreSQL), marked
+  as dialling BEFORE the Originate is sent, and the Originate is sent once: our AMI client never
+  re-sends an action, and an attempt whose fate is unknown after a crash or an AMI drop is never
+  dialled again at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from callbacks import policy
+from callbacks.db import CallbackStore
+from callbacks.model import AttemptOutcome, CallbackAttempt, CallbackRequest, Origin
+from cdr.builder import CallRecord, Outcome
+from hotline import channelvars as v
+from hotline.ami import AMIClient, AMIDisconnected, AMIException, Message
+from hotline.profile import Profile
+from hotline.prompts import set_offer
+from ivr.callback_offer import Booking, OfferContext
+from routing.policy import call_priority
+from routing.service import AgentDesk
+
+log = logging.getLogger(__name__)
+
+TICK_SECONDS = 1.0
+ORIGINATE_TIMEOUT_MS = 30_000
+# Fault injection for the exactly-once end-to-end test: exit between the claim and the dial.
+CRASH_AFTER_CLAIM = "HOTLINE_TEST_CRASH_AFTER_CLAIM"
+
+# OriginateResponse Reason codes (Asterisk's AST_CONTROL_* values)
+_REASONS = {4: AttemptOutcome.CONNECTED, 5: AttemptOutcome.BUSY, 3: AttemptOutcome.NO_ANSWER, 1: AttemptOutcome.NO_ANSWER}
+
+
+def instance_name(agi_port: int) -> str:
+    """Stable across restarts of one service (so it recovers its own claims), distinct between two."""
+    return f"{socket.gethostname()}:{agi_port}"
+
+
+class CallbackService:
+    def __init__(
+        self,
+        profile: Profile,
+        ami: AMIClient,
+        store: CallbackStore,
+        desk: AgentDesk,
+        sounds_host_dir: Path | None,
+        instance: str,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.profile = profile
+        self.rules = profile.callbacks
+        self.ami = ami
+        self.store = store
+        self.desk = desk
+        self.sounds_host_dir = sounds_host_dir
+        self.clock = clock
+        self.instance = instance
+        self._task: asyncio.Task[None] | None = None
+        self._pending: dict[str, tuple[CallbackRequest, CallbackAttempt]] = {}  # ActionID -> claimed
+        self._offers: dict[str, bool] = {}
+        self.dialled = 0
+
+    # -- lifecycle ------------------------------------------------------------------------------
+    async def start(self) -> None:
+        recovered = await self.store.recover(
+            self.instance, self.clock(), next_state=lambda r, o, n: policy.after_attempt(r, o, self.rules, n)
+        )
+        if recovered:
+            log.info("callbacks: %d attempts recovered after a restart", len(recovered))
+        self.ami.add_event_handler(self._on_originate_response, events=["OriginateResponse"])
+        if self.rules.enabled:
+            self._task = asyncio.create_task(self._run(), name="hotline-callback-scheduler")
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.wait([self._task])
+        # Originates still in flight: their outcome is unknown; never dialled again at once.
+        for request, attempt in list(self._pending.values()):
+            await self._finish(request, attempt, AttemptOutcome.UNKNOWN)
+        self._pending.clear()
+
+    # -- requests -------------------------------------------------------------------------------
+    def check(self, raw: str, *, caller_id: bool) -> Booking:
+        result = policy.check_number(raw, self.rules, caller_id=caller_id)
+        return Booking(result.ok, result.number, result.reason)
+
+    async def book(self, number: str, context: OfferContext) -> Booking:
+        now = self.clock()
+        if policy.rate_limited(number, await self.store.recent_request_times(number, now - 86400), self.rules, now):
+            return Booking(False, number, "rate_limited")
+        request = CallbackRequest(
+            id=None,
+            number=number,
+            language=context.language,
+            topic=context.topic,
+            specialty=context.specialty,
+            queue=context.queue,
+            origin=Origin.OFFER,
+            original_linkedid=context.linkedid,
+            place_at=context.place_at or now,
+            created_at=now,
+            expires_at=now + self.rules.expire_after_seconds,
+            priority=call_priority(context.topic, False, self.profile) if context.topic else 0,
+        )
+        stored = await self.store.add(request)
+        log.info("callback request %s for %s (%s), place %.0f", stored.id, number, context.queue, stored.place_at)
+        return Booking(True, number, None)
+
+    async def refused(self, raw: str, reason: str, context: OfferContext) -> None:
+        await self.store.add_refusal(raw, reason, context.linkedid, self.clock())
+        log.warning("callback number refused (%s) for call %s", reason, context.linkedid)
+
+    async def on_record(self, record: CallRecord) -> None:
+        """Every completed call record: abandoned callers get a request; one who got through cancels theirs."""
+        if not self.rules.enabled or record.caller_number is None:
+            return
+        if record.outcome is Outcome.ANSWERED and record.kind == "inbound":
+            cancelled = await self.store.cancel_open_for_number(record.caller_number)
+            if cancelled:
+                log.info("callback for %s cancelled: the caller got through", record.caller_number)
+            return
+        if record.kind != "inbound" or record.outcome not in (Outcome.ABANDONED_QUEUE, Outcome.ABANDONED_IVR):
+            return
+        now = self.clock()
+        snapshot = self.desk.state.snapshot(now)
+        request = policy.abandoned_request(
+            record, is_peak=policy.is_peak(snapshot, self.rules), rules=self.rules, profile=self.profile, now=now
+        )
+        if request is None:
+            return
+        if policy.rate_limited(request.number, await self.store.recent_request_times(request.number, now - 86400),
+                               self.rules, now):  # fmt: skip
+            return
+        stored = await self.store.add(request)
+        log.info("callback request %s for %s after %s", stored.id, stored.number, record.outcome.value)
+
+    # -- the scheduler --------------------------------------------------------------------------
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self.tick()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # a database or AMI hiccup must not stop callbacks for good
+                log.exception("callback scheduler tick failed")
+            await asyncio.sleep(TICK_SECONDS)
+
+    async def tick(self) -> None:
+        now = self.clock()
+        await self.store.expire(now)
+        if not self.ami.connected or not self.desk.synced:
+            return
+        snapshot = self.desk.state.snapshot(now)
+        self._update_offers(snapshot, now)
+        requests = await self.store.open_requests()
+        # DIALING requests come back from the store and count against the capacity share themselves.
+        due = policy.due_requests(requests, snapshot, self.rules, now, profile=self.profile)
+        if not due:
+            return
+        for request, attempt in await self.store.claim([d.request_id for d in due], self.instance, now):
+            if os.environ.get(CRASH_AFTER_CLAIM):
+                log.critical("%s is set: exiting between claim and dial (fault injection)", CRASH_AFTER_CLAIM)
+                os._exit(70)
+            await self._dial(request, attempt)
+
+    async def _dial(self, request: CallbackRequest, attempt: CallbackAttempt) -> None:
+        assert attempt.id is not None
+        if not await self.store.mark_dialing(attempt.id, self.clock()):  # write-ahead: from here, never re-dialled
+            log.info("callback request %s was cancelled or closed before its dial", request.id)
+            return
+        action = {
+            "Action": "Originate",
+            "Channel": f"PJSIP/{request.number}@trunk",
+            "Context": "hotline-callback-out",
+            "Exten": "s",
+            "Priority": "1",
+            "CallerID": f'"{self.profile.number}" <{self.profile.number}>',
+            "Timeout": str(ORIGINATE_TIMEOUT_MS),
+            "Async": "true",
+            "Variable": [
+                f"{v.CALLBACK_ATTEMPT}={attempt.id}",
+                f"{v.CALLBACK_NUMBER}={request.number}",
+                f"{v.CALLBACK_OF}={request.original_linkedid or ''}",
+                f"{v.LANGUAGE}={request.language}",
+                f"{v.QUEUE}={request.queue}",
+                f"{v.PRIORITY}={policy.callback_priority(request)}",
+            ],
+            "ActionID": f"callback-{attempt.id}",
+        }
+        self._pending[action["ActionID"]] = (request, attempt)
+        self.dialled += 1
+        try:
+            await self.ami.send_action(action, timeout=10)
+            log.info("calling back %s (request %s, attempt %s)", request.number, request.id, attempt.id)
+        except AMIDisconnected:
+            # Maybe sent, maybe not: the outcome is unknown, and it is never sent again blindly.
+            self._pending.pop(action["ActionID"], None)
+            await self._finish(request, attempt, AttemptOutcome.UNKNOWN)
+        except AMIException as exc:
+            self._pending.pop(action["ActionID"], None)
+            log.warning("callback Originate for %s refused: %s", request.number, exc)
+            await self._finish(request, attempt, AttemptOutcome.FAILED)
+
+    async def _on_originate_response(self, message: Message) -> None:
+        claimed = self._pending.pop(message.get("ActionID") or "", None)
+        if claimed is None:
+            return
+        request, attempt = claimed
+        if (message.get("Response") or "").lower() == "success":
+            outcome = AttemptOutcome.CONNECTED
+        else:
+            try:
+                outcome = _REASONS.get(int(message.get("Reason") or "0"), AttemptOutcome.FAILED)
+            except ValueError:
+                outcome = AttemptOutcome.FAILED
+            if outcome is AttemptOutcome.CONNECTED:
+                outcome = AttemptOutcome.FAILED
+        await self._finish(request, attempt, outcome, linkedid=message.get("Uniqueid"))
+
+    async def _finish(
+        self, request: CallbackRequest, attempt: CallbackAttempt, outcome: AttemptOutcome, linkedid: str | None = None
+    ) -> None:
+        assert attempt.id is not None
+        now = self.clock()
+        next_state = policy.after_attempt(request, outcome, self.rules, now)
+        await self.store.finish(attempt.id, outcome, now, linkedid=linkedid, next_request_state=next_state)
+        log.info("callback attempt %s for %s: %s -> request %s", attempt.id, request.number, outcome.value,
+                 next_state.status.value)  # fmt: skip
+
+    # -- the offer ------------------------------------------------------------------------------
+    def _update_offers(self, snapshot, now: float) -> None:  # noqa: ANN001
+        if self.sounds_host_dir is None:
+            return
+        waiting: dict[str, int] = {}
+        for call in snapshot.calls.values():
+            waiting[call.queue] = waiting.get(call.queue, 0) + 1
+        for queue in self.desk.queues:
+            offer = waiting.get(queue, 0) > 0 and policy.should_offer(
+                snapshot, queue, waiting.get(queue, 0), policy.aht_from_snapshot(snapshot, now, queue), self.rules, now
+            )
+            if self._offers.get(queue) != offer:
+                language = queue.split("-", 1)[0]
+                set_offer(self.sounds_host_dir, queue, language if offer else None)
+                self._offers[queue] = offer

@@ -1,0 +1,211 @@
+"""Callbacks at peak on a real Asterisk: keep your place, and every abandoned caller is called back once.
+
+The trunk's far end is a SIPp UAS (the "carrier" fixture) that answers the callback calls Asterisk
+places; who was called is read from the To header of what it answered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import uuid
+
+import pytest
+
+from callbacks.db import CallbackStore
+from callbacks.model import RequestStatus
+from cdr.builder import Outcome
+from hotline.sipp import place_call
+
+pytestmark = pytest.mark.e2e
+
+ARABIC, ENGLISH = "1", "2"
+GENERAL, VIRUS, COMPLAINTS, DELIVERY = "4", "1", "5", "3"
+MEDICAL, PSYCHIATRY = "2", "3"
+
+
+async def call(rig, number: str, digits: list[str], **kwargs):
+    dtmf = [(1.0, digits[0])] + [(0.8, d) for d in digits[1:]]
+    return await place_call("127.0.0.1", rig.sip_port, caller_number=number, dtmf=dtmf,
+                            workdir=rig.workdir / "callers", **kwargs)
+
+
+def called(carrier, number: str) -> int:
+    return sum(1 for c in carrier.answered_calls() if re.search(rf"sip:{number}@", c.to_header))
+
+
+async def requests_of(rig, number: str, db_url: str | None = None):
+    store = CallbackStore(db_url or rig.db_url)
+    try:
+        return [r for r in await store.open_requests() if r.number == number] + [
+            r for r in await store.all_requests() if r.number == number and r.status not in (
+                RequestStatus.OPEN, RequestStatus.DIALING)
+        ]
+    finally:
+        await store.close()
+
+
+async def test_a_queued_caller_who_presses_1_is_called_back_greeted_in_arabic_and_connected(rig, phones, carrier):
+    agent = await phones("agent-ar-1", talk_seconds=6.0)
+    busy = asyncio.create_task(call(rig, "96551200001", [ARABIC, GENERAL], max_duration=40))
+    await rig.wait_for(lambda: _answered(agent, "96551200001"), timeout=20, what="the first caller")
+
+    # The second caller waits, presses 1, keeps the number read back (no key: confirmed) and hangs up.
+    booked = await call(rig, "96551200002", [ARABIC, GENERAL, "1"], max_duration=60)
+    assert booked.answered and booked.remote_hung_up, booked.error
+
+    events = asyncio.create_task(_callback_events(rig, timeout=45))
+    await rig.wait_for(lambda: _answered(agent, "96551200002"), timeout=45, what="the callback to reach the agent")
+    assert called(carrier, "96551200002") == 1
+    greeting = await events
+    assert (greeting["Number"], greeting["Language"], greeting["Queue"]) == ("96551200002", "ar", "ar-general")
+    assert (await busy).remote_hung_up
+
+    (original,) = await rig.records_of("96551200002")
+    assert original.outcome is Outcome.ABANDONED_QUEUE  # left by choice, with a callback
+    callback = await rig.wait_for(lambda: _callback_record(rig, "96551200002"), timeout=20, what="the callback record")
+    assert callback.callback_of == original.linkedid and callback.agent == "agent-ar-1"
+    (request,) = await requests_of(rig, "96551200002")
+    assert request.status is RequestStatus.CONNECTED and request.attempts == 1
+
+
+async def test_a_caller_who_abandons_after_n_seconds_gets_exactly_one_callback(rig, phones, carrier):
+    waited = await call(rig, "96551200003", [ENGLISH, DELIVERY], hangup_after=5.0)
+    assert waited.answered and not waited.remote_hung_up
+    (record,) = await rig.records_of("96551200003")
+    assert record.outcome is Outcome.ABANDONED_QUEUE and record.wait_seconds >= 3.0
+
+    agent = await phones("agent-en-1", talk_seconds=1.0)  # now someone can take English deliveries
+    await rig.wait_for(lambda: _answered(agent, "96551200003"), timeout=30, what="the callback")
+    await asyncio.sleep(8.0)  # long enough for a second, wrong, attempt to show up
+    assert called(carrier, "96551200003") == 1
+    (request,) = await requests_of(rig, "96551200003")
+    assert request.status is RequestStatus.CONNECTED and request.attempts == 1
+
+
+async def test_a_caller_who_calls_again_and_is_answered_has_the_request_cancelled(rig, phones, carrier):
+    waited = await call(rig, "96551200004", [ARABIC, MEDICAL, PSYCHIATRY], hangup_after=5.0)
+    assert waited.answered
+    await rig.wait_for(lambda: _open_request(rig, "96551200004"), timeout=15, what="the callback request")
+
+    english = await phones("agent-en-1", talk_seconds=1.0)
+    again = await call(rig, "96551200004", [ENGLISH, VIRUS], max_duration=30)
+    assert again.answered and again.remote_hung_up and [c.caller_number for c in english.answered_calls()] == [
+        "96551200004"
+    ]
+    await rig.wait_for(lambda: _status(rig, "96551200004", RequestStatus.CANCELLED), timeout=15,
+                       what="the cancellation")  # fmt: skip
+
+    await phones("doc-ar-psy-1", talk_seconds=1.0)  # a psychologist is free now: still no callback
+    await asyncio.sleep(6.0)
+    assert called(carrier, "96551200004") == 0
+
+
+async def test_after_the_service_is_killed_between_claim_and_dial_the_caller_rings_exactly_once(
+    rig, phones, carrier
+):
+    rig.stop_service()
+    rig.start_service(HOTLINE_TEST_CRASH_AFTER_CLAIM="1")
+    crashed = rig.service
+    try:
+        waited = await call(rig, "96551200005", [ENGLISH, COMPLAINTS], hangup_after=5.0)
+        assert waited.answered
+        await rig.wait_for(lambda: _open_request(rig, "96551200005"), timeout=15, what="the callback request")
+        agent = await phones("agent-en-1", talk_seconds=1.0)
+        await rig.wait_for(lambda: _exited(crashed), timeout=20, what="the service to die after its claim")
+        assert crashed.returncode == 70
+        assert called(carrier, "96551200005") == 0
+    finally:
+        rig.service = None
+        rig.start_service()
+
+    await rig.wait_for(lambda: _answered(agent, "96551200005"), timeout=30, what="the callback after the restart")
+    await asyncio.sleep(6.0)
+    assert called(carrier, "96551200005") == 1
+
+
+async def test_two_service_instances_on_one_postgresql_dial_every_request_once(rig, phones, carrier, pg_url):
+    from cdr.db import upgrade
+
+    upgrade(pg_url)
+    rig.stop_service()
+    second = None
+    try:
+        rig.start_service(HOTLINE_DB_URL=pg_url)
+        second = rig.spawn_second_service(pg_url)
+        agents = [await phones("agent-ar-1", talk_seconds=1.0), await phones("agent-ar-3", talk_seconds=1.0)]
+        numbers = [f"9655130000{i}" for i in range(4)]
+        await _add_requests(pg_url, numbers)
+        for number in numbers:
+            await rig.wait_for(lambda n=number: _answered_any(agents, n), timeout=60, what=f"the callback to {number}")
+        await asyncio.sleep(6.0)
+        assert {n: called(carrier, n) for n in numbers} == {n: 1 for n in numbers}
+        for number in numbers:
+            (request,) = await requests_of(rig, number, pg_url)
+            assert request.status is RequestStatus.CONNECTED and request.attempts == 1
+    finally:
+        if second is not None:
+            second.terminate()
+            second.wait(15)
+        rig.stop_service()
+        rig.start_service()
+
+
+async def _add_requests(db_url: str, numbers: list[str]) -> None:
+    import time
+
+    from callbacks.model import CallbackRequest, Origin
+
+    store = CallbackStore(db_url)
+    now = time.time()
+    try:
+        for i, number in enumerate(numbers):
+            await store.add(CallbackRequest(
+                id=None, number=number, language="ar", topic="general", specialty=None, queue="ar-general",
+                origin=Origin.OFFER, original_linkedid=f"test-{uuid.uuid4()}", place_at=now - 60 + i, created_at=now,
+                expires_at=now + 3600,
+            ))  # fmt: skip
+    finally:
+        await store.close()
+
+
+async def _callback_events(rig, timeout: float) -> dict[str, str]:
+    client = rig.ami()
+    seen: asyncio.Queue = asyncio.Queue()
+    client.add_event_handler(lambda m: seen.put_nowait(m.to_dict()) if m.get("UserEvent") == "HotlineCallback"
+                             else None, events=["UserEvent"])  # fmt: skip
+    await client.start()
+    try:
+        await client.wait_connected(10)
+        return await asyncio.wait_for(seen.get(), timeout)
+    finally:
+        await client.close()
+
+
+async def _answered(phone, number: str) -> bool:
+    return any(c.caller_number == number for c in phone.answered_calls())
+
+
+async def _answered_any(phones, number: str) -> bool:
+    return any(await asyncio.gather(*(_answered(p, number) for p in phones)))
+
+
+async def _callback_record(rig, number: str):
+    records = await rig.records_of(number, timeout=0)
+    return next((r for r in records if r.kind == "callback"), None)
+
+
+async def _open_request(rig, number: str) -> bool:
+    store = CallbackStore(rig.db_url)
+    try:
+        return any(r.number == number for r in await store.open_requests())
+    finally:
+        await store.close()
+
+
+async def _status(rig, number: str, status: RequestStatus) -> bool:
+    return any(r.status is status for r in await requests_of(rig, number))
+
+
+async def _exited(process) -> bool:
+    return process.poll() is not None
