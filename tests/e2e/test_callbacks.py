@@ -209,3 +209,33 @@ async def _status(rig, number: str, status: RequestStatus) -> bool:
 
 async def _exited(process) -> bool:
     return process.poll() is not None
+
+
+async def test_the_offer_is_announced_while_callers_wait_long_and_silenced_after(rig):
+    from hotline.asterisk import AsteriskInstance
+    from hotline.provision import current_root
+    from hotline.settings import Settings
+
+    settings = Settings.from_env(rig.env)
+    sounds = AsteriskInstance(current_root(settings.cache_dir), settings).sounds_dir
+    offer, prompt = sounds / "offer" / "en-complaints.wav", sounds / "en" / "callback-offer.wav"
+    assert offer.read_bytes() != prompt.read_bytes()  # nobody waits: silence
+
+    waiting = asyncio.create_task(call(rig, "96551200009", [ENGLISH, COMPLAINTS], hangup_after=8.0))
+    await rig.wait_for(lambda: _same(offer, prompt), timeout=10, what="the offer to be announced")
+    await waiting
+    await rig.wait_for(lambda: _different(offer, prompt), timeout=10, what="the offer to be silenced")
+    store = CallbackStore(rig.db_url)  # the caller abandoned: no later test should call them back
+    try:
+        await rig.wait_for(lambda: _open_request(rig, "96551200009"), timeout=10, what="the abandoned request")
+        await store.cancel_open_for_number("96551200009")
+    finally:
+        await store.close()
+
+
+async def _same(a, b) -> bool:
+    return a.read_bytes() == b.read_bytes()
+
+
+async def _different(a, b) -> bool:
+    return a.read_bytes() != b.read_bytes()
