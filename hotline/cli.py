@@ -13,6 +13,7 @@
     hotline profile check [PATH]     validate a profile
     hotline db upgrade               migrate the records database
     hotline report / staffing / generate-records / import-records   reports and staffing (cdr/cli.py)
+    hotline user add|list / token add             supervisor console users and API tokens (supervisor/cli.py)
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import sys
 from collections.abc import Awaitable, Callable
 
 from cdr import cli as report_commands
+from supervisor import cli as console_commands
 from hotline.asterisk import AsteriskError, AsteriskInstance
 from hotline.profile import Profile, ProfileError, load_profile
 from hotline.prompts import PromptError
@@ -200,6 +202,7 @@ def main(argv: list[str] | None = None) -> int:
     db = commands.add_parser("db", help="the records database")
     db.add_subparsers(dest="db_command", required=True).add_parser("upgrade", help="migrate to the latest schema")
     report_commands.add_commands(commands)
+    console_commands.add_commands(commands)
     args = parser.parse_args(argv)
 
     logging.basicConfig(
@@ -220,6 +223,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{settings.db_url}: schema is current")
             return 0
         handled = report_commands.run(args, settings)
+        if handled is not None:
+            return handled
+        handled = console_commands.run(args, settings)
         if handled is not None:
             return handled
         if args.command == "records":

@@ -209,7 +209,7 @@ def _error(status: type[web.HTTPException], message: str) -> web.HTTPException:
 @web.middleware
 async def local_admin_auth(request: web.Request, handler):  # noqa: ANN001, ANN201
     """/api needs the admin token that the service wrote for local tools (the console brings users)."""
-    if request.path.startswith("/api/"):
+    if request.path.startswith("/api/") and not request.path.startswith("/api/v1/"):  # /api/v1: the console
         expected = f"Bearer {request.app[TOKEN]}"
         if not secrets.compare_digest(request.headers.get("Authorization", ""), expected):
             raise _error(web.HTTPUnauthorized, "missing or wrong admin token")
@@ -292,6 +292,9 @@ def build_app(config: ServiceConfig) -> web.Application:
     app.router.add_get("/api/agents", agents)
     app.router.add_post("/api/agents/{person}/{action}", agent_action)
     app.router.add_post("/api/queues/{queue}/seats", queue_seats)
+    from supervisor.app import setup_console  # imports this module: not at the top
+
+    setup_console(app)  # the supervisor console: pages, /api/v1, live pushes (its context runs after agi_ctx)
     return app
 
 

@@ -348,3 +348,37 @@ def pg_url() -> Iterator[str]:
     yield f"postgresql://postgres@127.0.0.1:5432/{name}"
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+# -- the supervisor console (tests/e2e/test_console.py) -------------------------------------------------------
+
+CONSOLE_PASSWORD = "e2e console password 151"
+CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="session")
+def console_users(rig: Rig) -> dict[str, str]:
+    """A supervisor (English) and a viewer (Arabic), made with the CLI as an operator would: role -> name."""
+    users = {"supervisor": ("e2e-supervisor", "en"), "viewer": ("e2e-viewer", "ar")}
+    for role, (name, language) in users.items():
+        done = subprocess.run(
+            [sys.executable, "-m", "hotline", "user", "add", name, "--role", role, "--language", language,
+             "--password-stdin"],
+            input=CONSOLE_PASSWORD + "\n", env=rig.env, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+    return {role: name for role, (name, _) in users.items()}
+
+
+@pytest_asyncio.fixture
+async def chromium() -> AsyncIterator[object]:
+    """Debian's chromium driven by Playwright (no browser download)."""
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            await browser.close()

@@ -1,0 +1,883 @@
+"""The supervisor console: pages, the REST API under /api/v1, and live wallboard pushes over a WebSocket.
+
+Mounted by ``hotline.service.build_app`` with :func:`setup_console`. Access:
+
+* people sign in with a name and password (argon2); the server keeps the session (table
+  ``console_sessions``) and the browser a random id in an HttpOnly, SameSite=Strict cookie (Secure
+  when the request came over https, or always with ``HOTLINE_CONSOLE_SECURE_COOKIES=1`` behind a
+  TLS-terminating proxy). Every unsafe request made with the cookie must carry the session's CSRF
+  token (``X-CSRF-Token`` header, or the ``csrf_token`` form field), and a foreign ``Origin`` is refused;
+* automation sends ``Authorization: Bearer <token>`` (tokens are stored as SHA-256; no CSRF);
+* ``supervisor`` may change things, ``viewer`` only looks (403 on any change but their own language);
+* each change is written to ``audit_log`` (who, what, target, details, when).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import json
+import logging
+import os
+import re
+import secrets
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as clock_time
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import jinja2
+from aiohttp import WSMsgType, web
+
+from hotline.service import AMI, CALLBACKS, CONFIG, DESK, RECORD_HOOKS
+from routing.queues import build_queues, queue_name
+from routing.service import AgentDeskError
+from routing.state import PersonState
+from supervisor import i18n
+from supervisor.openapi import OPENAPI
+from supervisor.store import SESSION_HOURS, ConsoleError, ConsoleStore, Session, User, check_language
+
+log = logging.getLogger(__name__)
+
+HERE = Path(__file__).resolve().parent
+COOKIE = "hotline_console"
+CSRF_HEADER = "X-CSRF-Token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+AGENT_ACTIONS = ("login", "logout", "pause", "unpause")
+CALLBACK_ACTIONS = ("cancel", "reschedule", "call-now")
+PAGES = ("/", "/agents", "/queues", "/callbacks", "/reports")
+PUBLIC = {("GET", "/login"), ("POST", "/login"), ("GET", "/api/v1/openapi.json"), ("POST", "/api/v1/session")}
+# Changes every signed-in user may make, whatever the role (their own session and language).
+ANY_ROLE = {("DELETE", "/api/v1/session"), ("PUT", "/api/v1/me/language"), ("POST", "/logout")}
+SL_SECONDS = 20.0
+CACHE_SECONDS = 5.0
+DEBOUNCE_SECONDS = 0.1
+MIN_PUSH_GAP = 0.25  # at most 4 pushes a second
+PERIODIC_SECONDS = 2.0  # waiting times move on without events
+_ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+    "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class Principal:
+    user: User
+    via: str  # session | token
+    session: Session | None = None
+    secret: str | None = None  # the cookie value (to end the session)
+
+
+def error(status: type[web.HTTPException], message: str) -> web.HTTPException:
+    return status(text=json.dumps({"error": message}), content_type="application/json")
+
+
+# -- live pushes ----------------------------------------------------------------------------------------
+
+
+class LiveHub:
+    """WebSocket clients, and a debounced push of the wallboard when the routing state changes."""
+
+    def __init__(self, build: Callable[[], Awaitable[dict[str, Any]]]) -> None:
+        self.build = build
+        self.clients: set[web.WebSocketResponse] = set()
+        self.pushes = 0
+        self._dirty = asyncio.Event()
+        self._last = ""
+
+    def poke(self, *_: object) -> None:
+        self._dirty.set()
+
+    async def run(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._dirty.wait(), timeout=PERIODIC_SECONDS)
+            await asyncio.sleep(DEBOUNCE_SECONDS)
+            self._dirty.clear()
+            if not self.clients:
+                continue
+            try:
+                payload = await self.build()
+            except Exception:  # a database hiccup must not end the pushes
+                log.exception("could not build the wallboard")
+                continue
+            text = json.dumps({k: v for k, v in payload.items() if k != "at"}, sort_keys=True, default=str)
+            if text == self._last:
+                continue
+            self._last = text
+            await self.broadcast(payload)
+            await asyncio.sleep(MIN_PUSH_GAP)
+
+    async def broadcast(self, payload: dict[str, Any]) -> None:
+        message = json.dumps({"type": "snapshot", **payload}, default=str)
+        for ws in list(self.clients):
+            try:
+                await ws.send_str(message)
+            except (ConnectionError, RuntimeError):
+                self.clients.discard(ws)
+        self.pushes += 1
+
+
+class Console:
+    def __init__(self, app: web.Application, store: ConsoleStore) -> None:
+        self.app = app
+        self.store = store
+        self.hub = LiveHub(self.live_payload)
+        self.skill_overrides: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
+        self._cache: tuple[float, dict[str, tuple[int, int]], dict[str, int]] | None = None
+        self.templates = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True, undefined=jinja2.StrictUndefined
+        )
+
+    def invalidate(self) -> None:
+        self._cache = None
+        self.hub.poke()
+
+    async def audit(self, request: web.Request, action: str, target: str, details: dict[str, Any]) -> None:
+        who: Principal = request[PRINCIPAL]
+        await self.store.audit(who.user.name, who.via, action, target, details)
+        self.hub.poke()
+
+    # -- figures -------------------------------------------------------------------------------
+    async def _slow_figures(self) -> tuple[dict[str, tuple[int, int]], dict[str, int]]:
+        now = time.monotonic()
+        if self._cache is not None and now - self._cache[0] < CACHE_SECONDS:
+            return self._cache[1], self._cache[2]
+        profile = self.app[CONFIG].profile
+        midnight = datetime.now(ZoneInfo(profile.timezone)).replace(hour=0, minute=0, second=0, microsecond=0)
+        sl = await self.store.service_level(midnight.astimezone(UTC), SL_SECONDS)
+        callbacks: dict[str, int] = {}
+        for request in await self.app[CALLBACKS].store.open_requests():
+            callbacks[request.queue] = callbacks.get(request.queue, 0) + 1
+        self._cache = (now, sl, callbacks)
+        return sl, callbacks
+
+    def seats(self) -> tuple[str | None, dict[str, int]]:
+        """The current shift and the seats of each queue now (the live override, else the profile's)."""
+        desk = self.app[DESK]
+        profile = desk.profile
+        shift = profile.shift_at(datetime.fromtimestamp(desk.clock(), UTC)) if profile.shifts else None
+        shift_id = shift.id if shift else None
+        return shift_id, {
+            q: desk.seat_overrides.get(q, profile.seats_for(q, shift_id)) for q in sorted(desk.queues)
+        }
+
+    async def wallboard(self) -> dict[str, Any]:
+        desk = self.app[DESK]
+        now = desk.clock()
+        snapshot = desk.state.snapshot(now)
+        sl, callbacks = await self._slow_figures()
+        _, seats = self.seats()
+        rows = []
+        for queue in sorted(desk.queues):
+            waits = [now - c.joined_at for c in snapshot.calls.values() if c.queue == queue]
+            counts = {"available": 0, "on_call": 0, "paused": 0}
+            for pid in snapshot.queues.get(queue, ()):
+                view = snapshot.people[pid]
+                membership = view.queues.get(queue)
+                if view.state in (PersonState.ON_CALL, PersonState.RINGING, PersonState.WRAP_UP):
+                    counts["on_call"] += 1
+                elif view.state is PersonState.PAUSED or (membership is not None and membership.paused):
+                    counts["paused"] += 1
+                else:
+                    counts["available"] += 1
+            answered, within = sl.get(queue, (0, 0))
+            rows.append({
+                "queue": queue, "waiting": len(waits), "longest_wait": round(max(waits), 1) if waits else 0.0,
+                "answered_today": answered, "answered_within_today": within,
+                "service_level_today": within / answered if answered else None,
+                **counts, "callbacks_pending": callbacks.get(queue, 0), "seats": seats.get(queue, 0),
+            })  # fmt: skip
+        people = [v for v in snapshot.people.values() if v.state is not PersonState.LOGGED_OUT]
+        answered = sum(r["answered_today"] for r in rows)
+        within = sum(r["answered_within_today"] for r in rows)
+        totals = {
+            "waiting": sum(r["waiting"] for r in rows),
+            "longest_wait": max((r["longest_wait"] for r in rows), default=0.0),
+            "answered_today": answered, "answered_within_today": within,
+            "service_level_today": within / answered if answered else None,
+            "available": sum(1 for v in people if v.state is PersonState.AVAILABLE and not all(
+                m.paused for m in v.queues.values())),
+            "on_call": sum(1 for v in people if v.state in (PersonState.ON_CALL, PersonState.RINGING,
+                                                            PersonState.WRAP_UP)),
+            "paused": sum(1 for v in people if v.state is PersonState.PAUSED),
+            "callbacks_pending": sum(callbacks.values()),
+        }  # fmt: skip
+        return {"at": now, "sl_seconds": SL_SECONDS, "queues": rows, "totals": totals}
+
+    def agents(self) -> list[dict[str, Any]]:
+        desk = self.app[DESK]
+        snapshot = desk.state.snapshot(desk.clock())
+        out = []
+        for person in desk.profile.people:
+            view = snapshot.people.get(person.id)
+            session = desk.session(person.id)
+            topics, specialties = self.skill_overrides.get(person.id, (person.topics, person.specialties))
+            out.append({
+                "id": person.id, "name": person.name, "kind": person.kind, "level": person.level,
+                "languages": dict(person.languages), "topics": list(topics), "specialties": list(specialties),
+                "skills_overridden": person.id in self.skill_overrides,
+                "state": (view.state if view else PersonState.LOGGED_OUT).value,
+                "pause_reason": (view.pause_reason if view else "") or session.pause_reason or "",
+                "queues_now": sorted(view.queues) if view else [],
+                "queues_at_login": sorted(desk.memberships.get(person.id, [])),
+                "logged_in": session.logged_in, "paused": session.paused,
+            })  # fmt: skip
+        return out
+
+    def queues(self) -> dict[str, Any]:
+        desk = self.app[DESK]
+        profile = desk.profile
+        snapshot = desk.state.snapshot(desk.clock())
+        shift_id, seats = self.seats()
+        overflow_topic = profile.routing.overflow_topic or profile.default_topic
+        rows = []
+        for spec in build_queues(profile):
+            rows.append({
+                "queue": spec.name, "language": spec.language, "topic": spec.topic, "specialty": spec.specialty,
+                "seats_now": seats.get(spec.name, 0), "seats_override": desk.seat_overrides.get(spec.name),
+                "seats_by_shift": {s.id: profile.seats_for(spec.name, s.id) for s in profile.shifts},
+                "members": [m.person_id for m in spec.members],
+                "logged_in": list(snapshot.queues.get(spec.name, ())),
+                "overflow_to": queue_name(spec.language, overflow_topic),
+            })  # fmt: skip
+        return {
+            "current_shift": shift_id,
+            "shifts": [{"id": s.id, "start": s.start.strftime("%H:%M"), "end": s.end.strftime("%H:%M")}
+                       for s in profile.shifts],
+            "rules": {"widen_after_seconds": profile.routing.widen_after_seconds,
+                      "overflow_after_seconds": profile.routing.overflow_after_seconds,
+                      "overflow_topic": overflow_topic},
+            "queues": rows,
+        }  # fmt: skip
+
+    async def live_payload(self) -> dict[str, Any]:
+        board = await self.wallboard()
+        agents = {a["id"]: {"state": a["state"], "pause_reason": a["pause_reason"], "queues_now": a["queues_now"]}
+                  for a in self.agents()}
+        return {**board, "agents": agents}
+
+    def apply_skills(self, person_id: str, topics: tuple[str, ...], specialties: tuple[str, ...]) -> list[str]:
+        """The queues the person joins at the next login with these skills (set on the desk)."""
+        desk = self.app[DESK]
+        profile = desk.profile
+        person = next(p for p in profile.people if p.id == person_id)
+        changed = dataclasses.replace(person, topics=topics, specialties=specialties)
+        only = dataclasses.replace(profile, people=(changed,))
+        queues = [spec.name for spec in build_queues(only) if spec.members]
+        desk.memberships[person_id] = queues
+        return queues
+
+
+CONSOLE = web.AppKey("console", Console)
+PRINCIPAL = web.RequestKey("principal", Principal)
+
+
+# -- request helpers -----------------------------------------------------------------------------------
+
+
+async def json_body(request: web.Request) -> dict[str, Any]:
+    if not request.can_read_body:
+        raise error(web.HTTPBadRequest, "a JSON object body is required")
+    try:
+        body = await request.json(loads=lambda s: json.loads(s, parse_constant=_no_constant))
+    except (ValueError, UnicodeDecodeError):
+        raise error(web.HTTPBadRequest, "the body is not valid JSON") from None
+    if not isinstance(body, dict):
+        raise error(web.HTTPBadRequest, "the body must be a JSON object")
+    return body
+
+
+def _no_constant(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _text(body: dict[str, Any], key: str, max_len: int = 64, default: str | None = None) -> str:
+    value = body.get(key, default)
+    if not isinstance(value, str) or not value.strip() or len(value) > max_len or not value.isprintable():
+        raise error(web.HTTPBadRequest, f"{key} must be a text of 1 to {max_len} printable characters")
+    return value.strip()
+
+
+def _person(request: web.Request) -> str:
+    person = request.match_info["person"]
+    if not _ID.match(person) or person not in request.app[DESK].people:
+        raise error(web.HTTPNotFound, f"{person!r} is not an agent or doctor of this hotline")
+    return person
+
+
+def _own_origin(request: web.Request) -> bool:
+    origin = request.headers.get("Origin")
+    if origin is None:
+        return True
+    return origin == f"{request.scheme}://{request.host}"
+
+
+def _secure(request: web.Request) -> bool:
+    return request.secure or os.environ.get("HOTLINE_CONSOLE_SECURE_COOKIES") == "1"
+
+
+def _set_session_cookie(request: web.Request, response: web.StreamResponse, secret: str) -> None:
+    response.set_cookie(COOKIE, secret, httponly=True, samesite="Strict", secure=_secure(request), path="/",
+                        max_age=SESSION_HOURS * 3600)
+
+
+async def _principal(request: web.Request) -> Principal | None:
+    store = request.app[CONSOLE].store
+    auth = request.headers.get("Authorization")
+    if auth is not None:
+        scheme, _, token = auth.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip() or len(token) > 256:
+            raise error(web.HTTPUnauthorized, "the Authorization header must be 'Bearer <token>'")
+        user = await store.token_user(token.strip())
+        if user is None:
+            raise error(web.HTTPUnauthorized, "unknown or revoked API token")
+        return Principal(user, "token")
+    secret = request.cookies.get(COOKIE)
+    if not secret or len(secret) > 128:
+        return None
+    session = await store.session(secret)
+    return None if session is None else Principal(session.user, "session", session, secret)
+
+
+def _is_console(path: str) -> bool:
+    return (path in PAGES or path in ("/login", "/logout") or path.startswith("/api/v1/")
+            or path == "/api/v1" or path.startswith("/static/console/"))
+
+
+@web.middleware
+async def console_middleware(request: web.Request, handler):  # noqa: ANN001, ANN201
+    path = request.path
+    if not _is_console(path):
+        return await handler(request)
+    api = path.startswith("/api/v1")
+    try:
+        response = await _guarded(request, handler, api)
+    except web.HTTPException as exc:
+        if api and exc.content_type != "application/json" and exc.status >= 400:
+            headers = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else None
+            return web.json_response({"error": exc.reason}, status=exc.status, headers=headers)
+        raise
+    except (ConsoleError, AgentDeskError) as exc:
+        raise error(web.HTTPBadRequest, str(exc)) from None
+    except Exception:
+        if not api:
+            raise
+        log.exception("console API error on %s %s", request.method, path)
+        raise error(web.HTTPInternalServerError, "internal error (logged)") from None
+    if isinstance(response, web.StreamResponse) and not response.prepared:
+        response.headers.setdefault("Content-Security-Policy", CSP)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")  # "no-referrer" makes Origin: null
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        if not path.startswith("/static/"):
+            response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+async def _guarded(request: web.Request, handler, api: bool):  # noqa: ANN001, ANN202
+    method, path = request.method, request.path
+    if path.startswith("/static/console/") or (method, path) in PUBLIC:
+        if method not in SAFE_METHODS and not _own_origin(request):
+            raise error(web.HTTPForbidden, "cross-site request refused")
+        return await handler(request)
+    principal = await _principal(request)
+    if principal is None:
+        if api:
+            raise error(web.HTTPUnauthorized, "sign in, or send an API token")
+        raise web.HTTPSeeOther("/login")
+    request[PRINCIPAL] = principal
+    if method not in SAFE_METHODS:
+        if principal.via == "session":
+            if not _own_origin(request):
+                raise error(web.HTTPForbidden, "cross-site request refused")
+            sent = request.headers.get(CSRF_HEADER)
+            if sent is None and request.content_type == "application/x-www-form-urlencoded":
+                sent = (await request.post()).get("csrf_token")
+            if not isinstance(sent, str) or not secrets.compare_digest(sent, principal.session.csrf_token):
+                raise error(web.HTTPForbidden, "missing or wrong CSRF token")
+        if (method, path) not in ANY_ROLE and not principal.user.can_change:
+            raise error(web.HTTPForbidden, "your role (viewer) cannot change anything")
+    return await handler(request)
+
+
+# -- API: session and user -------------------------------------------------------------------------------
+
+
+async def openapi(request: web.Request) -> web.Response:
+    return web.json_response(OPENAPI)
+
+
+async def session_create(request: web.Request) -> web.Response:
+    body = await json_body(request)
+    name, password = body.get("name"), body.get("password")
+    if not isinstance(name, str) or not isinstance(password, str) or len(name) > 64 or len(password) > 1024:
+        raise error(web.HTTPBadRequest, "name and password must be texts")
+    console = request.app[CONSOLE]
+    user = await console.store.authenticate(name, password)
+    if user is None:
+        raise error(web.HTTPUnauthorized, "wrong user name or password")
+    secret, session = await console.store.new_session(user)
+    await console.store.audit(user.name, "session", "session.login", user.name, {})
+    response = web.json_response({**_me(user), "csrf_token": session.csrf_token})
+    _set_session_cookie(request, response, secret)
+    return response
+
+
+async def session_delete(request: web.Request) -> web.Response:
+    principal: Principal = request[PRINCIPAL]
+    if principal.via != "session" or principal.secret is None:
+        raise error(web.HTTPBadRequest, "requests with an API token have no session to end")
+    await request.app[CONSOLE].store.end_session(principal.secret)
+    await request.app[CONSOLE].audit(request, "session.logout", principal.user.name, {})
+    response = web.json_response({"done": "logout"})
+    response.del_cookie(COOKIE, path="/")
+    return response
+
+
+def _me(user: User) -> dict[str, Any]:
+    return {"name": user.name, "role": user.role, "language": user.language}
+
+
+async def me(request: web.Request) -> web.Response:
+    principal: Principal = request[PRINCIPAL]
+    return web.json_response({**_me(principal.user), "via": principal.via})
+
+
+async def me_language(request: web.Request) -> web.Response:
+    body = await json_body(request)
+    try:
+        language = check_language(body.get("language"))
+    except ConsoleError as exc:
+        raise error(web.HTTPBadRequest, str(exc)) from None
+    principal: Principal = request[PRINCIPAL]
+    await request.app[CONSOLE].store.set_language(principal.user.id, language)
+    await request.app[CONSOLE].audit(request, "user.language", principal.user.name, {"language": language})
+    return web.json_response({"language": language})
+
+
+async def users_list(request: web.Request) -> web.Response:
+    if not request[PRINCIPAL].user.can_change:
+        raise error(web.HTTPForbidden, "only supervisors see the users")
+    return web.json_response([_me(u) for u in await request.app[CONSOLE].store.users()])
+
+
+async def users_add(request: web.Request) -> web.Response:
+    body = await json_body(request)
+    console = request.app[CONSOLE]
+    try:
+        user = await console.store.add_user(body.get("name"), body.get("password"), body.get("role"),
+                                            body.get("language", "en"))
+    except ConsoleError as exc:
+        status = web.HTTPConflict if "exists already" in str(exc) else web.HTTPBadRequest
+        raise error(status, str(exc)) from None
+    await console.audit(request, "user.add", user.name, {"role": user.role, "language": user.language})
+    return web.json_response(_me(user), status=201)
+
+
+async def tokens_add(request: web.Request) -> web.Response:
+    body = await json_body(request)
+    console = request.app[CONSOLE]
+    label = _text(body, "label")
+    owner = request[PRINCIPAL].user
+    if "user" in body:
+        name = _text(body, "user")
+        owner = await console.store.user_by_name(name)
+        if owner is None:
+            raise error(web.HTTPNotFound, f"no user named {name!r}")
+    token = await console.store.add_token(owner, label)
+    await console.audit(request, "token.add", owner.name, {"label": label, "prefix": token[:10]})
+    return web.json_response({"user": owner.name, "label": label, "token": token}, status=201)
+
+
+async def audit_list(request: web.Request) -> web.Response:
+    raw = request.query.get("limit", "100")
+    if not raw.isdigit() or not 1 <= int(raw) <= 1000:
+        raise error(web.HTTPBadRequest, "limit must be a whole number from 1 to 1000")
+    return web.json_response(await request.app[CONSOLE].store.audit_rows(int(raw)))
+
+
+# -- API: wallboard, agents, queues -------------------------------------------------------------------------
+
+
+async def wallboard(request: web.Request) -> web.Response:
+    return web.json_response(await request.app[CONSOLE].wallboard())
+
+
+async def agents_list(request: web.Request) -> web.Response:
+    return web.json_response(request.app[CONSOLE].agents())
+
+
+async def agent_action(request: web.Request) -> web.Response:
+    person = _person(request)
+    action = request.match_info["action"]
+    if action not in AGENT_ACTIONS:
+        raise error(web.HTTPNotFound, f"unknown action {action!r} (one of {', '.join(AGENT_ACTIONS)})")
+    desk = request.app[DESK]
+    details: dict[str, Any] = {}
+    try:
+        if action == "pause":
+            body = await json_body(request) if request.can_read_body else {}
+            reason = _text(body, "reason", 64, "supervisor")
+            details["reason"] = reason
+            await desk.pause(person, reason)
+        else:
+            await getattr(desk, action)(person)
+    except AgentDeskError as exc:
+        raise error(web.HTTPConflict, str(exc)) from None
+    await request.app[CONSOLE].audit(request, f"agent.{action}", person, details)
+    session = desk.session(person)
+    return web.json_response({"person": person, "done": action, "logged_in": session.logged_in,
+                              "paused": session.paused, "pause_reason": session.pause_reason})
+
+
+def _id_list(body: dict[str, Any], key: str, allowed: set[str]) -> tuple[str, ...]:
+    value = body.get(key, [])
+    if not isinstance(value, list) or len(value) > 64 or not all(isinstance(v, str) for v in value):
+        raise error(web.HTTPBadRequest, f"{key} must be a list of ids")
+    unknown = sorted(set(value) - allowed)
+    if unknown:
+        raise error(web.HTTPBadRequest, f"unknown {key}: {', '.join(unknown[:5])} (known: {', '.join(sorted(allowed))})")
+    return tuple(sorted(set(value)))
+
+
+async def agent_skills(request: web.Request) -> web.Response:
+    person = _person(request)
+    body = await json_body(request)
+    profile = request.app[DESK].profile
+    topics = _id_list(body, "topics", {t.id for t in profile.topics if not t.specialties})
+    specialties = _id_list(body, "specialties", {s.id for t in profile.topics for s in t.specialties})
+    console = request.app[CONSOLE]
+    await console.store.set_skills(person, list(topics), list(specialties), request[PRINCIPAL].user.name)
+    console.skill_overrides[person] = (topics, specialties)
+    queues = console.apply_skills(person, topics, specialties)
+    await console.audit(request, "agent.skills", person,
+                        {"topics": list(topics), "specialties": list(specialties), "queues_at_login": queues})
+    return web.json_response({"person": person, "topics": list(topics), "specialties": list(specialties),
+                              "queues_at_login": queues, "applies": "at the next login"})
+
+
+async def queues_list(request: web.Request) -> web.Response:
+    return web.json_response(request.app[CONSOLE].queues())
+
+
+async def queue_seats(request: web.Request) -> web.Response:
+    queue = request.match_info["queue"]
+    desk = request.app[DESK]
+    if queue not in desk.queues:
+        raise error(web.HTTPNotFound, f"{queue!r} is not a queue of this hotline")
+    body = await json_body(request)
+    seats = body.get("seats")
+    if isinstance(seats, bool) or not isinstance(seats, int) or not 0 <= seats <= 10000:
+        raise error(web.HTTPBadRequest, "seats must be a whole number from 0 to 10000")
+    console = request.app[CONSOLE]
+    before = console.seats()[1].get(queue)
+    await desk.set_seats(queue, seats, by=request[PRINCIPAL].user.name)
+    shift, _ = console.seats()
+    await console.audit(request, "queue.seats", queue, {"seats": seats, "before": before, "shift": shift})
+    return web.json_response({"queue": queue, "seats": seats, "shift": shift})
+
+
+# -- API: callbacks and reports -----------------------------------------------------------------------------
+
+
+def _callback_dict(r: Any) -> dict[str, Any]:
+    def iso(epoch: float) -> str:
+        return datetime.fromtimestamp(epoch, UTC).isoformat()
+
+    return {"id": r.id, "number": r.number, "language": r.language, "topic": r.topic, "specialty": r.specialty,
+            "queue": r.queue, "origin": str(r.origin), "status": str(r.status), "attempts": r.attempts,
+            "created_at": iso(r.created_at), "next_attempt_at": iso(r.next_attempt_at),
+            "expires_at": iso(r.expires_at), "priority": r.priority}
+
+
+async def _callbacks(request: web.Request, status: str) -> list[dict[str, Any]]:
+    store = request.app[CALLBACKS].store
+    requests = await (store.open_requests() if status == "open" else store.all_requests())
+    return [_callback_dict(r) for r in sorted(requests, key=lambda r: r.id or 0, reverse=True)[:500]]
+
+
+async def callbacks_list(request: web.Request) -> web.Response:
+    status = request.query.get("status", "open")
+    if status not in ("open", "all"):
+        raise error(web.HTTPBadRequest, "status must be open or all")
+    return web.json_response(await _callbacks(request, status))
+
+
+async def callback_action(request: web.Request) -> web.Response:
+    raw_id, action = request.match_info["id"], request.match_info["action"]
+    if action not in CALLBACK_ACTIONS:
+        raise error(web.HTTPNotFound, f"unknown action {action!r} (one of {', '.join(CALLBACK_ACTIONS)})")
+    if not raw_id.isdigit() or len(raw_id) > 9:
+        raise error(web.HTTPBadRequest, "the callback id must be a whole number")
+    request_id = int(raw_id)
+    store = request.app[CALLBACKS].store
+    if await store.get(request_id) is None:
+        raise error(web.HTTPNotFound, f"no callback request {request_id}")
+    details: dict[str, Any] = {}
+    if action == "cancel":
+        done = await store.cancel(request_id)
+    else:
+        if action == "reschedule":
+            body = await json_body(request)
+            at_text = body.get("at")
+            try:
+                if not isinstance(at_text, str) or len(at_text) > 40:
+                    raise ValueError
+                at = datetime.fromisoformat(at_text.replace("Z", "+00:00"))
+                if at.tzinfo is None or not 2000 <= at.year <= 2100:
+                    raise ValueError
+            except (ValueError, OverflowError):
+                raise error(web.HTTPBadRequest, "at must be an ISO 8601 time with a UTC offset") from None
+            when = at.timestamp()
+        else:
+            when = time.time()
+        details["at"] = datetime.fromtimestamp(when, UTC).isoformat()
+        done = await store.reschedule(request_id, when)
+    if not done:
+        raise error(web.HTTPConflict, f"callback request {request_id} is not open (or is being dialled)")
+    console = request.app[CONSOLE]
+    await console.audit(request, f"callback.{action}", str(request_id), details)
+    console.invalidate()
+    updated = await store.get(request_id)
+    return web.json_response(_callback_dict(updated))
+
+
+async def staffing_report(app: web.Application, day: date, interval: int) -> Any:
+    from cdr.reports import ReportParams, aggregate_sql_async, build_report
+
+    profile = app[CONFIG].profile
+    tz = ZoneInfo(profile.timezone)
+    start = datetime.combine(day, clock_time(0), tz).astimezone(UTC)
+    end = datetime.combine(day + timedelta(days=1), clock_time(0), tz).astimezone(UTC)
+    agg = await aggregate_sql_async(app[CONFIG].settings.db_url, interval, SL_SECONDS, start, end)
+    params = ReportParams(interval_minutes=interval, sl_seconds=SL_SECONDS, timezone=profile.timezone,
+                          start=start, end=end)
+    return build_report(agg, params, shifts=profile.shifts)
+
+
+def _report_query(request: web.Request) -> tuple[date, int]:
+    profile = request.app[CONFIG].profile
+    raw_day = request.query.get("day") or datetime.now(ZoneInfo(profile.timezone)).date().isoformat()
+    raw_interval = request.query.get("interval", "30")
+    try:
+        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", raw_day):
+            raise ValueError
+        day = date.fromisoformat(raw_day)
+        if not 2000 <= day.year <= 2100:
+            raise ValueError
+    except ValueError:
+        raise error(web.HTTPBadRequest, "day must be a date YYYY-MM-DD (2000-2100)") from None
+    if raw_interval not in ("15", "30", "60"):
+        raise error(web.HTTPBadRequest, "interval must be 15, 30 or 60 (minutes)")
+    return day, int(raw_interval)
+
+
+async def report_api(request: web.Request) -> web.Response:
+    from cdr.reports import report_to_dict
+
+    day, interval = _report_query(request)
+    data = report_to_dict(await staffing_report(request.app, day, interval))
+    keep = ("start", "offered", "answered", "service_level", "needed", "present", "gap")
+    return web.json_response({
+        "day": day.isoformat(), "params": data["params"], "totals": data["totals"], "shifts": data["shifts"],
+        "intervals": [{k: row[k] for k in keep} for row in data["intervals"]],
+    })  # fmt: skip
+
+
+# -- WebSocket -----------------------------------------------------------------------------------------------
+
+
+async def live(request: web.Request) -> web.StreamResponse:
+    ws = web.WebSocketResponse(heartbeat=30.0)
+    if not ws.can_prepare(request).ok:
+        raise error(web.HTTPBadRequest, "this is a WebSocket endpoint: connect with a WebSocket client")
+    if not _own_origin(request):
+        raise error(web.HTTPForbidden, "cross-site WebSocket refused")
+    console = request.app[CONSOLE]
+    await ws.prepare(request)
+    console.hub.clients.add(ws)
+    try:
+        await ws.send_str(json.dumps({"type": "snapshot", **await console.live_payload()}, default=str))
+        async for message in ws:
+            if message.type is WSMsgType.ERROR:
+                break
+    finally:
+        console.hub.clients.discard(ws)
+    return ws
+
+
+# -- pages ------------------------------------------------------------------------------------------------
+
+
+def render(request: web.Request, template: str, status: int = 200, language: str | None = None,
+           **context: Any) -> web.Response:
+    principal: Principal | None = request.get(PRINCIPAL)
+    lang = language or (principal.user.language if principal else "en")
+    page = request.app[CONSOLE].templates.get_template(template).render(
+        lang=lang, dir=i18n.DIRECTION[lang], t=lambda key: i18n.t(lang, key), user=principal.user if principal else None,
+        csrf=principal.session.csrf_token if principal and principal.session else "", path=request.path,
+        strings=_script_json({k: v for k, v in i18n.CATALOGUE[lang].items()
+                              if k.startswith(("state.", "msg.", "live.", "wb."))}),
+        **context,
+    )
+    return web.Response(text=page, content_type="text/html", status=status)
+
+
+def _script_json(value: Any) -> Any:
+    """JSON safe inside <script type="application/json"> (no '<', '>' or '&' to end the element)."""
+    text = json.dumps(value, ensure_ascii=False).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    return jinja2_markup(text)
+
+
+async def login_page(request: web.Request) -> web.Response:
+    lang = request.query.get("lang") if request.query.get("lang") in i18n.LANGUAGES else None
+    return render(request, "login.html", language=lang or i18n.pick_language(request.headers.get("Accept-Language")),
+                  failed=False)
+
+
+async def login_form(request: web.Request) -> web.Response:
+    form = await request.post()
+    name, password = form.get("name"), form.get("password")
+    lang = i18n.pick_language(request.headers.get("Accept-Language"))
+    console = request.app[CONSOLE]
+    user = None
+    if isinstance(name, str) and isinstance(password, str) and len(name) <= 64 and len(password) <= 1024:
+        user = await console.store.authenticate(name, password)
+    if user is None:
+        return render(request, "login.html", status=401, language=lang, failed=True)
+    secret, _ = await console.store.new_session(user)
+    await console.store.audit(user.name, "session", "session.login", user.name, {})
+    response = web.HTTPSeeOther("/")
+    _set_session_cookie(request, response, secret)
+    raise response
+
+
+async def logout_form(request: web.Request) -> web.Response:
+    principal: Principal = request[PRINCIPAL]
+    if principal.secret is not None:
+        await request.app[CONSOLE].store.end_session(principal.secret)
+        await request.app[CONSOLE].audit(request, "session.logout", principal.user.name, {})
+    response = web.HTTPSeeOther("/login")
+    response.del_cookie(COOKIE, path="/")
+    raise response
+
+
+async def wallboard_page(request: web.Request) -> web.Response:
+    return render(request, "wallboard.html", board=await request.app[CONSOLE].wallboard())
+
+
+async def agents_page(request: web.Request) -> web.Response:
+    profile = request.app[DESK].profile
+    return render(request, "agents.html", agents=request.app[CONSOLE].agents(),
+                  topics=[t.id for t in profile.topics if not t.specialties],
+                  specialties=[s.id for t in profile.topics for s in t.specialties])
+
+
+async def queues_page(request: web.Request) -> web.Response:
+    return render(request, "queues.html", data=request.app[CONSOLE].queues())
+
+
+async def callbacks_page(request: web.Request) -> web.Response:
+    status = "all" if request.query.get("status") == "all" else "open"
+    return render(request, "callbacks.html", callbacks=await _callbacks(request, status), show=status)
+
+
+async def reports_page(request: web.Request) -> web.Response:
+    from cdr.report_output import _chart_points, _svg_chart
+
+    try:
+        day, interval = _report_query(request)
+    except web.HTTPBadRequest:
+        day, interval = datetime.now(ZoneInfo(request.app[CONFIG].profile.timezone)).date(), 30
+    report = await staffing_report(request.app, day, interval)
+    lang = request[PRINCIPAL].user.language
+    points, _ = _chart_points(report.intervals, ZoneInfo(report.params.timezone))
+    chart = _svg_chart(
+        "chart-staffing", i18n.t(lang, "rep.staffing"), [p.label[-5:] for p in points],
+        [(i18n.t(lang, "rep.needed"), "#e6550d", [p.needed for p in points]),
+         (i18n.t(lang, "rep.present"), "#3182bd", [p.present for p in points])],
+    )
+    tz = ZoneInfo(report.params.timezone)
+    rows = [{"start": r.start.astimezone(tz).strftime("%H:%M"), "offered": r.measures.offered,
+             "answered": r.measures.answered, "sl": r.measures.service_level, "needed": r.needed,
+             "present": r.present, "gap": r.gap} for r in report.intervals if r.measures.offered or r.present]
+    return render(request, "reports.html", chart=jinja2_markup(chart), rows=rows, shifts=report.shifts,
+                  day=day.isoformat(), interval=interval)
+
+
+def jinja2_markup(html_text: str) -> Any:
+    from markupsafe import Markup
+
+    return Markup(html_text)  # our own SVG, its texts escaped by cdr.report_output  # noqa: S704
+
+
+# -- mounting ----------------------------------------------------------------------------------------------
+
+
+async def console_ctx(app: web.Application) -> AsyncIterator[None]:
+    store = ConsoleStore(app[CONFIG].settings.db_url)  # the schema is migrated by records_ctx
+    console = Console(app, store)
+    app[CONSOLE] = console
+    desk = app[DESK]
+    for person_id, (topics, specialties) in (await store.skill_overrides()).items():
+        if person_id in desk.people:
+            console.skill_overrides[person_id] = (topics, specialties)
+            console.apply_skills(person_id, topics, specialties)
+    events = sorted(desk.state.events)
+    app[AMI].add_event_handler(console.hub.poke, events=events)
+
+    async def on_record(_record: object) -> None:
+        console.invalidate()
+
+    app[RECORD_HOOKS].append(on_record)
+    task = asyncio.create_task(console.hub.run(), name="hotline-console-live")
+    yield
+    app[AMI].remove_event_handler(console.hub.poke)
+    task.cancel()
+    await asyncio.wait([task])
+    for ws in list(console.hub.clients):
+        with contextlib.suppress(Exception):
+            await ws.close()
+    await store.close()
+
+
+def setup_console(app: web.Application) -> None:
+    """Add the console's routes, its middleware and its cleanup context (after the desk and callbacks)."""
+    app.middlewares.append(console_middleware)
+    app.cleanup_ctx.append(console_ctx)
+    r = app.router
+    r.add_get("/api/v1/openapi.json", openapi)
+    r.add_post("/api/v1/session", session_create)
+    r.add_delete("/api/v1/session", session_delete)
+    r.add_get("/api/v1/me", me)
+    r.add_put("/api/v1/me/language", me_language)
+    r.add_get("/api/v1/users", users_list)
+    r.add_post("/api/v1/users", users_add)
+    r.add_post("/api/v1/tokens", tokens_add)
+    r.add_get("/api/v1/audit", audit_list)
+    r.add_get("/api/v1/wallboard", wallboard)
+    r.add_get("/api/v1/agents", agents_list)
+    r.add_post("/api/v1/agents/{person}/{action}", agent_action)
+    r.add_put("/api/v1/agents/{person}/skills", agent_skills)
+    r.add_get("/api/v1/queues", queues_list)
+    r.add_put("/api/v1/queues/{queue}/seats", queue_seats)
+    r.add_get("/api/v1/callbacks", callbacks_list)
+    r.add_post("/api/v1/callbacks/{id}/{action}", callback_action)
+    r.add_get("/api/v1/reports/staffing", report_api)
+    r.add_get("/api/v1/live", live)
+    r.add_get("/login", login_page)
+    r.add_post("/login", login_form)
+    r.add_post("/logout", logout_form)
+    r.add_get("/", wallboard_page)
+    r.add_get("/agents", agents_page)
+    r.add_get("/queues", queues_page)
+    r.add_get("/callbacks", callbacks_page)
+    r.add_get("/reports", reports_page)
+    r.add_static("/static/console/", HERE / "static", follow_symlinks=False)

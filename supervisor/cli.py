@@ -1,0 +1,117 @@
+"""``hotline`` sub-commands for the supervisor console's users and API tokens.
+
+    hotline user add NAME --role supervisor|viewer [--language ar|en] [--password-stdin]
+    hotline user list
+    hotline token add USER [--label LABEL]      prints a new API token once (acting as USER, with USER's role)
+
+There is no default user and no default password: the first supervisor is made here. Without
+``--password-stdin`` the password is asked twice on the terminal (not echoed).
+
+Wiring (in ``hotline/cli.py``): ``add_commands(subparsers)`` then ``code = supervisor.cli.run(args, settings)``;
+``None`` means the command is not one of these.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import sys
+from typing import Any, TextIO
+
+__all__ = ["COMMANDS", "add_commands", "run"]
+
+COMMANDS = ("user", "token")
+
+
+def add_commands(subparsers: Any) -> None:
+    user = subparsers.add_parser("user", help="supervisor console users")
+    user_commands = user.add_subparsers(dest="user_command", required=True)
+    add = user_commands.add_parser("add", help="add a console user (asks for the password twice)")
+    add.add_argument("name")
+    add.add_argument("--role", choices=("supervisor", "viewer"), required=True)
+    add.add_argument("--language", choices=("ar", "en"), default="en")
+    add.add_argument("--password-stdin", action="store_true", help="read the password from the first line of stdin")
+    user_commands.add_parser("list", help="list the console users")
+    token = subparsers.add_parser("token", help="API tokens for automation (Authorization: Bearer …)")
+    token_commands = token.add_subparsers(dest="token_command", required=True)
+    token_add = token_commands.add_parser("add", help="create a token acting as USER; printed once")
+    token_add.add_argument("name", metavar="USER")
+    token_add.add_argument("--label", default="cli")
+
+
+def _password(args: argparse.Namespace, stdin: TextIO, err: TextIO) -> str | None:
+    if args.password_stdin:
+        return stdin.readline().rstrip("\r\n")
+    first = getpass.getpass(f"password for {args.name}: ")
+    second = getpass.getpass("again: ")
+    if first != second:
+        print("hotline user: the passwords differ", file=err)
+        return None
+    return first
+
+
+async def _user_add(args: argparse.Namespace, url: str, password: str, out: TextIO) -> None:
+    from supervisor.store import ConsoleStore
+
+    store = ConsoleStore(url)
+    try:
+        user = await store.add_user(args.name, password, args.role, args.language)
+        await store.audit("cli", "cli", "user.add", user.name, {"role": user.role, "language": user.language})
+        print(f"user {user.name!r} added ({user.role})", file=out)
+    finally:
+        await store.close()
+
+
+async def _user_list(url: str, out: TextIO) -> None:
+    from supervisor.store import ConsoleStore
+
+    store = ConsoleStore(url)
+    try:
+        for user in await store.users():
+            print(f"{user.name}\t{user.role}\t{user.language}", file=out)
+    finally:
+        await store.close()
+
+
+async def _token_add(args: argparse.Namespace, url: str, out: TextIO, err: TextIO) -> int:
+    from supervisor.store import ConsoleStore
+
+    store = ConsoleStore(url)
+    try:
+        user = await store.user_by_name(args.name)
+        if user is None:
+            print(f"hotline token: no user named {args.name!r} (hotline user add {args.name} --role …)", file=err)
+            return 1
+        token = await store.add_token(user, args.label)
+        await store.audit("cli", "cli", "token.add", user.name, {"label": args.label, "prefix": token[:10]})
+        print(token, file=out)
+        return 0
+    finally:
+        await store.close()
+
+
+def run(args: argparse.Namespace, settings: Any, out: TextIO | None = None, err: TextIO | None = None,
+        stdin: TextIO | None = None) -> int | None:
+    """Run one of our commands; None if ``args.command`` is not ours. Returns the exit code."""
+    if getattr(args, "command", None) not in COMMANDS:
+        return None
+    from cdr.db import upgrade
+    from supervisor.store import ConsoleError
+
+    out, err, stdin = out or sys.stdout, err or sys.stderr, stdin or sys.stdin
+    try:
+        upgrade(settings.db_url)
+        if args.command == "user" and args.user_command == "add":
+            password = _password(args, stdin, err)
+            if password is None:
+                return 1
+            asyncio.run(_user_add(args, settings.db_url, password, out))
+            return 0
+        if args.command == "user":
+            asyncio.run(_user_list(settings.db_url, out))
+            return 0
+        return asyncio.run(_token_add(args, settings.db_url, out, err))
+    except ConsoleError as exc:
+        print(f"hotline {args.command}: {exc}", file=err)
+        return 1

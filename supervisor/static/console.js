@@ -1,0 +1,140 @@
+// The supervisor console: actions through the REST API (with the session's CSRF token) and live
+// wallboard updates over the WebSocket. No framework, no inline script (the CSP forbids it).
+"use strict";
+(function () {
+  const csrf = (document.querySelector('meta[name="csrf-token"]') || {}).content || "";
+  const stringsEl = document.getElementById("strings");
+  const S = stringsEl ? JSON.parse(stringsEl.textContent) : {};
+  const flash = document.getElementById("flash");
+
+  function say(text, bad) {
+    if (!flash) return;
+    flash.textContent = text;
+    flash.className = bad ? "error" : "";
+  }
+
+  async function api(method, url, body) {
+    const response = await fetch(url, {
+      method: method,
+      credentials: "same-origin",
+      headers: {"Content-Type": "application/json", "X-CSRF-Token": csrf},
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    let data = {};
+    try { data = await response.json(); } catch (e) { data = {}; }
+    if (!response.ok) {
+      say((S["msg.failed"] || "Refused:") + " " + (data.error || response.status), true);
+      throw new Error(data.error || String(response.status));
+    }
+    say(S["msg.done"] || "Done.", false);
+    return data;
+  }
+
+  const pad = (n) => String(n).padStart(2, "0");
+  const dur = (s) => Math.floor(s / 60) + ":" + pad(Math.floor(s % 60));
+  const pct = (v) => (v === null || v === undefined) ? "\u2013" : Math.round(v * 100) + "%";
+  const show = {longest_wait: dur, service_level_today: pct};
+
+  function renderWallboard(data) {
+    const table = document.getElementById("wallboard");
+    if (!table) return;
+    for (const q of data.queues) {
+      const row = table.querySelector('tr[data-queue="' + CSS.escape(q.queue) + '"]');
+      if (!row) continue;
+      row.classList.toggle("busy", q.waiting > 0);
+      for (const cell of row.querySelectorAll("td[data-field]")) {
+        const key = cell.dataset.field;
+        cell.textContent = (show[key] || String)(q[key]);
+      }
+    }
+    for (const cell of document.querySelectorAll("[data-total]")) {
+      const key = cell.dataset.total;
+      cell.textContent = (show[key] || String)(data.totals[key]);
+    }
+  }
+
+  function renderAgents(agents) {
+    for (const [pid, a] of Object.entries(agents || {})) {
+      const cell = document.querySelector('[data-agent-state="' + CSS.escape(pid) + '"]');
+      if (cell) {
+        cell.dataset.state = a.state;
+        cell.textContent = (S["state." + a.state] || a.state) + (a.pause_reason ? " (" + a.pause_reason + ")" : "");
+      }
+      const queues = document.querySelector('[data-agent-queues="' + CSS.escape(pid) + '"] small');
+      if (queues) queues.textContent = a.queues_now.join(", ");
+    }
+  }
+
+  function connect() {
+    const live = document.getElementById("live");
+    if (!live) return;
+    const ws = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/api/v1/live");
+    ws.onopen = () => { live.textContent = S["live.connected"] || "live"; live.classList.remove("off"); };
+    ws.onmessage = (event) => {
+      const data = JSON.parse(event.data);
+      if (data.type !== "snapshot") return;
+      renderWallboard(data);
+      renderAgents(data.agents);
+      document.body.dataset.pushes = String(Number(document.body.dataset.pushes || 0) + 1);
+    };
+    ws.onclose = () => {
+      live.textContent = S["live.disconnected"] || "reconnecting…";
+      live.classList.add("off");
+      setTimeout(connect, 1000);
+    };
+  }
+
+  async function act(button) {
+    const kind = button.dataset.act;
+    button.disabled = true;
+    try {
+      if (kind === "agent") {
+        const p = encodeURIComponent(button.dataset.person);
+        await api("POST", "/api/v1/agents/" + p + "/" + button.dataset.action,
+                  button.dataset.action === "pause" ? {reason: "supervisor"} : undefined);
+      } else if (kind === "skills") {
+        const form = document.querySelector('form[data-skills-for="' + CSS.escape(button.dataset.person) + '"]');
+        const picked = (name) => Array.from(form.querySelectorAll('input[name="' + name + '"]:checked')).map((i) => i.value);
+        await api("PUT", "/api/v1/agents/" + encodeURIComponent(button.dataset.person) + "/skills",
+                  {topics: picked("topics"), specialties: picked("specialties")});
+      } else if (kind === "seats") {
+        const input = document.querySelector('input[data-seats-for="' + CSS.escape(button.dataset.queue) + '"]');
+        await api("PUT", "/api/v1/queues/" + encodeURIComponent(button.dataset.queue) + "/seats",
+                  {seats: Number(input.value)});
+      } else if (kind === "callback") {
+        const id = button.dataset.id;
+        let body;
+        if (button.dataset.action === "reschedule") {
+          const input = document.querySelector('input[data-at-for="' + CSS.escape(id) + '"]');
+          if (!input.value) { say(S["msg.failed"] + " ?", true); return; }
+          body = {at: new Date(input.value).toISOString()};
+        }
+        await api("POST", "/api/v1/callbacks/" + encodeURIComponent(id) + "/" + button.dataset.action, body);
+        setTimeout(() => location.reload(), 300);
+      }
+    } catch (e) {
+      // the message is shown by api()
+    } finally {
+      button.disabled = false;
+    }
+  }
+
+  document.addEventListener("click", (event) => {
+    const button = event.target.closest("button[data-act]");
+    if (button) act(button);
+  });
+  const switcher = document.getElementById("lang-switch");
+  if (switcher) {
+    switcher.addEventListener("click", async () => {
+      try {
+        await api("PUT", "/api/v1/me/language", {language: switcher.dataset.lang});
+        location.reload();
+      } catch (e) { /* shown */ }
+    });
+  }
+  for (const el of document.querySelectorAll("time[data-utc]")) {
+    const when = new Date(el.dataset.utc);
+    if (!isNaN(when)) el.textContent = when.toLocaleString(document.documentElement.lang);
+  }
+  connect();
+})();

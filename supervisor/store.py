@@ -1,0 +1,271 @@
+"""The console's tables (users, sessions, API tokens, audit log, skill overrides), on SQLAlchemy asyncio.
+
+Schema: cdr/migrations/versions/0005_console.py. Passwords are argon2 hashes (argon2-cffi, its
+default parameters); session ids and API tokens are random 256-bit values, so only their SHA-256
+is stored (a stolen database gives neither a usable cookie nor a usable token).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from sqlalchemy import delete, event, func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+
+from cdr.db import _sqlite_pragmas, async_url
+from cdr.models import (
+    ApiTokenRow,
+    AuditLogRow,
+    CallRecordRow,
+    ConsoleSessionRow,
+    ConsoleUserRow,
+    SkillOverrideRow,
+)
+
+ROLES = ("supervisor", "viewer")
+LANGUAGES = ("ar", "en")
+SESSION_HOURS = 12
+MIN_PASSWORD = 10
+TOKEN_PREFIX = "hlc_"
+
+_hasher = PasswordHasher()
+# Verified when the user does not exist, so a wrong name takes as long as a wrong password.
+_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+class ConsoleError(ValueError):
+    """A request the store refuses (a name taken, a bad role…), with a message for the user."""
+
+
+@dataclass(frozen=True)
+class User:
+    id: int
+    name: str
+    role: str
+    language: str
+
+    @property
+    def can_change(self) -> bool:
+        return self.role == "supervisor"
+
+
+@dataclass(frozen=True)
+class Session:
+    user: User
+    csrf_token: str
+    expires_at: datetime
+
+
+def digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def check_name(name: object) -> str:
+    if not isinstance(name, str) or not 1 <= len(name.strip()) <= 64 or not name.strip().isprintable():
+        raise ConsoleError("name must be 1 to 64 printable characters")
+    return name.strip()
+
+
+def check_password(password: object) -> str:
+    if not isinstance(password, str) or len(password) < MIN_PASSWORD or len(password) > 1024:
+        raise ConsoleError(f"password must be {MIN_PASSWORD} to 1024 characters")
+    return password
+
+
+def check_role(role: object) -> str:
+    if role not in ROLES:
+        raise ConsoleError(f"role must be one of {', '.join(ROLES)}")
+    return str(role)
+
+
+def check_language(language: object) -> str:
+    if language not in LANGUAGES:
+        raise ConsoleError(f"language must be one of {', '.join(LANGUAGES)}")
+    return str(language)
+
+
+def _user(row: ConsoleUserRow) -> User:
+    return User(row.id, row.name, row.role, row.language)
+
+
+class ConsoleStore:
+    def __init__(self, url: str) -> None:
+        self._engine: AsyncEngine = create_async_engine(async_url(url), pool_pre_ping=True)
+        if self._engine.dialect.name == "sqlite":
+            event.listen(self._engine.sync_engine, "connect", _sqlite_pragmas)
+        self._sessions = async_sessionmaker(self._engine, expire_on_commit=False)
+
+    async def close(self) -> None:
+        await self._engine.dispose()
+
+    # -- users ---------------------------------------------------------------------------------
+    async def add_user(self, name: str, password: str, role: str, language: str = "en") -> User:
+        name, role, language = check_name(name), check_role(role), check_language(language)
+        hashed = await asyncio.to_thread(hash_password, check_password(password))
+        try:
+            async with self._sessions.begin() as session:
+                row = ConsoleUserRow(name=name, role=role, password_hash=hashed, language=language,
+                                     created_at=datetime.now(UTC))
+                session.add(row)
+                await session.flush()
+                return _user(row)
+        except IntegrityError:
+            raise ConsoleError(f"a user named {name!r} exists already") from None
+
+    async def users(self) -> list[User]:
+        async with self._sessions() as session:
+            rows = (await session.scalars(select(ConsoleUserRow).order_by(ConsoleUserRow.name))).all()
+        return [_user(row) for row in rows]
+
+    async def user_by_name(self, name: str) -> User | None:
+        async with self._sessions() as session:
+            row = await session.scalar(select(ConsoleUserRow).where(ConsoleUserRow.name == name))
+        return None if row is None else _user(row)
+
+    async def authenticate(self, name: str, password: str) -> User | None:
+        """The user if the password is right; argon2 runs off the event loop either way."""
+        async with self._sessions() as session:
+            row = await session.scalar(select(ConsoleUserRow).where(ConsoleUserRow.name == name))
+        stored = row.password_hash if row is not None else _DUMMY_HASH
+
+        def verify() -> bool:
+            try:
+                return _hasher.verify(stored, password)
+            except (VerifyMismatchError, VerificationError, InvalidHashError):
+                return False
+
+        ok = await asyncio.to_thread(verify)
+        if not ok or row is None:
+            return None
+        if _hasher.check_needs_rehash(stored):
+            new_hash = await asyncio.to_thread(hash_password, password)
+            async with self._sessions.begin() as session:
+                await session.execute(
+                    update(ConsoleUserRow).where(ConsoleUserRow.id == row.id).values(password_hash=new_hash)
+                )
+        return _user(row)
+
+    async def set_language(self, user_id: int, language: str) -> None:
+        language = check_language(language)
+        async with self._sessions.begin() as session:
+            await session.execute(update(ConsoleUserRow).where(ConsoleUserRow.id == user_id).values(language=language))
+
+    # -- sessions ------------------------------------------------------------------------------
+    async def new_session(self, user: User) -> tuple[str, Session]:
+        """A new session: (the cookie value, the session). Only the cookie value's SHA-256 is stored."""
+        secret = secrets.token_urlsafe(32)
+        now = datetime.now(UTC)
+        csrf = secrets.token_urlsafe(32)
+        expires = now + timedelta(hours=SESSION_HOURS)
+        async with self._sessions.begin() as session:
+            await session.execute(delete(ConsoleSessionRow).where(ConsoleSessionRow.expires_at < now))
+            session.add(ConsoleSessionRow(id_hash=digest(secret), user_id=user.id, csrf_token=csrf,
+                                          created_at=now, expires_at=expires))
+        return secret, Session(user, csrf, expires)
+
+    async def session(self, secret: str) -> Session | None:
+        async with self._sessions() as session:
+            found = (
+                await session.execute(
+                    select(ConsoleSessionRow, ConsoleUserRow)
+                    .join(ConsoleUserRow, ConsoleUserRow.id == ConsoleSessionRow.user_id)
+                    .where(ConsoleSessionRow.id_hash == digest(secret))
+                )
+            ).first()
+        if found is None:
+            return None
+        row, user = found
+        if row.expires_at <= datetime.now(UTC):
+            return None
+        return Session(_user(user), row.csrf_token, row.expires_at)
+
+    async def end_session(self, secret: str) -> None:
+        async with self._sessions.begin() as session:
+            await session.execute(delete(ConsoleSessionRow).where(ConsoleSessionRow.id_hash == digest(secret)))
+
+    # -- API tokens ----------------------------------------------------------------------------
+    async def add_token(self, user: User, label: str) -> str:
+        """A new token for ``user``; the clear text is returned once and never stored."""
+        label = check_name(label)
+        token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        async with self._sessions.begin() as session:
+            session.add(ApiTokenRow(user_id=user.id, label=label, token_hash=digest(token), prefix=token[:10],
+                                    created_at=datetime.now(UTC), revoked=False))
+        return token
+
+    async def token_user(self, token: str) -> User | None:
+        async with self._sessions.begin() as session:
+            found = (
+                await session.execute(
+                    select(ApiTokenRow, ConsoleUserRow)
+                    .join(ConsoleUserRow, ConsoleUserRow.id == ApiTokenRow.user_id)
+                    .where(ApiTokenRow.token_hash == digest(token), ApiTokenRow.revoked.is_(False))
+                )
+            ).first()
+            if found is None:
+                return None
+            found[0].last_used_at = datetime.now(UTC)
+            return _user(found[1])
+
+    # -- audit ---------------------------------------------------------------------------------
+    async def audit(self, actor: str, via: str, action: str, target: str, details: dict[str, Any]) -> None:
+        async with self._sessions.begin() as session:
+            session.add(AuditLogRow(at=datetime.now(UTC), actor=actor[:64], via=via, action=action[:64],
+                                    target=target[:128], details=json.dumps(details, ensure_ascii=False)))
+
+    async def audit_rows(self, limit: int = 100) -> list[dict[str, Any]]:
+        async with self._sessions() as session:
+            rows = (await session.scalars(select(AuditLogRow).order_by(AuditLogRow.id.desc()).limit(limit))).all()
+        return [
+            {"id": r.id, "at": r.at.isoformat(), "actor": r.actor, "via": r.via, "action": r.action,
+             "target": r.target, "details": json.loads(r.details)}
+            for r in rows
+        ]
+
+    # -- skill overrides -----------------------------------------------------------------------
+    async def skill_overrides(self) -> dict[str, tuple[tuple[str, ...], tuple[str, ...]]]:
+        async with self._sessions() as session:
+            rows = (await session.scalars(select(SkillOverrideRow))).all()
+        return {r.person_id: (tuple(json.loads(r.topics)), tuple(json.loads(r.specialties))) for r in rows}
+
+    async def set_skills(self, person_id: str, topics: list[str], specialties: list[str], by: str) -> None:
+        async with self._sessions.begin() as session:
+            row = await session.get(SkillOverrideRow, person_id)
+            if row is None:
+                row = SkillOverrideRow(person_id=person_id)
+                session.add(row)
+            row.topics = json.dumps(topics)
+            row.specialties = json.dumps(specialties)
+            row.updated_by = by[:64]
+            row.updated_at = datetime.now(UTC)
+
+    # -- today's service level -----------------------------------------------------------------
+    async def service_level(self, since: datetime, within: float = 20.0) -> dict[str, tuple[int, int]]:
+        """queue -> (answered, answered within ``within`` s) of inbound calls started since ``since``."""
+        answered = CallRecordRow.outcome == "answered"
+        query = (
+            select(
+                CallRecordRow.queue,
+                func.count().filter(answered),
+                func.count().filter(answered, CallRecordRow.wait_seconds <= within),
+            )
+            .where(CallRecordRow.started_at >= since, CallRecordRow.kind == "inbound",
+                   CallRecordRow.queue.is_not(None))
+            .group_by(CallRecordRow.queue)
+        )
+        async with self._sessions() as session:
+            rows = (await session.execute(query)).all()
+        return {queue: (int(a or 0), int(w or 0)) for queue, a, w in rows}
