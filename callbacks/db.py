@@ -34,7 +34,7 @@ from typing import Any, Self
 from sqlalchemy import case, event, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from callbacks.model import (
     OPEN_STATUSES,
@@ -44,7 +44,7 @@ from callbacks.model import (
     Origin,
     RequestStatus,
 )
-from cdr.db import _sqlite_pragmas, async_url
+from cdr.db import async_engine
 from cdr.models import CallbackAttemptRow, CallbackRefusalRow, CallbackRequestRow
 
 __all__ = ["DEFAULT_UNKNOWN_RETRY_SECONDS", "NOT_DIALLED", "CallbackStore", "NextState"]
@@ -165,11 +165,10 @@ class CallbackStore:
     """
 
     def __init__(self, url: str) -> None:
-        self._engine: AsyncEngine = create_async_engine(async_url(url), pool_pre_ping=True)
+        self._engine: AsyncEngine = async_engine(url)
         self._dialect = self._engine.dialect.name
         writer_engine = self._engine
         if self._dialect == "sqlite":
-            event.listen(self._engine.sync_engine, "connect", _sqlite_pragmas)
             event.listen(self._engine.sync_engine, "connect", _sqlite_manual_transactions)
             event.listen(self._engine.sync_engine, "begin", _sqlite_begin)
             writer_engine = self._engine.execution_options(**{_SQLITE_BEGIN_OPTION: "IMMEDIATE"})

@@ -189,6 +189,14 @@ def _record(row: CallRecordRow) -> CallRecord:
     )
 
 
+def async_engine(url: str) -> AsyncEngine:
+    """The asyncio engine every store uses: the async driver, pre-ping, and on SQLite WAL + busy timeout."""
+    engine = create_async_engine(async_url(url), pool_pre_ping=True)
+    if engine.dialect.name == "sqlite":
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+    return engine
+
+
 class RecordStore:
     """Call records in SQLite or PostgreSQL, through SQLAlchemy's asyncio extension.
 
@@ -197,10 +205,8 @@ class RecordStore:
     """
 
     def __init__(self, url: str) -> None:
-        self._engine: AsyncEngine = create_async_engine(async_url(url), pool_pre_ping=True)
+        self._engine: AsyncEngine = async_engine(url)
         dialect = self._engine.dialect.name
-        if dialect == "sqlite":
-            event.listen(self._engine.sync_engine, "connect", _sqlite_pragmas)
         self._insert = _INSERTS[dialect]
         self._sessions = async_sessionmaker(self._engine, expire_on_commit=False)
 

@@ -8,10 +8,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import event, select
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
-from cdr.db import _sqlite_pragmas, async_url
+from cdr.db import async_engine
 from cdr.models import AgentSessionRow, QueueSeatRow
 
 
@@ -26,9 +26,7 @@ class AgentSession:
 
 class RoutingStore:
     def __init__(self, url: str) -> None:
-        self._engine: AsyncEngine = create_async_engine(async_url(url), pool_pre_ping=True)
-        if self._engine.dialect.name == "sqlite":
-            event.listen(self._engine.sync_engine, "connect", _sqlite_pragmas)
+        self._engine: AsyncEngine = async_engine(url)
         self._sessions = async_sessionmaker(self._engine, expire_on_commit=False)
 
     async def sessions(self) -> dict[str, AgentSession]:

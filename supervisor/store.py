@@ -17,11 +17,11 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import delete, event, func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
-from cdr.db import _sqlite_pragmas, async_url
+from cdr.db import async_engine
 from cdr.models import (
     ApiTokenRow,
     AuditLogRow,
@@ -103,9 +103,7 @@ def _user(row: ConsoleUserRow) -> User:
 
 class ConsoleStore:
     def __init__(self, url: str) -> None:
-        self._engine: AsyncEngine = create_async_engine(async_url(url), pool_pre_ping=True)
-        if self._engine.dialect.name == "sqlite":
-            event.listen(self._engine.sync_engine, "connect", _sqlite_pragmas)
+        self._engine: AsyncEngine = async_engine(url)
         self._sessions = async_sessionmaker(self._engine, expire_on_commit=False)
 
     async def close(self) -> None:
