@@ -14,7 +14,6 @@ import os
 import secrets
 import shutil
 import signal
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -233,20 +232,3 @@ class AsteriskInstance:
         except ProcessLookupError:
             pass
 
-
-def running_pid(instance: AsteriskInstance) -> int | None:
-    pid_file = instance.host_dir / "run" / "asterisk.pid"
-    try:
-        pid = int(pid_file.read_text().strip())
-        os.kill(pid, 0)
-        return pid
-    except (OSError, ValueError):
-        return None
-
-
-def cli_blocking(instance: AsteriskInstance, command: str) -> str:
-    """The synchronous twin of ``cli`` for the command line tools."""
-    result = subprocess.run(instance._chroot("-rx", command), capture_output=True, text=True)
-    if result.returncode != 0:
-        raise AsteriskError(result.stdout + result.stderr)
-    return result.stdout
