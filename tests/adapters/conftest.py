@@ -18,7 +18,10 @@ from pathlib import Path
 import psycopg
 import pytest
 from psycopg import sql
+from sqlalchemy import Engine, create_engine
 from sqlalchemy.engine import make_url
+
+from cdr.db import sync_url
 
 DEFAULT_PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"
 
@@ -71,3 +74,11 @@ def db_url(request: pytest.FixtureRequest) -> str:
     """URL of an empty database (no schema yet), as a user would write it in the configuration."""
     fixture = "sqlite_url" if request.param == "sqlite" else "postgres_url"
     return str(request.getfixturevalue(fixture))
+
+
+@pytest.fixture
+def sync_engine(db_url: str) -> Iterator[Engine]:
+    """A synchronous engine on the test database, for inspecting what the migrations made."""
+    engine = create_engine(sync_url(db_url))
+    yield engine
+    engine.dispose()

@@ -11,7 +11,7 @@ import json
 import sqlite3
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -19,7 +19,7 @@ import psycopg
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Engine, create_engine, inspect, text
+from sqlalchemy import Engine, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 
@@ -32,7 +32,7 @@ from callbacks.model import (
     Origin,
     RequestStatus,
 )
-from cdr.db import downgrade, sync_url, upgrade
+from cdr.db import downgrade, upgrade
 from cdr.models import CALLBACK_OPEN_STATUSES_SQL, Base
 
 REPO = Path(__file__).resolve().parents[2]
@@ -63,13 +63,6 @@ def a_request(number: str = "0791234567", **changes: object) -> CallbackRequest:
 
 def retry_state(request: CallbackRequest, at: float) -> CallbackRequest:
     return replace(request, status=RequestStatus.OPEN, attempts=request.attempts + 1, next_attempt_at=at)
-
-
-@pytest.fixture
-def sync_engine(db_url: str) -> Iterator[Engine]:
-    engine = create_engine(sync_url(db_url))
-    yield engine
-    engine.dispose()
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 
@@ -63,13 +63,6 @@ def a_record(linkedid: str = "1700000000.42", started_at: datetime | None = None
         ended_at=started + timedelta(seconds=360),
     )
     return replace(record, **changes)  # type: ignore[arg-type]
-
-
-@pytest.fixture
-def sync_engine(db_url: str) -> Iterator[Engine]:
-    engine = create_engine(sync_url(db_url))
-    yield engine
-    engine.dispose()
 
 
 @pytest.fixture
