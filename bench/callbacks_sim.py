@@ -63,7 +63,7 @@ from callbacks.policy import (  # noqa: E402
     peak_from_counts,
     wait_from_counts,
 )
-from hotline.profile import load_profile  # noqa: E402
+from profiles.model import load_profile  # noqa: E402
 from routing.state import Membership, PersonState, PersonView, Snapshot, WaitingCall  # noqa: E402
 
 SEED = 151

@@ -6,7 +6,7 @@
    ``LiveState.snapshot`` and a full ``routing.policy.decide``.
 2. AMI ingest: a realistic Asterisk 22 event stream (queue calls with their Newchannel, VarSet,
    Hangup and device-state noise) encoded as bytes and fed in TCP-sized chunks to our parser
-   (``hotline.ami.AMIParser``) + ``LiveState.apply``, and to panoramisk 1.4's own parser
+   (``telephony.ami.client.AMIParser``) + ``LiveState.apply``, and to panoramisk 1.4's own parser
    (``AMIProtocol.data_received``, no network) on the same bytes.
 
 Usage: ``.venv/bin/python bench/routing.py [--quick]``. Human-readable lines first; the last line
@@ -27,8 +27,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from hotline.ami import AMIParser  # noqa: E402
-from hotline.profile import Language, Person, Topic, load_profile  # noqa: E402
+from telephony.ami.client import AMIParser  # noqa: E402
+from profiles.model import Language, Person, Topic, load_profile  # noqa: E402
 from routing.policy import choose_for_call, decide, desired_penalties  # noqa: E402
 from routing.queues import build_queues  # noqa: E402
 from routing.state import LiveState  # noqa: E402

@@ -1,4 +1,4 @@
-"""Callback requests and their attempts in the database (schema: cdr/migrations 0004), claimed exactly once.
+"""Callback requests and their attempts in the database (rows: callbacks/rows.py; schema: storage/migrations 0004), claimed exactly once.
 
 The guarantees, and how they are kept:
 
@@ -44,8 +44,8 @@ from callbacks.model import (
     Origin,
     RequestStatus,
 )
-from cdr.db import async_engine
-from cdr.models import CallbackAttemptRow, CallbackRefusalRow, CallbackRequestRow
+from storage.engine import async_engine
+from callbacks.rows import CallbackAttemptRow, CallbackRefusalRow, CallbackRequestRow
 
 __all__ = ["DEFAULT_UNKNOWN_RETRY_SECONDS", "NOT_DIALLED", "CallbackStore", "NextState"]
 

@@ -48,9 +48,9 @@ from callbacks.model import (
     Origin,
     RequestStatus,
 )
-from hotline.profile import CallbackRules, Profile
+from profiles.model import CallbackRules, Profile
 from routing.policy import CALLBACK_BONUS, choose_for_call
-from routing.queues import queue_name
+from telephony.names import queue_name
 from routing.state import PersonView, Snapshot, WaitingCall
 
 __all__ = [

@@ -25,11 +25,11 @@ from callbacks import policy
 from callbacks.db import CallbackStore
 from callbacks.model import AttemptOutcome, CallbackAttempt, CallbackRequest, Origin
 from cdr.builder import CallRecord, Outcome
-from hotline import channelvars as v
-from hotline.ami import AMIClient, AMIDisconnected, AMIException, Message
-from hotline.profile import Profile
-from hotline.prompts import set_offer
-from ivr.callback_offer import Booking, OfferContext
+from telephony import names as v
+from telephony.ami.client import AMIClient, AMIDisconnected, AMIException, Message
+from profiles.model import Profile
+from telephony.prompts import set_offer
+from callbacks.agi import Booking, OfferContext
 from routing.policy import call_priority
 from routing.service import AgentDesk
 
@@ -184,7 +184,7 @@ class CallbackService:
             return
         action = {
             "Action": "Originate",
-            "Channel": f"PJSIP/{request.number}@trunk",
+            "Channel": v.trunk_dial(request.number),
             "Context": "hotline-callback-out",
             "Exten": "s",
             "Priority": "1",

@@ -18,7 +18,7 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Any
 
-from cdr.events import (
+from telephony.events import (
     AgentComplete,
     AgentConnect,
     CallbackBooked,

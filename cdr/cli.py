@@ -137,7 +137,7 @@ def _staffing(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _profile(settings: Any, err: TextIO) -> Any:
-    from hotline.profile import ProfileError, load_profile
+    from profiles.model import ProfileError, load_profile
 
     try:
         return load_profile(Path(settings.profile_path))
@@ -181,7 +181,7 @@ def build_report_from_db(
 
 
 def _report(args: argparse.Namespace, settings: Any, out: TextIO, err: TextIO) -> int:
-    from cdr.db import upgrade
+    from storage.engine import upgrade
     from cdr.report_output import Progress, render_text, write_csv, write_html
     from cdr.reports import parse_presence_csv, report_to_dict
 
@@ -215,7 +215,7 @@ def _report(args: argparse.Namespace, settings: Any, out: TextIO, err: TextIO) -
 
 
 def _generate(args: argparse.Namespace, settings: Any, out: TextIO, err: TextIO) -> int:
-    from cdr.db import upgrade
+    from storage.engine import upgrade
     from cdr.importer import bulk_insert
     from cdr.report_output import Progress
     from cdr.synthetic import generate_rows
@@ -229,7 +229,7 @@ def _generate(args: argparse.Namespace, settings: Any, out: TextIO, err: TextIO)
 
 
 def _import(args: argparse.Namespace, settings: Any, out: TextIO) -> int:
-    from cdr.db import upgrade
+    from storage.engine import upgrade
     from cdr.importer import import_files
 
     if args.queue_log is None and args.cdr_csv is None:

@@ -56,7 +56,7 @@ _COMPLETE_EVENTS = frozenset({"COMPLETECALLER", "COMPLETEAGENT"})
 
 
 def _sqlite_time(value: Any) -> Any:
-    # The format SQLAlchemy's SQLite DateTime (and so cdr.models.UTCDateTime) stores: naive UTC.
+    # The format SQLAlchemy's SQLite DateTime (and so storage.base.UTCDateTime) stores: naive UTC.
     if isinstance(value, datetime):
         if value.tzinfo is None:
             raise ValueError(f"naive datetime {value!r}: call record times must be timezone-aware")
@@ -82,7 +82,7 @@ def bulk_insert(
     """
     from sqlalchemy import create_engine
 
-    from cdr.db import sync_url
+    from storage.engine import sync_url
 
     cols = list(columns)
     if "linkedid" not in cols:

@@ -2,7 +2,7 @@
 
 Two halves:
 
-* **Pure part** (standard library, ``cdr.staffing`` and ``hotline.profile`` only): :func:`aggregate`
+* **Pure part** (standard library, ``cdr.staffing`` and ``profiles.model`` only): :func:`aggregate`
   turns record facts into per-interval :class:`Measures` (the reference implementation, used on
   small sets and in tests); :func:`build_report` turns those aggregates into a :class:`Report`
   with per-interval staffing (Erlang C, optionally Erlang A), the gap against the people present,
@@ -42,7 +42,7 @@ from cdr.staffing import (
     agents_needed_erlang_a,
     seats_after_shrinkage,
 )
-from hotline.profile import Shift
+from profiles.model import Shift
 
 __all__ = [
     "ALLOWED_INTERVALS",
@@ -611,8 +611,8 @@ def aggregate_sql(
     """
     from sqlalchemy import bindparam, create_engine, text
 
-    from cdr.db import sync_url
-    from cdr.models import UTCDateTime
+    from storage.engine import sync_url
+    from storage.base import UTCDateTime
 
     width = _check_interval(interval_minutes)
     engine = create_engine(sync_url(url))

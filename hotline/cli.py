@@ -13,7 +13,7 @@
     hotline profile check [PATH]     validate a profile
     hotline db upgrade               migrate the records database
     hotline report / staffing / generate-records / import-records   reports and staffing (cdr/cli.py)
-    hotline user add|list / token add             supervisor console users and API tokens (supervisor/cli.py)
+    hotline user add|list / token add             supervisor console users and API tokens (console/cli.py)
 """
 
 from __future__ import annotations
@@ -27,11 +27,12 @@ import sys
 from collections.abc import Awaitable, Callable
 
 from cdr import cli as report_commands
-from supervisor import cli as console_commands
-from hotline.asterisk import AsteriskError, AsteriskInstance
-from hotline.profile import Profile, ProfileError, load_profile
-from hotline.prompts import PromptError
-from hotline.provision import ProvisionError, ensure_root
+from console import cli as console_commands
+from telephony.asterisk import AsteriskError, AsteriskInstance
+from profiles.model import Profile, ProfileError, load_profile
+from telephony.prompts import PromptError
+from telephony.provision import ProvisionError, ensure_root
+from hotline.bootstrap import asterisk_plan
 from hotline.settings import Settings, SettingsError
 
 log = logging.getLogger("hotline")
@@ -70,7 +71,7 @@ async def _run(settings: Settings, profile: Profile, with_service: bool) -> None
     from hotline.service import serve
 
     instance = _instance(settings)
-    instance.prepare(profile)
+    instance.prepare(profile, asterisk_plan(profile))
     await instance.start()
     print(
         f"Asterisk is up: call sip:{profile.number}@{settings.sip_host}:{settings.sip_port} "
@@ -120,7 +121,8 @@ async def _serve(settings: Settings, profile: Profile) -> None:
 
 
 async def _records(settings: Settings, limit: int) -> None:
-    from cdr.db import RecordStore, upgrade
+    from cdr.db import RecordStore
+    from storage.engine import upgrade
 
     upgrade(settings.db_url)
     store = RecordStore(settings.db_url)
@@ -217,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
                   f"{len(profile.languages)} languages, {len(profile.topics)} topics, {len(profile.people)} people")
             return 0
         if args.command == "db":
-            from cdr.db import upgrade
+            from storage.engine import upgrade
 
             upgrade(settings.db_url)
             print(f"{settings.db_url}: schema is current")
@@ -234,9 +236,10 @@ def main(argv: list[str] | None = None) -> int:
         profile = load_profile(settings.profile_path)
         if args.command == "provision":
             root = ensure_root(settings.cache_dir, refresh=args.refresh)
-            from hotline.prompts import install_prompts
+            from ivr.menu import prompt_plan
+            from telephony.prompts import install_prompts
 
-            installed = install_prompts(profile, settings.cache_dir / "prompts", settings.cache_dir / "prompt-check")
+            installed = install_prompts(prompt_plan(profile), settings.cache_dir / "prompts", settings.cache_dir / "prompt-check")
             print(f"Asterisk root: {root}\n{len(installed)} prompts ready")
             return 0
         if args.command == "run":

@@ -21,20 +21,22 @@ from typing import Protocol
 from aiohttp import web
 
 from cdr.builder import CallRecord, RecordBuilder
-from cdr.db import RecordStore, upgrade
-from cdr.events import parse_event
-from hotline.ami import AMIClient, Message
-from hotline.asterisk import Credentials
-from hotline.profile import Profile
+from cdr.db import RecordStore
+from storage.engine import upgrade
+from telephony.events import parse_event
+from telephony.ami.client import AMIClient, Message
+from telephony.asterisk import Credentials
+from profiles.model import Profile
 from hotline.settings import Settings
-from ivr.agent_codes import AgentFeatureHandler
-from ivr.agi import AGIServer
+from routing.agi import AgentFeatureHandler
+from telephony.agi import AGIServer
 from ivr.handler import IvrHandler
 from routing.db import RoutingStore
 from routing.service import AgentDesk, AgentDeskError
 from callbacks.db import CallbackStore
+from console.app import setup_console
 from callbacks.service import CallbackService, instance_name
-from ivr.callback_offer import CallbackOfferHandler
+from callbacks.agi import CallbackOfferHandler
 
 log = logging.getLogger(__name__)
 
@@ -68,14 +70,48 @@ class ServiceConfig:
     counters: dict[str, int] = field(default_factory=lambda: {"records_written": 0, "events": 0})
 
 
+@dataclass
+class Services:
+    """The running service's parts, filled in by the cleanup contexts in order; the console reads them."""
+
+    config: ServiceConfig
+    _ami: AMIClient | None = None
+    _desk: AgentDesk | None = None
+    _callbacks: CallbackService | None = None
+    record_hooks: list = field(default_factory=list)  # called with each new record
+
+    @property
+    def profile(self) -> Profile:
+        return self.config.profile
+
+    @property
+    def db_url(self) -> str:
+        return self.config.settings.db_url
+
+    @property
+    def ami(self) -> AMIClient:
+        assert self._ami is not None, "AMI is started by ami_ctx"
+        return self._ami
+
+    @property
+    def desk(self) -> AgentDesk:
+        assert self._desk is not None, "the desk is started by ami_ctx"
+        return self._desk
+
+    @property
+    def callbacks(self) -> CallbackService:
+        assert self._callbacks is not None, "callbacks are started by callbacks_ctx"
+        return self._callbacks
+
+
 CONFIG = web.AppKey("config", ServiceConfig)
+SERVICES = web.AppKey("services", Services)
 AMI = web.AppKey("ami", AMIClient)
 AGI = web.AppKey("agi", AGIServer)
 BUILDER = web.AppKey("builder", RecordBuilder)
 RECORD_QUEUE = web.AppKey("record_queue", asyncio.Queue)
 DESK = web.AppKey("desk", AgentDesk)
 CALLBACKS = web.AppKey("callbacks", CallbackService)
-RECORD_HOOKS = web.AppKey("record_hooks", list)
 
 
 async def records_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -87,8 +123,7 @@ async def records_ctx(app: web.Application) -> AsyncIterator[None]:
     pending: asyncio.Queue[CallRecord] = asyncio.Queue()
     app[BUILDER] = builder
     app[RECORD_QUEUE] = pending
-    hooks: list = []  # called with each new record (callbacks for abandoned callers, …)
-    app[RECORD_HOOKS] = hooks
+    hooks = app[SERVICES].record_hooks  # called with each new record (callbacks for abandoned callers, …)
 
     async def write() -> None:
         while True:
@@ -159,6 +194,7 @@ async def ami_ctx(app: web.Application) -> AsyncIterator[None]:
     await desk.start()
     app[AMI] = client
     app[DESK] = desk
+    app[SERVICES]._ami, app[SERVICES]._desk = client, desk
     await client.start()
     yield
     await desk.close()
@@ -174,7 +210,8 @@ async def callbacks_ctx(app: web.Application) -> AsyncIterator[None]:
     )
     await service.start()
     app[CALLBACKS] = service
-    app[RECORD_HOOKS].append(service.on_record)
+    app[SERVICES]._callbacks = service
+    app[SERVICES].record_hooks.append(service.on_record)
     yield
     await service.close()
     await store.close()
@@ -286,15 +323,14 @@ async def token_ctx(app: web.Application) -> AsyncIterator[None]:
 def build_app(config: ServiceConfig) -> web.Application:
     app = web.Application(middlewares=[local_admin_auth])
     app[CONFIG] = config
+    app[SERVICES] = Services(config)
     # Order matters: records before events arrive, the desk (on AMI) before the IVR that uses it.
     app.cleanup_ctx.extend([token_ctx, records_ctx, ami_ctx, callbacks_ctx, agi_ctx])
     app.router.add_get("/health", health)
     app.router.add_get("/api/agents", agents)
     app.router.add_post("/api/agents/{person}/{action}", agent_action)
     app.router.add_post("/api/queues/{queue}/seats", queue_seats)
-    from supervisor.app import setup_console  # imports this module: not at the top
-
-    setup_console(app)  # the supervisor console: pages, /api/v1, live pushes (its context runs after agi_ctx)
+    setup_console(app, app[SERVICES])  # the supervisor console: pages, /api/v1, live pushes (its context runs after agi_ctx)
     return app
 
 

@@ -14,10 +14,11 @@
 from __future__ import annotations
 
 import os
+from importlib import resources
 from dataclasses import dataclass, field
 from pathlib import Path
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_PROFILE = Path(str(resources.files("profiles") / "moh-151.yaml"))
 
 
 class SettingsError(ValueError):
@@ -26,8 +27,8 @@ class SettingsError(ValueError):
 
 @dataclass(frozen=True)
 class Settings:
-    profile_path: Path = PROJECT_ROOT / "profiles" / "moh-151.yaml"
-    db_url: str = f"sqlite:///{PROJECT_ROOT / 'var' / 'hotline.db'}"
+    profile_path: Path = DEFAULT_PROFILE
+    db_url: str = "sqlite:///var/hotline.db"  # relative to the working directory
     cache_dir: Path = Path.home() / ".cache" / "hotline"
     instance: str = "default"
     sip_host: str = "127.0.0.1"

@@ -13,11 +13,11 @@ import time
 from dataclasses import dataclass
 
 from cdr.db import RecordStore
-from hotline.asterisk import AsteriskError, AsteriskInstance
-from hotline.profile import Person, Profile
-from hotline.provision import current_root
+from telephony.asterisk import AsteriskError, AsteriskInstance
+from profiles.model import Person, Profile
+from telephony.provision import current_root
 from hotline.settings import Settings
-from hotline.sipp import AgentPhone, CallResult, free_udp_port, place_call
+from telephony.sipp.driver import AgentPhone, CallResult, free_udp_port, place_call
 
 CALLER_NAMES = ("محمد عبدالله", "فاطمة الزهراء", "Aisha Khan", "John Smith", "نورة", "Ravi Kumar")
 

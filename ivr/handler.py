@@ -11,9 +11,9 @@ import logging
 from collections.abc import Callable
 from datetime import datetime, timezone
 
-from hotline import channelvars as v
-from hotline.profile import Profile
-from ivr.agi import AGIHangup, AGISession
+from telephony import names as v
+from profiles.model import Profile
+from telephony.agi import AGIHangup, AGISession
 from ivr.menu import Ask, Closed, Menu, overflow_queue, route_priority
 
 log = logging.getLogger(__name__)

@@ -13,8 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from hotline.profile import AGENT_PROMPTS, CALLBACK_PROMPTS, Profile, Prompt, Topic
-from routing.queues import queue_name
+from profiles.model import AGENT_PROMPTS, CALLBACK_PROMPTS, Profile, Prompt, Topic
+from telephony.names import agent_prompt, digit_prompt, overflow_queue_name, queue_name
+from telephony.prompts import Segment
 
 ALL_LANGUAGES = "all"  # the folder of prompts spoken in every language in turn
 
@@ -68,14 +69,6 @@ def language_prompt(retry: bool = False) -> str:
 CLOSED_PROMPT = f"{ALL_LANGUAGES}/closed"
 
 
-def agent_prompt(language: str, name: str) -> str:
-    """A single-text prompt by name, e.g. ``ar/agent-logged-in`` or ``en/callback-offer``."""
-    return f"{language}/{name.replace('_', '-')}"
-
-
-def digit_prompt(language: str, digit: str) -> str:
-    """One digit spoken in ``language``, e.g. ``ar/digit-7``."""
-    return f"{language}/digit-{digit}"
 
 
 class Menu:
@@ -145,7 +138,7 @@ class Menu:
 
 def overflow_queue(profile: Profile, language: str) -> str:
     """Where a caller of ``language`` goes after waiting T2 (the profile's overflow topic)."""
-    return queue_name(language, profile.routing.overflow_topic or profile.default_topic)
+    return overflow_queue_name(language, profile.overflow_topic)
 
 
 def route_priority(profile: Profile, route: Route) -> int:
@@ -153,13 +146,6 @@ def route_priority(profile: Profile, route: Route) -> int:
     return profile.topic(route.topic).priority
 
 
-@dataclass(frozen=True)
-class Segment:
-    """A piece of a prompt file: a text in one language's voice, or a recorded file."""
-
-    voice: str
-    text: str | None
-    file: str | None
 
 
 def prompt_plan(profile: Profile) -> dict[str, tuple[Segment, ...]]:

@@ -1,4 +1,4 @@
-"""Who is logged in and paused, and live seat counts, in the database (schema: cdr/migrations 0002).
+"""Who is logged in and paused, and live seat counts, in the database (rows: routing/rows.py; schema: storage/migrations 0002).
 
 Asterisk's queue membership is rebuilt from this after a restart of the service or of Asterisk.
 """
@@ -11,8 +11,8 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
-from cdr.db import async_engine
-from cdr.models import AgentSessionRow, QueueSeatRow
+from storage.engine import async_engine
+from routing.rows import AgentSessionRow, QueueSeatRow
 
 
 @dataclass(frozen=True)

@@ -28,8 +28,9 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from types import MappingProxyType
 
-from hotline.profile import Profile, RoutingRules, Topic
-from routing.queues import EXACT, MAX_RANK, TIER_WIDTH, WIDENED, build_queues, queue_name, tier
+from profiles.model import Profile, RoutingRules, Topic
+from routing.queues import build_queues, tier
+from telephony.names import EXACT, MAX_RANK, TIER_WIDTH, WIDENED, interface, overflow_queue_name, queue_name
 from routing.state import PersonState, PersonView, Snapshot, WaitingCall
 
 __all__ = [
@@ -259,7 +260,7 @@ def _penalties(snapshot: Snapshot, index: _Index, now: float, pending: _Pending)
 def overflow_queue(profile: Profile, queue: str) -> str:
     """The overflow queue for callers of ``queue``: same language, the overflow topic."""
     index = _index(profile)
-    return queue_name(index.language_of(queue), profile.routing.overflow_topic or profile.default_topic)
+    return overflow_queue_name(index.language_of(queue), profile.overflow_topic)
 
 
 def call_priority(topic: str | Topic, is_callback: bool, profile: Profile) -> int:
@@ -457,7 +458,7 @@ def _interface(view: PersonView, queue: str | None = None) -> str:
     membership = view.queues.get(queue) if queue is not None else None
     if membership is None and view.queues:
         membership = view.queues[min(view.queues)]
-    return membership.interface if membership is not None else f"PJSIP/{view.person_id}"
+    return membership.interface if membership is not None else interface(view.person_id)
 
 
 def _recheck_at(snapshot: Snapshot, rules: RoutingRules, now: float) -> float | None:

@@ -12,14 +12,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from hotline.profile import Person, Profile, RoutingRules
+from profiles.model import Person, Profile, RoutingRules
+from telephony.names import EXACT, MAX_RANK, TIER_WIDTH, WIDENED, queue_name
 
-#: Penalty width of a tier: penalty = tier * TIER_WIDTH + rank.
-TIER_WIDTH = 100
-#: Highest rank inside a tier (ranks are 0..MAX_RANK).
-MAX_RANK = TIER_WIDTH - 1
-#: Tier of an exact skill match and of a widened one.
-EXACT, WIDENED = 0, 1
 _DEFAULT_RULES = RoutingRules()
 
 
@@ -37,11 +32,6 @@ class QueueSpec:
     topic: str
     specialty: str | None
     members: tuple[Member, ...]
-
-
-def queue_name(language: str, topic: str, specialty: str | None = None) -> str:
-    """The app_queue name for a language and a topic (and specialty for doctors)."""
-    return f"{language}-{topic}-{specialty}" if specialty else f"{language}-{topic}"
 
 
 def default_queue(profile: Profile) -> str:

@@ -18,12 +18,13 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from hotline.ami import AMIClient, AMIDisconnected, AMIError, AMIException, Message
-from hotline.profile import Person, Profile
+from telephony.ami.client import AMIClient, AMIDisconnected, AMIError, AMIException, Message
+from profiles.model import Person, Profile
 from routing.db import AgentSession, RoutingStore
 from routing.policy import MISSED_RINGS, NO_SEAT, Decisions, decide, desired_penalties
 from routing.queues import build_queues
 from routing.state import LiveState
+from telephony.names import WIDENED_MAX_PENALTY, interface
 
 log = logging.getLogger(__name__)
 
@@ -32,10 +33,6 @@ RECONCILE_DELAY = 0.05  # coalesce a burst of events into one decision
 
 class AgentDeskError(ValueError):
     """A request about a person that cannot be done (unknown person, not logged in, …)."""
-
-
-def interface(person_id: str) -> str:
-    return f"PJSIP/{person_id}"
 
 
 class AgentDesk:
@@ -192,7 +189,7 @@ class AgentDesk:
                     "Interface": interface(person_id),
                     "StateInterface": interface(person_id),
                     "MemberName": person_id,
-                    "Penalty": str(penalties.get((queue, person_id), 199)),
+                    "Penalty": str(penalties.get((queue, person_id), WIDENED_MAX_PENALTY)),
                     # Added paused: the policy gives the seat, so never one member too many.
                     "Paused": "true",
                     "Reason": (session.pause_reason or "break") if session.paused else NO_SEAT,

@@ -1,7 +1,7 @@
 """Live routing state, reduced from Asterisk 22 AMI events. Pure: no I/O, no clock, no asyncio.
 
 :class:`LiveState` is fed one event at a time (``apply(headers, now)``, headers as Asterisk sends
-them, e.g. a :class:`hotline.ami.Message` or a plain ``dict``) and is rebuilt after a reconnect
+them, e.g. a :class:`telephony.ami.client.Message` or a plain ``dict``) and is rebuilt after a reconnect
 from a ``QueueStatus`` list (:meth:`LiveState.reset_from_queue_status`). :meth:`LiveState.snapshot`
 gives an immutable :class:`Snapshot` that :mod:`routing.policy` decides on.
 
@@ -32,6 +32,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from types import MappingProxyType
+
+from telephony import names
 
 __all__ = [
     "DeviceState",
@@ -341,7 +343,7 @@ class LiveState:
         member = person.members.get(queue)
         login = _float(headers.get("LoginTime"), 0.0) or now
         if member is None:
-            interface = headers.get("Interface") or headers.get("Location") or f"PJSIP/{person.pid}"
+            interface = headers.get("Interface") or headers.get("Location") or names.interface(person.pid)
             member = _Member(interface, login)
             if not person.members:
                 self._login(person, login, now)
@@ -620,7 +622,7 @@ class LiveState:
                 continue
             old = old_members.get(queue)
             member = _Member(
-                row.get("Location") or row.get("Interface") or (old.interface if old else f"PJSIP/{person.pid}"),
+                row.get("Location") or row.get("Interface") or (old.interface if old else names.interface(person.pid)),
                 _float(row.get("LoginTime"), 0.0) or (old.login_time if old else now),
             )
             member.penalty = _int(row.get("Penalty"), 0)

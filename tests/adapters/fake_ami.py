@@ -3,7 +3,7 @@
 It speaks just enough AMI: the banner, Login (with configurable failures), Ping (which a
 connection may stop answering, to simulate a half-open peer), and a default ``Response: Success``
 for every other action. Tests plug in per-action behaviour with :meth:`FakeAMIServer.on_action`.
-It parses actions itself (it does not use ``hotline.ami``), so it checks the client independently.
+It parses actions itself (it does not use ``telephony.ami.client``), so it checks the client independently.
 """
 
 from __future__ import annotations

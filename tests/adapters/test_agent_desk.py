@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from cdr.db import upgrade
-from hotline.ami import AMIClient
-from hotline.profile import load_profile
+from storage.engine import upgrade
+from telephony.ami.client import AMIClient
+from profiles.model import load_profile
 from routing.db import RoutingStore
 from routing.policy import MISSED_RINGS, NO_SEAT
 from routing.queues import build_queues

@@ -1,4 +1,4 @@
-"""Tests of ivr.agi, our FastAGI server, against a fake Asterisk on a real socket."""
+"""Tests of telephony.agi, our FastAGI server, against a fake Asterisk on a real socket."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 
-from ivr.agi import (
+from telephony.agi import (
     AGIArgumentError,
     AGICommandError,
     AGIError,
@@ -146,7 +146,7 @@ def test_script_falls_back_to_agi_request_when_network_script_is_absent() -> Non
 async def test_unknown_script_is_logged_and_closed(start_server: ServerFactory, caplog: pytest.LogCaptureFixture) -> None:
     server = await start_server()
     server.add_route("ivr", lambda s: None)
-    caplog.set_level(logging.WARNING, logger="ivr.agi")
+    caplog.set_level(logging.WARNING, logger="telephony.agi")
     fake = await run_fake(server.port, script="nope", uniqueid="1700000002.1")
     assert fake.closed_by_server and fake.received == []
     assert any("nope" in r.getMessage() and "1700000002.1" in r.getMessage() for r in caplog.records)
@@ -704,7 +704,7 @@ async def test_handler_exceeding_deadline_closes_the_call(
     start_server: ServerFactory, caplog: pytest.LogCaptureFixture
 ) -> None:
     server = await start_server(call_deadline=0.3)
-    caplog.set_level(logging.WARNING, logger="ivr.agi")
+    caplog.set_level(logging.WARNING, logger="telephony.agi")
     cancelled: list[bool] = []
 
     async def handler(session: AGISession) -> None:
@@ -746,7 +746,7 @@ async def test_handler_exception_is_logged_with_uniqueid_and_the_call_closed(
     start_server: ServerFactory, caplog: pytest.LogCaptureFixture
 ) -> None:
     server = await start_server()
-    caplog.set_level(logging.ERROR, logger="ivr.agi")
+    caplog.set_level(logging.ERROR, logger="telephony.agi")
 
     async def handler(session: AGISession) -> None:
         if session.uniqueid == "boom.1":
@@ -764,7 +764,7 @@ async def test_handler_exception_is_logged_with_uniqueid_and_the_call_closed(
 
 
 async def test_close_cancels_running_sessions_cleanly(caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.DEBUG, logger="ivr.agi")
+    caplog.set_level(logging.DEBUG, logger="telephony.agi")
     server = AGIServer("127.0.0.1", 0)
     await server.start()
     started = asyncio.Event()

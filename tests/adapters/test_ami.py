@@ -1,4 +1,4 @@
-"""Tests of the AMI adapter (hotline.ami) against a fake AMI server on a real socket."""
+"""Tests of the AMI adapter (telephony.ami.client) against a fake AMI server on a real socket."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from hotline.ami import (
+from telephony.ami.client import (
     AMIAuthError,
     AMIClient,
     AMIDisconnected,
@@ -688,7 +688,7 @@ async def test_handler_exception_does_not_kill_the_reader(
     for handler in (broken, lambda m: plain.append(m["Seq"]), broken_async, record):
         client.add_event_handler(handler, events=["UserEvent"])
     conn = server.logged_in_connections[0]
-    with caplog.at_level(logging.ERROR, logger="hotline.ami"):
+    with caplog.at_level(logging.ERROR, logger="telephony.ami.client"):
         for seq in ("1", "2"):
             await conn.send([("Event", "UserEvent"), ("UserEvent", "Test"), ("Seq", seq)])
         await eventually(lambda: len(awaited) == 2)

@@ -10,10 +10,10 @@ import pytest
 from callbacks.db import CallbackStore
 from callbacks.model import Origin, RequestStatus
 from callbacks.service import CallbackService
-from cdr.db import upgrade
-from hotline.profile import load_profile
-from ivr.agi import AGIServer
-from ivr.callback_offer import CallbackOfferHandler
+from storage.engine import upgrade
+from profiles.model import load_profile
+from telephony.agi import AGIServer
+from callbacks.agi import CallbackOfferHandler
 
 try:
     from .fake_asterisk import FakeAsterisk, asterisk_parse_args, build_environment

@@ -32,8 +32,9 @@ from callbacks.model import (
     Origin,
     RequestStatus,
 )
-from cdr.db import downgrade, upgrade
-from cdr.models import CALLBACK_OPEN_STATUSES_SQL, Base
+from storage.engine import downgrade, upgrade
+from callbacks.rows import CALLBACK_OPEN_STATUSES_SQL
+from hotline.schema import metadata
 
 REPO = Path(__file__).resolve().parents[2]
 T0 = 1_800_000_000.0  # 2027-01-15 08:00:00 UTC
@@ -115,7 +116,7 @@ def test_migrated_schema_matches_the_models(db_url: str, sync_engine: Engine) ->
 
     with sync_engine.connect() as conn:
         context = MigrationContext.configure(conn, opts={"compare_type": True})
-        assert compare_metadata(context, Base.metadata) == []
+        assert compare_metadata(context, metadata) == []
 
 
 def test_downgrade_to_0003_drops_the_callback_tables_and_upgrade_brings_them_back(

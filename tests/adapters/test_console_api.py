@@ -11,11 +11,11 @@ import pytest
 from aiohttp import WSMsgType
 from aiohttp.test_utils import TestClient, TestServer
 
-from hotline.asterisk import Credentials
-from hotline.profile import load_profile
+from telephony.asterisk import Credentials
+from profiles.model import load_profile
 from hotline.service import DESK, ServiceConfig, build_app
 from hotline.settings import Settings
-from supervisor.app import CONSOLE
+from console.app import CONSOLE
 
 try:
     from .fake_ami import FakeAMIServer

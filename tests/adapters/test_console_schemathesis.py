@@ -19,11 +19,11 @@ from aiohttp import web
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 
-from hotline.asterisk import Credentials
-from hotline.profile import load_profile
+from telephony.asterisk import Credentials
+from profiles.model import load_profile
 from hotline.service import DESK, ServiceConfig, build_app
 from hotline.settings import Settings
-from supervisor.app import CONSOLE
+from console.app import CONSOLE
 
 try:
     from .fake_ami import FakeAMIServer

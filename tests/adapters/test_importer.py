@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from cdr import cli
-from cdr.db import sync_url, upgrade
+from storage.engine import sync_url, upgrade
 from cdr.importer import calls_from_cdr_csv, calls_from_queue_log, import_files, parse_queue_log
 from cdr.reports import aggregate_sql
 from hotline.settings import Settings

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from hotline.profile import load_profile
-from ivr.agi import AGIServer
+from profiles.model import load_profile
+from telephony.agi import AGIServer
 from ivr.handler import IvrHandler
 
 try:
@@ -85,7 +85,7 @@ async def test_outside_opening_hours_the_result_is_closed():
     from dataclasses import replace
     from datetime import time
 
-    from hotline.profile import OpeningHours
+    from profiles.model import OpeningHours
 
     office = replace(PROFILE, hours=(OpeningHours(("mon",), time(8), time(9)),))
     agi = AGIServer("127.0.0.1", 0, call_deadline=5.0)

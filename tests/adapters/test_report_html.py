@@ -14,7 +14,7 @@ import pytest
 from cdr.report_output import write_html
 from cdr.reports import RecordFacts, ReportParams, aggregate, build_report
 from cdr.synthetic import ROW_COLUMNS, generate_rows
-from hotline.profile import load_profile
+from profiles.model import load_profile
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"

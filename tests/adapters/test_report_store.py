@@ -15,7 +15,8 @@ from sqlalchemy import create_engine, inspect, text
 
 from cdr import cli
 from cdr.builder import CallRecord, Outcome
-from cdr.db import RecordStore, downgrade, sync_url, upgrade
+from cdr.db import RecordStore
+from storage.engine import downgrade, sync_url, upgrade
 from cdr.importer import bulk_insert
 from cdr.reports import RecordFacts, aggregate, aggregate_sql, aggregate_sql_async
 from cdr.synthetic import ROW_COLUMNS, generate_rows

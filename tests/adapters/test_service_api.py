@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from hotline.asterisk import Credentials
-from hotline.profile import load_profile
+from telephony.asterisk import Credentials
+from profiles.model import load_profile
 from hotline.service import DESK, ServiceConfig, build_app
 from hotline.settings import Settings
 

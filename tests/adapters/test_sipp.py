@@ -1,4 +1,4 @@
-"""hotline.sipp: SIPp callers and agent phones driven from asyncio, tested SIPp-against-SIPp.
+"""telephony.sipp.driver: SIPp callers and agent phones driven from asyncio, tested SIPp-against-SIPp.
 
 Everything runs on 127.0.0.1; the registrar is a tiny asyncio UDP fake in this file.
 """
@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-import hotline.sipp
-from hotline.sipp import (
+import telephony.sipp.driver
+from telephony.sipp.driver import (
     AgentPhone,
     RegistrationError,
     RejectingPhone,
@@ -775,7 +775,7 @@ async def test_dial_refuses_invalid_extensions_before_running_sipp(
     async def must_not_run(*args: object, **kwargs: object) -> None:
         raise AssertionError("SIPp must not be started")
 
-    monkeypatch.setattr(hotline.sipp, "_run_with_port_retries", must_not_run)
+    monkeypatch.setattr(telephony.sipp.driver, "_run_with_port_retries", must_not_run)
     phone = AgentPhone("agent-ar-1", "s3cret", registrar=("127.0.0.1", 5060),
                        local_port=free_udp_port(), workdir=tmp_path / "phone")
 

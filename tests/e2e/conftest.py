@@ -28,12 +28,14 @@ import yaml
 
 from cdr.builder import CallRecord
 from cdr.db import RecordStore
-from hotline.asterisk import Credentials
-from hotline.settings import PROJECT_ROOT
-from hotline.ami import AMIClient
-from hotline.sipp import AgentPhone, free_udp_port
+from telephony.asterisk import Credentials
+from telephony.ami.client import AMIClient
+from telephony.sipp.driver import AgentPhone, free_udp_port
 
 from tcp_proxy import TcpProxy  # tests/e2e is on sys.path (rootdir-less conftest)
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
 
 SKIP_REASON = (
     "end-to-end tests run Asterisk 22 in a chroot of a Debian sid root and drive SIPp: they need root "
@@ -259,8 +261,8 @@ def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
             if asterisk.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError("Asterisk did not start:\n" + (workdir / "asterisk.log").read_text())
             time.sleep(0.2)
-        from hotline.asterisk import AsteriskInstance
-        from hotline.provision import current_root
+        from telephony.asterisk import AsteriskInstance
+        from telephony.provision import current_root
         from hotline.settings import Settings
 
         settings = Settings.from_env(env)

@@ -15,7 +15,7 @@ import pytest
 from callbacks.db import CallbackStore
 from callbacks.model import RequestStatus
 from cdr.builder import Outcome
-from hotline.sipp import place_call
+from telephony.sipp.driver import place_call
 
 pytestmark = pytest.mark.e2e
 
@@ -125,7 +125,7 @@ async def test_after_the_service_is_killed_between_claim_and_dial_the_caller_rin
 
 
 async def test_two_service_instances_on_one_postgresql_dial_every_request_once(rig, phones, carrier, pg_url):
-    from cdr.db import upgrade
+    from storage.engine import upgrade
 
     upgrade(pg_url)
     rig.stop_service()
@@ -212,8 +212,8 @@ async def _exited(process) -> bool:
 
 
 async def test_the_offer_is_announced_while_callers_wait_long_and_silenced_after(rig):
-    from hotline.asterisk import AsteriskInstance
-    from hotline.provision import current_root
+    from telephony.asterisk import AsteriskInstance
+    from telephony.provision import current_root
     from hotline.settings import Settings
 
     settings = Settings.from_env(rig.env)

@@ -12,7 +12,7 @@ import sys
 import pytest
 
 from cdr.builder import Outcome
-from hotline.sipp import place_call
+from telephony.sipp.driver import place_call
 
 pytestmark = pytest.mark.e2e
 

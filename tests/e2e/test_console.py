@@ -11,8 +11,10 @@ import pytest
 from conftest import CONSOLE_PASSWORD
 from playwright.async_api import Page, expect
 
-from hotline.settings import PROJECT_ROOT
-from hotline.sipp import place_call
+from telephony.sipp.driver import place_call
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
 
 pytestmark = pytest.mark.e2e
 

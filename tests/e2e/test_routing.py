@@ -13,7 +13,7 @@ import pytest
 from conftest import WIDEN_AFTER
 
 from cdr.builder import Outcome
-from hotline.sipp import place_call
+from telephony.sipp.driver import place_call
 
 pytestmark = pytest.mark.e2e
 

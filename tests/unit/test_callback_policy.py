@@ -38,7 +38,7 @@ from callbacks.policy import (
     wait_from_counts,
 )
 from cdr.builder import Outcome
-from hotline.profile import load_profile
+from profiles.model import load_profile
 from routing.policy import call_priority
 from routing.state import LiveState
 

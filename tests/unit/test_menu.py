@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from hotline.profile import load_profile
+from profiles.model import load_profile
 from ivr.menu import Ask, Closed, Menu, MenuFinished, Route, prompt_plan
 
 PROFILE = Path(__file__).parents[2] / "profiles" / "moh-151.yaml"
@@ -72,7 +72,7 @@ def test_closed_hours_play_the_closed_prompt(profile):
     from dataclasses import replace
     from datetime import time
 
-    from hotline.profile import OpeningHours
+    from profiles.model import OpeningHours
 
     office = replace(profile, hours=(OpeningHours(("sun", "mon"), time(8), time(14)),))
     # 2021-03-14 is a Sunday; 09:00 UTC is 12:00 in Kuwait: open. 12:00 UTC is 15:00: closed.

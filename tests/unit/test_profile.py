@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from hotline.profile import ProfileError, load_profile, parse_profile
+from profiles.model import ProfileError, load_profile, parse_profile
 from routing.queues import build_queues, default_queue
 
 PROFILE = Path(__file__).parents[2] / "profiles" / "moh-151.yaml"

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 import pytest
 
 from cdr.builder import CallRecord, Outcome, RecordBuilder
-from cdr.events import EventParseError, Hangup, HotlineRoute, Newchannel, decode_event, parse_event
+from telephony.events import EventParseError, Hangup, HotlineRoute, Newchannel, decode_event, parse_event
 
 NUMBER = "151"
 CONTEXT = "hotline-inbound"

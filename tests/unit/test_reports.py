@@ -19,7 +19,7 @@ from cdr.reports import (
     parse_presence_csv,
     report_to_dict,
 )
-from hotline.profile import Shift
+from profiles.model import Shift
 
 T0 = datetime(2021, 3, 1, 8, 0, tzinfo=UTC)  # 11:00 in Kuwait: the morning shift
 SHIFTS = (

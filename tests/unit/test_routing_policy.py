@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from hotline.ami import AMIParser
-from hotline.profile import Person, load_profile
+from telephony.ami.client import AMIParser
+from profiles.model import Person, load_profile
 from routing.policy import (
     Choice,
     PauseChange,

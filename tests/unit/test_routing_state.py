@@ -8,7 +8,7 @@ import dataclasses
 
 import pytest
 
-from hotline.ami import AMIParser
+from telephony.ami.client import AMIParser
 from routing.state import LiveState, PersonState
 
 PEOPLE = ("agent-ar-1", "agent-ar-2", "agent-en-1", "doc-ar-paed-1")

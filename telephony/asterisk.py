@@ -14,24 +14,49 @@ import os
 import secrets
 import shutil
 import signal
+from collections.abc import Sequence
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path, PurePosixPath
+from typing import Any, Protocol
 
 import jinja2
 
-from hotline import channelvars
-from hotline.profile import Profile
-from hotline.prompts import install_prompts, offer_off
-from hotline.settings import PROJECT_ROOT, Settings
-from routing.queues import build_queues, default_queue
+from profiles.model import Profile
+from telephony import names as channelvars
+from telephony.prompts import PromptPlan, install_prompts, offer_off
 
 log = logging.getLogger(__name__)
 
-TEMPLATE_DIRS = (PROJECT_ROOT / "asterisk_conf", PROJECT_ROOT / "dialplan")
+TEMPLATES = resources.files("telephony") / "templates"
+TEMPLATE_FOLDERS = ("asterisk", "dialplan")
 AMI_USER = "hotline"
-# Member penalties are tier * 100 + rank (routing/policy.py): tier 0 is an exact match.
-EXACT_MAX_PENALTY = 99
-WIDENED_MAX_PENALTY = 199
+
+
+class AsteriskSettings(Protocol):
+    """What an instance needs of the installation's settings (``hotline.settings.Settings`` has it)."""
+
+    instance: str
+    cache_dir: Path
+    sip_host: str
+    sip_port: int
+    ami_port: int
+    agi_host: str
+    agi_port: int
+    rtp_start: int
+    rtp_end: int
+    trunk_match: tuple[str, ...]
+    trunk_contact: str
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What the features ask of Asterisk, handed in by the composition root: the queues (with their
+    members), the queue a failed IVR falls back to, and every prompt the IVR can play."""
+
+    queues: Sequence[Any]  # routing.queues.QueueSpec: name, members, ...
+    default_queue: str
+    prompts: PromptPlan
 
 
 class AsteriskError(RuntimeError):
@@ -60,7 +85,7 @@ class Credentials:
 
 
 class AsteriskInstance:
-    def __init__(self, root: Path, settings: Settings):
+    def __init__(self, root: Path, settings: AsteriskSettings):
         self.root = root
         self.settings = settings
         self.inside = PurePosixPath("/hotline") / settings.instance  # the path Asterisk sees
@@ -99,7 +124,7 @@ class AsteriskInstance:
             raise AsteriskError(f"no credentials in {self.credentials_file}: is the hotline running?") from exc
 
     # -- configuration -------------------------------------------------------------------------------
-    def prepare(self, profile: Profile) -> Credentials:
+    def prepare(self, profile: Profile, plan: Plan) -> Credentials:
         """Render the configuration from the profile, install the prompts, generate fresh secrets."""
         if self.host_dir.exists():
             for name in ("etc", "run", "sounds"):
@@ -108,16 +133,16 @@ class AsteriskInstance:
             Path(path).mkdir(parents=True, exist_ok=True)
         (self.host_dir / "log" / "cdr-csv").mkdir(exist_ok=True)
         credentials = Credentials.generate(profile)
-        self.render(profile, credentials)
-        install_prompts(profile, self.settings.cache_dir / "prompts", self.sounds_dir)
-        offer_off(self.sounds_dir, (q.name for q in build_queues(profile)))
+        self.render(profile, plan, credentials)
+        install_prompts(plan.prompts, self.settings.cache_dir / "prompts", self.sounds_dir)
+        offer_off(self.sounds_dir, (q.name for q in plan.queues))
         self.credentials_file.write_text(credentials.to_json())
         self.credentials_file.chmod(0o600)
         return credentials
 
-    def render(self, profile: Profile, credentials: Credentials) -> None:
+    def render(self, profile: Profile, plan: Plan, credentials: Credentials) -> None:
         env = jinja2.Environment(
-            loader=jinja2.FileSystemLoader([str(d) for d in TEMPLATE_DIRS]),
+            loader=jinja2.PackageLoader("telephony", "templates"),
             undefined=jinja2.StrictUndefined,
             keep_trailing_newline=True,
             autoescape=False,
@@ -149,18 +174,20 @@ class AsteriskInstance:
             "agi": {"host": self.settings.agi_host, "port": self.settings.agi_port},
             "ami": {"username": credentials.ami_username, "secret": credentials.ami_secret},
             "people": people,
-            "queues": build_queues(profile),
-            "default_queue": default_queue(profile),
+            "queues": plan.queues,
+            "default_queue": plan.default_queue,
             "settings": profile.queue_settings,
             "v": channelvars,
             "feature_codes": channelvars.FEATURE_CODES,
-            "routing": {"exact_max_penalty": EXACT_MAX_PENALTY, "widened_max_penalty": WIDENED_MAX_PENALTY},
+            "routing": {"exact_max_penalty": channelvars.EXACT_MAX_PENALTY, "widened_max_penalty": channelvars.WIDENED_MAX_PENALTY},
         }
         etc = self.host_dir / "etc"
-        for folder in TEMPLATE_DIRS:
-            for template in sorted(folder.glob("*.j2")):
+        for folder in TEMPLATE_FOLDERS:
+            for template in sorted((TEMPLATES / folder).iterdir(), key=lambda t: t.name):
+                if not template.name.endswith(".j2"):
+                    continue
                 target = etc / template.name.removesuffix(".j2")
-                target.write_text(env.get_template(template.name).render(context), encoding="utf-8")
+                target.write_text(env.get_template(f"{folder}/{template.name}").render(context), encoding="utf-8")
                 target.chmod(0o600)
 
     # -- process -------------------------------------------------------------------------------------

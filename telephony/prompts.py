@@ -1,6 +1,6 @@
 """Prompts: every menu prompt in every language, made with espeak-ng and sox, cached by content.
 
-Each file the menu can ask for (see ``ivr.menu.prompt_plan``) is made of segments: a text spoken in
+Each file the menu can ask for (the IVR's ``ivr.menu.prompt_plan``, handed in by the root) is made of segments: a text spoken in
 one language's voice, or a recorded file. Segments and whole prompts are cached under
 ``<cache>/prompts`` by a hash of what they are made of, so a second set-up costs nothing.
 Output: 8 kHz mono 16-bit WAV, which Asterisk plays with format_wav.
@@ -12,13 +12,25 @@ import hashlib
 import logging
 import shutil
 import subprocess
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from hotline.profile import Profile
-from ivr.menu import Segment, prompt_plan
+from dataclasses import dataclass
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A piece of a prompt file: a text in one language's voice, or a recorded file."""
+
+    voice: str
+    text: str | None
+    file: str | None
+
+
+PromptPlan = Mapping[str, tuple[Segment, ...]]
+"""Prompt name (e.g. ``ar/topics``) -> the segments it is made of."""
 
 FORMAT = ["-r", "8000", "-c", "1", "-b", "16", "-e", "signed-integer"]
 PAUSE_SECONDS = 0.25
@@ -122,13 +134,13 @@ def hold_music(cache: Path) -> Path:
     return out
 
 
-def install_prompts(profile: Profile, cache: Path, sounds_dir: Path) -> dict[str, Path]:
-    """Make every prompt of the profile and copy it into ``sounds_dir``. Returns name -> file."""
+def install_prompts(plan: PromptPlan, cache: Path, sounds_dir: Path) -> dict[str, Path]:
+    """Make every prompt of the plan and copy it into ``sounds_dir``. Returns name -> file."""
     _need("sox")
-    if any(s.text is not None for segments in prompt_plan(profile).values() for s in segments):
+    if any(s.text is not None for segments in plan.values() for s in segments):
         _need("espeak-ng")
     installed = {}
-    for name, segments in prompt_plan(profile).items():
+    for name, segments in plan.items():
         source = build_prompt(segments, cache)
         target = sounds_dir / f"{name}.wav"
         target.parent.mkdir(parents=True, exist_ok=True)

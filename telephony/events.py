@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import TypeAlias
 
-from hotline.channelvars import CALLBACK_BOOKED_USEREVENT, CALLBACK_USEREVENT, ROUTE_USEREVENT
+from telephony.names import CALLBACK_BOOKED_USEREVENT, CALLBACK_USEREVENT, ROUTE_USEREVENT
 
 __all__ = [
     "AgentComplete",
@@ -54,7 +54,7 @@ class Newchannel:
 
 @dataclass(frozen=True, slots=True)
 class HotlineRoute:
-    """``UserEvent`` named ``hotline.channelvars.ROUTE_USEREVENT``, sent by the dialplan before Queue()."""
+    """``UserEvent`` named ``telephony.names.ROUTE_USEREVENT``, sent by the dialplan before Queue()."""
 
     timestamp: float
     uniqueid: str
@@ -68,7 +68,7 @@ class HotlineRoute:
 
 @dataclass(frozen=True, slots=True)
 class CallbackStart:
-    """``UserEvent`` named ``hotline.channelvars.CALLBACK_USEREVENT``: a called-back caller answered."""
+    """``UserEvent`` named ``telephony.names.CALLBACK_USEREVENT``: a called-back caller answered."""
 
     timestamp: float
     uniqueid: str
@@ -82,7 +82,7 @@ class CallbackStart:
 
 @dataclass(frozen=True, slots=True)
 class CallbackBooked:
-    """``UserEvent`` named ``hotline.channelvars.CALLBACK_BOOKED_USEREVENT``: the caller left the queue
+    """``UserEvent`` named ``telephony.names.CALLBACK_BOOKED_USEREVENT``: the caller left the queue
     with a callback that keeps their place."""
 
     timestamp: float

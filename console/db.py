@@ -21,15 +21,10 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
-from cdr.db import async_engine
-from cdr.models import (
-    ApiTokenRow,
-    AuditLogRow,
-    CallRecordRow,
-    ConsoleSessionRow,
-    ConsoleUserRow,
-    SkillOverrideRow,
-)
+from storage.engine import async_engine
+from console.rows import ApiTokenRow, AuditLogRow, ConsoleSessionRow, ConsoleUserRow
+from cdr.rows import CallRecordRow
+from routing.rows import SkillOverrideRow
 
 ROLES = ("supervisor", "viewer")
 LANGUAGES = ("ar", "en")

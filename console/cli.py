@@ -7,7 +7,7 @@
 There is no default user and no default password: the first supervisor is made here. Without
 ``--password-stdin`` the password is asked twice on the terminal (not echoed).
 
-Wiring (in ``hotline/cli.py``): ``add_commands(subparsers)`` then ``code = supervisor.cli.run(args, settings)``;
+Wiring (in ``hotline/cli.py``): ``add_commands(subparsers)`` then ``code = console.cli.run(args, settings)``;
 ``None`` means the command is not one of these.
 """
 
@@ -52,7 +52,7 @@ def _password(args: argparse.Namespace, stdin: TextIO, err: TextIO) -> str | Non
 
 
 async def _user_add(args: argparse.Namespace, url: str, password: str, out: TextIO) -> None:
-    from supervisor.store import ConsoleStore
+    from console.db import ConsoleStore
 
     store = ConsoleStore(url)
     try:
@@ -64,7 +64,7 @@ async def _user_add(args: argparse.Namespace, url: str, password: str, out: Text
 
 
 async def _user_list(url: str, out: TextIO) -> None:
-    from supervisor.store import ConsoleStore
+    from console.db import ConsoleStore
 
     store = ConsoleStore(url)
     try:
@@ -75,7 +75,7 @@ async def _user_list(url: str, out: TextIO) -> None:
 
 
 async def _token_add(args: argparse.Namespace, url: str, out: TextIO, err: TextIO) -> int:
-    from supervisor.store import ConsoleStore
+    from console.db import ConsoleStore
 
     store = ConsoleStore(url)
     try:
@@ -96,8 +96,8 @@ def run(args: argparse.Namespace, settings: Any, out: TextIO | None = None, err:
     """Run one of our commands; None if ``args.command`` is not ours. Returns the exit code."""
     if getattr(args, "command", None) not in COMMANDS:
         return None
-    from cdr.db import upgrade
-    from supervisor.store import ConsoleError
+    from storage.engine import upgrade
+    from console.db import ConsoleError
 
     out, err, stdin = out or sys.stdout, err or sys.stderr, stdin or sys.stdin
     try:

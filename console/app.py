@@ -27,19 +27,23 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock_time
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 import jinja2
 from aiohttp import WSMsgType, web
 
-from hotline.service import AMI, CALLBACKS, CONFIG, DESK, RECORD_HOOKS
-from routing.queues import build_queues, queue_name
+from profiles.model import Profile
+from routing.queues import build_queues
+from routing.service import AgentDesk
+from telephony.ami.client import AMIClient
+from telephony.names import queue_name
 from routing.service import AgentDeskError
 from routing.state import PersonState
-from supervisor import i18n
-from supervisor.openapi import OPENAPI
-from supervisor.store import SESSION_HOURS, ConsoleError, ConsoleStore, Session, User, check_language
+from callbacks.service import CallbackService
+from console import i18n
+from console.openapi import OPENAPI
+from console.db import SESSION_HOURS, ConsoleError, ConsoleStore, Session, User, check_language
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +68,26 @@ CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
     "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
 )
+
+
+class Backend(Protocol):
+    """What the console needs of the running service; the composition root hands it in."""
+
+    @property
+    def profile(self) -> Profile: ...
+    @property
+    def db_url(self) -> str: ...
+    @property
+    def desk(self) -> AgentDesk: ...
+    @property
+    def callbacks(self) -> CallbackService: ...
+    @property
+    def ami(self) -> AMIClient: ...
+    @property
+    def record_hooks(self) -> list[Callable[[Any], Awaitable[None]]]: ...
+
+
+BACKEND = web.AppKey("backend", Backend)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -149,18 +173,18 @@ class Console:
         now = time.monotonic()
         if self._cache is not None and now - self._cache[0] < CACHE_SECONDS:
             return self._cache[1], self._cache[2]
-        profile = self.app[CONFIG].profile
+        profile = self.app[BACKEND].profile
         midnight = datetime.now(ZoneInfo(profile.timezone)).replace(hour=0, minute=0, second=0, microsecond=0)
         sl = await self.store.service_level(midnight.astimezone(UTC), SL_SECONDS)
         callbacks: dict[str, int] = {}
-        for request in await self.app[CALLBACKS].store.open_requests():
+        for request in await self.app[BACKEND].callbacks.store.open_requests():
             callbacks[request.queue] = callbacks.get(request.queue, 0) + 1
         self._cache = (now, sl, callbacks)
         return sl, callbacks
 
     def seats(self) -> tuple[str | None, dict[str, int]]:
         """The current shift and the seats of each queue now (the live override, else the profile's)."""
-        desk = self.app[DESK]
+        desk = self.app[BACKEND].desk
         profile = desk.profile
         shift = profile.shift_at(datetime.fromtimestamp(desk.clock(), UTC)) if profile.shifts else None
         shift_id = shift.id if shift else None
@@ -169,7 +193,7 @@ class Console:
         }
 
     async def wallboard(self) -> dict[str, Any]:
-        desk = self.app[DESK]
+        desk = self.app[BACKEND].desk
         now = desk.clock()
         snapshot = desk.state.snapshot(now)
         sl, callbacks = await self._slow_figures()
@@ -212,7 +236,7 @@ class Console:
         return {"at": now, "sl_seconds": SL_SECONDS, "queues": rows, "totals": totals}
 
     def agents(self) -> list[dict[str, Any]]:
-        desk = self.app[DESK]
+        desk = self.app[BACKEND].desk
         snapshot = desk.state.snapshot(desk.clock())
         out = []
         for person in desk.profile.people:
@@ -232,7 +256,7 @@ class Console:
         return out
 
     def queues(self) -> dict[str, Any]:
-        desk = self.app[DESK]
+        desk = self.app[BACKEND].desk
         profile = desk.profile
         snapshot = desk.state.snapshot(desk.clock())
         shift_id, seats = self.seats()
@@ -265,7 +289,7 @@ class Console:
 
     def apply_skills(self, person_id: str, topics: tuple[str, ...], specialties: tuple[str, ...]) -> list[str]:
         """The queues the person joins at the next login with these skills (set on the desk)."""
-        desk = self.app[DESK]
+        desk = self.app[BACKEND].desk
         profile = desk.profile
         person = next(p for p in profile.people if p.id == person_id)
         changed = dataclasses.replace(person, topics=topics, specialties=specialties)
@@ -307,7 +331,7 @@ def _text(body: dict[str, Any], key: str, max_len: int = 64, default: str | None
 
 def _person(request: web.Request) -> str:
     person = request.match_info["person"]
-    if not _ID.match(person) or person not in request.app[DESK].people:
+    if not _ID.match(person) or person not in request.app[BACKEND].desk.people:
         raise error(web.HTTPNotFound, f"{person!r} is not an agent or doctor of this hotline")
     return person
 
@@ -519,7 +543,7 @@ async def agent_action(request: web.Request) -> web.Response:
     action = request.match_info["action"]
     if action not in AGENT_ACTIONS:
         raise error(web.HTTPNotFound, f"unknown action {action!r} (one of {', '.join(AGENT_ACTIONS)})")
-    desk = request.app[DESK]
+    desk = request.app[BACKEND].desk
     details: dict[str, Any] = {}
     try:
         if action == "pause":
@@ -550,7 +574,7 @@ def _id_list(body: dict[str, Any], key: str, allowed: set[str]) -> tuple[str, ..
 async def agent_skills(request: web.Request) -> web.Response:
     person = _person(request)
     body = await json_body(request)
-    profile = request.app[DESK].profile
+    profile = request.app[BACKEND].desk.profile
     topics = _id_list(body, "topics", {t.id for t in profile.topics if not t.specialties})
     specialties = _id_list(body, "specialties", {s.id for t in profile.topics for s in t.specialties})
     console = request.app[CONSOLE]
@@ -569,7 +593,7 @@ async def queues_list(request: web.Request) -> web.Response:
 
 async def queue_seats(request: web.Request) -> web.Response:
     queue = request.match_info["queue"]
-    desk = request.app[DESK]
+    desk = request.app[BACKEND].desk
     if queue not in desk.queues:
         raise error(web.HTTPNotFound, f"{queue!r} is not a queue of this hotline")
     body = await json_body(request)
@@ -598,7 +622,7 @@ def _callback_dict(r: Any) -> dict[str, Any]:
 
 
 async def _callbacks(request: web.Request, status: str) -> list[dict[str, Any]]:
-    store = request.app[CALLBACKS].store
+    store = request.app[BACKEND].callbacks.store
     requests = await (store.open_requests() if status == "open" else store.all_requests())
     return [_callback_dict(r) for r in sorted(requests, key=lambda r: r.id or 0, reverse=True)[:500]]
 
@@ -617,7 +641,7 @@ async def callback_action(request: web.Request) -> web.Response:
     if not raw_id.isdigit() or len(raw_id) > 9:
         raise error(web.HTTPBadRequest, "the callback id must be a whole number")
     request_id = int(raw_id)
-    store = request.app[CALLBACKS].store
+    store = request.app[BACKEND].callbacks.store
     if await store.get(request_id) is None:
         raise error(web.HTTPNotFound, f"no callback request {request_id}")
     details: dict[str, Any] = {}
@@ -652,18 +676,18 @@ async def callback_action(request: web.Request) -> web.Response:
 async def staffing_report(app: web.Application, day: date, interval: int) -> Any:
     from cdr.reports import ReportParams, aggregate_sql_async, build_report
 
-    profile = app[CONFIG].profile
+    profile = app[BACKEND].profile
     tz = ZoneInfo(profile.timezone)
     start = datetime.combine(day, clock_time(0), tz).astimezone(UTC)
     end = datetime.combine(day + timedelta(days=1), clock_time(0), tz).astimezone(UTC)
-    agg = await aggregate_sql_async(app[CONFIG].settings.db_url, interval, SL_SECONDS, start, end)
+    agg = await aggregate_sql_async(app[BACKEND].db_url, interval, SL_SECONDS, start, end)
     params = ReportParams(interval_minutes=interval, sl_seconds=SL_SECONDS, timezone=profile.timezone,
                           start=start, end=end)
     return build_report(agg, params, shifts=profile.shifts)
 
 
 def _report_query(request: web.Request) -> tuple[date, int]:
-    profile = request.app[CONFIG].profile
+    profile = request.app[BACKEND].profile
     raw_day = request.query.get("day") or datetime.now(ZoneInfo(profile.timezone)).date().isoformat()
     raw_interval = request.query.get("interval", "30")
     try:
@@ -774,7 +798,7 @@ async def wallboard_page(request: web.Request) -> web.Response:
 
 
 async def agents_page(request: web.Request) -> web.Response:
-    profile = request.app[DESK].profile
+    profile = request.app[BACKEND].desk.profile
     return render(request, "agents.html", agents=request.app[CONSOLE].agents(),
                   topics=[t.id for t in profile.topics if not t.specialties],
                   specialties=[s.id for t in profile.topics for s in t.specialties])
@@ -795,7 +819,7 @@ async def reports_page(request: web.Request) -> web.Response:
     try:
         day, interval = _report_query(request)
     except web.HTTPBadRequest:
-        day, interval = datetime.now(ZoneInfo(request.app[CONFIG].profile.timezone)).date(), 30
+        day, interval = datetime.now(ZoneInfo(request.app[BACKEND].profile.timezone)).date(), 30
     report = await staffing_report(request.app, day, interval)
     lang = request[PRINCIPAL].user.language
     points, _ = _chart_points(report.intervals, ZoneInfo(report.params.timezone))
@@ -822,24 +846,24 @@ def jinja2_markup(html_text: str) -> Any:
 
 
 async def console_ctx(app: web.Application) -> AsyncIterator[None]:
-    store = ConsoleStore(app[CONFIG].settings.db_url)  # the schema is migrated by records_ctx
+    store = ConsoleStore(app[BACKEND].db_url)  # the schema is migrated by records_ctx
     console = Console(app, store)
     app[CONSOLE] = console
-    desk = app[DESK]
+    desk = app[BACKEND].desk
     for person_id, (topics, specialties) in (await store.skill_overrides()).items():
         if person_id in desk.people:
             console.skill_overrides[person_id] = (topics, specialties)
             console.apply_skills(person_id, topics, specialties)
     events = sorted(desk.state.events)
-    app[AMI].add_event_handler(console.hub.poke, events=events)
+    app[BACKEND].ami.add_event_handler(console.hub.poke, events=events)
 
     async def on_record(_record: object) -> None:
         console.invalidate()
 
-    app[RECORD_HOOKS].append(on_record)
+    app[BACKEND].record_hooks.append(on_record)
     task = asyncio.create_task(console.hub.run(), name="hotline-console-live")
     yield
-    app[AMI].remove_event_handler(console.hub.poke)
+    app[BACKEND].ami.remove_event_handler(console.hub.poke)
     task.cancel()
     await asyncio.wait([task])
     for ws in list(console.hub.clients):
@@ -848,8 +872,9 @@ async def console_ctx(app: web.Application) -> AsyncIterator[None]:
     await store.close()
 
 
-def setup_console(app: web.Application) -> None:
+def setup_console(app: web.Application, backend: Backend) -> None:
     """Add the console's routes, its middleware and its cleanup context (after the desk and callbacks)."""
+    app[BACKEND] = backend
     app.middlewares.append(console_middleware)
     app.cleanup_ctx.append(console_ctx)
     r = app.router

@@ -176,6 +176,11 @@ class Profile:
         return self.seats.get(queue, {}).get(shift or "", self.default_seats)
 
     @property
+    def overflow_topic(self) -> str:
+        """The topic whose queue takes callers who waited past T2 (the default topic unless set)."""
+        return self.routing.overflow_topic or self.default_topic
+
+    @property
     def language_codes(self) -> tuple[str, ...]:
         return tuple(lang.code for lang in self.languages)
 

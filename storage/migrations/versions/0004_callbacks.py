@@ -25,7 +25,7 @@ down_revision: str | Sequence[str] | None = "0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-# Written out, not imported from cdr.models: a migration must not change when the models do.
+# Written out, not imported from storage.base: a migration must not change when the models do.
 _OPEN = "status IN ('open', 'dialing')"
 
 

@@ -13,7 +13,7 @@ Everything is a child process started with :func:`asyncio.create_subprocess_exec
   feature code (``*41``...) as itself: INVITE from ``<sip:<name>@127.0.0.1>``, answering a
   401/407 digest challenge (``-au/-ap``, ``[authentication]``) with a second INVITE.
 
-The scenarios are templates in the repository's ``sipp/`` directory; Python renders them with
+The scenarios are templates in ``telephony/sipp/scenarios/`` (package data); Python renders them with
 ``{{name}}`` placeholders (:func:`render_template`). Free text (the caller's display name) is
 never rendered into XML: it is passed as ``-key hl_display ...`` and used as ``[hl_display]``.
 
@@ -57,8 +57,8 @@ from xml.sax.saxutils import escape as _xml_escape
 SIPP_BINARY = "sipp"
 """The SIPp executable looked up on PATH (Debian: /usr/bin/sipp from sip-tester)."""
 
-SCENARIO_DIR = Path(__file__).resolve().parent.parent / "sipp"
-"""Directory holding the scenario templates (``sipp/`` at the repository root)."""
+SCENARIO_DIR = Path(__file__).resolve().parent / "scenarios"
+"""Directory holding the scenario templates (package data of ``telephony.sipp``)."""
 
 LOCAL_HOST = "127.0.0.1"
 

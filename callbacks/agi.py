@@ -12,10 +12,9 @@ import logging
 from dataclasses import dataclass
 from typing import Protocol
 
-from hotline import channelvars as v
-from hotline.profile import Profile
-from ivr.agi import AGIHangup, AGISession
-from ivr.menu import agent_prompt, digit_prompt
+from telephony import names as v
+from profiles.model import Profile
+from telephony.agi import AGIHangup, AGISession
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +67,7 @@ class CallbackOfferHandler:
         self.sounds_dir = sounds_dir.rstrip("/")
 
     def _prompt(self, language: str, name: str) -> str:
-        return f"{self.sounds_dir}/{agent_prompt(language, name)}"
+        return f"{self.sounds_dir}/{v.agent_prompt(language, name)}"
 
     async def __call__(self, session: AGISession) -> None:
         context = context_from_args(session.args, self.profile)
@@ -81,7 +80,7 @@ class CallbackOfferHandler:
             number = check.number if check.ok else None
             if number is not None:
                 for digit in number:
-                    await session.stream_file(f"{self.sounds_dir}/{digit_prompt(context.language, digit)}")
+                    await session.stream_file(f"{self.sounds_dir}/{v.digit_prompt(context.language, digit)}")
                 choice = await session.get_data(self._prompt(context.language, "callback_confirm"), timeout, 1)
                 if choice == ENTER_OTHER:
                     number = None

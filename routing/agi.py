@@ -10,10 +10,9 @@ from __future__ import annotations
 import logging
 from typing import Protocol
 
-from hotline import channelvars as v
-from hotline.profile import Profile
-from ivr.agi import AGIHangup, AGISession
-from ivr.menu import agent_prompt
+from telephony import names as v
+from profiles.model import Profile
+from telephony.agi import AGIHangup, AGISession
 
 log = logging.getLogger(__name__)
 
@@ -32,14 +31,6 @@ class Desk(Protocol):
     async def unpause(self, person_id: str) -> None: ...
 
 
-def person_from_channel(channel: str) -> str | None:
-    """``PJSIP/agent-ar-1-0000000a`` -> ``agent-ar-1``."""
-    if not channel.startswith("PJSIP/"):
-        return None
-    name, sep, _ = channel[len("PJSIP/"):].rpartition("-")
-    return name if sep and name else None
-
-
 class AgentFeatureHandler:
     """The FastAGI route ``agent``."""
 
@@ -51,7 +42,7 @@ class AgentFeatureHandler:
 
     async def __call__(self, session: AGISession) -> None:
         action = session.args[0] if session.args else ""
-        person_id = person_from_channel(session.channel)
+        person_id = v.person_of_channel(session.channel)
         if action not in CONFIRMATIONS or person_id not in self.languages:
             log.warning("feature %r from %s refused: unknown action or person", action, session.channel)
             return
@@ -63,7 +54,7 @@ class AgentFeatureHandler:
         except ValueError as exc:  # the desk's refusals (e.g. pause while logged out)
             log.info("feature %s from %s refused: %s", action, person_id, exc)
             return
-        prompt = agent_prompt(self.languages[person_id], CONFIRMATIONS[action])
+        prompt = v.agent_prompt(self.languages[person_id], CONFIRMATIONS[action])
         try:
             await session.mset({v.AGENT_PROMPT: f"{self.sounds_dir}/{prompt}", v.RESULT: v.RESULT_OK})
         except AGIHangup:

@@ -1,0 +1,37 @@
+"""ORM rows of cdr (the schema itself is owned by the migrations in storage/migrations)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Unicode, UnicodeText, func, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from storage.base import Base, UTCDateTime
+
+
+class CallRecordRow(Base):
+    __tablename__ = "call_records"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    linkedid: Mapped[str] = mapped_column(String(150), unique=True, nullable=False)
+    caller_number: Mapped[str | None] = mapped_column(String(128))
+    caller_name: Mapped[str | None] = mapped_column(Unicode(255))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, index=True)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    language: Mapped[str | None] = mapped_column(String(16))
+    topic: Mapped[str | None] = mapped_column(String(64))
+    specialty: Mapped[str | None] = mapped_column(String(64))
+    queue: Mapped[str | None] = mapped_column(String(128), index=True)
+    wait_seconds: Mapped[float | None] = mapped_column(Float)
+    outcome: Mapped[str] = mapped_column(String(20), nullable=False)
+    agent: Mapped[str | None] = mapped_column(Unicode(255))
+    talk_seconds: Mapped[float | None] = mapped_column(Float)
+    hangup_cause: Mapped[int | None] = mapped_column(Integer)
+    hangup_cause_text: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, server_default=func.now())
+    # Revision 0003: callbacks, transfers, wrap-up (see storage/migrations/versions/0003_*.py).
+    kind: Mapped[str] = mapped_column(String(16), nullable=False, server_default="inbound")  # inbound|callback
+    callback_of: Mapped[str | None] = mapped_column(String(150), index=True)  # original linkedid
+    transferred_to: Mapped[str | None] = mapped_column(String(128))  # queue the answered call went on to
+    wrapup_seconds: Mapped[float | None] = mapped_column(Float)

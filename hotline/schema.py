@@ -1,0 +1,18 @@
+"""The whole schema as the ORM sees it: every feature's rows on the one shared metadata.
+
+Only the composition root knows every feature, so the full metadata is gathered here (for the test
+that holds the migrations against the models, and for anyone writing a new migration).
+"""
+
+from __future__ import annotations
+
+import callbacks.rows
+import cdr.rows
+import console.rows
+import routing.rows
+from storage.base import Base
+
+__all__ = ["FEATURE_ROWS", "metadata"]
+
+FEATURE_ROWS = (cdr.rows, routing.rows, callbacks.rows, console.rows)
+metadata = Base.metadata

@@ -1,0 +1,88 @@
+"""Names of the channel variables and user events shared by the dialplan and the service.
+
+The dialplan templates receive these through the renderer, so a name is spelt in one place only.
+"""
+
+# Set by the IVR (FastAGI) for the dialplan.
+RESULT = "HOTLINE_RESULT"  # "OK" when the IVR finished and the routing variables are valid
+LANGUAGE = "HOTLINE_LANGUAGE"  # language code, e.g. "ar"
+TOPIC = "HOTLINE_TOPIC"  # topic id, e.g. "medical"
+SPECIALTY = "HOTLINE_SPECIALTY"  # specialty id for medical consultations, e.g. "paediatrics", or empty
+QUEUE = "HOTLINE_QUEUE"  # the app_queue queue the dialplan enters
+OVERFLOW_QUEUE = "HOTLINE_OVERFLOW_QUEUE"  # where the caller goes after waiting T2
+PRIORITY = "HOTLINE_PRIORITY"  # app_queue priority (QUEUE_PRIO): urgent topics and callbacks first
+AGENT_PROMPT = "HOTLINE_AGENT_PROMPT"  # the confirmation an agent hears after a feature code
+PROMPT = "HOTLINE_PROMPT"  # a prompt the dialplan plays after an AGI (e.g. "callback booked")
+JOINED_AT = "HOTLINE_JOINED_AT"  # epoch seconds the caller first joined a queue: their place
+CALLBACK_ATTEMPT = "HOTLINE_CALLBACK_ATTEMPT"  # on a callback call: the attempt id
+CALLBACK_NUMBER = "HOTLINE_CALLBACK_NUMBER"  # on a callback call: the caller's number
+CALLBACK_OF = "HOTLINE_CALLBACK_OF"  # on a callback call: the linkedid of the original call
+CALLBACK_BOOKED_USEREVENT = "HotlineCallbackBooked"  # a waiting caller booked a callback and leaves
+CALLBACK_USEREVENT = "HotlineCallback"  # headers: Attempt, Number, Language, Queue, CallbackOf
+
+RESULT_OK = "OK"
+
+# The dialplan announces the routing decision of each call with this UserEvent, right before Queue().
+# Its headers: Language, Topic, Specialty, Queue, Result (OK, or FALLBACK when the IVR failed).
+ROUTE_USEREVENT = "HotlineRoute"
+
+# Feature codes dialled from agent and doctor phones, and what they do.
+FEATURE_CODES = {"*41": "login", "*42": "logout", "*43": "pause", "*44": "unpause"}
+
+
+# -- Asterisk names: interfaces, queues and member penalties -----------------------------------------
+
+PJSIP = "PJSIP/"
+TRUNK_ENDPOINT = "trunk"
+
+
+def interface(person_id: str) -> str:
+    """The app_queue member interface (and device) of a person's phone: ``PJSIP/agent-ar-1``."""
+    return f"{PJSIP}{person_id}"
+
+
+def person_of_channel(channel: str) -> str | None:
+    """``PJSIP/agent-ar-1-0000000a`` -> ``agent-ar-1``; None for a channel that is not a PJSIP one."""
+    if not channel.startswith(PJSIP):
+        return None
+    name, sep, _ = channel[len(PJSIP):].rpartition("-")
+    return name if sep and name else None
+
+
+def trunk_dial(number: str) -> str:
+    """The dial string of an outside number through the trunk."""
+    return f"{PJSIP}{number}@{TRUNK_ENDPOINT}"
+
+
+def queue_name(language: str, topic: str, specialty: str | None = None) -> str:
+    """The app_queue name for a language and a topic (and specialty for doctors): ``ar-medical-paediatrics``."""
+    return f"{language}-{topic}-{specialty}" if specialty else f"{language}-{topic}"
+
+
+def overflow_queue_name(language: str, overflow_topic: str) -> str:
+    """Where a caller of ``language`` goes after waiting T2: the overflow topic's queue of that language."""
+    return queue_name(language, overflow_topic)
+
+
+#: Member penalties are ``tier * TIER_WIDTH + rank`` (routing/policy.py); tier 0 is an exact match.
+TIER_WIDTH = 100
+#: Highest rank inside a tier (ranks are 0..MAX_RANK).
+MAX_RANK = TIER_WIDTH - 1
+#: Tier of an exact skill match and of a widened one.
+EXACT, WIDENED = 0, 1
+#: QUEUE_MAX_PENALTY of a new caller (tier 0 only), and after T1 (tiers 0 and 1).
+EXACT_MAX_PENALTY = EXACT * TIER_WIDTH + MAX_RANK
+WIDENED_MAX_PENALTY = WIDENED * TIER_WIDTH + MAX_RANK
+
+
+# -- prompt files shared by the features (the IVR's prompt plan makes them) ----------------------
+
+
+def agent_prompt(language: str, name: str) -> str:
+    """A single-text prompt by name, e.g. ``ar/agent-logged-in`` or ``en/callback-offer``."""
+    return f"{language}/{name.replace('_', '-')}"
+
+
+def digit_prompt(language: str, digit: str) -> str:
+    """One digit spoken in ``language``, e.g. ``ar/digit-7``."""
+    return f"{language}/digit-{digit}"
