@@ -3,17 +3,16 @@
 Why not panoramisk: panoramisk 1.4 decodes every TCP chunk on its own with errors ignored, so a
 UTF-8 caller name split across two reads loses letters ('محمد' arrives as 'ممد'), and after a
 reconnect it re-sends the actions that had no response, so an Originate can be placed twice.
-This module uses nothing from panoramisk.
+This package uses nothing from panoramisk.
 
-Building blocks:
+The package is in three modules:
 
-* :class:`Message` - one AMI message (a response or an event), headers kept in order, looked up
-  case-insensitively, repeated headers preserved (:meth:`Message.getall`).
-* :class:`AMIParser` - turns a byte stream into :class:`Message` objects; decodes UTF-8
-  incrementally, so a multi-byte character split across reads arrives intact.
-* :class:`AMIClient` - connects, logs in, reconnects with exponential backoff, sends actions and
-  matches responses by ActionID, collects list actions, dispatches events to handlers, and detects
-  a half-open connection with periodic pings.
+* :mod:`telephony.ami.message` - :class:`Message` (one response or event) and action encoding.
+* :mod:`telephony.ami.parser` - :class:`AMIParser`, the incremental UTF-8 parser with size caps.
+* this module - :class:`AMIClient`: connects, logs in with the challenge (MD5) form, so the secret
+  never crosses the socket, reconnects with exponential backoff, sends actions and matches
+  responses by ActionID, collects list actions, dispatches events to handlers, and detects a
+  half-open connection with periodic pings.
 
 Delivery rules of :class:`AMIClient` (the integrator must know these):
 
@@ -31,7 +30,9 @@ Delivery rules of :class:`AMIClient` (the integrator must know these):
   coroutine handler delays the later coroutine handlers, not the reader nor the plain handlers;
   the queue in between is unbounded). A plain callable that *returns* an awaitable gets it run as
   a separate task (no ordering). An exception in any handler is logged and never stops the reader
-  or the dispatcher. All handlers of an event share the same (read-only) :class:`Message`.
+  or the dispatcher. All handlers of an event share the same (read-only) :class:`Message`; the
+  composition root registers one handler that parses it once into a typed event
+  (:func:`telephony.events.parse_event`) and fans that out.
 * ``on_connect`` callbacks run after every successful (re)login, with the client as argument;
   coroutine callbacks run as tasks owned by the client, so they may await
   :meth:`AMIClient.send_action`. They are not awaited before events flow: events that arrive
@@ -44,13 +45,17 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import codecs
+import hashlib
 import inspect
 import itertools
 import logging
 import uuid
-from collections.abc import Awaitable, Callable, Coroutine, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
 from typing import Any, TypeAlias
+
+from telephony.ami.message import ActionValue, Message, encode_action, redact
+from telephony.ami.message import header as _header
+from telephony.ami.parser import AMIParser
 
 __all__ = [
     "AMIAuthError",
@@ -58,30 +63,20 @@ __all__ = [
     "AMIDisconnected",
     "AMIError",
     "AMIException",
-    "AMIParser",
+    "AMIParser",  # re-exported: it lives in telephony.ami.parser
     "AMITimeout",
-    "ActionValue",
+    "ActionValue",  # re-exported: it lives in telephony.ami.message
     "ConnectCallback",
     "EventHandler",
-    "Message",
+    "Message",  # re-exported: it lives in telephony.ami.message
 ]
 
 logger = logging.getLogger(__name__)
 
-#: A header value of an action: a scalar, or a sequence for a repeated header (``Variable``).
-ActionValue: TypeAlias = "str | int | float | Sequence[str | int | float]"
 #: An event handler: called with the event; a coroutine function is awaited by the dispatcher.
 EventHandler: TypeAlias = Callable[["Message"], Any]
 #: Called with the client after every successful (re)login; may be a coroutine function.
 ConnectCallback: TypeAlias = Callable[["AMIClient"], Any]
-
-_BANNER_PREFIX = "Asterisk Call Manager/"
-_END_COMMAND = "--END COMMAND--"
-# Headers that may precede the raw output of a legacy "Response: Follows" block.
-_FOLLOWS_HEADERS = frozenset({"response", "privilege", "actionid", "commandid", "message"})
-# Header values never written to logs nor kept in exceptions.
-_SECRET_HEADERS = frozenset({"secret", "key"})
-_REDACTED = "********"
 
 
 # --------------------------------------------------------------------------------------------
@@ -104,7 +99,7 @@ class AMIException(Exception):
         response: Message | None = None,
     ) -> None:
         super().__init__(message)
-        self.action: dict[str, Any] | None = _redact(action) if action is not None else None
+        self.action: dict[str, Any] | None = redact(action) if action is not None else None
         self.response: Message | None = response
 
     @property
@@ -135,347 +130,6 @@ class AMIDisconnected(AMIException):
 
 class AMITimeout(AMIException):
     """No (complete) response within the timeout, or not connected within the timeout."""
-
-
-# --------------------------------------------------------------------------------------------
-# Message
-# --------------------------------------------------------------------------------------------
-
-
-class Message:
-    """One AMI message: a response (``Response:``) or an event (``Event:``).
-
-    Headers are kept in arrival order, repeated headers included (several ``ChanVariable:`` or
-    ``Output:`` lines). Lookup is case-insensitive; ``msg[name]`` and :meth:`get` return the *last*
-    value of a repeated header, :meth:`getall` returns all of them.
-
-    >>> m = Message([("Event", "Newchannel"), ("CallerIDName", "محمد")])
-    >>> m["calleridname"], m.event, m.is_event
-    ('محمد', 'Newchannel', True)
-    """
-
-    __slots__ = ("_headers", "_index")
-
-    def __init__(
-        self,
-        headers: Iterable[tuple[str, str]] | Mapping[str, str | Sequence[str]] = (),
-    ) -> None:
-        items: list[tuple[str, str]] = []
-        pairs: Iterable[tuple[str, Any]] = (
-            headers.items() if isinstance(headers, Mapping) else headers
-        )
-        for key, value in pairs:
-            if isinstance(value, (list, tuple)):
-                items.extend((key, str(v)) for v in value)
-            else:
-                items.append((key, str(value)))
-        self._headers: list[tuple[str, str]] = items
-        self._index: dict[str, str] = {k.lower(): v for k, v in items}
-
-    @classmethod
-    def _from_parsed(cls, headers: list[tuple[str, str]], index: dict[str, str]) -> Message:
-        """Build a message from already parsed headers (fast path of :class:`AMIParser`)."""
-        msg = cls.__new__(cls)
-        msg._headers = headers
-        msg._index = index
-        return msg
-
-    # -- mapping-like access ----------------------------------------------------------------
-
-    def __getitem__(self, name: str) -> str:
-        return self._index[name.lower()]
-
-    def get(self, name: str, default: str | None = None) -> str | None:
-        """The last value of header ``name`` (case-insensitive), or ``default``."""
-        return self._index.get(name.lower(), default)
-
-    def getall(self, name: str) -> list[str]:
-        """All values of header ``name`` (case-insensitive), in order; [] if absent."""
-        lname = name.lower()
-        return [v for k, v in self._headers if k.lower() == lname]
-
-    def getdict(self, name: str) -> dict[str, str]:
-        """Parse a repeated ``NAME=value`` header (``ChanVariable``, ``Variable``) into a dict."""
-        result: dict[str, str] = {}
-        for item in self.getall(name):
-            key, _, value = item.partition("=")
-            result[key] = value
-        return result
-
-    def __contains__(self, name: object) -> bool:
-        return isinstance(name, str) and name.lower() in self._index
-
-    def keys(self) -> list[str]:
-        """Distinct header names, in order of first appearance (spelling of the first one)."""
-        seen: dict[str, str] = {}
-        for key, _ in self._headers:
-            seen.setdefault(key.lower(), key)
-        return list(seen.values())
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self.keys())
-
-    @property
-    def headers(self) -> list[tuple[str, str]]:
-        """All ``(name, value)`` pairs in arrival order, repeated headers included (a copy)."""
-        return list(self._headers)
-
-    def to_dict(self) -> dict[str, str]:
-        """A plain ``dict[str, str]``; for repeated headers the last value wins.
-
-        Keys keep the spelling of their first appearance.
-        """
-        result: dict[str, str] = {}
-        spelling: dict[str, str] = {}
-        for key, value in self._headers:
-            result[spelling.setdefault(key.lower(), key)] = value
-        return result
-
-    # -- AMI semantics ----------------------------------------------------------------------
-
-    @property
-    def is_event(self) -> bool:
-        """True for an event (has an ``Event`` header)."""
-        return "event" in self._index
-
-    @property
-    def event(self) -> str | None:
-        """The event name (``Newchannel``...), or None for a response."""
-        return self._index.get("event")
-
-    @property
-    def is_response(self) -> bool:
-        """True for a response to an action (has a ``Response`` header)."""
-        return "response" in self._index
-
-    @property
-    def response(self) -> str | None:
-        """The ``Response`` header (``Success``, ``Error``, ``Follows``...), or None."""
-        return self._index.get("response")
-
-    @property
-    def action_id(self) -> str | None:
-        """The ``ActionID`` header, or None."""
-        return self._index.get("actionid")
-
-    @property
-    def is_error(self) -> bool:
-        """True for ``Response: Error`` (also the legacy ``Fail``/``Failure``)."""
-        response = self._index.get("response")
-        return response is not None and response.lower() in ("error", "fail", "failure")
-
-    @property
-    def event_list(self) -> str | None:
-        """The ``EventList`` header lower-cased (``start``, ``complete``), or None."""
-        value = self._index.get("eventlist")
-        return value.lower() if value is not None else None
-
-    @property
-    def output(self) -> list[str]:
-        """Command output lines: the ``Output:`` headers of Asterisk >= 14 (and of the raw
-        ``Response: Follows`` body, which :class:`AMIParser` stores as ``Output`` headers)."""
-        return self.getall("Output")
-
-    # -- dunder -------------------------------------------------------------------------------
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, Message):
-            return NotImplemented
-        return self._headers == other._headers
-
-    __hash__ = None  # type: ignore[assignment]
-
-    def __repr__(self) -> str:
-        shown = ", ".join(
-            f"{k}={_REDACTED if k.lower() in _SECRET_HEADERS else v!r}" for k, v in self._headers
-        )
-        return f"<Message {shown}>"
-
-
-# --------------------------------------------------------------------------------------------
-# Parser
-# --------------------------------------------------------------------------------------------
-
-
-class AMIParser:
-    """Incremental AMI parser: ``feed(bytes) -> list[Message]``.
-
-    * Bytes are decoded with an incremental UTF-8 decoder, so a multi-byte character split across
-      two reads is decoded once both halves are there; only truly invalid bytes become U+FFFD.
-    * Messages are separated by a blank line (``\\r\\n\\r\\n``); bare ``\\n`` line ends are
-      tolerated.
-    * The ``Asterisk Call Manager/x.y.z`` banner that opens the connection is consumed and
-      stored in :attr:`version`.
-    * ``Command`` output: Asterisk >= 14 (so 22) sends ``Output:`` header lines, kept as repeated
-      headers. The legacy ``Response: Follows`` body (raw lines up to ``--END COMMAND--``, possibly
-      with blank lines) is turned into ``Output`` headers as well.
-    * Header lines are ``Name: value``; exactly one space after the colon is removed, so indented
-      command output keeps its indentation. Lines without a colon are ignored.
-
-    Performance: the work per message is a few ``str.split``/``str.partition`` calls, no
-    per-character Python loop.
-    """
-
-    __slots__ = ("_decoder", "_buffer", "_cr_pending", "_banner_checked", "_follows", "version")
-
-    def __init__(self) -> None:
-        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        self._buffer = ""
-        self._cr_pending = False
-        self._banner_checked = False
-        self._follows: list[str] | None = None
-        #: AMI protocol version from the banner (e.g. "10.0.0"), or None before / without one.
-        self.version: str | None = None
-
-    def feed(self, data: bytes) -> list[Message]:
-        """Parse ``data`` (any slice of the stream) and return the messages it completed."""
-        text = self._decoder.decode(data)
-        if not text:
-            return []
-        if self._cr_pending:
-            text = "\r" + text
-            self._cr_pending = False
-        if text[-1] == "\r":
-            # The matching "\n" may be in the next read: keep the "\r" back.
-            text = text[:-1]
-            self._cr_pending = True
-        if "\r" in text:
-            text = text.replace("\r\n", "\n")
-        buffer = self._buffer + text if self._buffer else text
-        if not self._banner_checked:
-            newline = buffer.find("\n")
-            if newline < 0:
-                if len(buffer) < len(_BANNER_PREFIX) and _BANNER_PREFIX.startswith(buffer):
-                    self._buffer = buffer
-                    return []
-                if not buffer.startswith(_BANNER_PREFIX):
-                    self._banner_checked = True
-                else:
-                    self._buffer = buffer
-                    return []
-            else:
-                first = buffer[:newline]
-                if first.startswith(_BANNER_PREFIX):
-                    self.version = first[len(_BANNER_PREFIX) :].strip()
-                    buffer = buffer[newline + 1 :]
-                self._banner_checked = True
-        if "\n\n" not in buffer:
-            self._buffer = buffer
-            return []
-        blocks = buffer.split("\n\n")
-        self._buffer = blocks.pop()
-        messages: list[Message] = []
-        append = messages.append
-        for block in blocks:
-            if self._follows is not None:
-                if block.startswith(("Response:", "Event:")):
-                    # A legacy Follows block without its end marker: close it.
-                    append(self._parse_follows("\n\n".join(self._follows)))
-                    self._follows = None
-                else:
-                    self._follows.append(block)
-                    if _END_COMMAND in block:
-                        append(self._parse_follows("\n\n".join(self._follows)))
-                        self._follows = None
-                    continue
-            if not block:
-                continue
-            if block[0] == "\n":
-                block = block.lstrip("\n")
-                if not block:
-                    continue
-            if block.startswith("Response: Follows"):
-                if _END_COMMAND in block:
-                    append(self._parse_follows(block))
-                else:
-                    self._follows = [block]
-                continue
-            lines = block.split("\n")
-            # Fast path: every line is "Name: value" (what Asterisk writes).
-            headers = [(k, v) for k, sep, v in [line.partition(": ") for line in lines] if sep]
-            if len(headers) != len(lines):
-                headers = self._parse_lines_slowly(lines)
-                if not headers:
-                    continue
-            append(Message._from_parsed(headers, {k.lower(): v for k, v in headers}))
-        return messages
-
-    @staticmethod
-    def _parse_lines_slowly(lines: list[str]) -> list[tuple[str, str]]:
-        """Header lines with odd spacing (``Name:value``, ``Name:``); lines without a colon
-        are dropped."""
-        headers: list[tuple[str, str]] = []
-        for line in lines:
-            key, sep, value = line.partition(":")
-            if sep:
-                headers.append((key, value[1:] if value[:1] == " " else value))
-        return headers
-
-    @staticmethod
-    def _parse_follows(text: str) -> Message:
-        """Parse a legacy ``Response: Follows`` block: leading headers, then raw output lines."""
-        headers: list[tuple[str, str]] = []
-        lines = text.split("\n")
-        position = 0
-        for position, line in enumerate(lines):  # noqa: B007 - position used after the loop
-            key, sep, value = line.partition(":")
-            if not sep or key.lower() not in _FOLLOWS_HEADERS:
-                break
-            headers.append((key, value[1:] if value[:1] == " " else value))
-        else:
-            position = len(lines)
-        for line in lines[position:]:
-            end = line.find(_END_COMMAND)
-            if end >= 0:
-                if line[:end]:
-                    headers.append(("Output", line[:end]))
-                break
-            headers.append(("Output", line))
-        return Message._from_parsed(headers, {k.lower(): v for k, v in headers})
-
-    @property
-    def buffered(self) -> int:
-        """Number of decoded characters waiting for the end of their message."""
-        return len(self._buffer)
-
-
-# --------------------------------------------------------------------------------------------
-# Helpers
-# --------------------------------------------------------------------------------------------
-
-
-def _redact(action: Mapping[str, Any]) -> dict[str, Any]:
-    """A copy of ``action`` with secret values replaced."""
-    return {
-        k: (_REDACTED if k.lower() in _SECRET_HEADERS else v) for k, v in action.items()
-    }
-
-
-def _check_header_text(text: str, what: str) -> None:
-    if "\r" in text or "\n" in text:
-        raise ValueError(f"AMI {what} must not contain CR or LF: {text[:40]!r}")
-
-
-def _encode_action(action: Mapping[str, Any]) -> bytes:
-    """Serialise an action; list/tuple values become repeated headers."""
-    lines: list[str] = []
-    for key, value in action.items():
-        _check_header_text(key, "header name")
-        values = value if isinstance(value, (list, tuple)) else (value,)
-        for item in values:
-            text = str(item)
-            _check_header_text(text, f"value of {key!r}")
-            lines.append(f"{key}: {text}\r\n")
-    lines.append("\r\n")
-    return "".join(lines).encode("utf-8")
-
-
-def _header(action: Mapping[str, Any], name: str) -> Any:
-    lname = name.lower()
-    for key, value in action.items():
-        if key.lower() == lname:
-            return value
-    return None
 
 
 class _Pending:
@@ -808,7 +462,7 @@ class AMIClient:
         action_id = str(action_id)
         if action_id in conn.pending:
             raise ValueError(f"ActionID {action_id!r} is already pending")
-        data = _encode_action(sent)
+        data = encode_action(sent)
         transport = conn.transport
         if transport is None or transport.is_closing():
             raise AMIDisconnected("AMI connection is closing", sent)
@@ -816,7 +470,7 @@ class AMIClient:
         pending = _Pending(sent, loop.create_future(), is_list)
         conn.pending[action_id] = pending
         if logger.isEnabledFor(logging.DEBUG):
-            logger.debug("AMI send %r", _redact(sent))
+            logger.debug("AMI send %r", redact(sent))
         transport.write(data)
         try:
             async with asyncio.timeout(timeout):
@@ -947,12 +601,7 @@ class AMIClient:
             async with asyncio.timeout(self.connect_timeout):
                 await loop.create_connection(lambda: _Protocol(self, conn), self.host, self.port)
             self._conn = conn
-            login = {
-                "Action": "Login",
-                "Username": self.username,
-                "Secret": self._secret,
-                "Events": self.events,
-            }
+            login = await self._login_action(conn)
             try:
                 pending = await self._request(conn, login, self.connect_timeout, is_list=False)
             except AMITimeout as exc:
@@ -976,6 +625,33 @@ class AMIClient:
             self.host, self.port, self.username, self.version, conn.number,
         )  # fmt: skip
         return conn
+
+    async def _login_action(self, conn: _Connection) -> dict[str, str]:
+        """The Login action, in the challenge form: ``Action: Challenge`` (``AuthType: MD5``)
+        gives a nonce, and Login sends ``Key: md5(challenge + secret)`` instead of the secret."""
+        try:
+            pending = await self._request(
+                conn, {"Action": "Challenge", "AuthType": "MD5"}, self.connect_timeout, is_list=False
+            )
+        except AMITimeout as exc:
+            raise AMITimeout("no response to AMI Challenge", exc.action) from None
+        response = pending.response
+        assert response is not None
+        challenge = response.get("Challenge")
+        if response.is_error or not challenge:
+            raise AMIAuthError(
+                f"AMI refused the MD5 challenge: {response.get('Message', '')}",
+                {"Action": "Challenge", "AuthType": "MD5"},
+                response,
+            )
+        key = hashlib.md5((challenge + self._secret).encode("utf-8"), usedforsecurity=False).hexdigest()
+        return {
+            "Action": "Login",
+            "AuthType": "MD5",
+            "Username": self.username,
+            "Key": key,
+            "Events": self.events,
+        }
 
     async def _serve(self, conn: _Connection) -> None:
         """Run the on_connect callbacks and the pinger until ``conn`` is lost."""

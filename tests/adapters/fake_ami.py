@@ -1,6 +1,7 @@
 """A fake Asterisk Manager Interface server on a real socket, for the AMI adapter tests.
 
-It speaks just enough AMI: the banner, Login (with configurable failures), Ping (which a
+It speaks just enough AMI: the banner, Challenge and Login (MD5 as manager.c checks it, or plaintext;
+with configurable failures), Ping (which a
 connection may stop answering, to simulate a half-open peer), and a default ``Response: Success``
 for every other action. Tests plug in per-action behaviour with :meth:`FakeAMIServer.on_action`.
 It parses actions itself (it does not use ``telephony.ami.client``), so it checks the client independently.
@@ -10,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
+import secrets
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import TypeAlias
@@ -68,6 +71,7 @@ class FakeAMIConnection:
         self.writer = writer
         self.answer_ping = True
         self.logged_in = False
+        self.challenge = ""  # the nonce of the last Challenge action on this connection
         self.closed = asyncio.Event()
 
     async def send(self, headers: Headers) -> None:
@@ -107,6 +111,10 @@ class FakeAMIServer:
         self.connect_times: list[float] = []
         self.actions: list[FakeAction] = []
         self.secrets_seen: list[str] = []
+        #: How each login authenticated: "plain" (Secret sent) or "md5" (Challenge, then Key).
+        self.auth_types: list[str] = []
+        #: Refuse a plaintext Login (Secret) as an Asterisk hardened by the hotline would be tested.
+        self.md5_only = False
         self._behaviours: dict[str, ActionBehaviour] = {}
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
@@ -198,6 +206,12 @@ class FakeAMIServer:
         behaviour = self._behaviours.get(action.name)
         if behaviour is not None:
             await behaviour(conn, action)
+        elif action.name == "challenge":
+            if (action.get("AuthType") or "").lower() != "md5":
+                await conn.respond(action, "Error", Message="Must specify AuthType")
+                return
+            conn.challenge = f"{secrets.randbelow(10**9):09d}"
+            await conn.respond(action, Challenge=conn.challenge)
         elif action.name == "login":
             await self._login(conn, action)
         elif action.name == "ping":
@@ -207,8 +221,21 @@ class FakeAMIServer:
             await conn.respond(action, Message="OK")
 
     async def _login(self, conn: FakeAMIConnection, action: FakeAction) -> None:
-        self.secrets_seen.append(action.get("Secret") or "")
-        ok = action.get("Username") == self.username and action.get("Secret") == self.secret
+        # Like manager.c authenticate(): AuthType MD5 compares Key with md5(challenge + secret).
+        if (action.get("AuthType") or "").lower() == "md5":
+            self.auth_types.append("md5")
+            key = action.get("Key") or ""
+            self.secrets_seen.append(key)
+            expected = hashlib.md5((conn.challenge + self.secret).encode()).hexdigest() if conn.challenge else None
+            ok = action.get("Username") == self.username and key == expected
+        else:
+            self.auth_types.append("plain")
+            self.secrets_seen.append(action.get("Secret") or "")
+            ok = (
+                not self.md5_only
+                and action.get("Username") == self.username
+                and action.get("Secret") == self.secret
+            )
         if ok and self.login_failures > 0:
             self.login_failures -= 1
             ok = False

@@ -124,7 +124,7 @@ def test_parser_reassembles_a_stream_fed_one_byte_at_a_time() -> None:
     parser = AMIParser()
     messages = [m for i in range(len(data)) for m in parser.feed(data[i : i + 1])]
     assert len(messages) == 3
-    assert all(m.to_dict() == dict(NEWCHANNEL) for m in messages)
+    assert all(m.headers == NEWCHANNEL for m in messages)
 
 
 def test_parser_consumes_banner_and_tolerates_bare_newlines() -> None:
@@ -173,13 +173,7 @@ def test_message_lookup_is_case_insensitive_and_keeps_repeated_headers() -> None
     assert message.get("missing") is None and message.getall("missing") == []
     assert "actionid" in message and "missing" not in message
     assert message["Empty"] == "" and message["Spaced"] == " two"
-    assert message.to_dict() == {
-        "Event": "VarSet",
-        "ActionID": "42",
-        "ChanVariable": "HOTLINE_LANGUAGE=ar",
-        "Empty": "",
-        "Spaced": " two",
-    }
+    assert not hasattr(message, "to_dict")  # typed events leave the boundary, not dicts
     assert message.keys() == ["Event", "ActionID", "ChanVariable", "Empty", "Spaced"]
     with pytest.raises(KeyError):
         message["missing"]
@@ -253,7 +247,12 @@ def test_parser_is_fast_enough_for_the_event_rate() -> None:
 # ---------------------------------------------------------------------------------------------
 
 
-def test_panoramisk_1_4_loses_letters_of_split_arabic_name() -> None:
+@pytest.mark.xfail(
+    strict=True,
+    reason="panoramisk 1.4 bug: AMIProtocol.data_received decodes each TCP chunk alone with "
+    "errors ignored, so a UTF-8 letter split across two reads is lost ('محمد' -> 'ممد')",
+)
+def test_panoramisk_1_4_keeps_letters_of_split_arabic_name() -> None:
     from panoramisk.ami_protocol import AMIProtocol
 
     class Factory:
@@ -274,11 +273,16 @@ def test_panoramisk_1_4_loses_letters_of_split_arabic_name() -> None:
     cut = cut_inside_second_letter(data)
     protocol.data_received(data[:cut])
     protocol.data_received(data[cut:])
-    assert [e["CallerIDName"] for e in factory.events] == ["ممد"]  # the 'ح' is gone
-    assert AMIParser().feed(data[:cut]) == []  # ours keeps it (see the split tests)
+    assert len(factory.events) == 1  # the event itself does arrive
+    assert [e["CallerIDName"] for e in factory.events] == [ARABIC_NAME]  # fails: the 'ح' is gone
 
 
-async def test_panoramisk_1_4_resends_unanswered_originate_after_reconnect(
+@pytest.mark.xfail(
+    strict=True,
+    reason="panoramisk 1.4 bug: after a reconnect Manager re-sends every action that had no "
+    "response, so an Originate whose connection dropped is placed twice (a duplicate call)",
+)
+async def test_panoramisk_1_4_places_an_unanswered_originate_once_across_a_reconnect(
     server: FakeAMIServer,
 ) -> None:
     from panoramisk import Manager
@@ -305,12 +309,13 @@ async def test_panoramisk_1_4_resends_unanswered_originate_after_reconnect(
         future = manager.send_action(
             {"Action": "Originate", "Channel": "PJSIP/100", "Async": "false"}
         )
-        await server.wait_until(lambda: server.count("Originate") >= 2)
-        await asyncio.wait_for(future, 3)
-        assert server.count("Originate") == 2  # placed twice: the duplicate-call risk
-        first, second = server.received("Originate")
-        assert (first.connection, second.connection) == (1, 2)
-        assert first.action_id == second.action_id
+        await server.wait_until(lambda: len(server.logged_in_connections) == 2)
+        await eventually(lambda: manager.authenticated)
+        # A barrier: actions are answered in order, so once this Ping sent on connection 2 is
+        # answered, anything re-sent before it has been received.
+        await asyncio.wait_for(manager.send_action({"Action": "Ping"}), 3)
+        future.cancel()
+        assert [a.connection for a in server.received("Originate")] == [1]  # fails: [1, 2]
     finally:
         manager.close()
 
@@ -573,7 +578,7 @@ async def test_login_failure_surfaces_auth_error_and_keeps_retrying(
     assert isinstance(info.value, AMIError)
     assert info.value.response is not None
     assert info.value.response["Message"] == "Authentication failed"
-    assert info.value.action is not None and info.value.action["Secret"] == "********"
+    assert info.value.action is not None and info.value.action["Key"] == "********"
     assert "wrong-secret" not in str(info.value)
     assert server.count("Login") >= 2  # keeps retrying with backoff
     assert not client.connected
@@ -750,7 +755,8 @@ async def test_secret_is_never_logged(
         await wrong.start()
         with pytest.raises(AMIAuthError) as info:
             await wrong.wait_connected(0.3)
-    assert server.secrets_seen[:2] == ["Sup3r-S3cret-XYZ", "Sup3r-S3cret-XYZ"]
+    assert server.auth_types[:2] == ["md5", "md5"]
+    assert "Sup3r-S3cret-XYZ" not in server.secrets_seen  # only md5(challenge + secret) is sent
     assert "rejected" in caplog.text
     assert "S3cret-XYZ" not in caplog.text
     assert "S3cret-XYZ" not in repr(info.value.action) + str(info.value)
@@ -817,3 +823,91 @@ async def test_close_propagates_cancellation_of_the_caller(
         await closer
     await client.close()
     assert not client.connected
+
+
+# ---------------------------------------------------------------------------------------------
+# Hardening: challenge login, parser caps
+# ---------------------------------------------------------------------------------------------
+
+
+async def test_login_uses_the_md5_challenge_and_never_sends_the_secret(
+    server: FakeAMIServer, make_client: Callable[..., AMIClient]
+) -> None:
+    server.md5_only = True  # a plaintext Login would be refused
+    await connected_client(make_client)
+    assert server.auth_types == ["md5"]
+    (challenge,) = server.received("Challenge")
+    (login,) = server.received("Login")
+    assert challenge.get("AuthType") == "MD5"
+    assert login.get("Secret") is None and login.get("AuthType") == "MD5"
+    sent = [value for action in server.actions for _, value in action.headers]
+    assert server.secret not in sent
+
+
+async def test_a_challenge_refused_is_an_auth_error(
+    server: FakeAMIServer, make_client: Callable[..., AMIClient]
+) -> None:
+    async def refuse(conn: FakeAMIConnection, action: FakeAction) -> None:
+        await conn.respond(action, "Error", Message="Must specify AuthType")
+
+    server.on_action("Challenge", refuse)
+    client = make_client()
+    await client.start()
+    with pytest.raises(AMIAuthError, match="challenge"):
+        await client.wait_connected(0.5)
+    assert server.count("Login") == 0
+
+
+def test_parser_drops_a_message_with_an_overlong_line_and_resumes_at_the_next(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    parser = AMIParser(max_line=100, max_message=1000)
+    long_value = "x" * 150
+    data = (
+        b"Event: First\r\n\r\n"
+        + f"Event: Newchannel\r\nCallerIDName: {long_value}\r\nUniqueid: 1\r\n\r\n".encode()
+        + b"Event: Third\r\n\r\n"
+    )
+    with caplog.at_level(logging.ERROR):
+        messages = parser.feed(data)
+    assert [m.event for m in messages] == ["First", "Third"]
+    assert parser.dropped == 1
+    assert "line longer than 100" in caplog.text
+
+
+def test_parser_drops_an_overlong_line_that_arrives_in_pieces_without_keeping_it() -> None:
+    parser = AMIParser(max_line=100, max_message=1000)
+    assert [m.event for m in parser.feed(b"Event: First\r\n\r\nEvent: Big\r\nValue: ")] == ["First"]
+    kept = []
+    for _ in range(50):  # 5,000 characters of one line, 100 at a time
+        kept.append(parser.feed(b"y" * 100))
+        assert parser.buffered <= 200
+    messages = parser.feed(b"\r\nUniqueid: 2\r\n\r\nEvent: After\r\n\r\n")
+    assert [m.event for m in messages] == ["After"]
+    assert all(k == [] for k in kept) and parser.dropped == 1
+
+
+def test_parser_drops_a_message_over_the_size_cap_and_keeps_parsing() -> None:
+    parser = AMIParser(max_line=100, max_message=1000)
+    huge = b"Event: Huge\r\n" + b"".join(f"Header{i}: {'v' * 50}\r\n".encode() for i in range(100))
+    messages = []
+    for i in range(0, len(huge), 64):
+        messages += parser.feed(huge[i : i + 64])
+        assert parser.buffered <= 1000 + 64
+    messages += parser.feed(b"\r\nEvent: After\r\nUniqueid: 3\r\n\r\n")
+    assert [m.event for m in messages] == ["After"]
+    assert parser.dropped == 1
+
+
+def test_parser_messages_within_the_caps_are_untouched() -> None:
+    parser = AMIParser(max_line=100, max_message=1000)
+    value = "z" * 90
+    (message,) = parser.feed(f"Event: Fine\r\nValue: {value[:-8]}\r\n\r\n".encode())
+    assert message["Value"] == value[:-8] and parser.dropped == 0
+
+
+def test_parser_caps_must_be_sane() -> None:
+    with pytest.raises(ValueError):
+        AMIParser(max_line=0)
+    with pytest.raises(ValueError):
+        AMIParser(max_line=100, max_message=10)
