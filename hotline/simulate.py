@@ -13,10 +13,10 @@ import time
 from dataclasses import dataclass
 
 from cdr.db import RecordStore
-from telephony.asterisk import AsteriskError, AsteriskInstance
-from profiles.model import Person, Profile
-from telephony.provision import current_root
 from hotline.settings import Settings
+from profiles.model import Person, Profile
+from telephony.asterisk import AsteriskError, AsteriskInstance
+from telephony.provision import current_root
 from telephony.sipp.driver import AgentPhone, CallResult, free_udp_port, place_call
 
 CALLER_NAMES = ("محمد عبدالله", "فاطمة الزهراء", "Aisha Khan", "John Smith", "نورة", "Ravi Kumar")

@@ -11,11 +11,13 @@ Everything is a child process started with :func:`asyncio.create_subprocess_exec
 * :class:`RejectingPhone` -- a SIPp UAS answering every INVITE with a fixed error (486, 503...).
 * :meth:`AgentPhone.dial` / :func:`place_authenticated_call` -- a phone dials an extension or
   feature code (``*41``...) as itself: INVITE from ``<sip:<name>@127.0.0.1>``, answering a
-  401/407 digest challenge (``-au/-ap``, ``[authentication]``) with a second INVITE.
+  401/407 digest challenge (``[authentication]``, credentials from an ``-inf`` file) with a
+  second INVITE.
 
-The scenarios are templates in ``telephony/sipp/scenarios/`` (package data); Python renders them with
-``{{name}}`` placeholders (:func:`render_template`). Free text (the caller's display name) is
-never rendered into XML: it is passed as ``-key hl_display ...`` and used as ``[hl_display]``.
+The scenarios are Jinja2 templates in ``telephony/sipp/scenarios/`` (package data), rendered by
+:mod:`telephony.sipp.render` (one environment, XML attributes escaped, SIP text in CDATA written
+with SIPp's ``\\xHH`` escapes). SIP passwords reach SIPp through an injection file (``-inf``, see
+:mod:`telephony.sipp.injection`), never through its command line, where ``ps`` would show them.
 
 SIPp specifics relied upon (checked with ``sipp -v``: SIPp v3.6.1-SCTP-PCAP-RTPSTREAM, Debian
 package sip-tester):
@@ -49,37 +51,41 @@ import re
 import signal
 import socket
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from xml.sax.saxutils import escape as _xml_escape
+
+from telephony.sipp.injection import credentials_file
+from telephony.sipp.render import (
+    LOCAL_HOST,
+    ScenarioError,
+    checked_extension,
+    checked_host,
+    checked_port,
+    checked_user,
+    extension_uri_user,
+    render_agent_scenario,
+    render_call_scenario,
+    render_dial_scenario,
+    render_register_scenario,
+    render_reject_scenario,
+    sip_display_name,
+)
+
+__all__ = [
+    "AgentPhone", "AnsweredCall", "CallResult", "PortBlock", "RegistrationError", "RejectingPhone",
+    "ScenarioError", "SippError", "allocate_ports", "checked_extension", "extension_uri_user",
+    "free_udp_port", "parse_from_header", "place_authenticated_call", "place_call",
+    "render_agent_scenario", "render_call_scenario", "render_dial_scenario", "sip_display_name",
+    "sipp_command", "sipp_version",
+]
 
 SIPP_BINARY = "sipp"
 """The SIPp executable looked up on PATH (Debian: /usr/bin/sipp from sip-tester)."""
 
-SCENARIO_DIR = Path(__file__).resolve().parent / "scenarios"
-"""Directory holding the scenario templates (package data of ``telephony.sipp``)."""
-
-LOCAL_HOST = "127.0.0.1"
-
 PORT_RANGE = (20000, 32764)
 """Where :func:`allocate_ports` looks for free ports (below Linux's ephemeral range)."""
 
-_PROVISIONAL = (100, 180, 181, 182, 183)
-_INVITE_FAILURES = (
-    300, 301, 302, 380,
-    400, 401, 402, 403, 404, 405, 406, 407, 408, 410, 413, 414, 415, 416, 420, 421, 423,
-    480, 481, 482, 483, 484, 485, 486, 487, 488, 489, 491, 493,
-    500, 501, 502, 503, 504, 505, 513, 580,
-    600, 603, 604, 606,
-)
-_INFO_FAILURES = (400, 403, 404, 405, 415, 481, 488, 489, 500, 501, 503)
-_REGISTER_FAILURES = (400, 403, 404, 405, 408, 423, 480, 500, 501, 503, 504, 603)
-
-_SAFE_USER = re.compile(r"^[A-Za-z0-9+*#._~!$&'()=,;?/-]{1,64}$")
-_SAFE_HOST = re.compile(r"^[A-Za-z0-9.:-]{1,255}$")
-_DTMF_DIGIT = re.compile(r"^[0-9*#A-Da-d]$")
-_EXTENSION = re.compile(r"[0-9A-Za-z*#_-]{1,64}")
 _BIND_FAILURE = re.compile(r"Unable to bind|Address already in use", re.IGNORECASE)
 
 _START_TIMEOUT = 5.0
@@ -242,296 +248,6 @@ def _udp_ports_bound() -> set[int] | None:
     return ports
 
 
-# --------------------------------------------------------------------------- templates
-
-
-def xml_attr(value: object) -> str:
-    """Escape a value for an XML attribute or text node."""
-    return _xml_escape(str(value), {'"': "&quot;", "'": "&apos;"})
-
-
-def render_template(name: str, values: Mapping[str, object], *, scenario_dir: Path | None = None) -> str:
-    """Render ``scenario_dir/name``, replacing every ``{{key}}`` with ``values[key]``.
-
-    Values are inserted verbatim: callers escape/validate them (see :func:`xml_attr`,
-    :func:`_checked_user`). A placeholder left unreplaced is an error.
-    """
-    text = ((scenario_dir or SCENARIO_DIR) / name).read_text(encoding="utf-8")
-    for key, value in values.items():
-        text = text.replace("{{" + key + "}}", str(value))
-    leftover = re.search(r"\{\{(\w+)\}\}", text)
-    if leftover:
-        raise SippError(f"template {name}: no value for {{{{{leftover.group(1)}}}}}")
-    return text
-
-
-def _checked_user(value: str, what: str) -> str:
-    if not _SAFE_USER.match(value) or "]]>" in value or "[" in value or "]" in value:
-        raise ValueError(f"{what} {value!r} is not a plain SIP user part")
-    return value
-
-
-def _checked_host(value: str, what: str) -> str:
-    if not _SAFE_HOST.match(value):
-        raise ValueError(f"{what} {value!r} is not a plain host")
-    return value
-
-
-def _checked_port(value: int, what: str) -> int:
-    port = int(value)
-    if not 0 < port < 65536:
-        raise ValueError(f"{what} {value!r} is not a UDP port")
-    return port
-
-
-def sip_display_name(name: str | None) -> str:
-    """The display-name part of a From header (``"name" ``), or an empty string.
-
-    The name is kept as UTF-8 text; quotes and backslashes are escaped (RFC 3261 quoted-string).
-    """
-    if not name:
-        return ""
-    if any(ch in name for ch in "\r\n\x00"):
-        raise ValueError("a display name cannot contain CR, LF or NUL")
-    quoted = name.replace("\\", "\\\\").replace('"', '\\"')
-    return f'"{quoted}" '
-
-
-def _ms(seconds: float) -> int:
-    """Milliseconds for a SIPp timeout; at least 1 (0 would mean "no timeout")."""
-    return max(1, int(round(seconds * 1000)))
-
-
-def _rejection_recvs(codes: Sequence[int], *, next_label: str, timeout_ms: int | None = None,
-                     ontimeout: str | None = None, log_format: str = "HL FINAL {code}") -> str:
-    timing = ""
-    if timeout_ms is not None and ontimeout is not None:
-        timing = f' timeout="{timeout_ms}" ontimeout="{ontimeout}"'
-    return "\n".join(
-        f'  <recv response="{code}" optional="true" next="{next_label}"{timing}>\n'
-        f'    <action><log message="{xml_attr(log_format.format(code=code))}"/></action>\n'
-        f"  </recv>"
-        for code in codes
-    )
-
-
-def _invite_wait_block(*, timeout_ms: int, ontimeout: str) -> str:
-    """Wait for the INVITE's responses: provisionals loop to "ringing", finals branch off."""
-    lines = [
-        f'  <recv response="{code}" optional="true" next="ringing"'
-        f' timeout="{timeout_ms}" ontimeout="{ontimeout}"/>'
-        for code in _PROVISIONAL
-    ]
-    lines.append(_rejection_recvs(_INVITE_FAILURES, next_label="rejected",
-                                  timeout_ms=timeout_ms, ontimeout=ontimeout))
-    lines.append(
-        f'  <recv response="200" rrs="true" next="answered" timeout="{timeout_ms}"'
-        f' ontimeout="{ontimeout}">\n'
-        "    <action>\n"
-        '      <gettimeofday assign_to="t_s,t_us"/>\n'
-        '      <log message="HL FINAL 200"/>\n'
-        '      <log message="HL ANSWERED [$t_s] [$t_us]"/>\n'
-        "    </action>\n"
-        "  </recv>"
-    )
-    return "\n".join(lines)
-
-
-def _hangup_block(*, hangup_after: float | None, max_duration: float, waited: float = 0.0) -> str:
-    """The end of a call: hang up after ``hangup_after`` s, or wait for the remote BYE.
-
-    Jumps to ``local_bye`` / ``remote_bye`` (labels of the UAC templates); ``waited`` is the
-    time already spent in the call (DTMF pauses), deducted from ``max_duration``.
-    """
-    if hangup_after is not None:
-        if hangup_after < 0:
-            raise ValueError("hangup_after cannot be negative")
-        if hangup_after > 0:
-            return (
-                f"  <!-- hang up after {hangup_after:g}s unless the other side does first -->\n"
-                f'  <recv request="BYE" timeout="{_ms(hangup_after)}" ontimeout="local_bye"'
-                ' next="remote_bye"/>'
-            )
-        return '  <nop next="local_bye"/>'
-    remaining = max(0.001, max_duration - waited)
-    return (
-        f"  <!-- wait up to {remaining:g}s for the other side to hang up -->\n"
-        f'  <recv request="BYE" timeout="{_ms(remaining)}" ontimeout="max_duration"'
-        ' next="remote_bye"/>\n'
-        '  <label id="max_duration"/>\n'
-        '  <nop next="local_bye"><action><log message="HL MAX_DURATION"/></action></nop>'
-    )
-
-
-def render_call_scenario(
-    *,
-    target_host: str,
-    target_port: int,
-    number: str,
-    caller_number: str,
-    dtmf: Sequence[tuple[float, str]],
-    hangup_after: float | None,
-    max_duration: float,
-    answer_timeout: float,
-    dtmf_duration_ms: int = 160,
-    scenario_dir: Path | None = None,
-) -> str:
-    """Render the one-call UAC scenario (``uac_call.xml`` + ``uac_dtmf_step.xml.part``)."""
-    common = {
-        "target_host": xml_attr(_checked_host(target_host, "target_host")),
-        "target_port": _checked_port(target_port, "target_port"),
-        "number": xml_attr(_checked_user(number, "number")),
-        "caller_number": xml_attr(_checked_user(caller_number, "caller_number")),
-    }
-    parts: list[str] = []
-    cseq = 2
-    waited = 0.0
-    for step, (delay, digit) in enumerate(dtmf, start=1):
-        if not _DTMF_DIGIT.match(digit):
-            raise ValueError(f"{digit!r} is not a DTMF digit")
-        if delay < 0:
-            raise ValueError("DTMF delays cannot be negative")
-        waited += delay
-        if delay > 0:
-            parts.append(
-                f"  <!-- pause {delay:g}s before digit {step}, unless the other side hangs up -->\n"
-                f'  <recv request="BYE" timeout="{_ms(delay)}" ontimeout="dtmf_{step}"'
-                ' next="remote_bye"/>'
-            )
-        parts.append(render_template("uac_dtmf_step.xml.part", {
-            **common,
-            "step": step,
-            "digit": digit.upper(),
-            "cseq": cseq,
-            "duration_ms": int(dtmf_duration_ms),
-            "info_timeout_ms": 8000,
-            "rejections": _rejection_recvs(
-                _INFO_FAILURES, next_label=f"dtmf_{step}_done",
-                log_format="HL DTMF_REJECTED " + str(step) + " {code}"),
-        }, scenario_dir=scenario_dir))
-        cseq += 1
-    parts.append(_hangup_block(hangup_after=hangup_after, max_duration=max_duration, waited=waited))
-    answer_ms = _ms(answer_timeout)
-    return render_template("uac_call.xml", {
-        **common,
-        "wait_first": _invite_wait_block(timeout_ms=answer_ms, ontimeout="no_response"),
-        "wait_ringing": _invite_wait_block(timeout_ms=answer_ms, ontimeout="cancel"),
-        "in_call": "\n".join(parts),
-        "bye_cseq": cseq,
-        "bye_timeout_ms": 5000,
-    }, scenario_dir=scenario_dir)
-
-
-def render_agent_scenario(*, user: str, ring_seconds: float, talk_seconds: float | None,
-                          scenario_dir: Path | None = None) -> str:
-    """Render the agent-phone UAS scenario (``uas_agent.xml``)."""
-    if talk_seconds is None:
-        talk = '  <recv request="BYE" next="remote_bye"/>'
-        comment = ""
-    else:
-        talk = (f'  <recv request="BYE" timeout="{_ms(talk_seconds)}" ontimeout="local_bye"'
-                ' next="remote_bye"/>')
-        comment = f", or hangs up itself after {talk_seconds:g}s"
-    return render_template("uas_agent.xml", {
-        "user": xml_attr(_checked_user(user, "user")),
-        "ring_ms": _ms(ring_seconds),
-        "talk": talk,
-        "talk_comment": xml_attr(comment),
-    }, scenario_dir=scenario_dir)
-
-
-def checked_extension(extension: str) -> str:
-    """Validate an extension / feature code to dial: digits, ``*``, ``#``, letters, ``-``, ``_``.
-
-    Raises ValueError otherwise (so nothing else can reach the Request-URI or the scenario).
-    """
-    if not isinstance(extension, str) or not _EXTENSION.fullmatch(extension):
-        raise ValueError(f"extension {extension!r} may only contain digits, *, #, letters, - and _"
-                         " (1-64 characters)")
-    return extension
-
-
-def extension_uri_user(extension: str) -> str:
-    """The Request-URI user part for ``extension``: ``#`` is not allowed unescaped there
-    (RFC 3261), so it is sent as ``%23`` (Asterisk decodes it back to ``#``); ``*`` is kept."""
-    return checked_extension(extension).replace("#", "%23")
-
-
-def _dial_wait_block(*, attempt: int, timeout_ms: int, ontimeout: str) -> str:
-    """Wait for the responses to INVITE number ``attempt`` (1: plain, 2: with credentials).
-
-    Provisionals loop to ``ringing_<attempt>``; after the first INVITE a 401/407 stores the
-    challenge (``auth="true"``) and goes to ``challenged``; any other final error (and a
-    401/407 after the second INVITE) goes to ``rejected_<attempt>``; a 200 records its CSeq
-    number in ``$inv_cseq`` for the ACK and goes to ``answered``.
-    """
-    timing = f' timeout="{timeout_ms}" ontimeout="{ontimeout}"'
-    lines = [
-        f'  <recv response="{code}" optional="true" next="ringing_{attempt}"{timing}/>'
-        for code in _PROVISIONAL
-    ]
-    failures: Sequence[int] = _INVITE_FAILURES
-    if attempt == 1:
-        lines += [
-            f'  <recv response="{code}" optional="true" auth="true" next="challenged"{timing}>\n'
-            f'    <action><log message="HL CHALLENGED {code}"/></action>\n'
-            "  </recv>"
-            for code in (401, 407)
-        ]
-        failures = [code for code in _INVITE_FAILURES if code not in (401, 407)]
-    lines.append(_rejection_recvs(failures, next_label=f"rejected_{attempt}",
-                                  timeout_ms=timeout_ms, ontimeout=ontimeout))
-    lines.append(
-        f'  <recv response="200" rrs="true" next="answered"{timing}>\n'
-        "    <action>\n"
-        '      <ereg regexp="[0-9]+" search_in="hdr" header="CSeq:" check_it="true"'
-        ' assign_to="inv_cseq"/>\n'
-        '      <gettimeofday assign_to="t_s,t_us"/>\n'
-        '      <log message="HL FINAL 200"/>\n'
-        '      <log message="HL ANSWERED [$t_s] [$t_us]"/>\n'
-        "    </action>\n"
-        "  </recv>"
-    )
-    return "\n".join(lines)
-
-
-def render_dial_scenario(
-    *,
-    target_host: str,
-    target_port: int,
-    extension: str,
-    user: str,
-    hangup_after: float | None,
-    max_duration: float,
-    answer_timeout: float,
-    scenario_dir: Path | None = None,
-) -> str:
-    """Render the authenticated one-call UAC scenario (``uac_dial.xml``)."""
-    common = {
-        "target_host": xml_attr(_checked_host(target_host, "target_host")),
-        "target_port": _checked_port(target_port, "target_port"),
-        "extension": xml_attr(extension_uri_user(extension)),
-        "user": xml_attr(_checked_user(user, "user")),
-        "bye_timeout_ms": 5000,
-    }
-    answer_ms = _ms(answer_timeout)
-    in_call = _hangup_block(hangup_after=hangup_after, max_duration=max_duration)
-    cancels = {
-        f"cancel_{attempt}": render_template("uac_dial_cancel.xml.part", {
-            **common, "attempt": attempt}, scenario_dir=scenario_dir)
-        for attempt in (1, 2)
-    }
-    return render_template("uac_dial.xml", {
-        **common,
-        **cancels,
-        "wait_first_1": _dial_wait_block(attempt=1, timeout_ms=answer_ms, ontimeout="no_response"),
-        "wait_ringing_1": _dial_wait_block(attempt=1, timeout_ms=answer_ms, ontimeout="cancel_1"),
-        "wait_first_2": _dial_wait_block(attempt=2, timeout_ms=answer_ms, ontimeout="no_response"),
-        "wait_ringing_2": _dial_wait_block(attempt=2, timeout_ms=answer_ms, ontimeout="cancel_2"),
-        "in_call": in_call,
-    }, scenario_dir=scenario_dir)
-
-
 # --------------------------------------------------------------------------- processes
 
 
@@ -668,7 +384,7 @@ class _SippRun:
         await process.wait()
 
 
-async def _run_with_port_retries(make: "_RunFactory", *, timeout: float) -> tuple[_SippRun, int | None]:
+async def _run_with_port_retries(make: _RunFactory, *, timeout: float) -> tuple[_SippRun, int | None]:
     """Run a SIPp UAC to completion, retrying on a fresh port block when it could not bind."""
     run: _SippRun | None = None
     for _ in range(_BIND_RETRIES):
@@ -789,20 +505,20 @@ async def place_call(
     (``tag`` defaults to something unique). ``local_port`` fixes the caller's SIP port
     (otherwise a free one is chosen).
     """
+    if local_port is not None:
+        checked_port(local_port, "local_port")
+    text = render_call_scenario(
+        target_host=target_host, target_port=target_port, number=number,
+        caller_number=caller_number, caller_name=caller_name, dtmf=dtmf,
+        hangup_after=hangup_after, max_duration=max_duration, answer_timeout=answer_timeout,
+    )
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     tag = tag or f"{caller_number}-{os.getpid()}-{time.monotonic_ns()}-{random.randrange(1 << 30)}"
     tag = re.sub(r"[^A-Za-z0-9._-]", "_", tag)
-    scenario = workdir / f"call-{tag}.xml"
-    scenario.write_text(render_call_scenario(
-        target_host=target_host, target_port=target_port, number=number,
-        caller_number=caller_number, dtmf=dtmf, hangup_after=hangup_after,
-        max_duration=max_duration, answer_timeout=answer_timeout,
-    ), encoding="utf-8")
     prefix = workdir / f"call-{tag}"
-    extra = ["-key", "hl_display", sip_display_name(caller_name)]
-    if local_port is not None:
-        _checked_port(local_port, "local_port")
+    scenario = Path(f"{prefix}.xml")
+    scenario.write_text(text, encoding="utf-8")
     # Every scenario wait is bounded; this is the last resort if SIPp itself misbehaves.
     dtmf_time = sum(max(0.0, delay) + 8.0 for delay, _ in dtmf)
     call_time = hangup_after if hangup_after is not None else max_duration
@@ -810,7 +526,7 @@ async def place_call(
 
     process_started = time.time()
     factory = _RunFactory(scenario, prefix, remote=(target_host, int(target_port)),
-                          local_port=local_port, extra=extra)
+                          local_port=local_port, extra=[])
     run, code = await _run_with_port_retries(factory, timeout=watchdog)
     return _call_result(prefix, code, process_started, run, killed=code is None, watchdog=watchdog)
 
@@ -846,20 +562,20 @@ async def place_authenticated_call(
 
     ``extension`` may hold digits, ``*``, ``#``, letters, ``-`` and ``_`` (ValueError otherwise,
     before SIPp runs); ``#`` goes on the wire as ``%23``. ``local_port`` is the SIP port this
-    short-lived SIPp UAC binds (by default a fresh free one). The password only appears on
-    SIPp's command line (``-ap``), never in the scenario file. Returns a :class:`CallResult`
+    short-lived SIPp UAC binds (by default a fresh free one). The user name and password reach
+    SIPp through a private injection file (``-inf``, mode 0600, removed when SIPp is done): never
+    its command line, the scenario file or ``workdir``. Returns a :class:`CallResult`
     (``challenged`` tells whether credentials were needed); never raises for call outcomes,
     :class:`SippError` only when SIPp cannot be run.
     """
     # Validate everything before touching the disk or starting SIPp.
     checked_extension(extension)
-    _checked_user(user, "user")
-    if not isinstance(password, str) or any(ch in password for ch in "\r\n\x00"):
-        raise ValueError("the password must be a string without CR, LF or NUL")
+    checked_user(user, "user")
+    credentials = credentials_file(user, password)  # validates; the file is made on entry
     if answer_timeout <= 0 or max_duration <= 0:
         raise ValueError("answer_timeout and max_duration must be positive")
     if local_port is not None:
-        _checked_port(local_port, "local_port")
+        checked_port(local_port, "local_port")
     text = render_dial_scenario(
         target_host=target_host, target_port=target_port, extension=extension, user=user,
         hangup_after=hangup_after, max_duration=max_duration, answer_timeout=answer_timeout)
@@ -875,14 +591,15 @@ async def place_authenticated_call(
     # SIPp's default digest URI is sip:<remote host>:<port>; RFC 3261 wants the Request-URI.
     # SIPp puts "sip:" in front of -auth_uri itself.
     auth_uri = f"{extension_uri_user(extension)}@{target_host}:{int(target_port)}"
-    extra = ["-au", user, "-ap", password, "-auth_uri", auth_uri]
     call_time = hangup_after if hangup_after is not None else max_duration
     watchdog = 4 * answer_timeout + call_time + 30.0
 
     process_started = time.time()
-    factory = _RunFactory(scenario, prefix, remote=(target_host, int(target_port)),
-                          local_port=local_port, extra=extra)
-    run, code = await _run_with_port_retries(factory, timeout=watchdog)
+    with credentials as injection:
+        factory = _RunFactory(scenario, prefix, remote=(target_host, int(target_port)),
+                              local_port=local_port,
+                              extra=["-inf", str(injection), "-auth_uri", auth_uri])
+        run, code = await _run_with_port_retries(factory, timeout=watchdog)
     return _call_result(prefix, code, process_started, run, killed=code is None, watchdog=watchdog)
 
 
@@ -976,8 +693,8 @@ class _UasPhone:
     kind = "uas"
 
     def __init__(self, name: str, *, local_port: int, workdir: Path) -> None:
-        self.name = _checked_user(name, "name")
-        self.local_port = _checked_port(local_port, "local_port")
+        self.name = checked_user(name, "name")
+        self.local_port = checked_port(local_port, "local_port")
         self.workdir = Path(workdir)
         self._run: _SippRun | None = None
 
@@ -1038,7 +755,7 @@ class _UasPhone:
         if self._run is not None:
             await self._run.stop()
 
-    async def __aenter__(self) -> "_UasPhone":
+    async def __aenter__(self) -> _UasPhone:
         await self.start()
         return self
 
@@ -1068,9 +785,10 @@ class AgentPhone(_UasPhone):
         workdir: Path,
     ) -> None:
         super().__init__(name, local_port=local_port, workdir=workdir)
+        credentials_file(self.name, password)  # refuses what SIPp could not read back, now
         self.password = password
-        self.registrar = (_checked_host(registrar[0], "registrar host"),
-                          _checked_port(registrar[1], "registrar port"))
+        self.registrar = (checked_host(registrar[0], "registrar host"),
+                          checked_port(registrar[1], "registrar port"))
         self.ring_seconds = ring_seconds
         self.talk_seconds = talk_seconds
         self._registrations = 0
@@ -1084,33 +802,27 @@ class AgentPhone(_UasPhone):
         """REGISTER ``sip:<name>@<registrar>`` with Contact ``sip:<name>@127.0.0.1:<local_port>``.
 
         Runs a separate short SIPp UAC from another local port; digest auth (401 or 407) uses
-        ``-au <name> -ap <password>``. Returns the Contact header of the 200 OK (may be empty).
+        this phone's name and password, handed to SIPp in a private injection file (``-inf``),
+        never on its command line. Returns the Contact header of the 200 OK (may be empty).
         Raises :class:`RegistrationError` unless the registrar answers 200.
         """
-        if expires < 0:
-            raise ValueError("expires cannot be negative")
+        host, port = self.registrar
+        text = render_register_scenario(user=self.name, registrar=self.registrar,
+                                        contact_port=self.local_port, expires=expires,
+                                        timeout=timeout)
+        credentials = credentials_file(self.name, self.password)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self._registrations += 1
         action = "register" if expires else "unregister"
         prefix = self.workdir / f"{action}-{self.name}-{self.local_port}-{self._registrations}"
         scenario = Path(f"{prefix}.xml")
-        host, port = self.registrar
-        timeout_ms = _ms(timeout)
-        scenario.write_text(render_template("uac_register.xml", {
-            "user": xml_attr(self.name),
-            "registrar_host": xml_attr(host),
-            "registrar_port": port,
-            "contact_host": LOCAL_HOST,
-            "contact_port": self.local_port,
-            "expires": int(expires),
-            "timeout_ms": timeout_ms,
-            "rejections": _rejection_recvs(_REGISTER_FAILURES, next_label="rejected",
-                                           timeout_ms=timeout_ms, ontimeout="timed_out"),
-        }), encoding="utf-8")
-        factory = _RunFactory(scenario, prefix, remote=self.registrar, local_port=None, extra=[
-            "-au", self.name, "-ap", self.password, "-auth_uri", f"{host}:{port}"  # SIPp adds "sip:" itself,
-        ])
-        run, code = await _run_with_port_retries(factory, timeout=4 * timeout + 10)
+        scenario.write_text(text, encoding="utf-8")
+        with credentials as injection:
+            factory = _RunFactory(scenario, prefix, remote=self.registrar, local_port=None, extra=[
+                "-inf", str(injection),
+                "-auth_uri", f"{host}:{port}",  # SIPp adds "sip:" itself
+            ])
+            run, code = await _run_with_port_retries(factory, timeout=4 * timeout + 10)
         status: int | None = None
         contact: str | None = None
         timed_out = False
@@ -1204,16 +916,12 @@ class RejectingPhone(_UasPhone):
     def __init__(self, *, status: int = 486, reason: str = "Busy Here", local_port: int,
                  workdir: Path, name: str = "busy") -> None:
         super().__init__(name, local_port=local_port, workdir=workdir)
-        if not 300 <= status <= 699:
-            raise ValueError("status must be a final error (300-699)")
-        if not re.match(r"^[A-Za-z0-9 .,'-]{1,64}$", reason):
-            raise ValueError(f"reason {reason!r} is not a plain reason phrase")
+        render_reject_scenario(status=status, reason=reason)  # refuses a bad status or reason now
         self.status = status
         self.reason = reason
 
     def _render(self) -> str:
-        return render_template("uas_reject.xml", {"status": self.status,
-                                                  "reason": xml_attr(self.reason)})
+        return render_reject_scenario(status=self.status, reason=self.reason)
 
     def rejected_call_ids(self) -> list[str]:
         """Call-IDs of the INVITEs rejected so far (ACK received)."""

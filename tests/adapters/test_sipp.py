@@ -6,13 +6,16 @@ Everything runs on 127.0.0.1; the registrar is a tiny asyncio UDP fake in this f
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import os
 import re
 import shutil
+import stat
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -39,6 +42,63 @@ from telephony.sipp.driver import (
 pytestmark = pytest.mark.skipif(shutil.which("sipp") is None, reason="SIPp (sip-tester) is not installed")
 
 ARABIC_NAME = "محمد"
+
+
+def sipp_command_lines() -> dict[int, bytes]:
+    """The raw /proc/<pid>/cmdline of every running SIPp process, by pid."""
+    found: dict[int, bytes] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            raw = (entry / "cmdline").read_bytes()
+        except OSError:  # the process ended meanwhile
+            continue
+        if os.path.basename(raw.split(b"\0", 1)[0]) == b"sipp":
+            found[int(entry.name)] = raw
+    return found
+
+
+def injection_files(command_lines: dict[int, bytes]) -> list[Path]:
+    """The -inf arguments of those command lines."""
+    paths = []
+    for raw in command_lines.values():
+        argv = raw.split(b"\0")
+        paths += [Path(os.fsdecode(argv[i + 1])) for i, arg in enumerate(argv[:-1]) if arg == b"-inf"]
+    return paths
+
+
+@dataclass
+class SippSnapshot:
+    """What another local user could see of the running SIPp processes at one moment."""
+
+    command_lines: dict[int, bytes]
+    injection_modes: dict[Path, tuple[int, int]]
+    """-inf file -> (its permission bits, its directory's), for the files that existed."""
+
+    @classmethod
+    def take(cls) -> "SippSnapshot":
+        lines = sipp_command_lines()
+        modes = {}
+        for path in injection_files(lines):
+            with contextlib.suppress(FileNotFoundError):
+                modes[path] = (stat.S_IMODE(path.stat().st_mode), stat.S_IMODE(path.parent.stat().st_mode))
+        return cls(lines, modes)
+
+
+def assert_password_hidden(snapshots: list[SippSnapshot], password: str) -> None:
+    """The password was on no SIPp command line; SIPp read it from a private 0600 -inf file
+    that is gone now."""
+    secret = password.encode()
+    assert snapshots
+    for snapshot in snapshots:
+        assert snapshot.command_lines, "no SIPp process was running"
+        for pid, raw in snapshot.command_lines.items():
+            assert secret not in raw, f"password on the command line of SIPp {pid}: {raw!r}"
+        assert snapshot.injection_modes, "the SIPp that sent the request had no readable -inf file"
+        assert set(snapshot.injection_modes.values()) == {(0o600, 0o700)}
+        for path in snapshot.injection_modes:
+            assert not path.exists() and not path.parent.exists()
 
 
 @pytest.fixture
@@ -300,6 +360,8 @@ class FakeRegistrar(asyncio.DatagramProtocol):
         self.bindings: dict[str, tuple[str, int]] = {}
         self.transport: asyncio.DatagramTransport | None = None
         self.nonce = hashlib.md5(str(time.time()).encode()).hexdigest()
+        self.seen_while_registering: list[SippSnapshot] = []
+        """SIPp command lines read while a REGISTER's sender waited for the answer."""
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
@@ -307,6 +369,7 @@ class FakeRegistrar(asyncio.DatagramProtocol):
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
         text = data.decode("utf-8")
         self.requests.append(text)
+        self.seen_while_registering.append(SippSnapshot.take())
         head = text.split("\r\n\r\n", 1)[0].split("\r\n")
         headers: dict[str, str] = {}
         for line in head[1:]:
@@ -431,6 +494,36 @@ async def test_phone_registered_through_registrar_receives_the_call(
     await wait_for(lambda: len(phone.answered_calls()) == 1)
 
 
+async def test_register_passes_the_digest_with_the_password_on_no_sipp_command_line(
+        tmp_path: Path) -> None:
+    password = "pw-7Xq2 سرّ&<'\"]"  # spaces, UTF-8, XML and SIPp specials: all reach the digest
+    loop = asyncio.get_running_loop()
+    port = free_udp_port()
+    transport, fake = await loop.create_datagram_endpoint(
+        lambda: FakeRegistrar({"doc-ar-paed-1": password}), local_addr=("127.0.0.1", port))
+    phone = AgentPhone("doc-ar-paed-1", password, registrar=("127.0.0.1", port),
+                       local_port=free_udp_port(), ring_seconds=0.1, workdir=tmp_path)
+    try:
+        await phone.start()
+        await phone.register()
+    finally:
+        await phone.stop()
+        transport.close()
+
+    assert fake.bindings["doc-ar-paed-1"] == ("127.0.0.1", phone.local_port)
+    assert len(fake.seen_while_registering) == 2  # challenged, then answered with the digest
+    assert_password_hidden(fake.seen_while_registering, password)
+    for path in tmp_path.rglob("*"):  # nor in the scenario, logs, traces or screens
+        assert path.is_dir() or password.encode() not in path.read_bytes(), path
+
+
+@pytest.mark.parametrize("password", ["a;b", "line\nbreak", "nul\x00"])
+def test_a_password_sipp_could_not_read_back_is_refused_when_the_phone_is_made(
+        tmp_path: Path, password: str) -> None:
+    with pytest.raises(ValueError, match="password"):
+        AgentPhone("doc-ar-paed-1", password, local_port=free_udp_port(), workdir=tmp_path)
+
+
 # --------------------------------------------------------------------------- pure helpers
 
 
@@ -503,6 +596,8 @@ class FakeFeatureServer(asyncio.DatagramProtocol):
         self.bye_answered = asyncio.Event()
         self._dialog: dict[str, str] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self.seen_while_dialling: list[SippSnapshot] = []
+        """SIPp command lines read while an INVITE's sender waited for the answer."""
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
@@ -542,6 +637,7 @@ class FakeFeatureServer(asyncio.DatagramProtocol):
         if method != "INVITE":
             return
         self.invites.append(text)
+        self.seen_while_dialling.append(SippSnapshot.take())
         self.reply(addr, headers, "100 Trying", [], tag=False)
         auth_header = "authorization" if self.challenge != 407 else "proxy-authorization"
         auth = headers.get(auth_header)
@@ -657,6 +753,22 @@ async def test_dial_feature_code_answers_digest_challenge_and_sees_remote_hangup
     assert via_port != phone.local_port
     assert phone.running
     assert b"s3cret" not in Path(f"{result.message_trace}".removesuffix(".messages") + ".xml").read_bytes()
+
+
+async def test_dial_answers_the_challenge_with_the_password_on_no_sipp_command_line(
+        phones: Callable[..., AgentPhone],
+        feature_server: Callable[..., Awaitable[tuple[FakeFeatureServer, int]]]) -> None:
+    fake, port = await feature_server(challenge=407, bye_after=0.2)
+    phone = phones("agent-ar-1", registrar=("127.0.0.1", port))
+    await phone.start()
+
+    result = await phone.dial("*41")
+
+    assert result.answered and result.challenged == 407 and fake.digest_ok == [True], result
+    assert len(fake.seen_while_dialling) == 2
+    assert_password_hidden(fake.seen_while_dialling, "s3cret")
+    for path in phone.workdir.rglob("*"):
+        assert path.is_dir() or b"s3cret" not in path.read_bytes(), path
 
 
 async def test_dial_with_wrong_password_gets_403_promptly(
@@ -794,7 +906,8 @@ def test_rendered_dial_scenario_is_well_formed_and_keeps_the_password_out() -> N
     ET.fromstring(text.encode())
     assert "{{" not in text
     assert "INVITE sip:*41%23@127.0.0.1:5060 SIP/2.0" in text
-    assert re.findall(r"^\s*\[authentication\]\s*$", text, re.MULTILINE) == ["      [authentication]"]
+    assert re.findall(r"^\s*\[authentication.*$", text, re.MULTILINE) == [
+        '      [authentication username="[field0]" password="[field1]"]']
     assert "CSeq: 1 INVITE" in text and "CSeq: 2 INVITE" in text and "CSeq: 3 BYE" in text
     assert 'auth="true"' in text
     for extension in ("*41", "#", "1234", "queue_ar-1", "A*B#c"):
