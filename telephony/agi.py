@@ -1,7 +1,16 @@
 """A small FastAGI server on asyncio streams.
 
-Asterisk connects (dialplan ``AGI(agi://127.0.0.1:4573/ivr?x=1)`` or ``AGI(agi://host:port/ivr,a,b)``),
-sends its ``agi_name: value`` environment ended by an empty line, then answers one command per line.
+Asterisk connects (dialplan ``AGI(agi://127.0.0.1:4573/<secret>/ivr?x=1)`` or
+``AGI(agi://host:port/<secret>/ivr,a,b)``), sends its ``agi_name: value`` environment ended by an
+empty line, then answers one command per line.
+
+Trust: any local process can connect to the FastAGI port and claim any ``agi_channel``. So the server
+is built with a secret generated at every start and written only into the rendered dialplan; the
+first path segment of the request (Asterisk passes everything after ``host:port/`` as
+``agi_network_script``) must be that secret, compared in constant time, before any route runs. A
+peer without it is logged and closed with nothing done, and handlers never see the secret. The
+number of concurrent connections is capped (``max_sessions``), and every line and every message
+(environment, reply) is capped in bytes, so no peer can make the server hold unbounded memory.
 This module replaces panoramisk's and pyst2's AGI code, which have known defects (a peer that
 closes before sending its environment freezes panoramisk's server, a multi-line 520 reply
 desynchronises its command stream, pyst2 quotes nothing and cannot be built outside the main
@@ -26,8 +35,10 @@ would misread. This assumes the default ``[compat] res_agi`` (1.6+) in ``asteris
 from __future__ import annotations
 
 import asyncio
+import hmac
 import inspect
 import logging
+import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -59,10 +70,19 @@ MAX_COMMAND_ARGS = 120
 MAX_MSET_PAIRS = 99
 # A FastAGI environment has ~25 lines plus one per argument; more is not Asterisk.
 MAX_ENV_LINES = 512
-# A multi-line (520) usage reply is a handful of lines.
+# ... and well under a kilobyte plus the arguments: the whole environment is capped in bytes.
+MAX_ENV_BYTES = 16 * 1024
+# A multi-line (520) usage reply is a handful of lines (the longest usage text is ~2 KiB).
 MAX_REPLY_LINES = 512
-# StreamReader line limit (bytes); GET VARIABLE replies can be long, but not this long.
-LINE_LIMIT = 64 * 1024
+MAX_REPLY_BYTES = 16 * 1024
+# StreamReader line limit (bytes), for environment and reply lines alike. Our routes read digits
+# and short variables; a longer line closes the session.
+LINE_LIMIT = 8 * 1024
+# Concurrent connections served at once unless the server is told otherwise. Over the cap a new
+# connection is closed at once, and the dialplan's fallback routes the caller.
+DEFAULT_MAX_SESSIONS = 300
+# The per-start secret: URL- and dialplan-safe characters only, long enough not to be guessed.
+_SECRET_PATTERN = re.compile(r"[A-Za-z0-9_-]{16,256}")
 
 
 # --------------------------------------------------------------------------------------------
@@ -340,8 +360,8 @@ class AGISession:
         while True:
             try:
                 raw = await readline()
-            except ValueError as exc:  # line over the StreamReader limit
-                raise AGIProtocolError(f"AGI reply line too long: {exc}") from exc
+            except ValueError as exc:  # line over the StreamReader limit (LINE_LIMIT)
+                raise AGIProtocolError(f"AGI reply line longer than {LINE_LIMIT} bytes") from exc
             if not raw.endswith(b"\n"):
                 self.hungup = True
                 raise AGIHangup("AGI connection closed by Asterisk")
@@ -361,14 +381,18 @@ class AGISession:
         end = code_text + " "
         lines = [first]
         body: list[str] = []
+        size = len(first)
         for _ in range(MAX_REPLY_LINES):
             try:
                 raw = await self._reader.readline()
             except ValueError as exc:
-                raise AGIProtocolError(f"AGI reply line too long: {exc}") from exc
+                raise AGIProtocolError(f"AGI reply line longer than {LINE_LIMIT} bytes") from exc
             if not raw.endswith(b"\n"):
                 self.hungup = True
                 raise AGIHangup("AGI connection closed by Asterisk")
+            size += len(raw)
+            if size > MAX_REPLY_BYTES:
+                raise AGIProtocolError(f"multi-line {code_text} reply longer than {MAX_REPLY_BYTES} bytes")
             line = raw.decode("utf-8", "replace").rstrip("\r\n")
             lines.append(line)
             if line.startswith(end) or line == code_text:
@@ -472,23 +496,40 @@ class AGIServer:
     handler under ``call_deadline`` seconds (None: no deadline). When the handler raises or exceeds
     the deadline, the error is logged with the channel's uniqueid and the connection is closed
     (Asterisk then continues the dialplan). Peers that close or stall before completing the
-    environment (port probes, health checks) are dropped quietly after at most ``env_timeout``."""
+    environment (port probes, health checks) are dropped quietly after at most ``env_timeout``.
+
+    ``secret`` (16 or more of ``[A-Za-z0-9_-]``, generated at every start) must be the first path
+    segment of every request, ``agi://host:port/<secret>/<route>``; a connection without it is
+    logged and closed before any route runs. At most ``max_sessions`` connections are served at
+    once; a connection over the cap is closed at once."""
 
     def __init__(
         self,
         host: str = "127.0.0.1",
         port: int = 4573,
         *,
+        secret: str,
         call_deadline: float | None = 30.0,
         env_timeout: float = 5.0,
+        max_sessions: int = DEFAULT_MAX_SESSIONS,
     ) -> None:
+        if not isinstance(secret, str) or not _SECRET_PATTERN.fullmatch(secret):
+            raise ValueError(
+                "the FastAGI secret must be 16 to 256 characters of A-Z, a-z, 0-9, '_' or '-' "
+                "(generate one per start, e.g. secrets.token_hex(24))"
+            )
+        if max_sessions < 1:
+            raise ValueError(f"max_sessions must be at least 1, not {max_sessions}")
         self.host = host
         self._requested_port = port
+        self._secret = secret.encode("ascii")
         self.call_deadline = call_deadline
         self.env_timeout = env_timeout
+        self.max_sessions = max_sessions
         self._routes: dict[str, Handler] = {}
         self._server: asyncio.Server | None = None
         self._sessions: set[asyncio.Task[None]] = set()
+        self._refused_over_cap = 0  # connections closed since the cap was last reached
 
     # -- configuration -----------------------------------------------------------------------
 
@@ -558,21 +599,43 @@ class AGIServer:
 
     def _on_connect(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         # A plain callback (not a coroutine) so that the session task is ours to cancel cleanly.
+        if len(self._sessions) >= self.max_sessions:
+            if not self._refused_over_cap:
+                logger.warning(
+                    "FastAGI: %d connections open, the cap; closing new connections (from %s) until one ends; "
+                    "their callers take the dialplan's fallback",
+                    len(self._sessions), _peer(writer),
+                )
+            self._refused_over_cap += 1
+            writer.close()
+            return
         task = asyncio.get_running_loop().create_task(self._serve(reader, writer))
         self._sessions.add(task)
         task.add_done_callback(self._session_done)
 
     def _session_done(self, task: asyncio.Task[None]) -> None:
         self._sessions.discard(task)
+        if self._refused_over_cap and len(self._sessions) < self.max_sessions:
+            logger.warning("FastAGI: below the cap of %d again; %d connections were closed meanwhile",
+                           self.max_sessions, self._refused_over_cap)
+            self._refused_over_cap = 0
         if not task.cancelled() and (exc := task.exception()) is not None:
             logger.error("FastAGI connection task failed", exc_info=exc)
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
-            env = await self._read_environment(reader)
+            env = await self._read_environment(reader, writer)
             if not env:
                 return
-            session = AGISession(env, reader, writer)
+            trusted = self._authenticate(env)
+            if trusted is None:
+                logger.warning(
+                    "FastAGI: connection from %s without the right secret refused, nothing done "
+                    "(it claimed channel=%r, uniqueid=%r)",
+                    _peer(writer), env.get("channel", ""), env.get("uniqueid", ""),
+                )
+                return
+            session = AGISession(trusted, reader, writer)
             handler = self._routes.get(session.script)
             if handler is None:
                 logger.warning(
@@ -584,9 +647,30 @@ class AGIServer:
         finally:
             writer.close()
 
-    async def _read_environment(self, reader: asyncio.StreamReader) -> dict[str, str] | None:
+    def _authenticate(self, env: dict[str, str]) -> dict[str, str] | None:
+        """The environment with the secret taken out of the request, or None when the request does
+        not start with the secret. The comparison takes the same time wherever a guess differs."""
+        path = env.get("network_script")
+        if path is None:  # agi_request is agi://host:port/<secret>/script?query
+            request = env.get("request", "")
+            scheme = request.find("://")
+            slash = request.find("/", scheme + 3) if scheme >= 0 else -1
+            path = request[slash + 1 :] if slash >= 0 else ""
+        presented, sep, rest = path.lstrip("/").partition("/")
+        if not hmac.compare_digest(presented.encode("utf-8", "surrogateescape"), self._secret) or not sep:
+            return None
+        trusted = dict(env)
+        trusted["network_script"] = rest
+        if "request" in trusted:
+            trusted["request"] = trusted["request"].replace(f"/{presented}/", "/", 1)
+        return trusted
+
+    async def _read_environment(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> dict[str, str] | None:
         """The agi_ environment, or None when the peer closes, stalls or sends garbage first."""
         lines: list[str] = []
+        size = 0
         try:
             async with asyncio.timeout(self.env_timeout):
                 for _ in range(MAX_ENV_LINES):
@@ -595,6 +679,11 @@ class AGIServer:
                         if lines or raw:
                             logger.debug("FastAGI peer closed before the end of its environment")
                         return None
+                    size += len(raw)
+                    if size > MAX_ENV_BYTES:
+                        logger.warning("FastAGI: environment from %s longer than %d bytes; closing",
+                                       _peer(writer), MAX_ENV_BYTES)
+                        return None
                     line = raw.decode("utf-8", "replace").rstrip("\r\n")
                     if not line:
                         return parse_environment(lines)
@@ -602,10 +691,13 @@ class AGIServer:
         except TimeoutError:
             logger.debug("FastAGI peer sent no complete environment within %.1fs", self.env_timeout)
             return None
-        except (ValueError, ConnectionError) as exc:  # over-long line, reset
+        except ValueError:  # a line over the StreamReader limit
+            logger.warning("FastAGI: environment line from %s longer than %d bytes; closing", _peer(writer), LINE_LIMIT)
+            return None
+        except ConnectionError as exc:
             logger.debug("FastAGI environment unreadable: %s", exc)
             return None
-        logger.debug("FastAGI environment too long; closing")
+        logger.warning("FastAGI: environment from %s longer than %d lines; closing", _peer(writer), MAX_ENV_LINES)
         return None
 
     async def _run_handler(self, handler: Handler, session: AGISession) -> None:
@@ -642,3 +734,10 @@ class AGIServer:
                     "FastAGI handler for %r exceeded its %.1fs deadline (uniqueid=%s, channel=%s); closing",
                     session.script, self.call_deadline, session.uniqueid, session.channel,
                 )
+
+
+def _peer(writer: asyncio.StreamWriter) -> str:
+    peer = writer.get_extra_info("peername")
+    if isinstance(peer, tuple) and len(peer) >= 2:
+        return f"{peer[0]}:{peer[1]}"
+    return str(peer)

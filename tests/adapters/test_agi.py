@@ -13,10 +13,14 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import pytest
 
 from telephony.agi import (
+    LINE_LIMIT,
+    MAX_ENV_BYTES,
+    MAX_REPLY_BYTES,
     AGIArgumentError,
     AGICommandError,
     AGIError,
     AGIHangup,
+    AGIProtocolError,
     AGIResponse,
     AGIServer,
     AGISession,
@@ -36,10 +40,10 @@ try:
         FakeAsterisk,
         asterisk_parse_args,
         asterisk_separate_app_args,
-        build_environment,
         environment_bytes,
-        run_fake,
     )
+    from .fake_asterisk import build_environment as asterisk_environment
+    from .fake_asterisk import run_fake as run_fake_asterisk
 except ImportError:  # tests/adapters is not a package
     from fake_asterisk import (  # type: ignore[no-redef]
         REPLY_510,
@@ -48,10 +52,26 @@ except ImportError:  # tests/adapters is not a package
         FakeAsterisk,
         asterisk_parse_args,
         asterisk_separate_app_args,
-        build_environment,
         environment_bytes,
-        run_fake,
     )
+    from fake_asterisk import build_environment as asterisk_environment  # type: ignore[no-redef]
+    from fake_asterisk import run_fake as run_fake_asterisk  # type: ignore[no-redef]
+
+# The per-start secret our server is built with; the dialplan puts it first in every AGI URL,
+# agi://host:port/<secret>/<route>, and Asterisk sends agi_network_script: <secret>/<route>.
+SECRET = "0123456789abcdef0123456789abcdef"
+
+
+def build_environment(script: str = "ivr", **kwargs: object) -> dict[str, str]:
+    """What Asterisk sends for AGI(agi://host:port/<SECRET>/<script>)."""
+    return asterisk_environment(f"{SECRET}/{script}", **kwargs)  # type: ignore[arg-type]
+
+
+async def run_fake(
+    port: int, replies: object = (), timeout: float = 5.0, *, script: str = "ivr", **env_kwargs: object
+) -> FakeAsterisk:
+    """One fake call through the dialplan's URL, secret included."""
+    return await run_fake_asterisk(port, replies, timeout, script=f"{SECRET}/{script}", **env_kwargs)  # type: ignore[arg-type]
 
 NASTY_STRINGS = [
     "",
@@ -83,6 +103,7 @@ async def start_server() -> AsyncIterator[ServerFactory]:
     servers: list[AGIServer] = []
 
     async def factory(**kwargs: object) -> AGIServer:
+        kwargs.setdefault("secret", SECRET)
         kwargs.setdefault("call_deadline", 5.0)
         kwargs.setdefault("env_timeout", 1.0)
         server = AGIServer("127.0.0.1", 0, **kwargs)  # type: ignore[arg-type]
@@ -153,7 +174,7 @@ async def test_unknown_script_is_logged_and_closed(start_server: ServerFactory, 
 
 
 def test_add_route_refuses_duplicates_and_non_callables() -> None:
-    server = AGIServer()
+    server = AGIServer(secret=SECRET)
     server.add_route("/ivr", lambda s: None)
     with pytest.raises(ValueError):
         server.add_route("ivr", lambda s: None)
@@ -263,7 +284,7 @@ class _ServerInThread:
     async def _main(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
-        server = AGIServer("127.0.0.1", 0, **self.kwargs)  # type: ignore[arg-type]
+        server = AGIServer("127.0.0.1", 0, secret=SECRET, **self.kwargs)  # type: ignore[arg-type]
 
         async def handler(session: AGISession) -> None:
             self.served.append(session.uniqueid)
@@ -489,16 +510,19 @@ def _pyst2_written_bytes(name: str, value: str) -> str:
     return agi.stdout.getvalue()
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="pyst2 0.5.1 bug: send_command writes a newline inside an argument as is, so the bytes hold a "
+    "second command line (here HANGUP) that Asterisk runs",
+)
+def test_pyst2_set_variable_cannot_inject_a_command() -> None:
+    written = _pyst2_written_bytes("CALLER_NAME", 'Ali" \nHANGUP')
+    assert len(written.split("\n")[:-1]) == 1
+
+
 async def test_caller_name_with_quote_and_newline_cannot_inject_a_command(start_server: ServerFactory) -> None:
     payload = 'Ali" \nHANGUP'
-
-    # pyst2: the bytes on the wire hold a second command line, which Asterisk runs as HANGUP.
-    written = _pyst2_written_bytes("CALLER_NAME", payload)
-    lines = written.split("\n")[:-1]
-    assert len(lines) == 2
-    assert asterisk_parse_args(lines[1].encode()) == [b"HANGUP"]
-
-    # ours: refused before anything is written
+    # refused before anything is written
     with pytest.raises(AGIArgumentError):
         encode_command("SET VARIABLE", "CALLER_NAME", payload)
     server = await start_server()
@@ -532,12 +556,21 @@ def test_random_nasty_arguments_parse_back_exactly_in_asterisk() -> None:
         assert [a.decode() for a in asterisk_parse_args(line[:-1])] == ["EXEC", *args]
 
 
-def test_pyst2_quoting_does_not_survive_asterisk_parsing() -> None:
+@pytest.mark.xfail(
+    strict=True,
+    reason="pyst2 0.5.1 bug: _quote wraps a value in double quotes without escaping the quotes and "
+    "backslashes inside, so Asterisk's parse_args reads another value",
+)
+def test_pyst2_quoting_survives_asterisk_parsing() -> None:
     from asterisk.agi import AGI
 
     value = 'Ali "the" \\ one'
     pyst2_line = "SET VARIABLE " + AGI._quote(None, "N") + " " + AGI._quote(None, value)  # type: ignore[arg-type]
-    assert asterisk_parse_args(pyst2_line.encode())[3:] != [value.encode()]
+    assert asterisk_parse_args(pyst2_line.encode())[3:] == [value.encode()]
+
+
+def test_our_quoting_survives_asterisk_parsing_where_pyst2s_does_not() -> None:
+    value = 'Ali "the" \\ one'
     assert asterisk_parse_args(encode_command("SET VARIABLE", "N", value)[:-1])[3] == value.encode()
 
 
@@ -676,14 +709,18 @@ def _in_thread(fn: Callable[[], object]) -> object:
     return box.get("value")
 
 
-def test_pyst2_agi_cannot_be_built_outside_main_thread() -> None:
+@pytest.mark.xfail(
+    strict=True,
+    raises=ValueError,
+    reason="pyst2 0.5.1 bug: AGI.__init__ installs signal handlers, which Python allows only in the main thread",
+)
+def test_pyst2_agi_can_be_built_outside_main_thread() -> None:
     from asterisk.agi import AGI
 
     def build() -> object:
         return AGI(stdin=io.StringIO("agi_request: x\n\n"), stdout=io.StringIO(), stderr=io.StringIO())
 
-    with pytest.raises(ValueError, match="signal"):
-        _in_thread(build)
+    _in_thread(build)
 
 
 def test_session_can_be_built_outside_main_thread() -> None:
@@ -765,7 +802,7 @@ async def test_handler_exception_is_logged_with_uniqueid_and_the_call_closed(
 
 async def test_close_cancels_running_sessions_cleanly(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG, logger="telephony.agi")
-    server = AGIServer("127.0.0.1", 0)
+    server = AGIServer("127.0.0.1", 0, secret=SECRET)
     await server.start()
     started = asyncio.Event()
     cancelled: list[bool] = []
@@ -801,3 +838,198 @@ async def test_concurrent_commands_on_one_session_are_refused() -> None:
         await session.get_variable("B")
     reader.feed_data(b"200 result=1 (a)\n")
     assert await first == "a"
+
+
+# ------------------------------------------------------------------------------------------
+# Trust: the per-start secret, the session cap, and bounded reading (issue 10, items 5 and 9)
+
+
+@pytest.mark.parametrize(
+    "script",
+    [
+        pytest.param("ivr", id="no secret"),
+        pytest.param(f"{'f' * len(SECRET)}/ivr", id="wrong secret"),
+        pytest.param(f"{SECRET[:-1]}/ivr", id="secret one character short"),
+        pytest.param(f"{SECRET}x/ivr", id="secret with one character more"),
+        pytest.param(f"ivr/{SECRET}", id="secret in the wrong place"),
+        pytest.param(f"ivr?secret={SECRET}", id="secret in the query"),
+        pytest.param(SECRET, id="secret without a route"),
+        pytest.param("", id="empty script"),
+    ],
+)
+async def test_a_connection_without_the_secret_is_closed_and_no_route_runs(
+    start_server: ServerFactory, caplog: pytest.LogCaptureFixture, script: str
+) -> None:
+    server = await start_server()
+    ran: list[str] = []
+    server.add_route("ivr", lambda session: ran.append(session.uniqueid))
+    caplog.set_level(logging.WARNING, logger="telephony.agi")
+    env = asterisk_environment(script, port=server.port, uniqueid="forged.1", channel="PJSIP/agent-ar-1-00000001")
+    fake = await FakeAsterisk(port=server.port, env=env, replies=["200 result=1"] * 3).run()
+
+    assert fake.closed_by_server and fake.received == [] and ran == []
+    (record,) = [r for r in caplog.records if "secret" in r.getMessage()]
+    assert record.levelno == logging.WARNING and "forged.1" in record.getMessage()
+    assert SECRET not in caplog.text
+    # and the real Asterisk is still served
+    served = await run_fake(server.port, uniqueid="real.1")
+    assert served.closed_by_server and ran == ["real.1"]
+
+
+async def test_the_secret_is_checked_in_agi_request_when_network_script_is_absent(start_server: ServerFactory) -> None:
+    server = await start_server()
+    ran: list[str] = []
+    server.add_route("ivr", lambda session: ran.append(session.uniqueid))
+    for uniqueid, script in (("good.1", f"{SECRET}/ivr"), ("bad.1", "ivr"), ("bad.2", f"{'0' * len(SECRET)}/ivr")):
+        env = asterisk_environment(script, port=server.port, uniqueid=uniqueid)
+        del env["network_script"]
+        await FakeAsterisk(port=server.port, env=env).run()
+    assert ran == ["good.1"]
+
+
+async def test_handlers_never_see_the_secret(start_server: ServerFactory) -> None:
+    server = await start_server()
+    seen: list[AGISession] = []
+    server.add_route("ivr", seen.append)
+    await run_fake(server.port, script="ivr?lang=ar", args=["x"])
+    (session,) = seen
+    assert (session.script, session.query, session.args) == ("ivr", {"lang": "ar"}, ["x"])
+    assert not [value for value in session.env.values() if SECRET in value]
+    assert session.env["network_script"] == "ivr?lang=ar"
+
+
+@pytest.mark.parametrize("secret", ["", "short", "0123456789abcdef/ivr", "0123456789abcdef,x", "0123456789 abcdef"])
+def test_the_server_refuses_a_weak_or_malformed_secret(secret: str) -> None:
+    with pytest.raises(ValueError, match="secret"):
+        AGIServer(secret=secret)
+
+
+def test_the_server_cannot_be_built_without_a_secret() -> None:
+    with pytest.raises(TypeError):
+        AGIServer("127.0.0.1", 0)  # type: ignore[call-arg]
+
+
+async def test_over_the_session_cap_a_new_connection_is_closed_at_once_and_nothing_runs(
+    start_server: ServerFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    # env_timeout is long: a server without the cap would keep the extra connection open, and
+    # then run its route, instead of closing it at once.
+    server = await start_server(max_sessions=2, env_timeout=60.0)
+    caplog.set_level(logging.WARNING, logger="telephony.agi")
+    release = asyncio.Event()
+    started: list[str] = []
+
+    async def handler(session: AGISession) -> None:
+        started.append(session.uniqueid)
+        if session.uniqueid.startswith("held"):
+            await release.wait()
+
+    server.add_route("ivr", handler)
+    held = [asyncio.create_task(run_fake(server.port, uniqueid=f"held.{i}", timeout=30)) for i in range(2)]
+    await wait_until(lambda: len(started) == 2)
+
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+    writer.write(environment_bytes(build_environment(port=server.port, uniqueid="over.1")))
+    try:
+        async with asyncio.timeout(10):
+            closed = await reader.read()
+    except ConnectionResetError:
+        closed = b""
+    writer.close()
+    assert closed == b"" and "over.1" not in started
+    assert any("cap" in r.getMessage() and r.levelno == logging.WARNING for r in caplog.records)
+
+    release.set()
+    for task in held:
+        assert (await task).closed_by_server
+    await wait_until(lambda: server.active_sessions == 0)
+    after = await run_fake(server.port, uniqueid="after.1")
+    assert after.closed_by_server and started[-1] == "after.1"
+    assert any("below the cap" in r.getMessage() and "1 connections were closed" in r.getMessage() for r in caplog.records)
+
+
+def test_the_session_cap_has_a_sane_default_and_must_be_positive() -> None:
+    assert 50 <= AGIServer(secret=SECRET).max_sessions <= 1000
+    with pytest.raises(ValueError):
+        AGIServer(secret=SECRET, max_sessions=0)
+
+
+async def _send_raw_environment(port: int, data: bytes) -> bytes:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(data)
+        await writer.drain()
+        async with asyncio.timeout(10):
+            return await reader.read()
+    except ConnectionResetError:
+        return b""
+    finally:
+        writer.close()
+
+
+async def test_an_over_long_environment_line_closes_the_connection_with_a_log_line(
+    start_server: ServerFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    server = await start_server(env_timeout=60.0)
+    ran: list[str] = []
+    server.add_route("ivr", lambda session: ran.append(session.uniqueid))
+    caplog.set_level(logging.WARNING, logger="telephony.agi")
+    env = build_environment(port=server.port, calleridname="x" * (LINE_LIMIT + 1))
+
+    assert await _send_raw_environment(server.port, environment_bytes(env)) == b""
+    assert ran == []
+    assert any("longer than" in r.getMessage() and r.levelno == logging.WARNING for r in caplog.records)
+    await wait_until(lambda: server.active_sessions == 0)
+
+
+async def test_an_environment_over_the_byte_cap_closes_the_connection_with_a_log_line(
+    start_server: ServerFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    server = await start_server(env_timeout=60.0)
+    ran: list[str] = []
+    server.add_route("ivr", lambda session: ran.append(session.uniqueid))
+    caplog.set_level(logging.WARNING, logger="telephony.agi")
+    # short lines, each well under the line limit, that add up to more than the cap
+    args = ["a" * 200] * (MAX_ENV_BYTES // 200 + 1)
+    env = build_environment(port=server.port, args=args)
+
+    assert await _send_raw_environment(server.port, environment_bytes(env)) == b""
+    assert ran == []
+    assert any(f"longer than {MAX_ENV_BYTES} bytes" in r.getMessage() for r in caplog.records)
+
+
+async def test_an_over_long_reply_line_ends_the_session_with_a_log_line(
+    start_server: ServerFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    server = await start_server()
+    caplog.set_level(logging.ERROR, logger="telephony.agi")
+    errors: list[type] = []
+
+    async def handler(session: AGISession) -> None:
+        try:
+            await session.get_variable("X")
+        except AGIError as exc:
+            errors.append(type(exc))
+            raise
+
+    server.add_route("ivr", handler)
+    fake = await run_fake(server.port, ["200 result=1 (" + "x" * LINE_LIMIT + ")"], uniqueid="long.1")
+    assert fake.closed_by_server and errors == [AGIProtocolError]
+    assert any("long.1" in r.getMessage() for r in caplog.records)
+
+
+async def test_a_multiline_reply_over_the_byte_cap_ends_the_session(start_server: ServerFactory) -> None:
+    server = await start_server()
+    errors: list[type] = []
+
+    async def handler(session: AGISession) -> None:
+        try:
+            await session.command("GET DATA")
+        except AGIError as exc:
+            errors.append(type(exc))
+
+    server.add_route("ivr", handler)
+    body = "".join(f" usage line {i} " + "u" * 100 + "\n" for i in range(MAX_REPLY_BYTES // 100))
+    reply = "520-Invalid command syntax.  Proper usage follows:\n" + body + "520 End of proper usage.\n"
+    fake = await run_fake(server.port, [reply])
+    assert fake.closed_by_server and errors == [AGIProtocolError]
