@@ -1,5 +1,7 @@
 """A bad profile is refused at start with the file, the field path and what is wrong."""
 
+import dataclasses
+import re
 from pathlib import Path
 
 import pytest
@@ -99,3 +101,103 @@ def test_queues_per_language_and_topic_or_specialty_with_penalties_from_levels()
         ("agent-ar-1", 0), ("agent-ar-2", 0), ("agent-en-1", 100)
     ]
     assert [m.person_id for m in queues["en-medical-paediatrics"].members] == ["doc-en-paed-1"]
+
+
+def test_problems_in_every_section_are_reported_together_in_the_order_of_the_file():
+    data = good()
+    data["languages"][1]["key"] = "1"  # a duplicate
+    data["topics"][0]["label"].pop("en")  # a missing label
+    data["topics"][3]["priority"] = 12  # out of range
+    data["people"][2]["kind"] = "nurse"
+    data["people"][3]["id"] = "Dr Rao"
+    data["callbacks"]["capacity_share"] = 2
+    data["queues"] = {"strategy": "fastest"}
+    paths = [path for path, _ in problems(data).problems]
+    assert paths == [
+        "languages[1].key", "topics[0].label.en", "topics[3].priority", "queues.strategy",
+        "callbacks.capacity_share", "people[2].kind", "people[3].id",
+    ]
+
+
+def test_messages_say_what_a_value_must_be():
+    data = good()
+    data["people"][1]["level"] = 9
+    data["people"][2]["kind"] = "nurse"
+    data["hotline"]["hours"][0]["open"] = 480  # YAML reads an unquoted 8:00 as 480
+    data["callbacks"]["enabled"] = "yes"
+    assert problems(data).problems == [
+        ("hotline.hours[0].open", '480 is not a time of day HH:MM (quote times: "23:00")'),
+        ("callbacks.enabled", "must be true or false, got 'yes'"),
+        ("people[1].level", "must be at most 5, got 9"),
+        ("people[2].kind", "'nurse' is not one of agent, doctor"),
+    ]
+
+
+def test_a_value_with_a_trailing_newline_is_refused():
+    # re.match with "$" accepts "1\n": the profile's patterns must match the whole value
+    data = good()
+    data["topics"][1]["specialties"][0]["key"] = "1\n"
+    data["hotline"]["number"] = "151\n"
+    data["people"][0]["id"] = "agent-ar-1\n"
+    assert [path for path, _ in problems(data).problems] == [
+        "hotline.number", "topics[1].specialties[0].key", "people[0].id"
+    ]
+
+
+def _pjsip_sections():
+    template = PROFILE.parents[1] / "telephony" / "templates" / "asterisk" / "pjsip.conf.j2"
+    return sorted({m for m in re.findall(r"^\[([^\]{]+)\]", template.read_text(encoding="utf-8"), re.M)})
+
+
+@pytest.mark.parametrize("section", ["trunk", "global", "transport-udp", "system", "anonymous", *_pjsip_sections()])
+def test_a_person_id_that_is_a_pjsip_section_name_is_refused(section):
+    data = good()
+    data["people"][0]["id"] = section
+    (path, message), = problems(data).problems
+    assert path == "people[0].id" and message.startswith(f"{section!r} is the name of an Asterisk SIP section")
+
+
+def test_callbacks_are_off_unless_the_profile_turns_them_on():
+    data = good()
+    del data["callbacks"]
+    rules = parse_profile(data, source="p.yaml").callbacks
+    assert rules.enabled is False and rules.allowed_numbers == ()
+
+
+def test_callbacks_turned_on_without_any_allowed_number_are_refused():
+    data = good()
+    data["callbacks"] = {"enabled": True}
+    (path, message), = problems(data).problems
+    assert path == "callbacks.allowed_numbers" and message.startswith("callbacks are enabled but no number")
+
+
+def test_the_shipped_profile_calls_back_kuwaiti_numbers_only():
+    from callbacks.policy import check_number
+
+    rules = load_profile(PROFILE).callbacks
+    assert rules.enabled and rules.max_dials_per_hour > 0
+    assert check_number("55512345", rules, caller_id=True).ok
+    assert check_number("96555512345", rules, caller_id=True).ok
+    for number in ("0096555512345", "+96555512345", "00882123456789", "190012345"):
+        assert not check_number(number, rules, caller_id=True).ok, number
+
+
+def test_an_unknown_prompt_name_and_an_unknown_section_are_refused():
+    data = good()
+    data["prompts"]["welcom"] = {"ar": "x", "en": "y"}
+    data["queue"] = {}
+    error = problems(data)
+    assert [path for path, _ in error.problems] == ["prompts.welcom", "queue"]
+    assert error.problems[1][1].startswith("unknown field (known: callbacks, hotline, ivr, languages, people")
+
+
+def test_profile_parts_stay_immutable_and_are_validated_when_changed():
+    profile = load_profile(PROFILE)
+    person = profile.people[0]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        person.level = 5  # type: ignore[misc]
+    assert dataclasses.replace(person, level=5).level == 5
+    with pytest.raises(ValueError, match="level"):
+        dataclasses.replace(person, level=9)
+    only = dataclasses.replace(profile, people=(person,))
+    assert only.people == (person,) and only.topics == profile.topics
