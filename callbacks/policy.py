@@ -17,10 +17,16 @@ Rules, in short (each function documents its own):
   ``offer_after_wait_seconds`` or the queue holds more waiting callers per working person than
   ``offer_callers_per_person``.
 * **numbers** (toll-fraud defence): spaces, dashes, dots and brackets are dropped; the rest must
-  be digits (one leading ``+`` allowed as a character, but then a profile pattern must allow
-  it), and fully match one of ``allowed_numbers``. Caller IDs and typed numbers get the same
-  check: a spoofed premium-rate caller ID is refused like a typed one. Stable reasons:
-  ``empty``, ``not_digits``, ``not_allowed``, ``rate_limited``.
+  be digits (one leading ``+`` allowed as a character), and fully match one of
+  ``allowed_numbers``. An international number (a leading ``00`` or ``+``) must match a pattern
+  that names that prefix itself (it starts with ``00``, ``\\+`` or ``[+]``): a loose pattern such
+  as ``[0-9]{6,15}`` never lets ``00882…`` through. Caller IDs and typed numbers get the same
+  check: a spoofed premium-rate caller ID is refused like a typed one. The scheduler checks the
+  number again when it dials (the profile may have changed). Stable reasons: ``empty``,
+  ``not_digits``, ``not_allowed``, ``rate_limited``.
+* **dials per hour**: at most ``max_dials_per_hour`` callback dials in any hour, all numbers
+  together (:func:`dial_allowed`, :func:`dials_left`): a cap on what a fraud that slips through
+  can cost.
 * **one open request per number**: a second request keeps the first, with the earlier place.
 * **due**: customer-first (default) dials a request when it is at the front of its queue (no
   live caller ahead of its place), a matching person is free, the callback capacity share is not
@@ -67,6 +73,8 @@ __all__ = [
     "callback_priority",
     "cancels",
     "check_number",
+    "dial_allowed",
+    "dials_left",
     "due_requests",
     "estimated_wait",
     "expire",
@@ -85,8 +93,9 @@ __all__ = [
 #: The handle time assumed when no recent call tells better (seconds).
 DEFAULT_AHT_SECONDS = 180.0
 DAY = 86400.0
+HOUR = 3600.0
 _STRIP = re.compile(r"[\s\-.()]")
-_DIGITS = re.compile(r"^\+?[0-9]+$")
+_DIGITS = re.compile(r"\+?[0-9]+")
 #: Caller IDs that are no number at all (withheld, unknown): read as empty.
 _NO_CALLER_ID = frozenset({"anonymous", "unknown", "restricted", "private", "unavailable", "<unknown>"})
 
@@ -235,6 +244,21 @@ def _patterns(patterns: tuple[str, ...]) -> tuple[re.Pattern[str], ...]:
     return tuple(re.compile(p) for p in patterns)
 
 
+#: What a pattern starts with when it names an international prefix itself (after ``^`` and ``(``/``(?:``).
+_INTERNATIONAL_PATTERN = re.compile(r"(?:\^)?(?:\((?:\?:)?)*(?:00|\\\+|\[\+\])")
+
+
+@lru_cache(maxsize=64)
+def _international_patterns(patterns: tuple[str, ...]) -> tuple[re.Pattern[str], ...]:
+    """The patterns that name a leading ``00`` or ``+`` themselves: only these may match an international number."""
+    return tuple(re.compile(p) for p in patterns if _INTERNATIONAL_PATTERN.match(p))
+
+
+def is_international(number: str) -> bool:
+    """A number with a leading ``+`` or ``00``: it leaves the country (and may cost a fortune)."""
+    return number.startswith(("+", "00"))
+
+
 def check_number(
     raw: str | None,
     rules: CallbackRules,
@@ -247,19 +271,22 @@ def check_number(
     typed. Separators (spaces, dashes, dots, brackets) are dropped; ``empty`` when nothing is
     left (or, for a caller ID, a withheld one: ``anonymous``, ``unknown``...); ``not_digits`` for
     anything but digits after an optional leading ``+``; ``not_allowed`` unless the number fully
-    matches one of ``rules.allowed_numbers`` (premium-rate, international and ``+`` numbers are
-    refused unless a pattern lets them in). A caller ID is checked exactly like a typed number:
-    it can be spoofed. With ``recent_request_times`` and ``now``, also ``rate_limited`` (see
-    :func:`rate_limited`)."""
+    matches one of ``rules.allowed_numbers``; a number with a leading ``00`` or ``+`` only matches a
+    pattern that names that prefix itself (starts with ``00``, ``\\+`` or ``[+]``). A caller ID is
+    checked exactly like a typed number: it can be spoofed. With ``recent_request_times`` and
+    ``now``, also ``rate_limited`` (see :func:`rate_limited`). The scheduler calls it again with
+    the request's number before each dial."""
     text = (raw or "").strip()
     if caller_id and text.lower() in _NO_CALLER_ID:
         text = ""
     number = _STRIP.sub("", text)
     if not number:
         return NumberCheck(False, "", Reason.EMPTY)
-    if not _DIGITS.match(number):
+    if not _DIGITS.fullmatch(number):
         return NumberCheck(False, number, Reason.NOT_DIGITS)
-    if not any(p.fullmatch(number) for p in _patterns(tuple(rules.allowed_numbers))):
+    patterns = tuple(rules.allowed_numbers)
+    usable = _international_patterns(patterns) if is_international(number) else _patterns(patterns)
+    if not any(p.fullmatch(number) for p in usable):
         return NumberCheck(False, number, Reason.NOT_ALLOWED)
     if recent_request_times is not None and now is not None and rate_limited(number, recent_request_times, rules, now):
         return NumberCheck(False, number, Reason.RATE_LIMITED)
@@ -273,6 +300,20 @@ def rate_limited(number: str, recent_request_times: Iterable[float], rules: Call
     since = now - DAY
     count = sum(1 for t in recent_request_times if t > since)
     return count >= rules.max_requests_per_number_per_day
+
+
+def dials_left(recent_dial_times: Iterable[float | datetime], rules: CallbackRules, now: float | datetime) -> int:
+    """How many callback dials may still be made now: ``max_dials_per_hour`` less the dials of
+    the last hour (``recent_dial_times``: when each attempt was dialled, every number and every
+    service instance together; times after ``now`` count too). Never below 0."""
+    since = _epoch(now) - HOUR  # type: ignore[operator]
+    count = sum(1 for t in recent_dial_times if _epoch(t) > since)  # type: ignore[operator]
+    return max(0, rules.max_dials_per_hour - count)
+
+
+def dial_allowed(recent_dial_times: Iterable[float | datetime], rules: CallbackRules, now: float | datetime) -> bool:
+    """Whether one more callback dial fits the hourly cap (see :func:`dials_left`)."""
+    return dials_left(recent_dial_times, rules, now) > 0
 
 
 # -- one open request per number ------------------------------------------------------------------

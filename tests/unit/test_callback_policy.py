@@ -27,6 +27,8 @@ from callbacks.policy import (
     callback_priority,
     cancels,
     check_number,
+    dial_allowed,
+    dials_left,
     due_requests,
     estimated_wait,
     expire,
@@ -38,7 +40,7 @@ from callbacks.policy import (
     wait_from_counts,
 )
 from cdr.builder import Outcome
-from profiles.model import load_profile
+from profiles.model import CallbackRules, QuietHours, load_profile
 from routing.policy import call_priority
 from routing.state import LiveState
 
@@ -232,6 +234,45 @@ def test_patterns_must_match_the_whole_number():
     loose = rules(allowed_numbers=("[569][0-9]{7}",))  # no anchors in the profile
     assert check_number("55512345", loose, caller_id=False).ok
     assert check_number("0055512345", loose, caller_id=False).reason is Reason.NOT_ALLOWED
+
+
+def test_a_loose_pattern_never_lets_an_international_number_through():
+    loose = rules(allowed_numbers=(r"[0-9]{6,15}",))  # the old default: it matches 00882..., 0090..., 1900...
+    assert check_number("55512345", loose, caller_id=False).ok
+    for raw in ("00882 1234 5678", "0090 212 555 0000", "+4477009001"):
+        check = check_number(raw, loose, caller_id=True)
+        assert not check.ok and check.reason is Reason.NOT_ALLOWED, raw
+
+
+def test_an_international_number_is_called_back_when_a_pattern_names_its_prefix():
+    named = rules(allowed_numbers=(r"[569][0-9]{7}", r"00965[569][0-9]{7}", r"^(?:\+|00)44[0-9]{10}$"))
+    assert check_number("00965 5551 2345", named, caller_id=True).ok
+    assert check_number("+447700900123", named, caller_id=True).ok
+    assert check_number("00447700900123", named, caller_id=True).ok
+    assert check_number("0033612345678", named, caller_id=True).reason is Reason.NOT_ALLOWED
+
+
+def test_callbacks_are_off_and_call_nobody_unless_the_profile_says_so():
+    default = CallbackRules()
+    assert default.enabled is False and default.allowed_numbers == ()
+    assert check_number("55512345", default, caller_id=True).reason is Reason.NOT_ALLOWED
+
+
+def test_the_hourly_cap_counts_every_dial_of_the_last_hour():
+    capped = rules(max_dials_per_hour=3)
+    assert dials_left([], capped, NOON) == 3 and dial_allowed([], capped, NOON)
+    last_hour = [NOON - 10, NOON - 1800, NOON - 3599]
+    assert dials_left(last_hour, capped, NOON) == 0 and not dial_allowed(last_hour, capped, NOON)
+    # a dial older than an hour no longer counts; one more than the cap is not "negative" left
+    assert dials_left(last_hour[:2] + [NOON - 3600], capped, NOON) == 1
+    assert dials_left(last_hour + [NOON - 5], capped, NOON) == 0
+    # aware datetimes work as well as epochs
+    assert dials_left([datetime.fromtimestamp(NOON - 10, UTC)], capped, datetime.fromtimestamp(NOON, UTC)) == 2
+
+
+def test_the_default_hourly_cap_is_set_and_the_profile_can_change_it():
+    assert CallbackRules().max_dials_per_hour == 60
+    assert 0 < RULES.max_dials_per_hour
 
 
 def test_rate_limit_counts_the_numbers_requests_of_the_last_24_hours():
@@ -486,9 +527,9 @@ def test_the_profiles_time_zone_decides_the_quiet_hours():
 
 
 def test_quiet_hours_within_a_day_and_none():
-    daytime = rules(quiet_start=time(13, 0), quiet_end=time(14, 0))
+    daytime = rules(quiet_hours=QuietHours(time(13, 0), time(14, 0)))
     assert in_quiet_hours(daytime, kuwait(13, 30), TZ) and not in_quiet_hours(daytime, kuwait(14, 0), TZ)
-    assert not in_quiet_hours(rules(quiet_start=None, quiet_end=None), kuwait(3), TZ)
+    assert not in_quiet_hours(rules(quiet_hours=None), kuwait(3), TZ)
     # the profile's time zone decides: 09:00 in Kuwait is 06:00 UTC
     assert not in_quiet_hours(RULES, kuwait(9), TZ) and in_quiet_hours(RULES, kuwait(9), "UTC")
 
