@@ -1,9 +1,11 @@
 """The agent desk: log in, log out and pause people, and keep Asterisk's queues as the policy wants.
 
-This is the adapter around the pure routing core. It feeds AMI events to ``LiveState``, asks
+This is the adapter around the pure routing core. The composition root hands it each typed AMI
+event (``on_event``; it does not subscribe to AMI itself), it feeds them to ``LiveState``, asks
 ``routing.policy.decide`` what the queues should look like, and applies the difference with
-QueueAdd, QueueRemove, QueuePause and QueuePenalty. Who is logged in and paused is kept in the
-database, so a restart of the service or of Asterisk restores it.
+QueueAdd, QueueRemove, QueuePause and QueuePenalty. After every AMI (re)login it resyncs from
+QueueStatus (``add_on_connect``). Who is logged in and paused, live seat counts and skill overrides
+are kept in the database, so a restart of the service or of Asterisk restores them.
 
 When AMI is briefly gone: Asterisk keeps its members, penalties and waiting callers, and keeps
 routing with the last penalties it was given, so calls in progress and new calls go on. Changes
@@ -15,16 +17,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 
-from telephony.ami.client import AMIClient, AMIDisconnected, AMIError, AMIException, Message
 from profiles.model import Person, Profile
 from routing.db import AgentSession, RoutingStore
 from routing.policy import MISSED_RINGS, NO_SEAT, Decisions, decide, desired_penalties
 from routing.queues import build_queues
-from routing.state import LiveState
-from telephony.names import WIDENED_MAX_PENALTY, interface
+from routing.state import LiveState, Snapshot
+from telephony.ami.client import AMIClient, AMIDisconnected, AMIError, AMIException
+from telephony.events import Event, parse_queue_status
+from telephony.names import WIDENED_MAX_PENALTY, interface, queue_name
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +56,7 @@ class AgentDesk:
         for queue in build_queues(profile):
             for member in queue.members:
                 self.memberships[member.person_id].append(queue.name)
+        self._skills: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}  # overridden ones only
         self.state = LiveState(profile, wrapup_seconds=profile.queue_settings.wrapup_seconds)
         self.sessions: dict[str, AgentSession] = {}
         self.seat_overrides: dict[str, int] = {}
@@ -65,12 +69,19 @@ class AgentDesk:
 
     # -- lifecycle ------------------------------------------------------------------------------
     async def start(self) -> None:
+        """Load the saved sessions, seat counts and skill overrides, and resync after every AMI
+        login. Events are not subscribed to here: the root calls :meth:`on_event`."""
         self.sessions = await self.store.sessions()
         await self._load_seats()
-        self.ami.add_event_handler(self._on_event)
+        for person_id, override in (await self.store.skill_overrides()).items():
+            if person_id in self.people:
+                self._set_memberships(person_id, override.topics, override.specialties)
+            else:
+                log.warning("skill override of %r ignored: not a person of this profile", person_id)
         self.ami.add_on_connect(self._on_connect)
 
     async def close(self) -> None:
+        self.ami.remove_on_connect(self._on_connect)
         if self._recheck is not None:
             self._recheck.cancel()
         task, self._reconcile_task = self._reconcile_task, None
@@ -136,6 +147,73 @@ class AgentDesk:
         async with self._lock:
             await self._reconcile_locked()
 
+    # -- skills (a supervisor's override of a person's topics and specialties) ----------------------
+    async def set_skills(
+        self, person_id: str, topics: Iterable[str], specialties: Iterable[str], by: str
+    ) -> list[str]:
+        """Save a person's topics and specialties (they join the matching queues at their next
+        login) and return those queues, sorted. Unknown ids are refused with AgentDeskError."""
+        self._person(person_id)
+        topic_ids = tuple(sorted(set(topics)))
+        specialty_ids = tuple(sorted(set(specialties)))
+        allowed_topics = {t.id for t in self.profile.topics if not t.specialties}
+        allowed_specialties = {s.id for t in self.profile.topics for s in t.specialties}
+        for kind, given, allowed in (
+            ("topics", topic_ids, allowed_topics), ("specialties", specialty_ids, allowed_specialties)
+        ):  # fmt: skip
+            unknown = sorted(set(given) - allowed)
+            if unknown:
+                raise AgentDeskError(
+                    f"unknown {kind}: {', '.join(unknown[:5])} (known: {', '.join(sorted(allowed))})"
+                )
+        await self.store.set_skills(person_id, topic_ids, specialty_ids, by)
+        self._set_memberships(person_id, topic_ids, specialty_ids)
+        return self.queues_at_login(person_id)
+
+    def skills(self, person_id: str) -> tuple[tuple[str, ...], tuple[str, ...], bool]:
+        """``(topics, specialties, overridden)``: the override if there is one, else the profile's."""
+        person = self._person(person_id)
+        override = self._skills.get(person_id)
+        if override is not None:
+            return override[0], override[1], True
+        return tuple(person.topics), tuple(person.specialties), False
+
+    def queues_at_login(self, person_id: str) -> list[str]:
+        """The queues the person joins at login, sorted."""
+        self._person(person_id)
+        return sorted(self.memberships[person_id])
+
+    def _set_memberships(self, person_id: str, topics: tuple[str, ...], specialties: tuple[str, ...]) -> None:
+        """The queues of a person with these skills: the rule of ``routing.queues.build_queues``
+        (every language the person speaks, a topic's queue or a specialty's)."""
+        person = self.people[person_id]
+        wanted = set(self.queues)
+        queues: list[str] = []
+        for language in self.profile.language_codes:
+            if language not in person.languages:
+                continue
+            for topic in self.profile.topics:
+                if topic.specialties:
+                    names = [queue_name(language, topic.id, s.id) for s in topic.specialties if s.id in specialties]
+                else:
+                    names = [queue_name(language, topic.id)] if topic.id in topics else []
+                queues.extend(name for name in names if name in wanted)
+        self._skills[person_id] = (topics, specialties)
+        self.memberships[person_id] = queues
+
+    # -- views for the console --------------------------------------------------------------------
+    def snapshot(self) -> Snapshot:
+        """The live routing state now (the desk's clock)."""
+        return self.state.snapshot(self.clock())
+
+    def seats_now(self) -> tuple[str | None, dict[str, int]]:
+        """The current shift id (None without shifts or outside them) and the seats of each queue
+        now: the live override, else the profile's for the shift."""
+        profile = self.profile
+        shift = profile.shift_at(datetime.fromtimestamp(self.clock(), UTC)) if profile.shifts else None
+        shift_id = shift.id if shift else None
+        return shift_id, {q: self.seat_overrides.get(q, profile.seats_for(q, shift_id)) for q in sorted(self.queues)}
+
     def taking_calls(self) -> list[str]:
         """People logged in with at least one queue where they are not paused."""
         snapshot = self.state.snapshot(self.clock())
@@ -155,14 +233,16 @@ class AgentDesk:
         self.sessions[session.person_id] = session
 
     # -- applying to Asterisk ---------------------------------------------------------------------
-    async def _send(self, action: dict[str, str]) -> Message | None:
-        """Send one action; AMI being gone is logged, not raised: the state is saved and resynced."""
+    async def _send(self, action: dict[str, str]) -> bool:
+        """Send one action; whether Asterisk has it as asked. AMI being gone is logged, not raised:
+        the state is saved and resynced on reconnect."""
         try:
-            return await self.ami.send_action(action)
+            await self.ami.send_action(action)
+            return True
         except AMIError as exc:
             message = (exc.response.get("Message", "") if exc.response is not None else str(exc)).lower()
             if "already there" in message or "not there" in message:
-                return exc.response
+                return True
             log.warning("%s failed: %s", action.get("Action"), exc)
         except AMIDisconnected:
             log.warning(
@@ -170,7 +250,9 @@ class AgentDesk:
             )
         except AMIException as exc:
             log.warning("%s failed: %s", action.get("Action"), exc)
-        return None
+        except ValueError as exc:  # CR/LF in a header (e.g. a pause reason): refused before sending
+            log.warning("%s not sent: %s", action.get("Action"), exc)
+        return False
 
     async def _apply_membership(self, person_id: str) -> None:
         """Make Asterisk's membership of one person match the saved session."""
@@ -239,8 +321,20 @@ class AgentDesk:
             self._recheck = asyncio.get_running_loop().call_later(delay, self.schedule_reconcile)
 
     # -- AMI --------------------------------------------------------------------------------------
-    def _on_event(self, message: Message) -> None:
-        if self.state.apply(message.to_dict(), self.clock()):
+    @property
+    def event_types(self) -> frozenset[type]:
+        """The typed events (``telephony.events``) that change the live state: the root pokes the
+        console hub for these."""
+        return self.state.event_types
+
+    @property
+    def events(self) -> frozenset[str]:
+        """The AMI event names of :attr:`event_types` (e.g. for the client's event filter)."""
+        return self.state.events
+
+    def on_event(self, event: Event) -> None:
+        """One typed AMI event, from the root; re-decides (debounced) when it is one routing uses."""
+        if self.state.apply(event, self.clock()):
             self.schedule_reconcile()
 
     async def _on_connect(self, client: AMIClient) -> None:
@@ -251,7 +345,7 @@ class AgentDesk:
             except AMIException as exc:
                 log.warning("resync after connect failed: %s", exc)
                 return
-            self.state.reset_from_queue_status([m.to_dict() for m in status], self.clock())
+            self.state.reset_from_queue_status(parse_queue_status(status), self.clock())
             self.synced = True
             for person_id in self.people:
                 await self._apply_membership(person_id)

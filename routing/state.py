@@ -1,11 +1,11 @@
 """Live routing state, reduced from Asterisk 22 AMI events. Pure: no I/O, no clock, no asyncio.
 
-:class:`LiveState` is fed one event at a time (``apply(headers, now)``, headers as Asterisk sends
-them, e.g. a :class:`telephony.ami.client.Message` or a plain ``dict``) and is rebuilt after a reconnect
-from a ``QueueStatus`` list (:meth:`LiveState.reset_from_queue_status`). :meth:`LiveState.snapshot`
-gives an immutable :class:`Snapshot` that :mod:`routing.policy` decides on.
+:class:`LiveState` is fed one typed event at a time (``apply(event, now)``, the events of
+:mod:`telephony.events`, parsed once at the Asterisk boundary) and is rebuilt after a reconnect
+from the typed rows of a ``QueueStatus`` list (:meth:`LiveState.reset_from_queue_status`).
+:meth:`LiveState.snapshot` gives an immutable :class:`Snapshot` that :mod:`routing.policy` decides on.
 
-Events handled (a dispatch table on the ``Event`` header; anything else is ignored):
+Events handled (a dispatch table on the event's type; anything else is ignored):
 
 * membership: ``QueueMemberAdded``, ``QueueMemberRemoved``, ``QueueMemberPause``,
   ``QueueMemberPenalty``, ``QueueMemberStatus`` (any member event for an unknown membership adds
@@ -17,8 +17,8 @@ Events handled (a dispatch table on the ``Event`` header; anything else is ignor
 * ``VarSet`` of ``QUEUE_PRIO`` on the caller channel: remembered as the priority of that caller
   when it joins a queue (``QueueCallerJoin`` does not carry the priority).
 
-A person is identified by ``MemberName`` (``Name`` in ``QueueStatus``); members whose name is not a
-known person id are ignored. Malformed numbers are read as their default, never raise.
+A person is identified by the member name; members whose name is not a known person id are
+ignored. Numbers come parsed (malformed ones already read as their default or as "not given").
 
 Load figures kept per person, bounded: the call intervals and the logged-in intervals of the last
 ``history_seconds`` (one hour by default), the total number of calls, the idle-since time (end of
@@ -33,7 +33,32 @@ from dataclasses import dataclass
 from enum import StrEnum
 from types import MappingProxyType
 
+from typing import Any, get_args
+
 from telephony import names
+from telephony.ami.message import Message
+from telephony.events import (
+    AgentCalled,
+    AgentComplete,
+    AgentConnect,
+    AgentRingNoAnswer,
+    Event,
+    MemberEvent,
+    QueueCallerAbandon,
+    QueueCallerJoin,
+    QueueCallerLeave,
+    QueueEntry,
+    QueueMember,
+    QueueMemberAdded,
+    QueueMemberPause,
+    QueueMemberPenalty,
+    QueueMemberRemoved,
+    QueueMemberRinginuse,
+    QueueMemberStatus,
+    QueueStatusRow,
+    VarSet,
+    parse_event,
+)
 
 __all__ = [
     "DeviceState",
@@ -207,33 +232,23 @@ class _Person:
         self.missed = 0
 
 
-def _int(value: str | None, default: int = 0) -> int:
-    if value is None:
-        return default
-    try:
-        return int(value)
-    except ValueError:
-        try:
-            return int(float(value))
-        except (ValueError, OverflowError):
-            return default
+Handler = Callable[[Any, float], None]
+
+_MEMBER_EVENTS = (
+    QueueMemberAdded, QueueMemberRemoved, QueueMemberPause, QueueMemberPenalty, QueueMemberStatus,
+    QueueMemberRinginuse,
+)  # fmt: skip
 
 
-def _float(value: str | None, default: float = 0.0) -> float:
-    if value is None:
-        return default
-    try:
-        result = float(value)
-    except ValueError:
-        return default
-    return result if result == result and result not in (float("inf"), float("-inf")) else default
+_TYPED = tuple(get_args(Event))
 
 
-def _flag(value: str | None) -> bool:
-    return value is not None and value.strip().lower() in ("1", "true", "yes", "on")
-
-
-Handler = Callable[[Mapping[str, str], float], None]
+def _typed(raw: Mapping[str, str] | Message, now: float) -> Event | None:
+    """Transitional: type raw headers with the boundary's parser (a missing Timestamp is ``now``)."""
+    message = raw if isinstance(raw, Message) else Message(raw)
+    if message.get("Timestamp") is None:
+        message = Message([*message.headers, ("Timestamp", repr(now))])
+    return parse_event(message)
 
 
 class LiveState:
@@ -276,20 +291,21 @@ class LiveState:
         self._queue_views: dict[str, tuple[str, ...]] = {}
         self._dirty_queues: set[str] = set()
         self._last_snapshot = float("-inf")
-        self._dispatch: dict[str, Handler] = {
-            "QueueMemberAdded": self._on_member_added,
-            "QueueMemberRemoved": self._on_member_removed,
-            "QueueMemberPause": self._on_member_pause,
-            "QueueMemberPenalty": self._on_member_penalty,
-            "QueueMemberStatus": self._on_member_status,
-            "AgentCalled": self._on_agent_called,
-            "AgentRingNoAnswer": self._on_ring_no_answer,
-            "AgentConnect": self._on_agent_connect,
-            "AgentComplete": self._on_agent_complete,
-            "QueueCallerJoin": self._on_caller_join,
-            "QueueCallerLeave": self._on_caller_leave,
-            "QueueCallerAbandon": self._on_caller_leave,
-            "VarSet": self._on_varset,
+        self._dispatch: dict[type, Handler] = {
+            QueueMemberAdded: self._on_member_added,
+            QueueMemberRemoved: self._on_member_removed,
+            QueueMemberPause: self._on_member_pause,
+            QueueMemberPenalty: self._on_member_status,
+            QueueMemberStatus: self._on_member_status,
+            QueueMemberRinginuse: self._on_member_status,
+            AgentCalled: self._on_agent_called,
+            AgentRingNoAnswer: self._on_ring_no_answer,
+            AgentConnect: self._on_agent_connect,
+            AgentComplete: self._on_agent_complete,
+            QueueCallerJoin: self._on_caller_join,
+            QueueCallerLeave: self._on_caller_leave,
+            QueueCallerAbandon: self._on_caller_leave,
+            VarSet: self._on_varset,
         }
 
     @classmethod
@@ -300,19 +316,32 @@ class LiveState:
         return cls(profile, **kwargs)  # type: ignore[arg-type]
 
     @property
-    def events(self) -> frozenset[str]:
-        """The event names this state uses (for an event filter)."""
+    def event_types(self) -> frozenset[type]:
+        """The typed events (``telephony.events``) this state uses."""
         return frozenset(self._dispatch)
+
+    @property
+    def events(self) -> frozenset[str]:
+        """The AMI event names this state uses (for an event filter, or the console hub)."""
+        return frozenset(t.__name__ for t in self._dispatch)
 
     # -- events ---------------------------------------------------------------------------------
 
-    def apply(self, headers: Mapping[str, str], now: float) -> bool:
-        """Apply one AMI event received at ``now``. Unknown events are ignored. Returns whether the
-        event is one this state uses (a hint to re-decide; it may still have changed nothing)."""
-        handler = self._dispatch.get(headers.get("Event"))  # type: ignore[arg-type]
+    def apply(self, event: Event | Mapping[str, str] | Message | None, now: float) -> bool:
+        """Apply one typed event received at ``now``. Events this state does not use (and None)
+        are ignored. Returns whether the event is one this state uses (a hint to re-decide; it may
+        still have changed nothing).
+
+        Transitional: raw headers (a parsed ``Message`` or a plain mapping, as older tests and the
+        bench write them) are typed here by ``telephony.events.parse_event``, the one parser, with
+        a missing ``Timestamp`` taken as ``now``. The service passes typed events only.
+        """
+        if event is not None and not isinstance(event, _TYPED):
+            event = _typed(event, now)
+        handler = self._dispatch.get(type(event))
         if handler is None:
             return False
-        handler(headers, now)
+        handler(event, now)
         return True
 
     def set_call_priority(self, uniqueid: str, priority: int) -> None:
@@ -323,9 +352,8 @@ class LiveState:
         else:
             self._remember_priority(uniqueid, priority)
 
-    def _person(self, headers: Mapping[str, str]) -> _Person | None:
-        pid = headers.get("MemberName") or headers.get("Name")
-        if pid is None or pid not in self._known:
+    def _person(self, pid: str) -> _Person | None:
+        if not pid or pid not in self._known:
             return None
         person = self._people.get(pid)
         if person is None:
@@ -335,34 +363,29 @@ class LiveState:
     def _touch(self, person: _Person) -> None:
         self._dirty.add(person.pid)
 
-    def _upsert_member(self, person: _Person, headers: Mapping[str, str], now: float) -> _Member | None:
+    def _upsert_member(self, person: _Person, event: MemberEvent, now: float) -> _Member | None:
         """Create or update the membership an event describes (all member-blob fields)."""
-        queue = headers.get("Queue")
+        queue = event.queue
         if not queue:
             return None
         member = person.members.get(queue)
-        login = _float(headers.get("LoginTime"), 0.0) or now
         if member is None:
-            interface = headers.get("Interface") or headers.get("Location") or names.interface(person.pid)
-            member = _Member(interface, login)
+            login = event.login_time or now
+            member = _Member(event.interface or names.interface(person.pid), login)
             if not person.members:
                 self._login(person, login, now)
             person.members[queue] = member
             self._queues.setdefault(queue, {})[person.pid] = None
             self._dirty_queues.add(queue)
-        value = headers.get("Penalty")
-        if value is not None:
-            member.penalty = _int(value, member.penalty)
-        value = headers.get("Paused")
-        if value is not None:
-            member.paused = _flag(value)
-            member.reason = (headers.get("PausedReason") or "") if member.paused else ""
-        value = headers.get("Wrapuptime")
-        if value is not None:
-            member.wrapup = _float(value, 0.0)
-        value = headers.get("Status")
-        if value is not None:
-            person.device = _int(value, DeviceState.UNKNOWN)
+        if event.penalty is not None:
+            member.penalty = event.penalty
+        if event.paused is not None:
+            member.paused = event.paused
+            member.reason = event.paused_reason if member.paused else ""
+        if event.wrapup is not None:
+            member.wrapup = event.wrapup
+        if event.status is not None:
+            person.device = event.status
         return member
 
     @staticmethod
@@ -377,34 +400,27 @@ class LiveState:
             person.session_start = None
         self._stop_ringing(person)
 
-    def _on_member_added(self, headers: Mapping[str, str], now: float) -> None:
-        person = self._person(headers)
-        if person is not None and self._upsert_member(person, headers, now) is not None:
+    def _on_member_added(self, event: MemberEvent, now: float) -> None:
+        person = self._person(event.member_name)
+        if person is not None and self._upsert_member(person, event, now) is not None:
             self._touch(person)
 
-    def _on_member_status(self, headers: Mapping[str, str], now: float) -> None:
-        person = self._person(headers)
+    _on_member_status = _on_member_added
+
+    def _on_member_pause(self, event: MemberEvent, now: float) -> None:
+        person = self._person(event.member_name)
         if person is None:
             return
-        if self._upsert_member(person, headers, now) is not None:
-            self._touch(person)
-
-    _on_member_penalty = _on_member_status
-
-    def _on_member_pause(self, headers: Mapping[str, str], now: float) -> None:
-        person = self._person(headers)
-        if person is None:
-            return
-        member = self._upsert_member(person, headers, now)
+        member = self._upsert_member(person, event, now)
         if member is not None:
             if not member.paused:
                 person.missed = 0
             self._touch(person)
 
-    def _on_member_removed(self, headers: Mapping[str, str], now: float) -> None:
-        person = self._person(headers)
-        queue = headers.get("Queue")
-        if person is None or queue is None or person.members.pop(queue, None) is None:
+    def _on_member_removed(self, event: MemberEvent, now: float) -> None:
+        person = self._person(event.member_name)
+        queue = event.queue
+        if person is None or not queue or person.members.pop(queue, None) is None:
             return
         members = self._queues.get(queue)
         if members is not None:
@@ -416,43 +432,42 @@ class LiveState:
             self._logout(person, now)
         self._touch(person)
 
-    def _on_agent_called(self, headers: Mapping[str, str], now: float) -> None:
-        person = self._person(headers)
+    def _on_agent_called(self, event: AgentCalled, now: float) -> None:
+        person = self._person(event.member_name)
         if person is None:
             return
         self._stop_ringing(person)
-        uid = headers.get("Uniqueid") or ""
+        uid = event.uniqueid
         person.ringing = uid
         self._ringing_for.setdefault(uid, set()).add(person.pid)
         self._touch(person)
 
-    def _on_ring_no_answer(self, headers: Mapping[str, str], now: float) -> None:
-        person = self._person(headers)
+    def _on_ring_no_answer(self, event: AgentRingNoAnswer, now: float) -> None:
+        person = self._person(event.member_name)
         if person is None:
             return
         self._stop_ringing(person)
         person.missed += 1
         self._touch(person)
 
-    def _on_agent_connect(self, headers: Mapping[str, str], now: float) -> None:
-        person = self._person(headers)
+    def _on_agent_connect(self, event: AgentConnect, now: float) -> None:
+        person = self._person(event.member_name)
         if person is None:
             return
         self._stop_ringing(person)
         person.on_call = True
-        person.call_uid = headers.get("Uniqueid") or ""
+        person.call_uid = event.uniqueid
         person.call_start = now
-        person.call_queue = headers.get("Queue") or ""
+        person.call_queue = event.queue
         person.missed = 0
         self._touch(person)
 
-    def _on_agent_complete(self, headers: Mapping[str, str], now: float) -> None:
-        person = self._person(headers)
+    def _on_agent_complete(self, event: AgentComplete, now: float) -> None:
+        person = self._person(event.member_name)
         if person is None:
             return
-        queue = headers.get("Queue") or person.call_queue
-        talk = _float(headers.get("TalkTime"), 0.0)
-        self._end_call(person, queue, now, now, talk)
+        queue = event.queue or person.call_queue
+        self._end_call(person, queue, now, now, float(event.talk_time))
         self._touch(person)
 
     def _end_call(self, person: _Person, queue: str, ended: float, now: float, talk: float) -> None:
@@ -492,22 +507,22 @@ class LiveState:
             if not ringing:
                 del self._ringing_for[uid]
 
-    def _on_caller_join(self, headers: Mapping[str, str], now: float) -> None:
-        uid = headers.get("Uniqueid")
-        queue = headers.get("Queue")
+    def _on_caller_join(self, event: QueueCallerJoin, now: float) -> None:
+        uid = event.uniqueid
+        queue = event.queue
         if not uid or not queue:
             return
         priority = self._pending_prio.pop(uid, None)
         if priority is None:
-            priority = _int(headers.get("Priority"), 0)
+            priority = event.priority or 0
         old = self._calls.get(uid)
         if old is not None:
             self._drop_call(old)
-        self._calls[uid] = WaitingCall(uid, queue, now, _int(headers.get("Position"), 0), priority)
+        self._calls[uid] = WaitingCall(uid, queue, now, event.position, priority)
         self._queue_calls.setdefault(queue, {})[uid] = None
 
-    def _on_caller_leave(self, headers: Mapping[str, str], now: float) -> None:
-        uid = headers.get("Uniqueid")
+    def _on_caller_leave(self, event: QueueCallerLeave | QueueCallerAbandon, now: float) -> None:
+        uid = event.uniqueid
         if not uid:
             return
         call = self._calls.get(uid)
@@ -537,12 +552,10 @@ class LiveState:
             if other.position > call.position:
                 calls[uid] = WaitingCall(uid, other.queue, other.joined_at, other.position - 1, other.priority)
 
-    def _on_varset(self, headers: Mapping[str, str], now: float) -> None:
-        if headers.get("Variable") != "QUEUE_PRIO":
+    def _on_varset(self, event: VarSet, now: float) -> None:
+        if event.variable != "QUEUE_PRIO" or not event.uniqueid:
             return
-        uid = headers.get("Uniqueid")
-        if uid:
-            self.set_call_priority(uid, _int(headers.get("Value"), 0))
+        self.set_call_priority(event.uniqueid, event.number or 0)
 
     def _remember_priority(self, uid: str, priority: int) -> None:
         pending = self._pending_prio
@@ -552,20 +565,23 @@ class LiveState:
 
     # -- resync ---------------------------------------------------------------------------------
 
-    def reset_from_queue_status(self, messages: Iterable[Mapping[str, str]], now: float) -> None:
-        """Rebuild memberships and waiting calls from a ``QueueStatus`` list (``QueueParams``,
-        ``QueueMember``, ``QueueEntry`` events). Load figures (call history, sessions, calls
-        taken, missed rings) of the people are kept."""
-        seen: dict[str, list[Mapping[str, str]]] = {}
-        entries: list[Mapping[str, str]] = []
-        for message in messages:
-            event = message.get("Event")
-            if event == "QueueMember":
-                pid = message.get("Name") or message.get("MemberName")
-                if pid in self._known:
-                    seen.setdefault(pid, []).append(message)  # type: ignore[arg-type]
-            elif event == "QueueEntry":
-                entries.append(message)
+    def reset_from_queue_status(
+        self, rows: Iterable[QueueStatusRow | Mapping[str, str] | Message], now: float
+    ) -> None:
+        """Rebuild memberships and waiting calls from the rows of a ``QueueStatus`` list
+        (``telephony.events.parse_queue_status``: QueueParams, QueueMember, QueueEntry). Load
+        figures (call history, sessions, calls taken, missed rings) of the people are kept.
+        Raw rows are typed by ``telephony.events.parse_event`` (transitional, as for ``apply``)."""
+        seen: dict[str, list[QueueMember]] = {}
+        entries: list[QueueEntry] = []
+        for row in rows:
+            if not isinstance(row, _TYPED):
+                row = parse_event(row if isinstance(row, Message) else Message(row))
+            if isinstance(row, QueueMember):
+                if row.member_name in self._known:
+                    seen.setdefault(row.member_name, []).append(row)
+            elif isinstance(row, QueueEntry):
+                entries.append(row)
         # People who are gone: logged out now (their load figures stay).
         for person in self._people.values():
             if person.pid not in seen and person.members:
@@ -585,16 +601,10 @@ class LiveState:
         self._calls = {}
         self._queue_calls = {}
         for entry in entries:
-            uid = entry.get("Uniqueid")
-            queue = entry.get("Queue")
+            uid = entry.uniqueid
+            queue = entry.queue
             if uid and queue:
-                self._calls[uid] = WaitingCall(
-                    uid,
-                    queue,
-                    now - max(_float(entry.get("Wait"), 0.0), 0.0),
-                    _int(entry.get("Position"), 0),
-                    _int(entry.get("Priority"), 0),
-                )
+                self._calls[uid] = WaitingCall(uid, queue, now - max(entry.wait, 0.0), entry.position, entry.priority)
                 self._queue_calls.setdefault(queue, {})[uid] = None
         self._views.clear()
         self._timed.clear()
@@ -602,12 +612,12 @@ class LiveState:
         self._queue_views.clear()
         self._dirty_queues = set(self._queues)
 
-    def _resync_person(self, person: _Person, rows: list[Mapping[str, str]], now: float) -> None:
+    def _resync_person(self, person: _Person, rows: list[QueueMember], now: float) -> None:
         was_logged_in = person.session_start is not None
         old_members = person.members
         person.members = {}
         person.ringing = None
-        logins = [_float(row.get("LoginTime"), 0.0) for row in rows]
+        logins = [row.login_time for row in rows]
         login = min((t for t in logins if t > 0), default=now)
         if was_logged_in and person.session_start is not None and login > person.session_start + 1.0:
             # Logged out and in again while we were away.
@@ -617,22 +627,22 @@ class LiveState:
         in_call = False
         last_call = 0.0
         for row in rows:
-            queue = row.get("Queue")
+            queue = row.queue
             if not queue:
                 continue
             old = old_members.get(queue)
             member = _Member(
-                row.get("Location") or row.get("Interface") or (old.interface if old else names.interface(person.pid)),
-                _float(row.get("LoginTime"), 0.0) or (old.login_time if old else now),
+                row.interface or (old.interface if old else names.interface(person.pid)),
+                row.login_time or (old.login_time if old else now),
             )
-            member.penalty = _int(row.get("Penalty"), 0)
-            member.paused = _flag(row.get("Paused"))
-            member.reason = (row.get("PausedReason") or "") if member.paused else ""
-            member.wrapup = _float(row.get("Wrapuptime"), 0.0)
+            member.penalty = row.penalty
+            member.paused = row.paused
+            member.reason = row.paused_reason if member.paused else ""
+            member.wrapup = row.wrapup
             person.members[queue] = member
-            person.device = _int(row.get("Status"), person.device)
-            in_call = in_call or _flag(row.get("InCall"))
-            last_call = max(last_call, _float(row.get("LastCall"), 0.0))
+            person.device = row.status
+            in_call = in_call or row.in_call
+            last_call = max(last_call, row.last_call)
         if not was_logged_in:
             self._login(person, login, now)
         if person.on_call and not in_call:

@@ -1,12 +1,25 @@
-"""Typed AMI events used to build call records.
+"""Typed AMI events: each AMI event is parsed here once, and nothing past this module reads headers.
 
-Pure module: no I/O, no asyncio, no AMI client. ``parse_event`` turns the headers of one AMI event
-(as a mapping of header name to value, e.g. a panoramisk ``Message``) into one of the frozen
-dataclasses below, or ``None`` when the event is not one we use.
+Pure module: no I/O, no asyncio, no AMI client. :func:`parse_event` turns one parsed
+:class:`telephony.ami.message.Message` into one of the frozen dataclasses below, or ``None`` when
+the event is not one the service uses (or is malformed: :func:`decode_event` says why).
 
-Header names are those Asterisk 22 sends; they are looked up case-insensitively. Every event
-carries ``timestamp`` (seconds since the epoch, float) from the ``Timestamp:`` header that
-``timestampevents=yes`` in manager.conf adds.
+Rules, the same for every event:
+
+* Header names are those Asterisk 22 sends; they are looked up case-insensitively.
+* Events carry ``timestamp`` (seconds since the epoch, a float: epochs live only at this edge)
+  from the ``Timestamp:`` header that ``timestampevents = yes`` in manager.conf adds. An event
+  without a valid one is malformed. The rows of a ``QueueStatus`` list (:class:`QueueParams`,
+  :class:`QueueMember`, :class:`QueueEntry`) and :class:`OriginateResponse` carry none that we need.
+* Numbers are parsed once, here. A malformed number never raises: it reads as its default
+  (``0``), or as ``None`` ("not given") where the consumer must tell a missing value from zero
+  (the optional fields of the member events). Flags (``Paused: 1``) read true for 1/true/yes/on.
+* The identity of a call event (``Uniqueid``/``Linkedid`` of Newchannel, Hangup and our UserEvents)
+  is required; queue and agent events give ``""`` when they lack it.
+* Caller names (``CallerIDName``, ``ConnectedLineName``) are unescaped once, by
+  :func:`caller_name`: Asterisk C-escapes them in AMI (``\\"`` for ``"``, ``\\\\`` for ``\\``) and the
+  SIP display name it got may still hold the quoted-pair escapes of a SIP quoted-string. What is
+  left is the name as the caller's phone shows it.
 """
 
 from __future__ import annotations
@@ -16,28 +29,116 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import TypeAlias
 
+from telephony.ami.message import Message
 from telephony.names import CALLBACK_BOOKED_USEREVENT, CALLBACK_USEREVENT, ROUTE_USEREVENT
 
 __all__ = [
+    "AgentCalled",
     "AgentComplete",
     "AgentConnect",
+    "AgentRingNoAnswer",
+    "CallbackBooked",
+    "CallbackStart",
+    "DeviceStateChange",
     "Event",
     "EventParseError",
     "Hangup",
-    "CallbackBooked",
-    "CallbackStart",
     "HotlineRoute",
+    "MemberEvent",
     "Newchannel",
+    "OriginateResponse",
     "QueueCallerAbandon",
     "QueueCallerJoin",
     "QueueCallerLeave",
+    "QueueEntry",
+    "QueueMember",
+    "QueueMemberAdded",
+    "QueueMemberPause",
+    "QueueMemberPenalty",
+    "QueueMemberRemoved",
+    "QueueMemberRinginuse",
+    "QueueMemberStatus",
+    "QueueParams",
+    "QueueStatusRow",
+    "VarSet",
+    "caller_name",
     "decode_event",
     "parse_event",
+    "parse_queue_status",
+    "sip_unquote",
+    "unescape_asterisk",
 ]
 
 
 class EventParseError(ValueError):
-    """A known event whose headers are missing or malformed (e.g. ``Cause: abc``)."""
+    """A known event whose headers are missing or malformed (e.g. ``Timestamp: abc``)."""
+
+
+# -- caller names ---------------------------------------------------------------------------------
+
+# The escapes of Asterisk's ast_escape_c() (main/utils.c), which AMI applies to caller names.
+_C_ESCAPES = MappingProxyType(
+    {"a": "\a", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v",
+     "\\": "\\", "'": "'", '"': '"', "?": "?"}  # fmt: skip
+)
+
+
+def unescape_asterisk(text: str) -> str:
+    """Undo Asterisk's C escaping of an AMI value (``\\"`` -> ``"``, ``\\\\`` -> ``\\``, ``\\n``...).
+
+    An unknown escape or a trailing backslash is kept as it is."""
+    if "\\" not in text:
+        return text
+    out: list[str] = []
+    i, n = 0, len(text)
+    while i < n:
+        char = text[i]
+        if char == "\\" and i + 1 < n and text[i + 1] in _C_ESCAPES:
+            out.append(_C_ESCAPES[text[i + 1]])
+            i += 2
+        else:
+            out.append(char)
+            i += 1
+    return "".join(out)
+
+
+def sip_unquote(text: str) -> str:
+    """The text of a SIP quoted-string (RFC 3261 25.1: ``quoted-pair = "\\" char``), surrounding
+    quotes optional: ``\\"Dr\\" Who`` -> ``"Dr" Who``, ``a\\\\b`` -> ``a\\b``. A trailing lone
+    backslash is kept."""
+    if len(text) >= 2 and text[0] == '"' and text[-1] == '"' and not _escaped_at(text, len(text) - 1):
+        text = text[1:-1]
+    if "\\" not in text:
+        return text
+    out: list[str] = []
+    i, n = 0, len(text)
+    while i < n:
+        if text[i] == "\\" and i + 1 < n:
+            out.append(text[i + 1])
+            i += 2
+        else:
+            out.append(text[i])
+            i += 1
+    return "".join(out)
+
+
+def _escaped_at(text: str, index: int) -> bool:
+    """Whether the character at ``index`` is preceded by an odd number of backslashes."""
+    count = 0
+    while index - count - 1 >= 0 and text[index - count - 1] == "\\":
+        count += 1
+    return count % 2 == 1
+
+
+def caller_name(raw: str) -> str:
+    """A caller name from AMI as the caller's phone shows it: Asterisk's escaping undone, then
+    the SIP quoted-string escapes the display name still holds."""
+    if "\\" not in raw:
+        return raw
+    return sip_unquote(unescape_asterisk(raw))
+
+
+# -- call records ---------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +148,7 @@ class Newchannel:
     uniqueid: str
     linkedid: str
     caller_id_num: str
-    caller_id_name: str
+    caller_id_name: str  # unescaped: as the caller's phone shows it
     context: str
     exten: str
 
@@ -97,6 +198,7 @@ class QueueCallerJoin:
     uniqueid: str
     linkedid: str
     position: int
+    priority: int | None = None  # app_queue does not send it; None when absent
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,8 +256,183 @@ class Hangup:
     channel: str
     uniqueid: str
     linkedid: str
-    cause: int
+    cause: int  # 0 (AST_CAUSE_NOTDEFINED) when absent or malformed
     cause_txt: str
+
+
+# -- routing: queue members and the calls offered to them ----------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class MemberEvent:
+    """The member blob app_queue sends with every ``QueueMember*`` event. An optional field is
+    None when the header is absent or malformed: the consumer keeps what it knew."""
+
+    timestamp: float
+    queue: str
+    member_name: str
+    interface: str
+    state_interface: str
+    penalty: int | None = None
+    paused: bool | None = None
+    paused_reason: str = ""
+    status: int | None = None  # the device state number (routing.state.DeviceState)
+    wrapup: float | None = None  # member-specific wrap-up seconds (0: the queue's)
+    login_time: float | None = None  # epoch; None when absent, malformed or 0
+    in_call: bool | None = None
+    last_call: float | None = None
+    calls_taken: int | None = None
+    ringinuse: bool | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class QueueMemberAdded(MemberEvent):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class QueueMemberRemoved(MemberEvent):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class QueueMemberPause(MemberEvent):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class QueueMemberPenalty(MemberEvent):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class QueueMemberStatus(MemberEvent):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class QueueMemberRinginuse(MemberEvent):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class AgentCalled:
+    """app_queue rings a member for the caller ``uniqueid``."""
+
+    timestamp: float
+    queue: str
+    uniqueid: str
+    linkedid: str
+    member_name: str
+    interface: str
+    dest_channel: str
+
+
+@dataclass(frozen=True, slots=True)
+class AgentRingNoAnswer:
+    timestamp: float
+    queue: str
+    uniqueid: str
+    linkedid: str
+    member_name: str
+    interface: str
+    ring_time: int  # milliseconds, as app_queue sends it
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceStateChange:
+    timestamp: float
+    device: str  # e.g. "PJSIP/agent-ar-1"
+    state: str  # e.g. "NOT_INUSE", "INUSE", "RINGING", "UNAVAILABLE"
+
+
+@dataclass(frozen=True, slots=True)
+class VarSet:
+    """A channel variable set (routing uses ``QUEUE_PRIO``, the caller's priority)."""
+
+    timestamp: float
+    channel: str
+    uniqueid: str
+    linkedid: str
+    variable: str
+    value: str
+    number: int | None = None  # the value as an integer, when it is one (QUEUE_PRIO)
+
+
+# -- QueueStatus rows (a list action's events: no timestamp, applied at the time of the resync) --
+
+
+@dataclass(frozen=True, slots=True)
+class QueueParams:
+    queue: str
+    max: int
+    strategy: str
+    calls: int
+    hold_time: int
+    talk_time: int
+    completed: int
+    abandoned: int
+    service_level: int
+    service_level_perf: float
+    weight: int
+
+
+@dataclass(frozen=True, slots=True)
+class QueueMember:
+    """One member of one queue in a ``QueueStatus`` list (``Name``/``Location`` headers)."""
+
+    queue: str
+    member_name: str
+    interface: str
+    state_interface: str
+    membership: str
+    penalty: int
+    calls_taken: int
+    last_call: float  # epoch, 0 if none
+    login_time: float  # epoch, 0 if unknown
+    in_call: bool
+    status: int
+    paused: bool
+    paused_reason: str
+    wrapup: float
+
+
+@dataclass(frozen=True, slots=True)
+class QueueEntry:
+    """One waiting caller in a ``QueueStatus`` list."""
+
+    queue: str
+    position: int
+    channel: str
+    uniqueid: str
+    caller_id_num: str
+    caller_id_name: str
+    wait: float  # seconds waited so far
+    priority: int
+
+
+QueueStatusRow: TypeAlias = QueueParams | QueueMember | QueueEntry
+
+
+# -- callbacks ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class OriginateResponse:
+    """The outcome of an async Originate (matched to it by ``action_id``)."""
+
+    action_id: str
+    response: str  # "Success" or "Failure"
+    reason: int  # AST_CONTROL_* of the outcome: 4 answered, 5 busy, 3 no answer, 8 congestion, 0 failed
+    channel: str
+    uniqueid: str  # "" or "<null>" when no channel came up
+    context: str
+    exten: str
+    timestamp: float | None = None
+
+    @property
+    def success(self) -> bool:
+        return self.response.lower() == "success"
 
 
 Event: TypeAlias = (
@@ -169,21 +446,50 @@ Event: TypeAlias = (
     | AgentConnect
     | AgentComplete
     | Hangup
+    | QueueMemberAdded
+    | QueueMemberRemoved
+    | QueueMemberPause
+    | QueueMemberPenalty
+    | QueueMemberStatus
+    | QueueMemberRinginuse
+    | AgentCalled
+    | AgentRingNoAnswer
+    | DeviceStateChange
+    | VarSet
+    | QueueParams
+    | QueueMember
+    | QueueEntry
+    | OriginateResponse
 )
 
 
+# -- header access --------------------------------------------------------------------------------
+
+
+_TRUE = frozenset({"1", "true", "yes", "on"})
+
+
 class _Headers:
-    """Case-insensitive, typed access to the headers of one event; raises EventParseError."""
+    """Typed access to the headers of one message; raises EventParseError only where required."""
 
-    __slots__ = ("_event", "_values")
+    __slots__ = ("_event", "_message")
 
-    def __init__(self, headers: Mapping[str, str]) -> None:
-        self._values = {str(k).lower(): v for k, v in headers.items()}
-        self._event = self.text("Event")
+    def __init__(self, message: Message) -> None:
+        self._message = message
+        self._event = message.get("Event") or ""
 
     def text(self, name: str) -> str:
-        value = self._values.get(name.lower(), "")
-        return "" if value is None else str(value)
+        return self._message.get(name) or ""
+
+    def first(self, *names: str) -> str:
+        for name in names:
+            value = self._message.get(name)
+            if value:
+                return value
+        return ""
+
+    def present(self, name: str) -> str | None:
+        return self._message.get(name)
 
     def required(self, name: str) -> str:
         value = self.text(name).strip()
@@ -191,14 +497,43 @@ class _Headers:
             raise EventParseError(f"{self._event or 'event'}: missing header {name!r}")
         return value
 
-    def integer(self, name: str, default: int | None = None) -> int:
-        raw = self.text(name).strip()
-        if not raw and default is not None:
-            return default
+    def integer(self, name: str, default: int = 0) -> int:
+        value = self.optional_int(name)
+        return default if value is None else value
+
+    def optional_int(self, name: str) -> int | None:
+        raw = self._message.get(name)
+        if raw is None:
+            return None
+        raw = raw.strip()
         try:
             return int(raw)
         except ValueError:
-            raise EventParseError(f"{self._event}: header {name!r} is not an integer: {raw!r}") from None
+            try:
+                return int(float(raw))
+            except (ValueError, OverflowError):
+                return None
+
+    def number(self, name: str, default: float = 0.0) -> float:
+        value = self.optional_float(name)
+        return default if value is None else value
+
+    def optional_float(self, name: str) -> float | None:
+        raw = self._message.get(name)
+        if raw is None:
+            return None
+        try:
+            value = float(raw)
+        except ValueError:
+            return None
+        return value if value == value and value not in (float("inf"), float("-inf")) else None
+
+    def flag(self, name: str) -> bool:
+        return self.text(name).strip().lower() in _TRUE
+
+    def optional_flag(self, name: str) -> bool | None:
+        raw = self._message.get(name)
+        return None if raw is None else raw.strip().lower() in _TRUE
 
     def timestamp(self) -> float:
         raw = self.required("Timestamp")
@@ -211,6 +546,9 @@ class _Headers:
         return value
 
 
+# -- decoders -------------------------------------------------------------------------------------
+
+
 def _newchannel(h: _Headers) -> Newchannel:
     return Newchannel(
         timestamp=h.timestamp(),
@@ -218,7 +556,7 @@ def _newchannel(h: _Headers) -> Newchannel:
         uniqueid=h.required("Uniqueid"),
         linkedid=h.required("Linkedid"),
         caller_id_num=h.text("CallerIDNum"),
-        caller_id_name=h.text("CallerIDName"),
+        caller_id_name=caller_name(h.text("CallerIDName")),
         context=h.text("Context"),
         exten=h.text("Exten"),
     )
@@ -257,9 +595,10 @@ def _queue_caller_join(h: _Headers) -> QueueCallerJoin:
     return QueueCallerJoin(
         timestamp=h.timestamp(),
         queue=h.text("Queue"),
-        uniqueid=h.required("Uniqueid"),
-        linkedid=h.required("Linkedid"),
-        position=h.integer("Position", default=0),
+        uniqueid=h.text("Uniqueid"),
+        linkedid=h.text("Linkedid"),
+        position=h.integer("Position"),
+        priority=h.optional_int("Priority"),
     )
 
 
@@ -267,11 +606,11 @@ def _queue_caller_abandon(h: _Headers) -> QueueCallerAbandon:
     return QueueCallerAbandon(
         timestamp=h.timestamp(),
         queue=h.text("Queue"),
-        uniqueid=h.required("Uniqueid"),
-        linkedid=h.required("Linkedid"),
-        position=h.integer("Position", default=0),
-        original_position=h.integer("OriginalPosition", default=0),
-        hold_time=h.integer("HoldTime", default=0),
+        uniqueid=h.text("Uniqueid"),
+        linkedid=h.text("Linkedid"),
+        position=h.integer("Position"),
+        original_position=h.integer("OriginalPosition"),
+        hold_time=h.integer("HoldTime"),
     )
 
 
@@ -279,9 +618,9 @@ def _queue_caller_leave(h: _Headers) -> QueueCallerLeave:
     return QueueCallerLeave(
         timestamp=h.timestamp(),
         queue=h.text("Queue"),
-        uniqueid=h.required("Uniqueid"),
-        linkedid=h.required("Linkedid"),
-        position=h.integer("Position", default=0),
+        uniqueid=h.text("Uniqueid"),
+        linkedid=h.text("Linkedid"),
+        position=h.integer("Position"),
     )
 
 
@@ -289,14 +628,14 @@ def _agent_connect(h: _Headers) -> AgentConnect:
     return AgentConnect(
         timestamp=h.timestamp(),
         queue=h.text("Queue"),
-        uniqueid=h.required("Uniqueid"),
-        linkedid=h.required("Linkedid"),
+        uniqueid=h.text("Uniqueid"),
+        linkedid=h.text("Linkedid"),
         dest_channel=h.text("DestChannel"),
         dest_uniqueid=h.text("DestUniqueid"),
         member_name=h.text("MemberName"),
         interface=h.text("Interface"),
-        hold_time=h.integer("HoldTime", default=0),
-        ring_time=h.integer("RingTime", default=0),
+        hold_time=h.integer("HoldTime"),
+        ring_time=h.integer("RingTime"),
     )
 
 
@@ -304,12 +643,12 @@ def _agent_complete(h: _Headers) -> AgentComplete:
     return AgentComplete(
         timestamp=h.timestamp(),
         queue=h.text("Queue"),
-        uniqueid=h.required("Uniqueid"),
-        linkedid=h.required("Linkedid"),
+        uniqueid=h.text("Uniqueid"),
+        linkedid=h.text("Linkedid"),
         member_name=h.text("MemberName"),
         interface=h.text("Interface"),
-        hold_time=h.integer("HoldTime", default=0),
-        talk_time=h.integer("TalkTime", default=0),
+        hold_time=h.integer("HoldTime"),
+        talk_time=h.integer("TalkTime"),
         reason=h.text("Reason"),
     )
 
@@ -320,8 +659,133 @@ def _hangup(h: _Headers) -> Hangup:
         channel=h.text("Channel"),
         uniqueid=h.required("Uniqueid"),
         linkedid=h.required("Linkedid"),
-        cause=h.integer("Cause", default=0),
+        cause=h.integer("Cause"),
         cause_txt=h.text("Cause-txt"),
+    )
+
+
+def _member(cls: type[MemberEvent]) -> Callable[[_Headers], MemberEvent]:
+    def decode(h: _Headers) -> MemberEvent:
+        login = h.optional_float("LoginTime")
+        return cls(
+            timestamp=h.timestamp(),
+            queue=h.text("Queue"),
+            member_name=h.first("MemberName", "Name"),
+            interface=h.first("Interface", "Location"),
+            state_interface=h.text("StateInterface"),
+            penalty=h.optional_int("Penalty"),
+            paused=h.optional_flag("Paused"),
+            paused_reason=h.text("PausedReason"),
+            status=h.optional_int("Status"),
+            wrapup=h.optional_float("Wrapuptime"),
+            login_time=login if login else None,
+            in_call=h.optional_flag("InCall"),
+            last_call=h.optional_float("LastCall"),
+            calls_taken=h.optional_int("CallsTaken"),
+            ringinuse=h.optional_flag("Ringinuse"),
+        )
+
+    return decode
+
+
+def _agent_called(h: _Headers) -> AgentCalled:
+    return AgentCalled(
+        timestamp=h.timestamp(),
+        queue=h.text("Queue"),
+        uniqueid=h.text("Uniqueid"),
+        linkedid=h.text("Linkedid"),
+        member_name=h.text("MemberName"),
+        interface=h.text("Interface"),
+        dest_channel=h.text("DestChannel"),
+    )
+
+
+def _agent_ring_no_answer(h: _Headers) -> AgentRingNoAnswer:
+    return AgentRingNoAnswer(
+        timestamp=h.timestamp(),
+        queue=h.text("Queue"),
+        uniqueid=h.text("Uniqueid"),
+        linkedid=h.text("Linkedid"),
+        member_name=h.text("MemberName"),
+        interface=h.text("Interface"),
+        ring_time=h.integer("RingTime"),
+    )
+
+
+def _device_state_change(h: _Headers) -> DeviceStateChange:
+    return DeviceStateChange(timestamp=h.timestamp(), device=h.text("Device"), state=h.text("State"))
+
+
+def _varset(h: _Headers) -> VarSet:
+    return VarSet(
+        timestamp=h.timestamp(),
+        channel=h.text("Channel"),
+        uniqueid=h.text("Uniqueid"),
+        linkedid=h.text("Linkedid"),
+        variable=h.text("Variable"),
+        value=h.text("Value"),
+        number=h.optional_int("Value"),
+    )
+
+
+def _queue_params(h: _Headers) -> QueueParams:
+    return QueueParams(
+        queue=h.text("Queue"),
+        max=h.integer("Max"),
+        strategy=h.text("Strategy"),
+        calls=h.integer("Calls"),
+        hold_time=h.integer("Holdtime"),
+        talk_time=h.integer("TalkTime"),
+        completed=h.integer("Completed"),
+        abandoned=h.integer("Abandoned"),
+        service_level=h.integer("ServiceLevel"),
+        service_level_perf=h.number("ServicelevelPerf"),
+        weight=h.integer("Weight"),
+    )
+
+
+def _queue_member(h: _Headers) -> QueueMember:
+    return QueueMember(
+        queue=h.text("Queue"),
+        member_name=h.first("Name", "MemberName"),
+        interface=h.first("Location", "Interface"),
+        state_interface=h.text("StateInterface"),
+        membership=h.text("Membership"),
+        penalty=h.integer("Penalty"),
+        calls_taken=h.integer("CallsTaken"),
+        last_call=h.number("LastCall"),
+        login_time=h.number("LoginTime"),
+        in_call=h.flag("InCall"),
+        status=h.integer("Status"),
+        paused=h.flag("Paused"),
+        paused_reason=h.text("PausedReason"),
+        wrapup=h.number("Wrapuptime"),
+    )
+
+
+def _queue_entry(h: _Headers) -> QueueEntry:
+    return QueueEntry(
+        queue=h.text("Queue"),
+        position=h.integer("Position"),
+        channel=h.text("Channel"),
+        uniqueid=h.text("Uniqueid"),
+        caller_id_num=h.text("CallerIDNum"),
+        caller_id_name=caller_name(h.text("CallerIDName")),
+        wait=h.number("Wait"),
+        priority=h.integer("Priority"),
+    )
+
+
+def _originate_response(h: _Headers) -> OriginateResponse:
+    return OriginateResponse(
+        action_id=h.text("ActionID"),
+        response=h.text("Response"),
+        reason=h.integer("Reason"),
+        channel=h.text("Channel"),
+        uniqueid=h.text("Uniqueid"),
+        context=h.text("Context"),
+        exten=h.text("Exten"),
+        timestamp=h.optional_float("Timestamp"),
     )
 
 
@@ -336,26 +800,60 @@ _DECODERS: Mapping[str, Callable[[_Headers], Event | None]] = MappingProxyType(
         "agentconnect": _agent_connect,
         "agentcomplete": _agent_complete,
         "hangup": _hangup,
+        "queuememberadded": _member(QueueMemberAdded),
+        "queuememberremoved": _member(QueueMemberRemoved),
+        "queuememberpause": _member(QueueMemberPause),
+        "queuememberpaused": _member(QueueMemberPause),  # the name before Asterisk 13
+        "queuememberpenalty": _member(QueueMemberPenalty),
+        "queuememberstatus": _member(QueueMemberStatus),
+        "queuememberringinuse": _member(QueueMemberRinginuse),
+        "agentcalled": _agent_called,
+        "agentringnoanswer": _agent_ring_no_answer,
+        "devicestatechange": _device_state_change,
+        "varset": _varset,
+        "queueparams": _queue_params,
+        "queuemember": _queue_member,
+        "queueentry": _queue_entry,
+        "originateresponse": _originate_response,
     }
 )
 
+#: The ``Event`` header values parse_event types (lower-cased).
+EVENT_NAMES: frozenset[str] = frozenset(_DECODERS)
 
-def decode_event(headers: Mapping[str, str]) -> Event | None:
-    """Like ``parse_event`` but raises ``EventParseError`` for a known event with bad headers."""
-    h = _Headers(headers)
+
+def _message(message: Message | Mapping[str, str]) -> Message:
+    return message if isinstance(message, Message) else Message(message)
+
+
+def decode_event(message: Message | Mapping[str, str]) -> Event | None:
+    """Like :func:`parse_event` but raises :class:`EventParseError` for a known event with bad
+    headers. ``message`` is what the parser gave (a plain mapping is accepted for tests)."""
+    h = _Headers(_message(message))
     decoder = _DECODERS.get(h.text("Event").strip().lower())
     if decoder is None:
         return None
     return decoder(h)
 
 
-def parse_event(headers: Mapping[str, str]) -> Event | None:
-    """The typed event for these AMI headers; ``None`` for events we do not use and malformed ones.
+def parse_event(message: Message | Mapping[str, str]) -> Event | None:
+    """The typed event for one AMI message; ``None`` for events we do not use and malformed ones.
 
     Never raises for bad input, so one garbled event cannot stop the AMI feed. Use
-    ``decode_event`` to get the reason (``EventParseError``) when it should be logged.
+    :func:`decode_event` to get the reason (:class:`EventParseError`) when it should be logged.
     """
     try:
-        return decode_event(headers)
+        return decode_event(message)
     except EventParseError:
         return None
+
+
+def parse_queue_status(messages: list[Message]) -> list[QueueStatusRow]:
+    """The typed rows of a ``QueueStatus`` list (``AMIClient.send_action_list``), in order;
+    other events in the list are left out."""
+    rows: list[QueueStatusRow] = []
+    for message in messages:
+        event = parse_event(message)
+        if isinstance(event, (QueueParams, QueueMember, QueueEntry)):
+            rows.append(event)
+    return rows

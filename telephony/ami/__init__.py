@@ -1,29 +1,35 @@
-"""The Asterisk Manager Interface: message, parser and client (see each module)."""
+"""The Asterisk Manager Interface: ``message`` (Message, action encoding), ``parser`` (AMIParser)
+and ``client`` (AMIClient and its errors).
 
-from telephony.ami.client import (
-    AMIAuthError,
-    AMIClient,
-    AMIDisconnected,
-    AMIError,
-    AMIException,
-    AMITimeout,
-    ConnectCallback,
-    EventHandler,
-)
-from telephony.ami.message import ActionValue, Message, encode_action
-from telephony.ami.parser import AMIParser
+The public names are re-exported lazily, so a pure module importing ``telephony.ami.message``
+(e.g. ``telephony.events``) does not pull in asyncio through the client.
+"""
 
-__all__ = [
-    "AMIAuthError",
-    "AMIClient",
-    "AMIDisconnected",
-    "AMIError",
-    "AMIException",
-    "AMIParser",
-    "AMITimeout",
-    "ActionValue",
-    "ConnectCallback",
-    "EventHandler",
-    "Message",
-    "encode_action",
-]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_WHERE = {
+    "AMIAuthError": "client",
+    "AMIClient": "client",
+    "AMIDisconnected": "client",
+    "AMIError": "client",
+    "AMIException": "client",
+    "AMITimeout": "client",
+    "ConnectCallback": "client",
+    "EventHandler": "client",
+    "ActionValue": "message",
+    "Message": "message",
+    "encode_action": "message",
+    "AMIParser": "parser",
+}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{module}"), name)

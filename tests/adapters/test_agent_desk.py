@@ -18,6 +18,8 @@ from routing.db import RoutingStore
 from routing.policy import MISSED_RINGS, NO_SEAT
 from routing.queues import build_queues
 from routing.service import AgentDesk, AgentDeskError
+from telephony.ami.message import Message
+from telephony.events import AgentRingNoAnswer, Hangup, QueueMemberAdded, parse_event
 
 try:
     from .fake_ami import FakeAction, FakeAMIConnection, FakeAMIServer
@@ -125,13 +127,21 @@ def db_path(db_url):
 
 
 class Running:
-    """A desk with its own AMI client, as the service runs it."""
+    """A desk with its own AMI client, wired as the root wires it: one AMI handler parses each
+    event once and hands the typed event to the desk."""
 
-    def __init__(self, server: FakeAMIServer, db_url: str) -> None:
+    def __init__(self, server: FakeAMIServer, db_url: str, wired: bool = True) -> None:
         self.client = AMIClient("127.0.0.1", server.port, "hotline", "s3cret", backoff_initial=0.05,
                                 backoff_max=0.2)  # fmt: skip
         self.store = RoutingStore(db_url)
         self.desk = AgentDesk(PROFILE, self.client, self.store)
+        if wired:
+            self.client.add_event_handler(self.on_ami_event)
+
+    def on_ami_event(self, message: Message) -> None:
+        event = parse_event(message)
+        if event is not None:
+            self.desk.on_event(event)
 
     async def __aenter__(self) -> AgentDesk:
         await self.desk.start()
@@ -259,3 +269,91 @@ async def test_unknown_people_and_logged_out_pauses_are_refused_clearly(fake, db
             await desk.login("nobody")
         with pytest.raises(AgentDeskError, match="not logged in"):
             await desk.pause("agent-ar-1")
+
+
+# -- the desk takes typed events from the root ---------------------------------------------------------
+
+
+async def test_the_desk_hears_asterisk_only_through_on_event(fake, db_path):
+    server, app_queue = fake
+    running = Running(server, db_path, wired=False)
+    async with running as desk:
+        await settled(server, lambda: desk.synced)
+        await app_queue.broadcast(app_queue.member_event("QueueMemberAdded", {
+            "Queue": "ar-general", "MemberName": "agent-ar-1", "Interface": "PJSIP/agent-ar-1", "Penalty": "0",
+            "Paused": "0", "PausedReason": "", "Status": "1", "LoginTime": "0"}))  # fmt: skip
+        # A barrier: the Ping's answer comes after the event on the same socket.
+        await desk.ami.send_action({"Action": "Ping"})
+        assert desk.snapshot().people == {}  # the desk did not subscribe itself
+
+        desk.on_event(QueueMemberAdded(time.time(), "ar-general", "agent-ar-1", "PJSIP/agent-ar-1", "", penalty=0,
+                                       paused=False, status=1))  # fmt: skip
+        assert set(desk.snapshot().people["agent-ar-1"].queues) == {"ar-general"}
+        desk.on_event(Hangup(time.time(), "PJSIP/x", "1.1", "1.1", 16, "Normal Clearing"))  # not routing's: ignored
+    assert QueueMemberAdded in desk.event_types and AgentRingNoAnswer in desk.event_types
+    assert Hangup not in desk.event_types
+    assert "QueueMemberAdded" in desk.events
+
+
+async def test_skills_set_by_a_supervisor_give_the_queues_at_login_and_survive_a_restart(fake, db_path):
+    server, app_queue = fake
+    async with Running(server, db_path) as desk:
+        await settled(server, lambda: desk.synced)
+        assert desk.queues_at_login("agent-ar-1") == sorted(QUEUES_OF["agent-ar-1"])
+        person = next(p for p in PROFILE.people if p.id == "agent-ar-1")
+        assert desk.skills("agent-ar-1") == (tuple(person.topics), tuple(person.specialties), False)
+
+        queues = await desk.set_skills("agent-ar-1", ["complaints"], [], by="supervisor")
+        assert queues == desk.queues_at_login("agent-ar-1")
+        assert queues and all(q.endswith("-complaints") for q in queues)
+        assert desk.skills("agent-ar-1") == (("complaints",), (), True)
+
+        await desk.login("agent-ar-1")
+        await settled(server, lambda: set(app_queue.of("agent-ar-1")) == set(queues))
+
+    async with Running(server, db_path) as desk:  # the override is in the database
+        assert desk.skills("agent-ar-1") == (("complaints",), (), True)
+        assert desk.queues_at_login("agent-ar-1") == queues
+
+
+async def test_skills_without_an_override_match_the_profile_queues(fake, db_path):
+    server, _ = fake
+    async with Running(server, db_path) as desk:
+        for person in PROFILE.people:
+            topics, specialties, overridden = desk.skills(person.id)
+            assert not overridden
+            expected = desk.queues_at_login(person.id)
+            assert await desk.set_skills(person.id, topics, specialties, by="test") == expected
+
+
+async def test_unknown_skills_and_people_are_refused_clearly(fake, db_path):
+    server, _ = fake
+    async with Running(server, db_path) as desk:
+        with pytest.raises(AgentDeskError, match="unknown topics: astrology"):
+            await desk.set_skills("agent-ar-1", ["astrology"], [], by="supervisor")
+        with pytest.raises(AgentDeskError, match="unknown specialties: alchemy"):
+            await desk.set_skills("agent-ar-1", [], ["alchemy"], by="supervisor")
+        with pytest.raises(AgentDeskError, match="not an agent or doctor"):
+            await desk.set_skills("nobody", [], [], by="supervisor")
+        assert not desk.skills("agent-ar-1")[2]
+
+
+async def test_seats_now_are_the_live_override_else_the_profile(fake, db_path):
+    server, _ = fake
+    async with Running(server, db_path) as desk:
+        shift, before = desk.seats_now()
+        assert set(before) == desk.queues
+        assert all(before[q] == PROFILE.seats_for(q, shift) for q in before)
+        await desk.set_seats("ar-complaints", before["ar-complaints"] + 3, by="supervisor")
+        assert desk.seats_now() == (shift, {**before, "ar-complaints": before["ar-complaints"] + 3})
+
+
+async def test_a_pause_reason_asterisk_cannot_carry_is_logged_not_raised(fake, db_path, caplog):
+    server, app_queue = fake
+    async with Running(server, db_path) as desk:
+        await settled(server, lambda: desk.synced)
+        await desk.login("agent-en-1")
+        await settled(server, lambda: app_queue.active("en-general") == {"agent-en-1"})
+        await desk.pause("agent-en-1", "lunch\r\nAction: Originate")
+        assert "must not contain CR or LF" in caplog.text
+        assert server.count("Originate") == 0

@@ -297,7 +297,7 @@ def test_parse_event_returns_none_for_events_we_do_not_use(headers: Mapping[str,
 
 @pytest.mark.parametrize(
     ("header", "value"),
-    [("Cause", "sixteen"), ("Timestamp", "yesterday"), ("Timestamp", ""), ("Uniqueid", "")],
+    [("Timestamp", "yesterday"), ("Timestamp", ""), ("Timestamp", "nan"), ("Uniqueid", "")],
 )
 def test_malformed_known_event_is_none_from_parse_event_and_an_error_from_decode_event(header: str, value: str) -> None:
     headers = {**ANSWERED_BY_PAEDIATRICIAN[-1], header: value}
@@ -305,6 +305,15 @@ def test_malformed_known_event_is_none_from_parse_event_and_an_error_from_decode
     assert parse_event(headers) is None
     with pytest.raises(EventParseError, match=header):
         decode_event(headers)
+
+
+def test_a_malformed_number_reads_as_its_default_and_the_record_still_completes() -> None:
+    log = [*ANSWERED_BY_PAEDIATRICIAN[:-1], {**ANSWERED_BY_PAEDIATRICIAN[-1], "Cause": "sixteen"}]
+
+    record = only(play(log))
+
+    assert record.outcome is Outcome.ANSWERED
+    assert (record.hangup_cause, record.hangup_cause_text) == (0, "Normal Clearing")
 
 
 # The service calls a caller back: Asterisk originates to the trunk; when the caller answers the

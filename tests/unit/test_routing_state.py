@@ -8,8 +8,10 @@ import dataclasses
 
 import pytest
 
-from telephony.ami.client import AMIParser
 from routing.state import LiveState, PersonState
+from telephony.ami.message import Message
+from telephony.ami.parser import AMIParser
+from telephony.events import parse_event, parse_queue_status
 
 PEOPLE = ("agent-ar-1", "agent-ar-2", "agent-en-1", "doc-ar-paed-1")
 
@@ -21,9 +23,16 @@ def ami(text):
 
 
 def play(state, text):
+    """Each message parsed once into a typed event (telephony.events), as the service does."""
     for message in ami(text):
-        state.apply(message, float(message["Timestamp"]))
+        event = parse_event(message)
+        state.apply(event, event.timestamp if event is not None and hasattr(event, "timestamp") else 0.0)
     return state
+
+
+def apply_raw(state, headers, now):
+    """Headers written by hand, typed by the boundary's parser (Timestamp: ``now``), then applied."""
+    return state.apply(parse_event(Message({"Timestamp": repr(now), **headers})), now)
 
 
 def fresh(**kwargs):
@@ -466,10 +475,11 @@ def test_a_caller_leaving_stops_the_ringing_of_members_called_for_it():
 
 def test_unknown_events_and_malformed_numbers_never_raise():
     state = fresh()
-    assert state.apply({"Event": "Newchannel", "Channel": "PJSIP/x"}, 1.0) is False
-    assert state.apply({"Response": "Success"}, 1.0) is False
-    assert state.apply({}, 1.0) is False
-    state.apply(
+    assert apply_raw(state, {"Event": "Newchannel", "Channel": "PJSIP/x"}, 1.0) is False
+    assert apply_raw(state, {"Response": "Success"}, 1.0) is False
+    assert apply_raw(state, {}, 1.0) is False
+    apply_raw(
+        state,
         {
             "Event": "QueueMemberAdded",
             "Queue": "ar-general",
@@ -482,10 +492,10 @@ def test_unknown_events_and_malformed_numbers_never_raise():
         },
         50.0,
     )
-    state.apply({"Event": "AgentComplete", "Queue": "ar-general", "MemberName": "agent-ar-1", "TalkTime": "x"}, 60.0)
-    state.apply({"Event": "QueueCallerJoin", "Queue": "ar-general", "Uniqueid": "u", "Position": "1e400"}, 61.0)
-    state.apply({"Event": "QueueMemberRemoved", "MemberName": "agent-ar-1"}, 62.0)  # no Queue
-    state.apply({"Event": "AgentCalled", "MemberName": "nobody"}, 62.0)
+    apply_raw(state, {"Event": "AgentComplete", "Queue": "ar-general", "MemberName": "agent-ar-1", "TalkTime": "x"}, 60.0)
+    apply_raw(state, {"Event": "QueueCallerJoin", "Queue": "ar-general", "Uniqueid": "u", "Position": "1e400"}, 61.0)
+    apply_raw(state, {"Event": "QueueMemberRemoved", "MemberName": "agent-ar-1"}, 62.0)  # no Queue
+    apply_raw(state, {"Event": "AgentCalled", "MemberName": "nobody"}, 62.0)
     view = state.snapshot(70.0).people["agent-ar-1"]
     assert view.login_time == 50.0 and view.queues["ar-general"].penalty == 0
     assert view.state is PersonState.AVAILABLE  # wrap-up over at 65
@@ -573,7 +583,7 @@ def test_resync_from_queue_status_keeps_the_occupancy_history():
         """,
     )
     before = state.snapshot(5000.0).people["agent-ar-1"]
-    state.reset_from_queue_status(ami(QUEUE_STATUS), 5000.0)
+    state.reset_from_queue_status(parse_queue_status(ami(QUEUE_STATUS)), 5000.0)
     snap = state.snapshot(5000.0)
     after = snap.people["agent-ar-1"]
     assert after.history == before.history == ((4100.0, 4400.0),)
@@ -595,7 +605,7 @@ def test_resync_rebuilds_members_and_waiting_calls_and_logs_out_people_not_liste
         Position: 1
         """,
     )
-    state.reset_from_queue_status(ami(QUEUE_STATUS), 5000.0)
+    state.reset_from_queue_status(parse_queue_status(ami(QUEUE_STATUS)), 5000.0)
     snap = state.snapshot(5000.0)
     assert snap.queues == {"ar-general": ("agent-ar-1", "agent-ar-2")}
     assert snap.people["agent-en-1"].state is PersonState.LOGGED_OUT
@@ -622,7 +632,7 @@ def test_resync_ends_a_call_whose_complete_event_was_missed():
         """,
     )
     status = QUEUE_STATUS.replace("LastCall: 1400", "LastCall: 4300")
-    state.reset_from_queue_status(ami(status), 5000.0)
+    state.reset_from_queue_status(parse_queue_status(ami(status)), 5000.0)
     view = state.snapshot(5000.0).people["agent-ar-1"]
     assert view.state is PersonState.AVAILABLE and view.history == ((4100.0, 4300.0),)
     assert view.calls_taken == 1 and view.idle_since == 4305.0
@@ -632,8 +642,8 @@ def test_occupancy_and_calls_count_only_the_last_hour():
     state = play(fresh(wrapup_seconds=0), LOGIN_AR1)
     t = 1000.0
     for _ in range(10):  # ten calls of 100 s, one every 1000 s
-        state.apply({"Event": "AgentConnect", "Queue": "ar-general", "MemberName": "agent-ar-1"}, t + 500)
-        state.apply({"Event": "AgentComplete", "Queue": "ar-general", "MemberName": "agent-ar-1"}, t + 600)
+        apply_raw(state, {"Event": "AgentConnect", "Queue": "ar-general", "MemberName": "agent-ar-1"}, t + 500)
+        apply_raw(state, {"Event": "AgentComplete", "Queue": "ar-general", "MemberName": "agent-ar-1"}, t + 600)
         t += 1000
     view = state.snapshot(t).people["agent-ar-1"]
     assert view.calls_taken == 10
@@ -645,8 +655,8 @@ def test_occupancy_and_calls_count_only_the_last_hour():
 def test_history_is_bounded():
     state = play(fresh(wrapup_seconds=0), LOGIN_AR1)
     for i in range(2000):
-        state.apply({"Event": "AgentConnect", "Queue": "ar-general", "MemberName": "agent-ar-1"}, 1000.0 + i)
-        state.apply({"Event": "AgentComplete", "Queue": "ar-general", "MemberName": "agent-ar-1"}, 1000.5 + i)
+        apply_raw(state, {"Event": "AgentConnect", "Queue": "ar-general", "MemberName": "agent-ar-1"}, 1000.0 + i)
+        apply_raw(state, {"Event": "AgentComplete", "Queue": "ar-general", "MemberName": "agent-ar-1"}, 1000.5 + i)
     view = state.snapshot(3001.0).people["agent-ar-1"]
     assert view.calls_taken == 2000 and len(view.history) <= 256
 
@@ -658,7 +668,7 @@ def test_snapshot_is_immutable_and_rebuilds_only_changed_people():
         first.at = 0.0
     with pytest.raises(TypeError):
         first.people["x"] = None
-    state.apply({"Event": "AgentCalled", "Queue": "ar-general", "MemberName": "agent-ar-2", "Uniqueid": "u"}, 1002.0)
+    apply_raw(state, {"Event": "AgentCalled", "Queue": "ar-general", "MemberName": "agent-ar-2", "Uniqueid": "u"}, 1002.0)
     second = state.snapshot(1002.0)
     assert second.people["agent-ar-1"] is first.people["agent-ar-1"]
     assert second.people["agent-ar-2"] is not first.people["agent-ar-2"]
@@ -674,9 +684,9 @@ def test_the_known_people_may_be_given_as_a_profile():
     assert set(state.snapshot(1001.0).people) == {"agent-ar-1"}
 
 
-def test_plain_dicts_and_parsed_messages_give_the_same_state():
-    from_messages = play(fresh(), LOGIN_AR1 + CALL_1)
-    from_dicts = fresh()
+def test_raw_messages_are_typed_by_the_boundary_parser_and_give_the_same_state():
+    from_typed = play(fresh(), LOGIN_AR1 + CALL_1)
+    from_raw = fresh()
     for message in ami(LOGIN_AR1 + CALL_1):
-        from_dicts.apply(message.to_dict(), float(message["Timestamp"]))
-    assert from_dicts.snapshot(1020.0) == from_messages.snapshot(1020.0)
+        from_raw.apply(message, float(message["Timestamp"]))  # transitional path
+    assert from_raw.snapshot(1020.0) == from_typed.snapshot(1020.0)
