@@ -31,10 +31,9 @@ from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Self
 
-from sqlalchemy import case, event, select, update
-from sqlalchemy.engine import Connection
+from sqlalchemy import case, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from callbacks.model import (
     OPEN_STATUSES,
@@ -44,7 +43,7 @@ from callbacks.model import (
     Origin,
     RequestStatus,
 )
-from storage.engine import async_engine
+from storage.engine import Database
 from callbacks.rows import CallbackAttemptRow, CallbackRefusalRow, CallbackRequestRow
 
 __all__ = ["DEFAULT_UNKNOWN_RETRY_SECONDS", "NOT_DIALLED", "CallbackStore", "NextState"]
@@ -62,7 +61,6 @@ NextState = Callable[[CallbackRequest, AttemptOutcome, float], CallbackRequest]
 
 _OPEN_VALUES = tuple(sorted(s.value for s in OPEN_STATUSES))
 _ADD_RETRIES = 5
-_SQLITE_BEGIN_OPTION = "hotline_sqlite_begin"
 
 
 # -- conversions ------------------------------------------------------------------------------------
@@ -137,22 +135,6 @@ def _new_row(request: CallbackRequest, now: datetime) -> CallbackRequestRow:
     )
 
 
-# -- SQLite transactions ----------------------------------------------------------------------------
-
-
-def _sqlite_manual_transactions(dbapi_connection: Any, _record: Any) -> None:
-    # Stop the driver from issuing its own (deferred) BEGIN: _sqlite_begin issues ours.
-    dbapi_connection.isolation_level = None
-
-
-def _sqlite_begin(conn: Connection) -> None:
-    # Writers: BEGIN IMMEDIATE takes SQLite's single write lock before the transaction reads anything
-    # (waiting up to the busy timeout), so read-then-write units of work such as claim are serialised
-    # across connections and processes. Readers: a plain deferred BEGIN (WAL: they never block writers).
-    mode = conn.get_execution_options().get(_SQLITE_BEGIN_OPTION, "DEFERRED")
-    conn.exec_driver_sql(f"BEGIN {mode}")
-
-
 # -- store ------------------------------------------------------------------------------------------
 
 
@@ -164,16 +146,11 @@ class CallbackStore:
     Use ``await store.close()`` (or ``async with CallbackStore(url) as store``) when done.
     """
 
-    def __init__(self, url: str) -> None:
-        self._engine: AsyncEngine = async_engine(url)
-        self._dialect = self._engine.dialect.name
-        writer_engine = self._engine
-        if self._dialect == "sqlite":
-            event.listen(self._engine.sync_engine, "connect", _sqlite_manual_transactions)
-            event.listen(self._engine.sync_engine, "begin", _sqlite_begin)
-            writer_engine = self._engine.execution_options(**{_SQLITE_BEGIN_OPTION: "IMMEDIATE"})
-        self._readers = async_sessionmaker(self._engine, expire_on_commit=False)
-        self._writers = async_sessionmaker(writer_engine, expire_on_commit=False)
+    def __init__(self, db: Database | str) -> None:
+        self.db, self._owned = Database.of(db)
+        self._dialect = self.db.dialect
+        self._readers = self.db.readers
+        self._writers = self.db.writers
 
     async def __aenter__(self) -> Self:
         return self
@@ -187,7 +164,8 @@ class CallbackStore:
         await self.close()
 
     async def close(self) -> None:
-        await self._engine.dispose()
+        if self._owned:
+            await self.db.close()
 
     @asynccontextmanager
     async def _write(self) -> AsyncIterator[AsyncSession]:

@@ -16,9 +16,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import socket
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from callbacks import policy
@@ -37,16 +37,16 @@ log = logging.getLogger(__name__)
 
 TICK_SECONDS = 1.0
 ORIGINATE_TIMEOUT_MS = 30_000
-# Fault injection for the exactly-once end-to-end test: exit between the claim and the dial.
-CRASH_AFTER_CLAIM = "HOTLINE_TEST_CRASH_AFTER_CLAIM"
+
+
+@dataclass(frozen=True)
+class Faults:
+    """Fault injection, handed in by the composition root (only the end-to-end tests turn it on)."""
+
+    crash_after_claim: bool = False  # exit the process between the claim of an attempt and its dial
 
 # OriginateResponse Reason codes (Asterisk's AST_CONTROL_* values)
 _REASONS = {4: AttemptOutcome.CONNECTED, 5: AttemptOutcome.BUSY, 3: AttemptOutcome.NO_ANSWER, 1: AttemptOutcome.NO_ANSWER}
-
-
-def instance_name(agi_port: int) -> str:
-    """Stable across restarts of one service (so it recovers its own claims), distinct between two."""
-    return f"{socket.gethostname()}:{agi_port}"
 
 
 class CallbackService:
@@ -59,8 +59,10 @@ class CallbackService:
         sounds_host_dir: Path | None,
         instance: str,
         clock: Callable[[], float] = time.time,
+        faults: Faults = Faults(),
     ) -> None:
         self.profile = profile
+        self.faults = faults
         self.rules = profile.callbacks
         self.ami = ami
         self.store = store
@@ -148,6 +150,24 @@ class CallbackService:
         stored = await self.store.add(request)
         log.info("callback request %s for %s after %s", stored.id, stored.number, record.outcome.value)
 
+    # -- for the console ----------------------------------------------------------------------------
+    async def open_requests(self) -> list[CallbackRequest]:
+        return await self.store.open_requests()
+
+    async def all_requests(self) -> list[CallbackRequest]:
+        return await self.store.all_requests()
+
+    async def get(self, request_id: int) -> CallbackRequest | None:
+        return await self.store.get(request_id)
+
+    async def cancel(self, request_id: int) -> bool:
+        """Cancel an open request (False if it is not open, or is being dialled)."""
+        return await self.store.cancel(request_id)
+
+    async def reschedule(self, request_id: int, at: float) -> bool:
+        """Move an open request's next attempt to ``at`` (epoch seconds); False if it is not open."""
+        return await self.store.reschedule(request_id, at)
+
     # -- the scheduler --------------------------------------------------------------------------
     async def _run(self) -> None:
         while True:
@@ -172,8 +192,8 @@ class CallbackService:
         if not due:
             return
         for request, attempt in await self.store.claim([d.request_id for d in due], self.instance, now):
-            if os.environ.get(CRASH_AFTER_CLAIM):
-                log.critical("%s is set: exiting between claim and dial (fault injection)", CRASH_AFTER_CLAIM)
+            if self.faults.crash_after_claim:
+                log.critical("fault injection: exiting between the claim and the dial")
                 os._exit(70)
             await self._dial(request, attempt)
 

@@ -3,17 +3,106 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 from types import TracebackType
 from typing import Any, Self
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from sqlalchemy import bindparam, create_engine, select, text
 
 from cdr.builder import CallRecord, Outcome
+from cdr.reports import Aggregates, Measures, by_queue, fold_group_row, interval_seconds
 from cdr.rows import CallRecordRow
-from storage.engine import INSERTS, async_engine
+from storage.base import UTCDateTime
+from storage.engine import Database, sync_url
 
-__all__ = ["RecordStore"]
+__all__ = ["RecordStore", "aggregate_sql"]
+
+
+# -- reports: the SQL twin of cdr.reports.aggregate ------------------------------------------------
+
+
+def _bucket_sql(dialect: str, width: int) -> str:
+    if dialect == "sqlite":
+        # started_at is stored as naive UTC text 'YYYY-MM-DD HH:MM:SS.ffffff'; %s floors to seconds
+        return f"(CAST(strftime('%s', started_at) AS INTEGER) / {width:d}) * {width:d}"
+    if dialect == "postgresql":
+        return f"CAST(floor(extract(epoch FROM started_at) / {width:d}) AS bigint) * {width:d}"
+    raise ValueError(f"no interval bucket expression for {dialect!r}")
+
+
+def _statements(dialect: str, width: int, sl_seconds: float, start: datetime | None, end: datetime | None) -> tuple[Any, Any, dict[str, Any]]:
+    """The two GROUP BY queries of a report and their parameters.
+
+    Grouping by (kind, outcome) as well keeps every aggregate a plain SUM/COUNT/MAX (no CASE per
+    measure); the rows are folded into one Measures per (interval, queue, language, topic) by
+    ``cdr.reports.fold_group_row``. "Within T" is ``wait <= T`` here and in ``cdr.reports.aggregate``.
+    """
+    bucket = _bucket_sql(dialect, width)
+    conditions = []
+    binds = [bindparam("t", type_=None)]
+    params: dict[str, Any] = {"t": float(sl_seconds)}
+    if start is not None:
+        conditions.append("started_at >= :start")
+        binds.append(bindparam("start", type_=UTCDateTime()))
+        params["start"] = start
+    if end is not None:
+        conditions.append("started_at < :end")
+        binds.append(bindparam("end", type_=UTCDateTime()))
+        params["end"] = end
+    where = ("WHERE " + " AND ".join(conditions)) if conditions else ""
+    groups = text(f"""
+SELECT {bucket} AS bucket, queue, language, topic, kind, outcome,
+  COUNT(*),
+  SUM(CASE WHEN COALESCE(wait_seconds, 0) <= :t THEN 1 ELSE 0 END),
+  SUM(COALESCE(wait_seconds, 0)),
+  SUM(COALESCE(talk_seconds, 0)),
+  SUM(COALESCE(wrapup_seconds, 0)),
+  MAX(wait_seconds),
+  COUNT(transferred_to),
+  COUNT(DISTINCT agent)
+FROM call_records {where}
+GROUP BY 1, queue, language, topic, kind, outcome
+""").bindparams(*binds)
+    agent_where = where + (" AND " if where else "WHERE ") + "agent IS NOT NULL"
+    agents = text(
+        f"SELECT {bucket} AS bucket, COUNT(DISTINCT agent) FROM call_records {agent_where} GROUP BY 1"
+    ).bindparams(*binds[1:])
+    return groups, agents, params
+
+
+def _fold(result: Aggregates, group_rows: Iterable[Any], agent_rows: Iterable[Any]) -> Aggregates:
+    groups = result.groups
+    for row in group_rows:
+        key = (int(row[0]), row[1], row[2], row[3])
+        m = groups.get(key)
+        if m is None:
+            m = groups[key] = Measures()
+        fold_group_row(m, row[4], row[5], *row[6:])
+    for bucket_value, people in agent_rows:
+        result.agents_by_bucket[int(bucket_value)] = int(people)
+    return result
+
+
+def aggregate_sql(
+    url: str,
+    interval_minutes: int = 30,
+    sl_seconds: float = 20.0,
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> Aggregates:
+    """:meth:`RecordStore.aggregates` for batch tools (the CLI, benchmarks): synchronous, its own engine."""
+    width = interval_seconds(interval_minutes)
+    engine = create_engine(sync_url(url))
+    try:
+        groups, agents, params = _statements(engine.dialect.name, width, sl_seconds, start, end)
+        with engine.connect() as conn:
+            if engine.dialect.name == "sqlite":
+                conn.exec_driver_sql("PRAGMA temp_store=MEMORY")
+            group_rows = conn.execute(groups, params).all()
+            agent_rows = conn.execute(agents, {k: v for k, v in params.items() if k != "t"}).all()
+        return _fold(Aggregates(interval_minutes, sl_seconds), group_rows, agent_rows)
+    finally:
+        engine.dispose()
 
 
 # -- store --------------------------------------------------------------------------------------
@@ -76,11 +165,11 @@ class RecordStore:
     Use ``await store.close()`` (or ``async with RecordStore(url) as store``) when done.
     """
 
-    def __init__(self, url: str) -> None:
-        self._engine: AsyncEngine = async_engine(url)
-        dialect = self._engine.dialect.name
-        self._insert = INSERTS[dialect]
-        self._sessions = async_sessionmaker(self._engine, expire_on_commit=False)
+    def __init__(self, db: Database | str) -> None:
+        self.db, self._owned = Database.of(db)
+        self._insert = self.db.insert
+        self._sessions = self.db.writers
+        self._readers = self.db.readers
 
     async def __aenter__(self) -> Self:
         return self
@@ -122,14 +211,34 @@ class RecordStore:
     async def list_records(self, limit: int | None = None) -> list[CallRecord]:
         """Records ordered by ``started_at`` (oldest first), at most ``limit`` of them."""
         query = select(CallRecordRow).order_by(CallRecordRow.started_at, CallRecordRow.id).limit(limit)
-        async with self._sessions() as session:
+        async with self._readers() as session:
             rows = (await session.scalars(query)).all()
         return [_record(row) for row in rows]
 
+    async def aggregates(
+        self,
+        interval_minutes: int = 30,
+        sl_seconds: float = 20.0,
+        start: datetime | None = None,
+        end: datetime | None = None,
+    ) -> Aggregates:
+        """Report aggregates computed in the database (``start`` inclusive, ``end`` exclusive, aware)."""
+        width = interval_seconds(interval_minutes)
+        groups, agents, params = _statements(self.db.dialect, width, sl_seconds, start, end)
+        async with self._readers() as session:
+            group_rows = (await session.execute(groups, params)).all()
+            agent_rows = (await session.execute(agents, {k: v for k, v in params.items() if k != "t"})).all()
+        return _fold(Aggregates(interval_minutes, sl_seconds), group_rows, agent_rows)
+
+    async def service_level_by_queue(self, since: datetime, sl_seconds: float = 20.0) -> dict[str, Measures]:
+        """Each queue's measures of the calls that started since ``since`` (the wallboard's "today")."""
+        return by_queue(await self.aggregates(60, sl_seconds, start=since))
+
     async def get(self, linkedid: str) -> CallRecord | None:
-        async with self._sessions() as session:
+        async with self._readers() as session:
             row = await session.scalar(select(CallRecordRow).where(CallRecordRow.linkedid == linkedid))
         return None if row is None else _record(row)
 
     async def close(self) -> None:
-        await self._engine.dispose()
+        if self._owned:
+            await self.db.close()

@@ -7,9 +7,9 @@ Two halves:
   small sets and in tests); :func:`build_report` turns those aggregates into a :class:`Report`
   with per-interval staffing (Erlang C, optionally Erlang A), the gap against the people present,
   and seats per shift; :func:`report_to_dict` gives plain dicts (JSON-ready).
-* **SQL adapter** (:func:`aggregate_sql`): the same aggregates computed in the database with one
-  ``GROUP BY`` on interval buckets, which is what makes a million records fast. SQLAlchemy is
-  imported inside the adapter functions only, so importing this module stays pure.
+* **SQL twin** (``cdr.db.RecordStore.aggregates``, and ``cdr.db.aggregate_sql`` for batch tools): the
+  same aggregates computed in the database with one ``GROUP BY`` on interval buckets, which is what
+  makes a million records fast; its rows are folded by :func:`fold_group_row` here.
 
 Counting rules (the same in both halves, and checked against each other in the tests):
 
@@ -55,8 +55,9 @@ __all__ = [
     "ReportParams",
     "ShiftRow",
     "aggregate",
-    "aggregate_sql",
-    "aggregate_sql_async",
+    "by_queue",
+    "fold_group_row",
+    "interval_seconds",
     "build_report",
     "bucket_of",
     "parse_presence_csv",
@@ -540,37 +541,17 @@ def parse_presence_csv(lines: Iterable[str], interval_minutes: int) -> dict[int,
     return out
 
 
-# -- SQL adapter (imports SQLAlchemy lazily) ----------------------------------------------------
-
-def _bucket_sql(dialect: str, width: int) -> str:
-    if dialect == "sqlite":
-        # started_at is stored as naive UTC text 'YYYY-MM-DD HH:MM:SS.ffffff'; %s floors to seconds
-        return f"(CAST(strftime('%s', started_at) AS INTEGER) / {width:d}) * {width:d}"
-    if dialect == "postgresql":
-        return f"CAST(floor(extract(epoch FROM started_at) / {width:d}) AS bigint) * {width:d}"
-    raise ValueError(f"no interval bucket expression for {dialect!r}")
+# -- the SQL twin of aggregate() lives with the records: cdr.db.RecordStore.aggregates -----------------
 
 
-def _group_sql(bucket: str, where: str) -> str:
-    # Grouping by (kind, outcome) as well keeps every aggregate a plain SUM/COUNT/MAX (no CASE per
-    # measure); the rows are folded into one Measures per (interval, queue, language, topic) in Python.
-    return f"""
-SELECT {bucket} AS bucket, queue, language, topic, kind, outcome,
-  COUNT(*),
-  SUM(CASE WHEN COALESCE(wait_seconds, 0) <= :t THEN 1 ELSE 0 END),
-  SUM(COALESCE(wait_seconds, 0)),
-  SUM(COALESCE(talk_seconds, 0)),
-  SUM(COALESCE(wrapup_seconds, 0)),
-  MAX(wait_seconds),
-  COUNT(transferred_to),
-  COUNT(DISTINCT agent)
-FROM call_records {where}
-GROUP BY 1, queue, language, topic, kind, outcome
-"""
+def fold_group_row(
+    m: Measures, kind: str, outcome: str, count: int, within: int, wait: float, talk: float, wrapup: float,
+    max_wait: float | None, transferred: int, agents: int,
+) -> None:
+    """Add one ``GROUP BY (bucket, queue, language, topic, kind, outcome)`` row of the SQL twin to ``m``.
 
-
-def _fold(m: Measures, kind: str, outcome: str, count: int, within: int, wait: float, talk: float,
-          wrapup: float, max_wait: float | None, transferred: int, agents: int) -> None:
+    The counting rules are the module docstring's, the same as :func:`aggregate` (tested against it).
+    """
     if kind == CALLBACK:
         m.callbacks += count
         if outcome == "answered":
@@ -597,71 +578,16 @@ def _fold(m: Measures, kind: str, outcome: str, count: int, within: int, wait: f
         m.failed += count
 
 
-def aggregate_sql(
-    url: str,
-    interval_minutes: int = 30,
-    sl_seconds: float = 20.0,
-    start: datetime | None = None,
-    end: datetime | None = None,
-) -> Aggregates:
-    """Aggregates computed in the database (SQLite or PostgreSQL; schema at revision >= 0003).
-
-    ``start`` inclusive, ``end`` exclusive, both timezone-aware. Synchronous (runs the two
-    ``GROUP BY`` queries on pysqlite / psycopg); see :func:`aggregate_sql_async` for asyncio code.
-    """
-    from sqlalchemy import bindparam, create_engine, text
-
-    from storage.engine import sync_url
-    from storage.base import UTCDateTime
-
-    width = _check_interval(interval_minutes)
-    engine = create_engine(sync_url(url))
-    try:
-        bucket = _bucket_sql(engine.dialect.name, width)
-        conditions = []
-        binds = [bindparam("t", type_=None)]
-        params: dict[str, Any] = {"t": float(sl_seconds)}
-        if start is not None:
-            conditions.append("started_at >= :start")
-            binds.append(bindparam("start", type_=UTCDateTime()))
-            params["start"] = start
-        if end is not None:
-            conditions.append("started_at < :end")
-            binds.append(bindparam("end", type_=UTCDateTime()))
-            params["end"] = end
-        where = ("WHERE " + " AND ".join(conditions)) if conditions else ""
-        group_query = text(_group_sql(bucket, where)).bindparams(*binds)
-        agent_where = where + (" AND " if where else "WHERE ") + "agent IS NOT NULL"
-        agent_query = text(
-            f"SELECT {bucket} AS bucket, COUNT(DISTINCT agent) FROM call_records {agent_where} GROUP BY 1"
-        ).bindparams(*binds[1:])
-        result = Aggregates(interval_minutes, sl_seconds)
-        with engine.connect() as conn:
-            if engine.dialect.name == "sqlite":
-                conn.exec_driver_sql("PRAGMA temp_store=MEMORY")
-            groups = result.groups
-            for row in conn.execute(group_query, params):
-                key = (int(row[0]), row[1], row[2], row[3])
-                m = groups.get(key)
-                if m is None:
-                    m = groups[key] = Measures()
-                _fold(m, row[4], row[5], *row[6:])
-            agent_params = {k: v for k, v in params.items() if k != "t"}
-            for bucket_value, people in conn.execute(agent_query, agent_params):
-                result.agents_by_bucket[int(bucket_value)] = int(people)
-        return result
-    finally:
-        engine.dispose()
+def interval_seconds(interval_minutes: int) -> int:
+    """The width of an interval in seconds; ValueError unless it is one of ALLOWED_INTERVALS."""
+    return _check_interval(interval_minutes)
 
 
-async def aggregate_sql_async(
-    url: str,
-    interval_minutes: int = 30,
-    sl_seconds: float = 20.0,
-    start: datetime | None = None,
-    end: datetime | None = None,
-) -> Aggregates:
-    """:func:`aggregate_sql` off the event loop (a worker thread), for asyncio callers."""
-    import asyncio
-
-    return await asyncio.to_thread(aggregate_sql, url, interval_minutes, sl_seconds, start, end)
+def by_queue(agg: Aggregates) -> dict[str, Measures]:
+    """The measures of each queue over all intervals, languages and topics (the wallboard's day figures)."""
+    out: dict[str, Measures] = {}
+    for (_bucket, queue, _language, _topic), m in agg.groups.items():
+        if queue is None:
+            continue
+        out.setdefault(queue, Measures()).add(m)
+    return out

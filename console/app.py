@@ -41,6 +41,8 @@ from telephony.names import queue_name
 from routing.service import AgentDeskError
 from routing.state import PersonState
 from callbacks.service import CallbackService
+from cdr.service import RecordService
+from cdr.reports import ReportParams, build_report, report_to_dict
 from console import i18n
 from console.openapi import OPENAPI
 from console.db import SESSION_HOURS, ConsoleError, ConsoleStore, Session, User, check_language
@@ -84,10 +86,10 @@ class Backend(Protocol):
     @property
     def ami(self) -> AMIClient: ...
     @property
-    def record_hooks(self) -> list[Callable[[Any], Awaitable[None]]]: ...
+    def local_token(self) -> str | None: ...
+    @property
+    def records(self) -> RecordService: ...
 
-
-BACKEND = web.AppKey("backend", Backend)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -96,6 +98,10 @@ class Principal:
     via: str  # session | token
     session: Session | None = None
     secret: str | None = None  # the cookie value (to end the session)
+
+
+#: Who acts through the token that the service writes for local tools (`hotline agent`, `hotline seats`).
+LOCAL_ADMIN = User(id=0, name="local admin", role="supervisor", language="en")
 
 
 def error(status: type[web.HTTPException], message: str) -> web.HTTPException:
@@ -149,8 +155,10 @@ class LiveHub:
 
 
 class Console:
-    def __init__(self, app: web.Application, store: ConsoleStore) -> None:
-        self.app = app
+    """The console's state: its store, the live hub and the pages; built with no I/O, started by console_ctx."""
+
+    def __init__(self, backend: Backend, store: ConsoleStore) -> None:
+        self.backend = backend
         self.store = store
         self.hub = LiveHub(self.live_payload)
         self.skill_overrides: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
@@ -158,6 +166,10 @@ class Console:
         self.templates = jinja2.Environment(
             loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True, undefined=jinja2.StrictUndefined
         )
+
+    async def on_record(self, _record: object) -> None:
+        """A record hook: today's figures changed."""
+        self.invalidate()
 
     def invalidate(self) -> None:
         self._cache = None
@@ -173,18 +185,19 @@ class Console:
         now = time.monotonic()
         if self._cache is not None and now - self._cache[0] < CACHE_SECONDS:
             return self._cache[1], self._cache[2]
-        profile = self.app[BACKEND].profile
+        profile = self.backend.profile
         midnight = datetime.now(ZoneInfo(profile.timezone)).replace(hour=0, minute=0, second=0, microsecond=0)
-        sl = await self.store.service_level(midnight.astimezone(UTC), SL_SECONDS)
+        today = await self.backend.records.store.service_level_by_queue(midnight.astimezone(UTC), SL_SECONDS)
+        sl = {queue: (m.answered, m.answered_within) for queue, m in today.items()}
         callbacks: dict[str, int] = {}
-        for request in await self.app[BACKEND].callbacks.store.open_requests():
+        for request in await self.backend.callbacks.open_requests():
             callbacks[request.queue] = callbacks.get(request.queue, 0) + 1
         self._cache = (now, sl, callbacks)
         return sl, callbacks
 
     def seats(self) -> tuple[str | None, dict[str, int]]:
         """The current shift and the seats of each queue now (the live override, else the profile's)."""
-        desk = self.app[BACKEND].desk
+        desk = self.backend.desk
         profile = desk.profile
         shift = profile.shift_at(datetime.fromtimestamp(desk.clock(), UTC)) if profile.shifts else None
         shift_id = shift.id if shift else None
@@ -193,7 +206,7 @@ class Console:
         }
 
     async def wallboard(self) -> dict[str, Any]:
-        desk = self.app[BACKEND].desk
+        desk = self.backend.desk
         now = desk.clock()
         snapshot = desk.state.snapshot(now)
         sl, callbacks = await self._slow_figures()
@@ -236,7 +249,7 @@ class Console:
         return {"at": now, "sl_seconds": SL_SECONDS, "queues": rows, "totals": totals}
 
     def agents(self) -> list[dict[str, Any]]:
-        desk = self.app[BACKEND].desk
+        desk = self.backend.desk
         snapshot = desk.state.snapshot(desk.clock())
         out = []
         for person in desk.profile.people:
@@ -256,7 +269,7 @@ class Console:
         return out
 
     def queues(self) -> dict[str, Any]:
-        desk = self.app[BACKEND].desk
+        desk = self.backend.desk
         profile = desk.profile
         snapshot = desk.state.snapshot(desk.clock())
         shift_id, seats = self.seats()
@@ -289,7 +302,7 @@ class Console:
 
     def apply_skills(self, person_id: str, topics: tuple[str, ...], specialties: tuple[str, ...]) -> list[str]:
         """The queues the person joins at the next login with these skills (set on the desk)."""
-        desk = self.app[BACKEND].desk
+        desk = self.backend.desk
         profile = desk.profile
         person = next(p for p in profile.people if p.id == person_id)
         changed = dataclasses.replace(person, topics=topics, specialties=specialties)
@@ -331,7 +344,7 @@ def _text(body: dict[str, Any], key: str, max_len: int = 64, default: str | None
 
 def _person(request: web.Request) -> str:
     person = request.match_info["person"]
-    if not _ID.match(person) or person not in request.app[BACKEND].desk.people:
+    if not _ID.match(person) or person not in request.config_dict[CONSOLE].backend.desk.people:
         raise error(web.HTTPNotFound, f"{person!r} is not an agent or doctor of this hotline")
     return person
 
@@ -353,12 +366,15 @@ def _set_session_cookie(request: web.Request, response: web.StreamResponse, secr
 
 
 async def _principal(request: web.Request) -> Principal | None:
-    store = request.app[CONSOLE].store
+    store = request.config_dict[CONSOLE].store
     auth = request.headers.get("Authorization")
     if auth is not None:
         scheme, _, token = auth.partition(" ")
         if scheme.lower() != "bearer" or not token.strip() or len(token) > 256:
             raise error(web.HTTPUnauthorized, "the Authorization header must be 'Bearer <token>'")
+        local = request.config_dict[CONSOLE].backend.local_token
+        if local is not None and secrets.compare_digest(token.strip().encode(), local.encode()):
+            return Principal(LOCAL_ADMIN, "local-token")
         user = await store.token_user(token.strip())
         if user is None:
             raise error(web.HTTPUnauthorized, "unknown or revoked API token")
@@ -443,7 +459,7 @@ async def session_create(request: web.Request) -> web.Response:
     name, password = body.get("name"), body.get("password")
     if not isinstance(name, str) or not isinstance(password, str) or len(name) > 64 or len(password) > 1024:
         raise error(web.HTTPBadRequest, "name and password must be texts")
-    console = request.app[CONSOLE]
+    console = request.config_dict[CONSOLE]
     user = await console.store.authenticate(name, password)
     if user is None:
         raise error(web.HTTPUnauthorized, "wrong user name or password")
@@ -458,8 +474,8 @@ async def session_delete(request: web.Request) -> web.Response:
     principal: Principal = request[PRINCIPAL]
     if principal.via != "session" or principal.secret is None:
         raise error(web.HTTPBadRequest, "requests with an API token have no session to end")
-    await request.app[CONSOLE].store.end_session(principal.secret)
-    await request.app[CONSOLE].audit(request, "session.logout", principal.user.name, {})
+    await request.config_dict[CONSOLE].store.end_session(principal.secret)
+    await request.config_dict[CONSOLE].audit(request, "session.logout", principal.user.name, {})
     response = web.json_response({"done": "logout"})
     response.del_cookie(COOKIE, path="/")
     return response
@@ -481,20 +497,20 @@ async def me_language(request: web.Request) -> web.Response:
     except ConsoleError as exc:
         raise error(web.HTTPBadRequest, str(exc)) from None
     principal: Principal = request[PRINCIPAL]
-    await request.app[CONSOLE].store.set_language(principal.user.id, language)
-    await request.app[CONSOLE].audit(request, "user.language", principal.user.name, {"language": language})
+    await request.config_dict[CONSOLE].store.set_language(principal.user.id, language)
+    await request.config_dict[CONSOLE].audit(request, "user.language", principal.user.name, {"language": language})
     return web.json_response({"language": language})
 
 
 async def users_list(request: web.Request) -> web.Response:
     if not request[PRINCIPAL].user.can_change:
         raise error(web.HTTPForbidden, "only supervisors see the users")
-    return web.json_response([_me(u) for u in await request.app[CONSOLE].store.users()])
+    return web.json_response([_me(u) for u in await request.config_dict[CONSOLE].store.users()])
 
 
 async def users_add(request: web.Request) -> web.Response:
     body = await json_body(request)
-    console = request.app[CONSOLE]
+    console = request.config_dict[CONSOLE]
     try:
         user = await console.store.add_user(body.get("name"), body.get("password"), body.get("role"),
                                             body.get("language", "en"))
@@ -507,7 +523,7 @@ async def users_add(request: web.Request) -> web.Response:
 
 async def tokens_add(request: web.Request) -> web.Response:
     body = await json_body(request)
-    console = request.app[CONSOLE]
+    console = request.config_dict[CONSOLE]
     label = _text(body, "label")
     owner = request[PRINCIPAL].user
     if "user" in body:
@@ -524,18 +540,18 @@ async def audit_list(request: web.Request) -> web.Response:
     raw = request.query.get("limit", "100")
     if not raw.isdigit() or not 1 <= int(raw) <= 1000:
         raise error(web.HTTPBadRequest, "limit must be a whole number from 1 to 1000")
-    return web.json_response(await request.app[CONSOLE].store.audit_rows(int(raw)))
+    return web.json_response(await request.config_dict[CONSOLE].store.audit_rows(int(raw)))
 
 
 # -- API: wallboard, agents, queues -------------------------------------------------------------------------
 
 
 async def wallboard(request: web.Request) -> web.Response:
-    return web.json_response(await request.app[CONSOLE].wallboard())
+    return web.json_response(await request.config_dict[CONSOLE].wallboard())
 
 
 async def agents_list(request: web.Request) -> web.Response:
-    return web.json_response(request.app[CONSOLE].agents())
+    return web.json_response(request.config_dict[CONSOLE].agents())
 
 
 async def agent_action(request: web.Request) -> web.Response:
@@ -543,7 +559,7 @@ async def agent_action(request: web.Request) -> web.Response:
     action = request.match_info["action"]
     if action not in AGENT_ACTIONS:
         raise error(web.HTTPNotFound, f"unknown action {action!r} (one of {', '.join(AGENT_ACTIONS)})")
-    desk = request.app[BACKEND].desk
+    desk = request.config_dict[CONSOLE].backend.desk
     details: dict[str, Any] = {}
     try:
         if action == "pause":
@@ -555,7 +571,7 @@ async def agent_action(request: web.Request) -> web.Response:
             await getattr(desk, action)(person)
     except AgentDeskError as exc:
         raise error(web.HTTPConflict, str(exc)) from None
-    await request.app[CONSOLE].audit(request, f"agent.{action}", person, details)
+    await request.config_dict[CONSOLE].audit(request, f"agent.{action}", person, details)
     session = desk.session(person)
     return web.json_response({"person": person, "done": action, "logged_in": session.logged_in,
                               "paused": session.paused, "pause_reason": session.pause_reason})
@@ -574,10 +590,10 @@ def _id_list(body: dict[str, Any], key: str, allowed: set[str]) -> tuple[str, ..
 async def agent_skills(request: web.Request) -> web.Response:
     person = _person(request)
     body = await json_body(request)
-    profile = request.app[BACKEND].desk.profile
+    profile = request.config_dict[CONSOLE].backend.desk.profile
     topics = _id_list(body, "topics", {t.id for t in profile.topics if not t.specialties})
     specialties = _id_list(body, "specialties", {s.id for t in profile.topics for s in t.specialties})
-    console = request.app[CONSOLE]
+    console = request.config_dict[CONSOLE]
     await console.store.set_skills(person, list(topics), list(specialties), request[PRINCIPAL].user.name)
     console.skill_overrides[person] = (topics, specialties)
     queues = console.apply_skills(person, topics, specialties)
@@ -588,19 +604,19 @@ async def agent_skills(request: web.Request) -> web.Response:
 
 
 async def queues_list(request: web.Request) -> web.Response:
-    return web.json_response(request.app[CONSOLE].queues())
+    return web.json_response(request.config_dict[CONSOLE].queues())
 
 
 async def queue_seats(request: web.Request) -> web.Response:
     queue = request.match_info["queue"]
-    desk = request.app[BACKEND].desk
+    desk = request.config_dict[CONSOLE].backend.desk
     if queue not in desk.queues:
         raise error(web.HTTPNotFound, f"{queue!r} is not a queue of this hotline")
     body = await json_body(request)
     seats = body.get("seats")
     if isinstance(seats, bool) or not isinstance(seats, int) or not 0 <= seats <= 10000:
         raise error(web.HTTPBadRequest, "seats must be a whole number from 0 to 10000")
-    console = request.app[CONSOLE]
+    console = request.config_dict[CONSOLE]
     before = console.seats()[1].get(queue)
     await desk.set_seats(queue, seats, by=request[PRINCIPAL].user.name)
     shift, _ = console.seats()
@@ -622,8 +638,8 @@ def _callback_dict(r: Any) -> dict[str, Any]:
 
 
 async def _callbacks(request: web.Request, status: str) -> list[dict[str, Any]]:
-    store = request.app[BACKEND].callbacks.store
-    requests = await (store.open_requests() if status == "open" else store.all_requests())
+    callbacks = request.config_dict[CONSOLE].backend.callbacks
+    requests = await (callbacks.open_requests() if status == "open" else callbacks.all_requests())
     return [_callback_dict(r) for r in sorted(requests, key=lambda r: r.id or 0, reverse=True)[:500]]
 
 
@@ -641,12 +657,12 @@ async def callback_action(request: web.Request) -> web.Response:
     if not raw_id.isdigit() or len(raw_id) > 9:
         raise error(web.HTTPBadRequest, "the callback id must be a whole number")
     request_id = int(raw_id)
-    store = request.app[BACKEND].callbacks.store
-    if await store.get(request_id) is None:
+    callbacks = request.config_dict[CONSOLE].backend.callbacks
+    if await callbacks.get(request_id) is None:
         raise error(web.HTTPNotFound, f"no callback request {request_id}")
     details: dict[str, Any] = {}
     if action == "cancel":
-        done = await store.cancel(request_id)
+        done = await callbacks.cancel(request_id)
     else:
         if action == "reschedule":
             body = await json_body(request)
@@ -663,31 +679,29 @@ async def callback_action(request: web.Request) -> web.Response:
         else:
             when = time.time()
         details["at"] = datetime.fromtimestamp(when, UTC).isoformat()
-        done = await store.reschedule(request_id, when)
+        done = await callbacks.reschedule(request_id, when)
     if not done:
         raise error(web.HTTPConflict, f"callback request {request_id} is not open (or is being dialled)")
-    console = request.app[CONSOLE]
+    console = request.config_dict[CONSOLE]
     await console.audit(request, f"callback.{action}", str(request_id), details)
     console.invalidate()
-    updated = await store.get(request_id)
+    updated = await callbacks.get(request_id)
     return web.json_response(_callback_dict(updated))
 
 
-async def staffing_report(app: web.Application, day: date, interval: int) -> Any:
-    from cdr.reports import ReportParams, aggregate_sql_async, build_report
-
-    profile = app[BACKEND].profile
+async def staffing_report(console: Console, day: date, interval: int) -> Any:
+    profile = console.backend.profile
     tz = ZoneInfo(profile.timezone)
     start = datetime.combine(day, clock_time(0), tz).astimezone(UTC)
     end = datetime.combine(day + timedelta(days=1), clock_time(0), tz).astimezone(UTC)
-    agg = await aggregate_sql_async(app[BACKEND].db_url, interval, SL_SECONDS, start, end)
+    agg = await console.backend.records.store.aggregates(interval, SL_SECONDS, start, end)
     params = ReportParams(interval_minutes=interval, sl_seconds=SL_SECONDS, timezone=profile.timezone,
                           start=start, end=end)
     return build_report(agg, params, shifts=profile.shifts)
 
 
 def _report_query(request: web.Request) -> tuple[date, int]:
-    profile = request.app[BACKEND].profile
+    profile = request.config_dict[CONSOLE].backend.profile
     raw_day = request.query.get("day") or datetime.now(ZoneInfo(profile.timezone)).date().isoformat()
     raw_interval = request.query.get("interval", "30")
     try:
@@ -704,10 +718,8 @@ def _report_query(request: web.Request) -> tuple[date, int]:
 
 
 async def report_api(request: web.Request) -> web.Response:
-    from cdr.reports import report_to_dict
-
     day, interval = _report_query(request)
-    data = report_to_dict(await staffing_report(request.app, day, interval))
+    data = report_to_dict(await staffing_report(request.config_dict[CONSOLE], day, interval))
     keep = ("start", "offered", "answered", "service_level", "needed", "present", "gap")
     return web.json_response({
         "day": day.isoformat(), "params": data["params"], "totals": data["totals"], "shifts": data["shifts"],
@@ -724,7 +736,7 @@ async def live(request: web.Request) -> web.StreamResponse:
         raise error(web.HTTPBadRequest, "this is a WebSocket endpoint: connect with a WebSocket client")
     if not _own_origin(request):
         raise error(web.HTTPForbidden, "cross-site WebSocket refused")
-    console = request.app[CONSOLE]
+    console = request.config_dict[CONSOLE]
     await ws.prepare(request)
     console.hub.clients.add(ws)
     try:
@@ -744,7 +756,7 @@ def render(request: web.Request, template: str, status: int = 200, language: str
            **context: Any) -> web.Response:
     principal: Principal | None = request.get(PRINCIPAL)
     lang = language or (principal.user.language if principal else "en")
-    page = request.app[CONSOLE].templates.get_template(template).render(
+    page = request.config_dict[CONSOLE].templates.get_template(template).render(
         lang=lang, dir=i18n.DIRECTION[lang], t=lambda key: i18n.t(lang, key), user=principal.user if principal else None,
         csrf=principal.session.csrf_token if principal and principal.session else "", path=request.path,
         strings=_script_json({k: v for k, v in i18n.CATALOGUE[lang].items()
@@ -770,7 +782,7 @@ async def login_form(request: web.Request) -> web.Response:
     form = await request.post()
     name, password = form.get("name"), form.get("password")
     lang = i18n.pick_language(request.headers.get("Accept-Language"))
-    console = request.app[CONSOLE]
+    console = request.config_dict[CONSOLE]
     user = None
     if isinstance(name, str) and isinstance(password, str) and len(name) <= 64 and len(password) <= 1024:
         user = await console.store.authenticate(name, password)
@@ -786,26 +798,26 @@ async def login_form(request: web.Request) -> web.Response:
 async def logout_form(request: web.Request) -> web.Response:
     principal: Principal = request[PRINCIPAL]
     if principal.secret is not None:
-        await request.app[CONSOLE].store.end_session(principal.secret)
-        await request.app[CONSOLE].audit(request, "session.logout", principal.user.name, {})
+        await request.config_dict[CONSOLE].store.end_session(principal.secret)
+        await request.config_dict[CONSOLE].audit(request, "session.logout", principal.user.name, {})
     response = web.HTTPSeeOther("/login")
     response.del_cookie(COOKIE, path="/")
     raise response
 
 
 async def wallboard_page(request: web.Request) -> web.Response:
-    return render(request, "wallboard.html", board=await request.app[CONSOLE].wallboard())
+    return render(request, "wallboard.html", board=await request.config_dict[CONSOLE].wallboard())
 
 
 async def agents_page(request: web.Request) -> web.Response:
-    profile = request.app[BACKEND].desk.profile
-    return render(request, "agents.html", agents=request.app[CONSOLE].agents(),
+    profile = request.config_dict[CONSOLE].backend.desk.profile
+    return render(request, "agents.html", agents=request.config_dict[CONSOLE].agents(),
                   topics=[t.id for t in profile.topics if not t.specialties],
                   specialties=[s.id for t in profile.topics for s in t.specialties])
 
 
 async def queues_page(request: web.Request) -> web.Response:
-    return render(request, "queues.html", data=request.app[CONSOLE].queues())
+    return render(request, "queues.html", data=request.config_dict[CONSOLE].queues())
 
 
 async def callbacks_page(request: web.Request) -> web.Response:
@@ -819,8 +831,8 @@ async def reports_page(request: web.Request) -> web.Response:
     try:
         day, interval = _report_query(request)
     except web.HTTPBadRequest:
-        day, interval = datetime.now(ZoneInfo(request.app[BACKEND].profile.timezone)).date(), 30
-    report = await staffing_report(request.app, day, interval)
+        day, interval = datetime.now(ZoneInfo(request.config_dict[CONSOLE].backend.profile.timezone)).date(), 30
+    report = await staffing_report(request.config_dict[CONSOLE], day, interval)
     lang = request[PRINCIPAL].user.language
     points, _ = _chart_points(report.intervals, ZoneInfo(report.params.timezone))
     chart = _svg_chart(
@@ -846,57 +858,54 @@ def jinja2_markup(html_text: str) -> Any:
 
 
 async def console_ctx(app: web.Application) -> AsyncIterator[None]:
-    store = ConsoleStore(app[BACKEND].db_url)  # the schema is migrated by records_ctx
-    console = Console(app, store)
-    app[CONSOLE] = console
-    desk = app[BACKEND].desk
-    for person_id, (topics, specialties) in (await store.skill_overrides()).items():
+    """Start the console: skill overrides back onto the desk, and the live hub's pushes."""
+    console = app[CONSOLE]
+    desk = console.backend.desk
+    for person_id, (topics, specialties) in (await console.store.skill_overrides()).items():
         if person_id in desk.people:
             console.skill_overrides[person_id] = (topics, specialties)
             console.apply_skills(person_id, topics, specialties)
-    events = sorted(desk.state.events)
-    app[BACKEND].ami.add_event_handler(console.hub.poke, events=events)
-
-    async def on_record(_record: object) -> None:
-        console.invalidate()
-
-    app[BACKEND].record_hooks.append(on_record)
     task = asyncio.create_task(console.hub.run(), name="hotline-console-live")
     yield
-    app[BACKEND].ami.remove_event_handler(console.hub.poke)
     task.cancel()
     await asyncio.wait([task])
     for ws in list(console.hub.clients):
         with contextlib.suppress(Exception):
             await ws.close()
-    await store.close()
 
 
-def setup_console(app: web.Application, backend: Backend) -> None:
-    """Add the console's routes, its middleware and its cleanup context (after the desk and callbacks)."""
-    app[BACKEND] = backend
+def setup_console(app: web.Application, console: Console) -> web.Application:
+    """Mount the console on the service's app: its pages and static files on ``app``, its API as the
+    ``/api/v1`` sub-application, its middleware (sign-in, CSRF, headers) over both, and its cleanup
+    context (to run after the desk and callbacks have started). Returns the API sub-application.
+    """
+    app[CONSOLE] = console
     app.middlewares.append(console_middleware)
     app.cleanup_ctx.append(console_ctx)
+    api = web.Application()
+    api[CONSOLE] = console
+    a = api.router
+    a.add_get("/openapi.json", openapi)
+    a.add_post("/session", session_create)
+    a.add_delete("/session", session_delete)
+    a.add_get("/me", me)
+    a.add_put("/me/language", me_language)
+    a.add_get("/users", users_list)
+    a.add_post("/users", users_add)
+    a.add_post("/tokens", tokens_add)
+    a.add_get("/audit", audit_list)
+    a.add_get("/wallboard", wallboard)
+    a.add_get("/agents", agents_list)
+    a.add_post("/agents/{person}/{action}", agent_action)
+    a.add_put("/agents/{person}/skills", agent_skills)
+    a.add_get("/queues", queues_list)
+    a.add_put("/queues/{queue}/seats", queue_seats)
+    a.add_get("/callbacks", callbacks_list)
+    a.add_post("/callbacks/{id}/{action}", callback_action)
+    a.add_get("/reports/staffing", report_api)
+    a.add_get("/live", live)
+    app.add_subapp("/api/v1", api)
     r = app.router
-    r.add_get("/api/v1/openapi.json", openapi)
-    r.add_post("/api/v1/session", session_create)
-    r.add_delete("/api/v1/session", session_delete)
-    r.add_get("/api/v1/me", me)
-    r.add_put("/api/v1/me/language", me_language)
-    r.add_get("/api/v1/users", users_list)
-    r.add_post("/api/v1/users", users_add)
-    r.add_post("/api/v1/tokens", tokens_add)
-    r.add_get("/api/v1/audit", audit_list)
-    r.add_get("/api/v1/wallboard", wallboard)
-    r.add_get("/api/v1/agents", agents_list)
-    r.add_post("/api/v1/agents/{person}/{action}", agent_action)
-    r.add_put("/api/v1/agents/{person}/skills", agent_skills)
-    r.add_get("/api/v1/queues", queues_list)
-    r.add_put("/api/v1/queues/{queue}/seats", queue_seats)
-    r.add_get("/api/v1/callbacks", callbacks_list)
-    r.add_post("/api/v1/callbacks/{id}/{action}", callback_action)
-    r.add_get("/api/v1/reports/staffing", report_api)
-    r.add_get("/api/v1/live", live)
     r.add_get("/login", login_page)
     r.add_post("/login", login_form)
     r.add_post("/logout", logout_form)
@@ -906,3 +915,4 @@ def setup_console(app: web.Application, backend: Backend) -> None:
     r.add_get("/callbacks", callbacks_page)
     r.add_get("/reports", reports_page)
     r.add_static("/static/console/", HERE / "static", follow_symlinks=False)
+    return api

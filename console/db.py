@@ -19,11 +19,9 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
-from storage.engine import async_engine
+from storage.engine import Database
 from console.rows import ApiTokenRow, AuditLogRow, ConsoleSessionRow, ConsoleUserRow
-from cdr.rows import CallRecordRow
 from routing.rows import SkillOverrideRow
 
 ROLES = ("supervisor", "viewer")
@@ -97,12 +95,13 @@ def _user(row: ConsoleUserRow) -> User:
 
 
 class ConsoleStore:
-    def __init__(self, url: str) -> None:
-        self._engine: AsyncEngine = async_engine(url)
-        self._sessions = async_sessionmaker(self._engine, expire_on_commit=False)
+    def __init__(self, db: Database | str) -> None:
+        self.db, self._owned = Database.of(db)
+        self._sessions = self.db.writers
 
     async def close(self) -> None:
-        await self._engine.dispose()
+        if self._owned:
+            await self.db.close()
 
     # -- users ---------------------------------------------------------------------------------
     async def add_user(self, name: str, password: str, role: str, language: str = "en") -> User:
@@ -246,19 +245,3 @@ class ConsoleStore:
             row.updated_at = datetime.now(UTC)
 
     # -- today's service level -----------------------------------------------------------------
-    async def service_level(self, since: datetime, within: float = 20.0) -> dict[str, tuple[int, int]]:
-        """queue -> (answered, answered within ``within`` s) of inbound calls started since ``since``."""
-        answered = CallRecordRow.outcome == "answered"
-        query = (
-            select(
-                CallRecordRow.queue,
-                func.count().filter(answered),
-                func.count().filter(answered, CallRecordRow.wait_seconds <= within),
-            )
-            .where(CallRecordRow.started_at >= since, CallRecordRow.kind == "inbound",
-                   CallRecordRow.queue.is_not(None))
-            .group_by(CallRecordRow.queue)
-        )
-        async with self._sessions() as session:
-            rows = (await session.execute(query)).all()
-        return {queue: (int(a or 0), int(w or 0)) for queue, a, w in rows}

@@ -1,17 +1,129 @@
-"""The composition root: what the features ask of Asterisk, and (next) the service's object graph.
+"""The composition root: builds the service's object graph, and what the features ask of Asterisk.
 
-Only this package knows every feature. It hands each one what it needs, so that no feature
-imports another's internals and the Asterisk boundary (``telephony``) imports no feature.
+Only this package knows every feature. It hands each one what it needs, so that no feature imports
+another's internals and the Asterisk boundary (``telephony``) imports no feature. Building the
+graph does no I/O: one database (one engine, one pair of session factories) for every store, the
+AMI client, the FastAGI server with its routes, the records path and the features' services.
+``hotline.service`` then only starts and stops them, in order.
+
+Each AMI event is parsed once, here, into a typed event and fanned out to the record builder, the
+live routing state and the console hub.
 """
 
 from __future__ import annotations
 
+import socket
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from callbacks.agi import CallbackOfferHandler
+from callbacks.db import CallbackStore
+from callbacks.service import CallbackService, Faults
+from cdr.builder import RecordBuilder
+from cdr.db import RecordStore
+from cdr.service import RecordService
+from console.app import Console
+from console.db import ConsoleStore
+from hotline.settings import Settings
+from ivr.handler import IvrHandler
 from ivr.menu import prompt_plan
 from profiles.model import Profile
+from routing.agi import AgentFeatureHandler
+from routing.db import RoutingStore
 from routing.queues import build_queues, default_queue
-from telephony.asterisk import Plan
+from routing.service import AgentDesk
+from storage.engine import Database
+from telephony.agi import AGIServer
+from telephony.ami.client import AMIClient, Message
+from telephony.asterisk import Credentials, Plan
+from telephony.events import parse_event
+
+INBOUND_CONTEXT = "hotline-inbound"
+#: The AMI events that records are built from (routing's own come from the desk's state).
+RECORD_EVENTS = frozenset(
+    {
+        "Newchannel",
+        "UserEvent",
+        "QueueCallerJoin",
+        "QueueCallerAbandon",
+        "QueueCallerLeave",
+        "AgentConnect",
+        "AgentComplete",
+        "Hangup",
+    }
+)
 
 
 def asterisk_plan(profile: Profile) -> Plan:
     """The queues (with their members), the IVR's fallback queue and every prompt, for rendering."""
     return Plan(queues=build_queues(profile), default_queue=default_queue(profile), prompts=prompt_plan(profile))
+
+
+def instance_name(agi_port: int) -> str:
+    """Stable across restarts of one service (so it recovers its own callback claims), distinct between two."""
+    return f"{socket.gethostname()}:{agi_port}"
+
+
+@dataclass
+class ServiceConfig:
+    settings: Settings
+    profile: Profile
+    credentials: Credentials
+    sounds_dir: str  # the prompt folder as Asterisk sees it
+    token_file: Path | None = None  # where the admin token for local tools is written (mode 0600)
+    sounds_host_dir: Path | None = None  # the prompt folder from here (to switch the callback offer)
+    spool_dir: Path | None = None  # completed records wait here until stored (None: beside the token file)
+    faults: Faults = field(default_factory=Faults)  # fault injection, for the end-to-end tests only
+    counters: dict[str, int] = field(default_factory=lambda: {"events": 0})
+
+
+class Service:
+    """Every long-lived part of one running service, wired together; constructors only, no I/O."""
+
+    def __init__(self, config: ServiceConfig) -> None:
+        settings, profile = config.settings, config.profile
+        self.config = config
+        self.profile = profile
+        self.db = Database(settings.db_url)
+        self.db_url = settings.db_url
+        self.local_token: str | None = None  # the admin token for local tools, made at start
+        self.ami = AMIClient(
+            "127.0.0.1", settings.ami_port, config.credentials.ami_username, config.credentials.ami_secret
+        )
+        self.builder = RecordBuilder(number=profile.number, context=INBOUND_CONTEXT)
+        spool = config.spool_dir
+        if spool is None and config.token_file is not None:
+            spool = config.token_file.parent / "record-spool"
+        self.records = RecordService(RecordStore(self.db), spool)
+        self.desk = AgentDesk(profile, self.ami, RoutingStore(settings.db_url))  # TODO(integration): the shared db
+        self.callbacks = CallbackService(
+            profile,
+            self.ami,
+            CallbackStore(self.db),
+            self.desk,
+            config.sounds_host_dir,
+            instance_name(settings.agi_port),
+            faults=config.faults,
+        )
+        self.console = Console(self, ConsoleStore(self.db))
+        self.records.add_hook(self.callbacks.on_record)
+        self.records.add_hook(self.console.on_record)
+        self.agi = AGIServer(settings.agi_host, settings.agi_port, call_deadline=settings.ivr_deadline_seconds)
+        self.agi.add_route("ivr", IvrHandler(profile, config.sounds_dir))
+        self.agi.add_route("agent", AgentFeatureHandler(profile, self.desk, config.sounds_dir))
+        self.agi.add_route("callback", CallbackOfferHandler(profile, self.callbacks, config.sounds_dir))
+        self.ami.add_event_handler(self.on_ami_event, events=RECORD_EVENTS | set(self.desk.state.events))
+
+    @property
+    def record_hooks(self) -> list:  # the console's view of the records path
+        return self.records.hooks
+
+    def on_ami_event(self, message: Message) -> None:
+        """One AMI event: parsed once, then to the record builder, the routing state and the console."""
+        self.config.counters["events"] += 1
+        event = parse_event(message.to_dict())
+        if event is not None:
+            for record in self.builder.feed(event):
+                self.records.submit(record)
+        if message.get("Event") in self.desk.state.events:
+            self.console.hub.poke()

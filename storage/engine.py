@@ -12,20 +12,21 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Self
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 
 __all__ = [
     "INSERTS",
     "MIGRATIONS_DIR",
+    "Database",
     "async_engine",
     "async_url",
     "downgrade",
@@ -142,3 +143,58 @@ def async_engine(url: str) -> AsyncEngine:
     if engine.dialect.name == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     return engine
+
+
+# -- one database for every store -----------------------------------------------------------------
+
+_SQLITE_BEGIN_OPTION = "hotline_sqlite_begin"
+
+
+def _sqlite_manual_transactions(dbapi_connection: Any, _record: Any) -> None:
+    # Stop the driver from issuing its own (deferred) BEGIN: _sqlite_begin issues ours.
+    dbapi_connection.isolation_level = None
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    # Writers: BEGIN IMMEDIATE takes SQLite's single write lock before the transaction reads anything
+    # (waiting up to the busy timeout), so read-then-write units of work such as a callback claim are
+    # serialised across connections and processes. Readers: a plain deferred BEGIN (WAL: they never
+    # block writers).
+    mode = conn.get_execution_options().get(_SQLITE_BEGIN_OPTION, "DEFERRED")
+    conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+class Database:
+    """The one asyncio engine and session factories that every store of a process shares.
+
+    ``readers`` open plain transactions; ``writers`` open writing ones (``BEGIN IMMEDIATE`` on
+    SQLite, so that read-then-write units of work never deadlock on the single write lock).
+    Building it does no I/O: connections are made on first use. ``await db.close()`` when done.
+    """
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine: AsyncEngine = async_engine(url)
+        self.dialect = self.engine.dialect.name
+        writer_engine = self.engine
+        if self.dialect == "sqlite":
+            event.listen(self.engine.sync_engine, "connect", _sqlite_manual_transactions)
+            event.listen(self.engine.sync_engine, "begin", _sqlite_begin)
+            writer_engine = self.engine.execution_options(**{_SQLITE_BEGIN_OPTION: "IMMEDIATE"})
+        self.readers: async_sessionmaker[AsyncSession] = async_sessionmaker(self.engine, expire_on_commit=False)
+        self.writers: async_sessionmaker[AsyncSession] = async_sessionmaker(writer_engine, expire_on_commit=False)
+        self.insert = INSERTS[self.dialect]
+
+    @classmethod
+    def of(cls, db: Database | str) -> tuple[Database, bool]:
+        """``db`` itself, or a new one for a URL; the flag says whether the caller owns (closes) it."""
+        return (db, False) if isinstance(db, Database) else (cls(db), True)
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        await self.engine.dispose()

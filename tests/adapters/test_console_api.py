@@ -13,7 +13,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from telephony.asterisk import Credentials
 from profiles.model import load_profile
-from hotline.service import DESK, ServiceConfig, build_app
+from hotline.service import SERVICE, ServiceConfig, build_app
 from hotline.settings import Settings
 from console.app import CONSOLE
 
@@ -39,7 +39,7 @@ async def console(tmp_path):
     app = build_app(ServiceConfig(settings, PROFILE, Credentials("hotline", "s3cret", {}), "/s", tmp_path / "tok"))
     client = TestClient(TestServer(app))
     await client.start_server()
-    await server.wait_until(lambda: app[DESK].synced)
+    await server.wait_until(lambda: app[SERVICE].desk.synced)
     store = app[CONSOLE].store
     boss = await store.add_user("boss", BOSS_PASSWORD, "supervisor")
     await store.add_user("viewer", VIEWER_PASSWORD, "viewer", "ar")
@@ -124,8 +124,8 @@ async def test_bearer_tokens_need_no_csrf_and_bad_tokens_are_refused(console):
     for bad in ("Bearer wrong", "Basic Ym9zczp4", "Bearer "):
         response = await client.get("/api/v1/wallboard", headers={"Authorization": bad})
         assert response.status == 401
-    # the local admin API still wants its own token, and the console token does not open it
-    assert (await client.get("/api/agents", headers=auth)).status == 401
+    # there is one admin API: the old local one is gone
+    assert (await client.get("/api/agents", headers=auth)).status == 404
 
 
 async def test_viewers_look_but_cannot_change(console):
@@ -164,7 +164,7 @@ async def test_each_change_is_audited(console):
                                 headers=auth)
     assert response.status == 200
     assert "ar-complaints" in (await response.json())["queues_at_login"]
-    assert app[DESK].memberships["agent-ar-2"] == (await response.json())["queues_at_login"]
+    assert app[SERVICE].desk.memberships["agent-ar-2"] == (await response.json())["queues_at_login"]
     audit = rows(db, "SELECT actor, via, action, target, details FROM audit_log ORDER BY id")
     changes = [(a, v, act, t) for a, v, act, t, _ in audit]
     assert changes == [
@@ -225,7 +225,7 @@ async def test_bad_input_gets_a_clear_4xx(console):
 async def test_api_reads_and_callbacks(console):
     client, app, _, auth, _ = console
     board = await (await client.get("/api/v1/wallboard", headers=auth)).json()
-    assert {q["queue"] for q in board["queues"]} == app[DESK].queues
+    assert {q["queue"] for q in board["queues"]} == app[SERVICE].desk.queues
     assert set(board["totals"]) >= {"waiting", "longest_wait", "service_level_today", "available", "on_call",
                                     "paused", "callbacks_pending"}
     queues = await (await client.get("/api/v1/queues", headers=auth)).json()
@@ -236,9 +236,8 @@ async def test_api_reads_and_callbacks(console):
     assert report["day"] == "2026-01-05" and len(report["intervals"]) == 24
     # a callback request: call it now, reschedule, cancel
     from callbacks.model import CallbackRequest, Origin
-    from hotline.service import CALLBACKS
 
-    store = app[CALLBACKS].store
+    store = app[SERVICE].callbacks.store
     now = 1_900_000_000.0
     added = await store.add(CallbackRequest(None, "96550000001", "ar", "general", None, "ar-general",
                                             Origin.OFFER, None, now, now, now + 3600, next_attempt_at=now + 600))

@@ -21,7 +21,7 @@ from schemathesis.checks import not_a_server_error
 
 from telephony.asterisk import Credentials
 from profiles.model import load_profile
-from hotline.service import DESK, ServiceConfig, build_app
+from hotline.service import SERVICE, ServiceConfig, build_app
 from hotline.settings import Settings
 from console.app import CONSOLE
 
@@ -56,7 +56,7 @@ def served(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
         site = web.TCPSite(runner, "127.0.0.1", 0)
         await site.start()
         port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        await server.wait_until(lambda: app[DESK].synced)
+        await server.wait_until(lambda: app[SERVICE].desk.synced)
         store = app[CONSOLE].store
         boss = await store.add_user("boss", "correct horse battery", "supervisor")
         return server, runner, port, await store.add_token(boss, "schemathesis")

@@ -13,7 +13,7 @@ from sqlalchemy import create_engine, text
 from cdr import cli
 from storage.engine import sync_url, upgrade
 from cdr.importer import calls_from_cdr_csv, calls_from_queue_log, import_files, parse_queue_log
-from cdr.reports import aggregate_sql
+from cdr.db import aggregate_sql
 from hotline.settings import Settings
 
 T = 1614585600  # 2021-03-01 08:00:00 UTC

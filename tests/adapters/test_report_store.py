@@ -18,7 +18,8 @@ from cdr.builder import CallRecord, Outcome
 from cdr.db import RecordStore
 from storage.engine import downgrade, sync_url, upgrade
 from cdr.importer import bulk_insert
-from cdr.reports import RecordFacts, aggregate, aggregate_sql, aggregate_sql_async
+from cdr.db import aggregate_sql
+from cdr.reports import RecordFacts, aggregate, by_queue
 from cdr.synthetic import ROW_COLUMNS, generate_rows
 from hotline.settings import Settings
 
@@ -124,10 +125,37 @@ def test_sql_aggregation_equals_the_pure_reference_on_the_hand_built_set(db_url:
     assert m.talk_sum == 600 and m.max_wait == 90
 
 
-async def test_period_filter_and_async_variant(db_url: str) -> None:
+async def test_the_store_aggregates_on_the_async_engine_like_the_pure_reference(db_url: str) -> None:
+    upgrade(db_url)
+    facts = hand_built()
+    bulk_insert(db_url, _rows(facts))
+    async with RecordStore(db_url) as store:
+        for interval in (15, 30, 60):
+            ours = await store.aggregates(interval, 20.0)
+            reference = aggregate(facts, interval, 20.0)
+            assert ours.groups == reference.groups
+            assert ours.agents_by_bucket == reference.agents_by_bucket
+
+
+async def test_the_wallboard_service_level_is_the_reports_one(db_url: str) -> None:
+    """One definition: the wallboard's "answered / within T today" per queue is the report's, summed."""
+    upgrade(db_url)
+    facts = hand_built()
+    bulk_insert(db_url, _rows(facts))
+    async with RecordStore(db_url) as store:
+        board = await store.service_level_by_queue(T0 - timedelta(hours=1), 20.0)
+    reference = by_queue(aggregate(facts, 30, 20.0))
+    assert {q: (m.answered, m.answered_within) for q, m in board.items()} == {
+        q: (m.answered, m.answered_within) for q, m in reference.items()
+    }
+    assert board["ar-virus"].service_level == 2 / 3  # 3 answered, 2 of them within 20 s (hand-checked)
+
+
+async def test_period_filter_on_the_store(db_url: str) -> None:
     upgrade(db_url)
     bulk_insert(db_url, _rows(hand_built()))
-    later = await aggregate_sql_async(db_url, 30, 20.0, start=T0 + timedelta(minutes=30))
+    async with RecordStore(db_url) as store:
+        later = await store.aggregates(30, 20.0, start=T0 + timedelta(minutes=30))
     assert sum(m.offered for m in later.groups.values()) == 0
     assert sum(m.callbacks for m in later.groups.values()) == 2
     earlier = aggregate_sql(db_url, 30, 20.0, end=T0 + timedelta(minutes=30))

@@ -1,6 +1,7 @@
-"""The service's local admin API (aiohttp's test client), with a fake app_queue over real AMI and SQLite.
+"""One admin API: the token the service writes for local tools works on /api/v1 (aiohttp's test client),
+with a fake app_queue over real AMI and SQLite.
 
-This is what `hotline agent …` and `hotline seats …` use until the console brings users and roles.
+This is what `hotline agent …` and `hotline seats …` use; their changes are audited as "local admin".
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from telephony.asterisk import Credentials
 from profiles.model import load_profile
-from hotline.service import DESK, ServiceConfig, build_app
+from hotline.service import SERVICE, ServiceConfig, build_app
 from hotline.settings import Settings
 
 try:
@@ -35,47 +36,59 @@ async def api(tmp_path):
     app = build_app(ServiceConfig(settings, PROFILE, Credentials("hotline", "s3cret", {}), "/s", token_file))
     client = TestClient(TestServer(app))
     await client.start_server()
-    await server.wait_until(lambda: app[DESK].synced)
+    await server.wait_until(lambda: app[SERVICE].desk.synced)
     token = token_file.read_text()
     assert oct(token_file.stat().st_mode)[-3:] == "600"
-    yield client, {"Authorization": f"Bearer {token}"}, app_queue
+    yield client, {"Authorization": f"Bearer {token}"}, app_queue, app
     await client.close()
     await server.close()
     assert not token_file.exists()  # the token goes with the service
 
 
 async def test_without_the_token_nothing_changes(api):
-    client, _, app_queue = api
+    client, _, app_queue, _ = api
     for headers in ({}, {"Authorization": "Bearer wrong"}):
-        response = await client.post("/api/agents/agent-ar-1/login", headers=headers)
+        response = await client.post("/api/v1/agents/agent-ar-1/login", headers=headers)
         assert response.status == 401
-        assert (await response.json())["error"] == "missing or wrong admin token"
+        assert "token" in (await response.json())["error"]
     assert app_queue.members == {}
 
 
-async def test_an_agent_is_logged_in_and_paused_through_the_api(api):
-    client, auth, app_queue = api
-    response = await client.post("/api/agents/agent-ar-1/login", headers=auth)
-    assert response.status == 200
-    assert (await response.json())["session"] == {"logged_in": True, "paused": False, "pause_reason": None}
-    response = await client.post("/api/agents/agent-ar-1/pause", json={"reason": "training"}, headers=auth)
-    assert (await response.json())["session"]["pause_reason"] == "training"
+async def test_the_old_local_api_is_gone(api):
+    client, auth, _, _ = api
+    assert (await client.post("/api/agents/agent-ar-1/login", headers=auth)).status == 404
+    assert (await client.get("/api/agents", headers=auth)).status == 404
+
+
+async def test_an_agent_is_logged_in_and_paused_with_the_local_token_and_it_is_audited(api):
+    client, auth, app_queue, app = api
+    response = await client.post("/api/v1/agents/agent-ar-1/login", headers=auth)
+    assert response.status == 200, await response.text()
+    body = await response.json()
+    assert (body["logged_in"], body["paused"], body["pause_reason"]) == (True, False, None)
+    response = await client.post("/api/v1/agents/agent-ar-1/pause", json={"reason": "training"}, headers=auth)
+    assert (await response.json())["pause_reason"] == "training"
     assert all(m["Paused"] == "1" for m in app_queue.of("agent-ar-1").values())
-    listing = await (await client.get("/api/agents", headers=auth)).json()
+    listing = {a["id"]: a for a in await (await client.get("/api/v1/agents", headers=auth)).json()}
     assert listing["agent-ar-1"]["paused"] and not listing["doc-ar-paed-1"]["logged_in"]
+    audit = await app[SERVICE].console.store.audit_rows()
+    assert [(r["actor"], r["via"], r["action"], r["target"]) for r in audit[:2]] == [
+        ("local admin", "local-token", "agent.pause", "agent-ar-1"),
+        ("local admin", "local-token", "agent.login", "agent-ar-1"),
+    ]
 
 
 async def test_bad_input_gets_a_clear_4xx(api):
-    client, auth, _ = api
+    client, auth, _, _ = api
     cases = [
-        (client.post("/api/agents/nobody/login", headers=auth), 404, "is not an agent or doctor"),
-        (client.post("/api/agents/agent-ar-1/dance", headers=auth), 404, "unknown action"),
-        (client.post("/api/agents/agent-ar-2/pause", headers=auth), 409, "not logged in"),
-        (client.post("/api/queues/ar-general/seats", data=b"{nope", headers=auth), 400, "not valid JSON"),
-        (client.post("/api/queues/ar-general/seats", json=[1], headers=auth), 400, "JSON object"),
-        (client.post("/api/queues/ar-general/seats", json={"seats": -1}, headers=auth), 400, "whole number"),
-        (client.post("/api/queues/ar-general/seats", json={"seats": True}, headers=auth), 400, "whole number"),
-        (client.post("/api/queues/xx-yy/seats", json={"seats": 3}, headers=auth), 404, "not a queue"),
+        (client.post("/api/v1/agents/nobody/login", headers=auth), 404, "is not an agent or doctor"),
+        (client.post("/api/v1/agents/agent-ar-1/dance", headers=auth), 404, "unknown action"),
+        (client.post("/api/v1/agents/agent-ar-2/pause", headers=auth), 409, "not logged in"),
+        (client.put("/api/v1/queues/ar-general/seats", data=b"{nope", headers=auth), 400, "not valid JSON"),
+        (client.put("/api/v1/queues/ar-general/seats", json=[1], headers=auth), 400, "JSON object"),
+        (client.put("/api/v1/queues/ar-general/seats", json={"seats": -1}, headers=auth), 400, "whole number"),
+        (client.put("/api/v1/queues/ar-general/seats", json={"seats": True}, headers=auth), 400, "whole number"),
+        (client.put("/api/v1/queues/xx-yy/seats", json={"seats": 3}, headers=auth), 404, "not a queue"),
     ]
     for request, status, message in cases:
         response = await request
@@ -84,9 +97,9 @@ async def test_bad_input_gets_a_clear_4xx(api):
 
 
 async def test_seats_change_live_through_the_api(api):
-    client, auth, app_queue = api
-    await client.post("/api/agents/agent-ar-1/login", headers=auth)
-    await client.post("/api/agents/agent-ar-2/login", headers=auth)
-    response = await client.post("/api/queues/ar-general/seats", json={"seats": 1}, headers=auth)
+    client, auth, app_queue, _ = api
+    await client.post("/api/v1/agents/agent-ar-1/login", headers=auth)
+    await client.post("/api/v1/agents/agent-ar-2/login", headers=auth)
+    response = await client.put("/api/v1/queues/ar-general/seats", json={"seats": 1}, headers=auth)
     assert response.status == 200
     await app_queue.server.wait_until(lambda: len(app_queue.active("ar-general")) == 1)

@@ -1,0 +1,141 @@
+"""The records path on a real SQLite database: spooled first, stored once, hooks retried on their own."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import stat
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from cdr.builder import CallRecord, Outcome
+from cdr.db import RecordStore
+from cdr.service import RecordService
+from storage.engine import upgrade
+
+T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
+
+
+def abandoned(linkedid: str, number: str = "96550000001") -> CallRecord:
+    return CallRecord(linkedid, number, "سارة", T0, "ar", "virus", None, "ar-virus", 40.0, Outcome.ABANDONED_QUEUE,
+                      None, None, 16, "Normal Clearing", T0 + timedelta(seconds=45))  # fmt: skip
+
+
+async def eventually(check, timeout: float = 10.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not check():
+        assert asyncio.get_running_loop().time() < deadline, "condition not reached"
+        await asyncio.sleep(0.01)
+
+
+@pytest.fixture
+def db_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'h.db'}"
+
+
+async def test_a_hook_that_fails_after_the_insert_is_retried_alone_and_the_caller_gets_the_callback(
+    db_url: str, tmp_path: Path
+) -> None:
+    """The old writer re-queued the record; the insert then said 'duplicate' and skipped every hook."""
+    upgrade(db_url)
+    callbacks_booked: list[str] = []
+    console_seen: list[str] = []
+    failures = {"left": 2}
+
+    async def callbacks_hook(record: CallRecord) -> None:
+        if failures["left"]:
+            failures["left"] -= 1
+            raise ConnectionError("callbacks database hiccup")
+        callbacks_booked.append(record.linkedid)
+
+    async def console_hook(record: CallRecord) -> None:
+        console_seen.append(record.linkedid)
+
+    async with RecordStore(db_url) as store:
+        service = RecordService(store, tmp_path / "spool", retry_seconds=0.01, hook_retry_seconds=(0.01,))
+        service.add_hook(callbacks_hook)
+        service.add_hook(console_hook)
+        await service.start()
+        service.submit(abandoned("1700000000.1"))
+        service.submit(abandoned("1700000000.2", "96550000002"))
+        await eventually(lambda: len(callbacks_booked) == 2)
+        assert sorted(callbacks_booked) == ["1700000000.1", "1700000000.2"]
+        assert sorted(console_seen) == ["1700000000.1", "1700000000.2"]  # each once: never re-run for the others
+        assert [r.linkedid for r in await store.list_records()] == ["1700000000.1", "1700000000.2"]
+        assert service.written == 2
+        await eventually(lambda: not list((tmp_path / "spool").glob("*.json")))  # done: the spool is empty
+        await service.close()
+
+
+async def test_records_survive_a_database_that_is_down_at_shutdown_and_are_replayed_at_start(
+    db_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    spool = tmp_path / "spool"
+    async with RecordStore(db_url) as store:  # no schema yet: every insert fails, like a database that is down
+        service = RecordService(store, spool, retry_seconds=0.05)
+        await service.start()
+        service.submit(abandoned("1700000001.1"))
+        service.submit(abandoned("1700000001.2"))
+        with caplog.at_level(logging.WARNING, logger="cdr.service"):
+            await service.close(timeout=0.2)  # cancels the writer in its retry sleep
+    assert "2 records not written at shutdown" in caplog.text and str(spool) in caplog.text
+    files = sorted(spool.glob("*.json"))
+    assert [f.name for f in files] == ["1700000001.1.json", "1700000001.2.json"]
+    assert stat.S_IMODE(spool.stat().st_mode) == 0o700
+    assert all(stat.S_IMODE(f.stat().st_mode) == 0o600 for f in files)  # caller numbers are health data
+
+    upgrade(db_url)  # the database is back; the service starts again
+    seen: list[str] = []
+
+    async def hook(record: CallRecord) -> None:
+        seen.append(record.linkedid)
+
+    async with RecordStore(db_url) as store:
+        service = RecordService(store, spool, retry_seconds=0.05)
+        service.add_hook(hook)
+        await service.start()
+        await service.drained()
+        records = await store.list_records()
+        await service.close()
+    assert [(r.linkedid, r.caller_name, r.outcome) for r in records] == [
+        ("1700000001.1", "سارة", Outcome.ABANDONED_QUEUE),
+        ("1700000001.2", "سارة", Outcome.ABANDONED_QUEUE),
+    ]
+    assert records[0].started_at == T0 and records[0].wait_seconds == 40.0
+    assert sorted(seen) == ["1700000001.1", "1700000001.2"]
+    assert not list(spool.glob("*.json"))
+
+
+async def test_a_replayed_record_already_stored_is_not_stored_twice_but_its_hooks_run(
+    db_url: str, tmp_path: Path
+) -> None:
+    """A crash after the insert and before the hooks: at start the insert is skipped, the hooks run."""
+    upgrade(db_url)
+    spool = tmp_path / "spool"
+    spool.mkdir(mode=0o700)
+    record = abandoned("1700000002.1")
+    async with RecordStore(db_url) as store:
+        assert await store.add(record)
+        (spool / "1700000002.1.json").write_text(
+            '{"linkedid": "1700000002.1", "caller_number": "96550000001", "caller_name": "سارة", '
+            '"started_at": "2026-03-01T09:00:00+00:00", "language": "ar", "topic": "virus", "specialty": null, '
+            '"queue": "ar-virus", "wait_seconds": 40.0, "outcome": "abandoned_queue", "agent": null, '
+            '"talk_seconds": null, "hangup_cause": 16, "hangup_cause_text": "Normal Clearing", '
+            '"ended_at": "2026-03-01T09:00:45+00:00"}',
+            encoding="utf-8",
+        )
+        seen: list[CallRecord] = []
+
+        async def hook(r: CallRecord) -> None:
+            seen.append(r)
+
+        service = RecordService(store, spool)
+        service.add_hook(hook)
+        await service.start()
+        await service.drained()
+        await service.close()
+        assert len(await store.list_records()) == 1
+    assert seen == [record]
+    assert service.written == 0
