@@ -1,14 +1,19 @@
 # hotline: two commands on a fresh Debian bookworm machine (root, or a user with sudo).
 #   make run    set everything up, then run Asterisk and the hotline service in the foreground
 #   make test   set everything up, then run the whole test suite
+# Also: make lint-full (ruff, ruff format, mypy), make lock / lock-upgrade (refresh requirements.lock),
+#       make wallboard (refresh the README's picture, docs/wallboard.png).
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
+LOCK := requirements.lock
+PIP_TOOLS := pip-tools==7.6.2
+LOCK_VENV := build/lock-venv
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEBS := mmdebstrap sip-tester espeak-ng sox python3-venv ca-certificates chromium
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: run test deps venv provision lint clean
+.PHONY: run test deps venv provision lint lint-full lock lock-upgrade wallboard clean
 
 run: deps venv provision
 	$(SUDO) $(VENV)/bin/hotline run
@@ -25,12 +30,28 @@ deps:
 
 venv: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml
+# Exact versions (with hashes) from the lock, then the project itself, editable and without resolving anything again.
+$(VENV)/.installed: pyproject.toml $(LOCK)
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Python 3.11 or newer is needed"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install -q --upgrade pip
-	$(VENV)/bin/pip install -q -e '.[test]'
+	$(VENV)/bin/pip install -q --require-hashes -r $(LOCK)
+	$(VENV)/bin/pip install -q --no-deps --no-build-isolation -e .
+	$(VENV)/bin/pip check
 	touch $@
+
+# The lock: every package `make` installs, resolved from pyproject.toml's ranges (the `test` extra included) by pip-tools,
+# which runs from a venv of its own. `make lock` keeps the pins that still fit and resolves only what changed;
+# `make lock-upgrade` moves every pin to the newest version the ranges allow. Commit the result with pyproject.toml.
+lock: $(LOCK_VENV)/bin/pip-compile
+	CUSTOM_COMPILE_COMMAND="make lock" $(LOCK_VENV)/bin/pip-compile --quiet --extra test --generate-hashes \
+		--allow-unsafe --strip-extras --no-emit-index-url --no-emit-find-links -o $(LOCK) $(LOCK_ARGS) pyproject.toml
+
+lock-upgrade: LOCK_ARGS := --upgrade
+lock-upgrade: lock
+
+$(LOCK_VENV)/bin/pip-compile:
+	$(PYTHON) -m venv $(LOCK_VENV)
+	$(LOCK_VENV)/bin/pip install -q $(PIP_TOOLS)
 
 provision: venv
 	$(SUDO) $(VENV)/bin/hotline provision
@@ -38,5 +59,21 @@ provision: venv
 lint: venv
 	$(VENV)/bin/lint-imports
 
+# Everything `lint` will run once the code base passes it: the import contracts, ruff (lint and format) and mypy.
+# Each tool runs even when an earlier one fails, so one run shows every finding.
+lint-full: venv
+	@status=0; \
+	$(VENV)/bin/lint-imports || status=1; \
+	$(VENV)/bin/ruff check . || status=1; \
+	$(VENV)/bin/ruff format --check . || status=1; \
+	$(VENV)/bin/mypy || status=1; \
+	exit $$status
+
+# The README's picture: the e2e test takes the screenshot under artifacts/ (never in docs/, so a test run leaves
+# the work tree clean); this copies it into docs/ to be committed.
+wallboard: deps venv provision
+	$(SUDO) $(VENV)/bin/python -m pytest -q tests/e2e/test_console.py::test_wallboard_under_load_screenshot
+	cp artifacts/wallboard.png docs/wallboard.png
+
 clean:
-	rm -rf $(VENV) var .pytest_cache
+	rm -rf $(VENV) var build dist artifacts .pytest_cache .mypy_cache .ruff_cache .import_linter_cache *.egg-info
