@@ -136,6 +136,7 @@ def build_app(config: ServiceConfig) -> web.Application:
 
 async def serve(config: ServiceConfig, stop: _Waitable) -> None:
     """Run the service until ``stop`` is set."""
+    os.umask(0o077)  # whatever it writes (records spool, token, database) is its own
     runner = web.AppRunner(build_app(config), handle_signals=False)
     await runner.setup()
     try:

@@ -9,6 +9,7 @@ Call ``upgrade(url)`` once at service start before opening a store.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import MappingProxyType
@@ -110,10 +111,24 @@ def _sync_engine(url: str) -> Engine:
     engine = create_engine(sync_url(url))
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
-        # A new installation has no folder for its database yet (var/ in a fresh clone).
         if engine.url.database:
-            Path(engine.url.database).parent.mkdir(parents=True, exist_ok=True)
+            private_sqlite_file(Path(engine.url.database))
     return engine
+
+
+def private_sqlite_file(path: Path) -> None:
+    """Make a new SQLite database private before SQLite opens it: folder 0700, file 0600.
+
+    The file holds caller numbers, specialties such as psychological support, and password
+    hashes. SQLite gives its -wal and -shm files the mode of the database file, so they are 0600
+    too. Existing folders and files are left as the administrator set them.
+    """
+    if not path.parent.exists():
+        path.parent.mkdir(mode=0o700, parents=True)
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
 
 
 def _alembic(url: str, action: Callable[[Config], None]) -> None:
@@ -141,6 +156,8 @@ def async_engine(url: str) -> AsyncEngine:
     """The asyncio engine every store uses: the async driver, pre-ping, and on SQLite WAL + busy timeout."""
     engine = create_async_engine(async_url(url), pool_pre_ping=True)
     if engine.dialect.name == "sqlite":
+        if engine.url.database:
+            private_sqlite_file(Path(engine.url.database))
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     return engine
 
