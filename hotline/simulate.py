@@ -53,7 +53,9 @@ def choices_served_by(profile: Profile, people: list[Person]) -> list[Choice]:
     return choices
 
 
-async def simulate(settings: Settings, profile: Profile, callers: int, agents: int, talk_seconds: float, seed: int) -> int:
+async def simulate(
+    settings: Settings, profile: Profile, callers: int, agents: int, talk_seconds: float, seed: int
+) -> int:
     root = current_root(settings.cache_dir)
     if root is None:
         raise AsteriskError("Asterisk is not provisioned: start the hotline first with 'make run'")
@@ -120,7 +122,7 @@ async def simulate(settings: Settings, profile: Profile, callers: int, agents: i
     records = await _records(settings.db_url)
     print(f"\n{'caller':<13} {'name':<15} {'chose':<24} {'answered by':<15} {'after':>6} {'talk':>6}  record")
     ok = 0
-    for (number, name, choice), result in zip(plans, results):
+    for (number, name, choice), result in zip(plans, results, strict=True):
         who, answered = answered_by.get(number, ("-", None))
         wait = f"{answered.at - result.answered_at:.1f}s" if answered and result.answered_at else "-"
         talk = f"{result.ended_at - answered.at:.1f}s" if answered and result.ended_at else "-"

@@ -335,10 +335,8 @@ class _SippRun:
                 await self.stop()
                 raise SippError(f"SIPp did not bind port {self.watch_port} within {timeout}s: "
                                 + self.failure_text())
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.process.wait(), 0.05)
-            except TimeoutError:
-                pass
 
     def failure_text(self) -> str:
         code = self.process.returncode if self.process else None

@@ -77,7 +77,7 @@ class SippSnapshot:
     """-inf file -> (its permission bits, its directory's), for the files that existed."""
 
     @classmethod
-    def take(cls) -> "SippSnapshot":
+    def take(cls) -> SippSnapshot:
         lines = sipp_command_lines()
         modes = {}
         for path in injection_files(lines):
@@ -541,8 +541,8 @@ def test_rendered_scenarios_are_well_formed_xml() -> None:
 
 
 def test_values_that_could_break_the_scenario_are_refused() -> None:
-    common = dict(target_host="127.0.0.1", target_port=5060, number="151", dtmf=[],
-                  hangup_after=None, max_duration=30, answer_timeout=5)
+    common = {"target_host": "127.0.0.1", "target_port": 5060, "number": "151", "dtmf": [],
+              "hangup_after": None, "max_duration": 30, "answer_timeout": 5}
     with pytest.raises(ValueError):
         render_call_scenario(caller_number="10]]><x", **common)  # type: ignore[arg-type]
     with pytest.raises(ValueError):
@@ -561,7 +561,7 @@ def test_from_header_parsing_unquotes_display_names() -> None:
 
 def test_allocated_port_blocks_are_free_and_in_range() -> None:
     base = allocate_ports(4)
-    assert 20000 <= base and base + 3 < 32768
+    assert base >= 20000 and base + 3 < 32768
 
 
 async def test_sipp_version_is_reported() -> None:
@@ -840,7 +840,7 @@ async def test_dial_without_challenge_is_answered_by_the_first_invite(
     assert result.challenged is None
     assert len(fake.invites) == 1 and "Authorization" not in fake.invites[0]
     assert FakeFeatureServer.parse(
-        [r for r in fake.requests if r.startswith("ACK ")][0])[1]["cseq"] == "1 ACK"
+        next(r for r in fake.requests if r.startswith("ACK ")))[1]["cseq"] == "1 ACK"
 
 
 async def test_dial_to_a_sipp_uas_without_challenge_hangs_up_locally_or_sees_its_bye(

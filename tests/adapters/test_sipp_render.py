@@ -40,9 +40,10 @@ SCENARIOS = Path(__file__).resolve().parents[2] / "telephony" / "sipp" / "scenar
 
 
 def call_scenario(**overrides: object) -> str:
-    values: dict[str, object] = dict(target_host="127.0.0.1", target_port=5060, number="151",
-                                     caller_number="1001", dtmf=[(0.5, "1"), (0, "#")],
-                                     hangup_after=None, max_duration=30, answer_timeout=5)
+    values: dict[str, object] = {
+        "target_host": "127.0.0.1", "target_port": 5060, "number": "151", "caller_number": "1001",
+        "dtmf": [(0.5, "1"), (0, "#")], "hangup_after": None, "max_duration": 30, "answer_timeout": 5,
+    }
     values.update(overrides)
     return render_call_scenario(**values)  # type: ignore[arg-type]
 
@@ -128,7 +129,7 @@ def test_a_line_break_cannot_reach_a_sip_message(name: str) -> None:
 
 
 def test_a_missing_value_is_an_error_not_an_empty_string() -> None:
-    with pytest.raises(ScenarioError, match="uac_register.xml"):
+    with pytest.raises(ScenarioError, match=r"uac_register\.xml"):
         render_scenario("uac_register.xml", user="doc-1")
 
 
