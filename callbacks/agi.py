@@ -4,16 +4,23 @@ The caller's number is their caller ID, read back digit by digit in their langua
 in. Either is checked against the profile's allowed patterns (no premium-rate or international
 numbers: a callback to a spoofed premium number is toll fraud) and a per-number rate limit. A
 refused number gets a clear prompt, a record, and the caller goes back to waiting.
+
+The route the dialplan passes (language, topic, specialty, queue) is checked against the profile
+before anything is asked or stored: a request for an unknown queue, topic, specialty or language is
+refused, so it can never take the place of a real request for the same number (one open request
+per number).
 """
 
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass
 from typing import Protocol
 
 from telephony import names as v
 from profiles.model import Profile
+from routing.queues import build_queues
 from telephony.agi import AGIHangup, AGISession
 
 log = logging.getLogger(__name__)
@@ -46,16 +53,31 @@ class Callbacks(Protocol):
     async def refused(self, raw: str, reason: str, context: OfferContext) -> None: ...
 
 
-def context_from_args(args: list[str], profile: Profile) -> OfferContext | None:
+def profile_queues(profile: Profile) -> frozenset[str]:
+    """Every queue a waiting caller can be in: one per language and topic, or language and specialty
+    (the overflow and default queues are among them)."""
+    return frozenset(spec.name for spec in build_queues(profile))
+
+
+def context_from_args(args: list[str], profile: Profile, queues: frozenset[str] | None = None) -> OfferContext | None:
+    """The caller's route from the AGI arguments, or None when it is not one of the profile's."""
     values = (list(args) + [""] * 6)[:6]
     language, topic, specialty, queue, joined_at, linkedid = values
-    if language not in profile.language_codes or not queue:
+    topic = topic or profile.default_topic
+    topics = {t.id: t for t in profile.topics}
+    if language not in profile.language_codes or topic not in topics:
+        return None
+    if specialty and specialty not in {s.id for s in topics[topic].specialties}:
+        return None
+    if queue not in (queues if queues is not None else profile_queues(profile)):
         return None
     try:
-        place_at = float(joined_at) if joined_at else None
+        place_at: float | None = float(joined_at) if joined_at else None
     except ValueError:
         place_at = None
-    return OfferContext(language, topic or profile.default_topic, specialty or None, queue, place_at, linkedid or None)
+    if place_at is not None and not math.isfinite(place_at):
+        place_at = None
+    return OfferContext(language, topic, specialty or None, queue, place_at, linkedid or None)
 
 
 class CallbackOfferHandler:
@@ -65,14 +87,16 @@ class CallbackOfferHandler:
         self.profile = profile
         self.callbacks = callbacks
         self.sounds_dir = sounds_dir.rstrip("/")
+        self.queues = profile_queues(profile)
 
     def _prompt(self, language: str, name: str) -> str:
         return f"{self.sounds_dir}/{v.agent_prompt(language, name)}"
 
     async def __call__(self, session: AGISession) -> None:
-        context = context_from_args(session.args, self.profile)
+        context = context_from_args(session.args, self.profile, self.queues)
         if context is None:
-            log.warning("callback menu called without a route (%s): back to the queue", session.args)
+            log.warning("callback menu called without a route of the profile (%r): refused, back to the queue",
+                        session.args)
             return
         timeout = self.profile.digit_timeout_seconds * 1000
         try:

@@ -1,13 +1,18 @@
 """Feature codes from agent and doctor phones over FastAGI: log in, log out, pause, unpause.
 
-The dialplan passes the action (``login`` …) as the AGI argument. The person is the phone's PJSIP
-endpoint. The desk does the work; the agent then hears a confirmation in their own language. If
-anything fails, no result is set and the dialplan plays the "could not be done" prompt.
+The dialplan passes the action (``login`` …) and ``${CHANNEL(endpoint)}`` as the AGI arguments. The
+person is the phone's PJSIP endpoint as Asterisk gives it, and it must agree with the channel
+(``PJSIP/<endpoint>-<8 hex digits>``, the name chan_pjsip gives) and be a person of the profile;
+anything else is refused and nothing is done. (Only Asterisk can call this route: the FastAGI server
+checks its per-start secret first.) The desk does the work; the agent then hears a confirmation in
+their own language. If anything fails, no result is set and the dialplan plays the "could not be
+done" prompt.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from typing import Protocol
 
 from telephony import names as v
@@ -15,6 +20,9 @@ from profiles.model import Profile
 from telephony.agi import AGIHangup, AGISession
 
 log = logging.getLogger(__name__)
+
+# chan_pjsip names a channel "PJSIP/<endpoint>-%08x".
+_CHANNEL_SUFFIX = re.compile(r"[0-9a-f]{8}")
 
 CONFIRMATIONS = {
     "login": "agent_logged_in",
@@ -40,11 +48,25 @@ class AgentFeatureHandler:
         self.sounds_dir = sounds_dir.rstrip("/")
         self.languages = {p.id: max(p.languages, key=lambda code: p.languages[code]) for p in profile.people}
 
+    def person_of(self, session: AGISession) -> str | None:
+        """The person calling, or None unless the endpoint Asterisk gave, the channel name and the
+        profile agree."""
+        endpoint = session.args[1] if len(session.args) > 1 else ""
+        if endpoint not in self.languages or v.person_of_channel(session.channel) != endpoint:
+            return None
+        prefix = v.interface(endpoint) + "-"
+        if not session.channel.startswith(prefix) or not _CHANNEL_SUFFIX.fullmatch(session.channel[len(prefix):]):
+            return None
+        return endpoint
+
     async def __call__(self, session: AGISession) -> None:
         action = session.args[0] if session.args else ""
-        person_id = v.person_of_channel(session.channel)
-        if action not in CONFIRMATIONS or person_id not in self.languages:
-            log.warning("feature %r from %s refused: unknown action or person", action, session.channel)
+        person_id = self.person_of(session)
+        if action not in CONFIRMATIONS or person_id is None:
+            log.warning(
+                "feature %r from channel %r (endpoint %r) refused: unknown action, or not a phone of the profile",
+                action, session.channel, session.args[1] if len(session.args) > 1 else None,
+            )
             return
         try:
             if action == "pause":

@@ -56,6 +56,12 @@ def _need(tool: str) -> None:
         raise PromptError(f"{tool} is not installed: run 'make deps' (apt-get install espeak-ng sox) as root")
 
 
+def espeak_command(voice: str, text: str, out: Path) -> list[str]:
+    """The espeak-ng command that speaks ``text`` in ``voice`` into the WAV file ``out``. The text
+    follows ``--``, so a text that starts with ``-`` is spoken, never taken as an option."""
+    return ["espeak-ng", "-v", voice, "-s", "150", "-w", str(out), "--", text]
+
+
 def segment_file(segment: Segment, cache: Path) -> Path:
     if segment.file is not None:
         source = Path(segment.file)
@@ -72,7 +78,7 @@ def segment_file(segment: Segment, cache: Path) -> Path:
         _run(["sox", segment.file, *FORMAT, str(partial)])
     else:
         raw = out.with_suffix(".espeak.wav")
-        _run(["espeak-ng", "-v", segment.voice, "-s", "150", "-w", str(raw), segment.text or ""])
+        _run(espeak_command(segment.voice, segment.text or "", raw))
         _run(["sox", str(raw), *FORMAT, str(partial)])
         raw.unlink()
     partial.rename(out)

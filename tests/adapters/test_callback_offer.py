@@ -23,6 +23,7 @@ except ImportError:  # tests/adapters is not a package
 PROFILE = load_profile(Path(__file__).parents[2] / "profiles" / "moh-151.yaml")
 SOUNDS = "/hotline/t/sounds"
 ROUTE = ["ar", "general", "", "ar-general", "1700000000.5", "1700000000.1"]
+SECRET = "callback-test-secret-0123456789ab"  # as the dialplan passes it: agi://host:port/<secret>/callback
 
 
 @pytest.fixture
@@ -31,7 +32,7 @@ async def menu(tmp_path):
     upgrade(url)
     store = CallbackStore(url)
     service = CallbackService(PROFILE, ami=None, store=store, desk=None, sounds_host_dir=None, instance="test")
-    server = AGIServer("127.0.0.1", 0, call_deadline=5.0)
+    server = AGIServer("127.0.0.1", 0, secret=SECRET, call_deadline=5.0)
     server.add_route("callback", CallbackOfferHandler(PROFILE, service, SOUNDS))
     await server.start()
     yield server, store
@@ -39,8 +40,8 @@ async def menu(tmp_path):
     await store.close()
 
 
-async def run(server, callerid: str, replies: list[str]) -> list[list[str]]:
-    env = build_environment("callback", port=server.port, callerid=callerid, args=ROUTE)
+async def run(server, callerid: str, replies: list[str], route: list[str] = ROUTE) -> list[list[str]]:
+    env = build_environment(f"{SECRET}/callback", port=server.port, callerid=callerid, args=route)
     fake = FakeAsterisk(port=server.port, env=env, replies=replies)
     await fake.run(timeout=5.0)
     return [[a.decode() for a in asterisk_parse_args(line.encode())] for line in fake.received]
@@ -95,3 +96,47 @@ async def test_a_number_over_its_daily_limit_is_refused(menu):
 
     assert played(commands)[-1] == "ar/callback-refused"
     assert (await store.refusals())[-1][1] == "rate_limited"
+
+
+@pytest.mark.parametrize(
+    "forged",
+    [
+        pytest.param(["ar", "general", "", "premium-line", "1", "x.1"], id="unknown queue"),
+        pytest.param(["ar", "general", "", "", "1", "x.1"], id="no queue"),
+        pytest.param(["ar", "lottery", "", "ar-general", "1", "x.1"], id="unknown topic"),
+        pytest.param(["ar", "medical", "astrology", "ar-medical-paediatrics", "1", "x.1"], id="unknown specialty"),
+        pytest.param(["ar", "general", "paediatrics", "ar-general", "1", "x.1"], id="specialty of another topic"),
+        pytest.param(["xx", "general", "", "ar-general", "1", "x.1"], id="unknown language"),
+    ],
+)
+async def test_a_route_that_is_not_the_profiles_is_refused_and_does_not_block_the_real_one(menu, forged):
+    server, store = menu
+    number = "55123456"
+    confirm = ["200 result=0 endpos=1"] * len(number) + ["200 result=1", "200 result=0"]
+
+    assert await run(server, number, confirm, route=forged) == []  # nothing asked, nothing played
+    assert await store.open_requests() == []
+
+    commands = await run(server, number, confirm)
+    assert commands[-1][:2] == ["EXEC", "MSet"] and commands[-1][2].endswith("HOTLINE_RESULT=OK")
+    (request,) = await store.open_requests()
+    assert (request.number, request.queue, request.topic, request.language) == (number, "ar-general", "general", "ar")
+    assert request.place_at == pytest.approx(1700000000.5)
+
+
+async def test_a_caller_in_the_overflow_or_default_queue_can_book(menu):
+    server, store = menu
+    number = "55123457"
+    route = ["en", "medical", "paediatrics", "en-general", "1700000000.5", "1700000000.2"]
+    await run(server, number, ["200 result=0 endpos=1"] * len(number) + ["200 result=1", "200 result=0"], route=route)
+    (request,) = await store.open_requests()
+    assert (request.queue, request.specialty) == ("en-general", "paediatrics")
+
+
+async def test_a_connection_without_the_secret_books_nothing(menu):
+    server, store = menu
+    env = build_environment("callback", port=server.port, callerid="55123456", args=ROUTE)
+    fake = FakeAsterisk(port=server.port, env=env, replies=["200 result=0 endpos=1"] * 8 + ["200 result=1", "200 result=0"])
+    await fake.run(timeout=5.0)
+    assert fake.closed_by_server and fake.received == []
+    assert await store.open_requests() == []

@@ -22,20 +22,21 @@ except ImportError:  # tests/adapters is not a package
 
 PROFILE = load_profile(Path(__file__).parents[2] / "profiles" / "moh-151.yaml")
 SOUNDS = "/hotline/test/sounds"
+SECRET = "ivr-test-secret-0123456789abcdef"  # as the dialplan passes it: agi://host:port/<secret>/ivr
 OPEN = datetime(2021, 3, 14, 9, 0, tzinfo=timezone.utc)
 
 
 @pytest.fixture
 async def server():
-    agi = AGIServer("127.0.0.1", 0, call_deadline=5.0)
+    agi = AGIServer("127.0.0.1", 0, secret=SECRET, call_deadline=5.0)
     agi.add_route("ivr", IvrHandler(PROFILE, SOUNDS, clock=lambda: OPEN))
     await agi.start()
     yield agi
     await agi.close()
 
 
-async def call(server, replies, **env):
-    fake = FakeAsterisk(port=server.port, env=build_environment(port=server.port, **env), replies=replies)
+async def call(server, replies, script=f"{SECRET}/ivr", **env):
+    fake = FakeAsterisk(port=server.port, env=build_environment(script, port=server.port, **env), replies=replies)
     await fake.run(timeout=5.0)
     assert fake.closed_by_server
     return [[arg.decode() for arg in asterisk_parse_args(line.encode())] for line in fake.received]
@@ -88,7 +89,7 @@ async def test_outside_opening_hours_the_result_is_closed():
     from profiles.model import OpeningHours
 
     office = replace(PROFILE, hours=(OpeningHours(("mon",), time(8), time(9)),))
-    agi = AGIServer("127.0.0.1", 0, call_deadline=5.0)
+    agi = AGIServer("127.0.0.1", 0, secret=SECRET, call_deadline=5.0)
     agi.add_route("ivr", IvrHandler(office, SOUNDS, clock=lambda: OPEN))
     await agi.start()
     try:
@@ -96,3 +97,12 @@ async def test_outside_opening_hours_the_result_is_closed():
     finally:
         await agi.close()
     assert commands == [["EXEC", "MSet", "HOTLINE_RESULT=CLOSED"]]
+
+
+async def test_a_connection_without_the_secret_plays_nothing_and_sets_no_result(server):
+    """A forged IVR connection is closed before the menu: nothing played, no route set (for a real
+    call that reached us without the secret, the dialplan's fallback sends the caller to the default
+    queue)."""
+    for script in ("ivr", f"{'0' * len(SECRET)}/ivr"):
+        assert await call(server, ["200 result=1", "200 result=0"], script=script) == []
+    assert len(await call(server, ["200 result= (timeout)"] * 3 + ["200 result=0"])) == 4
