@@ -15,7 +15,7 @@ import secrets
 import shutil
 import signal
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path, PurePosixPath
 from typing import Any, Protocol
@@ -65,23 +65,42 @@ class AsteriskError(RuntimeError):
 
 @dataclass(frozen=True)
 class Credentials:
-    """Generated at run time; read back by tools such as ``hotline simulate``."""
+    """Generated at run time; read back by tools such as ``hotline simulate``.
+
+    ``agi_secret`` is the FastAGI secret: the rendered dialplan puts it in every AGI URL and the
+    service's AGIServer refuses any connection without it. A credentials file written before it
+    existed still loads, with a fresh secret (which only a new render puts in the dialplan)."""
 
     ami_username: str
     ami_secret: str
     phones: dict[str, str]  # person id -> SIP password
+    agi_secret: str = field(default_factory=lambda: secrets.token_hex(24))
 
     def to_json(self) -> str:
-        return json.dumps({"ami": {"username": self.ami_username, "secret": self.ami_secret}, "phones": self.phones})
+        return json.dumps(
+            {
+                "ami": {"username": self.ami_username, "secret": self.ami_secret},
+                "agi": {"secret": self.agi_secret},
+                "phones": self.phones,
+            }
+        )
 
     @classmethod
     def from_json(cls, text: str) -> Credentials:
         data = json.loads(text)
-        return cls(data["ami"]["username"], data["ami"]["secret"], dict(data["phones"]))
+        agi = data.get("agi")
+        if agi is None:  # written before the FastAGI secret existed
+            return cls(data["ami"]["username"], data["ami"]["secret"], dict(data["phones"]))
+        return cls(data["ami"]["username"], data["ami"]["secret"], dict(data["phones"]), str(agi["secret"]))
 
     @classmethod
     def generate(cls, profile: Profile) -> Credentials:
-        return cls(AMI_USER, secrets.token_urlsafe(24), {p.id: secrets.token_urlsafe(16) for p in profile.people})
+        return cls(
+            AMI_USER,
+            secrets.token_urlsafe(24),
+            {p.id: secrets.token_urlsafe(16) for p in profile.people},
+            secrets.token_hex(24),
+        )
 
 
 class AsteriskInstance:
@@ -171,7 +190,7 @@ class AsteriskInstance:
                 "trunk_contact": self.settings.trunk_contact,
             },
             "callbacks": profile.callbacks,
-            "agi": {"host": self.settings.agi_host, "port": self.settings.agi_port},
+            "agi": {"host": self.settings.agi_host, "port": self.settings.agi_port, "secret": credentials.agi_secret},
             "ami": {"username": credentials.ami_username, "secret": credentials.ami_secret},
             "people": people,
             "queues": plan.queues,
