@@ -6,8 +6,9 @@
    ``LiveState.snapshot`` and a full ``routing.policy.decide``.
 2. AMI ingest: a realistic Asterisk 22 event stream (queue calls with their Newchannel, VarSet,
    Hangup and device-state noise) encoded as bytes and fed in TCP-sized chunks to our parser
-   (``telephony.ami.client.AMIParser``) + ``LiveState.apply``, and to panoramisk 1.4's own parser
-   (``AMIProtocol.data_received``, no network) on the same bytes.
+   (``telephony.ami.parser.AMIParser``), each message typed once (``telephony.events.parse_event``)
+   and applied (``LiveState.apply``), and to panoramisk 1.4's own parser (``AMIProtocol.data_received``,
+   no network) on the same bytes, typed and applied the same way.
 
 Usage: ``.venv/bin/python bench/routing.py [--quick]``. Human-readable lines first; the last line
 is one JSON object with all figures.
@@ -27,11 +28,19 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from telephony.ami.client import AMIParser  # noqa: E402
 from profiles.model import Language, Person, Topic, load_profile  # noqa: E402
 from routing.policy import choose_for_call, decide, desired_penalties  # noqa: E402
 from routing.queues import build_queues  # noqa: E402
 from routing.state import LiveState  # noqa: E402
+from telephony.ami.parser import AMIParser  # noqa: E402
+from telephony.events import (  # noqa: E402
+    AgentComplete,
+    AgentConnect,
+    AgentRingNoAnswer,
+    QueueMemberPause,
+    QueueMemberPenalty,
+    parse_event,
+)
 
 SEED = 151
 LANGS = ("ar", "en", "fr", "hi", "ur")
@@ -82,7 +91,11 @@ def loaded_state(profile, n_calls: int, rng: random.Random) -> LiveState:
     for spec in specs:
         for member in spec.members:
             memberships.setdefault(member.person_id, []).append(spec.name)
-    apply = state.apply
+
+    def apply(headers: dict[str, str], t: float) -> None:
+        """Hand-written AMI headers, typed once by the boundary's parser, then applied at ``t``."""
+        state.apply(parse_event({"Timestamp": repr(t), **headers}), t)
+
     for pid, queues in memberships.items():
         login = NOW - rng.uniform(600, 7200)
         for queue in queues:
@@ -130,7 +143,7 @@ def bench_decisions(n_people: int, n_calls: int, rounds: int) -> dict[str, float
     first_snapshot = time.perf_counter() - t0
     snapshot_times = []
     for i in range(20):
-        state.apply({"Event": "AgentRingNoAnswer", "Queue": "ar-topic00", "MemberName": f"agent-{i:04}"}, NOW)
+        state.apply(AgentRingNoAnswer(NOW, "ar-topic00", "", "", f"agent-{i:04}", "", 0), NOW)
         t0 = time.perf_counter()
         snap = state.snapshot(NOW)
         snapshot_times.append(time.perf_counter() - t0)
@@ -160,27 +173,24 @@ def bench_decisions(n_people: int, n_calls: int, rounds: int) -> dict[str, float
     penalties_time = time.perf_counter() - t0
     # Steady state: Asterisk has applied the decisions; then one agent ends a call.
     for change in decisions.penalties:
-        state.apply({"Event": "QueueMemberPenalty", "Queue": change.queue, "MemberName": change.person_id,
-                     "Penalty": str(change.penalty)}, NOW)  # fmt: skip
+        state.apply(QueueMemberPenalty(NOW, change.queue, change.person_id, "", "", penalty=change.penalty), NOW)
     for pause in decisions.pauses:
         for queue in [pause.queue] if pause.queue else list(snap.people[pause.person_id].queues):
-            state.apply({"Event": "QueueMemberPause", "Queue": queue, "MemberName": pause.person_id,
-                         "Paused": "1" if pause.paused else "0", "PausedReason": pause.reason}, NOW)  # fmt: skip
+            state.apply(QueueMemberPause(NOW, queue, pause.person_id, "", "", paused=pause.paused,
+                                         paused_reason=pause.reason), NOW)  # fmt: skip
     settled = decide(state.snapshot(NOW), profile, NOW)
     busy = next(v for v in snap.people.values() if v.call_started is not None and len(v.queues) > 1)
-    state.apply({"Event": "AgentComplete", "Queue": next(iter(busy.queues)), "MemberName": busy.person_id,
-                 "TalkTime": "60"}, NOW)  # fmt: skip
+    state.apply(AgentComplete(NOW, next(iter(busy.queues)), "", "", busy.person_id, "", 0, 60, "caller"), NOW)
     t0 = time.perf_counter()
     after = decide(state.snapshot(NOW + 6), profile, NOW + 6)
     after_time = time.perf_counter() - t0
     # ... and one free agent (ranked first somewhere) takes a call: the ranks behind it move up.
     settled_snap = state.snapshot(NOW + 6)
     for change in after.penalties:
-        state.apply({"Event": "QueueMemberPenalty", "Queue": change.queue, "MemberName": change.person_id,
-                     "Penalty": str(change.penalty)}, NOW + 6)  # fmt: skip
+        state.apply(QueueMemberPenalty(NOW + 6, change.queue, change.person_id, "", "", penalty=change.penalty), NOW + 6)
     starter = next(c.person_id for c in decide(settled_snap, profile, NOW + 6).choices if c.person_id)
-    state.apply({"Event": "AgentConnect", "Queue": next(iter(settled_snap.people[starter].queues)),
-                 "MemberName": starter, "Uniqueid": "bench-start"}, NOW + 7)  # fmt: skip
+    state.apply(AgentConnect(NOW + 7, next(iter(settled_snap.people[starter].queues)), "bench-start", "", "", "",
+                             starter, "", 0, 0), NOW + 7)  # fmt: skip
     start_changes = len(decide(state.snapshot(NOW + 7), profile, NOW + 7).penalties)
     result = {
         "people": n_people,
@@ -328,7 +338,9 @@ def ours(pieces: list[bytes], people: list[str], with_state: bool) -> tuple[floa
         count += len(messages)
         if with_state:
             for message in messages:
-                apply(message, now)
+                event = parse_event(message)
+                if event is not None:
+                    apply(event, now)
     elapsed = time.perf_counter() - t0
     if with_state:
         state.snapshot(time.time())
@@ -354,7 +366,9 @@ def panoramisk_run(pieces: list[bytes], people: list[str], with_state: bool) -> 
         def dispatch(self, message):
             count[0] += 1
             if with_state:
-                apply(message, time.time())
+                event = parse_event(dict(message))
+                if event is not None:
+                    apply(event, time.time())
 
         def connection_lost(self, exc):  # pragma: no cover - never called here
             pass
@@ -412,7 +426,7 @@ def bench_ingest(n_calls: int, chunk_size: int, repeat: int) -> dict[str, float]
         f"(best of {repeat})"
     )
     print(
-        f"  ours (AMIParser + LiveState.apply): {result['ours_parse_apply_events_per_s']:,} events/s; "
+        f"  ours (AMIParser + parse_event + LiveState.apply): {result['ours_parse_apply_events_per_s']:,} events/s; "
         f"AMIParser alone: {result['ours_parse_only_events_per_s']:,} events/s"
     )
     print(

@@ -1,6 +1,8 @@
 """Builds exactly one call record per call to the hotline number from typed AMI events.
 
 Pure module (no I/O, no clock): time only enters through event timestamps and ``expire(now, ...)``.
+It takes the typed events of ``telephony.events``, parsed once at the Asterisk boundary; the root
+feeds it every typed event, and the ones it has no rule for (routing's, QueueStatus rows) are ignored.
 Modelled on wazo-call-logd's CEL interpretor: each event type is handled by one method, chosen
 through a ``{event type: handler}`` table.
 

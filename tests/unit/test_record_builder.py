@@ -353,3 +353,19 @@ def test_a_caller_who_books_a_callback_leaves_the_queue_as_abandoned_not_failed(
     record = only(play(log))
     assert record.outcome is Outcome.ABANDONED_QUEUE
     assert record.wait_seconds == pytest.approx(30.0)
+
+
+def test_events_the_builder_has_no_rule_for_change_nothing() -> None:
+    """The root feeds every typed event to the builder: routing's own events are ignored."""
+    builder = RecordBuilder(number=NUMBER, context=CONTEXT)
+    play(ANSWERED_BY_PAEDIATRICIAN[:3], builder)
+    others = [
+        {"Event": "QueueMemberAdded", "Timestamp": "1700000001.0", "Queue": "ar-general", "MemberName": "agent-ar-1"},
+        {"Event": "AgentRingNoAnswer", "Timestamp": "1700000002.0", "Queue": "ar-general", "MemberName": "agent-ar-1",
+         "Uniqueid": "1700000000.1", "Linkedid": "1700000000.1"},
+        {"Event": "QueueEntry", "Queue": "ar-general", "Uniqueid": "1700000000.1", "Wait": "3"},
+    ]
+    events = [parse_event(headers) for headers in others]
+    assert all(event is not None for event in events)
+    assert builder.feed_all(events) == [] and builder.calls_in_progress == 1
+    assert only(play(ANSWERED_BY_PAEDIATRICIAN[3:], builder)).outcome is Outcome.ANSWERED
