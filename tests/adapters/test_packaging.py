@@ -14,7 +14,6 @@ import os
 import shutil
 import sqlite3
 import subprocess
-import sys
 import sysconfig
 import tomllib
 import venv
@@ -26,6 +25,7 @@ from packaging.version import Version
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 PROFILE = "profiles/moh-151.yaml"
+PIP_OPTIONS = ("--quiet", "--no-deps", "--no-build-isolation", "--no-index", "--ignore-installed", "--no-cache-dir")
 
 RENDER = """
 import json, sys
@@ -108,8 +108,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
     box.cwd.mkdir()
     # `pip install .`, from the project's directory, as a user would; --ignore-installed: the test venv's editable
     # hotline (visible through the .pth) is neither a reason to skip nor something to uninstall.
-    _run([box.python, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation", "--no-index",
-          "--ignore-installed", "--no-cache-dir", "."], box.src, box.env)
+    _run([box.python, "-m", "pip", "install", *PIP_OPTIONS, "."], box.src, box.env)
     return box
 
 
@@ -140,7 +139,7 @@ def test_installed_package_renders_the_asterisk_configuration_from_its_own_templ
     done = installed.run(installed.python, "-c", RENDER, root)
     result = json.loads(done.stdout)
     for name, file in result["modules"].items():
-        assert Path(file).is_relative_to(installed.purelib), f"{name} was imported from {file}, not the installed package"
+        assert Path(file).is_relative_to(installed.purelib), f"{name} was imported from {file}, not from the venv"
     assert Path(result["profile_path"]).is_relative_to(installed.purelib)
     templates = sorted((installed.src / "telephony" / "templates").glob("*/*.j2"))
     rendered = sorted(p.name for p in Path(result["etc"]).iterdir())
