@@ -4,25 +4,35 @@
 |---|---|---|
 | HOTLINE_PROFILE | profiles/moh-151.yaml | the profile YAML |
 | HOTLINE_DB_URL | sqlite:///var/hotline.db | where call records go (SQLite file, or postgresql://…) |
-| HOTLINE_CACHE_DIR | ~/.cache/hotline | the Asterisk root and the generated prompts |
+| HOTLINE_CACHE_DIR | ~/.cache/hotline | the Asterisk root and the generated prompts ($XDG_CACHE_HOME/hotline when set) |
 | HOTLINE_INSTANCE | default | name of the Asterisk run directory |
 | HOTLINE_SIP_PORT / HOTLINE_AMI_PORT / HOTLINE_AGI_PORT / HOTLINE_HTTP_PORT | 5060 / 5038 / 4573 / 8151 | loopback ports |
 | HOTLINE_TRUNK_MATCH | 127.0.0.1 | comma-separated addresses or networks of the incoming trunk |
 | HOTLINE_TRUNK_CONTACT | sip:127.0.0.1:5070 | where outgoing calls (callbacks) are sent: the carrier or SBC |
+
+The environment is read by :class:`Environment` (pydantic-settings, prefix ``HOTLINE_``); an empty
+variable counts as unset. :class:`Settings` is the immutable value the rest of the code is given:
+``Settings.from_env()`` reads the environment, ``Settings(db_url=...)`` builds one in code (tests).
 """
 
 from __future__ import annotations
 
 import os
-from importlib import resources
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BeforeValidator, Field, ValidationError
+from pydantic_settings import BaseSettings, EnvSettingsSource, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
 DEFAULT_PROFILE = Path(str(resources.files("profiles") / "moh-151.yaml"))
+PREFIX = "HOTLINE_"
 
 
 class SettingsError(ValueError):
-    """A setting in the environment that cannot be used."""
+    """A setting in the environment that cannot be used (the message names the variable)."""
 
 
 @dataclass(frozen=True)
@@ -45,41 +55,31 @@ class Settings:
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
-        env = dict(os.environ if env is None else env)
-        defaults = cls()
-        cache = env.get("HOTLINE_CACHE_DIR") or (
-            str(Path(env["XDG_CACHE_HOME"]) / "hotline") if env.get("XDG_CACHE_HOME") else str(defaults.cache_dir)
-        )
-        return cls(
-            profile_path=Path(env.get("HOTLINE_PROFILE", defaults.profile_path)).resolve(),
-            db_url=_db_url(env.get("HOTLINE_DB_URL", defaults.db_url)),
-            cache_dir=Path(cache).expanduser().resolve(),
-            instance=_instance(env.get("HOTLINE_INSTANCE", defaults.instance)),
-            sip_port=_port(env, "HOTLINE_SIP_PORT", defaults.sip_port),
-            ami_port=_port(env, "HOTLINE_AMI_PORT", defaults.ami_port),
-            agi_port=_port(env, "HOTLINE_AGI_PORT", defaults.agi_port),
-            http_port=_port(env, "HOTLINE_HTTP_PORT", defaults.http_port),
-            trunk_contact=env.get("HOTLINE_TRUNK_CONTACT", defaults.trunk_contact),
-            trunk_match=tuple(
-                part.strip() for part in env.get("HOTLINE_TRUNK_MATCH", "127.0.0.1").split(",") if part.strip()
-            ),
-        )
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """The settings of the environment ``env`` (default ``os.environ``). Raises SettingsError
+        naming each variable that cannot be used."""
+        return Environment.read(os.environ if env is None else env).settings()
 
 
-def _port(env: dict[str, str], name: str, default: int) -> int:
-    raw = env.get(name)
-    if raw is None or raw == "":
-        return default
-    if not raw.isdigit() or not 0 < int(raw) < 65536:
-        raise SettingsError(f"{name}={raw!r} is not a port number (1-65535)")
-    return int(raw)
+# -- the environment --------------------------------------------------------------------------------
+
+
+def _port(value: Any) -> Any:
+    if isinstance(value, str) and not (value.isdigit() and 0 < int(value) < 65536):
+        raise ValueError("is not a port number (1-65535)")
+    return value
 
 
 def _instance(name: str) -> str:
-    if not name.replace("-", "").replace("_", "").isalnum():
-        raise SettingsError(f"HOTLINE_INSTANCE={name!r} may hold only letters, digits, - and _")
+    if not name or not name.replace("-", "").replace("_", "").isalnum():
+        raise ValueError("may hold only letters, digits, - and _")
     return name
+
+
+def _comma_separated(value: Any) -> Any:
+    if isinstance(value, str):
+        return tuple(part.strip() for part in value.split(",") if part.strip())
+    return value
 
 
 def _db_url(url: str) -> str:
@@ -88,3 +88,83 @@ def _db_url(url: str) -> str:
     if url.startswith(prefix) and not url.startswith(prefix + "/") and url != prefix + ":memory:":
         return prefix + str(Path(url[len(prefix):]).resolve())
     return url
+
+
+Port = Annotated[int, BeforeValidator(_port), Field(ge=1, le=65535)]
+
+
+class _Variables(EnvSettingsSource):
+    """pydantic-settings' environment source over a given mapping (``os.environ`` or a test's dict)."""
+
+    def __init__(self, settings_cls: type[BaseSettings], variables: Mapping[str, str]):
+        self._variables = {name: value for name, value in variables.items() if value != ""}
+        super().__init__(settings_cls)
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        return {name.lower(): value for name, value in self._variables.items()}
+
+
+class Environment(BaseSettings):
+    """The ``HOTLINE_*`` variables (see the module doc), validated."""
+
+    model_config = SettingsConfigDict(env_prefix=PREFIX, extra="ignore", frozen=True)
+
+    profile: Path = DEFAULT_PROFILE
+    db_url: Annotated[str, AfterValidator(_db_url)] = Settings.db_url
+    cache_dir: Path | None = None
+    xdg_cache_home: Path | None = Field(default=None, validation_alias="XDG_CACHE_HOME")
+    instance: Annotated[str, AfterValidator(_instance)] = Settings.instance
+    sip_port: Port = Settings.sip_port
+    ami_port: Port = Settings.ami_port
+    agi_port: Port = Settings.agi_port
+    http_port: Port = Settings.http_port
+    trunk_match: Annotated[tuple[str, ...], NoDecode, BeforeValidator(_comma_separated)] = Settings.trunk_match
+    trunk_contact: str = Settings.trunk_contact
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings,)  # the variables come through read(), from the mapping it is given
+
+    @classmethod
+    def read(cls, variables: Mapping[str, str]) -> Environment:
+        try:
+            return cls(**_Variables(cls, variables)())
+        except ValidationError as exc:
+            raise SettingsError("\n".join(_problem(error, variables) for error in exc.errors(include_url=False))) from None
+
+    def settings(self) -> Settings:
+        if self.cache_dir is not None:
+            cache = self.cache_dir
+        elif self.xdg_cache_home is not None:
+            cache = self.xdg_cache_home / "hotline"
+        else:
+            cache = Settings.cache_dir
+        return Settings(
+            profile_path=self.profile.resolve(),
+            db_url=self.db_url,
+            cache_dir=cache.expanduser().resolve(),
+            instance=self.instance,
+            sip_port=self.sip_port,
+            ami_port=self.ami_port,
+            agi_port=self.agi_port,
+            http_port=self.http_port,
+            trunk_match=self.trunk_match,
+            trunk_contact=self.trunk_contact,
+        )
+
+
+def _problem(error: Any, variables: Mapping[str, str]) -> str:
+    name = str(error["loc"][0]) if error["loc"] else "?"
+    variable = name if name.isupper() else PREFIX + name.upper()
+    value = next((v for k, v in variables.items() if k.upper() == variable), error.get("input"))
+    message = str(error["ctx"]["error"]) if error["type"] == "value_error" else error["msg"]
+    if error["type"] in ("greater_than_equal", "less_than_equal"):
+        message = "is not a port number (1-65535)"
+    return f"{variable}={value!r} {message}"

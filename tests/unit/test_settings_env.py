@@ -1,0 +1,93 @@
+"""The installation's settings come from HOTLINE_* variables; a bad one is refused by name."""
+
+from pathlib import Path
+
+import pytest
+
+from hotline.settings import DEFAULT_PROFILE, Settings, SettingsError
+
+
+def test_without_variables_the_defaults_hold(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    settings = Settings.from_env({"HOME": "/home/someone"})
+    assert settings.profile_path == DEFAULT_PROFILE.resolve()
+    assert settings.db_url == f"sqlite:///{tmp_path / 'var' / 'hotline.db'}"
+    assert settings.cache_dir == Settings().cache_dir
+    assert (settings.instance, settings.sip_port, settings.ami_port, settings.agi_port, settings.http_port) == (
+        "default", 5060, 5038, 4573, 8151
+    )
+    assert settings.trunk_match == ("127.0.0.1",) and settings.trunk_contact == "sip:127.0.0.1:5070"
+
+
+def test_every_variable_of_the_table_is_read(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    settings = Settings.from_env({
+        "HOTLINE_PROFILE": "mine.yaml",
+        "HOTLINE_DB_URL": "postgresql://hotline@db/hotline",
+        "HOTLINE_CACHE_DIR": str(tmp_path / "cache"),
+        "HOTLINE_INSTANCE": "second_line-2",
+        "HOTLINE_SIP_PORT": "5062",
+        "HOTLINE_AMI_PORT": "5039",
+        "HOTLINE_AGI_PORT": "4574",
+        "HOTLINE_HTTP_PORT": "8152",
+        "HOTLINE_TRUNK_MATCH": "192.0.2.10, 198.51.100.0/24,",
+        "HOTLINE_TRUNK_CONTACT": "sip:sbc.example:5060",
+    })  # fmt: skip
+    assert settings == Settings(
+        profile_path=tmp_path / "mine.yaml",
+        db_url="postgresql://hotline@db/hotline",
+        cache_dir=tmp_path / "cache",
+        instance="second_line-2",
+        sip_port=5062,
+        ami_port=5039,
+        agi_port=4574,
+        http_port=8152,
+        trunk_match=("192.0.2.10", "198.51.100.0/24"),
+        trunk_contact="sip:sbc.example:5060",
+    )
+
+
+def test_the_cache_follows_xdg_unless_hotline_cache_dir_is_set(tmp_path):
+    assert Settings.from_env({"XDG_CACHE_HOME": str(tmp_path)}).cache_dir == tmp_path / "hotline"
+    both = {"XDG_CACHE_HOME": str(tmp_path), "HOTLINE_CACHE_DIR": str(tmp_path / "mine")}
+    assert Settings.from_env(both).cache_dir == tmp_path / "mine"
+
+
+def test_an_empty_variable_counts_as_unset():
+    assert Settings.from_env({"HOTLINE_SIP_PORT": "", "HOTLINE_TRUNK_MATCH": ""}).sip_port == 5060
+
+
+def test_a_relative_sqlite_file_is_where_the_command_runs(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    assert Settings.from_env({"HOTLINE_DB_URL": "sqlite:///h.db"}).db_url == f"sqlite:///{tmp_path / 'h.db'}"
+    assert Settings.from_env({"HOTLINE_DB_URL": "sqlite:///:memory:"}).db_url == "sqlite:///:memory:"
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("HOTLINE_SIP_PORT", "sip", "HOTLINE_SIP_PORT='sip' is not a port number (1-65535)"),
+        ("HOTLINE_AMI_PORT", "0", "HOTLINE_AMI_PORT='0' is not a port number (1-65535)"),
+        ("HOTLINE_HTTP_PORT", "65536", "HOTLINE_HTTP_PORT='65536' is not a port number (1-65535)"),
+        ("HOTLINE_INSTANCE", "../etc", "HOTLINE_INSTANCE='../etc' may hold only letters, digits, - and _"),
+    ],
+)
+def test_a_bad_value_is_refused_with_the_variable_name(variable, value, message):
+    with pytest.raises(SettingsError) as info:
+        Settings.from_env({variable: value})
+    assert str(info.value) == message
+
+
+def test_every_bad_variable_is_reported_at_once():
+    with pytest.raises(SettingsError) as info:
+        Settings.from_env({"HOTLINE_AGI_PORT": "-1", "HOTLINE_INSTANCE": "a b", "HOTLINE_HTTP_PORT": "http"})
+    assert [line.split("=")[0] for line in str(info.value).splitlines()] == [
+        "HOTLINE_INSTANCE", "HOTLINE_AGI_PORT", "HOTLINE_HTTP_PORT"
+    ]
+
+
+def test_settings_built_in_code_do_not_read_the_environment(monkeypatch):
+    monkeypatch.setenv("HOTLINE_SIP_PORT", "6000")
+    assert Settings(db_url="sqlite:///:memory:").sip_port == 5060
+    assert Settings.from_env().sip_port == 6000
+    assert isinstance(Settings().profile_path, Path)
