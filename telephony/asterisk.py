@@ -1,19 +1,29 @@
 """One Asterisk instance: its run directory inside the sid root, rendered configuration, process.
 
 The run directory lives at ``<root>/hotline/<instance>`` so Asterisk (chrooted into the root) sees
-it as ``/hotline/<instance>``. Secrets (AMI, SIP phones) are generated at every render and written
-only there, with mode 0600; nothing secret is ever in the repository.
+it as ``/hotline/<instance>``. Secrets (AMI, SIP phones) are generated at every fresh start and
+written only there, created with mode 0600 (never visible with wider permissions); nothing secret is
+ever in the repository.
+
+Asterisk drops root to the ``asterisk`` user of the root (``runuser``); the folders it writes and the
+configuration it reads are handed to that user. Its pid is kept in ``<instance>/asterisk.pid``. If
+an earlier ``hotline run`` died without stopping it (SIGKILL, power cut of the service only), the
+next start finds it: it is adopted with the saved credentials when the configuration is unchanged
+(calls in progress go on), and stopped cleanly first otherwise. It never stays behind unnoticed.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
 import os
 import secrets
+import select
 import shutil
 import signal
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib import resources
@@ -31,6 +41,9 @@ log = logging.getLogger(__name__)
 TEMPLATES = resources.files("telephony") / "templates"
 TEMPLATE_FOLDERS = ("asterisk", "dialplan")
 AMI_USER = "hotline"
+RUN_USER = "asterisk"  # the Debian package's user, looked up in the root's /etc/passwd
+PID_FILE = "asterisk.pid"
+FINGERPRINT_FILE = "prepared.sha256"  # what the running Asterisk was started with: config and prompts
 
 
 class AsteriskSettings(Protocol):
@@ -109,7 +122,9 @@ class AsteriskInstance:
         self.settings = settings
         self.inside = PurePosixPath("/hotline") / settings.instance  # the path Asterisk sees
         self.host_dir = root / "hotline" / settings.instance  # the same path from the host
-        self.process: asyncio.subprocess.Process | None = None
+        self.process: asyncio.subprocess.Process | AdoptedProcess | None = None
+        self._adopt: int | None = None  # the pid of a running Asterisk of this instance that start() takes over
+        self._fingerprint: str | None = None
 
     # -- paths ---------------------------------------------------------------------------------------
     def dirs(self, inside: bool) -> dict[str, str]:
@@ -129,6 +144,10 @@ class AsteriskInstance:
         return self.host_dir / "credentials.json"
 
     @property
+    def pid_file(self) -> Path:
+        return self.host_dir / PID_FILE
+
+    @property
     def cdr_csv(self) -> Path:
         return self.host_dir / "log" / "cdr-csv" / "Master.csv"
 
@@ -144,22 +163,89 @@ class AsteriskInstance:
 
     # -- configuration -------------------------------------------------------------------------------
     def prepare(self, profile: Profile, plan: Plan) -> Credentials:
-        """Render the configuration from the profile, install the prompts, generate fresh secrets."""
+        """Render the configuration from the profile, install the prompts, generate fresh secrets.
+
+        If an Asterisk of this instance is still running (an earlier run died without stopping it),
+        it is kept for :meth:`start` to adopt when the saved credentials still fit the profile and
+        the configuration is unchanged; otherwise it is stopped cleanly first.
+        """
+        self._adopt = None
+        running = self.running_pids()
+        if running:
+            saved = self._saved_credentials(profile)
+            if len(running) == 1 and saved is not None:
+                fingerprint = self._fingerprint_of(self.render(profile, plan, saved, write=False), plan)
+                if fingerprint == self._read(self.host_dir / FINGERPRINT_FILE):
+                    log.warning("Asterisk of instance %r is still running (pid %s) from an earlier run: adopting "
+                                "it with its saved credentials; calls in progress go on",
+                                self.settings.instance, running[0])
+                    self._adopt, self._fingerprint = running[0], fingerprint
+                    return saved
+            for pid in running:
+                log.warning("stopping the Asterisk (pid %s) an earlier run of instance %r left running: "
+                            "its configuration or credentials differ", pid, self.settings.instance)
+                _terminate(pid)
         if self.host_dir.exists():
             for name in ("etc", "run", "sounds"):
                 shutil.rmtree(self.host_dir / name, ignore_errors=True)
+        (self.host_dir / FINGERPRINT_FILE).unlink(missing_ok=True)
+        self.pid_file.unlink(missing_ok=True)
+        owner = self.run_as()
+        self.host_dir.mkdir(parents=True, exist_ok=True)
+        self.host_dir.parent.chmod(0o755)
+        # Asterisk may enter its folder, not read the credentials or the service's token.
+        if owner is not None:
+            os.chown(self.host_dir, 0, owner.gid)
+            self.host_dir.chmod(0o750)
+        else:
+            self.host_dir.chmod(0o700)
         for path in self.dirs(inside=False).values():
             Path(path).mkdir(parents=True, exist_ok=True)
         (self.host_dir / "log" / "cdr-csv").mkdir(exist_ok=True)
         credentials = Credentials.generate(profile)
-        self.render(profile, plan, credentials)
+        rendered = self.render(profile, plan, credentials)
         install_prompts(plan.prompts, self.settings.cache_dir / "prompts", self.sounds_dir)
         offer_off(self.sounds_dir, (q.name for q in plan.queues))
-        self.credentials_file.write_text(credentials.to_json())
-        self.credentials_file.chmod(0o600)
+        write_private(self.credentials_file, credentials.to_json())
+        if owner is not None:
+            for name in ("etc", "lib", "spool", "run", "log", "sounds"):
+                _chown_tree(self.host_dir / name, owner)
+        self._fingerprint = self._fingerprint_of(rendered, plan)
+        write_private(self.host_dir / FINGERPRINT_FILE, self._fingerprint + "\n")
         return credentials
 
-    def render(self, profile: Profile, plan: Plan, credentials: Credentials) -> None:
+    def run_as(self) -> RunAs | None:
+        """The user Asterisk drops root to: ``asterisk`` of the root's /etc/passwd, when we are root."""
+        if os.geteuid() != 0:
+            return None
+        return RunAs.lookup(self.root, RUN_USER)
+
+    def _saved_credentials(self, profile: Profile) -> Credentials | None:
+        try:
+            saved = Credentials.from_json(self.credentials_file.read_text())
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        return saved if set(saved.phones) == {p.id for p in profile.people} else None
+
+    @staticmethod
+    def _fingerprint_of(rendered: dict[str, str], plan: Plan) -> str:
+        digest = hashlib.sha256()
+        for name in sorted(rendered):
+            digest.update(f"{name}\0{rendered[name]}\0".encode())
+        digest.update(repr(sorted(plan.prompts.items())).encode())
+        digest.update(repr(sorted(q.name for q in plan.queues)).encode())
+        return digest.hexdigest()
+
+    @staticmethod
+    def _read(path: Path) -> str | None:
+        try:
+            return path.read_text().strip()
+        except OSError:
+            return None
+
+    def render(self, profile: Profile, plan: Plan, credentials: Credentials, *, write: bool = True) -> dict[str, str]:
+        """Render every template; write them into ``etc`` (created 0600, owned by Asterisk's user) unless
+        ``write`` is false. Returns file name -> text."""
         env = jinja2.Environment(
             loader=jinja2.PackageLoader("telephony", "templates"),
             undefined=jinja2.StrictUndefined,
@@ -200,14 +286,20 @@ class AsteriskInstance:
             "feature_codes": channelvars.FEATURE_CODES,
             "routing": {"exact_max_penalty": channelvars.EXACT_MAX_PENALTY, "widened_max_penalty": channelvars.WIDENED_MAX_PENALTY},
         }
-        etc = self.host_dir / "etc"
+        owner = self.run_as()
+        context["run_as"] = None if owner is None else {"user": owner.user, "group": owner.group}
+        rendered: dict[str, str] = {}
         for folder in TEMPLATE_FOLDERS:
             for template in sorted((TEMPLATES / folder).iterdir(), key=lambda t: t.name):
-                if not template.name.endswith(".j2"):
-                    continue
-                target = etc / template.name.removesuffix(".j2")
-                target.write_text(env.get_template(f"{folder}/{template.name}").render(context), encoding="utf-8")
-                target.chmod(0o600)
+                if template.name.endswith(".j2"):
+                    text = env.get_template(f"{folder}/{template.name}").render(context)
+                    rendered[template.name.removesuffix(".j2")] = text
+        if write:
+            etc = self.host_dir / "etc"
+            etc.mkdir(parents=True, exist_ok=True)
+            for name, text in rendered.items():
+                write_private(etc / name, text, owner=owner)
+        return rendered
 
     # -- process -------------------------------------------------------------------------------------
     def _chroot(self, *args: str) -> list[str]:
@@ -216,7 +308,28 @@ class AsteriskInstance:
         return ["chroot", str(self.root), "/usr/sbin/asterisk", "-C", self.config_file, *args]
 
     async def start(self, boot_timeout: float = 60.0) -> None:
-        """Start Asterisk in the foreground (as our child) and wait until it is fully booted."""
+        """Start Asterisk in the foreground (as our child), or adopt the one :meth:`prepare` found
+        still running, and wait until it is fully booted. Its pid goes to :attr:`pid_file`."""
+        if self._adopt is not None:
+            pid, self._adopt = self._adopt, None
+            try:
+                self.process = AdoptedProcess(pid)
+            except ProcessLookupError:
+                raise AsteriskError(f"the Asterisk (pid {pid}) to adopt exited meanwhile: start again") from None
+            try:
+                await asyncio.wait_for(self._wait_booted(), boot_timeout)
+            except (TimeoutError, AsteriskError):
+                await self.stop()
+                raise AsteriskError(
+                    f"the running Asterisk (pid {pid}) does not answer; it was stopped: start again"
+                ) from None
+            write_private(self.pid_file, f"{pid}\n")
+            log.info("Asterisk is up (pid %s, adopted: it outlived an earlier run), configuration in %s/etc",
+                     pid, self.host_dir)
+            return
+        if self.running_pids():
+            raise AsteriskError(f"an Asterisk of instance {self.settings.instance!r} is already running: "
+                                "prepare() adopts or stops it")
         (self.host_dir / "log").mkdir(parents=True, exist_ok=True)
         console = open(self.host_dir / "log" / "console.log", "ab")
         try:
@@ -229,6 +342,7 @@ class AsteriskInstance:
             )
         finally:
             console.close()
+        write_private(self.pid_file, f"{self.process.pid}\n")
         try:
             await asyncio.wait_for(self._wait_booted(), boot_timeout)
         except (TimeoutError, AsteriskError):
@@ -266,15 +380,168 @@ class AsteriskInstance:
 
     async def stop(self, timeout: float = 15.0) -> None:
         process, self.process = self.process, None
-        if process is None or process.returncode is not None:
+        if process is None:
             return
         try:
-            process.send_signal(signal.SIGTERM)
-            await asyncio.wait_for(process.wait(), timeout)
+            if process.returncode is None:
+                process.send_signal(signal.SIGTERM)
+                await asyncio.wait_for(process.wait(), timeout)
         except TimeoutError:
             log.warning("Asterisk did not stop within %.0f s; killing it", timeout)
             process.kill()
             await process.wait()
         except ProcessLookupError:
             pass
+        finally:
+            if isinstance(process, AdoptedProcess):
+                process.close()
+        if self._read(self.pid_file) == str(process.pid):
+            self.pid_file.unlink(missing_ok=True)
+
+    def running_pids(self) -> list[int]:
+        """The Asterisk daemons of this instance that are running (in this root), ours or left behind."""
+        found = []
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                argv = (entry / "cmdline").read_bytes().split(b"\0")
+                root = os.readlink(entry / "root")
+            except OSError:
+                continue
+            args = [a.decode(errors="replace") for a in argv if a]
+            if (
+                len(args) >= 4
+                and args[0].endswith("asterisk")
+                and args[1:3] == ["-C", self.config_file]
+                and "-f" in args[3:]
+                and Path(root) == self.root.resolve()
+            ):
+                found.append(int(entry.name))
+        return sorted(found)
+
+
+@dataclass(frozen=True)
+class RunAs:
+    """The unprivileged user Asterisk runs as, with its numeric ids inside the root."""
+
+    user: str
+    group: str
+    uid: int
+    gid: int
+
+    @classmethod
+    def lookup(cls, root: Path, user: str) -> RunAs | None:
+        try:
+            passwd = (root / "etc" / "passwd").read_text(encoding="utf-8", errors="replace")
+            groups = (root / "etc" / "group").read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return None
+        for line in passwd.splitlines():
+            fields = line.split(":")
+            if len(fields) >= 4 and fields[0] == user and fields[2].isdigit() and fields[3].isdigit():
+                uid, gid = int(fields[2]), int(fields[3])
+                group = next((g.split(":")[0] for g in groups.splitlines()
+                              if len(g.split(":")) >= 3 and g.split(":")[2] == str(gid)), user)
+                return cls(user, group, uid, gid)
+        return None
+
+
+def write_private(path: Path, text: str, *, owner: RunAs | None = None) -> None:
+    """Write a secret: a temporary file created 0600 (whatever the umask) in the same folder, then
+    renamed over ``path``. The content is never visible with wider permissions, not even briefly."""
+    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)  # O_CREAT|O_EXCL, mode 0600
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            os.fchmod(handle.fileno(), 0o600)
+            if owner is not None:
+                os.fchown(handle.fileno(), owner.uid, owner.gid)
+            handle.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def _chown_tree(top: Path, owner: RunAs) -> None:
+    if not top.exists():
+        return
+    os.chown(top, owner.uid, owner.gid)
+    for folder, dirnames, filenames in os.walk(top):
+        for name in (*dirnames, *filenames):
+            os.chown(os.path.join(folder, name), owner.uid, owner.gid, follow_symlinks=False)
+
+
+def _terminate(pid: int, timeout: float = 15.0) -> None:
+    """Stop a process that is not our child: SIGTERM, wait for it through a pidfd, SIGKILL if it lingers."""
+    try:
+        fd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return
+    try:
+        signal.pidfd_send_signal(fd, signal.SIGTERM)
+        readable, _, _ = select.select([fd], [], [], timeout)
+        if not readable:
+            log.warning("Asterisk (pid %s) did not stop within %.0f s; killing it", pid, timeout)
+            signal.pidfd_send_signal(fd, signal.SIGKILL)
+            select.select([fd], [], [], timeout)
+    except ProcessLookupError:
+        pass
+    finally:
+        os.close(fd)
+
+
+class AdoptedProcess:
+    """A running Asterisk that is not our child (it outlived an earlier run): the part of
+    ``asyncio.subprocess.Process`` we use, through a pidfd, so a reused pid is never signalled."""
+
+    UNKNOWN_EXIT = -1  # the exit status of a process that is not our child cannot be known
+
+    def __init__(self, pid: int):
+        self.pid = pid
+        self._returncode: int | None = None
+        self._fd: int | None = os.pidfd_open(pid)
+        self._exited: asyncio.Future[int] | None = None
+
+    @property
+    def returncode(self) -> int | None:
+        """None while it runs (a pidfd becomes readable when the process exits)."""
+        if self._returncode is None and self._fd is not None and select.select([self._fd], [], [], 0)[0]:
+            self._returncode = self.UNKNOWN_EXIT
+        return self._returncode
+
+    async def wait(self) -> int:
+        if self.returncode is not None:
+            return self.UNKNOWN_EXIT
+        loop = asyncio.get_running_loop()
+        if self._exited is None:
+            self._exited = loop.create_future()
+            assert self._fd is not None
+            loop.add_reader(self._fd, self._on_exit)
+        return await asyncio.shield(self._exited)
+
+    def _on_exit(self) -> None:
+        asyncio.get_running_loop().remove_reader(self._fd)
+        self._returncode = self.UNKNOWN_EXIT
+        if self._exited is not None and not self._exited.done():
+            self._exited.set_result(self.UNKNOWN_EXIT)
+
+    def send_signal(self, sig: int) -> None:
+        if self._fd is None or self.returncode is not None:
+            raise ProcessLookupError(self.pid)
+        signal.pidfd_send_signal(self._fd, sig)
+
+    def terminate(self) -> None:
+        self.send_signal(signal.SIGTERM)
+
+    def kill(self) -> None:
+        self.send_signal(signal.SIGKILL)
+
+    def close(self) -> None:
+        if self._fd is not None:
+            if self._exited is not None and not self._exited.done():
+                asyncio.get_running_loop().remove_reader(self._fd)
+                self._exited.cancel()
+            os.close(self._fd)
+            self._fd = None
 

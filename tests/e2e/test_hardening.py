@@ -1,0 +1,241 @@
+"""Asterisk's configuration and process, hardened (issue 10, items 2, 4 and 11), against a real Asterisk 22.
+
+One ``hotline run`` of its own (Asterisk and the service in one process, as an operator starts it) on free
+loopback ports. SIPp is driven directly with the scenarios in ``tests/e2e/hardening/``. The crash test runs
+last: it kills that ``hotline run``, starts it again, and stops it for good.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from cdr.db import RecordStore
+
+from conftest import PROJECT_ROOT, _free_tcp_port, _short_profile  # tests/e2e is on sys.path
+from telephony.sipp.driver import free_udp_port
+
+SCENARIOS = Path(__file__).parent / "hardening"
+NUMBER = "151"  # the default profile's number
+
+
+@dataclass
+class Hotline:
+    """One ``hotline run`` process and what a test needs to reach it."""
+
+    workdir: Path
+    env: dict[str, str]
+    instance: str
+    sip_port: int
+    ami_port: int
+    http_port: int
+    db_url: str
+    process: subprocess.Popen | None = None
+    runs: int = 0
+    calls: int = 0
+    logs: list[Path] = field(default_factory=list)
+
+    def start(self, timeout: float = 180.0) -> None:
+        assert self.process is None or self.process.poll() is not None
+        self.runs += 1
+        log = self.workdir / f"run-{self.runs}.log"
+        self.logs.append(log)
+        with open(log, "ab") as handle:
+            self.process = subprocess.Popen([sys.executable, "-m", "hotline", "run"], env=self.env, cwd=PROJECT_ROOT,
+                                            stdin=subprocess.DEVNULL, stdout=handle, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            health = self.health()
+            if health and health.get("ami_connected"):
+                return
+            if self.process.poll() is not None:
+                break
+            time.sleep(0.2)
+        raise AssertionError(f"hotline run #{self.runs} did not become healthy:\n" + log.read_text(errors="replace"))
+
+    def stop(self, timeout: float = 60.0) -> int | None:
+        process, self.process = self.process, None
+        if process is None or process.poll() is not None:
+            return None if process is None else process.returncode
+        process.send_signal(signal.SIGTERM)
+        try:
+            return process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            return process.wait()
+
+    def health(self) -> dict | None:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.http_port}/health", timeout=2) as response:
+                return json.load(response)
+        except (OSError, ValueError):
+            return None
+
+    @property
+    def credentials(self) -> dict:
+        from hotline.settings import Settings
+        from telephony.provision import current_root
+
+        settings = Settings.from_env(self.env)
+        found = current_root(settings.cache_dir)
+        assert found is not None
+        return json.loads((found / "hotline" / self.instance / "credentials.json").read_text())
+
+    def asterisk_pids(self) -> list[int]:
+        """Every Asterisk daemon of this instance, found in /proc (not through the code under test)."""
+        config = f"/hotline/{self.instance}/etc/asterisk.conf"
+        found = []
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                args = [a.decode() for a in (entry / "cmdline").read_bytes().split(b"\0") if a]
+            except OSError:
+                continue
+            if args and args[0].endswith("asterisk") and config in args and not any(a.startswith("-r") for a in args):
+                found.append(int(entry.name))
+        return found
+
+    def sipp(self, scenario: str, *, source: str, caller: str, timeout: float = 30.0) -> tuple[int, str]:
+        """One call of ``scenario`` from ``source`` (a loopback address); SIPp's exit code and its log."""
+        self.calls += 1
+        prefix = self.workdir / f"sipp-{self.calls}-{scenario}"
+        messages = prefix.with_suffix(".log")
+        command = [
+            "sipp", f"127.0.0.1:{self.sip_port}", "-sf", str(SCENARIOS / f"{scenario}.xml"), "-s", NUMBER,
+            "-key", "caller", caller, "-i", source, "-p", str(free_udp_port(source)),
+            "-mi", source, "-mp", str(free_udp_port(source)), "-m", "1", "-l", "1", "-recv_timeout", "15000",
+            "-timeout", str(int(timeout)), "-timeout_error", "-nostdin", "-trace_logs",
+            "-log_file", str(messages), "-trace_err", "-error_file", str(prefix.with_suffix(".err")),
+        ]
+        done = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout + 15)
+        text = messages.read_text(errors="replace") if messages.exists() else ""
+        err = prefix.with_suffix(".err")
+        if err.exists():
+            text += err.read_text(errors="replace")
+        return done.returncode, text + done.stdout[-2000:] + done.stderr[-2000:]
+
+
+@pytest.fixture(scope="module")
+def hotline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hotline]:
+    workdir = tmp_path_factory.mktemp("hotline-hardening")
+    instance = f"hardening-{os.getpid()}"
+    sip_port, http_port, ami_port = free_udp_port(), _free_tcp_port(), _free_tcp_port()
+    db_url = f"sqlite:///{workdir / 'records.db'}"
+    env = {
+        **os.environ,
+        "HOTLINE_PROFILE": str(_short_profile(workdir / "profile.yaml")),
+        "HOTLINE_DB_URL": db_url,
+        "HOTLINE_INSTANCE": instance,
+        "HOTLINE_SIP_PORT": str(sip_port),
+        "HOTLINE_AMI_PORT": str(ami_port),
+        "HOTLINE_AGI_PORT": str(_free_tcp_port()),
+        "HOTLINE_HTTP_PORT": str(http_port),
+        "HOTLINE_TRUNK_CONTACT": f"sip:127.0.0.1:{free_udp_port()}",
+        "HOTLINE_TRUNK_MATCH": "127.0.0.1",
+    }
+    rig = Hotline(workdir, env, instance, sip_port, ami_port, http_port, db_url)
+    try:
+        rig.start()
+        yield rig
+    finally:
+        rig.stop()
+        for pid in rig.asterisk_pids():  # never leave an Asterisk behind, whatever the tests found
+            os.kill(pid, signal.SIGKILL)
+
+
+async def _caller_records(db_url: str, number: str, timeout: float = 20.0) -> list:
+    store = RecordStore(db_url)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            found = [r for r in await store.list_records() if r.caller_number == number]
+            if found or time.monotonic() > deadline:
+                return found
+            await asyncio.sleep(0.25)
+    finally:
+        await store.close()
+
+
+async def _ami(port: int, username: str, secret: str, action: dict[str, str]) -> dict[str, str]:
+    """Log in over a raw AMI socket and send one action: Asterisk's response headers."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+
+    async def exchange(message: dict[str, str]) -> dict[str, str]:
+        writer.write("".join(f"{k}: {v}\r\n" for k, v in message.items()).encode() + b"\r\n")
+        await writer.drain()
+        while True:  # skip events until the response
+            block = (await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)).decode()
+            headers = dict(line.split(": ", 1) for line in block.strip().splitlines() if ": " in line)
+            if "Response" in headers:
+                return headers
+
+    try:
+        await asyncio.wait_for(reader.readline(), 10)  # the banner
+        login = await exchange({"Action": "Login", "Username": username, "Secret": secret, "Events": "off"})
+        assert login["Response"] == "Success", login
+        return await exchange(action)
+    finally:
+        writer.close()
+
+
+def test_invite_claiming_to_be_the_trunk_from_another_address_is_refused(hotline: Hotline) -> None:
+    code, log = hotline.sipp("invite_refused", source="127.0.0.2", caller="trunk")
+    assert code == 0, f"the forged trunk INVITE was not refused with 401/403:\n{log}"
+    assert "REFUSED" in log
+
+
+def test_caller_from_the_trunk_address_reaches_the_ivr(hotline: Hotline) -> None:
+    number = "96550151002"
+    code, log = hotline.sipp("invite_answered", source="127.0.0.1", caller=number)
+    assert code == 0, f"a caller on the trunk address was not answered:\n{log}"
+    records = asyncio.run(_caller_records(hotline.db_url, number))
+    assert records, "the call from the trunk was answered but the service never recorded it"
+
+
+def test_ami_user_may_not_load_modules_but_may_read_queues(hotline: Hotline) -> None:
+    ami = hotline.credentials["ami"]
+    refused = asyncio.run(_ami(hotline.ami_port, ami["username"], ami["secret"],
+                               {"Action": "ModuleLoad", "Module": "app_system.so", "LoadType": "load"}))
+    assert refused["Response"] == "Error"
+    assert "permission denied" in refused.get("Message", "").lower(), refused
+    allowed = asyncio.run(_ami(hotline.ami_port, ami["username"], ami["secret"], {"Action": "QueueStatus"}))
+    assert allowed["Response"] == "Success", allowed
+
+
+def test_asterisk_does_not_run_as_root(hotline: Hotline) -> None:
+    pids = hotline.asterisk_pids()
+    assert len(pids) == 1, pids
+    status = Path(f"/proc/{pids[0]}/status").read_text()
+    uids = next(line for line in status.splitlines() if line.startswith("Uid:")).split()[1:]
+    gids = next(line for line in status.splitlines() if line.startswith("Gid:")).split()[1:]
+    assert "0" not in uids and "0" not in gids, status
+
+
+def test_restart_after_a_crash_recovers_and_a_stop_leaves_no_asterisk(hotline: Hotline) -> None:
+    assert hotline.process is not None
+    before = hotline.asterisk_pids()
+    hotline.process.send_signal(signal.SIGKILL)
+    hotline.process.wait(30)
+    assert hotline.asterisk_pids() == before, "Asterisk was expected to outlive the killed service (calls go on)"
+
+    hotline.start()  # healthy means: /health says AMI connected, with the credentials Asterisk really has
+    assert len(hotline.asterisk_pids()) == 1
+    number = "96550151011"
+    code, log = hotline.sipp("invite_answered", source="127.0.0.1", caller=number)
+    assert code == 0, f"after the restart a caller was not answered:\n{log}"
+    assert asyncio.run(_caller_records(hotline.db_url, number)), "after the restart the call was not recorded"
+
+    assert hotline.stop() == 0
+    assert hotline.asterisk_pids() == [], "an Asterisk of the instance outlived 'hotline run' stopping"
