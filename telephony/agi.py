@@ -39,6 +39,7 @@ import hmac
 import inspect
 import logging
 import re
+import secrets
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -500,7 +501,8 @@ class AGIServer:
 
     ``secret`` (16 or more of ``[A-Za-z0-9_-]``, generated at every start) must be the first path
     segment of every request, ``agi://host:port/<secret>/<route>``; a connection without it is
-    logged and closed before any route runs. At most ``max_sessions`` connections are served at
+    logged and closed before any route runs. Without a secret the server fails closed: it makes one
+    that no dialplan knows, warns, and refuses every connection. At most ``max_sessions`` connections are served at
     once; a connection over the cap is closed at once."""
 
     def __init__(
@@ -508,11 +510,14 @@ class AGIServer:
         host: str = "127.0.0.1",
         port: int = 4573,
         *,
-        secret: str,
+        secret: str | None = None,
         call_deadline: float | None = 30.0,
         env_timeout: float = 5.0,
         max_sessions: int = DEFAULT_MAX_SESSIONS,
     ) -> None:
+        if secret is None:  # fail closed: a secret no dialplan knows
+            logger.warning("FastAGI server built without the secret of the dialplan: it will refuse every connection")
+            secret = secrets.token_hex(24)
         if not isinstance(secret, str) or not _SECRET_PATTERN.fullmatch(secret):
             raise ValueError(
                 "the FastAGI secret must be 16 to 256 characters of A-Z, a-z, 0-9, '_' or '-' "

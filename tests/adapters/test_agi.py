@@ -904,9 +904,18 @@ def test_the_server_refuses_a_weak_or_malformed_secret(secret: str) -> None:
         AGIServer(secret=secret)
 
 
-def test_the_server_cannot_be_built_without_a_secret() -> None:
-    with pytest.raises(TypeError):
-        AGIServer("127.0.0.1", 0)  # type: ignore[call-arg]
+async def test_a_server_built_without_a_secret_refuses_everyone(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING, logger="telephony.agi")
+    server = AGIServer("127.0.0.1", 0)
+    assert any("without the secret" in r.getMessage() for r in caplog.records)
+    ran: list[str] = []
+    server.add_route("ivr", lambda session: ran.append(session.uniqueid))
+    async with server:
+        for script in ("ivr", f"{SECRET}/ivr", "None/ivr", "/ivr"):
+            env = asterisk_environment(script, port=server.port)
+            fake = await FakeAsterisk(port=server.port, env=env).run()
+            assert fake.closed_by_server and fake.received == []
+    assert ran == []
 
 
 async def test_over_the_session_cap_a_new_connection_is_closed_at_once_and_nothing_runs(
