@@ -34,18 +34,26 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from cdr.synthetic import ROW_COLUMNS
 
 __all__ = [
+    "ROW_COLUMNS",
     "QueueLogLine",
     "bulk_insert",
     "calls_from_cdr_csv",
     "calls_from_queue_log",
     "import_files",
+    "import_gap",
     "merge_calls",
     "parse_queue_log",
     "records_to_rows",
 ]
+
+#: The columns of a call_records row, in the order bulk_insert and the importers give them.
+ROW_COLUMNS: tuple[str, ...] = (
+    "linkedid", "caller_number", "caller_name", "started_at", "ended_at", "language", "topic",
+    "specialty", "queue", "wait_seconds", "outcome", "agent", "talk_seconds", "hangup_cause",
+    "hangup_cause_text", "kind", "callback_of", "transferred_to", "wrapup_seconds",
+)
 
 _TRANSFER_EVENTS = frozenset({"BLINDTRANSFER", "ATTENDEDTRANSFER", "TRANSFER"})
 _EXIT_EVENTS = frozenset({"EXITWITHTIMEOUT", "EXITEMPTY", "EXITWITHKEY"})
@@ -451,3 +459,33 @@ def import_files(
     calls = merge_calls(queue_calls, cdr_calls)
     rows = (tuple(call[c] for c in ROW_COLUMNS) for call in calls.values())
     return len(calls), bulk_insert(url, rows)
+
+
+def import_gap(url: str, log_dir: Path, since: datetime, number: str) -> tuple[int, int]:
+    """Records of the calls that ended while no record was being built (a restart, an AMI gap).
+
+    Read from the instance's own logs (``log_dir/queue_log`` and ``log_dir/cdr-csv/Master.csv``,
+    written by Asterisk with ``usegmtime``). Only calls that Asterisk has finished (it writes the CDR
+    row at the end) and that started at ``since`` or later are taken: a call still in progress gets
+    its record from the live path, never a half one from here. Calls already stored are skipped
+    (linkedid), so this runs at every start. Returns (calls taken, records added).
+    """
+    queue_log, cdr_csv = log_dir / "queue_log", log_dir / "cdr-csv" / "Master.csv"
+    queue_calls: dict[str, dict[str, Any]] = {}
+    cdr_calls: dict[str, dict[str, Any]] = {}
+    if cdr_csv.exists():
+        with open(cdr_csv, encoding="utf-8", errors="replace", newline="") as fh:
+            cdr_calls = calls_from_cdr_csv(fh, "UTC", number)
+    if not cdr_calls:
+        return 0, 0
+    if queue_log.exists():
+        with open(queue_log, encoding="utf-8", errors="replace") as fh:
+            queue_calls = calls_from_queue_log(parse_queue_log(fh, "UTC"))
+    calls = [
+        call
+        for key, call in merge_calls(queue_calls, cdr_calls).items()
+        if key in cdr_calls and call["started_at"] >= since
+    ]
+    if not calls:
+        return 0, 0
+    return len(calls), bulk_insert(url, (tuple(call[c] for c in ROW_COLUMNS) for call in calls))

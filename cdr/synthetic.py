@@ -33,6 +33,8 @@ from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
+from cdr.importer import ROW_COLUMNS, bulk_insert
+
 __all__ = ["HOUR_CURVE", "MONTH_CURVE", "ROW_COLUMNS", "generate_rows", "month_targets", "write_records"]
 
 # calls per month at the default size of 1,000,000 (sums to exactly 1,000,000)
@@ -60,11 +62,6 @@ HOUR_CURVE: tuple[float, ...] = (
 )
 _DAY_WEIGHT = (1.0, 1.0, 1.0, 1.0, 0.75, 0.75, 1.0)  # mon..sun (Fri/Sat weekend)
 
-ROW_COLUMNS: tuple[str, ...] = (
-    "linkedid", "caller_number", "caller_name", "started_at", "ended_at", "language", "topic",
-    "specialty", "queue", "wait_seconds", "outcome", "agent", "talk_seconds", "hangup_cause",
-    "hangup_cause_text", "kind", "callback_of", "transferred_to", "wrapup_seconds",
-)
 
 _TOPICS = ("virus", "medical", "delivery", "general", "complaints")
 _TOPIC_CUM = (0.45, 0.65, 0.80, 0.92, 1.0)
@@ -213,7 +210,5 @@ def write_records(
     progress: Callable[[int, int], None] | None = None,
 ) -> int:
     """Generate and bulk-insert records into the (migrated) database at ``url``; returns rows added."""
-    from cdr.importer import bulk_insert
-
     return bulk_insert(url, generate_rows(calls, months, seed, progress=progress))
 

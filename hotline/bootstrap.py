@@ -73,6 +73,8 @@ class ServiceConfig:
     token_file: Path | None = None  # where the admin token for local tools is written (mode 0600)
     sounds_host_dir: Path | None = None  # the prompt folder from here (to switch the callback offer)
     spool_dir: Path | None = None  # completed records wait here until stored (None: beside the token file)
+    asterisk_log_dir: Path | None = None  # queue_log and cdr-csv/Master.csv: the gap of a restart is read here
+    gap_hours: float = 24.0  # how far back a start looks for calls that ended without a record
     faults: Faults = field(default_factory=Faults)  # fault injection, for the end-to-end tests only
     counters: dict[str, int] = field(default_factory=lambda: {"events": 0})
 

@@ -19,10 +19,12 @@ import os
 import secrets
 import time
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from aiohttp import web
 
+from cdr.importer import import_gap
 from console.app import setup_console
 from hotline.bootstrap import Service, ServiceConfig
 from storage.engine import upgrade
@@ -63,8 +65,17 @@ async def token_ctx(app: web.Application) -> AsyncIterator[None]:
 async def records_ctx(app: web.Application) -> AsyncIterator[None]:
     """Migrate the schema, replay the spool, then write records as the builder completes them."""
     service = app[SERVICE]
+    config = service.config
     await asyncio.to_thread(upgrade, service.db_url)
     await service.records.start()
+    if config.asterisk_log_dir is not None:
+        since = datetime.now(UTC) - timedelta(hours=config.gap_hours)
+        taken, added = await asyncio.to_thread(
+            import_gap, service.db_url, config.asterisk_log_dir, since, service.profile.number
+        )
+        if added:
+            log.warning("records: %d calls ended without a record (a restart or an AMI gap): imported from "
+                        "Asterisk's queue_log and Master.csv", added)  # fmt: skip
 
     async def expire() -> None:
         while True:

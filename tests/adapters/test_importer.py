@@ -149,3 +149,52 @@ def test_import_records_command(db_url: str, files: tuple[Path, Path]) -> None:
     err = io.StringIO()
     assert cli.run(parser.parse_args(["import-records"]), settings, out=io.StringIO(), err=err) == 2
     assert "--queue-log" in err.getvalue()
+
+
+def _gmt(offset: int) -> str:
+    return datetime.fromtimestamp(T + offset, UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def test_the_gap_of_a_restart_is_imported_from_the_instances_logs_without_half_records(tmp_path: Path) -> None:
+    """Calls that ended while the service was down get a record at its next start; calls still in
+    progress (in queue_log, no CDR yet) do not, and calls already recorded live are not doubled."""
+    from cdr.builder import CallRecord, Outcome
+    from cdr.importer import import_gap
+
+    log_dir = tmp_path / "log"
+    (log_dir / "cdr-csv").mkdir(parents=True)
+    (log_dir / "queue_log").write_text(QUEUE_LOG, encoding="utf-8")
+    gmt_rows = [  # the instance writes its CDR in UTC (usegmtime = yes)
+        f'"","96550000001","151","hotline","""Layla"" <96550000001>","PJSIP/trunk-01","","Queue","ar-virus",'
+        f'"{_gmt(-20)}","{_gmt(-20)}","{_gmt(112)}",132,132,"ANSWERED","DOCUMENTATION","{T}.1",""',
+        f'"","96550000003","151","hotline","","PJSIP/trunk-02","","Queue","en-general",'
+        f'"{_gmt(50)}","{_gmt(50)}","{_gmt(100)}",50,50,"ANSWERED","DOCUMENTATION","{T}.3",""',
+        f'"","96550000015","151","hotline","","PJSIP/trunk-03","","BackGround","welcome",'
+        f'"{_gmt(900)}","{_gmt(900)}","{_gmt(912)}",12,12,"ANSWERED","DOCUMENTATION","{T}.15",""',
+    ]
+    (log_dir / "cdr-csv" / "Master.csv").write_text("\n".join(gmt_rows) + "\n", encoding="utf-8")
+    db_url = f"sqlite:///{tmp_path / 'h.db'}"
+    upgrade(db_url)
+    import asyncio
+
+    from cdr.db import RecordStore
+
+    async def live_record_and_list(action):  # noqa: ANN001
+        async with RecordStore(db_url) as store:
+            return await action(store)
+
+    live = CallRecord(f"{T}.1", "96550000001", "Layla", datetime.fromtimestamp(T - 20, UTC), "ar", "virus", None,
+                      "ar-virus", 12.0, Outcome.ANSWERED, "agent-ar-1", 100.0, 16, None,
+                      datetime.fromtimestamp(T + 112, UTC))  # fmt: skip
+    asyncio.run(live_record_and_list(lambda store: store.add(live)))
+
+    taken, added = import_gap(db_url, log_dir, since=datetime.fromtimestamp(T - 3600, UTC), number="151")
+    assert (taken, added) == (3, 2)  # call 1 was recorded live; 3 and 15 ended during the gap
+    records = {r.linkedid: r for r in asyncio.run(live_record_and_list(lambda store: store.list_records()))}
+    assert set(records) == {f"{T}.1", f"{T}.3", f"{T}.15"}  # not 5, 9, 13: no CDR yet, still in progress
+    assert records[f"{T}.1"].agent == "agent-ar-1" and records[f"{T}.1"].talk_seconds == 100.0  # the live one
+    assert records[f"{T}.3"].outcome is Outcome.ABANDONED_QUEUE and records[f"{T}.3"].queue == "en-general"
+    assert records[f"{T}.15"].outcome is Outcome.ABANDONED_IVR
+    # at the next start nothing is added twice, and an old gap is not read again
+    assert import_gap(db_url, log_dir, since=datetime.fromtimestamp(T - 3600, UTC), number="151") == (3, 0)
+    assert import_gap(db_url, log_dir, since=datetime.fromtimestamp(T + 3600, UTC), number="151") == (0, 0)
