@@ -18,9 +18,9 @@ import math
 from dataclasses import dataclass
 from typing import Protocol
 
-from telephony import names as v
 from profiles.model import Profile
 from routing.queues import build_queues
+from telephony import names as v
 from telephony.agi import AGIHangup, AGISession
 
 log = logging.getLogger(__name__)

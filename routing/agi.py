@@ -11,12 +11,13 @@ done" prompt.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 from typing import Protocol
 
-from telephony import names as v
 from profiles.model import Profile
+from telephony import names as v
 from telephony.agi import AGIHangup, AGISession
 
 log = logging.getLogger(__name__)
@@ -77,8 +78,6 @@ class AgentFeatureHandler:
             log.info("feature %s from %s refused: %s", action, person_id, exc)
             return
         prompt = v.agent_prompt(self.languages[person_id], CONFIRMATIONS[action])
-        try:
+        with contextlib.suppress(AGIHangup):
             await session.mset({v.AGENT_PROMPT: f"{self.sounds_dir}/{prompt}", v.RESULT: v.RESULT_OK})
-        except AGIHangup:
-            pass
         log.info("%s: %s from the phone", person_id, action)

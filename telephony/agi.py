@@ -273,8 +273,22 @@ class AGISession:
 
     Commands must not be issued concurrently on one session (AGI is strictly request/reply)."""
 
-    __slots__ = ("env", "script", "query", "args", "uniqueid", "channel", "callerid", "hungup",
-                 "_reader", "_writer", "_busy", "_broken", "_hangup_seen", "_debug")
+    __slots__ = (
+        "_broken",
+        "_busy",
+        "_debug",
+        "_hangup_seen",
+        "_reader",
+        "_writer",
+        "args",
+        "callerid",
+        "channel",
+        "env",
+        "hungup",
+        "query",
+        "script",
+        "uniqueid",
+    )
 
     def __init__(self, env: Mapping[str, str], reader: LineReader, writer: ByteWriter) -> None:
         self.env: dict[str, str] = dict(env)

@@ -1,7 +1,7 @@
 """Prompts: every menu prompt in every language, made with espeak-ng and sox, cached by content.
 
-Each file the menu can ask for (the IVR's ``ivr.menu.prompt_plan``, handed in by the root) is made of segments: a text spoken in
-one language's voice, or a recorded file. Segments and whole prompts are cached under
+Each file the menu can ask for (the IVR's ``ivr.menu.prompt_plan``, handed in by the root) is made of
+segments: a text spoken in one language's voice, or a recorded file. Segments and whole prompts are cached under
 ``<cache>/prompts`` by a hash of what they are made of, so a second set-up costs nothing.
 Output: 8 kHz mono 16-bit WAV, which Asterisk plays with format_wav.
 """
@@ -13,9 +13,8 @@ import logging
 import shutil
 import subprocess
 from collections.abc import Iterable, Mapping
-from pathlib import Path
-
 from dataclasses import dataclass
+from pathlib import Path
 
 log = logging.getLogger(__name__)
 

@@ -60,7 +60,7 @@ async def dial(server, channel: str, args: list[str], script: str = f"{SECRET}/a
 
 
 async def test_a_phone_logs_its_own_person_in_and_hears_the_confirmation(phones):
-    server, desk, ami, app_queue = phones
+    server, desk, ami, _ = phones
     commands = await dial(server, "PJSIP/agent-ar-1-0000000a", ["login", "agent-ar-1"])
 
     assert commands == [

@@ -53,7 +53,8 @@ def test_every_agi_url_of_the_rendered_dialplan_starts_with_this_starts_secret(t
     lines = render_dialplan(tmp_path / "1", first)
     urls = agi_urls(lines)
     assert sum("AGI(" in line for line in lines) == len(urls) == 3  # ivr, agent, callback
-    assert [network_script(url) for url in urls] == [f"{first.agi_secret}/{route}" for route in ("ivr", "agent", "callback")]
+    routes = ("ivr", "agent", "callback")
+    assert [network_script(url) for url in urls] == [f"{first.agi_secret}/{route}" for route in routes]
     assert all(second.agi_secret not in line for line in lines)
     assert all(second.agi_secret in url for url in agi_urls(render_dialplan(tmp_path / "2", second)))
 
@@ -96,7 +97,8 @@ def test_every_agi_call_is_followed_by_the_check_of_our_result_so_a_refusal_fall
         assert lines[i - 1].endswith(f"Set({v.RESULT}=)"), lines[i - 1]  # never a stale result
         assert check in lines[i + 1], lines[i + 1]
     ivr = next(i for i in calls if "/ivr)" in lines[i])
-    assert "(fallback)" in lines[ivr + 3] and any(f"Set({v.QUEUE}=${{HOTLINE_DEFAULT_QUEUE}})" in line for line in lines[ivr:ivr + 12])
+    assert "(fallback)" in lines[ivr + 3]
+    assert any(f"Set({v.QUEUE}=${{HOTLINE_DEFAULT_QUEUE}})" in line for line in lines[ivr : ivr + 12])
 
 
 def test_credentials_keep_the_agi_secret_and_old_files_still_load() -> None:

@@ -21,7 +21,9 @@ def test_the_text_comes_after_a_double_dash(text: str, tmp_path: Path) -> None:
     assert command[command.index("-w") + 1] == str(tmp_path / "out.wav")
 
 
-@pytest.mark.skipif(shutil.which("espeak-ng") is None or shutil.which("sox") is None, reason="espeak-ng and sox not installed")
+@pytest.mark.skipif(
+    shutil.which("espeak-ng") is None or shutil.which("sox") is None, reason="espeak-ng and sox not installed"
+)
 def test_a_text_starting_with_a_dash_is_spoken(tmp_path: Path) -> None:
     # Without "--", espeak-ng takes "-a" as its amplitude option, fails for the missing value, and no
     # prompt is made.

@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
+from callbacks.agi import CallbackOfferHandler
 from callbacks.db import CallbackStore
 from callbacks.model import Origin, RequestStatus
 from callbacks.service import CallbackService
-from storage.engine import upgrade
 from profiles.model import load_profile
+from storage.engine import upgrade
 from telephony.agi import AGIServer
-from callbacks.agi import CallbackOfferHandler
 
 try:
     from .fake_asterisk import FakeAsterisk, asterisk_parse_args, build_environment
@@ -136,7 +136,8 @@ async def test_a_caller_in_the_overflow_or_default_queue_can_book(menu):
 async def test_a_connection_without_the_secret_books_nothing(menu):
     server, store = menu
     env = build_environment("callback", port=server.port, callerid="55123456", args=ROUTE)
-    fake = FakeAsterisk(port=server.port, env=env, replies=["200 result=0 endpos=1"] * 8 + ["200 result=1", "200 result=0"])
+    replies = ["200 result=0 endpos=1"] * 8 + ["200 result=1", "200 result=0"]
+    fake = FakeAsterisk(port=server.port, env=env, replies=replies)
     await fake.run(timeout=5.0)
     assert fake.closed_by_server and fake.received == []
     assert await store.open_requests() == []

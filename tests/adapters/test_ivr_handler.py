@@ -6,14 +6,14 @@ the result; and no result at all when anything goes wrong, so the caller goes to
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from ivr.handler import IvrHandler
 from profiles.model import load_profile
 from telephony.agi import AGIServer
-from ivr.handler import IvrHandler
 
 try:
     from .fake_asterisk import USAGE_520, FakeAsterisk, asterisk_parse_args, build_environment
@@ -23,7 +23,7 @@ except ImportError:  # tests/adapters is not a package
 PROFILE = load_profile(Path(__file__).parents[2] / "profiles" / "moh-151.yaml")
 SOUNDS = "/hotline/test/sounds"
 SECRET = "ivr-test-secret-0123456789abcdef"  # as the dialplan passes it: agi://host:port/<secret>/ivr
-OPEN = datetime(2021, 3, 14, 9, 0, tzinfo=timezone.utc)
+OPEN = datetime(2021, 3, 14, 9, 0, tzinfo=UTC)
 
 
 @pytest.fixture
