@@ -214,6 +214,10 @@ class AgentDesk:
         shift_id = shift.id if shift else None
         return shift_id, {q: self.seat_overrides.get(q, profile.seats_for(q, shift_id)) for q in sorted(self.queues)}
 
+    def seat_override(self, queue: str) -> int | None:
+        """A supervisor's live seat count for ``queue`` in this shift, or None."""
+        return self.seat_overrides.get(queue)
+
     def taking_calls(self) -> list[str]:
         """People logged in with at least one queue where they are not paused."""
         snapshot = self.state.snapshot(self.clock())

@@ -344,8 +344,10 @@ async def test_seats_now_are_the_live_override_else_the_profile(fake, db_path):
         shift, before = desk.seats_now()
         assert set(before) == desk.queues
         assert all(before[q] == PROFILE.seats_for(q, shift) for q in before)
+        assert desk.seat_override("ar-complaints") is None
         await desk.set_seats("ar-complaints", before["ar-complaints"] + 3, by="supervisor")
         assert desk.seats_now() == (shift, {**before, "ar-complaints": before["ar-complaints"] + 3})
+        assert desk.seat_override("ar-complaints") == before["ar-complaints"] + 3
 
 
 async def test_a_pause_reason_asterisk_cannot_carry_is_logged_not_raised(fake, db_path, caplog):
