@@ -77,10 +77,7 @@ class EventParseError(ValueError):
 # -- caller names ---------------------------------------------------------------------------------
 
 # The escapes of Asterisk's ast_escape_c() (main/utils.c), which AMI applies to caller names.
-_C_ESCAPES = MappingProxyType(
-    {"a": "\a", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v",
-     "\\": "\\", "'": "'", '"': '"', "?": "?"}  # fmt: skip
-)
+_C_ESCAPES = MappingProxyType(dict(zip("abfnrtv\\'\"?", "\a\b\f\n\r\t\v\\'\"?", strict=True)))
 
 
 def unescape_asterisk(text: str) -> str:

@@ -46,8 +46,8 @@ class AMIParser:
     """Incremental AMI parser: ``feed(bytes) -> list[Message]`` (see the module docstring)."""
 
     __slots__ = (
-        "_decoder", "_buffer", "_cr_pending", "_banner_checked", "_follows", "_follows_size",
-        "_skipping", "max_line", "max_message", "dropped", "version",
+        "_banner_checked", "_buffer", "_cr_pending", "_decoder", "_follows", "_follows_size", "_skipping",
+        "dropped", "max_line", "max_message", "version",
     )  # fmt: skip
 
     def __init__(self, *, max_line: int = MAX_LINE, max_message: int = MAX_MESSAGE) -> None:

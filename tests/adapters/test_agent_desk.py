@@ -11,13 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from storage.engine import upgrade
-from telephony.ami.client import AMIClient
 from profiles.model import load_profile
 from routing.db import RoutingStore
 from routing.policy import MISSED_RINGS, NO_SEAT
 from routing.queues import build_queues
 from routing.service import AgentDesk, AgentDeskError
+from storage.engine import upgrade
+from telephony.ami.client import AMIClient
 from telephony.ami.message import Message
 from telephony.events import AgentRingNoAnswer, Hangup, QueueMemberAdded, parse_event
 

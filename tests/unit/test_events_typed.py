@@ -120,7 +120,9 @@ def test_calls_offered_to_members_are_typed() -> None:
     """))
     assert called == AgentCalled(1011.0, "ar-general", "1700000000.1", "1700000000.1", "agent-ar-1",
                                  "PJSIP/agent-ar-1", "PJSIP/agent-ar-1-00000002")  # fmt: skip
-    assert missed == AgentRingNoAnswer(1026.0, "ar-general", "1700000000.1", "", "agent-ar-1", "PJSIP/agent-ar-1", 15000)
+    assert missed == AgentRingNoAnswer(
+        1026.0, "ar-general", "1700000000.1", "", "agent-ar-1", "PJSIP/agent-ar-1", 15000
+    )
 
 
 def test_queue_caller_join_gives_the_priority_only_when_sent() -> None:
@@ -131,7 +133,9 @@ def test_queue_caller_join_gives_the_priority_only_when_sent() -> None:
 
 
 def test_varset_and_device_state_are_typed() -> None:
-    varset = one("Event: VarSet\nTimestamp: 2\nChannel: PJSIP/t-1\nUniqueid: u\nLinkedid: u\nVariable: QUEUE_PRIO\nValue: 10")
+    varset = one(
+        "Event: VarSet\nTimestamp: 2\nChannel: PJSIP/t-1\nUniqueid: u\nLinkedid: u\nVariable: QUEUE_PRIO\nValue: 10"
+    )
     device = one("Event: DeviceStateChange\nTimestamp: 3\nDevice: PJSIP/agent-ar-1\nState: INUSE")
     assert varset == VarSet(2.0, "PJSIP/t-1", "u", "u", "QUEUE_PRIO", "10", 10)
     assert device == DeviceStateChange(3.0, "PJSIP/agent-ar-1", "INUSE")
@@ -189,8 +193,10 @@ def test_queue_status_rows_are_typed_without_a_timestamp() -> None:
     """))
     assert rows == [
         QueueParams("ar-general", 0, "leastrecent", 1, 4, 60, 10, 2, 20, 80.5, 0),
-        QueueMember("ar-general", "agent-ar-2", "PJSIP/agent-ar-2", "PJSIP/agent-ar-2", "dynamic", 0, 0, 0.0, 4000.0,
-                    True, 2, True, "break", 0.0),  # fmt: skip
+        QueueMember(
+            "ar-general", "agent-ar-2", "PJSIP/agent-ar-2", "PJSIP/agent-ar-2", "dynamic", 0, 0, 0.0, 4000.0,
+            True, 2, True, "break", 0.0,
+        ),
         QueueEntry("ar-general", 1, "PJSIP/trunk-00000009", "w1", "96550000000", "Sami", 42.0, 3),
     ]
 
@@ -216,7 +222,10 @@ def test_originate_response_is_typed_for_the_callbacks() -> None:
     assert (failed.reason, failed.uniqueid, failed.timestamp) == (0, "<null>", None)
 
 
-@pytest.mark.parametrize("name", sorted(EVENT_NAMES - {"queueparams", "queuemember", "queueentry", "originateresponse"}))
+UNTIMED = {"queueparams", "queuemember", "queueentry", "originateresponse"}
+
+
+@pytest.mark.parametrize("name", sorted(EVENT_NAMES - UNTIMED))
 def test_every_timed_event_without_a_timestamp_is_malformed_not_a_crash(name: str) -> None:
     headers = {"Event": name, "UserEvent": "HotlineRoute", "Uniqueid": "u", "Linkedid": "u", "Queue": "q"}
     assert parse_event(headers) is None
