@@ -110,7 +110,12 @@ class Service:
         self.console = Console(self, ConsoleStore(self.db))
         self.records.add_hook(self.callbacks.on_record)
         self.records.add_hook(self.console.on_record)
-        self.agi = AGIServer(settings.agi_host, settings.agi_port, call_deadline=settings.ivr_deadline_seconds)
+        self.agi = AGIServer(
+            settings.agi_host,
+            settings.agi_port,
+            secret=config.credentials.agi_secret,
+            call_deadline=settings.ivr_deadline_seconds,
+        )
         self.agi.add_route("ivr", IvrHandler(profile, config.sounds_dir))
         self.agi.add_route("agent", AgentFeatureHandler(profile, self.desk, config.sounds_dir))
         self.agi.add_route("callback", CallbackOfferHandler(profile, self.callbacks, config.sounds_dir))
