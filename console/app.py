@@ -164,7 +164,7 @@ class Console:
         self.skill_overrides: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
         self._cache: tuple[float, dict[str, tuple[int, int]], dict[str, int]] | None = None
         self.templates = jinja2.Environment(
-            loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True, undefined=jinja2.StrictUndefined
+            loader=jinja2.PackageLoader("console", "templates"), autoescape=True, undefined=jinja2.StrictUndefined
         )
 
     async def on_record(self, _record: object) -> None:
