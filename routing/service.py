@@ -244,7 +244,7 @@ class AgentDesk:
             await self.ami.send_action(action)
             return True
         except AMIError as exc:
-            message = (exc.response.get("Message", "") if exc.response is not None else str(exc)).lower()
+            message = ((exc.response.get("Message") or "") if exc.response is not None else str(exc)).lower()
             if "already there" in message or "not there" in message:
                 return True
             log.warning("%s failed: %s", action.get("Action"), exc)
@@ -311,10 +311,10 @@ class AgentDesk:
             if change.queue is not None:
                 action["Queue"] = change.queue
             await self._send(action)
-        for change in decisions.penalties:
+        for penalty in decisions.penalties:
             await self._send(
-                {"Action": "QueuePenalty", "Interface": change.interface, "Penalty": str(change.penalty),
-                 "Queue": change.queue}
+                {"Action": "QueuePenalty", "Interface": penalty.interface, "Penalty": str(penalty.penalty),
+                 "Queue": penalty.queue}
             )
         self.decisions_applied += 1
         if self._recheck is not None:

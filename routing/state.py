@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from types import MappingProxyType
-from typing import Any, get_args
+from typing import Any
 
 from telephony import names
 from telephony.ami.message import Message
@@ -239,9 +239,6 @@ _MEMBER_EVENTS = (
 )  # fmt: skip
 
 
-_TYPED = tuple(get_args(Event))
-
-
 def _typed(raw: Mapping[str, str] | Message, now: float) -> Event | None:
     """Transitional: type raw headers with the boundary's parser (a missing Timestamp is ``now``)."""
     message = raw if isinstance(raw, Message) else Message(raw)
@@ -335,7 +332,7 @@ class LiveState:
         bench write them) are typed here by ``telephony.events.parse_event``, the one parser, with
         a missing ``Timestamp`` taken as ``now``. The service passes typed events only.
         """
-        if event is not None and not isinstance(event, _TYPED):
+        if isinstance(event, (Mapping, Message)):
             event = _typed(event, now)
         handler = self._dispatch.get(type(event))
         if handler is None:
@@ -573,9 +570,8 @@ class LiveState:
         Raw rows are typed by ``telephony.events.parse_event`` (transitional, as for ``apply``)."""
         seen: dict[str, list[QueueMember]] = {}
         entries: list[QueueEntry] = []
-        for row in rows:
-            if not isinstance(row, _TYPED):
-                row = parse_event(row if isinstance(row, Message) else Message(row))
+        for raw in rows:
+            row = _typed(raw, now) if isinstance(raw, (Mapping, Message)) else raw
             if isinstance(row, QueueMember):
                 if row.member_name in self._known:
                     seen.setdefault(row.member_name, []).append(row)
@@ -589,11 +585,11 @@ class LiveState:
                 self._dirty.add(person.pid)
         self._queues.clear()
         self._ringing_for.clear()
-        for pid, rows in seen.items():
-            person = self._people.get(pid)
-            if person is None:
-                person = self._people[pid] = _Person(pid)
-            self._resync_person(person, rows, now)
+        for pid, member_rows in seen.items():
+            known = self._people.get(pid)
+            if known is None:
+                known = self._people[pid] = _Person(pid)
+            self._resync_person(known, member_rows, now)
         for person in self._people.values():
             for queue in person.members:
                 self._queues.setdefault(queue, {})[person.pid] = None

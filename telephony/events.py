@@ -27,7 +27,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import TypeAlias
+from typing import TypeAlias, TypeVar
 
 from telephony.ami.message import Message
 from telephony.names import CALLBACK_BOOKED_USEREVENT, CALLBACK_USEREVENT, ROUTE_USEREVENT
@@ -661,8 +661,11 @@ def _hangup(h: _Headers) -> Hangup:
     )
 
 
-def _member(cls: type[MemberEvent]) -> Callable[[_Headers], MemberEvent]:
-    def decode(h: _Headers) -> MemberEvent:
+_M = TypeVar("_M", bound=MemberEvent)
+
+
+def _member(cls: type[_M]) -> Callable[[_Headers], _M]:
+    def decode(h: _Headers) -> _M:
         login = h.optional_float("LoginTime")
         return cls(
             timestamp=h.timestamp(),
