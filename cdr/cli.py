@@ -6,15 +6,17 @@
     hotline generate-records [--calls N] [--months 2021-01,2021-02]
     hotline import-records [--queue-log PATH] [--cdr-csv PATH] [--timezone TZ]
 
-Wiring (in ``hotline/cli.py``): ``add_commands(subparsers)`` then, after parsing,
-``code = cdr.cli.run(args, settings)``; ``None`` means the command is not one of these.
+Wiring (in ``hotline/cli.py``): ``add_commands(subparsers)``; each command sets its
+``func(args, settings, out=None, err=None) -> int`` (``set_defaults``), which the root calls.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
@@ -52,6 +54,25 @@ def _fraction(text: str) -> float:
     return value / 100 if value >= 1 else value
 
 
+Command = Callable[[argparse.Namespace, Any, TextIO, TextIO], int]
+
+
+def _command(run: Command) -> Callable[..., int]:
+    """``run`` as a command: ``func(args, settings, out=None, err=None)``; a bad input or file is
+    told on ``err`` with exit code 2."""
+
+    @functools.wraps(run)
+    def command(args: argparse.Namespace, settings: Any, out: TextIO | None = None, err: TextIO | None = None) -> int:
+        err = err or sys.stderr
+        try:
+            return run(args, settings, out or sys.stdout, err)
+        except (StaffingError, ValueError, OSError) as exc:
+            print(f"hotline {args.command}: {exc}", file=err)
+            return 2
+
+    return command
+
+
 def add_commands(subparsers: Any) -> None:
     """Add ``report``, ``staffing``, ``generate-records`` and ``import-records`` to an argparse subparsers."""
     rep = subparsers.add_parser("report", help="call-record report: volumes, service level, staffing")
@@ -68,6 +89,7 @@ def add_commands(subparsers: Any) -> None:
     rep.add_argument("--html", type=Path, help="write a self-contained HTML report with charts")
     rep.add_argument("--json", action="store_true", help="print the report as JSON instead of tables")
     rep.add_argument("--progress", action="store_true", help="progress bar on stderr even when not a terminal")
+    rep.set_defaults(func=_report)
 
     st = subparsers.add_parser("staffing", help="people needed for one interval (Erlang C or A)")
     st.add_argument("--calls", type=float, required=True, help="calls offered in the interval")
@@ -77,44 +99,36 @@ def add_commands(subparsers: Any) -> None:
     st.add_argument("--shrinkage", type=_fraction, default=0.0)
     st.add_argument("--erlang-a", action="store_true")
     st.add_argument("--patience", type=float, help="mean patience in seconds (with --erlang-a)")
+    st.set_defaults(func=_staffing)
 
     gen = subparsers.add_parser("generate-records", help="write synthetic call records shaped like the 151 line")
     gen.add_argument("--calls", type=int, default=1_000_000, help="inbound calls in all (default 1,000,000)")
     gen.add_argument("--months", help="comma-separated YYYY-MM from 2020-03..2021-03 (default: all 13)")
     gen.add_argument("--seed", type=int, default=151)
     gen.add_argument("--progress", action="store_true", help="progress bar on stderr even when not a terminal")
+    gen.set_defaults(func=_generate)
 
     imp = subparsers.add_parser("import-records", help="import Asterisk queue_log and/or Master.csv (idempotent)")
     imp.add_argument("--queue-log", type=Path)
     imp.add_argument("--cdr-csv", type=Path)
     imp.add_argument("--timezone", help="zone of local times in the files (default: the profile's)")
     imp.add_argument("--number", help="keep only CDR calls to this number (default: the profile's)")
+    imp.set_defaults(func=_import)
 
 
 def run(args: argparse.Namespace, settings: Any, out: TextIO | None = None, err: TextIO | None = None) -> int | None:
-    """Run one of our commands; None if ``args.command`` is not ours. Returns the exit code."""
-    command = getattr(args, "command", None)
-    if command not in COMMANDS:
+    """Run ``args.func`` when ``args.command`` is one of ours (for tests and callers that embed
+    these commands); None otherwise. Returns the exit code."""
+    if getattr(args, "command", None) not in COMMANDS:
         return None
-    out = out or sys.stdout
-    err = err or sys.stderr
-    try:
-        if command == "staffing":
-            return _staffing(args, out)
-        if command == "report":
-            return _report(args, settings, out, err)
-        if command == "generate-records":
-            return _generate(args, settings, out, err)
-        return _import(args, settings, out)
-    except (StaffingError, ValueError, OSError) as exc:
-        print(f"hotline {command}: {exc}", file=err)
-        return 2
+    return args.func(args, settings, out, err)
 
 
 # -- commands -----------------------------------------------------------------------------------
 
 
-def _staffing(args: argparse.Namespace, out: TextIO) -> int:
+@_command
+def _staffing(args: argparse.Namespace, settings: Any, out: TextIO, err: TextIO) -> int:
     share, seconds = args.service_level
     interval_s = args.interval_minutes * 60
     if args.erlang_a:
@@ -172,7 +186,8 @@ def build_report_from_db(
     progress: Any = None,
 ) -> Any:
     """SQL aggregation + report (what ``hotline report`` and the benchmark run)."""
-    from cdr.reports import ReportParams, aggregate_sql, build_report
+    from cdr.db import aggregate_sql
+    from cdr.reports import ReportParams, build_report
 
     share, seconds = service_level
     agg = aggregate_sql(url, interval, seconds, start, end)
@@ -180,6 +195,7 @@ def build_report_from_db(
     return build_report(agg, params, present=present, shifts=shifts, progress=progress)
 
 
+@_command
 def _report(args: argparse.Namespace, settings: Any, out: TextIO, err: TextIO) -> int:
     from storage.engine import upgrade
     from cdr.report_output import Progress, render_text, write_csv, write_html
@@ -214,6 +230,7 @@ def _report(args: argparse.Namespace, settings: Any, out: TextIO, err: TextIO) -
     return 0
 
 
+@_command
 def _generate(args: argparse.Namespace, settings: Any, out: TextIO, err: TextIO) -> int:
     from storage.engine import upgrade
     from cdr.importer import bulk_insert
@@ -228,13 +245,14 @@ def _generate(args: argparse.Namespace, settings: Any, out: TextIO, err: TextIO)
     return 0
 
 
-def _import(args: argparse.Namespace, settings: Any, out: TextIO) -> int:
+@_command
+def _import(args: argparse.Namespace, settings: Any, out: TextIO, err: TextIO) -> int:
     from storage.engine import upgrade
     from cdr.importer import import_files
 
     if args.queue_log is None and args.cdr_csv is None:
         raise ValueError("give --queue-log PATH and/or --cdr-csv PATH")
-    profile = _profile(settings, sys.stderr) if args.timezone is None or args.number is None else None
+    profile = _profile(settings, err) if args.timezone is None or args.number is None else None
     timezone = args.timezone or (profile.timezone if profile is not None else "UTC")
     number = args.number or (profile.number if profile is not None else None)
     upgrade(settings.db_url)

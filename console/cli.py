@@ -7,16 +7,18 @@
 There is no default user and no default password: the first supervisor is made here. Without
 ``--password-stdin`` the password is asked twice on the terminal (not echoed).
 
-Wiring (in ``hotline/cli.py``): ``add_commands(subparsers)`` then ``code = console.cli.run(args, settings)``;
-``None`` means the command is not one of these.
+Wiring (in ``hotline/cli.py``): ``add_commands(subparsers)``; each command sets its
+``func(args, settings, out=None, err=None, stdin=None) -> int`` (``set_defaults``), which the root calls.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import getpass
 import sys
+from collections.abc import Callable
 from typing import Any, TextIO
 
 __all__ = ["COMMANDS", "add_commands", "run"]
@@ -32,12 +34,38 @@ def add_commands(subparsers: Any) -> None:
     add.add_argument("--role", choices=("supervisor", "viewer"), required=True)
     add.add_argument("--language", choices=("ar", "en"), default="en")
     add.add_argument("--password-stdin", action="store_true", help="read the password from the first line of stdin")
-    user_commands.add_parser("list", help="list the console users")
+    add.set_defaults(func=_user_add_command)
+    user_commands.add_parser("list", help="list the console users").set_defaults(func=_user_list_command)
     token = subparsers.add_parser("token", help="API tokens for automation (Authorization: Bearer …)")
     token_commands = token.add_subparsers(dest="token_command", required=True)
     token_add = token_commands.add_parser("add", help="create a token acting as USER; printed once")
     token_add.add_argument("name", metavar="USER")
     token_add.add_argument("--label", default="cli")
+    token_add.set_defaults(func=_token_add_command)
+
+
+Command = Callable[[argparse.Namespace, str, TextIO, TextIO, TextIO], int]
+
+
+def _command(run: Command) -> Callable[..., int]:
+    """``run`` as a command: ``func(args, settings, out=None, err=None, stdin=None)``. The schema
+    is migrated first; a refusal of the console store is told on ``err`` with exit code 1."""
+
+    @functools.wraps(run)
+    def command(args: argparse.Namespace, settings: Any, out: TextIO | None = None, err: TextIO | None = None,
+                stdin: TextIO | None = None) -> int:
+        from console.db import ConsoleError
+        from storage.engine import upgrade
+
+        err = err or sys.stderr
+        try:
+            upgrade(settings.db_url)
+            return run(args, settings.db_url, out or sys.stdout, err, stdin or sys.stdin)
+        except ConsoleError as exc:
+            print(f"hotline {args.command}: {exc}", file=err)
+            return 1
+
+    return command
 
 
 def _password(args: argparse.Namespace, stdin: TextIO, err: TextIO) -> str | None:
@@ -91,27 +119,30 @@ async def _token_add(args: argparse.Namespace, url: str, out: TextIO, err: TextI
         await store.close()
 
 
+@_command
+def _user_add_command(args: argparse.Namespace, url: str, out: TextIO, err: TextIO, stdin: TextIO) -> int:
+    password = _password(args, stdin, err)
+    if password is None:
+        return 1
+    asyncio.run(_user_add(args, url, password, out))
+    return 0
+
+
+@_command
+def _user_list_command(args: argparse.Namespace, url: str, out: TextIO, err: TextIO, stdin: TextIO) -> int:
+    asyncio.run(_user_list(url, out))
+    return 0
+
+
+@_command
+def _token_add_command(args: argparse.Namespace, url: str, out: TextIO, err: TextIO, stdin: TextIO) -> int:
+    return asyncio.run(_token_add(args, url, out, err))
+
+
 def run(args: argparse.Namespace, settings: Any, out: TextIO | None = None, err: TextIO | None = None,
         stdin: TextIO | None = None) -> int | None:
-    """Run one of our commands; None if ``args.command`` is not ours. Returns the exit code."""
+    """Run ``args.func`` when ``args.command`` is one of ours (for tests and callers that embed
+    these commands); None otherwise. Returns the exit code."""
     if getattr(args, "command", None) not in COMMANDS:
         return None
-    from storage.engine import upgrade
-    from console.db import ConsoleError
-
-    out, err, stdin = out or sys.stdout, err or sys.stderr, stdin or sys.stdin
-    try:
-        upgrade(settings.db_url)
-        if args.command == "user" and args.user_command == "add":
-            password = _password(args, stdin, err)
-            if password is None:
-                return 1
-            asyncio.run(_user_add(args, settings.db_url, password, out))
-            return 0
-        if args.command == "user":
-            asyncio.run(_user_list(settings.db_url, out))
-            return 0
-        return asyncio.run(_token_add(args, settings.db_url, out, err))
-    except ConsoleError as exc:
-        print(f"hotline {args.command}: {exc}", file=err)
-        return 1
+    return args.func(args, settings, out, err, stdin)

@@ -25,13 +25,15 @@ import os
 import signal
 import sys
 from collections.abc import Awaitable, Callable
+from typing import Any, NoReturn
+from urllib.parse import quote
 
 from cdr import cli as report_commands
 from console import cli as console_commands
 from telephony.asterisk import AsteriskError, AsteriskInstance
 from profiles.model import Profile, ProfileError, load_profile
 from telephony.prompts import PromptError
-from telephony.provision import ProvisionError, ensure_root
+from telephony.provision import ProvisionError, current_root, ensure_root
 from hotline.bootstrap import asterisk_plan
 from hotline.settings import Settings, SettingsError
 
@@ -141,144 +143,205 @@ async def _records(settings: Settings, limit: int) -> None:
         )
 
 
-def _admin_post(settings: Settings, instance: AsteriskInstance, path: str, body: dict) -> int:
-    """POST to the running service's local admin API with the token it wrote for us."""
+ADMIN_TIMEOUT_SECONDS = 15
+
+
+def _admin_token(settings: Settings) -> str | None:
+    """The token the running service wrote for local tools, or None when it is not running.
+    Nothing is provisioned to find it: without an Asterisk root there is no running service."""
+    root = current_root(settings.cache_dir)
+    if root is None:
+        return None
+    try:
+        return (AsteriskInstance(root, settings).host_dir / "service-token").read_text().strip() or None
+    except OSError:
+        return None
+
+
+def _admin_call(settings: Settings, method: str, path: str, body: dict[str, Any] | None) -> int:
+    """Call the running service's API (``/api/v1``) with the local admin token; print its answer."""
     import json
     import urllib.error
     import urllib.request
 
-    try:
-        token = (instance.host_dir / "service-token").read_text().strip()
-    except OSError:
+    token = _admin_token(settings)
+    if token is None:
         print("hotline: the service is not running (no admin token); start it with 'make run'", file=sys.stderr)
         return 2
+    headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
+    data = None
+    if body is not None:
+        data = json.dumps(body).encode()
+        headers["Content-Type"] = "application/json"
     request = urllib.request.Request(
-        f"http://127.0.0.1:{settings.http_port}{path}",
-        data=json.dumps(body).encode(),
-        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
-        method="POST",
+        f"http://127.0.0.1:{settings.http_port}/api/v1{path}", data=data, headers=headers, method=method
     )
     try:
-        with urllib.request.urlopen(request, timeout=15) as response:
+        with urllib.request.urlopen(request, timeout=ADMIN_TIMEOUT_SECONDS) as response:
             print(response.read().decode())
             return 0
     except urllib.error.HTTPError as exc:
-        print(f"hotline: {json.loads(exc.read() or b'{}').get('error', exc.reason)}", file=sys.stderr)
+        print(f"hotline: {_api_error(exc)}", file=sys.stderr)
         return 1
     except OSError as exc:
         print(f"hotline: cannot reach the service: {exc}", file=sys.stderr)
         return 2
 
 
-def main(argv: list[str] | None = None) -> int:
+def _api_error(exc: Any) -> str:
+    """The API's own message (``{"error": ...}``), else the HTTP status."""
+    import json
+
+    try:
+        message = json.loads(exc.read() or b"{}").get("error")
+    except (ValueError, AttributeError, OSError):
+        message = None
+    return str(message) if message else f"HTTP {exc.code} {exc.reason}"
+
+
+# -- the commands: each one is func(args, settings) -> exit code --------------------------------------
+
+
+def _profile_check(args: argparse.Namespace, settings: Settings) -> int:
+    profile = load_profile(args.path or settings.profile_path)
+    print(f"{profile.source}: ok — {profile.name}, number {profile.number}, "
+          f"{len(profile.languages)} languages, {len(profile.topics)} topics, {len(profile.people)} people")
+    return 0
+
+
+def _db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
+    from storage.engine import upgrade
+
+    upgrade(settings.db_url)
+    print(f"{settings.db_url}: schema is current")
+    return 0
+
+
+def _records_command(args: argparse.Namespace, settings: Settings) -> int:
+    asyncio.run(_records(settings, args.limit))
+    return 0
+
+
+def _provision(args: argparse.Namespace, settings: Settings) -> int:
+    from ivr.menu import prompt_plan
+    from telephony.prompts import install_prompts
+
+    profile = load_profile(settings.profile_path)
+    root = ensure_root(settings.cache_dir, refresh=args.refresh)
+    installed = install_prompts(prompt_plan(profile), settings.cache_dir / "prompts", settings.cache_dir / "prompt-check")
+    print(f"Asterisk root: {root}\n{len(installed)} prompts ready")
+    return 0
+
+
+def _run_command(args: argparse.Namespace, settings: Settings) -> int:
+    asyncio.run(_run(settings, load_profile(settings.profile_path), with_service=True))
+    return 0
+
+
+def _serve_command(args: argparse.Namespace, settings: Settings) -> int:
+    asyncio.run(_serve(settings, load_profile(settings.profile_path)))
+    return 0
+
+
+def _asterisk_start(args: argparse.Namespace, settings: Settings) -> int:
+    asyncio.run(_run(settings, load_profile(settings.profile_path), with_service=False))
+    return 0
+
+
+def _asterisk_cli(args: argparse.Namespace, settings: Settings) -> NoReturn:
+    command = _instance(settings).console_command()
+    os.execvp(command[0], command)
+
+
+def _agent(args: argparse.Namespace, settings: Settings) -> int:
+    body = {"reason": args.reason} if args.action == "pause" else None
+    return _admin_call(settings, "POST", f"/agents/{quote(args.person, safe='')}/{args.action}", body)
+
+
+def _seats(args: argparse.Namespace, settings: Settings) -> int:
+    return _admin_call(settings, "PUT", f"/queues/{quote(args.queue, safe='')}/seats", {"seats": args.seats})
+
+
+def _phones(args: argparse.Namespace, settings: Settings) -> int:
+    profile = load_profile(settings.profile_path)
+    phones = _instance(settings).credentials().phones
+    print(f"SIP server {settings.sip_host}:{settings.sip_port} (UDP); passwords change at every start")
+    for person in profile.people:
+        print(f"{person.kind:<7} {person.id:<16} password {phones.get(person.id, '?'):<24} {person.name}")
+    return 0
+
+
+def _simulate(args: argparse.Namespace, settings: Settings) -> int:
+    from hotline.simulate import simulate
+
+    profile = load_profile(settings.profile_path)
+    return asyncio.run(simulate(settings, profile, args.callers, args.agents, args.talk_seconds, args.seed))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Every command, each with its ``func(args, settings) -> int`` (``set_defaults(func=...)``)."""
     parser = argparse.ArgumentParser(prog="hotline", description="IVR and call routing for public-service hotlines")
     parser.add_argument("--verbose", "-v", action="store_true", help="debug logging")
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("run", help="start Asterisk and the hotline service in the foreground")
-    commands.add_parser("serve", help="start only the service, against a running Asterisk instance")
+    commands.add_parser("run", help="start Asterisk and the hotline service in the foreground").set_defaults(
+        func=_run_command)
+    commands.add_parser("serve", help="start only the service, against a running Asterisk instance").set_defaults(
+        func=_serve_command)
     asterisk = commands.add_parser("asterisk", help="Asterisk itself")
     asterisk_commands = asterisk.add_subparsers(dest="asterisk_command", required=True)
-    asterisk_commands.add_parser("start", help="render the configuration and run Asterisk in the foreground")
-    asterisk_commands.add_parser("cli", help="open Asterisk's console on the running instance")
-    commands.add_parser("phones", help="print the SIP accounts of the agent and doctor phones (running instance)")
+    asterisk_commands.add_parser("start", help="render the configuration and run Asterisk in the foreground"
+                                 ).set_defaults(func=_asterisk_start)
+    asterisk_commands.add_parser("cli", help="open Asterisk's console on the running instance").set_defaults(
+        func=_asterisk_cli)
+    commands.add_parser("phones", help="print the SIP accounts of the agent and doctor phones (running instance)"
+                        ).set_defaults(func=_phones)
     agent = commands.add_parser("agent", help="log a person in or out, pause or unpause (running service)")
     agent.add_argument("action", choices=["login", "logout", "pause", "unpause"])
     agent.add_argument("person")
-    agent.add_argument("--reason", default="supervisor")
+    agent.add_argument("--reason", default="supervisor", help="the pause reason (with pause)")
+    agent.set_defaults(func=_agent)
     seats = commands.add_parser("seats", help="change a queue's seats for the current shift (running service)")
     seats.add_argument("queue")
     seats.add_argument("seats", type=int)
+    seats.set_defaults(func=_seats)
     provision = commands.add_parser("provision", help="build the Asterisk root and the prompts (cached)")
     provision.add_argument("--refresh", action="store_true", help="rebuild the Asterisk root")
+    provision.set_defaults(func=_provision)
     simulate = commands.add_parser("simulate", help="SIPp callers and agent phones against the running hotline")
     simulate.add_argument("--callers", type=int, default=6)
     simulate.add_argument("--agents", type=int, default=4)
     simulate.add_argument("--talk-seconds", type=float, default=3.0)
     simulate.add_argument("--seed", type=int, default=151)
+    simulate.set_defaults(func=_simulate)
     records = commands.add_parser("records", help="print the latest call records")
     records.add_argument("--limit", type=int, default=20)
+    records.set_defaults(func=_records_command)
     profile_cmd = commands.add_parser("profile", help="profiles")
     profile_commands = profile_cmd.add_subparsers(dest="profile_command", required=True)
     check = profile_commands.add_parser("check", help="validate a profile")
     check.add_argument("path", nargs="?")
+    check.set_defaults(func=_profile_check)
     db = commands.add_parser("db", help="the records database")
-    db.add_subparsers(dest="db_command", required=True).add_parser("upgrade", help="migrate to the latest schema")
+    db.add_subparsers(dest="db_command", required=True).add_parser(
+        "upgrade", help="migrate to the latest schema").set_defaults(func=_db_upgrade)
     report_commands.add_commands(commands)
     console_commands.add_commands(commands)
-    args = parser.parse_args(argv)
+    return parser
 
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     try:
-        settings = Settings.from_env()
-        if args.command == "profile":
-            profile = load_profile(args.path or settings.profile_path)
-            print(f"{profile.source}: ok — {profile.name}, number {profile.number}, "
-                  f"{len(profile.languages)} languages, {len(profile.topics)} topics, {len(profile.people)} people")
-            return 0
-        if args.command == "db":
-            from storage.engine import upgrade
-
-            upgrade(settings.db_url)
-            print(f"{settings.db_url}: schema is current")
-            return 0
-        handled = report_commands.run(args, settings)
-        if handled is not None:
-            return handled
-        handled = console_commands.run(args, settings)
-        if handled is not None:
-            return handled
-        if args.command == "records":
-            asyncio.run(_records(settings, args.limit))
-            return 0
-        profile = load_profile(settings.profile_path)
-        if args.command == "provision":
-            root = ensure_root(settings.cache_dir, refresh=args.refresh)
-            from ivr.menu import prompt_plan
-            from telephony.prompts import install_prompts
-
-            installed = install_prompts(prompt_plan(profile), settings.cache_dir / "prompts", settings.cache_dir / "prompt-check")
-            print(f"Asterisk root: {root}\n{len(installed)} prompts ready")
-            return 0
-        if args.command == "run":
-            asyncio.run(_run(settings, profile, with_service=True))
-            return 0
-        if args.command == "serve":
-            asyncio.run(_serve(settings, profile))
-            return 0
-        if args.command == "asterisk":
-            if args.asterisk_command == "start":
-                asyncio.run(_run(settings, profile, with_service=False))
-                return 0
-            instance = _instance(settings)
-            command = instance.console_command()
-            os.execvp(command[0], command)
-        if args.command in ("agent", "seats"):
-            instance = _instance(settings)
-            if args.command == "agent":
-                path, body = f"/api/agents/{args.person}/{args.action}", {"reason": args.reason}
-            else:
-                path, body = f"/api/queues/{args.queue}/seats", {"seats": args.seats, "by": "hotline seats (CLI)"}
-            return _admin_post(settings, instance, path, body)
-        if args.command == "phones":
-            instance = _instance(settings)
-            phones = instance.credentials().phones
-            print(f"SIP server {settings.sip_host}:{settings.sip_port} (UDP); passwords change at every start")
-            for person in profile.people:
-                print(f"{person.kind:<7} {person.id:<16} password {phones.get(person.id, '?'):<24} {person.name}")
-            return 0
-        if args.command == "simulate":
-            from hotline.simulate import simulate
-
-            return asyncio.run(simulate(settings, profile, args.callers, args.agents, args.talk_seconds, args.seed))
+        return args.func(args, Settings.from_env())
     except (ProfileError, SettingsError, ProvisionError, PromptError, AsteriskError) as exc:
         print(f"hotline: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
-    return 0
 
 
 if __name__ == "__main__":

@@ -1,0 +1,149 @@
+"""The ``hotline`` command: each sub-command carries its own function, and the admin commands
+call the service's one API (``/api/v1``) with the local token."""
+
+import argparse
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+import yaml
+
+from hotline.cli import build_parser, main
+
+PROFILE = Path(__file__).parents[2] / "profiles" / "moh-151.yaml"
+
+
+def _leaves(parser, path=()):
+    subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    if not subs:
+        yield path, parser
+        return
+    for name, sub in subs[0].choices.items():
+        yield from _leaves(sub, (*path, name))
+
+
+def test_every_command_dispatches_to_its_own_function():
+    leaves = list(_leaves(build_parser()))
+    assert len(leaves) >= 19
+    for path, parser in leaves:
+        assert callable(parser.get_default("func")), " ".join(path)
+
+
+def test_profile_check_passes_the_shipped_profile(capsys):
+    assert main(["profile", "check", str(PROFILE)]) == 0
+    assert "ok — Ministry of Health hotline 151, number 151, 2 languages, 5 topics, 7 people" in capsys.readouterr().out
+
+
+def test_profile_check_lists_every_problem_of_a_broken_profile(tmp_path, capsys):
+    data = yaml.safe_load(PROFILE.read_text(encoding="utf-8"))
+    data["topics"][1]["specialties"][0]["key"] = "x"
+    data["people"][0]["id"] = "trunk"
+    broken = tmp_path / "x.yaml"
+    broken.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    assert main(["profile", "check", str(broken)]) == 2
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[0] == f"hotline: {broken}: topics[1].specialties[0].key: 'x' is not a single digit"
+    assert lines[1].startswith(f"{broken}: people[0].id: 'trunk' is the name of an Asterisk SIP section")
+
+
+class FakeService(BaseHTTPRequestHandler):
+    """The other end: the service's /api/v1, recording what it was asked."""
+
+    requests: list = []
+    status = 200
+    answer: dict = {}
+
+    def _handle(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        body = json.loads(self.rfile.read(length)) if length else None
+        type(self).requests.append((self.command, self.path, self.headers.get("Authorization"), body))
+        payload = json.dumps(type(self).answer).encode()
+        self.send_response(type(self).status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    do_POST = do_PUT = _handle
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def service(tmp_path, monkeypatch):
+    """A running service as the CLI finds it: an Asterisk root, the instance's token file, the API port."""
+    roots = tmp_path / "cache" / "roots"
+    (roots / "r1" / "usr" / "sbin").mkdir(parents=True)
+    (roots / "r1" / "usr" / "sbin" / "asterisk").touch()
+    (roots / "current").write_text("r1\n")
+    token = roots / "r1" / "hotline" / "default" / "service-token"
+    token.parent.mkdir(parents=True)
+    token.write_text("local-admin-token\n")
+    FakeService.requests, FakeService.status, FakeService.answer = [], 200, {}
+    server = ThreadingHTTPServer(("127.0.0.1", 0), FakeService)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    monkeypatch.setenv("HOTLINE_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("HOTLINE_HTTP_PORT", str(server.server_port))
+    monkeypatch.delenv("HOTLINE_INSTANCE", raising=False)
+    yield FakeService
+    server.shutdown()
+    server.server_close()
+    thread.join()
+
+
+def test_agent_pause_posts_to_the_v1_api_with_the_reason_and_the_local_token(service, capsys):
+    service.answer = {"person": "agent-ar-1", "done": "pause", "paused": True}
+    assert main(["agent", "pause", "agent-ar-1", "--reason", "lunch"]) == 0
+    assert service.requests == [
+        ("POST", "/api/v1/agents/agent-ar-1/pause", "Bearer local-admin-token", {"reason": "lunch"})
+    ]
+    assert json.loads(capsys.readouterr().out) == service.answer
+
+
+def test_agent_login_posts_without_a_body(service):
+    assert main(["agent", "login", "doc-ar-paed-1"]) == 0
+    assert service.requests == [("POST", "/api/v1/agents/doc-ar-paed-1/login", "Bearer local-admin-token", None)]
+
+
+def test_seats_puts_the_number_to_the_v1_api(service, capsys):
+    service.answer = {"queue": "ar-general", "seats": 4, "shift": "day"}
+    assert main(["seats", "ar-general", "4"]) == 0
+    assert service.requests == [("PUT", "/api/v1/queues/ar-general/seats", "Bearer local-admin-token", {"seats": 4})]
+    assert json.loads(capsys.readouterr().out)["seats"] == 4
+
+
+def test_a_refusal_shows_the_apis_message_and_exits_1(service, capsys):
+    service.status, service.answer = 409, {"error": "agent-ar-1 is not logged in"}
+    assert main(["agent", "pause", "agent-ar-1"]) == 1
+    assert capsys.readouterr().err == "hotline: agent-ar-1 is not logged in\n"
+
+
+def test_without_a_running_service_the_admin_commands_say_so(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("HOTLINE_CACHE_DIR", str(tmp_path / "empty"))
+    assert main(["seats", "ar-general", "4"]) == 2
+    assert "the service is not running" in capsys.readouterr().err
+    assert not (tmp_path / "empty").exists()  # nothing provisioned just to look for the token
+
+
+def test_console_users_are_added_and_listed_through_their_commands(tmp_path, monkeypatch, capsys):
+    import io
+    import sys
+
+    monkeypatch.setenv("HOTLINE_DB_URL", f"sqlite:///{tmp_path / 'h.db'}")
+    monkeypatch.setattr(sys, "stdin", io.StringIO("a long enough password\n"))
+    assert main(["user", "add", "amal", "--role", "supervisor", "--password-stdin"]) == 0
+    assert main(["user", "list"]) == 0
+    assert main(["token", "add", "nobody"]) == 1
+    captured = capsys.readouterr()
+    assert "user 'amal' added (supervisor)" in captured.out and "amal\tsupervisor\ten" in captured.out
+    assert "no user named 'nobody'" in captured.err
+
+
+def test_report_commands_are_dispatched_with_their_errors(capsys):
+    assert main(["staffing", "--calls", "100", "--interval-minutes", "30", "--aht", "180",
+                 "--service-level", "80/20", "--erlang-a"]) == 2  # fmt: skip
+    assert "--erlang-a needs --patience" in capsys.readouterr().err
