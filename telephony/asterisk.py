@@ -303,9 +303,12 @@ class AsteriskInstance:
 
     # -- process -------------------------------------------------------------------------------------
     def _chroot(self, *args: str) -> list[str]:
+        asterisk = ["/usr/sbin/asterisk", "-C", self.config_file, *args]
+        if self.root.resolve() == Path("/"):
+            return asterisk  # the image's own Asterisk (docker/Dockerfile): no chroot, no root needed
         if os.geteuid() != 0:
             raise AsteriskError("Asterisk runs in a chroot of its Debian sid root: run as root (or with sudo)")
-        return ["chroot", str(self.root), "/usr/sbin/asterisk", "-C", self.config_file, *args]
+        return ["chroot", str(self.root), *asterisk]
 
     async def start(self, boot_timeout: float = 60.0) -> None:
         """Start Asterisk in the foreground (as our child), or adopt the one :meth:`prepare` found

@@ -84,6 +84,8 @@ def ensure_root(cache_dir: Path, *, refresh: bool = False, suite: str = "sid") -
 
 def sync_hosts(root: Path) -> None:
     """Copy the host's /etc/hosts in: without it Asterisk resolves the host name over DNS on every call."""
+    if root.resolve() == Path("/"):
+        return  # the image's own system (docker/Dockerfile): its /etc/hosts is already the one
     try:
         shutil.copyfile("/etc/hosts", root / "etc/hosts")
     except OSError as exc:

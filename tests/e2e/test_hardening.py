@@ -20,10 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from conftest import PROJECT_ROOT, _free_tcp_port, _short_profile  # tests/e2e is on sys.path
 
 from cdr.db import RecordStore
-
-from conftest import PROJECT_ROOT, _free_tcp_port, _short_profile  # tests/e2e is on sys.path
 from telephony.sipp.driver import free_udp_port
 
 SCENARIOS = Path(__file__).parent / "hardening"

@@ -118,7 +118,9 @@ def test_asterisk_drops_root_to_the_asterisk_user_of_its_root(tmp_path: Path, pr
     if os.geteuid() != 0:
         pytest.skip("Asterisk is started by root only (chroot): the run user applies then")
     (tmp_path / "etc").mkdir()
-    (tmp_path / "etc" / "passwd").write_text("root:x:0:0::/root:/bin/sh\nasterisk:x:101:102::/var/lib/asterisk:/bin/false\n")
+    (tmp_path / "etc" / "passwd").write_text(
+        "root:x:0:0::/root:/bin/sh\nasterisk:x:101:102::/var/lib/asterisk:/bin/false\n"
+    )
     (tmp_path / "etc" / "group").write_text("root:x:0:\nasterisk:x:102:\n")
     assert RunAs.lookup(tmp_path, "asterisk") == RunAs("asterisk", "asterisk", 101, 102)
     options = dict(_sections(_render(tmp_path, profile)["asterisk.conf"]))["options"]
@@ -164,3 +166,20 @@ def test_configuration_is_created_0600_not_written_then_chmod_ed(
     etc = tmp_path / "hotline" / "unit" / "etc"
     assert sorted(p.name for p in etc.iterdir()) == sorted(rendered)
     assert {stat.S_IMODE(p.stat().st_mode) for p in etc.iterdir()} == {0o600}
+
+
+def test_in_the_image_asterisk_is_started_without_chroot(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(asterisk.os, "geteuid", lambda: 10151)  # the image's unprivileged user
+    image = _instance(Path("/"))
+    assert image._chroot("-rx", "core show version")[:3] == ["/usr/sbin/asterisk", "-C", image.config_file]
+    with pytest.raises(asterisk.AsteriskError, match="run as root"):
+        _instance(tmp_path)._chroot("-rx", "core show version")
+
+
+def test_the_image_root_keeps_its_own_hosts_file(monkeypatch: pytest.MonkeyPatch) -> None:
+    from telephony import provision
+
+    copied: list[tuple[object, object]] = []
+    monkeypatch.setattr(provision.shutil, "copyfile", lambda src, dst: copied.append((src, dst)))
+    provision.sync_hosts(Path("/"))
+    assert copied == []
