@@ -26,7 +26,8 @@ from callbacks.db import CallbackStore
 from callbacks.model import AttemptOutcome, CallbackAttempt, CallbackRequest, Origin
 from cdr.builder import CallRecord, Outcome
 from telephony import names as v
-from telephony.ami.client import AMIClient, AMIDisconnected, AMIException, Message
+from telephony.ami.client import AMIClient, AMIDisconnected, AMIException
+from telephony.events import OriginateResponse
 from profiles.model import Profile
 from telephony.prompts import set_offer
 from callbacks.agi import Booking, OfferContext
@@ -82,7 +83,6 @@ class CallbackService:
         )
         if recovered:
             log.info("callbacks: %d attempts recovered after a restart", len(recovered))
-        self.ami.add_event_handler(self._on_originate_response, events=["OriginateResponse"])
         if self.rules.enabled:
             self._task = asyncio.create_task(self._run(), name="hotline-callback-scheduler")
 
@@ -235,21 +235,19 @@ class CallbackService:
             log.warning("callback Originate for %s refused: %s", request.number, exc)
             await self._finish(request, attempt, AttemptOutcome.FAILED)
 
-    async def _on_originate_response(self, message: Message) -> None:
-        claimed = self._pending.pop(message.get("ActionID") or "", None)
+    async def on_originate_response(self, event: OriginateResponse) -> None:
+        """The outcome of a callback dial (the root hands over each typed OriginateResponse)."""
+        claimed = self._pending.pop(event.action_id, None)
         if claimed is None:
             return
         request, attempt = claimed
-        if (message.get("Response") or "").lower() == "success":
+        if event.success:
             outcome = AttemptOutcome.CONNECTED
         else:
-            try:
-                outcome = _REASONS.get(int(message.get("Reason") or "0"), AttemptOutcome.FAILED)
-            except ValueError:
-                outcome = AttemptOutcome.FAILED
+            outcome = _REASONS.get(event.reason, AttemptOutcome.FAILED)
             if outcome is AttemptOutcome.CONNECTED:
                 outcome = AttemptOutcome.FAILED
-        await self._finish(request, attempt, outcome, linkedid=message.get("Uniqueid"))
+        await self._finish(request, attempt, outcome, linkedid=event.uniqueid)
 
     async def _finish(
         self, request: CallbackRequest, attempt: CallbackAttempt, outcome: AttemptOutcome, linkedid: str | None = None

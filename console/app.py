@@ -161,7 +161,6 @@ class Console:
         self.backend = backend
         self.store = store
         self.hub = LiveHub(self.live_payload)
-        self.skill_overrides: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
         self._cache: tuple[float, dict[str, tuple[int, int]], dict[str, int]] | None = None
         self.templates = jinja2.Environment(
             loader=jinja2.PackageLoader("console", "templates"), autoescape=True, undefined=jinja2.StrictUndefined
@@ -197,18 +196,12 @@ class Console:
 
     def seats(self) -> tuple[str | None, dict[str, int]]:
         """The current shift and the seats of each queue now (the live override, else the profile's)."""
-        desk = self.backend.desk
-        profile = desk.profile
-        shift = profile.shift_at(datetime.fromtimestamp(desk.clock(), UTC)) if profile.shifts else None
-        shift_id = shift.id if shift else None
-        return shift_id, {
-            q: desk.seat_overrides.get(q, profile.seats_for(q, shift_id)) for q in sorted(desk.queues)
-        }
+        return self.backend.desk.seats_now()
 
     async def wallboard(self) -> dict[str, Any]:
         desk = self.backend.desk
         now = desk.clock()
-        snapshot = desk.state.snapshot(now)
+        snapshot = desk.snapshot()
         sl, callbacks = await self._slow_figures()
         _, seats = self.seats()
         rows = []
@@ -250,20 +243,20 @@ class Console:
 
     def agents(self) -> list[dict[str, Any]]:
         desk = self.backend.desk
-        snapshot = desk.state.snapshot(desk.clock())
+        snapshot = desk.snapshot()
         out = []
         for person in desk.profile.people:
             view = snapshot.people.get(person.id)
             session = desk.session(person.id)
-            topics, specialties = self.skill_overrides.get(person.id, (person.topics, person.specialties))
+            topics, specialties, overridden = desk.skills(person.id)
             out.append({
                 "id": person.id, "name": person.name, "kind": person.kind, "level": person.level,
                 "languages": dict(person.languages), "topics": list(topics), "specialties": list(specialties),
-                "skills_overridden": person.id in self.skill_overrides,
+                "skills_overridden": overridden,
                 "state": (view.state if view else PersonState.LOGGED_OUT).value,
                 "pause_reason": (view.pause_reason if view else "") or session.pause_reason or "",
                 "queues_now": sorted(view.queues) if view else [],
-                "queues_at_login": sorted(desk.memberships.get(person.id, [])),
+                "queues_at_login": sorted(desk.queues_at_login(person.id)),
                 "logged_in": session.logged_in, "paused": session.paused,
             })  # fmt: skip
         return out
@@ -271,14 +264,14 @@ class Console:
     def queues(self) -> dict[str, Any]:
         desk = self.backend.desk
         profile = desk.profile
-        snapshot = desk.state.snapshot(desk.clock())
+        snapshot = desk.snapshot()
         shift_id, seats = self.seats()
         overflow_topic = profile.routing.overflow_topic or profile.default_topic
         rows = []
         for spec in build_queues(profile):
             rows.append({
                 "queue": spec.name, "language": spec.language, "topic": spec.topic, "specialty": spec.specialty,
-                "seats_now": seats.get(spec.name, 0), "seats_override": desk.seat_overrides.get(spec.name),
+                "seats_now": seats.get(spec.name, 0), "seats_override": desk.seat_override(spec.name),
                 "seats_by_shift": {s.id: profile.seats_for(spec.name, s.id) for s in profile.shifts},
                 "members": [m.person_id for m in spec.members],
                 "logged_in": list(snapshot.queues.get(spec.name, ())),
@@ -300,16 +293,6 @@ class Console:
                   for a in self.agents()}
         return {**board, "agents": agents}
 
-    def apply_skills(self, person_id: str, topics: tuple[str, ...], specialties: tuple[str, ...]) -> list[str]:
-        """The queues the person joins at the next login with these skills (set on the desk)."""
-        desk = self.backend.desk
-        profile = desk.profile
-        person = next(p for p in profile.people if p.id == person_id)
-        changed = dataclasses.replace(person, topics=topics, specialties=specialties)
-        only = dataclasses.replace(profile, people=(changed,))
-        queues = [spec.name for spec in build_queues(only) if spec.members]
-        desk.memberships[person_id] = queues
-        return queues
 
 
 CONSOLE = web.AppKey("console", Console)
@@ -594,9 +577,7 @@ async def agent_skills(request: web.Request) -> web.Response:
     topics = _id_list(body, "topics", {t.id for t in profile.topics if not t.specialties})
     specialties = _id_list(body, "specialties", {s.id for t in profile.topics for s in t.specialties})
     console = request.config_dict[CONSOLE]
-    await console.store.set_skills(person, list(topics), list(specialties), request[PRINCIPAL].user.name)
-    console.skill_overrides[person] = (topics, specialties)
-    queues = console.apply_skills(person, topics, specialties)
+    queues = await console.backend.desk.set_skills(person, topics, specialties, by=request[PRINCIPAL].user.name)
     await console.audit(request, "agent.skills", person,
                         {"topics": list(topics), "specialties": list(specialties), "queues_at_login": queues})
     return web.json_response({"person": person, "topics": list(topics), "specialties": list(specialties),
@@ -858,13 +839,8 @@ def jinja2_markup(html_text: str) -> Any:
 
 
 async def console_ctx(app: web.Application) -> AsyncIterator[None]:
-    """Start the console: skill overrides back onto the desk, and the live hub's pushes."""
+    """Start the console's live hub (skill overrides are the desk's, loaded when it starts)."""
     console = app[CONSOLE]
-    desk = console.backend.desk
-    for person_id, (topics, specialties) in (await console.store.skill_overrides()).items():
-        if person_id in desk.people:
-            console.skill_overrides[person_id] = (topics, specialties)
-            console.apply_skills(person_id, topics, specialties)
     task = asyncio.create_task(console.hub.run(), name="hotline-console-live")
     yield
     task.cancel()

@@ -1,4 +1,4 @@
-"""The console's tables (users, sessions, API tokens, audit log, skill overrides), on SQLAlchemy asyncio.
+"""The console's tables (users, sessions, API tokens, audit log), on SQLAlchemy asyncio.
 
 Schema: cdr/migrations/versions/0005_console.py. Passwords are argon2 hashes (argon2-cffi, its
 default parameters); session ids and API tokens are random 256-bit values, so only their SHA-256
@@ -22,7 +22,6 @@ from sqlalchemy.exc import IntegrityError
 
 from storage.engine import Database
 from console.rows import ApiTokenRow, AuditLogRow, ConsoleSessionRow, ConsoleUserRow
-from routing.rows import SkillOverrideRow
 
 ROLES = ("supervisor", "viewer")
 LANGUAGES = ("ar", "en")
@@ -226,22 +225,3 @@ class ConsoleStore:
              "target": r.target, "details": json.loads(r.details)}
             for r in rows
         ]
-
-    # -- skill overrides -----------------------------------------------------------------------
-    async def skill_overrides(self) -> dict[str, tuple[tuple[str, ...], tuple[str, ...]]]:
-        async with self._sessions() as session:
-            rows = (await session.scalars(select(SkillOverrideRow))).all()
-        return {r.person_id: (tuple(json.loads(r.topics)), tuple(json.loads(r.specialties))) for r in rows}
-
-    async def set_skills(self, person_id: str, topics: list[str], specialties: list[str], by: str) -> None:
-        async with self._sessions.begin() as session:
-            row = await session.get(SkillOverrideRow, person_id)
-            if row is None:
-                row = SkillOverrideRow(person_id=person_id)
-                session.add(row)
-            row.topics = json.dumps(topics)
-            row.specialties = json.dumps(specialties)
-            row.updated_by = by[:64]
-            row.updated_at = datetime.now(UTC)
-
-    # -- today's service level -----------------------------------------------------------------

@@ -12,6 +12,7 @@ live routing state and the console hub.
 
 from __future__ import annotations
 
+import logging
 import socket
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,9 +35,12 @@ from routing.queues import build_queues, default_queue
 from routing.service import AgentDesk
 from storage.engine import Database
 from telephony.agi import AGIServer
-from telephony.ami.client import AMIClient, Message
+from telephony.ami.client import AMIClient
+from telephony.ami.message import Message
 from telephony.asterisk import Credentials, Plan
-from telephony.events import parse_event
+from telephony.events import EventParseError, OriginateResponse, decode_event, parse_event
+
+log = logging.getLogger(__name__)
 
 INBOUND_CONTEXT = "hotline-inbound"
 #: The AMI events that records are built from (routing's own come from the desk's state).
@@ -97,7 +101,7 @@ class Service:
         if spool is None and config.token_file is not None:
             spool = config.token_file.parent / "record-spool"
         self.records = RecordService(RecordStore(self.db), spool)
-        self.desk = AgentDesk(profile, self.ami, RoutingStore(settings.db_url))  # TODO(integration): the shared db
+        self.desk = AgentDesk(profile, self.ami, RoutingStore(self.db))
         self.callbacks = CallbackService(
             profile,
             self.ami,
@@ -119,18 +123,30 @@ class Service:
         self.agi.add_route("ivr", IvrHandler(profile, config.sounds_dir))
         self.agi.add_route("agent", AgentFeatureHandler(profile, self.desk, config.sounds_dir))
         self.agi.add_route("callback", CallbackOfferHandler(profile, self.callbacks, config.sounds_dir))
-        self.ami.add_event_handler(self.on_ami_event, events=RECORD_EVENTS | set(self.desk.state.events))
+        self.ami.add_event_handler(self.on_ami_event, events=RECORD_EVENTS | self.desk.events)
+        self.ami.add_event_handler(self.on_originate_response, events=["OriginateResponse"])
 
     @property
     def record_hooks(self) -> list:  # the console's view of the records path
         return self.records.hooks
 
     def on_ami_event(self, message: Message) -> None:
-        """One AMI event: parsed once, then to the record builder, the routing state and the console."""
+        """One AMI event: parsed once, then to the record builder, the routing desk and the console."""
         self.config.counters["events"] += 1
-        event = parse_event(message.to_dict())
-        if event is not None:
-            for record in self.builder.feed(event):
-                self.records.submit(record)
-        if message.get("Event") in self.desk.state.events:
+        try:
+            event = decode_event(message)
+        except EventParseError as exc:
+            log.warning("AMI event ignored: %s", exc)
+            return
+        if event is None:
+            return
+        for record in self.builder.feed(event):
+            self.records.submit(record)
+        self.desk.on_event(event)
+        if type(event) in self.desk.event_types:
             self.console.hub.poke()
+
+    async def on_originate_response(self, message: Message) -> None:
+        event = parse_event(message)
+        if isinstance(event, OriginateResponse):
+            await self.callbacks.on_originate_response(event)

@@ -204,7 +204,7 @@ class Rig:
             events = await client.send_action_list({"Action": "QueueStatus", "Queue": queue})
         finally:
             await client.close()
-        return {e["Name"]: e.to_dict() for e in events if e.event == "QueueMember"}
+        return {e["Name"]: dict(e.headers) for e in events if e.event == "QueueMember"}
 
     async def wait_for(self, predicate, timeout: float = 10.0, what: str = "condition"):
         deadline = time.monotonic() + timeout

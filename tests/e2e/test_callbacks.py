@@ -172,7 +172,7 @@ async def _add_requests(db_url: str, numbers: list[str]) -> None:
 async def _callback_events(rig, timeout: float) -> dict[str, str]:
     client = rig.ami()
     seen: asyncio.Queue = asyncio.Queue()
-    client.add_event_handler(lambda m: seen.put_nowait(m.to_dict()) if m.get("UserEvent") == "HotlineCallback"
+    client.add_event_handler(lambda m: seen.put_nowait(dict(m.headers)) if m.get("UserEvent") == "HotlineCallback"
                              else None, events=["UserEvent"])  # fmt: skip
     await client.start()
     try:
