@@ -54,6 +54,7 @@ from callbacks.policy import (  # noqa: E402
     callback_priority,
     cancels,
     check_number,
+    dials_left,
     due_requests,
     expire,
     in_quiet_hours,
@@ -123,7 +124,7 @@ def demand(rng: np.random.Generator) -> list[tuple[float, int]]:
 class Caller:
     """One person with a need: their number and whether they were served."""
 
-    __slots__ = ("number", "served", "calls", "request_id", "request_times")
+    __slots__ = ("calls", "number", "request_id", "request_times", "served")
 
     def __init__(self, number: str) -> None:
         self.number = number
@@ -138,7 +139,7 @@ def numbers(rng: np.random.Generator, n: int) -> list[str]:
     kind = rng.random(n)
     body = rng.integers(0, 10_000_000, n)
     out = []
-    for k, b in zip(kind, body):
+    for k, b in zip(kind, body, strict=True):
         if k < 0.92:
             out.append(f"{5 + 4 * int(b % 2)}{b:07d}")  # 5xxxxxxx or 9xxxxxxx
         elif k < 0.95:
@@ -162,7 +163,7 @@ class Sim:
         self.seq = 0
         for t, i in arrivals:
             self.push(t, "arrive", (i, 0))
-        self.free: dict[int, float] = {a: 0.0 for a in range(SEATS)}  # person -> idle since
+        self.free: dict[int, float] = dict.fromkeys(range(SEATS), 0.0)  # person -> idle since
         self.views: dict[int, PersonView] = {}
         self.live: deque[list] = deque()  # [join_t, caller, alive, call_no]
         self.returning: deque[tuple[float, int, int]] = deque()  # connected callbacks: (t, caller, request id)
@@ -176,13 +177,14 @@ class Sim:
         self.ready: list[tuple[int, float, float, int]] = []  # heap (-priority, place, created, id)
         self.backoff: list[tuple[float, int]] = []
         self.dialing: dict[int, CallbackRequest] = {}
+        self.dial_times: deque[float] = deque()  # epochs of the last hour's dials: the hourly cap
         self.next_id = 1
-        self.m = dict(calls=0, entered_queue=0, answered_live=0, abandoned_queue=0, abandoned_ivr=0,
-                      offered=0, offer_accepted=0, offer_refused_number=0, left_for_callback=0,
-                      callbacks_requested=0, callbacks_merged=0, callbacks_refused=0, callbacks_connected=0,
-                      callbacks_failed=0, callbacks_expired=0, callbacks_cancelled=0, attempts=0,
-                      requests_offer=0, requests_abandoned_queue=0, requests_abandoned_ivr=0,
-                      wait_answered=0.0, time_to_callback=0.0, due_calls=0)  # fmt: skip
+        self.m = {"calls": 0, "entered_queue": 0, "answered_live": 0, "abandoned_queue": 0, "abandoned_ivr": 0,
+                      "offered": 0, "offer_accepted": 0, "offer_refused_number": 0, "left_for_callback": 0,
+                      "callbacks_requested": 0, "callbacks_merged": 0, "callbacks_refused": 0, "callbacks_connected": 0,
+                      "callbacks_failed": 0, "callbacks_expired": 0, "callbacks_cancelled": 0, "attempts": 0,
+                      "requests_offer": 0, "requests_abandoned_queue": 0, "requests_abandoned_ivr": 0,
+                      "wait_answered": 0.0, "time_to_callback": 0.0, "due_calls": 0, "dials_capped": 0}  # fmt: skip
 
     # -- plumbing ---------------------------------------------------------------------------------
 
@@ -254,8 +256,13 @@ class Sim:
                 accepts = self.attrs["accept"][i] if redial == 0 else self.rng.random() < ACCEPT_OFFER
                 if accepts:
                     self.m["offer_accepted"] += 1
-                    check = check_number(caller.number, self.rules, caller_id=True,
-                                         recent_request_times=caller.request_times, now=self.epoch(t))
+                    check = check_number(
+                        caller.number,
+                        self.rules,
+                        caller_id=True,
+                        recent_request_times=caller.request_times,
+                        now=self.epoch(t),
+                    )
                     if check.ok:
                         req = new_request(number=check.number, language="ar", topic="general", specialty=None,
                                           queue=QUEUE, origin=Origin.OFFER, place_at=self.epoch(t),
@@ -295,7 +302,9 @@ class Sim:
         if redial >= MAX_REDIALS or caller.served:
             return
         pending = caller.request_id is not None and self.requests[caller.request_id].status in (
-            RequestStatus.OPEN, RequestStatus.DIALING)
+            RequestStatus.OPEN,
+            RequestStatus.DIALING,
+        )
         if self.rng.random() < (REDIAL_WITH_REQUEST if pending else REDIAL):
             self.push(t + self.rng.expovariate(1 / REDIAL_DELAY), "arrive", (i, redial + 1))
 
@@ -325,7 +334,7 @@ class Sim:
     def done(self, t: float, agent: int) -> None:
         self.free[agent] = t
         if self.returning:
-            _, i, rid = self.returning.popleft()
+            _, i, _rid = self.returning.popleft()
             self.start_service(t)
             self.callers[i].served = True
             return
@@ -398,6 +407,12 @@ class Sim:
         self.m["due_calls"] += 1
         dials = due_requests(candidates + list(self.dialing.values()), self.snapshot(now), self.rules, now,
                              waiting_calls=self.waiting_head(), timezone=self.tz)  # fmt: skip
+        while self.dial_times and self.dial_times[0] <= now - 3600:
+            self.dial_times.popleft()
+        allowed = dials_left(self.dial_times, self.rules, now)  # the scheduler's hourly cap
+        self.m["dials_capped"] += len(dials) > allowed
+        dials = dials[:allowed]
+        self.dial_times.extend(now for _ in dials)
         dialled = {d.request_id for d in dials}
         for req in candidates:
             if req.id not in dialled:
@@ -496,9 +511,14 @@ class Sim:
             "callbacks_cancelled": m["callbacks_cancelled"],
             "callbacks_left_open": left_open,
             "callback_attempts": m["attempts"],
+            "decisions_held_back_by_the_hourly_cap": m["dials_capped"],
             "mean_time_to_callback_s": round(m["time_to_callback"] / max(m["callbacks_connected"], 1), 1),
-            "median_time_to_callback_s": round(float(np.median(self.callback_delays)), 1) if self.callback_delays else 0.0,
-            "p90_time_to_callback_s": round(float(np.percentile(self.callback_delays, 90)), 1) if self.callback_delays else 0.0,
+            "median_time_to_callback_s": round(float(np.median(self.callback_delays)), 1)
+            if self.callback_delays
+            else 0.0,
+            "p90_time_to_callback_s": round(float(np.percentile(self.callback_delays, 90)), 1)
+            if self.callback_delays
+            else 0.0,
             "max_waiting_live": self.max_waiting,
             "occupancy": round(self.busy_seconds / (SEATS * HORIZON), 4),
             "asa_s": round(m["wait_answered"] / max(m["answered_live"], 1), 1),
@@ -547,6 +567,7 @@ def main() -> None:
             "max_attempts": rules.max_attempts,
             "retry_after_seconds": list(rules.retry_after_seconds),
             "quiet_hours": [str(rules.quiet_start), str(rules.quiet_end)],
+            "max_dials_per_hour": rules.max_dials_per_hour,
         },
         "assumptions": {"accept_offer": ACCEPT_OFFER, "answer_callback": ANSWER_CALLBACK, "redial": REDIAL,
                         "redial_with_request": REDIAL_WITH_REQUEST, "ivr_abandon": IVR_ABANDON},

@@ -56,8 +56,8 @@ from callbacks.model import (
 )
 from profiles.model import CallbackRules, Profile
 from routing.policy import CALLBACK_BONUS, choose_for_call
-from telephony.names import queue_name
 from routing.state import PersonView, Snapshot, WaitingCall
+from telephony.names import queue_name
 
 __all__ = [
     "DEFAULT_AHT_SECONDS",
@@ -82,8 +82,8 @@ __all__ = [
     "is_peak",
     "merge_request",
     "new_request",
-    "open_by_number",
     "offer_from_counts",
+    "open_by_number",
     "peak_from_counts",
     "rate_limited",
     "should_offer",
@@ -150,7 +150,11 @@ def estimated_wait(snapshot: Snapshot, queue: str, position: int, aht_seconds: f
 
 
 def aht_from_snapshot(
-    snapshot: Snapshot, now: float, queue: str | None = None, *, window: float = 3600.0,
+    snapshot: Snapshot,
+    now: float,
+    queue: str | None = None,
+    *,
+    window: float = 3600.0,
     default: float = DEFAULT_AHT_SECONDS,
 ) -> float:
     """The average duration of the calls that ended in the last ``window`` seconds, by the
@@ -306,9 +310,13 @@ def dials_left(recent_dial_times: Iterable[float | datetime], rules: CallbackRul
     """How many callback dials may still be made now: ``max_dials_per_hour`` less the dials of
     the last hour (``recent_dial_times``: when each attempt was dialled, every number and every
     service instance together; times after ``now`` count too). Never below 0."""
-    since = _epoch(now) - HOUR  # type: ignore[operator]
-    count = sum(1 for t in recent_dial_times if _epoch(t) > since)  # type: ignore[operator]
+    since = _seconds(now) - HOUR
+    count = sum(1 for t in recent_dial_times if _seconds(t) > since)
     return max(0, rules.max_dials_per_hour - count)
+
+
+def _seconds(value: float | datetime) -> float:
+    return value.timestamp() if isinstance(value, datetime) else float(value)
 
 
 def dial_allowed(recent_dial_times: Iterable[float | datetime], rules: CallbackRules, now: float | datetime) -> bool:
@@ -402,16 +410,16 @@ _FROM_RECORD = object()  # a fact not passed: read from the record (None without
 def abandoned_request(
     record: object | None = None,
     *,
-    caller_number: str | None | object = _FROM_RECORD,
-    language: str | None | object = _FROM_RECORD,
-    topic: str | None | object = _FROM_RECORD,
-    specialty: str | None | object = _FROM_RECORD,
-    queue: str | None | object = _FROM_RECORD,
+    caller_number: str | object | None = _FROM_RECORD,
+    language: str | object | None = _FROM_RECORD,
+    topic: str | object | None = _FROM_RECORD,
+    specialty: str | object | None = _FROM_RECORD,
+    queue: str | object | None = _FROM_RECORD,
     outcome: str | object = _FROM_RECORD,
-    wait_seconds: float | None | object = _FROM_RECORD,
-    started_at: float | datetime | None | object = _FROM_RECORD,
-    joined_at: float | datetime | None | object = _FROM_RECORD,
-    linkedid: str | None | object = _FROM_RECORD,
+    wait_seconds: float | object | None = _FROM_RECORD,
+    started_at: float | datetime | object | None = _FROM_RECORD,
+    joined_at: float | datetime | object | None = _FROM_RECORD,
+    linkedid: str | object | None = _FROM_RECORD,
     is_peak: bool,
     rules: CallbackRules,
     now: float,

@@ -41,7 +41,9 @@ def parse_service_level(text: str) -> tuple[float, float]:
         share_text, seconds_text = text.split("/")
         share, seconds = float(share_text.rstrip("%")), float(seconds_text.rstrip("s"))
     except ValueError:
-        raise argparse.ArgumentTypeError(f"service level must look like 80/20 (80 % within 20 s), got {text!r}")
+        raise argparse.ArgumentTypeError(
+            f"service level must look like 80/20 (80 % within 20 s), got {text!r}"
+        ) from None
     if share > 1:
         share /= 100
     if not 0 < share < 1 or seconds < 0:
@@ -79,8 +81,12 @@ def add_commands(subparsers: Any) -> None:
     rep.add_argument("--from", dest="date_from", help="first day (YYYY-MM-DD, profile time zone) or ISO time")
     rep.add_argument("--to", dest="date_to", help="last day, inclusive (YYYY-MM-DD) or ISO time (exclusive)")
     rep.add_argument("--interval", type=int, choices=(15, 30, 60), default=30, help="minutes (default 30)")
-    rep.add_argument("--service-level", type=parse_service_level, default=(0.8, 20.0),
-                     help="target P/T, e.g. 80/20 (default): P %% answered within T s")
+    rep.add_argument(
+        "--service-level",
+        type=parse_service_level,
+        default=(0.8, 20.0),
+        help="target P/T, e.g. 80/20 (default): P %% answered within T s",
+    )
     rep.add_argument("--shrinkage", type=_fraction, default=0.3, help="share of paid time off the phones (0.3)")
     rep.add_argument("--present", type=Path, help="CSV interval_start,people (default: people answering calls)")
     rep.add_argument("--erlang-a", action="store_true", help="staff with Erlang A (abandonment) instead of C")
@@ -143,9 +149,11 @@ def _staffing(args: argparse.Namespace, settings: Any, out: TextIO, err: TextIO)
     print(f"traffic: {res.traffic:.2f} Erlangs ({model})", file=out)
     print(f"people needed: {res.agents}", file=out)
     print(f"service level: {res.service_level:.1%} within {seconds:.0f}s (target {share:.0%})", file=out)
-    print(f"probability of waiting: {res.waiting_probability:.1%}; ASA {res.asa_seconds:.1f}s; "
-          f"occupancy {res.occupancy:.1%}" + (f"; abandoned {res.abandon_probability:.1%}" if args.erlang_a else ""),
-          file=out)
+    print(
+        f"probability of waiting: {res.waiting_probability:.1%}; ASA {res.asa_seconds:.1f}s; "
+        f"occupancy {res.occupancy:.1%}" + (f"; abandoned {res.abandon_probability:.1%}" if args.erlang_a else ""),
+        file=out,
+    )
     print(f"seats after {args.shrinkage:.0%} shrinkage: {seats}", file=out)
     return 0
 
@@ -197,9 +205,9 @@ def build_report_from_db(
 
 @_command
 def _report(args: argparse.Namespace, settings: Any, out: TextIO, err: TextIO) -> int:
-    from storage.engine import upgrade
     from cdr.report_output import Progress, render_text, write_csv, write_html
     from cdr.reports import parse_presence_csv, report_to_dict
+    from storage.engine import upgrade
 
     profile = _profile(settings, err)
     tz_name = profile.timezone if profile is not None else "UTC"
@@ -213,9 +221,17 @@ def _report(args: argparse.Namespace, settings: Any, out: TextIO, err: TextIO) -
     upgrade(settings.db_url)
     progress = Progress("report", stream=err, force=args.progress)
     report = build_report_from_db(
-        settings.db_url, args.interval, args.service_level, args.shrinkage,
-        args.patience if args.erlang_a else None, start, end, tz_name,
-        profile.shifts if profile is not None else (), present, progress,
+        settings.db_url,
+        args.interval,
+        args.service_level,
+        args.shrinkage,
+        args.patience if args.erlang_a else None,
+        start,
+        end,
+        tz_name,
+        profile.shifts if profile is not None else (),
+        present,
+        progress,
     )
     if args.csv:
         paths = write_csv(report, args.csv)
@@ -232,10 +248,10 @@ def _report(args: argparse.Namespace, settings: Any, out: TextIO, err: TextIO) -
 
 @_command
 def _generate(args: argparse.Namespace, settings: Any, out: TextIO, err: TextIO) -> int:
-    from storage.engine import upgrade
     from cdr.importer import bulk_insert
     from cdr.report_output import Progress
     from cdr.synthetic import generate_rows
+    from storage.engine import upgrade
 
     months = [m.strip() for m in args.months.split(",") if m.strip()] if args.months else None
     upgrade(settings.db_url)
@@ -247,8 +263,8 @@ def _generate(args: argparse.Namespace, settings: Any, out: TextIO, err: TextIO)
 
 @_command
 def _import(args: argparse.Namespace, settings: Any, out: TextIO, err: TextIO) -> int:
-    from storage.engine import upgrade
     from cdr.importer import import_files
+    from storage.engine import upgrade
 
     if args.queue_log is None and args.cdr_csv is None:
         raise ValueError("give --queue-log PATH and/or --cdr-csv PATH")

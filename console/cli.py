@@ -52,8 +52,13 @@ def _command(run: Command) -> Callable[..., int]:
     is migrated first; a refusal of the console store is told on ``err`` with exit code 1."""
 
     @functools.wraps(run)
-    def command(args: argparse.Namespace, settings: Any, out: TextIO | None = None, err: TextIO | None = None,
-                stdin: TextIO | None = None) -> int:
+    def command(
+        args: argparse.Namespace,
+        settings: Any,
+        out: TextIO | None = None,
+        err: TextIO | None = None,
+        stdin: TextIO | None = None,
+    ) -> int:
         from console.db import ConsoleError
         from storage.engine import upgrade
 
@@ -139,8 +144,13 @@ def _token_add_command(args: argparse.Namespace, url: str, out: TextIO, err: Tex
     return asyncio.run(_token_add(args, url, out, err))
 
 
-def run(args: argparse.Namespace, settings: Any, out: TextIO | None = None, err: TextIO | None = None,
-        stdin: TextIO | None = None) -> int | None:
+def run(
+    args: argparse.Namespace,
+    settings: Any,
+    out: TextIO | None = None,
+    err: TextIO | None = None,
+    stdin: TextIO | None = None,
+) -> int | None:
     """Run ``args.func`` when ``args.command`` is one of ours (for tests and callers that embed
     these commands); None otherwise. Returns the exit code."""
     if getattr(args, "command", None) not in COMMANDS:

@@ -1,19 +1,19 @@
 """The ``hotline`` command: the composition root of the whole thing.
 
-    hotline run                      Asterisk and the service, in the foreground (Ctrl-C stops both)
-    hotline asterisk start           only Asterisk, in the foreground
-    hotline serve                    only the service, against a running Asterisk instance
-    hotline asterisk cli             Asterisk's console on the running instance
-    hotline phones                   the SIP accounts of the agent and doctor phones
-    hotline agent login|logout|pause|unpause ID     what agents do with *41-*44, from the service
-    hotline seats QUEUE N            a queue's seats for the current shift, live
-    hotline provision [--refresh]    build the Asterisk root and the prompts (cached)
-    hotline simulate --callers N --agents M
-    hotline records [--limit N]      print the latest call records
-    hotline profile check [PATH]     validate a profile
-    hotline db upgrade               migrate the records database
-    hotline report / staffing / generate-records / import-records   reports and staffing (cdr/cli.py)
-    hotline user add|list / token add             supervisor console users and API tokens (console/cli.py)
+hotline run                      Asterisk and the service, in the foreground (Ctrl-C stops both)
+hotline asterisk start           only Asterisk, in the foreground
+hotline serve                    only the service, against a running Asterisk instance
+hotline asterisk cli             Asterisk's console on the running instance
+hotline phones                   the SIP accounts of the agent and doctor phones
+hotline agent login|logout|pause|unpause ID     what agents do with *41-*44, from the service
+hotline seats QUEUE N            a queue's seats for the current shift, live
+hotline provision [--refresh]    build the Asterisk root and the prompts (cached)
+hotline simulate --callers N --agents M
+hotline records [--limit N]      print the latest call records
+hotline profile check [PATH]     validate a profile
+hotline db upgrade               migrate the records database
+hotline report / staffing / generate-records / import-records   reports and staffing (cdr/cli.py)
+hotline user add|list / token add             supervisor console users and API tokens (console/cli.py)
 """
 
 from __future__ import annotations
@@ -30,12 +30,12 @@ from urllib.parse import quote
 
 from cdr import cli as report_commands
 from console import cli as console_commands
-from telephony.asterisk import AsteriskError, AsteriskInstance
-from profiles.model import Profile, ProfileError, load_profile
-from telephony.prompts import PromptError
-from telephony.provision import ProvisionError, current_root, ensure_root
 from hotline.bootstrap import asterisk_plan
 from hotline.settings import Settings, SettingsError
+from profiles.model import Profile, ProfileError, load_profile
+from telephony.asterisk import AsteriskError, AsteriskInstance
+from telephony.prompts import PromptError
+from telephony.provision import ProvisionError, current_root, ensure_root
 
 log = logging.getLogger("hotline")
 
@@ -56,7 +56,7 @@ async def _until_signalled(work: Callable[[asyncio.Event], Awaitable[None]]) -> 
             loop.remove_signal_handler(sig)
 
 
-def _service_config(settings: Settings, profile: Profile, instance: AsteriskInstance):  # noqa: ANN202
+def _service_config(settings: Settings, profile: Profile, instance: AsteriskInstance):
     from hotline.service import ServiceConfig
 
     return ServiceConfig(
@@ -204,8 +204,10 @@ def _api_error(exc: Any) -> str:
 
 def _profile_check(args: argparse.Namespace, settings: Settings) -> int:
     profile = load_profile(args.path or settings.profile_path)
-    print(f"{profile.source}: ok — {profile.name}, number {profile.number}, "
-          f"{len(profile.languages)} languages, {len(profile.topics)} topics, {len(profile.people)} people")
+    print(
+        f"{profile.source}: ok — {profile.name}, number {profile.number}, "
+        f"{len(profile.languages)} languages, {len(profile.topics)} topics, {len(profile.people)} people"
+    )
     return 0
 
 
@@ -228,7 +230,9 @@ def _provision(args: argparse.Namespace, settings: Settings) -> int:
 
     profile = load_profile(settings.profile_path)
     root = ensure_root(settings.cache_dir, refresh=args.refresh)
-    installed = install_prompts(prompt_plan(profile), settings.cache_dir / "prompts", settings.cache_dir / "prompt-check")
+    installed = install_prompts(
+        prompt_plan(profile), settings.cache_dir / "prompts", settings.cache_dir / "prompt-check"
+    )
     print(f"Asterisk root: {root}\n{len(installed)} prompts ready")
     return 0
 
@@ -284,17 +288,22 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--verbose", "-v", action="store_true", help="debug logging")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("run", help="start Asterisk and the hotline service in the foreground").set_defaults(
-        func=_run_command)
+        func=_run_command
+    )
     commands.add_parser("serve", help="start only the service, against a running Asterisk instance").set_defaults(
-        func=_serve_command)
+        func=_serve_command
+    )
     asterisk = commands.add_parser("asterisk", help="Asterisk itself")
     asterisk_commands = asterisk.add_subparsers(dest="asterisk_command", required=True)
-    asterisk_commands.add_parser("start", help="render the configuration and run Asterisk in the foreground"
-                                 ).set_defaults(func=_asterisk_start)
+    asterisk_commands.add_parser(
+        "start", help="render the configuration and run Asterisk in the foreground"
+    ).set_defaults(func=_asterisk_start)
     asterisk_commands.add_parser("cli", help="open Asterisk's console on the running instance").set_defaults(
-        func=_asterisk_cli)
-    commands.add_parser("phones", help="print the SIP accounts of the agent and doctor phones (running instance)"
-                        ).set_defaults(func=_phones)
+        func=_asterisk_cli
+    )
+    commands.add_parser(
+        "phones", help="print the SIP accounts of the agent and doctor phones (running instance)"
+    ).set_defaults(func=_phones)
     agent = commands.add_parser("agent", help="log a person in or out, pause or unpause (running service)")
     agent.add_argument("action", choices=["login", "logout", "pause", "unpause"])
     agent.add_argument("person")
@@ -323,7 +332,8 @@ def build_parser() -> argparse.ArgumentParser:
     check.set_defaults(func=_profile_check)
     db = commands.add_parser("db", help="the records database")
     db.add_subparsers(dest="db_command", required=True).add_parser(
-        "upgrade", help="migrate to the latest schema").set_defaults(func=_db_upgrade)
+        "upgrade", help="migrate to the latest schema"
+    ).set_defaults(func=_db_upgrade)
     report_commands.add_commands(commands)
     console_commands.add_commands(commands)
     return parser

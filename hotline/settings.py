@@ -4,9 +4,9 @@
 |---|---|---|
 | HOTLINE_PROFILE | profiles/moh-151.yaml | the profile YAML |
 | HOTLINE_DB_URL | sqlite:///var/hotline.db | where call records go (SQLite file, or postgresql://…) |
-| HOTLINE_CACHE_DIR | ~/.cache/hotline | the Asterisk root and the generated prompts ($XDG_CACHE_HOME/hotline when set) |
+| HOTLINE_CACHE_DIR | ~/.cache/hotline | the Asterisk root and the prompts ($XDG_CACHE_HOME/hotline if set) |
 | HOTLINE_INSTANCE | default | name of the Asterisk run directory |
-| HOTLINE_SIP_PORT / HOTLINE_AMI_PORT / HOTLINE_AGI_PORT / HOTLINE_HTTP_PORT | 5060 / 5038 / 4573 / 8151 | loopback ports |
+| HOTLINE_SIP_PORT / _AMI_PORT / _AGI_PORT / _HTTP_PORT | 5060 / 5038 / 4573 / 8151 | loopback ports |
 | HOTLINE_TRUNK_MATCH | 127.0.0.1 | comma-separated addresses or networks of the incoming trunk |
 | HOTLINE_TRUNK_CONTACT | sip:127.0.0.1:5070 | where outgoing calls (callbacks) are sent: the carrier or SBC |
 
@@ -86,7 +86,7 @@ def _db_url(url: str) -> str:
     """Resolve a relative SQLite path against the working directory, so the file is where one expects."""
     prefix = "sqlite:///"
     if url.startswith(prefix) and not url.startswith(prefix + "/") and url != prefix + ":memory:":
-        return prefix + str(Path(url[len(prefix):]).resolve())
+        return prefix + str(Path(url[len(prefix) :]).resolve())
     return url
 
 
@@ -137,7 +137,7 @@ class Environment(BaseSettings):
         try:
             return cls(**_Variables(cls, variables)())
         except ValidationError as exc:
-            raise SettingsError("\n".join(_problem(error, variables) for error in exc.errors(include_url=False))) from None
+            raise SettingsError("\n".join(_problem(e, variables) for e in exc.errors(include_url=False))) from None
 
     def settings(self) -> Settings:
         if self.cache_dir is not None:

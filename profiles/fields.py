@@ -18,9 +18,26 @@ from typing import Annotated, Any, Union, get_args, get_origin
 from pydantic import AfterValidator, BeforeValidator, Field, Strict, ValidationError, ValidationInfo
 
 __all__ = [
-    "RESERVED_PERSON_IDS", "Clock", "ClosingClock", "Fraction", "Id", "Key", "Level", "Loc", "PersonId", "ProfileError",
-    "Regex", "Text", "format_path", "kind",
-    "bounded", "matching", "one_of", "problems_from", "reference", "sort_by_document",
+    "RESERVED_PERSON_IDS",
+    "Clock",
+    "ClosingClock",
+    "Fraction",
+    "Id",
+    "Key",
+    "Level",
+    "Loc",
+    "PersonId",
+    "ProfileError",
+    "Regex",
+    "Text",
+    "bounded",
+    "format_path",
+    "kind",
+    "matching",
+    "one_of",
+    "problems_from",
+    "reference",
+    "sort_by_document",
 ]
 
 Loc = tuple[str | int, ...]
@@ -110,7 +127,7 @@ def _clock(allow_24: bool) -> Callable[[Any], time | None]:
             return value
         if isinstance(value, int) and not isinstance(value, bool):
             # YAML 1.1 reads an unquoted 23:00 as the number 1380 (base 60)
-            raise ValueError(f"{value} is not a time of day HH:MM (quote times: \"23:00\")")
+            raise ValueError(f'{value} is not a time of day HH:MM (quote times: "23:00")')
         if not isinstance(value, str) or not value.strip():
             raise ValueError(f"must be a time of day HH:MM, got {kind(value)}")
         if allow_24 and value == "24:00":
@@ -143,8 +160,9 @@ def reference(context_key: str, what: str) -> AfterValidator:
 
 
 #: Person ids become pjsip section names: these are Asterisk's or ours (telephony/templates/asterisk/pjsip.conf.j2).
-RESERVED_PERSON_IDS = frozenset({"global", "system", "trunk", "anonymous", "transport-udp", "transport-tcp",
-                                 "transport-tls"})
+RESERVED_PERSON_IDS = frozenset(
+    {"global", "system", "trunk", "anonymous", "transport-udp", "transport-tcp", "transport-tls"}
+)
 #: ... and so are every name with these prefixes, for the trunk's and the transports' sections to come.
 RESERVED_PERSON_PREFIXES = ("trunk-", "transport-")
 

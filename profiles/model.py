@@ -58,9 +58,28 @@ from profiles.fields import (
 )
 
 __all__ = [
-    "AGENT_PROMPTS", "CALLBACK_PROMPTS", "DAYS", "KINDS", "REQUIRED_PROMPTS", "RESERVED_PERSON_IDS",
-    "CallbackRules", "Language", "OpeningHours", "Person", "Profile", "ProfileDocument", "ProfileError", "Prompt",
-    "QueueSettings", "QuietHours", "RoutingRules", "Shift", "Specialty", "Topic", "load_profile", "parse_profile",
+    "AGENT_PROMPTS",
+    "CALLBACK_PROMPTS",
+    "DAYS",
+    "KINDS",
+    "REQUIRED_PROMPTS",
+    "RESERVED_PERSON_IDS",
+    "CallbackRules",
+    "Language",
+    "OpeningHours",
+    "Person",
+    "Profile",
+    "ProfileDocument",
+    "ProfileError",
+    "Prompt",
+    "QueueSettings",
+    "QuietHours",
+    "RoutingRules",
+    "Shift",
+    "Specialty",
+    "Topic",
+    "load_profile",
+    "parse_profile",
 ]
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -68,19 +87,32 @@ KINDS = ("agent", "doctor")
 STRATEGIES = ("leastrecent", "fewestcalls", "ringall", "random", "rrmemory", "linear", "wrandom")
 # Texts the IVR needs in every language. Menus are composed from the option labels.
 REQUIRED_PROMPTS = (
-    "welcome", "choose_topic", "choose_specialty", "option", "invalid", "closed",
+    "welcome",
+    "choose_topic",
+    "choose_specialty",
+    "option",
+    "invalid",
+    "closed",
     # heard by agents and doctors on their own phones after a feature code
-    "agent_logged_in", "agent_logged_out", "agent_paused", "agent_unpaused", "agent_failed",
+    "agent_logged_in",
+    "agent_logged_out",
+    "agent_paused",
+    "agent_unpaused",
+    "agent_failed",
     # callbacks: the offer while waiting, the number, and the greeting when we call back
-    "callback_offer", "callback_confirm", "callback_enter", "callback_refused", "callback_booked",
+    "callback_offer",
+    "callback_confirm",
+    "callback_enter",
+    "callback_refused",
+    "callback_booked",
     "callback_greeting",
 )
 AGENT_PROMPTS = REQUIRED_PROMPTS[6:11]
 CALLBACK_PROMPTS = REQUIRED_PROMPTS[11:]
 OPTIONAL_PROMPTS = ("hold_music",)
 
-#: Every part of a profile refuses fields it does not know, so typos do not pass silently.
-part = dataclass(frozen=True, config=ConfigDict(extra="forbid"))
+#: Every part of a profile is immutable and refuses fields it does not know, so typos do not pass silently.
+STRICT = ConfigDict(extra="forbid")
 
 #: A language of the profile (labels, prompts, a person's languages).
 LanguageCode = Annotated[Text, reference("languages", "a language of the profile")]
@@ -102,7 +134,7 @@ def _file(value: Path, info: ValidationInfo) -> Path:
     return value
 
 
-@part
+@dataclass(frozen=True, config=STRICT)
 class Prompt:
     """A prompt in one language: a text to synthesise, or a recorded file to convert."""
 
@@ -122,7 +154,7 @@ class Prompt:
         return self
 
 
-@part
+@dataclass(frozen=True, config=STRICT)
 class Language:
     code: Annotated[Text, matching(r"[a-z]{2,3}", "a language code like ar")]
     key: Key
@@ -136,14 +168,14 @@ class Language:
         return data
 
 
-@part
+@dataclass(frozen=True, config=STRICT)
 class Specialty:
     id: Id
     key: Key
     label: Labels
 
 
-@part
+@dataclass(frozen=True, config=STRICT)
 class Topic:
     id: Id
     key: Key
@@ -165,7 +197,7 @@ def _some(value: dict[str, int]) -> dict[str, int]:
     return value
 
 
-@part
+@dataclass(frozen=True, config=STRICT)
 class Person:
     """An agent (call taker) or a doctor, with skills."""
 
@@ -198,7 +230,7 @@ class Person:
 Day = Annotated[Text, BeforeValidator(lambda v: v.lower() if isinstance(v, str) else v), one_of(DAYS)]
 
 
-@part
+@dataclass(frozen=True, config=STRICT)
 class OpeningHours:
     days: tuple[Day, ...]
     open: Clock
@@ -213,7 +245,7 @@ class OpeningHours:
         return close
 
 
-@part
+@dataclass(frozen=True, config=STRICT)
 class QueueSettings:
     strategy: Annotated[Text, one_of(STRATEGIES, "an app_queue strategy")] = "leastrecent"
     ring_seconds: bounded(1, 300) = 15  # type: ignore[valid-type]
@@ -236,7 +268,7 @@ def _flat_topic(why: str) -> AfterValidator:
     return AfterValidator(check)
 
 
-@part
+@dataclass(frozen=True, config=STRICT)
 class RoutingRules:
     """How the service widens and overflows a waiting call (see routing/policy.py)."""
 
@@ -257,13 +289,13 @@ class RoutingRules:
         return value
 
 
-@part
+@dataclass(frozen=True, config=STRICT)
 class QuietHours:
     start: Clock  # no callbacks from ... (local time)
     end: Clock  # ... until
 
 
-@part
+@dataclass(frozen=True, config=STRICT)
 class CallbackRules:
     """When callbacks are offered and made (see callbacks/policy.py).
 
@@ -285,7 +317,9 @@ class CallbackRules:
     quiet_hours: QuietHours | None = None
     capacity_share: Fraction = 0.3  # at most this share of the free people dial callbacks
     agent_first: StrictBool = False  # customer-first by default: call the caller, then connect
-    max_dials_per_hour: bounded(1, 100_000) = 60  # type: ignore[valid-type]  # callback dials, all numbers together
+    # callback dials in any hour, all numbers together: what a fraud that slips through can cost. Set it to about
+    # what the seats take in an hour (seats x 3600 / AHT) so it never holds back a real callback.
+    max_dials_per_hour: bounded(1, 100_000) = 60  # type: ignore[valid-type]
 
     @field_validator("allowed_numbers")
     @classmethod
@@ -306,7 +340,7 @@ class CallbackRules:
         return self.quiet_hours.end if self.quiet_hours else None
 
 
-@part
+@dataclass(frozen=True, config=STRICT)
 class Shift:
     id: Id
     start: Clock
@@ -318,7 +352,7 @@ class Shift:
         return clock >= self.start or clock < self.end
 
 
-@part
+@dataclass(frozen=True, config=STRICT)
 class Profile:
     source: str
     name: str
@@ -386,7 +420,7 @@ def _time_zone(value: str) -> str:
     return value
 
 
-@part
+@dataclass(frozen=True, config=STRICT)
 class HotlineSection:
     name: Text
     number: Annotated[Text, matching(r"[0-9*#+]{1,20}", "a dialable number (digits, *, #, +)")]
@@ -394,13 +428,13 @@ class HotlineSection:
     hours: tuple[OpeningHours, ...] = ()  # none: 24/7
 
 
-@part
+@dataclass(frozen=True, config=STRICT)
 class IvrDefault:
     language: Annotated[Text, reference("languages", "one of the languages")]
     topic: Annotated[Text, _flat_topic(", so the default queue is one queue")]
 
 
-@part
+@dataclass(frozen=True, config=STRICT)
 class IvrSection:
     default: IvrDefault
     retries: bounded(0, 9) = 2  # type: ignore[valid-type]
@@ -410,7 +444,7 @@ class IvrSection:
 ShiftRef = Annotated[Text, reference("shifts", "a shift id")]
 
 
-@part
+@dataclass(frozen=True, config=STRICT)
 class SeatsSection:
     default: bounded(0, 10000) = 30  # type: ignore[valid-type]
     queues: dict[Text, dict[ShiftRef, bounded(0, 10000)]] = Field(default_factory=dict)  # type: ignore[valid-type]
@@ -430,7 +464,7 @@ def _at_least_one(what: str) -> Any:
     return check
 
 
-@part
+@dataclass(frozen=True, config=STRICT)
 class ProfileDocument:
     """The profile file as written: its sections, checked one by one."""
 

@@ -6,10 +6,10 @@ quiet hours run from 23:00 to 07:00 local time.
 
 import dataclasses
 import subprocess
-from types import SimpleNamespace
 import sys
 from datetime import UTC, datetime, time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -264,21 +264,21 @@ def test_the_hourly_cap_counts_every_dial_of_the_last_hour():
     last_hour = [NOON - 10, NOON - 1800, NOON - 3599]
     assert dials_left(last_hour, capped, NOON) == 0 and not dial_allowed(last_hour, capped, NOON)
     # a dial older than an hour no longer counts; one more than the cap is not "negative" left
-    assert dials_left(last_hour[:2] + [NOON - 3600], capped, NOON) == 1
-    assert dials_left(last_hour + [NOON - 5], capped, NOON) == 0
+    assert dials_left([*last_hour[:2], NOON - 3600], capped, NOON) == 1
+    assert dials_left([*last_hour, NOON - 5], capped, NOON) == 0
     # aware datetimes work as well as epochs
     assert dials_left([datetime.fromtimestamp(NOON - 10, UTC)], capped, datetime.fromtimestamp(NOON, UTC)) == 2
 
 
 def test_the_default_hourly_cap_is_set_and_the_profile_can_change_it():
     assert CallbackRules().max_dials_per_hour == 60
-    assert 0 < RULES.max_dials_per_hour
+    assert RULES.max_dials_per_hour > 0
 
 
 def test_rate_limit_counts_the_numbers_requests_of_the_last_24_hours():
     recent = [NOON - 100, NOON - 3600, NOON - 80000]
     assert rate_limited("55512345", recent, RULES, NOON)  # 3 of 3
-    assert not rate_limited("55512345", recent[:2] + [NOON - 90000], RULES, NOON)  # one older than a day
+    assert not rate_limited("55512345", [*recent[:2], NOON - 90000], RULES, NOON)  # one older than a day
     check = check_number("55512345", RULES, caller_id=True, recent_request_times=recent, now=NOON)
     assert not check.ok and check.reason is Reason.RATE_LIMITED
     assert check_number("55512345", RULES, caller_id=True, recent_request_times=recent[:2], now=NOON).ok
@@ -317,11 +317,12 @@ def test_merging_requests_of_different_numbers_is_a_bug():
 
 
 def abandoned(**changes):
-    facts = dict(
-        caller_number="55512345", language="ar", topic="general", specialty=None, queue=Q,
-        outcome="abandoned_queue", wait_seconds=30.0, started_at=NOON - 100, joined_at=NOON - 40,
-        linkedid="1700.1", is_peak=False, rules=RULES, now=NOON, default_language="ar", default_topic="general",
-    )  # fmt: skip
+    facts = {
+        "caller_number": "55512345", "language": "ar", "topic": "general", "specialty": None, "queue": Q,
+        "outcome": "abandoned_queue", "wait_seconds": 30.0, "started_at": NOON - 100, "joined_at": NOON - 40,
+        "linkedid": "1700.1", "is_peak": False, "rules": RULES, "now": NOON, "default_language": "ar",
+        "default_topic": "general",
+    }  # fmt: skip
     facts.update(changes)
     return abandoned_request(**facts)
 
@@ -630,7 +631,8 @@ def test_a_connected_callback_goes_before_live_callers_of_its_topic():
 def test_the_policy_imports_no_event_loop_network_or_database_library():
     code = (
         "import sys, callbacks.policy\n"
-        "bad = [m for m in ('asyncio', 'aiohttp', 'sqlalchemy', 'panoramisk', 'psycopg', 'alembic') if m in sys.modules]\n"
+        "bad = [m for m in ('asyncio', 'aiohttp', 'sqlalchemy', 'panoramisk', 'psycopg', 'alembic')\n"
+        "       if m in sys.modules]\n"
         "print(','.join(bad))\n"
     )
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)

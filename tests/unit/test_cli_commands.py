@@ -6,6 +6,7 @@ import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 import yaml
@@ -51,9 +52,9 @@ def test_profile_check_lists_every_problem_of_a_broken_profile(tmp_path, capsys)
 class FakeService(BaseHTTPRequestHandler):
     """The other end: the service's /api/v1, recording what it was asked."""
 
-    requests: list = []
+    requests: ClassVar[list] = []
     status = 200
-    answer: dict = {}
+    answer: ClassVar[dict] = {}
 
     def _handle(self):
         length = int(self.headers.get("Content-Length") or 0)

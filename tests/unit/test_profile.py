@@ -58,7 +58,7 @@ def test_duplicate_keys_are_refused():
 def test_unknown_fields_are_refused_so_typos_do_not_pass_silently():
     data = good()
     data["ivr"]["retires"] = 3
-    (path, message), = problems(data).problems
+    ((path, message),) = problems(data).problems
     assert path == "ivr.retires" and message.startswith("unknown field")
 
 
@@ -71,18 +71,18 @@ def test_default_topic_must_exist_and_have_one_queue():
 
 
 def test_unreadable_and_invalid_yaml_files_are_refused(tmp_path):
-    with pytest.raises(ProfileError, match="missing.yaml: \\(file\\): cannot be read"):
+    with pytest.raises(ProfileError, match=r"missing.yaml: \(file\): cannot be read"):
         load_profile(tmp_path / "missing.yaml")
     broken = tmp_path / "broken.yaml"
     broken.write_text("hotline: [\n", encoding="utf-8")
-    with pytest.raises(ProfileError, match="broken.yaml: line 2, column 1: is not valid YAML"):
+    with pytest.raises(ProfileError, match=r"broken\.yaml: line 2, column 1: is not valid YAML"):
         load_profile(broken)
 
 
 def test_missing_recorded_prompt_file_is_refused(tmp_path):
     data = good()
     data["prompts"]["closed"]["en"] = {"file": "closed-en.wav"}
-    with pytest.raises(ProfileError, match="prompts.closed.en.file: .*closed-en.wav' does not exist"):
+    with pytest.raises(ProfileError, match=r"prompts\.closed\.en\.file: .*closed-en\.wav' does not exist"):
         parse_profile(data, source="p.yaml", base_dir=tmp_path)
 
 
@@ -98,7 +98,9 @@ def test_queues_per_language_and_topic_or_specialty_with_penalties_from_levels()
     # agent-ar-2 (level 3 = min_skill_level) match exactly; agent-en-1 (Arabic 2 < min_language_level
     # 4) is a member too, but widened (tier 1)
     assert [(m.person_id, m.penalty) for m in general_ar.members] == [
-        ("agent-ar-1", 0), ("agent-ar-2", 0), ("agent-en-1", 100)
+        ("agent-ar-1", 0),
+        ("agent-ar-2", 0),
+        ("agent-en-1", 100),
     ]
     assert [m.person_id for m in queues["en-medical-paediatrics"].members] == ["doc-en-paed-1"]
 
@@ -114,8 +116,13 @@ def test_problems_in_every_section_are_reported_together_in_the_order_of_the_fil
     data["queues"] = {"strategy": "fastest"}
     paths = [path for path, _ in problems(data).problems]
     assert paths == [
-        "languages[1].key", "topics[0].label.en", "topics[3].priority", "queues.strategy",
-        "callbacks.capacity_share", "people[2].kind", "people[3].id",
+        "languages[1].key",
+        "topics[0].label.en",
+        "topics[3].priority",
+        "queues.strategy",
+        "callbacks.capacity_share",
+        "people[2].kind",
+        "people[3].id",
     ]
 
 
@@ -140,20 +147,22 @@ def test_a_value_with_a_trailing_newline_is_refused():
     data["hotline"]["number"] = "151\n"
     data["people"][0]["id"] = "agent-ar-1\n"
     assert [path for path, _ in problems(data).problems] == [
-        "hotline.number", "topics[1].specialties[0].key", "people[0].id"
+        "hotline.number",
+        "topics[1].specialties[0].key",
+        "people[0].id",
     ]
 
 
 def _pjsip_sections():
     template = PROFILE.parents[1] / "telephony" / "templates" / "asterisk" / "pjsip.conf.j2"
-    return sorted({m for m in re.findall(r"^\[([^\]{]+)\]", template.read_text(encoding="utf-8"), re.M)})
+    return sorted(set(re.findall(r"^\[([^\]{]+)\]", template.read_text(encoding="utf-8"), re.M)))
 
 
 @pytest.mark.parametrize("section", ["trunk", "global", "transport-udp", "system", "anonymous", *_pjsip_sections()])
 def test_a_person_id_that_is_a_pjsip_section_name_is_refused(section):
     data = good()
     data["people"][0]["id"] = section
-    (path, message), = problems(data).problems
+    ((path, message),) = problems(data).problems
     assert path == "people[0].id" and message.startswith(f"{section!r} is the name of an Asterisk SIP section")
 
 
@@ -167,7 +176,7 @@ def test_callbacks_are_off_unless_the_profile_turns_them_on():
 def test_callbacks_turned_on_without_any_allowed_number_are_refused():
     data = good()
     data["callbacks"] = {"enabled": True}
-    (path, message), = problems(data).problems
+    ((path, message),) = problems(data).problems
     assert path == "callbacks.allowed_numbers" and message.startswith("callbacks are enabled but no number")
 
 

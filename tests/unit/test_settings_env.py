@@ -14,7 +14,11 @@ def test_without_variables_the_defaults_hold(monkeypatch, tmp_path):
     assert settings.db_url == f"sqlite:///{tmp_path / 'var' / 'hotline.db'}"
     assert settings.cache_dir == Settings().cache_dir
     assert (settings.instance, settings.sip_port, settings.ami_port, settings.agi_port, settings.http_port) == (
-        "default", 5060, 5038, 4573, 8151
+        "default",
+        5060,
+        5038,
+        4573,
+        8151,
     )
     assert settings.trunk_match == ("127.0.0.1",) and settings.trunk_contact == "sip:127.0.0.1:5070"
 
@@ -82,7 +86,9 @@ def test_every_bad_variable_is_reported_at_once():
     with pytest.raises(SettingsError) as info:
         Settings.from_env({"HOTLINE_AGI_PORT": "-1", "HOTLINE_INSTANCE": "a b", "HOTLINE_HTTP_PORT": "http"})
     assert [line.split("=")[0] for line in str(info.value).splitlines()] == [
-        "HOTLINE_INSTANCE", "HOTLINE_AGI_PORT", "HOTLINE_HTTP_PORT"
+        "HOTLINE_INSTANCE",
+        "HOTLINE_AGI_PORT",
+        "HOTLINE_HTTP_PORT",
     ]
 
 
