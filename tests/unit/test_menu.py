@@ -1,15 +1,15 @@
 """The IVR menu state machine: what the caller hears next, for every key they press."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from profiles.model import load_profile
 from ivr.menu import Ask, Closed, Menu, MenuFinished, Route, prompt_plan
+from profiles.model import load_profile
 
 PROFILE = Path(__file__).parents[2] / "profiles" / "moh-151.yaml"
-NOON = datetime(2021, 3, 14, 9, 0, tzinfo=timezone.utc)
+NOON = datetime(2021, 3, 14, 9, 0, tzinfo=UTC)
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +77,7 @@ def test_closed_hours_play_the_closed_prompt(profile):
     office = replace(profile, hours=(OpeningHours(("sun", "mon"), time(8), time(14)),))
     # 2021-03-14 is a Sunday; 09:00 UTC is 12:00 in Kuwait: open. 12:00 UTC is 15:00: closed.
     assert isinstance(Menu(office, NOON).start(), Ask)
-    menu = Menu(office, datetime(2021, 3, 14, 12, 0, tzinfo=timezone.utc))
+    menu = Menu(office, datetime(2021, 3, 14, 12, 0, tzinfo=UTC))
     assert menu.start() == Closed("all/closed")
     with pytest.raises(MenuFinished):
         menu.press("1")
