@@ -106,24 +106,44 @@ class Hotline:
                 found.append(int(entry.name))
         return found
 
-    def sipp(self, scenario: str, *, source: str, caller: str, timeout: float = 30.0) -> tuple[int, str]:
-        """One call of ``scenario`` from ``source`` (a loopback address); SIPp's exit code and its log."""
+    def sipp_command(self, scenario: str, *, source: str, caller: str, hold_ms: int = 3000,
+                     timeout: float = 30.0) -> tuple[list[str], Path]:
+        """SIPp placing one call of ``scenario`` from ``source`` (a loopback address), and its log file."""
         self.calls += 1
         prefix = self.workdir / f"sipp-{self.calls}-{scenario}"
-        messages = prefix.with_suffix(".log")
         command = [
             "sipp", f"127.0.0.1:{self.sip_port}", "-sf", str(SCENARIOS / f"{scenario}.xml"), "-s", NUMBER,
             "-key", "caller", caller, "-i", source, "-p", str(free_udp_port(source)),
-            "-mi", source, "-mp", str(free_udp_port(source)), "-m", "1", "-l", "1", "-recv_timeout", "15000",
-            "-timeout", str(int(timeout)), "-timeout_error", "-nostdin", "-trace_logs",
-            "-log_file", str(messages), "-trace_err", "-error_file", str(prefix.with_suffix(".err")),
+            "-mi", source, "-mp", str(free_udp_port(source)), "-m", "1", "-l", "1", "-d", str(hold_ms),
+            "-recv_timeout", "15000", "-timeout", str(int(timeout)), "-timeout_error", "-nostdin",
+            "-trace_logs", "-log_file", str(prefix.with_suffix(".log")),
+            "-trace_err", "-error_file", str(prefix.with_suffix(".err")),
         ]
+        return command, prefix
+
+    @staticmethod
+    def sipp_log(prefix: Path, output: str = "") -> str:
+        text = "".join(p.read_text(errors="replace") for p in (prefix.with_suffix(".log"), prefix.with_suffix(".err"))
+                       if p.exists())
+        return text + output[-2000:]
+
+    def sipp(self, scenario: str, *, source: str, caller: str, timeout: float = 30.0) -> tuple[int, str]:
+        """One call of ``scenario``, to its end: SIPp's exit code and its log."""
+        command, prefix = self.sipp_command(scenario, source=source, caller=caller, timeout=timeout)
         done = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout + 15)
-        text = messages.read_text(errors="replace") if messages.exists() else ""
-        err = prefix.with_suffix(".err")
-        if err.exists():
-            text += err.read_text(errors="replace")
-        return done.returncode, text + done.stdout[-2000:] + done.stderr[-2000:]
+        return done.returncode, self.sipp_log(prefix, done.stdout + done.stderr)
+
+    def channels(self) -> int:
+        """Asterisk's count of active calls, asked on its control socket."""
+        from hotline.settings import Settings
+        from telephony.provision import current_root
+
+        root = current_root(Settings.from_env(self.env).cache_dir)
+        assert root is not None
+        out = subprocess.run(["chroot", str(root), "/usr/sbin/asterisk", "-C",
+                              f"/hotline/{self.instance}/etc/asterisk.conf", "-rx", "core show channels count"],
+                             capture_output=True, text=True, timeout=15).stdout
+        return int(out.split(" active call")[0].split()[-1]) if " active call" in out else -1
 
 
 @pytest.fixture(scope="module")
@@ -222,15 +242,34 @@ def test_asterisk_does_not_run_as_root(hotline: Hotline) -> None:
     assert "0" not in uids and "0" not in gids, status
 
 
-def test_restart_after_a_crash_recovers_and_a_stop_leaves_no_asterisk(hotline: Hotline) -> None:
+def test_restart_after_a_crash_recovers_keeps_the_call_and_a_stop_leaves_no_asterisk(hotline: Hotline) -> None:
     assert hotline.process is not None
     before = hotline.asterisk_pids()
-    hotline.process.send_signal(signal.SIGKILL)
-    hotline.process.wait(30)
-    assert hotline.asterisk_pids() == before, "Asterisk was expected to outlive the killed service (calls go on)"
+    # A caller is on the line (in the IVR, then the queue: nobody is logged in) when the service dies.
+    command, prefix = hotline.sipp_command("invite_answered", source="127.0.0.1", caller="96550151010",
+                                           hold_ms=20000, timeout=60)
+    caller = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              text=True)
+    try:
+        deadline = time.monotonic() + 20
+        while hotline.channels() < 1:
+            assert caller.poll() is None, hotline.sipp_log(prefix, caller.stdout.read() if caller.stdout else "")
+            assert time.monotonic() < deadline, "the caller never got through"
+            time.sleep(0.2)
+        hotline.process.send_signal(signal.SIGKILL)
+        hotline.process.wait(30)
+        assert hotline.asterisk_pids() == before, "Asterisk was expected to outlive the killed service (calls go on)"
 
-    hotline.start()  # healthy means: /health says AMI connected, with the credentials Asterisk really has
-    assert len(hotline.asterisk_pids()) == 1
+        hotline.start()  # healthy means: /health says AMI connected, with the credentials Asterisk really has
+        assert hotline.asterisk_pids() == before, "the restarted run was expected to adopt the running Asterisk"
+        output, _ = caller.communicate(timeout=90)
+    finally:
+        if caller.poll() is None:
+            caller.kill()
+            caller.wait()
+    log = hotline.sipp_log(prefix, output)
+    assert caller.returncode == 0, f"the call in progress did not survive the restart:\n{log}"
+
     number = "96550151011"
     code, log = hotline.sipp("invite_answered", source="127.0.0.1", caller=number)
     assert code == 0, f"after the restart a caller was not answered:\n{log}"
