@@ -275,5 +275,18 @@ def test_restart_after_a_crash_recovers_keeps_the_call_and_a_stop_leaves_no_aste
     assert code == 0, f"after the restart a caller was not answered:\n{log}"
     assert asyncio.run(_caller_records(hotline.db_url, number)), "after the restart the call was not recorded"
 
+    # Killed again, and restarted with another configuration: the old Asterisk cannot be adopted, it is
+    # stopped cleanly and a new one started (with new credentials, which the service then uses).
+    adopted = hotline.asterisk_pids()
+    assert hotline.process is not None
+    hotline.process.send_signal(signal.SIGKILL)
+    hotline.process.wait(30)
+    hotline.env["HOTLINE_TRUNK_MATCH"] = "127.0.0.1,127.0.0.3"
+    hotline.start()
+    fresh = hotline.asterisk_pids()
+    assert len(fresh) == 1 and fresh != adopted, (adopted, fresh)
+    code, log = hotline.sipp("invite_answered", source="127.0.0.3", caller="96550151012")
+    assert code == 0, f"a caller on the new trunk address was not answered:\n{log}"
+
     assert hotline.stop() == 0
     assert hotline.asterisk_pids() == [], "an Asterisk of the instance outlived 'hotline run' stopping"
