@@ -257,6 +257,13 @@ def _asterisk_cli(args: argparse.Namespace, settings: Settings) -> NoReturn:
     os.execvp(command[0], command)
 
 
+def _pause_reason(text: str) -> str:
+    """A pause reason as the API takes it: 1 to 64 printable characters (no CR/LF: it goes into AMI)."""
+    if not text.strip() or len(text) > 64 or not text.isprintable():
+        raise argparse.ArgumentTypeError("a pause reason is 1 to 64 printable characters")
+    return text.strip()
+
+
 def _agent(args: argparse.Namespace, settings: Settings) -> int:
     body = {"reason": args.reason} if args.action == "pause" else None
     return _admin_call(settings, "POST", f"/agents/{quote(args.person, safe='')}/{args.action}", body)
@@ -307,7 +314,7 @@ def build_parser() -> argparse.ArgumentParser:
     agent = commands.add_parser("agent", help="log a person in or out, pause or unpause (running service)")
     agent.add_argument("action", choices=["login", "logout", "pause", "unpause"])
     agent.add_argument("person")
-    agent.add_argument("--reason", default="supervisor", help="the pause reason (with pause)")
+    agent.add_argument("--reason", type=_pause_reason, default="supervisor", help="the pause reason (with pause)")
     agent.set_defaults(func=_agent)
     seats = commands.add_parser("seats", help="change a queue's seats for the current shift (running service)")
     seats.add_argument("queue")

@@ -148,3 +148,11 @@ def test_report_commands_are_dispatched_with_their_errors(capsys):
     assert main(["staffing", "--calls", "100", "--interval-minutes", "30", "--aht", "180",
                  "--service-level", "80/20", "--erlang-a"]) == 2  # fmt: skip
     assert "--erlang-a needs --patience" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("reason", ["lunch\r\nAction: Logoff", "", "x" * 65])
+def test_a_pause_reason_that_the_api_would_refuse_is_refused_before_sending(service, reason, capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["agent", "pause", "agent-ar-1", "--reason", reason])
+    assert info.value.code == 2 and "1 to 64 printable characters" in capsys.readouterr().err
+    assert service.requests == []
