@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Unicode, UnicodeText, func, text
+from sqlalchemy import Boolean, ForeignKey, Integer, String, Unicode, UnicodeText, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from storage.base import Base, UTCDateTime
@@ -21,6 +21,7 @@ class ConsoleUserRow(Base):
     password_hash: Mapped[str] = mapped_column(String(255), nullable=False)
     language: Mapped[str] = mapped_column(String(8), nullable=False, server_default="en")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    disabled: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False, server_default=false())
 
 
 class ConsoleSessionRow(Base):
@@ -62,3 +63,14 @@ class AuditLogRow(Base):
     action: Mapped[str] = mapped_column(String(64), nullable=False)
     target: Mapped[str] = mapped_column(Unicode(128), nullable=False)
     details: Mapped[str] = mapped_column(UnicodeText(), nullable=False)  # JSON object
+
+
+class LoginFailureRow(Base):
+    """A failed sign-in: the name as typed (whether or not such a user exists), the address, when."""
+
+    __tablename__ = "login_failures"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, index=True)
+    name: Mapped[str] = mapped_column(Unicode(64), nullable=False, index=True)
+    address: Mapped[str] = mapped_column(String(64), nullable=False, index=True)
