@@ -153,7 +153,8 @@ def reference(context_key: str, what: str) -> AfterValidator:
     def check(value: Any, info: ValidationInfo) -> Any:
         known = (info.context or {}).get(context_key)
         if known is not None and value not in known:
-            raise ValueError(f"{value!r} is not {what}" + (f" ({', '.join(known)})" if len(known) <= 12 else ""))
+            listed = f" ({', '.join(known)})" if 0 < len(known) <= 12 else " (none defined)" if not known else ""
+            raise ValueError(f"{value!r} is not {what}{listed}")
         return value
 
     return AfterValidator(check)

@@ -145,7 +145,11 @@ class Prompt:
     @model_validator(mode="before")
     @classmethod
     def _plain_text(cls, data: Any) -> Any:
-        return {"text": data} if isinstance(data, str) else data
+        if isinstance(data, str):
+            return {"text": data}
+        if data is None or isinstance(data, (int, float, list)):
+            raise ValueError(f"must be a text, or a mapping with a text or a file, got {kind(data)}")
+        return data
 
     @model_validator(mode="after")
     def _one_source(self) -> Prompt:
@@ -260,7 +264,7 @@ def _flat_topic(why: str) -> AfterValidator:
         context = info.context or {}
         topics = context.get("topics")
         if topics is not None and value not in topics:
-            raise ValueError(f"{value!r} is not a topic id ({', '.join(sorted(topics))})")
+            raise ValueError(f"{value!r} is not a topic id ({', '.join(topics)})")
         if value in context.get("topics_with_specialties", ()):
             raise ValueError(f"must be a topic without specialties{why}")
         return value
@@ -538,7 +542,7 @@ def parse_profile(data: Any, *, source: str = "<profile>", base_dir: Path | None
         document = _DOCUMENT.validate_python(data, context=context)
     except ValidationError as exc:
         problems += problems_from(exc, ProfileDocument)
-    problems += _unique_ids(data) + _every_language(data, context["languages"])
+    problems += _unique_ids(data) + _every_language(data, context["languages"] or [])
     if problems:
         raise ProfileError(source, [(format_path(loc), message) for loc, message in sort_by_document(problems, data)])
     assert document is not None
@@ -561,13 +565,21 @@ def _text(item: Any, key: str) -> str | None:
 
 
 def _ids(data: dict[str, Any]) -> dict[str, Any]:
-    """The ids each section declares, read leniently: what references are checked against."""
+    """The ids each section declares, read leniently: what references are checked against. None
+    when a section is missing or not a list: its own error says so, and references are not checked."""
+
+    def present(key: str, ids: list[str | None]) -> list[str] | None:
+        return [i for i in ids if i] if isinstance(data.get(key), list) and any(ids) else None
+
     topics = _items(data, "topics")
+    topic_ids = present("topics", [_text(t, "id") for t in topics])
     return {
-        "languages": [code for code in (_text(lang, "code") for lang in _items(data, "languages")) if code],
-        "topics": [tid for tid in (_text(t, "id") for t in topics) if tid],
+        "languages": present("languages", [_text(lang, "code") for lang in _items(data, "languages")]),
+        "topics": topic_ids,
         "topics_with_specialties": [_text(t, "id") for t in topics if _items(t, "specialties")],
-        "specialties": [sid for t in topics for sid in (_text(s, "id") for s in _items(t, "specialties")) if sid],
+        "specialties": None
+        if topic_ids is None
+        else [sid for t in topics for sid in (_text(s, "id") for s in _items(t, "specialties")) if sid],
         "shifts": [sid for sid in (_text(s, "id") for s in _items(data, "shifts")) if sid],
     }
 

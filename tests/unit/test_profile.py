@@ -210,3 +210,19 @@ def test_profile_parts_stay_immutable_and_are_validated_when_changed():
         dataclasses.replace(person, level=9)
     only = dataclasses.replace(profile, people=(person,))
     assert only.people == (person,) and only.topics == profile.topics
+
+
+def test_a_section_that_is_not_a_list_is_one_problem_not_one_per_reference():
+    data = good()
+    data["topics"] = {"virus": "1"}
+    assert problems(data).problems == [("topics", "must be a list, got dict")]
+
+
+def test_a_reference_names_what_it_could_be():
+    data = good()
+    data["people"][0]["topics"] = ["weather"]
+    data["seats"] = {"queues": {"ar-general": {"weekend": 3}}}
+    assert problems(data).problems == [
+        ("seats.queues.ar-general.weekend", "'weekend' is not a shift id (morning, evening, night)"),
+        ("people[0].topics[0]", "'weather' is not a topic id (virus, medical, delivery, general, complaints)"),
+    ]
