@@ -275,8 +275,12 @@ def test_restart_after_a_crash_recovers_keeps_the_call_and_a_stop_leaves_no_aste
     assert code == 0, f"after the restart a caller was not answered:\n{log}"
     assert asyncio.run(_caller_records(hotline.db_url, number)), "after the restart the call was not recorded"
 
+    assert hotline.stop() == 0  # stopping a run that adopted its Asterisk stops that Asterisk too
+    assert hotline.asterisk_pids() == [], "the adopted Asterisk outlived 'hotline run' stopping"
+
     # Killed again, and restarted with another configuration: the old Asterisk cannot be adopted, it is
     # stopped cleanly and a new one started (with new credentials, which the service then uses).
+    hotline.start()
     adopted = hotline.asterisk_pids()
     assert hotline.process is not None
     hotline.process.send_signal(signal.SIGKILL)
