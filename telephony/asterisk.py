@@ -171,6 +171,13 @@ class AsteriskInstance:
         """
         self._adopt = None
         running = self.running_pids()
+        for pid in running:
+            owner = _live_owner(pid)
+            if owner is not None:
+                raise AsteriskError(
+                    f"instance {self.settings.instance!r} is already running (Asterisk pid {pid}, started by "
+                    f"pid {owner}): stop it first, or choose another HOTLINE_INSTANCE"
+                )
         if running:
             saved = self._saved_credentials(profile)
             if len(running) == 1 and saved is not None:
@@ -473,6 +480,20 @@ def _chown_tree(top: Path, owner: RunAs) -> None:
     for folder, dirnames, filenames in os.walk(top):
         for name in (*dirnames, *filenames):
             os.chown(os.path.join(folder, name), owner.uid, owner.gid, follow_symlinks=False)
+
+
+def _live_owner(pid: int) -> int | None:
+    """The pid of the ``hotline`` process whose child Asterisk ``pid`` is, while it lives; None for an
+    orphan (its parent died: it now belongs to init or a subreaper such as systemd)."""
+    try:
+        stat_line = Path(f"/proc/{pid}/stat").read_text()
+        parent = int(stat_line.rsplit(")", 1)[1].split()[1])
+        argv = Path(f"/proc/{parent}/cmdline").read_bytes().split(b"\0")
+    except (OSError, ValueError, IndexError):
+        return None
+    if parent in (1, os.getpid()) or not any(b"hotline" in arg for arg in argv):
+        return None
+    return parent
 
 
 def _terminate(pid: int, timeout: float = 15.0) -> None:

@@ -242,6 +242,16 @@ def test_asterisk_does_not_run_as_root(hotline: Hotline) -> None:
     assert "0" not in uids and "0" not in gids, status
 
 
+def test_second_run_of_a_running_instance_is_refused_and_leaves_it_alone(hotline: Hotline) -> None:
+    before = hotline.asterisk_pids()
+    second = subprocess.run([sys.executable, "-m", "hotline", "run"], env=hotline.env, cwd=PROJECT_ROOT,
+                            stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120)
+    assert second.returncode != 0
+    assert "already running" in second.stderr, second.stdout + second.stderr
+    assert hotline.asterisk_pids() == before
+    assert (hotline.health() or {}).get("ami_connected"), "the running instance was disturbed"
+
+
 def test_restart_after_a_crash_recovers_keeps_the_call_and_a_stop_leaves_no_asterisk(hotline: Hotline) -> None:
     assert hotline.process is not None
     before = hotline.asterisk_pids()
