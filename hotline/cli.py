@@ -57,6 +57,7 @@ async def _until_signalled(work: Callable[[asyncio.Event], Awaitable[None]]) -> 
 
 
 def _service_config(settings: Settings, profile: Profile, instance: AsteriskInstance):
+    from callbacks.service import Faults
     from hotline.service import ServiceConfig
 
     return ServiceConfig(
@@ -66,6 +67,8 @@ def _service_config(settings: Settings, profile: Profile, instance: AsteriskInst
         f"{instance.inside}/sounds",
         instance.host_dir / "service-token",
         instance.sounds_dir,
+        asterisk_log_dir=instance.host_dir / "log",
+        faults=Faults(crash_after_claim=settings.test_crash_after_claim),
     )
 
 

@@ -9,6 +9,8 @@
 | HOTLINE_SIP_PORT / _AMI_PORT / _AGI_PORT / _HTTP_PORT | 5060 / 5038 / 4573 / 8151 | loopback ports |
 | HOTLINE_TRUNK_MATCH | 127.0.0.1 | comma-separated addresses or networks of the incoming trunk |
 | HOTLINE_TRUNK_CONTACT | sip:127.0.0.1:5070 | where outgoing calls (callbacks) are sent: the carrier or SBC |
+| HOTLINE_PUBLIC_ORIGIN | (none) | the console's address as browsers see it behind a TLS proxy, e.g. https://hotline.example.org |
+| HOTLINE_TEST_CRASH_AFTER_CLAIM | (off) | fault injection for the end-to-end tests only: exit between a callback's claim and its dial |
 
 The environment is read by :class:`Environment` (pydantic-settings, prefix ``HOTLINE_``); an empty
 variable counts as unset. :class:`Settings` is the immutable value the rest of the code is given:
@@ -52,6 +54,8 @@ class Settings:
     trunk_match: tuple[str, ...] = ("127.0.0.1",)
     trunk_contact: str = "sip:127.0.0.1:5070"  # where calls out (callbacks) go: the carrier or SBC
     ivr_deadline_seconds: float = 120.0
+    public_origin: str | None = None  # the console's origin behind a TLS proxy (scheme://host[:port])
+    test_crash_after_claim: bool = False  # fault injection (end-to-end tests only)
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -79,6 +83,15 @@ def _instance(name: str) -> str:
 def _comma_separated(value: Any) -> Any:
     if isinstance(value, str):
         return tuple(part.strip() for part in value.split(",") if part.strip())
+    return value
+
+
+def _origin(value: str | None) -> str | None:
+    if value is None:
+        return None
+    scheme, sep, rest = value.partition("://")
+    if scheme not in ("http", "https") or not sep or not rest or "/" in rest or "?" in rest or "#" in rest:
+        raise ValueError("is not an origin: give scheme://host[:port], e.g. https://hotline.example.org")
     return value
 
 
@@ -120,6 +133,8 @@ class Environment(BaseSettings):
     http_port: Port = Settings.http_port
     trunk_match: Annotated[tuple[str, ...], NoDecode, BeforeValidator(_comma_separated)] = Settings.trunk_match
     trunk_contact: str = Settings.trunk_contact
+    public_origin: Annotated[str | None, AfterValidator(_origin)] = None
+    test_crash_after_claim: bool = False
 
     @classmethod
     def settings_customise_sources(
@@ -157,6 +172,8 @@ class Environment(BaseSettings):
             http_port=self.http_port,
             trunk_match=self.trunk_match,
             trunk_contact=self.trunk_contact,
+            public_origin=self.public_origin,
+            test_crash_after_claim=self.test_crash_after_claim,
         )
 
 

@@ -97,3 +97,13 @@ def test_settings_built_in_code_do_not_read_the_environment(monkeypatch):
     assert Settings(db_url="sqlite:///:memory:").sip_port == 5060
     assert Settings.from_env().sip_port == 6000
     assert isinstance(Settings().profile_path, Path)
+
+
+def test_the_public_origin_and_the_fault_switch_are_read_and_checked() -> None:
+    settings = Settings.from_env({"HOTLINE_PUBLIC_ORIGIN": "https://hotline.example.org",
+                                  "HOTLINE_TEST_CRASH_AFTER_CLAIM": "1"})  # fmt: skip
+    assert settings.public_origin == "https://hotline.example.org"
+    assert settings.test_crash_after_claim is True
+    assert Settings.from_env({}).public_origin is None and Settings.from_env({}).test_crash_after_claim is False
+    with pytest.raises(SettingsError, match="HOTLINE_PUBLIC_ORIGIN='https://x.org/console' is not an origin"):
+        Settings.from_env({"HOTLINE_PUBLIC_ORIGIN": "https://x.org/console"})
