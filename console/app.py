@@ -8,14 +8,21 @@ Mounted by ``hotline.service.build_app`` with :func:`setup_console`. Access:
   TLS-terminating proxy). Every unsafe request made with the cookie must carry the session's CSRF
   token (``X-CSRF-Token`` header, or the ``csrf_token`` form field), and a foreign ``Origin`` is refused;
 * automation sends ``Authorization: Bearer <token>`` (tokens are stored as SHA-256; no CSRF);
-* ``supervisor`` may change things, ``viewer`` only looks (403 on any change but their own language);
-* each change is written to ``audit_log`` (who, what, target, details, when).
+* ``supervisor`` may change things, ``viewer`` only looks (403 on any change but their own language
+  and password);
+* each change is written to ``audit_log`` (who, what, target, details, when), and so is each failed sign-in;
+* sign-in is throttled per name and per address (429 with Retry-After, the same whether or not the
+  name exists); disabling or removing a user, signing out or revoking a token ends the sessions and
+  closes the live feeds concerned;
+* behind a TLS proxy, ``public_origin`` (``HOTLINE_PUBLIC_ORIGIN``) is the only Origin accepted.
+
+Bodies and answers of /api/v1 are the pydantic models of ``console.api_models``; ``console.openapi``
+lists the operations (registered here from that list) and generates the OpenAPI document from them.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import json
 import logging
@@ -27,25 +34,28 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock_time
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 from zoneinfo import ZoneInfo
 
 import jinja2
 from aiohttp import WSMsgType, web
 
+from callbacks.service import CallbackService
+from cdr.reports import ReportParams, build_report, report_to_dict
+from cdr.service import RecordService
+from console import api_models as m
+from console import i18n
+from console.api_models import BodyError, dump, parse
+from console.db import SESSION_HOURS, ConsoleError, ConsoleStore, Session, Token, User, digest
+from console.hub import LiveClient, LiveHub
+from console.openapi import OPERATIONS, document
+from console.throttle import LoginThrottle
 from profiles.model import Profile
 from routing.queues import build_queues
-from routing.service import AgentDesk
+from routing.service import AgentDesk, AgentDeskError
+from routing.state import PersonState
 from telephony.ami.client import AMIClient
 from telephony.names import queue_name
-from routing.service import AgentDeskError
-from routing.state import PersonState
-from callbacks.service import CallbackService
-from cdr.service import RecordService
-from cdr.reports import ReportParams, build_report, report_to_dict
-from console import i18n
-from console.openapi import OPENAPI
-from console.db import SESSION_HOURS, ConsoleError, ConsoleStore, Session, User, check_language
 
 log = logging.getLogger(__name__)
 
@@ -58,12 +68,10 @@ CALLBACK_ACTIONS = ("cancel", "reschedule", "call-now")
 PAGES = ("/", "/agents", "/queues", "/callbacks", "/reports")
 PUBLIC = {("GET", "/login"), ("POST", "/login"), ("GET", "/api/v1/openapi.json"), ("POST", "/api/v1/session")}
 # Changes every signed-in user may make, whatever the role (their own session and language).
-ANY_ROLE = {("DELETE", "/api/v1/session"), ("PUT", "/api/v1/me/language"), ("POST", "/logout")}
+ANY_ROLE = {("DELETE", "/api/v1/session"), ("PUT", "/api/v1/me/language"), ("PUT", "/api/v1/me/password"),
+            ("POST", "/logout")}
 SL_SECONDS = 20.0
 CACHE_SECONDS = 5.0
-DEBOUNCE_SECONDS = 0.1
-MIN_PUSH_GAP = 0.25  # at most 4 pushes a second
-PERIODIC_SECONDS = 2.0  # waiting times move on without events
 _ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
 CSP = (
@@ -89,7 +97,10 @@ class Backend(Protocol):
     def local_token(self) -> str | None: ...
     @property
     def records(self) -> RecordService: ...
-
+    @property
+    def public_origin(self) -> str | None:
+        """The origin browsers use (``https://hotline.example.org``) behind a proxy; None: the request's own."""
+        ...
 
 
 @dataclasses.dataclass(frozen=True)
@@ -98,6 +109,7 @@ class Principal:
     via: str  # session | token
     session: Session | None = None
     secret: str | None = None  # the cookie value (to end the session)
+    token_id: int | None = None  # the API token used (via token)
 
 
 #: Who acts through the token that the service writes for local tools (`hotline agent`, `hotline seats`).
@@ -108,58 +120,13 @@ def error(status: type[web.HTTPException], message: str) -> web.HTTPException:
     return status(text=json.dumps({"error": message}), content_type="application/json")
 
 
-# -- live pushes ----------------------------------------------------------------------------------------
-
-
-class LiveHub:
-    """WebSocket clients, and a debounced push of the wallboard when the routing state changes."""
-
-    def __init__(self, build: Callable[[], Awaitable[dict[str, Any]]]) -> None:
-        self.build = build
-        self.clients: set[web.WebSocketResponse] = set()
-        self.pushes = 0
-        self._dirty = asyncio.Event()
-        self._last = ""
-
-    def poke(self, *_: object) -> None:
-        self._dirty.set()
-
-    async def run(self) -> None:
-        while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._dirty.wait(), timeout=PERIODIC_SECONDS)
-            await asyncio.sleep(DEBOUNCE_SECONDS)
-            self._dirty.clear()
-            if not self.clients:
-                continue
-            try:
-                payload = await self.build()
-            except Exception:  # a database hiccup must not end the pushes
-                log.exception("could not build the wallboard")
-                continue
-            text = json.dumps({k: v for k, v in payload.items() if k != "at"}, sort_keys=True, default=str)
-            if text == self._last:
-                continue
-            self._last = text
-            await self.broadcast(payload)
-            await asyncio.sleep(MIN_PUSH_GAP)
-
-    async def broadcast(self, payload: dict[str, Any]) -> None:
-        message = json.dumps({"type": "snapshot", **payload}, default=str)
-        for ws in list(self.clients):
-            try:
-                await ws.send_str(message)
-            except (ConnectionError, RuntimeError):
-                self.clients.discard(ws)
-        self.pushes += 1
-
-
 class Console:
     """The console's state: its store, the live hub and the pages; built with no I/O, started by console_ctx."""
 
-    def __init__(self, backend: Backend, store: ConsoleStore) -> None:
+    def __init__(self, backend: Backend, store: ConsoleStore, throttle: LoginThrottle | None = None) -> None:
         self.backend = backend
         self.store = store
+        self.throttle = throttle or LoginThrottle()
         self.hub = LiveHub(self.live_payload)
         self._cache: tuple[float, dict[str, tuple[int, int]], dict[str, int]] | None = None
         self.templates = jinja2.Environment(
@@ -301,6 +268,9 @@ PRINCIPAL = web.RequestKey("principal", Principal)
 
 # -- request helpers -----------------------------------------------------------------------------------
 
+B = TypeVar("B", bound=m.Body)
+
+
 
 async def json_body(request: web.Request) -> dict[str, Any]:
     if not request.can_read_body:
@@ -318,11 +288,20 @@ def _no_constant(name: str) -> None:
     raise ValueError(f"{name} is not JSON")
 
 
-def _text(body: dict[str, Any], key: str, max_len: int = 64, default: str | None = None) -> str:
-    value = body.get(key, default)
-    if not isinstance(value, str) or not value.strip() or len(value) > max_len or not value.isprintable():
-        raise error(web.HTTPBadRequest, f"{key} must be a text of 1 to {max_len} printable characters")
-    return value.strip()
+async def body_of(request: web.Request, model: type[B], optional: bool = False) -> B:
+    """The request's JSON body as ``model`` (400 naming the field otherwise); with ``optional``, no
+    body is the model's defaults."""
+    if optional and not request.can_read_body:
+        return parse(model, {})
+    try:
+        return parse(model, await json_body(request))
+    except BodyError as exc:
+        raise error(web.HTTPBadRequest, str(exc)) from None
+
+
+def reply(shape: Any, data: Any, status: int = 200) -> web.Response:
+    """``data`` checked against the answer model ``shape``, as JSON."""
+    return web.json_response(dump(shape, data), status=status)
 
 
 def _person(request: web.Request) -> str:
@@ -332,15 +311,27 @@ def _person(request: web.Request) -> str:
     return person
 
 
+def _public_origin(request: web.Request) -> str | None:
+    origin = getattr(request.config_dict[CONSOLE].backend, "public_origin", None)
+    return origin.rstrip("/").lower() if origin else None
+
+
 def _own_origin(request: web.Request) -> bool:
+    """No Origin (not a browser's cross-site request), or ours: the configured public origin when
+    there is one (behind a TLS proxy the request itself looks like plain http), else the request's."""
     origin = request.headers.get("Origin")
     if origin is None:
         return True
+    public = _public_origin(request)
+    if public is not None:
+        return origin.rstrip("/").lower() == public
     return origin == f"{request.scheme}://{request.host}"
 
 
 def _secure(request: web.Request) -> bool:
-    return request.secure or os.environ.get("HOTLINE_CONSOLE_SECURE_COOKIES") == "1"
+    public = _public_origin(request)
+    return (request.secure or os.environ.get("HOTLINE_CONSOLE_SECURE_COOKIES") == "1"
+            or (public is not None and public.startswith("https://")))
 
 
 def _set_session_cookie(request: web.Request, response: web.StreamResponse, secret: str) -> None:
@@ -358,10 +349,10 @@ async def _principal(request: web.Request) -> Principal | None:
         local = request.config_dict[CONSOLE].backend.local_token
         if local is not None and secrets.compare_digest(token.strip().encode(), local.encode()):
             return Principal(LOCAL_ADMIN, "local-token")
-        user = await store.token_user(token.strip())
-        if user is None:
+        found = await store.token(token.strip())
+        if found is None:
             raise error(web.HTTPUnauthorized, "unknown or revoked API token")
-        return Principal(user, "token")
+        return Principal(found[0], "token", token_id=found[1])
     secret = request.cookies.get(COOKIE)
     if not secret or len(secret) > 128:
         return None
@@ -374,8 +365,18 @@ def _is_console(path: str) -> bool:
             or path == "/api/v1" or path.startswith("/static/console/"))
 
 
+def _harden(headers: Any, path: str) -> None:
+    """The console's security headers, on every answer: pages, API, errors and redirects alike."""
+    headers.setdefault("Content-Security-Policy", CSP)
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("Referrer-Policy", "same-origin")  # "no-referrer" makes Origin: null
+    headers.setdefault("X-Frame-Options", "DENY")
+    if not path.startswith("/static/"):
+        headers.setdefault("Cache-Control", "no-store")
+
+
 @web.middleware
-async def console_middleware(request: web.Request, handler):  # noqa: ANN001, ANN201
+async def console_middleware(request: web.Request, handler):
     path = request.path
     if not _is_console(path):
         return await handler(request)
@@ -385,26 +386,27 @@ async def console_middleware(request: web.Request, handler):  # noqa: ANN001, AN
     except web.HTTPException as exc:
         if api and exc.content_type != "application/json" and exc.status >= 400:
             headers = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else None
-            return web.json_response({"error": exc.reason}, status=exc.status, headers=headers)
-        raise
-    except (ConsoleError, AgentDeskError) as exc:
-        raise error(web.HTTPBadRequest, str(exc)) from None
+            response = web.json_response({"error": exc.reason}, status=exc.status, headers=headers)
+        else:
+            _harden(exc.headers, path)
+            raise
+    except (ConsoleError, AgentDeskError, BodyError) as exc:
+        refused = error(web.HTTPBadRequest, str(exc))
+        _harden(refused.headers, path)
+        raise refused from None
     except Exception:
         if not api:
             raise
         log.exception("console API error on %s %s", request.method, path)
-        raise error(web.HTTPInternalServerError, "internal error (logged)") from None
+        failed = error(web.HTTPInternalServerError, "internal error (logged)")
+        _harden(failed.headers, path)
+        raise failed from None
     if isinstance(response, web.StreamResponse) and not response.prepared:
-        response.headers.setdefault("Content-Security-Policy", CSP)
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "same-origin")  # "no-referrer" makes Origin: null
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        if not path.startswith("/static/"):
-            response.headers.setdefault("Cache-Control", "no-store")
+        _harden(response.headers, path)
     return response
 
 
-async def _guarded(request: web.Request, handler, api: bool):  # noqa: ANN001, ANN202
+async def _guarded(request: web.Request, handler, api: bool):
     method, path = request.method, request.path
     if path.startswith("/static/console/") or (method, path) in PUBLIC:
         if method not in SAFE_METHODS and not _own_origin(request):
@@ -430,36 +432,91 @@ async def _guarded(request: web.Request, handler, api: bool):  # noqa: ANN001, A
     return await handler(request)
 
 
+# -- sign-in, throttled --------------------------------------------------------------------------------
+
+
+class Throttled(Exception):
+    def __init__(self, seconds: int) -> None:
+        super().__init__(f"too many failed sign-ins: try again in {seconds} seconds")
+        self.seconds = seconds
+
+
+async def _check_throttle(request: web.Request, name: str) -> None:
+    console = request.config_dict[CONSOLE]
+    address = request.remote or "unknown"
+    now = datetime.now(UTC)
+    by_name, by_address = await console.store.login_failures(name, address, console.throttle.since(now))
+    wait = console.throttle.retry_after(by_name, by_address, now)
+    if wait is not None:
+        log.warning("sign-in throttled for %r from %s (%ss)", name[:64], address, wait)
+        raise Throttled(wait)
+
+
+async def _failed_sign_in(request: web.Request, name: str, why: str) -> None:
+    console = request.config_dict[CONSOLE]
+    address = request.remote or "unknown"
+    await console.store.add_login_failure(name, address)
+    await console.store.audit(name[:64] or "-", "session", "session.login_failed", name,
+                              {"address": address, "why": why})
+
+
+async def sign_in(request: web.Request, name: str, password: str) -> User | None:
+    """The user if ``name`` and ``password`` are right and sign-in is not throttled; a failure is counted
+    and audited. Raises :class:`Throttled` (before the password is checked) after too many failures for
+    this name, whether or not it exists, or from this address."""
+    await _check_throttle(request, name)
+    console = request.config_dict[CONSOLE]
+    user = await console.store.authenticate(name, password)
+    if user is None:
+        await _failed_sign_in(request, name, "wrong user name or password, or disabled")
+        return None
+    await console.store.clear_login_failures(name)
+    return user
+
+
+def _throttled(exc: Throttled) -> web.HTTPException:
+    refused = error(web.HTTPTooManyRequests, str(exc))
+    refused.headers["Retry-After"] = str(exc.seconds)
+    return refused
+
+
 # -- API: session and user -------------------------------------------------------------------------------
 
 
 async def openapi(request: web.Request) -> web.Response:
-    return web.json_response(OPENAPI)
+    return web.json_response(document())
 
 
 async def session_create(request: web.Request) -> web.Response:
-    body = await json_body(request)
-    name, password = body.get("name"), body.get("password")
-    if not isinstance(name, str) or not isinstance(password, str) or len(name) > 64 or len(password) > 1024:
-        raise error(web.HTTPBadRequest, "name and password must be texts")
+    body = await body_of(request, m.SessionCreate)
     console = request.config_dict[CONSOLE]
-    user = await console.store.authenticate(name, password)
+    try:
+        user = await sign_in(request, body.name, body.password)
+    except Throttled as exc:
+        raise _throttled(exc) from None
     if user is None:
         raise error(web.HTTPUnauthorized, "wrong user name or password")
     secret, session = await console.store.new_session(user)
     await console.store.audit(user.name, "session", "session.login", user.name, {})
-    response = web.json_response({**_me(user), "csrf_token": session.csrf_token})
+    response = reply(m.SessionCreated, {**_me(user), "csrf_token": session.csrf_token})
     _set_session_cookie(request, response, secret)
     return response
+
+
+async def _end_session(request: web.Request, principal: Principal) -> None:
+    console = request.config_dict[CONSOLE]
+    assert principal.secret is not None
+    await console.store.end_session(principal.secret)
+    await console.hub.close_session(digest(principal.secret), "signed out")
+    await console.audit(request, "session.logout", principal.user.name, {})
 
 
 async def session_delete(request: web.Request) -> web.Response:
     principal: Principal = request[PRINCIPAL]
     if principal.via != "session" or principal.secret is None:
         raise error(web.HTTPBadRequest, "requests with an API token have no session to end")
-    await request.config_dict[CONSOLE].store.end_session(principal.secret)
-    await request.config_dict[CONSOLE].audit(request, "session.logout", principal.user.name, {})
-    response = web.json_response({"done": "logout"})
+    await _end_session(request, principal)
+    response = reply(m.Done, {"done": "logout"})
     response.del_cookie(COOKIE, path="/")
     return response
 
@@ -468,73 +525,191 @@ def _me(user: User) -> dict[str, Any]:
     return {"name": user.name, "role": user.role, "language": user.language}
 
 
+def _user_out(user: User) -> dict[str, Any]:
+    return {**_me(user), "disabled": user.disabled}
+
+
 async def me(request: web.Request) -> web.Response:
     principal: Principal = request[PRINCIPAL]
-    return web.json_response({**_me(principal.user), "via": principal.via})
+    return reply(m.Me, {**_me(principal.user), "via": principal.via})
 
 
 async def me_language(request: web.Request) -> web.Response:
-    body = await json_body(request)
-    try:
-        language = check_language(body.get("language"))
-    except ConsoleError as exc:
-        raise error(web.HTTPBadRequest, str(exc)) from None
+    language = (await body_of(request, m.LanguageChange)).language
     principal: Principal = request[PRINCIPAL]
     await request.config_dict[CONSOLE].store.set_language(principal.user.id, language)
     await request.config_dict[CONSOLE].audit(request, "user.language", principal.user.name, {"language": language})
-    return web.json_response({"language": language})
+    return reply(m.LanguageOut, {"language": language})
+
+
+async def me_password(request: web.Request) -> web.Response:
+    body = await body_of(request, m.PasswordChange)
+    principal: Principal = request[PRINCIPAL]
+    if principal.via == "local-token":
+        raise error(web.HTTPBadRequest, "the local admin has no password")
+    console = request.config_dict[CONSOLE]
+    user = principal.user
+    try:
+        await _check_throttle(request, user.name)
+    except Throttled as exc:
+        raise _throttled(exc) from None
+    if not await console.store.check_password_of(user.id, body.old_password):
+        await _failed_sign_in(request, user.name, "wrong old password on a password change")
+        raise error(web.HTTPForbidden, "the old password is wrong")
+    await console.store.set_password(user.id, body.new_password)
+    ended = await console.store.end_sessions(user.id, keep=principal.secret)
+    kept = digest(principal.secret) if principal.secret else None
+    await console.hub.close_where(lambda c: c.user_id == user.id and (kept is None or c.session != kept),
+                                  "the password changed")
+    await console.audit(request, "user.password", user.name, {"sessions_ended": ended})
+    return reply(m.Done, {"done": "password"})
+
+
+def _supervisors_only(request: web.Request) -> None:
+    if not request[PRINCIPAL].user.can_change:
+        raise error(web.HTTPForbidden, "only supervisors see the users and tokens")
 
 
 async def users_list(request: web.Request) -> web.Response:
-    if not request[PRINCIPAL].user.can_change:
-        raise error(web.HTTPForbidden, "only supervisors see the users")
-    return web.json_response([_me(u) for u in await request.config_dict[CONSOLE].store.users()])
+    _supervisors_only(request)
+    return reply(list[m.UserOut], [_user_out(u) for u in await request.config_dict[CONSOLE].store.users()])
 
 
 async def users_add(request: web.Request) -> web.Response:
-    body = await json_body(request)
+    body = await body_of(request, m.NewUser)
     console = request.config_dict[CONSOLE]
     try:
-        user = await console.store.add_user(body.get("name"), body.get("password"), body.get("role"),
-                                            body.get("language", "en"))
+        user = await console.store.add_user(body.name, body.password, body.role, body.language)
     except ConsoleError as exc:
         status = web.HTTPConflict if "exists already" in str(exc) else web.HTTPBadRequest
         raise error(status, str(exc)) from None
     await console.audit(request, "user.add", user.name, {"role": user.role, "language": user.language})
-    return web.json_response(_me(user), status=201)
+    return reply(m.UserOut, _user_out(user), status=201)
+
+
+async def _other_user(request: web.Request, doing: str) -> User:
+    """The user named in the path: 404 if there is none, 409 if it is the one asking."""
+    name = request.match_info["name"]
+    user = await request.config_dict[CONSOLE].store.user_by_name(name) if len(name) <= 64 else None
+    if user is None:
+        raise error(web.HTTPNotFound, f"no user named {name!r}")
+    if user.id == request[PRINCIPAL].user.id:
+        raise error(web.HTTPConflict, f"you cannot {doing} yourself")
+    return user
+
+
+async def _end_access(console: Console, user: User, reason: str) -> int:
+    """End every session of ``user`` and close their live feeds; how many sessions ended."""
+    ended = await console.store.end_sessions(user.id)
+    await console.hub.close_user(user.id, reason)
+    return ended
+
+
+async def users_remove(request: web.Request) -> web.Response:
+    user = await _other_user(request, "remove")
+    console = request.config_dict[CONSOLE]
+    try:
+        await console.store.remove_user(user)
+    except ConsoleError as exc:
+        raise error(web.HTTPConflict, str(exc)) from None
+    await console.hub.close_user(user.id, "the user was removed")
+    await console.audit(request, "user.remove", user.name, {"role": user.role})
+    return reply(m.Done, {"done": "removed"})
+
+
+async def users_disable(request: web.Request) -> web.Response:
+    user = await _other_user(request, "disable")
+    console = request.config_dict[CONSOLE]
+    try:
+        user = await console.store.set_disabled(user, True)
+    except ConsoleError as exc:
+        raise error(web.HTTPConflict, str(exc)) from None
+    await console.hub.close_user(user.id, "the user was disabled")
+    await console.audit(request, "user.disable", user.name, {})
+    return reply(m.UserOut, _user_out(user))
+
+
+async def users_enable(request: web.Request) -> web.Response:
+    user = await _other_user(request, "enable")
+    console = request.config_dict[CONSOLE]
+    user = await console.store.set_disabled(user, False)
+    await console.audit(request, "user.enable", user.name, {})
+    return reply(m.UserOut, _user_out(user))
+
+
+async def users_password(request: web.Request) -> web.Response:
+    user = await _other_user(request, "reset the password of (use PUT /api/v1/me/password)")
+    body = await body_of(request, m.PasswordReset)
+    console = request.config_dict[CONSOLE]
+    await console.store.set_password(user.id, body.password)
+    ended = await _end_access(console, user, "the password was reset")
+    await console.audit(request, "user.password_reset", user.name, {"sessions_ended": ended})
+    return reply(m.Done, {"done": "password"})
+
+
+def _token_out(token: Token) -> dict[str, Any]:
+    return {"id": token.id, "user": token.user, "label": token.label, "prefix": token.prefix,
+            "created_at": token.created_at.isoformat(),
+            "last_used_at": token.last_used_at.isoformat() if token.last_used_at else None, "revoked": token.revoked}
+
+
+async def tokens_list(request: web.Request) -> web.Response:
+    _supervisors_only(request)
+    return reply(list[m.TokenOut], [_token_out(t) for t in await request.config_dict[CONSOLE].store.tokens()])
 
 
 async def tokens_add(request: web.Request) -> web.Response:
-    body = await json_body(request)
+    body = await body_of(request, m.NewToken)
     console = request.config_dict[CONSOLE]
-    label = _text(body, "label")
-    owner = request[PRINCIPAL].user
-    if "user" in body:
-        name = _text(body, "user")
-        owner = await console.store.user_by_name(name)
-        if owner is None:
-            raise error(web.HTTPNotFound, f"no user named {name!r}")
-    token = await console.store.add_token(owner, label)
-    await console.audit(request, "token.add", owner.name, {"label": label, "prefix": token[:10]})
-    return web.json_response({"user": owner.name, "label": label, "token": token}, status=201)
+    principal: Principal = request[PRINCIPAL]
+    owner = principal.user
+    if principal.via == "local-token":  # the service's own token for local tools: like `hotline token add USER`
+        if body.user is None:
+            raise error(web.HTTPBadRequest, "the local admin has no user of its own: name the user")
+        found = await console.store.user_by_name(body.user)
+        if found is None:
+            raise error(web.HTTPNotFound, f"no user named {body.user!r}")
+        owner = found
+    elif body.user is not None and body.user != owner.name:
+        raise error(web.HTTPForbidden, "a token can only be made for yourself (on the server: hotline token add USER)")
+    if owner.disabled:
+        raise error(web.HTTPConflict, f"{owner.name!r} is disabled")
+    token = await console.store.add_token(owner, body.label)
+    await console.audit(request, "token.add", owner.name, {"label": body.label, "prefix": token[:10]})
+    return reply(m.TokenCreated, {"user": owner.name, "label": body.label, "prefix": token[:10], "token": token},
+                 status=201)
+
+
+async def tokens_revoke(request: web.Request) -> web.Response:
+    raw = request.match_info["id"]
+    if not raw.isdigit() or len(raw) > 9:
+        raise error(web.HTTPBadRequest, "the token id must be a whole number")
+    console = request.config_dict[CONSOLE]
+    token = await console.store.revoke_token(int(raw))
+    if token is None:
+        raise error(web.HTTPNotFound, f"no token {raw}")
+    await console.hub.close_token(token.id, "the token was revoked")
+    await console.audit(request, "token.revoke", token.user, {"id": token.id, "label": token.label,
+                                                               "prefix": token.prefix})
+    return reply(m.TokenOut, _token_out(token))
 
 
 async def audit_list(request: web.Request) -> web.Response:
     raw = request.query.get("limit", "100")
     if not raw.isdigit() or not 1 <= int(raw) <= 1000:
         raise error(web.HTTPBadRequest, "limit must be a whole number from 1 to 1000")
-    return web.json_response(await request.config_dict[CONSOLE].store.audit_rows(int(raw)))
+    return reply(list[m.AuditEntry], await request.config_dict[CONSOLE].store.audit_rows(int(raw)))
 
 
 # -- API: wallboard, agents, queues -------------------------------------------------------------------------
 
 
 async def wallboard(request: web.Request) -> web.Response:
-    return web.json_response(await request.config_dict[CONSOLE].wallboard())
+    return reply(m.Wallboard, await request.config_dict[CONSOLE].wallboard())
 
 
 async def agents_list(request: web.Request) -> web.Response:
-    return web.json_response(request.config_dict[CONSOLE].agents())
+    return reply(list[m.Agent], request.config_dict[CONSOLE].agents())
 
 
 async def agent_action(request: web.Request) -> web.Response:
@@ -546,8 +721,7 @@ async def agent_action(request: web.Request) -> web.Response:
     details: dict[str, Any] = {}
     try:
         if action == "pause":
-            body = await json_body(request) if request.can_read_body else {}
-            reason = _text(body, "reason", 64, "supervisor")
+            reason = (await body_of(request, m.Pause, optional=True)).reason
             details["reason"] = reason
             await desk.pause(person, reason)
         else:
@@ -556,36 +730,34 @@ async def agent_action(request: web.Request) -> web.Response:
         raise error(web.HTTPConflict, str(exc)) from None
     await request.config_dict[CONSOLE].audit(request, f"agent.{action}", person, details)
     session = desk.session(person)
-    return web.json_response({"person": person, "done": action, "logged_in": session.logged_in,
-                              "paused": session.paused, "pause_reason": session.pause_reason})
+    return reply(m.AgentDone, {"person": person, "done": action, "logged_in": session.logged_in,
+                               "paused": session.paused, "pause_reason": session.pause_reason})
 
 
-def _id_list(body: dict[str, Any], key: str, allowed: set[str]) -> tuple[str, ...]:
-    value = body.get(key, [])
-    if not isinstance(value, list) or len(value) > 64 or not all(isinstance(v, str) for v in value):
-        raise error(web.HTTPBadRequest, f"{key} must be a list of ids")
+def _id_list(value: list[str], key: str, allowed: set[str]) -> tuple[str, ...]:
     unknown = sorted(set(value) - allowed)
     if unknown:
-        raise error(web.HTTPBadRequest, f"unknown {key}: {', '.join(unknown[:5])} (known: {', '.join(sorted(allowed))})")
+        known = ", ".join(sorted(allowed))
+        raise error(web.HTTPBadRequest, f"unknown {key}: {', '.join(unknown[:5])} (known: {known})")
     return tuple(sorted(set(value)))
 
 
 async def agent_skills(request: web.Request) -> web.Response:
     person = _person(request)
-    body = await json_body(request)
+    body = await body_of(request, m.Skills)
     profile = request.config_dict[CONSOLE].backend.desk.profile
-    topics = _id_list(body, "topics", {t.id for t in profile.topics if not t.specialties})
-    specialties = _id_list(body, "specialties", {s.id for t in profile.topics for s in t.specialties})
+    topics = _id_list(body.topics, "topics", {t.id for t in profile.topics if not t.specialties})
+    specialties = _id_list(body.specialties, "specialties", {s.id for t in profile.topics for s in t.specialties})
     console = request.config_dict[CONSOLE]
     queues = await console.backend.desk.set_skills(person, topics, specialties, by=request[PRINCIPAL].user.name)
     await console.audit(request, "agent.skills", person,
                         {"topics": list(topics), "specialties": list(specialties), "queues_at_login": queues})
-    return web.json_response({"person": person, "topics": list(topics), "specialties": list(specialties),
-                              "queues_at_login": queues, "applies": "at the next login"})
+    return reply(m.SkillsOut, {"person": person, "topics": list(topics), "specialties": list(specialties),
+                               "queues_at_login": queues, "applies": "at the next login"})
 
 
 async def queues_list(request: web.Request) -> web.Response:
-    return web.json_response(request.config_dict[CONSOLE].queues())
+    return reply(m.Queues, request.config_dict[CONSOLE].queues())
 
 
 async def queue_seats(request: web.Request) -> web.Response:
@@ -593,16 +765,13 @@ async def queue_seats(request: web.Request) -> web.Response:
     desk = request.config_dict[CONSOLE].backend.desk
     if queue not in desk.queues:
         raise error(web.HTTPNotFound, f"{queue!r} is not a queue of this hotline")
-    body = await json_body(request)
-    seats = body.get("seats")
-    if isinstance(seats, bool) or not isinstance(seats, int) or not 0 <= seats <= 10000:
-        raise error(web.HTTPBadRequest, "seats must be a whole number from 0 to 10000")
+    seats = (await body_of(request, m.Seats)).seats
     console = request.config_dict[CONSOLE]
     before = console.seats()[1].get(queue)
     await desk.set_seats(queue, seats, by=request[PRINCIPAL].user.name)
     shift, _ = console.seats()
     await console.audit(request, "queue.seats", queue, {"seats": seats, "before": before, "shift": shift})
-    return web.json_response({"queue": queue, "seats": seats, "shift": shift})
+    return reply(m.SeatsOut, {"queue": queue, "seats": seats, "shift": shift})
 
 
 # -- API: callbacks and reports -----------------------------------------------------------------------------
@@ -628,7 +797,7 @@ async def callbacks_list(request: web.Request) -> web.Response:
     status = request.query.get("status", "open")
     if status not in ("open", "all"):
         raise error(web.HTTPBadRequest, "status must be open or all")
-    return web.json_response(await _callbacks(request, status))
+    return reply(list[m.Callback], await _callbacks(request, status))
 
 
 async def callback_action(request: web.Request) -> web.Response:
@@ -645,20 +814,7 @@ async def callback_action(request: web.Request) -> web.Response:
     if action == "cancel":
         done = await callbacks.cancel(request_id)
     else:
-        if action == "reschedule":
-            body = await json_body(request)
-            at_text = body.get("at")
-            try:
-                if not isinstance(at_text, str) or len(at_text) > 40:
-                    raise ValueError
-                at = datetime.fromisoformat(at_text.replace("Z", "+00:00"))
-                if at.tzinfo is None or not 2000 <= at.year <= 2100:
-                    raise ValueError
-            except (ValueError, OverflowError):
-                raise error(web.HTTPBadRequest, "at must be an ISO 8601 time with a UTC offset") from None
-            when = at.timestamp()
-        else:
-            when = time.time()
+        when = (await body_of(request, m.Reschedule)).at.timestamp() if action == "reschedule" else time.time()
         details["at"] = datetime.fromtimestamp(when, UTC).isoformat()
         done = await callbacks.reschedule(request_id, when)
     if not done:
@@ -667,7 +823,7 @@ async def callback_action(request: web.Request) -> web.Response:
     await console.audit(request, f"callback.{action}", str(request_id), details)
     console.invalidate()
     updated = await callbacks.get(request_id)
-    return web.json_response(_callback_dict(updated))
+    return reply(m.Callback, _callback_dict(updated))
 
 
 async def staffing_report(console: Console, day: date, interval: int) -> Any:
@@ -702,7 +858,7 @@ async def report_api(request: web.Request) -> web.Response:
     day, interval = _report_query(request)
     data = report_to_dict(await staffing_report(request.config_dict[CONSOLE], day, interval))
     keep = ("start", "offered", "answered", "service_level", "needed", "present", "gap")
-    return web.json_response({
+    return reply(m.StaffingReport, {
         "day": day.isoformat(), "params": data["params"], "totals": data["totals"], "shifts": data["shifts"],
         "intervals": [{k: row[k] for k in keep} for row in data["intervals"]],
     })  # fmt: skip
@@ -718,15 +874,18 @@ async def live(request: web.Request) -> web.StreamResponse:
     if not _own_origin(request):
         raise error(web.HTTPForbidden, "cross-site WebSocket refused")
     console = request.config_dict[CONSOLE]
+    principal: Principal = request[PRINCIPAL]
+    first = await console.live_payload()
     await ws.prepare(request)
-    console.hub.clients.add(ws)
+    client = LiveClient(ws, request.transport, principal.user.id,
+                        session=digest(principal.secret) if principal.secret else None, token=principal.token_id)
+    console.hub.join(client, first)
     try:
-        await ws.send_str(json.dumps({"type": "snapshot", **await console.live_payload()}, default=str))
         async for message in ws:
             if message.type is WSMsgType.ERROR:
                 break
     finally:
-        console.hub.clients.discard(ws)
+        console.hub.leave(client)
     return ws
 
 
@@ -738,7 +897,8 @@ def render(request: web.Request, template: str, status: int = 200, language: str
     principal: Principal | None = request.get(PRINCIPAL)
     lang = language or (principal.user.language if principal else "en")
     page = request.config_dict[CONSOLE].templates.get_template(template).render(
-        lang=lang, dir=i18n.DIRECTION[lang], t=lambda key: i18n.t(lang, key), user=principal.user if principal else None,
+        lang=lang, dir=i18n.DIRECTION[lang], t=lambda key: i18n.t(lang, key),
+        user=principal.user if principal else None,
         csrf=principal.session.csrf_token if principal and principal.session else "", path=request.path,
         strings=_script_json({k: v for k, v in i18n.CATALOGUE[lang].items()
                               if k.startswith(("state.", "msg.", "live.", "wb."))}),
@@ -766,7 +926,12 @@ async def login_form(request: web.Request) -> web.Response:
     console = request.config_dict[CONSOLE]
     user = None
     if isinstance(name, str) and isinstance(password, str) and len(name) <= 64 and len(password) <= 1024:
-        user = await console.store.authenticate(name, password)
+        try:
+            user = await sign_in(request, name, password)
+        except Throttled as exc:
+            page = render(request, "login.html", status=429, language=lang, failed=True)
+            page.headers["Retry-After"] = str(exc.seconds)
+            return page
     if user is None:
         return render(request, "login.html", status=401, language=lang, failed=True)
     secret, _ = await console.store.new_session(user)
@@ -779,8 +944,7 @@ async def login_form(request: web.Request) -> web.Response:
 async def logout_form(request: web.Request) -> web.Response:
     principal: Principal = request[PRINCIPAL]
     if principal.secret is not None:
-        await request.config_dict[CONSOLE].store.end_session(principal.secret)
-        await request.config_dict[CONSOLE].audit(request, "session.logout", principal.user.name, {})
+        await _end_session(request, principal)
     response = web.HTTPSeeOther("/login")
     response.del_cookie(COOKIE, path="/")
     raise response
@@ -832,7 +996,7 @@ async def reports_page(request: web.Request) -> web.Response:
 def jinja2_markup(html_text: str) -> Any:
     from markupsafe import Markup
 
-    return Markup(html_text)  # our own SVG, its texts escaped by cdr.report_output  # noqa: S704
+    return Markup(html_text)  # our own SVG, its texts escaped by cdr.report_output
 
 
 # -- mounting ----------------------------------------------------------------------------------------------
@@ -845,9 +1009,20 @@ async def console_ctx(app: web.Application) -> AsyncIterator[None]:
     yield
     task.cancel()
     await asyncio.wait([task])
-    for ws in list(console.hub.clients):
-        with contextlib.suppress(Exception):
-            await ws.close()
+    await console.hub.close_all()
+
+
+#: The handler of each operation of ``console.openapi.OPERATIONS`` (which lists the routes).
+HANDLERS: dict[str, Callable[[web.Request], Awaitable[web.StreamResponse]]] = {
+    "openapi": openapi, "session_create": session_create, "session_delete": session_delete, "me": me,
+    "me_language": me_language, "me_password": me_password, "users_list": users_list, "users_add": users_add,
+    "users_remove": users_remove, "users_disable": users_disable, "users_enable": users_enable,
+    "users_password": users_password, "tokens_list": tokens_list, "tokens_add": tokens_add,
+    "tokens_revoke": tokens_revoke, "audit_list": audit_list, "wallboard": wallboard, "agents_list": agents_list,
+    "agent_action": agent_action, "agent_skills": agent_skills, "queues_list": queues_list,
+    "queue_seats": queue_seats, "callbacks_list": callbacks_list, "callback_action": callback_action,
+    "report_api": report_api, "live": live,
+}  # fmt: skip
 
 
 def setup_console(app: web.Application, console: Console) -> web.Application:
@@ -860,26 +1035,8 @@ def setup_console(app: web.Application, console: Console) -> web.Application:
     app.cleanup_ctx.append(console_ctx)
     api = web.Application()
     api[CONSOLE] = console
-    a = api.router
-    a.add_get("/openapi.json", openapi)
-    a.add_post("/session", session_create)
-    a.add_delete("/session", session_delete)
-    a.add_get("/me", me)
-    a.add_put("/me/language", me_language)
-    a.add_get("/users", users_list)
-    a.add_post("/users", users_add)
-    a.add_post("/tokens", tokens_add)
-    a.add_get("/audit", audit_list)
-    a.add_get("/wallboard", wallboard)
-    a.add_get("/agents", agents_list)
-    a.add_post("/agents/{person}/{action}", agent_action)
-    a.add_put("/agents/{person}/skills", agent_skills)
-    a.add_get("/queues", queues_list)
-    a.add_put("/queues/{queue}/seats", queue_seats)
-    a.add_get("/callbacks", callbacks_list)
-    a.add_post("/callbacks/{id}/{action}", callback_action)
-    a.add_get("/reports/staffing", report_api)
-    a.add_get("/live", live)
+    for op in OPERATIONS:
+        api.router.add_route(op.method.upper(), op.path, HANDLERS[op.name])
     app.add_subapp("/api/v1", api)
     r = app.router
     r.add_get("/login", login_page)

@@ -1,13 +1,14 @@
 """The console's tables (users, sessions, API tokens, audit log), on SQLAlchemy asyncio.
 
-Schema: cdr/migrations/versions/0005_console.py. Passwords are argon2 hashes (argon2-cffi, its
-default parameters); session ids and API tokens are random 256-bit values, so only their SHA-256
-is stored (a stolen database gives neither a usable cookie nor a usable token).
+Schema: storage/migrations/versions/0005_console.py and 0006_console_hardening.py. Passwords are
+argon2 hashes (argon2-cffi, its default parameters); session ids and API tokens are random
+256-bit values, so only their SHA-256 is stored (a stolen database gives neither a usable cookie nor a usable token).
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import json
 import secrets
@@ -20,8 +21,8 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
+from console.rows import ApiTokenRow, AuditLogRow, ConsoleSessionRow, ConsoleUserRow, LoginFailureRow
 from storage.engine import Database
-from console.rows import ApiTokenRow, AuditLogRow, ConsoleSessionRow, ConsoleUserRow
 
 ROLES = ("supervisor", "viewer")
 LANGUAGES = ("ar", "en")
@@ -44,6 +45,7 @@ class User:
     name: str
     role: str
     language: str
+    disabled: bool = False
 
     @property
     def can_change(self) -> bool:
@@ -55,6 +57,23 @@ class Session:
     user: User
     csrf_token: str
     expires_at: datetime
+
+
+@dataclass(frozen=True)
+class Token:
+    """An API token as listed (never its clear text)."""
+
+    id: int
+    user: str
+    label: str
+    prefix: str
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked: bool
+
+
+def _token(row: ApiTokenRow, user: str) -> Token:
+    return Token(row.id, user, row.label, row.prefix, row.created_at, row.last_used_at, row.revoked)
 
 
 def digest(secret: str) -> str:
@@ -90,7 +109,7 @@ def check_language(language: object) -> str:
 
 
 def _user(row: ConsoleUserRow) -> User:
-    return User(row.id, row.name, row.role, row.language)
+    return User(row.id, row.name, row.role, row.language, row.disabled)
 
 
 class ConsoleStore:
@@ -139,7 +158,7 @@ class ConsoleStore:
                 return False
 
         ok = await asyncio.to_thread(verify)
-        if not ok or row is None:
+        if not ok or row is None or row.disabled:
             return None
         if _hasher.check_needs_rehash(stored):
             new_hash = await asyncio.to_thread(hash_password, password)
@@ -148,6 +167,80 @@ class ConsoleStore:
                     update(ConsoleUserRow).where(ConsoleUserRow.id == row.id).values(password_hash=new_hash)
                 )
         return _user(row)
+
+    async def check_password_of(self, user_id: int, password: str) -> bool:
+        """Whether ``password`` is the user's (argon2, off the event loop)."""
+        async with self._sessions() as session:
+            stored = await session.scalar(select(ConsoleUserRow.password_hash).where(ConsoleUserRow.id == user_id))
+        if stored is None:
+            return False
+
+        def verify() -> bool:
+            try:
+                return _hasher.verify(stored, password)
+            except (VerifyMismatchError, VerificationError, InvalidHashError):
+                return False
+
+        return await asyncio.to_thread(verify)
+
+    async def set_password(self, user_id: int, password: str) -> None:
+        hashed = await asyncio.to_thread(hash_password, check_password(password))
+        async with self._sessions.begin() as session:
+            await session.execute(
+                update(ConsoleUserRow).where(ConsoleUserRow.id == user_id).values(password_hash=hashed)
+            )
+
+    async def set_disabled(self, user: User, disabled: bool) -> User:
+        """Disable (ending every session) or enable a user. The last enabled supervisor stays."""
+        async with self._sessions.begin() as session:
+            if disabled and user.role == "supervisor":
+                await self._keep_a_supervisor(session, user)
+            await session.execute(update(ConsoleUserRow).where(ConsoleUserRow.id == user.id).values(disabled=disabled))
+            if disabled:
+                await session.execute(delete(ConsoleSessionRow).where(ConsoleSessionRow.user_id == user.id))
+        return dataclasses.replace(user, disabled=disabled)
+
+    async def remove_user(self, user: User) -> None:
+        """Remove a user with their sessions and tokens (the audit log keeps their name). The last
+        enabled supervisor stays."""
+        async with self._sessions.begin() as session:
+            if user.role == "supervisor":
+                await self._keep_a_supervisor(session, user)
+            await session.execute(delete(ConsoleSessionRow).where(ConsoleSessionRow.user_id == user.id))
+            await session.execute(delete(ApiTokenRow).where(ApiTokenRow.user_id == user.id))
+            await session.execute(delete(ConsoleUserRow).where(ConsoleUserRow.id == user.id))
+
+    @staticmethod
+    async def _keep_a_supervisor(session: Any, user: User) -> None:
+        others = await session.scalar(
+            select(func.count()).select_from(ConsoleUserRow).where(
+                ConsoleUserRow.role == "supervisor", ConsoleUserRow.disabled.is_(False), ConsoleUserRow.id != user.id
+            )
+        )
+        if not others:
+            raise ConsoleError(f"{user.name!r} is the last supervisor who can sign in")
+
+    # -- failed sign-ins -----------------------------------------------------------------------
+    async def add_login_failure(self, name: str, address: str, at: datetime | None = None) -> None:
+        """Count a failed sign-in (rows older than a day go at the same time)."""
+        at = at or datetime.now(UTC)
+        async with self._sessions.begin() as session:
+            await session.execute(delete(LoginFailureRow).where(LoginFailureRow.at < at - timedelta(days=1)))
+            session.add(LoginFailureRow(at=at, name=name[:64], address=address[:64]))
+
+    async def login_failures(self, name: str, address: str, since: datetime) -> tuple[list[datetime], list[datetime]]:
+        """When sign-in failed since ``since``: for this name, and from this address."""
+        async with self._sessions() as session:
+            by_name = (await session.scalars(select(LoginFailureRow.at).where(
+                LoginFailureRow.name == name[:64], LoginFailureRow.at >= since))).all()
+            by_address = (await session.scalars(select(LoginFailureRow.at).where(
+                LoginFailureRow.address == address[:64], LoginFailureRow.at >= since))).all()
+        return list(by_name), list(by_address)
+
+    async def clear_login_failures(self, name: str) -> None:
+        """A right password: the name's count starts again (the address's does not)."""
+        async with self._sessions.begin() as session:
+            await session.execute(delete(LoginFailureRow).where(LoginFailureRow.name == name[:64]))
 
     async def set_language(self, user_id: int, language: str) -> None:
         language = check_language(language)
@@ -173,7 +266,7 @@ class ConsoleStore:
                 await session.execute(
                     select(ConsoleSessionRow, ConsoleUserRow)
                     .join(ConsoleUserRow, ConsoleUserRow.id == ConsoleSessionRow.user_id)
-                    .where(ConsoleSessionRow.id_hash == digest(secret))
+                    .where(ConsoleSessionRow.id_hash == digest(secret), ConsoleUserRow.disabled.is_(False))
                 )
             ).first()
         if found is None:
@@ -187,6 +280,15 @@ class ConsoleStore:
         async with self._sessions.begin() as session:
             await session.execute(delete(ConsoleSessionRow).where(ConsoleSessionRow.id_hash == digest(secret)))
 
+    async def end_sessions(self, user_id: int, keep: str | None = None) -> int:
+        """End every session of a user (but the one whose cookie value is ``keep``); how many ended."""
+        condition = ConsoleSessionRow.user_id == user_id
+        if keep is not None:
+            condition = condition & (ConsoleSessionRow.id_hash != digest(keep))
+        async with self._sessions.begin() as session:
+            result = await session.execute(delete(ConsoleSessionRow).where(condition))
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
     # -- API tokens ----------------------------------------------------------------------------
     async def add_token(self, user: User, label: str) -> str:
         """A new token for ``user``; the clear text is returned once and never stored."""
@@ -198,18 +300,50 @@ class ConsoleStore:
         return token
 
     async def token_user(self, token: str) -> User | None:
+        found = await self.token(token)
+        return None if found is None else found[0]
+
+    async def token(self, token: str) -> tuple[User, int] | None:
+        """The user a token acts as, and the token's id; None when unknown, revoked or the user is disabled."""
         async with self._sessions.begin() as session:
             found = (
                 await session.execute(
                     select(ApiTokenRow, ConsoleUserRow)
                     .join(ConsoleUserRow, ConsoleUserRow.id == ApiTokenRow.user_id)
-                    .where(ApiTokenRow.token_hash == digest(token), ApiTokenRow.revoked.is_(False))
+                    .where(ApiTokenRow.token_hash == digest(token), ApiTokenRow.revoked.is_(False),
+                           ConsoleUserRow.disabled.is_(False))
                 )
             ).first()
             if found is None:
                 return None
             found[0].last_used_at = datetime.now(UTC)
-            return _user(found[1])
+            return _user(found[1]), found[0].id
+
+    async def tokens(self) -> list[Token]:
+        async with self._sessions() as session:
+            found = (
+                await session.execute(
+                    select(ApiTokenRow, ConsoleUserRow.name)
+                    .join(ConsoleUserRow, ConsoleUserRow.id == ApiTokenRow.user_id)
+                    .order_by(ApiTokenRow.id)
+                )
+            ).all()
+        return [_token(row, name) for row, name in found]
+
+    async def revoke_token(self, token_id: int) -> Token | None:
+        """Revoke a token for good (None if there is no such token); revoking twice changes nothing."""
+        async with self._sessions.begin() as session:
+            found = (
+                await session.execute(
+                    select(ApiTokenRow, ConsoleUserRow.name)
+                    .join(ConsoleUserRow, ConsoleUserRow.id == ApiTokenRow.user_id)
+                    .where(ApiTokenRow.id == token_id)
+                )
+            ).first()
+            if found is None:
+                return None
+            found[0].revoked = True
+            return _token(found[0], found[1])
 
     # -- audit ---------------------------------------------------------------------------------
     async def audit(self, actor: str, via: str, action: str, target: str, details: dict[str, Any]) -> None:
