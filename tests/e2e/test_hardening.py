@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -172,6 +173,15 @@ def hotline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hotline]:
         rig.stop()
         for pid in rig.asterisk_pids():  # never leave an Asterisk behind, whatever the tests found
             os.kill(pid, signal.SIGKILL)
+        from hotline.settings import Settings
+        from telephony.provision import current_root
+
+        root = current_root(Settings.from_env(env).cache_dir)
+        instance_dir = None if root is None else root / "hotline" / instance
+        if instance_dir is not None and instance_dir.is_dir():
+            # Keep Asterisk's logs with the test's files; the run directory itself goes away.
+            shutil.copytree(instance_dir / "log", workdir / "asterisk-log", dirs_exist_ok=True)
+            shutil.rmtree(instance_dir, ignore_errors=True)
 
 
 async def _caller_records(db_url: str, number: str, timeout: float = 20.0) -> list:
