@@ -198,6 +198,8 @@ class AsteriskInstance:
         (self.host_dir / FINGERPRINT_FILE).unlink(missing_ok=True)
         self.pid_file.unlink(missing_ok=True)
         owner = self.run_as()
+        if owner is None and os.geteuid() == 0 and self.root.resolve() != Path("/"):
+            log.warning("the root %s has no %r user: Asterisk will run as root", self.root, RUN_USER)
         self.host_dir.mkdir(parents=True, exist_ok=True)
         self.host_dir.parent.chmod(0o755)
         # Asterisk may enter its folder, not read the credentials or the service's token.
