@@ -28,6 +28,7 @@ from cdr.importer import import_gap
 from console.app import setup_console
 from hotline.bootstrap import Service, ServiceConfig
 from storage.engine import upgrade
+from telephony.asterisk import write_private
 
 __all__ = ["SERVICE", "Service", "ServiceConfig", "build_app", "serve"]
 
@@ -43,20 +44,12 @@ class _Waitable(Protocol):
     async def wait(self) -> object: ...
 
 
-def _write_secret(path: os.PathLike[str] | str, text: str) -> None:
-    """A secret file is created 0600, never written then chmod-ed."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(text)
-
-
 async def token_ctx(app: web.Application) -> AsyncIterator[None]:
     service = app[SERVICE]
     service.local_token = secrets.token_urlsafe(32)
     path = service.config.token_file
     if path is not None:
-        path.unlink(missing_ok=True)  # a stale file of a crashed run: the new one is created 0600
-        _write_secret(path, service.local_token)
+        write_private(path, service.local_token)  # created 0600, never written then chmod-ed
     yield
     if path is not None:
         path.unlink(missing_ok=True)

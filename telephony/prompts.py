@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import shutil
 import subprocess
 from collections.abc import Iterable, Mapping
@@ -175,6 +176,12 @@ def set_offer(sounds_dir: Path, queue: str, language: str | None) -> None:
     target = offer_file(sounds_dir, queue)
     partial = target.with_suffix(".part")
     shutil.copyfile(source, partial)
+    # The service runs with umask 077; Asterisk (its own user) must still read the file: the
+    # folder's owner and a readable mode, as the files installed at provisioning have.
+    folder = target.parent.stat()
+    if os.geteuid() == 0:
+        os.chown(partial, folder.st_uid, folder.st_gid)
+    os.chmod(partial, 0o644)
     partial.rename(target)
 
 
