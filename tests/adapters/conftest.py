@@ -22,6 +22,7 @@ from sqlalchemy import Engine, create_engine
 from sqlalchemy.engine import make_url
 
 from storage.engine import sync_url
+from support.app import service_app  # noqa: F401  (the shared app fixture, registered by this import)
 
 DEFAULT_PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"
 

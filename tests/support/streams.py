@@ -1,0 +1,80 @@
+"""AMI streams as raw text, replayed through the real boundary: :class:`telephony.ami.parser.AMIParser`
+then :func:`telephony.events.decode_event`, into the record builder or the live routing state.
+
+Captured-style streams live in ``ami_streams/<name>.txt`` (CRLF line ends, a blank line between
+messages, exactly as Asterisk 22 writes them with ``timestampevents = yes``):
+
+* ``answered_call``: Arabic > medical > paediatrics, 7.4 s in the queue, the doctor hangs up first;
+* ``abandoned_call``: an English caller waits 45.5 s in en-general and hangs up;
+* ``callback_call``: the service calls an abandoned caller back; the caller is queued and answered.
+
+Tests may also write a log by hand (:func:`ami_text`): indented blocks, one header a line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import overload
+
+from cdr.builder import CallRecord, RecordBuilder
+from routing.state import LiveState
+from telephony.ami.message import Message
+from telephony.ami.parser import AMIParser
+from telephony.events import Event, decode_event
+
+__all__ = ["STREAMS", "ami_stream", "ami_text", "parse_ami", "replay", "typed"]
+
+STREAMS = Path(__file__).parent / "ami_streams"
+CHUNK = 61  # bytes per read: messages, lines and UTF-8 characters are split across reads, as on a socket
+
+
+def parse_ami(data: bytes, chunk: int = CHUNK) -> list[Message]:
+    """Raw AMI bytes -> messages, fed to one parser ``chunk`` bytes at a time."""
+    parser = AMIParser()
+    messages: list[Message] = []
+    for start in range(0, len(data), chunk):
+        messages.extend(parser.feed(data[start : start + chunk]))
+    assert parser.buffered == 0, f"the stream ends inside a message: {data[-200:]!r}"
+    return messages
+
+
+def ami_stream(name: str) -> list[Message]:
+    """The messages of the captured-style stream ``ami_streams/<name>.txt``."""
+    return parse_ami((STREAMS / f"{name}.txt").read_bytes())
+
+
+def ami_text(text: str) -> list[Message]:
+    """A hand-written AMI log (indented blocks of ``Header: value`` lines, a blank line between
+    messages) -> messages, through the same parser."""
+    raw = "\r\n".join(line.strip() for line in text.strip().splitlines()) + "\r\n\r\n"
+    return parse_ami(raw.encode("utf-8"))
+
+
+def typed(messages: Iterable[Message | Mapping[str, str] | Event]) -> list[Event]:
+    """Each message (or hand-written header mapping) typed once, as the service does; messages of events we do not use are left out.
+    A known event with bad headers raises (``EventParseError``): a fixture must not lose events silently."""
+    events: list[Event] = []
+    for message in messages:
+        event = decode_event(message) if isinstance(message, (Message, Mapping)) else message
+        if event is not None:
+            events.append(event)
+    return events
+
+
+@overload
+def replay(source: Iterable[Message | Mapping[str, str] | Event], target: RecordBuilder) -> list[CallRecord]: ...
+@overload
+def replay(source: Iterable[Message | Mapping[str, str] | Event], target: LiveState) -> LiveState: ...
+def replay(source: Iterable[Message | Mapping[str, str] | Event], target: RecordBuilder | LiveState) -> list[CallRecord] | LiveState:
+    """Replay messages (or typed events) in order: into a record builder (the records it completed)
+    or into the live routing state (each event applied at its own ``timestamp``; the state)."""
+    events = typed(source)
+    if isinstance(target, RecordBuilder):
+        records: list[CallRecord] = []
+        for event in events:
+            records.extend(target.feed(event))
+        return records
+    for event in events:
+        target.apply(event, float(getattr(event, "timestamp", 0.0)))
+    return target
