@@ -1,7 +1,8 @@
 """Call records built from AMI event logs, as Asterisk 22 sends them (manager.conf timestampevents=yes).
 
-Each test pastes the events of one call, header names and all, and feeds them through
-``parse_event`` and ``RecordBuilder``. Events we do not use (Newexten, VarSet, ...) are left in
+The whole calls are raw AMI streams (tests/support/ami_streams/*.txt) replayed through the real
+parser; the other tests paste the events of one call, header names and all. Everything is typed by
+``decode_event`` and fed to ``RecordBuilder``. Events we do not use (Newexten, VarSet, ...) are left in
 where they matter to show they are ignored.
 """
 
@@ -13,23 +14,19 @@ from datetime import UTC, datetime
 import pytest
 
 from cdr.builder import CallRecord, Outcome, RecordBuilder
+from support.streams import ami_stream, replay
+from telephony.ami.message import Message
 from telephony.events import EventParseError, Hangup, HotlineRoute, Newchannel, decode_event, parse_event
 
 NUMBER = "151"
 CONTEXT = "hotline-inbound"
 
-AmiLog = Sequence[Mapping[str, str]]
+AmiLog = Sequence[Mapping[str, str] | Message]
 
 
 def play(log: AmiLog, builder: RecordBuilder | None = None) -> list[CallRecord]:
     """Feed an AMI log, event by event, to a builder; the records it completed."""
-    builder = builder or RecordBuilder(number=NUMBER, context=CONTEXT)
-    records: list[CallRecord] = []
-    for headers in log:
-        event = parse_event(headers)
-        if event is not None:
-            records.extend(builder.feed(event))
-    return records
+    return replay(log, builder or RecordBuilder(number=NUMBER, context=CONTEXT))
 
 
 def only(records: list[CallRecord]) -> CallRecord:
@@ -43,20 +40,7 @@ def utc(ts: float) -> datetime:
 
 # A caller on the Orange trunk dials 151, chooses Arabic > medical > paediatrics, waits 7.4 s in
 # ar-med-paediatrics and talks to Dr. Salma Haddad; she hangs up first.
-ANSWERED_BY_PAEDIATRICIAN: AmiLog = [
-    {"Event": "Newchannel", "Privilege": "call,all", "Timestamp": "1700000000.100000", "Channel": "PJSIP/orange-trunk-00000001", "ChannelState": "4", "ChannelStateDesc": "Ring", "CallerIDNum": "0791234567", "CallerIDName": "محمد عبدالله", "ConnectedLineNum": "<unknown>", "ConnectedLineName": "<unknown>", "Language": "en", "AccountCode": "", "Context": "hotline-inbound", "Exten": "151", "Priority": "1", "Uniqueid": "1700000000.1", "Linkedid": "1700000000.1"},
-    {"Event": "Newexten", "Privilege": "dialplan,all", "Timestamp": "1700000000.101000", "Channel": "PJSIP/orange-trunk-00000001", "Context": "hotline-inbound", "Exten": "151", "Priority": "1", "Application": "AGI", "AppData": "agi://127.0.0.1:4573/ivr", "Uniqueid": "1700000000.1", "Linkedid": "1700000000.1"},
-    {"Event": "VarSet", "Privilege": "dialplan,all", "Timestamp": "1700000012.400000", "Channel": "PJSIP/orange-trunk-00000001", "Variable": "HOTLINE_QUEUE", "Value": "ar-med-paediatrics", "Uniqueid": "1700000000.1", "Linkedid": "1700000000.1"},
-    {"Event": "UserEvent", "Privilege": "user,all", "Timestamp": "1700000012.500000", "Channel": "PJSIP/orange-trunk-00000001", "CallerIDNum": "0791234567", "CallerIDName": "محمد عبدالله", "Context": "hotline-inbound", "Exten": "151", "Uniqueid": "1700000000.1", "Linkedid": "1700000000.1", "UserEvent": "HotlineRoute", "Language": "ar", "Topic": "medical", "Specialty": "paediatrics", "Queue": "ar-med-paediatrics", "Result": "OK"},
-    {"Event": "QueueCallerJoin", "Privilege": "agent,all", "Timestamp": "1700000012.600000", "Channel": "PJSIP/orange-trunk-00000001", "CallerIDNum": "0791234567", "CallerIDName": "محمد عبدالله", "Uniqueid": "1700000000.1", "Linkedid": "1700000000.1", "Queue": "ar-med-paediatrics", "Position": "1", "Count": "1"},
-    {"Event": "Newchannel", "Privilege": "call,all", "Timestamp": "1700000016.900000", "Channel": "PJSIP/dr-salma-00000002", "ChannelState": "0", "ChannelStateDesc": "Down", "CallerIDNum": "1201", "CallerIDName": "Dr. Salma Haddad", "ConnectedLineNum": "0791234567", "ConnectedLineName": "محمد عبدالله", "Language": "ar", "AccountCode": "", "Context": "hotline-inbound", "Exten": "151", "Priority": "1", "Uniqueid": "1700000016.2", "Linkedid": "1700000000.1"},
-    {"Event": "AgentCalled", "Privilege": "agent,all", "Timestamp": "1700000016.950000", "Channel": "PJSIP/orange-trunk-00000001", "Uniqueid": "1700000000.1", "Linkedid": "1700000000.1", "DestChannel": "PJSIP/dr-salma-00000002", "DestUniqueid": "1700000016.2", "Queue": "ar-med-paediatrics", "MemberName": "Dr. Salma Haddad", "Interface": "PJSIP/dr-salma"},
-    {"Event": "QueueCallerLeave", "Privilege": "agent,all", "Timestamp": "1700000019.990000", "Channel": "PJSIP/orange-trunk-00000001", "Uniqueid": "1700000000.1", "Linkedid": "1700000000.1", "Queue": "ar-med-paediatrics", "Position": "1", "Count": "0"},
-    {"Event": "AgentConnect", "Privilege": "agent,all", "Timestamp": "1700000020.000000", "Channel": "PJSIP/orange-trunk-00000001", "CallerIDNum": "0791234567", "CallerIDName": "محمد عبدالله", "Uniqueid": "1700000000.1", "Linkedid": "1700000000.1", "DestChannel": "PJSIP/dr-salma-00000002", "DestCallerIDNum": "1201", "DestCallerIDName": "Dr. Salma Haddad", "DestUniqueid": "1700000016.2", "DestLinkedid": "1700000000.1", "Queue": "ar-med-paediatrics", "MemberName": "Dr. Salma Haddad", "Interface": "PJSIP/dr-salma", "HoldTime": "7", "RingTime": "3"},
-    {"Event": "Hangup", "Privilege": "call,all", "Timestamp": "1700000200.200000", "Channel": "PJSIP/dr-salma-00000002", "Uniqueid": "1700000016.2", "Linkedid": "1700000000.1", "Cause": "16", "Cause-txt": "Normal Clearing"},
-    {"Event": "AgentComplete", "Privilege": "agent,all", "Timestamp": "1700000200.250000", "Channel": "PJSIP/orange-trunk-00000001", "Uniqueid": "1700000000.1", "Linkedid": "1700000000.1", "DestChannel": "PJSIP/dr-salma-00000002", "DestUniqueid": "1700000016.2", "Queue": "ar-med-paediatrics", "MemberName": "Dr. Salma Haddad", "Interface": "PJSIP/dr-salma", "HoldTime": "7", "TalkTime": "180", "Reason": "agent"},
-    {"Event": "Hangup", "Privilege": "call,all", "Timestamp": "1700000200.300000", "Channel": "PJSIP/orange-trunk-00000001", "CallerIDNum": "0791234567", "CallerIDName": "محمد عبدالله", "Uniqueid": "1700000000.1", "Linkedid": "1700000000.1", "Cause": "16", "Cause-txt": "Normal Clearing"},
-]
+ANSWERED_BY_PAEDIATRICIAN: AmiLog = ami_stream("answered_call")
 
 
 def test_call_answered_by_the_arabic_speaking_paediatrician_is_recorded_with_agent_route_and_times() -> None:
@@ -114,14 +98,7 @@ def test_duplicate_hangup_and_late_agent_complete_add_nothing() -> None:
 
 
 # An English caller for general information waits 45.5 s in en-general and hangs up.
-ABANDONED_IN_QUEUE: AmiLog = [
-    {"Event": "Newchannel", "Privilege": "call,all", "Timestamp": "1700001000.000000", "Channel": "PJSIP/zain-trunk-00000010", "ChannelState": "4", "ChannelStateDesc": "Ring", "CallerIDNum": "0777000111", "CallerIDName": "<unknown>", "Context": "hotline-inbound", "Exten": "151", "Priority": "1", "Uniqueid": "1700001000.10", "Linkedid": "1700001000.10"},
-    {"Event": "UserEvent", "Privilege": "user,all", "Timestamp": "1700001009.000000", "Channel": "PJSIP/zain-trunk-00000010", "Uniqueid": "1700001000.10", "Linkedid": "1700001000.10", "UserEvent": "HotlineRoute", "Language": "en", "Topic": "information", "Specialty": "", "Queue": "en-general", "Result": "OK"},
-    {"Event": "QueueCallerJoin", "Privilege": "agent,all", "Timestamp": "1700001010.000000", "Channel": "PJSIP/zain-trunk-00000010", "Uniqueid": "1700001000.10", "Linkedid": "1700001000.10", "Queue": "en-general", "Position": "3", "Count": "3"},
-    {"Event": "QueueCallerAbandon", "Privilege": "agent,all", "Timestamp": "1700001055.500000", "Channel": "PJSIP/zain-trunk-00000010", "Uniqueid": "1700001000.10", "Linkedid": "1700001000.10", "Queue": "en-general", "Position": "1", "OriginalPosition": "3", "HoldTime": "45"},
-    {"Event": "QueueCallerLeave", "Privilege": "agent,all", "Timestamp": "1700001055.500100", "Channel": "PJSIP/zain-trunk-00000010", "Uniqueid": "1700001000.10", "Linkedid": "1700001000.10", "Queue": "en-general", "Position": "1", "Count": "2"},
-    {"Event": "Hangup", "Privilege": "call,all", "Timestamp": "1700001055.600000", "Channel": "PJSIP/zain-trunk-00000010", "Uniqueid": "1700001000.10", "Linkedid": "1700001000.10", "Cause": "16", "Cause-txt": "Normal Clearing"},
-]
+ABANDONED_IN_QUEUE: AmiLog = ami_stream("abandoned_call")
 
 
 def test_caller_hanging_up_in_queue_is_abandoned_queue_with_the_wait_since_joining() -> None:
@@ -277,7 +254,7 @@ def test_parse_event_types_the_headers_it_knows() -> None:
 
 
 def test_parse_event_reads_header_names_case_insensitively() -> None:
-    headers = {k.lower(): v for k, v in ANSWERED_BY_PAEDIATRICIAN[-1].items()}
+    headers = {k.lower(): v for k, v in ANSWERED_BY_PAEDIATRICIAN[-1].headers}
 
     assert isinstance(parse_event(headers), Hangup)
 
@@ -318,13 +295,7 @@ def test_a_malformed_number_reads_as_its_default_and_the_record_still_completes(
 
 # The service calls a caller back: Asterisk originates to the trunk; when the caller answers the
 # dialplan announces the callback, greets them, and queues them in their skill group.
-CALLBACK_CONNECTED: AmiLog = [
-    {"Event": "Newchannel", "Timestamp": "1700100000.000000", "Channel": "PJSIP/trunk-0000000a", "CallerIDNum": "151", "CallerIDName": "", "Context": "hotline-callback-out", "Exten": "s", "Uniqueid": "1700100000.20", "Linkedid": "1700100000.20"},
-    {"Event": "UserEvent", "Timestamp": "1700100006.000000", "Channel": "PJSIP/trunk-0000000a", "Uniqueid": "1700100000.20", "Linkedid": "1700100000.20", "UserEvent": "HotlineCallback", "Attempt": "7", "Number": "55123456", "Language": "ar", "Queue": "ar-general", "CallbackOf": "1700000000.1"},
-    {"Event": "QueueCallerJoin", "Timestamp": "1700100009.000000", "Channel": "PJSIP/trunk-0000000a", "Uniqueid": "1700100000.20", "Linkedid": "1700100000.20", "Queue": "ar-general", "Position": "1", "Count": "1"},
-    {"Event": "AgentConnect", "Timestamp": "1700100010.000000", "Channel": "PJSIP/trunk-0000000a", "Uniqueid": "1700100000.20", "Linkedid": "1700100000.20", "DestChannel": "PJSIP/agent-ar-1-0000000b", "DestUniqueid": "1700100009.21", "Queue": "ar-general", "MemberName": "agent-ar-1", "Interface": "PJSIP/agent-ar-1", "HoldTime": "1", "RingTime": "1"},
-    {"Event": "Hangup", "Timestamp": "1700100070.000000", "Channel": "PJSIP/trunk-0000000a", "Uniqueid": "1700100000.20", "Linkedid": "1700100000.20", "Cause": "16", "Cause-txt": "Normal Clearing"},
-]
+CALLBACK_CONNECTED: AmiLog = ami_stream("callback_call")
 
 
 def test_a_callback_call_is_its_own_record_linked_to_the_original_call() -> None:

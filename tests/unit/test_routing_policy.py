@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from telephony.ami.client import AMIParser
+from support.streams import ami_text, replay
+from telephony.ami.message import Message
+from telephony.events import decode_event
 from profiles.model import Person, load_profile
 from routing.policy import (
     Choice,
@@ -46,15 +48,15 @@ def profile_with(*extra, **routing):
 
 
 def play(state, text):
-    """Apply an AMI log (``Timestamp`` = when the event is applied)."""
-    raw = "\r\n".join(line.strip() for line in text.strip().splitlines()) + "\r\n\r\n"
-    for message in AMIParser().feed(raw.encode()):
-        state.apply(message, float(message["Timestamp"]))
-    return state
+    """Apply an AMI log, each message typed once (``Timestamp`` = when the event is applied)."""
+    return replay(ami_text(text), state)
 
 
 def ev(state, t, event, **headers):
-    state.apply({"Event": event, **headers}, t)
+    """One event written by hand, typed by the boundary's parser (``Timestamp``: ``t``), applied at ``t``."""
+    typed = decode_event(Message({"Event": event, "Timestamp": repr(t), **headers}))
+    assert typed is not None, f"{event} is not an event routing uses"
+    state.apply(typed, t)
 
 
 def login(state, t, pid, *queues, paused=False, reason=""):
@@ -382,7 +384,7 @@ def test_three_missed_rings_in_a_row_pause_the_person_in_all_queues():
     ring_no_answer(state, 1010.0, "agent-ar-1", 1)
     snap = state.snapshot(1020.0)
     assert auto_pauses(snap, PROFILE.routing) == ["agent-ar-1"]
-    state.apply({"Event": "QueueCallerJoin", "Queue": "ar-general", "Uniqueid": "c", "Position": "1"}, 1020.0)
+    ev(state, 1020.0, "QueueCallerJoin", Queue="ar-general", Uniqueid="c", Position="1")
     decisions = decide(state.snapshot(1020.0), PROFILE, 1020.0)
     assert decisions.pauses == (PauseChange("agent-ar-1", "PJSIP/agent-ar-1", None, True, "missed-rings"),)
     assert decisions.choices[0].person_id is None  # not rung again
