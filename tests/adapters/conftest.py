@@ -12,17 +12,17 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
 from psycopg import sql
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.engine import make_url
+from support.app import service_app  # noqa: F401  (the shared app fixture, registered by this import)
 
 from storage.engine import sync_url
-from support.app import service_app  # noqa: F401  (the shared app fixture, registered by this import)
 
 DEFAULT_PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"
 

@@ -2,4 +2,4 @@
 
 from support.fake_ami import BANNER, FakeAction, FakeAMIConnection, FakeAMIServer, encode
 
-__all__ = ["BANNER", "FakeAction", "FakeAMIConnection", "FakeAMIServer", "encode"]
+__all__ = ["BANNER", "FakeAMIConnection", "FakeAMIServer", "FakeAction", "encode"]

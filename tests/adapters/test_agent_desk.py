@@ -7,24 +7,19 @@ QueuePause, QueuePenalty and QueueStatus with the events Asterisk 22 sends.
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import pytest
+from support.app import PROFILE
+from support.desk import Running
+from support.fake_ami import FakeAMIServer
+from support.fake_app_queue import FakeAppQueue
 
-from profiles.model import load_profile
-from routing.db import RoutingStore
 from routing.policy import MISSED_RINGS, NO_SEAT
 from routing.queues import build_queues
-from routing.service import AgentDesk, AgentDeskError
+from routing.service import AgentDeskError
 from storage.engine import upgrade
-from telephony.ami.client import AMIClient
-from telephony.ami.message import Message
-from telephony.events import AgentRingNoAnswer, Hangup, QueueMemberAdded, parse_event
+from telephony.events import AgentRingNoAnswer, Hangup, QueueMemberAdded
 
-from support.fake_ami import FakeAMIServer
-from support.fake_app_queue import FakeAppQueue  # noqa: F401  (also re-exported: older tests import it from here)
-
-PROFILE = load_profile(Path(__file__).parents[2] / "profiles" / "moh-151.yaml")
 QUEUES_OF = {}
 for spec in build_queues(PROFILE):
     for member in spec.members:
@@ -44,35 +39,6 @@ async def fake():
 def db_path(db_url):
     upgrade(db_url)
     return db_url
-
-
-class Running:
-    """A desk with its own AMI client, wired as the root wires it: one AMI handler parses each
-    event once and hands the typed event to the desk."""
-
-    def __init__(self, server: FakeAMIServer, db_url: str, wired: bool = True) -> None:
-        self.client = AMIClient("127.0.0.1", server.port, "hotline", "s3cret", backoff_initial=0.05,
-                                backoff_max=0.2)  # fmt: skip
-        self.store = RoutingStore(db_url)
-        self.desk = AgentDesk(PROFILE, self.client, self.store)
-        if wired:
-            self.client.add_event_handler(self.on_ami_event)
-
-    def on_ami_event(self, message: Message) -> None:
-        event = parse_event(message)
-        if event is not None:
-            self.desk.on_event(event)
-
-    async def __aenter__(self) -> AgentDesk:
-        await self.desk.start()
-        await self.client.start()
-        await self.client.wait_connected(5)
-        return self.desk
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.desk.close()
-        await self.client.close()
-        await self.store.close()
 
 
 async def settled(server: FakeAMIServer, predicate, timeout: float = 5.0) -> None:

@@ -11,6 +11,18 @@ from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
+from support.eventually import eventually
+from support.fake_asterisk import (
+    REPLY_510,
+    REPLY_511,
+    USAGE_520,
+    FakeAsterisk,
+    asterisk_parse_args,
+    asterisk_separate_app_args,
+    environment_bytes,
+)
+from support.fake_asterisk import build_environment as asterisk_environment
+from support.fake_asterisk import run_fake as run_fake_asterisk
 
 from telephony.agi import (
     LINE_LIMIT,
@@ -31,31 +43,6 @@ from telephony.agi import (
     parse_response_line,
     quote_argument,
 )
-
-try:
-    from .fake_asterisk import (
-        REPLY_510,
-        REPLY_511,
-        USAGE_520,
-        FakeAsterisk,
-        asterisk_parse_args,
-        asterisk_separate_app_args,
-        environment_bytes,
-    )
-    from .fake_asterisk import build_environment as asterisk_environment
-    from .fake_asterisk import run_fake as run_fake_asterisk
-except ImportError:  # tests/adapters is not a package
-    from fake_asterisk import (  # type: ignore[no-redef]
-        REPLY_510,
-        REPLY_511,
-        USAGE_520,
-        FakeAsterisk,
-        asterisk_parse_args,
-        asterisk_separate_app_args,
-        environment_bytes,
-    )
-    from fake_asterisk import build_environment as asterisk_environment  # type: ignore[no-redef]
-    from fake_asterisk import run_fake as run_fake_asterisk  # type: ignore[no-redef]
 
 # The per-start secret our server is built with; the dialplan puts it first in every AGI URL,
 # agi://host:port/<secret>/<route>, and Asterisk sends agi_network_script: <secret>/<route>.
@@ -114,12 +101,6 @@ async def start_server() -> AsyncIterator[ServerFactory]:
     yield factory
     for server in servers:
         await server.close()
-
-
-async def wait_until(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not predicate():
-            await asyncio.sleep(0.01)
 
 
 # ------------------------------------------------------------------------------------------
@@ -295,9 +276,7 @@ class _ServerInThread:
             self.port = server.port
             self.ready.set()
             await self._stop.wait()
-            async with asyncio.timeout(5):
-                while server.active_sessions:
-                    await asyncio.sleep(0.01)
+            await eventually(lambda: server.active_sessions == 0, what="the sessions to end")
             self.active_sessions = server.active_sessions
 
     def start(self) -> None:
@@ -354,7 +333,7 @@ async def test_silent_peer_is_closed_after_env_timeout(start_server: ServerFacto
     reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
     assert await asyncio.wait_for(reader.read(), 5) == b""
     writer.close()
-    await wait_until(lambda: server.active_sessions == 0)
+    await eventually(lambda: server.active_sessions == 0)
 
 
 # ------------------------------------------------------------------------------------------
@@ -764,7 +743,7 @@ async def test_handler_exceeding_deadline_closes_the_call(
     assert received == ['GET DATA "ar/welcome" "60000" "1"'] and closed  # no result variable set
     assert cancelled == [True]
     assert any("slow.1" in r.getMessage() and "deadline" in r.getMessage() for r in caplog.records)
-    await wait_until(lambda: server.active_sessions == 0)
+    await eventually(lambda: server.active_sessions == 0)
 
 
 async def _fake_that_never_answers(fake: FakeAsterisk) -> tuple[list[str], bool]:
@@ -935,7 +914,7 @@ async def test_over_the_session_cap_a_new_connection_is_closed_at_once_and_nothi
 
     server.add_route("ivr", handler)
     held = [asyncio.create_task(run_fake(server.port, uniqueid=f"held.{i}", timeout=30)) for i in range(2)]
-    await wait_until(lambda: len(started) == 2)
+    await eventually(lambda: len(started) == 2)
 
     reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
     writer.write(environment_bytes(build_environment(port=server.port, uniqueid="over.1")))
@@ -951,7 +930,7 @@ async def test_over_the_session_cap_a_new_connection_is_closed_at_once_and_nothi
     release.set()
     for task in held:
         assert (await task).closed_by_server
-    await wait_until(lambda: server.active_sessions == 0)
+    await eventually(lambda: server.active_sessions == 0)
     after = await run_fake(server.port, uniqueid="after.1")
     assert after.closed_by_server and started[-1] == "after.1"
     messages = [r.getMessage() for r in caplog.records]
@@ -989,7 +968,7 @@ async def test_an_over_long_environment_line_closes_the_connection_with_a_log_li
     assert await _send_raw_environment(server.port, environment_bytes(env)) == b""
     assert ran == []
     assert any("longer than" in r.getMessage() and r.levelno == logging.WARNING for r in caplog.records)
-    await wait_until(lambda: server.active_sessions == 0)
+    await eventually(lambda: server.active_sessions == 0)
 
 
 async def test_an_environment_over_the_byte_cap_closes_the_connection_with_a_log_line(

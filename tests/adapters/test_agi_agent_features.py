@@ -12,20 +12,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from support.desk import Running
+from support.fake_ami import FakeAMIServer
+from support.fake_app_queue import FakeAppQueue
+from support.fake_asterisk import FakeAsterisk, asterisk_parse_args, build_environment
 
 from profiles.model import load_profile
 from routing.agi import AgentFeatureHandler
 from storage.engine import upgrade
 from telephony.agi import AGIServer
-
-try:
-    from .fake_ami import FakeAMIServer
-    from .fake_asterisk import FakeAsterisk, asterisk_parse_args, build_environment
-    from .test_agent_desk import FakeAppQueue, Running
-except ImportError:  # tests/adapters is not a package
-    from fake_ami import FakeAMIServer  # type: ignore[no-redef]
-    from fake_asterisk import FakeAsterisk, asterisk_parse_args, build_environment  # type: ignore[no-redef]
-    from test_agent_desk import FakeAppQueue, Running  # type: ignore[no-redef]
 
 PROFILE = load_profile(Path(__file__).parents[2] / "profiles" / "moh-151.yaml")
 SOUNDS = "/hotline/t/sounds"

@@ -13,6 +13,7 @@ import re
 from pathlib import Path
 
 import pytest
+from support.fake_asterisk import FakeAsterisk, build_environment
 
 from hotline.settings import Settings
 from profiles.model import load_profile
@@ -20,11 +21,6 @@ from routing.queues import build_queues, default_queue
 from telephony import names as v
 from telephony.agi import AGIServer, AGISession
 from telephony.asterisk import AsteriskInstance, Credentials, Plan
-
-try:
-    from .fake_asterisk import FakeAsterisk, build_environment
-except ImportError:  # tests/adapters is not a package
-    from fake_asterisk import FakeAsterisk, build_environment  # type: ignore[no-redef]
 
 PROFILE = load_profile(Path(__file__).parents[2] / "profiles" / "moh-151.yaml")
 AGI_CALL = re.compile(r"AGI\((agi://[^,)]+)(?:,([^)]*(?:\([^)]*\)[^)]*)*))?\)")

@@ -11,6 +11,8 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
+from support.eventually import eventually
+from support.fake_ami import FakeAction, FakeAMIConnection, FakeAMIServer, encode
 
 from telephony.ami.client import (
     AMIAuthError,
@@ -22,11 +24,6 @@ from telephony.ami.client import (
     AMITimeout,
     Message,
 )
-
-try:  # tests/adapters may or may not become a package
-    from .fake_ami import FakeAction, FakeAMIConnection, FakeAMIServer, encode
-except ImportError:
-    from fake_ami import FakeAction, FakeAMIConnection, FakeAMIServer, encode  # type: ignore[no-redef]
 
 ARABIC_NAME = "محمد"  # م ح م د: four 2-byte characters
 
@@ -96,12 +93,6 @@ async def connected_client(make_client: Callable[..., AMIClient], **overrides: A
     await client.start()
     await client.wait_connected(timeout=3)
     return client
-
-
-async def eventually(predicate: Callable[[], bool], timeout: float = 3.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not predicate():
-            await asyncio.sleep(0.01)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -346,7 +337,7 @@ async def test_arabic_caller_name_split_across_reads_arrives_intact(
     cut = cut_inside_second_letter(data)
     conn = server.logged_in_connections[0]
     await conn.send_raw(data[:cut])
-    await asyncio.sleep(0.05)
+    await eventually(lambda: data[:cut] in chunks)  # the first half is read on its own
     await conn.send_raw(data[cut:])
     await eventually(lambda: bool(received))
 
@@ -379,7 +370,9 @@ async def test_originate_without_response_is_not_resent_after_reconnect(
     assert "ActionID" not in action  # the caller's dict is not modified
     await server.wait_until(lambda: len(server.logged_in_connections) >= 2)
     await client.wait_connected(3)
-    await asyncio.sleep(0.2)  # leave time for a (wrong) re-send to arrive
+    # Barrier: a (wrong) re-send would be written on the new connection before this Ping, and the
+    # server reads and records one connection's actions in order.
+    await client.send_action({"Action": "Ping"})
     assert server.count("Originate") == 1
     assert logins == [1, 2]
 
@@ -392,7 +385,7 @@ async def test_send_action_when_not_connected_raises_at_once_and_queues_nothing(
         await client.send_action({"Action": "Originate", "Channel": "PJSIP/1"})
     await client.start()
     await client.wait_connected(3)
-    await asyncio.sleep(0.1)
+    await client.send_action({"Action": "Ping"})  # barrier: anything queued before it would be read first
     assert server.count("Originate") == 0
 
 
@@ -803,8 +796,8 @@ async def test_close_cancels_cleanly_without_pending_tasks(
         await client.close()  # idempotent
         with pytest.raises(RuntimeError):
             await client.start()
-        await asyncio.sleep(0.1)
-        assert len(server.connections) == 1  # no reconnect after close
+        # No reconnect after close: nothing is left that could dial (no hotline-ami task, above).
+        assert len(server.connections) == 1
         gc.collect()
         await asyncio.sleep(0)
         assert loop_errors == []

@@ -10,15 +10,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from support.fake_asterisk import USAGE_520, FakeAsterisk, asterisk_parse_args, build_environment
 
 from ivr.handler import IvrHandler
 from profiles.model import load_profile
 from telephony.agi import AGIServer
-
-try:
-    from .fake_asterisk import USAGE_520, FakeAsterisk, asterisk_parse_args, build_environment
-except ImportError:  # tests/adapters is not a package
-    from fake_asterisk import USAGE_520, FakeAsterisk, asterisk_parse_args, build_environment  # type: ignore[no-redef]
 
 PROFILE = load_profile(Path(__file__).parents[2] / "profiles" / "moh-151.yaml")
 SOUNDS = "/hotline/test/sounds"

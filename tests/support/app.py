@@ -21,10 +21,9 @@ from aiohttp.test_utils import TestClient, TestServer
 from hotline.service import SERVICE, ServiceConfig, build_app
 from hotline.settings import Settings
 from profiles.model import Profile, load_profile
-from telephony.asterisk import Credentials
-
 from support.fake_ami import FakeAMIServer
 from support.fake_app_queue import FakeAppQueue
+from telephony.asterisk import Credentials
 
 __all__ = ["AMI_SECRET", "AMI_USERNAME", "PROFILE", "ServiceApp", "running_service", "service_app"]
 

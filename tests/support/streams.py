@@ -52,8 +52,9 @@ def ami_text(text: str) -> list[Message]:
 
 
 def typed(messages: Iterable[Message | Mapping[str, str] | Event]) -> list[Event]:
-    """Each message (or hand-written header mapping) typed once, as the service does; messages of events we do not use are left out.
-    A known event with bad headers raises (``EventParseError``): a fixture must not lose events silently."""
+    """Each message (or hand-written header mapping) typed once, as the service does; messages of
+    events we do not use are left out. A known event with bad headers raises (``EventParseError``):
+    a fixture must not lose events silently."""
     events: list[Event] = []
     for message in messages:
         event = decode_event(message) if isinstance(message, (Message, Mapping)) else message
@@ -66,7 +67,9 @@ def typed(messages: Iterable[Message | Mapping[str, str] | Event]) -> list[Event
 def replay(source: Iterable[Message | Mapping[str, str] | Event], target: RecordBuilder) -> list[CallRecord]: ...
 @overload
 def replay(source: Iterable[Message | Mapping[str, str] | Event], target: LiveState) -> LiveState: ...
-def replay(source: Iterable[Message | Mapping[str, str] | Event], target: RecordBuilder | LiveState) -> list[CallRecord] | LiveState:
+def replay(
+    source: Iterable[Message | Mapping[str, str] | Event], target: RecordBuilder | LiveState
+) -> list[CallRecord] | LiveState:
     """Replay messages (or typed events) in order: into a record builder (the records it completed)
     or into the live routing state (each event applied at its own ``timestamp``; the state)."""
     events = typed(source)

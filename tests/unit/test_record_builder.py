@@ -12,9 +12,9 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
 import pytest
+from support.streams import ami_stream, replay
 
 from cdr.builder import CallRecord, Outcome, RecordBuilder
-from support.streams import ami_stream, replay
 from telephony.ami.message import Message
 from telephony.events import EventParseError, Hangup, HotlineRoute, Newchannel, decode_event, parse_event
 

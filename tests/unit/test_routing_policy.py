@@ -8,10 +8,8 @@ import dataclasses
 from pathlib import Path
 
 import pytest
-
 from support.streams import ami_text, replay
-from telephony.ami.message import Message
-from telephony.events import decode_event
+
 from profiles.model import Person, load_profile
 from routing.policy import (
     Choice,
@@ -25,6 +23,8 @@ from routing.policy import (
 )
 from routing.queues import build_queues
 from routing.state import LiveState, WaitingCall
+from telephony.ami.message import Message
+from telephony.events import decode_event
 
 PROFILE = load_profile(Path(__file__).parents[2] / "profiles" / "moh-151.yaml")
 # epoch 1000 is 03:16 in Kuwait: the night shift (ar-medical-paediatrics: 2 seats)

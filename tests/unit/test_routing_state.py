@@ -7,9 +7,9 @@ time the event is applied at) and parsed by our own parser.
 import dataclasses
 
 import pytest
+from support.streams import ami_text, replay
 
 from routing.state import LiveState, PersonState
-from support.streams import ami_text, replay
 from telephony.ami.message import Message
 from telephony.events import parse_event, parse_queue_status
 
