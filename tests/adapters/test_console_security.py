@@ -1,0 +1,395 @@
+"""The console's access controls (aiohttp's test client, a fake app_queue over real AMI, SQLite): sign-in
+throttling, password change and reset, disabling and removing users, token revocation, live feeds that
+close when access ends, a slow live client, the public origin behind a proxy, and security headers."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+from aiohttp import WSMsgType
+from aiohttp.test_utils import TestClient
+from aiohttp.web_urldispatcher import PrefixedSubAppResource
+
+from console.app import CONSOLE, HANDLERS
+from console.openapi import OPERATIONS, document
+from console.throttle import LoginThrottle
+from hotline.service import SERVICE
+
+try:
+    from .test_console_api import BOSS_PASSWORD, VIEWER_PASSWORD, console, login, rows
+except ImportError:  # tests/adapters is not a package
+    from test_console_api import BOSS_PASSWORD, VIEWER_PASSWORD, console, login, rows  # type: ignore[no-redef]
+
+__all__ = ["console"]  # the fixture, shared with test_console_api
+
+GUARD = 20.0  # seconds: turns a hang into a failure; never what a test asserts
+
+
+@contextlib.asynccontextmanager
+async def another_browser(client: TestClient) -> AsyncIterator[aiohttp.ClientSession]:
+    """A second browser (its own cookies) on the same server."""
+    async with aiohttp.ClientSession(base_url=str(client.make_url("")),
+                                     cookie_jar=aiohttp.CookieJar(unsafe=True)) as session:
+        yield session
+
+
+async def sign_in(session: aiohttp.ClientSession | TestClient, name: str, password: str) -> str:
+    response = await session.post("/api/v1/session", json={"name": name, "password": password})
+    assert response.status == 200, await response.text()
+    return (await response.json())["csrf_token"]
+
+
+async def closed(ws: aiohttp.ClientWebSocketResponse) -> aiohttp.WSMessage:
+    """Read (skipping snapshots) until the server closes the feed; the close message."""
+    while True:
+        message = await ws.receive(timeout=GUARD)
+        if message.type in (WSMsgType.CLOSE, WSMsgType.CLOSED, WSMsgType.CLOSING):
+            return message
+        assert message.type is WSMsgType.TEXT and json.loads(message.data)["type"] == "snapshot"
+
+
+def local_token(db: Any) -> dict[str, str]:
+    return {"Authorization": f"Bearer {(db.parent / 'tok').read_text().strip()}"}
+
+
+# -- sign-in throttling -------------------------------------------------------------------------------
+
+
+async def test_repeated_failures_for_a_name_are_throttled_alike_for_real_and_unknown_names(console):
+    client, app, _, _, db = console
+    app[CONSOLE].throttle = LoginThrottle(per_account=3, per_address=100)
+    answers = {}
+    for name in ("boss", "ghost"):
+        for _ in range(3):
+            response = await client.post("/api/v1/session", json={"name": name, "password": "wrong password!"})
+            assert response.status == 401
+        # now even the right password is refused, before it is checked
+        response = await client.post("/api/v1/session", json={"name": name, "password": BOSS_PASSWORD})
+        assert response.status == 429
+        assert 1 <= int(response.headers["Retry-After"]) <= 15 * 60
+        answers[name] = (await response.json())["error"]
+    assert answers["boss"] == answers["ghost"] and "too many failed sign-ins" in answers["boss"]
+    # another name from the same address is not held up by boss's failures
+    assert (await client.post("/api/v1/session", json={"name": "viewer", "password": VIEWER_PASSWORD})).status == 200
+    failed = rows(db, "SELECT actor, action, target, details FROM audit_log WHERE action = 'session.login_failed'")
+    assert [(a, t) for a, _, t, _ in failed] == [("boss", "boss")] * 3 + [("ghost", "ghost")] * 3
+    assert json.loads(failed[0][3])["address"] == "127.0.0.1"
+
+
+async def test_many_names_tried_from_one_address_are_throttled(console):
+    client, app, _, _, _ = console
+    app[CONSOLE].throttle = LoginThrottle(per_account=100, per_address=4)
+    for i in range(4):
+        response = await client.post("/api/v1/session", json={"name": f"guess{i}", "password": "letmein12345"})
+        assert response.status == 401
+    response = await client.post("/api/v1/session", json={"name": "boss", "password": BOSS_PASSWORD})
+    assert response.status == 429 and "Retry-After" in response.headers
+
+
+async def test_the_sign_in_page_is_throttled_too(console):
+    client, app, _, _, _ = console
+    app[CONSOLE].throttle = LoginThrottle(per_account=2, per_address=100)
+    for _ in range(2):
+        response = await client.post("/login", data={"name": "boss", "password": "nope"}, allow_redirects=False)
+        assert response.status == 401
+    response = await client.post("/login", data={"name": "boss", "password": BOSS_PASSWORD}, allow_redirects=False)
+    assert response.status == 429 and int(response.headers["Retry-After"]) >= 1
+
+
+async def test_a_right_password_starts_the_names_count_again(console):
+    client, app, _, _, _ = console
+    app[CONSOLE].throttle = LoginThrottle(per_account=3, per_address=100)
+    for _ in range(2):
+        await client.post("/api/v1/session", json={"name": "boss", "password": "wrong password!"})
+    await sign_in(client, "boss", BOSS_PASSWORD)
+    for _ in range(2):
+        assert (await client.post("/api/v1/session", json={"name": "boss", "password": "wrong!!!!!!"})).status == 401
+    await sign_in(client, "boss", BOSS_PASSWORD)
+
+
+# -- passwords ---------------------------------------------------------------------------------------
+
+
+async def test_a_user_changes_their_password_with_the_old_one_and_their_other_sessions_end(console):
+    client, _, _, _, db = console
+    async with another_browser(client) as laptop:
+        await sign_in(laptop, "viewer", VIEWER_PASSWORD)
+        csrf = await login(client, "viewer", VIEWER_PASSWORD)
+        h = {"X-CSRF-Token": csrf}
+        response = await client.put("/api/v1/me/password", json={"old_password": "not it at all",
+                                                                  "new_password": "a brand new secret"}, headers=h)
+        assert response.status == 403 and "old password" in (await response.json())["error"]
+        response = await client.put("/api/v1/me/password", json={"old_password": VIEWER_PASSWORD,
+                                                                  "new_password": "short"}, headers=h)
+        assert response.status == 400 and "new_password" in (await response.json())["error"]
+        response = await client.put("/api/v1/me/password", json={"old_password": VIEWER_PASSWORD,
+                                                                  "new_password": "a brand new secret"}, headers=h)
+        assert response.status == 200, await response.text()
+        assert (await client.get("/api/v1/me")).status == 200  # this session goes on
+        assert (await laptop.get("/api/v1/me")).status == 401  # the other one ended
+    assert (await client.post("/api/v1/session", json={"name": "viewer", "password": VIEWER_PASSWORD})).status == 401
+    await sign_in(client, "viewer", "a brand new secret")
+    assert ("viewer", "user.password") in rows(db, "SELECT actor, action FROM audit_log")
+
+
+async def test_a_supervisor_resets_anothers_password_and_their_sessions_and_live_feed_end(console):
+    client, _, _, auth, _ = console
+    async with another_browser(client) as viewer:
+        await sign_in(viewer, "viewer", VIEWER_PASSWORD)
+        ws = await viewer.ws_connect("/api/v1/live")
+        response = await client.put("/api/v1/users/viewer/password", json={"password": "reset by the boss"},
+                                    headers=auth)
+        assert response.status == 200, await response.text()
+        assert (await closed(ws)).data == aiohttp.WSCloseCode.POLICY_VIOLATION
+        assert (await viewer.get("/api/v1/me")).status == 401
+        await sign_in(viewer, "viewer", "reset by the boss")
+    response = await client.put("/api/v1/users/boss/password", json={"password": "my own password"}, headers=auth)
+    assert response.status == 409  # one's own password goes through PUT /me/password, with the old one
+    response = await client.put("/api/v1/users/nobody/password", json={"password": "x" * 12}, headers=auth)
+    assert response.status == 404
+
+
+# -- disabling and removing users ------------------------------------------------------------------------
+
+
+async def test_a_disabled_user_is_signed_out_everywhere_and_cannot_sign_in(console):
+    client, app, _, auth, db = console
+    store = app[CONSOLE].store
+    viewer_token = await store.add_token(await store.user_by_name("viewer"), "viewer's script")
+    async with another_browser(client) as viewer:
+        await sign_in(viewer, "viewer", VIEWER_PASSWORD)
+        ws = await viewer.ws_connect("/api/v1/live")
+        response = await client.post("/api/v1/users/viewer/disable", headers=auth)
+        assert response.status == 200 and (await response.json())["disabled"] is True
+        await closed(ws)
+        assert (await viewer.get("/api/v1/me")).status == 401
+        response = await viewer.post("/api/v1/session", json={"name": "viewer", "password": VIEWER_PASSWORD})
+        assert response.status == 401
+        assert (await viewer.get("/api/v1/me", headers={"Authorization": f"Bearer {viewer_token}"})).status == 401
+        assert rows(db, "SELECT count(*) FROM console_sessions WHERE user_id = 2") == [(0,)]
+        # enabled again, they sign in as before
+        assert (await client.post("/api/v1/users/viewer/enable", headers=auth)).status == 200
+        await sign_in(viewer, "viewer", VIEWER_PASSWORD)
+    listed = {u["name"]: u for u in await (await client.get("/api/v1/users", headers=auth)).json()}
+    assert listed["viewer"]["disabled"] is False
+    actions = [a for (a,) in rows(db, "SELECT action FROM audit_log")]
+    assert "user.disable" in actions and "user.enable" in actions
+
+
+async def test_a_removed_user_loses_sessions_tokens_and_live_feed(console):
+    client, app, _, auth, db = console
+    store = app[CONSOLE].store
+    viewer_token = await store.add_token(await store.user_by_name("viewer"), "viewer's script")
+    async with another_browser(client) as viewer:
+        await sign_in(viewer, "viewer", VIEWER_PASSWORD)
+        ws = await viewer.ws_connect("/api/v1/live", headers={"Authorization": f"Bearer {viewer_token}"})
+        response = await client.delete("/api/v1/users/viewer", headers=auth)
+        assert response.status == 200, await response.text()
+        await closed(ws)
+        assert (await viewer.get("/api/v1/me")).status == 401
+        assert (await viewer.get("/api/v1/me", headers={"Authorization": f"Bearer {viewer_token}"})).status == 401
+    assert [u["name"] for u in await (await client.get("/api/v1/users", headers=auth)).json()] == ["boss"]
+    assert rows(db, "SELECT count(*) FROM api_tokens WHERE user_id = 2") == [(0,)]
+    assert (await client.delete("/api/v1/users/viewer", headers=auth)).status == 404
+
+
+async def test_nobody_disables_or_removes_themselves_nor_the_last_supervisor(console):
+    client, app, _, auth, db = console
+    for request in (client.post("/api/v1/users/boss/disable", headers=auth),
+                    client.delete("/api/v1/users/boss", headers=auth)):
+        response = await request
+        assert response.status == 409 and "yourself" in (await response.json())["error"]
+    local = local_token(db)  # the service's own token for local tools is nobody's user
+    for request in (client.post("/api/v1/users/boss/disable", headers=local),
+                    client.delete("/api/v1/users/boss", headers=local)):
+        response = await request
+        assert response.status == 409 and "last supervisor" in (await response.json())["error"]
+    await app[CONSOLE].store.add_user("boss2", "another supervisor", "supervisor")
+    assert (await client.post("/api/v1/users/boss/disable", headers=local)).status == 200
+
+
+async def test_viewers_cannot_manage_users_or_tokens(console):
+    client, _, _, _, _ = console
+    csrf = await login(client, "viewer", VIEWER_PASSWORD)
+    h = {"X-CSRF-Token": csrf}
+    for request in (client.post("/api/v1/users/boss/disable", headers=h),
+                    client.delete("/api/v1/users/boss", headers=h),
+                    client.put("/api/v1/users/boss/password", json={"password": "x" * 12}, headers=h),
+                    client.delete("/api/v1/tokens/1", headers=h), client.get("/api/v1/tokens"),
+                    client.get("/api/v1/users")):
+        assert (await request).status == 403
+
+
+# -- sign-out and tokens ----------------------------------------------------------------------------------
+
+
+async def test_signing_out_closes_that_sessions_live_feed(console):
+    client, _, _, _, _ = console
+    csrf = await login(client)
+    ws = await client.ws_connect("/api/v1/live")
+    assert (await ws.receive(timeout=GUARD)).type is WSMsgType.TEXT
+    assert (await client.delete("/api/v1/session", headers={"X-CSRF-Token": csrf})).status == 200
+    await closed(ws)
+
+
+async def test_the_sign_out_form_closes_the_live_feed_too(console):
+    client, _, _, _, _ = console
+    csrf = await login(client)
+    ws = await client.ws_connect("/api/v1/live")
+    response = await client.post("/logout", data={"csrf_token": csrf}, allow_redirects=False)
+    assert response.status == 303
+    await closed(ws)
+
+
+async def test_a_revoked_token_stops_working_and_its_live_feed_closes(console):
+    client, _, _, auth, db = console
+    response = await client.post("/api/v1/tokens", json={"label": "wallboard tv"}, headers=auth)
+    assert response.status == 201
+    made = await response.json()
+    tv = {"Authorization": f"Bearer {made['token']}"}
+    ws = await client.ws_connect("/api/v1/live", headers=tv)
+    listed = await (await client.get("/api/v1/tokens", headers=auth)).json()
+    assert made["token"] not in json.dumps(listed)
+    token_id = next(t["id"] for t in listed if t["label"] == "wallboard tv")
+    assert next(t for t in listed if t["id"] == token_id)["prefix"] == made["prefix"]
+    response = await client.delete(f"/api/v1/tokens/{token_id}", headers=auth)
+    assert response.status == 200 and (await response.json())["revoked"] is True
+    await closed(ws)
+    assert (await client.get("/api/v1/me", headers=tv)).status == 401
+    assert (await client.get("/api/v1/me", headers=auth)).status == 200  # the others are untouched
+    assert rows(db, "SELECT revoked FROM api_tokens WHERE id = ?".replace("?", str(token_id))) == [(1,)]
+    assert (await client.delete("/api/v1/tokens/999", headers=auth)).status == 404
+    assert (await client.delete("/api/v1/tokens/x", headers=auth)).status == 400
+
+
+async def test_a_supervisor_may_not_mint_a_token_for_another_user(console):
+    client, _, _, auth, db = console
+    response = await client.post("/api/v1/tokens", json={"label": "sneaky", "user": "viewer"}, headers=auth)
+    assert response.status == 403 and "yourself" in (await response.json())["error"]
+    assert rows(db, "SELECT count(*) FROM api_tokens") == [(1,)]
+    response = await client.post("/api/v1/tokens", json={"label": "mine", "user": "boss"}, headers=auth)
+    assert response.status == 201 and (await response.json())["user"] == "boss"
+    # the service's local token (the operator on the server) may, like `hotline token add USER`
+    response = await client.post("/api/v1/tokens", json={"label": "for viewer", "user": "viewer"},
+                                 headers=local_token(db))
+    assert response.status == 201 and (await response.json())["user"] == "viewer"
+
+
+# -- a slow live client ------------------------------------------------------------------------------------
+
+
+async def test_a_live_client_that_stops_reading_does_not_hold_up_the_others(console):
+    client, app, _, _, _ = console
+    await login(client)
+    hub = app[CONSOLE].hub
+    stuck = await client.ws_connect("/api/v1/live")  # never read: its buffers fill, then the socket's
+    reader = await client.ws_connect("/api/v1/live")
+    pad = "x" * 1_000_000  # big snapshots fill the buffers in a few pushes
+    sent = 0
+
+    async def push_and_read() -> None:
+        nonlocal sent
+        sent += 1
+        await asyncio.wait_for(hub.broadcast({"seq": sent, "pad": pad}), GUARD)
+        while True:  # the reader gets this push (the hub's own snapshots may come in between)
+            message = await reader.receive(timeout=GUARD)
+            assert message.type is WSMsgType.TEXT, message
+            if json.loads(message.data).get("seq") == sent:
+                return
+
+    while len(hub.clients) == 2:
+        assert sent < 300, "the client that stopped reading was never dropped"
+        await push_and_read()
+    assert sent > 1 and hub.dropped == 1
+    for _ in range(3):  # and the pushes go on for the others
+        await push_and_read()
+    assert len(hub.clients) == 1
+    await stuck.close()
+
+
+# -- origin behind a proxy, headers --------------------------------------------------------------------------
+
+
+async def test_behind_a_tls_proxy_the_configured_public_origin_is_accepted(console):
+    client, app, _, _, _ = console
+    app[SERVICE].public_origin = "https://hotline.example.org"
+    response = await client.post("/api/v1/session", json={"name": "boss", "password": BOSS_PASSWORD},
+                                 headers={"Origin": "https://hotline.example.org"})
+    assert response.status == 200
+    assert "Secure" in response.headers["Set-Cookie"]
+    csrf = (await response.json())["csrf_token"]
+    # the cookie is Secure, so the plain-http test client would not send it back: send it by hand
+    cookie = response.cookies["hotline_console"].value
+    h = {"X-CSRF-Token": csrf, "Cookie": f"hotline_console={cookie}"}
+    response = await client.put("/api/v1/queues/ar-general/seats", json={"seats": 3},
+                                headers={**h, "Origin": "https://hotline.example.org"})
+    assert response.status == 200, await response.text()
+    # once configured, it is the only origin: the request's own scheme and host no longer count
+    own = str(client.make_url("")).rstrip("/")
+    for origin in (own, "https://evil.example", "http://hotline.example.org"):
+        response = await client.put("/api/v1/queues/ar-general/seats", json={"seats": 3},
+                                    headers={**h, "Origin": origin})
+        assert response.status == 403, origin
+
+
+async def test_security_headers_are_on_redirects_and_refusals_too(console):
+    client, _, _, _, _ = console
+    answers = [
+        await client.get("/api/v1/wallboard"),  # 401
+        await client.get("/", allow_redirects=False),  # 303 to /login
+        await client.post("/login", data={"name": "boss", "password": BOSS_PASSWORD}, allow_redirects=False),
+    ]
+    assert [a.status for a in answers] == [401, 303, 303]
+    for answer in answers:
+        assert "frame-ancestors 'none'" in answer.headers["Content-Security-Policy"]
+        assert answer.headers["X-Frame-Options"] == "DENY"
+        assert answer.headers["X-Content-Type-Options"] == "nosniff"
+        assert answer.headers["Cache-Control"] == "no-store"
+
+
+# -- the API's models and document ----------------------------------------------------------------------------
+
+
+async def test_the_openapi_document_is_generated_from_the_models_and_lists_every_route(console):
+    client, app, _, _, _ = console
+    served = await (await client.get("/api/v1/openapi.json")).json()
+    assert served == json.loads(json.dumps(document())) and served["openapi"].startswith("3.1")
+    schemas = served["components"]["schemas"]
+    assert schemas["Seats"]["properties"]["seats"] == {"maximum": 10000, "minimum": 0, "title": "Seats",
+                                                       "type": "integer"}
+    assert schemas["Seats"]["additionalProperties"] is False
+    seats = served["paths"]["/api/v1/queues/{queue}/seats"]["put"]
+    assert seats["requestBody"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Seats"}
+    assert seats["responses"]["200"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/SeatsOut"}
+    assert {"bearer", "session", "csrf"} <= set(served["components"]["securitySchemes"])
+    assert {"session": [], "csrf": []} in seats["security"]
+    # every route of the API sub-app is in the document with its method, and nothing else is
+    api = next(r._app for r in app.router.resources()
+               if isinstance(r, PrefixedSubAppResource) and r.canonical == "/api/v1")
+    routes = {(r.method.lower(), r.resource.canonical) for r in api.router.routes()
+              if r.method != "HEAD"}
+    documented = {(method, path) for path, item in served["paths"].items() for method in item}
+    assert routes == documented
+    assert set(HANDLERS) == {op.name for op in OPERATIONS}
+
+
+async def test_bodies_with_unknown_fields_or_wrong_types_are_refused_naming_the_field(console):
+    client, _, _, auth, _ = console
+    cases = [
+        (client.put("/api/v1/queues/ar-general/seats", json={"seats": 3, "seat": 4}, headers=auth),
+         "unknown field 'seat'"),
+        (client.put("/api/v1/queues/ar-general/seats", json={}, headers=auth), "seats must be a whole number"),
+        (client.put("/api/v1/me/language", json={"language": 1}, headers=auth), "language must be one of"),
+        (client.post("/api/v1/tokens", json={"label": 7}, headers=auth), "label must be a text"),
+        (client.put("/api/v1/agents/agent-ar-1/skills", json={"topics": [1]}, headers=auth), "topics must be a list"),
+    ]
+    for request, message in cases:
+        response = await request
+        assert response.status == 400, await response.text()
+        assert message in (await response.json())["error"]
