@@ -17,6 +17,13 @@ The guarantees, and how they are kept:
   answers False when the attempt may not be dialled (closed, or its request cancelled meanwhile).
   An attempt with ``dialed_at`` and no outcome may have rung the caller: ``recover`` closes it as
   UNKNOWN, counts it, and schedules the next attempt in the future; it is never re-sent.
+* **The hourly cap on dials holds across instances**: ``mark_dialing(..., max_dials_per_hour=N)``
+  counts the attempts dialled in the last hour (every instance) in the same writing transaction
+  that stamps ``dialed_at``; on PostgreSQL the check is serialised by a transaction-scoped advisory
+  lock (``DIAL_CAP_LOCK``), on SQLite by ``BEGIN IMMEDIATE``.
+* **A request is served only when a person talks to the caller**: a callback the caller answered
+  stays DIALING, its attempt open with the callback call's ``linkedid`` (``answered``), until the
+  scheduler ``finish``es it as CONNECTED (a person talked) or ABANDONED (retried under the policy).
 
 Times are epoch seconds (floats) in the API, like ``callbacks.model``; the columns are UTC datetimes.
 Each method is one session and one transaction. Call ``cdr.db.upgrade(url)`` before opening a store.
@@ -31,7 +38,7 @@ from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Self
 
-from sqlalchemy import case, select, update
+from sqlalchemy import case, func, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -43,10 +50,10 @@ from callbacks.model import (
     Origin,
     RequestStatus,
 )
-from storage.engine import Database
 from callbacks.rows import CallbackAttemptRow, CallbackRefusalRow, CallbackRequestRow
+from storage.engine import Database
 
-__all__ = ["DEFAULT_UNKNOWN_RETRY_SECONDS", "NOT_DIALLED", "CallbackStore", "NextState"]
+__all__ = ["DEFAULT_UNKNOWN_RETRY_SECONDS", "DIAL_CAP_LOCK", "HOUR", "NOT_DIALLED", "CallbackStore", "NextState"]
 
 # What ``recover`` writes on an attempt that was claimed but never dialled (dialed_at stays NULL):
 # the caller's phone never rang, so it does not count (the request's ``attempts`` is unchanged).
@@ -60,6 +67,11 @@ DEFAULT_UNKNOWN_RETRY_SECONDS = 120.0
 NextState = Callable[[CallbackRequest, AttemptOutcome, float], CallbackRequest]
 
 _OPEN_VALUES = tuple(sorted(s.value for s in OPEN_STATUSES))
+
+#: The window of the hourly cap on callback dials (seconds), as ``callbacks.policy.HOUR``.
+HOUR = 3600.0
+#: PostgreSQL advisory lock (transaction scope) that serialises the hourly-cap check of every instance.
+DIAL_CAP_LOCK = 0x151CB0
 _ADD_RETRIES = 5
 
 
@@ -194,9 +206,7 @@ class CallbackStore:
             try:
                 async with self._write() as session:
                     now = datetime.now(UTC)
-                    existing = await session.scalar(
-                        self._open_for_number_query(request.number).with_for_update()
-                    )
+                    existing = await session.scalar(self._open_for_number_query(request.number).with_for_update())
                     if existing is not None:
                         existing.place_at = min(existing.place_at, _dt(request.place_at))
                         existing.priority = max(existing.priority, request.priority)
@@ -342,21 +352,26 @@ class CallbackStore:
                 attempts.append((row, attempt))
             await session.flush()
             for row, attempt in attempts:
-                claimed.append(
-                    (replace(_request(row), status=RequestStatus.DIALING), _attempt(attempt))
-                )
+                claimed.append((replace(_request(row), status=RequestStatus.DIALING), _attempt(attempt)))
         return claimed
 
-    async def mark_dialing(self, attempt_id: int, now: float) -> bool:
+    async def mark_dialing(self, attempt_id: int, now: float, *, max_dials_per_hour: int | None = None) -> bool:
         """Write ahead that the attempt is about to be dialled: call this BEFORE sending the Originate.
 
         True: ``dialed_at`` is now set; send the Originate (once; never re-send it, e.g. after an AMI
         reconnect: finish the attempt instead). False: do NOT dial: the attempt is unknown, was
         already marked, is closed, or its request is no longer DIALING (cancelled meanwhile; the
         attempt is then closed as not dialled).
+
+        ``max_dials_per_hour``: the global cap. When ``max_dials_per_hour`` attempts (every instance,
+        every number) were dialled in the hour before ``now`` (``dialed_at > now - HOUR``, as
+        ``callbacks.policy.dials_left`` counts), the attempt is closed as not dialled, its request goes
+        back to OPEN with its ``attempts`` and ``next_attempt_at`` unchanged, and False is returned.
         """
         when = _dt(now)
         async with self._write() as session:
+            if max_dials_per_hour is not None and self._dialect == "postgresql":
+                await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": DIAL_CAP_LOCK})
             attempt = await session.get(CallbackAttemptRow, attempt_id, with_for_update=True)
             if attempt is None or attempt.dialed_at is not None or attempt.outcome is not None:
                 return False
@@ -366,8 +381,69 @@ class CallbackStore:
                 attempt.ended_at = when
                 attempt.outcome = NOT_DIALLED.value
                 return False
+            if max_dials_per_hour is not None:
+                dialled = await session.scalar(
+                    select(func.count())
+                    .select_from(CallbackAttemptRow)
+                    .where(CallbackAttemptRow.dialed_at > _dt(now - HOUR))
+                )
+                if (dialled or 0) >= max_dials_per_hour:
+                    attempt.ended_at = when
+                    attempt.outcome = NOT_DIALLED.value
+                    request.status = RequestStatus.OPEN.value
+                    request.updated_at = when
+                    return False
             attempt.dialed_at = when
         return True
+
+    async def dial_times(self, since: float) -> list[float]:
+        """When each attempt dialled after ``since`` was dialled (``dialed_at``), oldest first: every
+        number and every service instance together (the hourly cap counts them all)."""
+        query = (
+            select(CallbackAttemptRow.dialed_at)
+            .where(CallbackAttemptRow.dialed_at > _dt(since))
+            .order_by(CallbackAttemptRow.dialed_at)
+        )
+        async with self._read() as session:
+            times = (await session.scalars(query)).all()
+        return [_epoch(t) for t in times if t is not None]
+
+    async def answered(self, attempt_id: int, linkedid: str) -> bool:
+        """The caller answered the attempt's call (``linkedid``: the callback call's); they now wait
+        in the queue for a person. The attempt stays open (no outcome) and its request DIALING, until
+        ``finish`` says whether a person talked to them. False when the attempt is unknown or closed."""
+        async with self._write() as session:
+            attempt = await session.get(CallbackAttemptRow, attempt_id, with_for_update=True)
+            if attempt is None or attempt.outcome is not None:
+                return False
+            attempt.linkedid = linkedid
+        return True
+
+    async def open_attempt_of_call(self, linkedid: str) -> tuple[CallbackRequest, CallbackAttempt] | None:
+        """The open attempt (no outcome yet) whose callback call is ``linkedid``, with its request."""
+        query = select(CallbackAttemptRow).where(
+            CallbackAttemptRow.linkedid == linkedid, CallbackAttemptRow.outcome.is_(None)
+        )
+        async with self._read() as session:
+            attempt = await session.scalar(query.order_by(CallbackAttemptRow.id.desc()).limit(1))
+            if attempt is None:
+                return None
+            request = await session.get(CallbackRequestRow, attempt.request_id)
+            assert request is not None
+        return _request(request), _attempt(attempt)
+
+    async def in_flight(self) -> list[tuple[CallbackRequest, CallbackAttempt]]:
+        """Every open attempt (no outcome yet) of every instance, with its request, oldest first:
+        claimed, ringing the caller, or answered and waiting for a person (``linkedid`` set)."""
+        query = (
+            select(CallbackAttemptRow, CallbackRequestRow)
+            .join(CallbackRequestRow, CallbackRequestRow.id == CallbackAttemptRow.request_id)
+            .where(CallbackAttemptRow.outcome.is_(None))
+            .order_by(CallbackAttemptRow.id)
+        )
+        async with self._read() as session:
+            rows = (await session.execute(query)).all()
+        return [(_request(request), _attempt(attempt)) for attempt, request in rows]
 
     async def finish(
         self,
@@ -491,9 +567,7 @@ class CallbackStore:
 
     # -- supervisor and housekeeping ----------------------------------------------------------------
 
-    async def cancel_open_for_number(
-        self, number: str, reason_status: RequestStatus = RequestStatus.CANCELLED
-    ) -> int:
+    async def cancel_open_for_number(self, number: str, reason_status: RequestStatus = RequestStatus.CANCELLED) -> int:
         """Close the number's open request (OPEN or DIALING) with ``reason_status``; how many (0 or 1).
 
         For a caller who got through on their own. A DIALING request's call, if ringing, is not

@@ -14,8 +14,8 @@ class Origin(StrEnum):
 
 class RequestStatus(StrEnum):
     OPEN = "open"  # waiting for its turn (or for its next attempt)
-    DIALING = "dialing"  # an attempt is claimed and may be ringing the caller
-    CONNECTED = "connected"  # the caller answered and was connected to a person: done
+    DIALING = "dialing"  # an attempt is under way: claimed, ringing the caller, or the caller waits for a person
+    CONNECTED = "connected"  # a person talked to the called-back caller: served, done
     CANCELLED = "cancelled"  # the caller got through on their own, or a supervisor cancelled it
     EXPIRED = "expired"  # too old
     FAILED = "failed"  # every attempt used up
@@ -25,7 +25,8 @@ OPEN_STATUSES = frozenset({RequestStatus.OPEN, RequestStatus.DIALING})
 
 
 class AttemptOutcome(StrEnum):
-    CONNECTED = "connected"  # answered and put through to the skill group
+    CONNECTED = "connected"  # the caller answered and a person talked to them: the request is served
+    ABANDONED = "abandoned"  # the caller answered, then left the queue before a person answered: retried
     NO_ANSWER = "no_answer"
     BUSY = "busy"
     FAILED = "failed"  # the call could not be placed

@@ -32,14 +32,21 @@ Rules, in short (each function documents its own):
   live caller ahead of its place), a matching person is free, the callback capacity share is not
   used up, outside quiet hours, between ``next_attempt_at`` and ``expires_at``. Agent-first
   reserves a free person first and does not wait for the front (see :func:`due_requests`).
+* **pacing**: a callback is under way from its claim until a person talks to the caller (or the
+  attempt ends otherwise): while it rings the caller and while the caller waits in the queue. It
+  holds one free person: :func:`callbacks_under_way` counts it against its own queue and every
+  queue that shares a free person with it, so no more callbacks are under way than free people.
 * **attempts**: ``max_attempts`` in all, backoff ``retry_after_seconds`` (the last value
-  repeats); UNKNOWN counts as an attempt and is only retried after the backoff.
+  repeats); UNKNOWN counts as an attempt and is only retried after the backoff. A request is
+  served (CONNECTED) only when a person talked to the caller; a caller who answered and left the
+  queue before a person answered (ABANDONED) is retried like any other failed attempt.
 """
 
 from __future__ import annotations
 
 import math
 import re
+from collections import Counter
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, time
@@ -71,6 +78,7 @@ __all__ = [
     "backoff_seconds",
     "callback_limit",
     "callback_priority",
+    "callbacks_under_way",
     "cancels",
     "check_number",
     "dial_allowed",
@@ -562,7 +570,9 @@ def after_attempt(
     request: CallbackRequest, outcome: AttemptOutcome | str, rules: CallbackRules, now: float
 ) -> CallbackRequest:
     """The request after an attempt ended at ``now`` with ``outcome``. Every outcome counts as
-    an attempt. CONNECTED: done. Otherwise FAILED once ``max_attempts`` are used, else OPEN
+    an attempt. CONNECTED (a person talked to the caller): done. Otherwise (ABANDONED: the
+    caller answered but left the queue before a person answered; NO_ANSWER, BUSY, FAILED,
+    UNKNOWN) FAILED once ``max_attempts`` are used, else OPEN
     again with ``next_attempt_at = now + backoff`` (:func:`backoff_seconds`). UNKNOWN (the
     service stopped after dialling) is treated like a failure: never re-dialled before the
     backoff. A request that is no longer open (cancelled meanwhile) only counts the attempt."""
@@ -627,6 +637,32 @@ def callback_limit(free: int, share: float) -> int:
     if free <= 0 or share <= 0:
         return 0
     return max(1, math.floor(free * share + 1e-9))
+
+
+def callbacks_under_way(in_flight_queues: Iterable[str], snapshot: Snapshot) -> dict[str, int]:
+    """How many callbacks under way count against the free people of each queue.
+
+    ``in_flight_queues``: the queue of each callback under way (claimed, ringing the caller, or
+    answered and waiting for a person; not one a person already talks to), one entry per
+    callback, every service instance's. A callback counts against its own queue and against every
+    queue that shares a free person with it (a person free in two queues can take a callback of
+    either, not one of each). Queues with no callback counted are left out. Pass the result to
+    :func:`due_requests` as ``dialing``, with only the OPEN requests (not the DIALING ones: they
+    would count twice)."""
+    counts = Counter(in_flight_queues)
+    if not counts:
+        return {}
+    queues = set(snapshot.queues) | set(counts)
+    free = {queue: frozenset(view.person_id for view in _free_people(snapshot, queue)) for queue in queues}
+    result: dict[str, int] = {}
+    for queue in sorted(queues):
+        count = counts.get(queue, 0)
+        for other, under_way in counts.items():
+            if other != queue and free[queue] & free[other]:
+                count += under_way
+        if count:
+            result[queue] = count
+    return result
 
 
 def _ahead(call: WaitingCall, request: CallbackRequest) -> bool:

@@ -4,11 +4,20 @@
   periodic announcement file of the queue is switched between the offer and silence).
 - Requests come from the callback menu (ivr/callback_offer.py) and from call records of callers
   who abandoned. One open request per number; a caller who gets through on their own cancels it.
-- The scheduler dials a request when it reaches the front and a matching person is free. Each
+- The scheduler dials a request when it reaches the front and a matching person is free, and
+  only while fewer callbacks are under way (ringing the caller, or answered and waiting in the
+  queue) than free people can take (``policy.callbacks_under_way``). It checks the number again
+  just before the dial (the profile may have changed; a stored request may be forged) and refuses
+  one that fails, and it keeps to the hourly cap on dials of every instance together. Each
   attempt is claimed under its own id in the database (FOR UPDATE SKIP LOCKED on PostgreSQL), marked
   as dialling BEFORE the Originate is sent, and the Originate is sent once: our AMI client never
   re-sends an action, and an attempt whose fate is unknown after a crash or an AMI drop is never
   dialled again at once.
+- A request is served only when a person talks to the called-back caller: when the caller
+  answers, the attempt stays open (the request DIALING) while they wait in the queue. It is closed
+  CONNECTED when the live routing state shows a person on that call (AgentConnect), or when the
+  callback call's record says a person answered it; a caller who left the queue before a person
+  answered ends the attempt ABANDONED, and the request is retried under the policy.
 """
 
 from __future__ import annotations
@@ -18,21 +27,21 @@ import logging
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from callbacks import policy
+from callbacks.agi import Booking, OfferContext
 from callbacks.db import CallbackStore
-from callbacks.model import AttemptOutcome, CallbackAttempt, CallbackRequest, Origin
+from callbacks.model import AttemptOutcome, CallbackAttempt, CallbackRequest, Origin, RequestStatus
 from cdr.builder import CallRecord, Outcome
+from profiles.model import Profile
+from routing.policy import call_priority
+from routing.service import AgentDesk
 from telephony import names as v
 from telephony.ami.client import AMIClient, AMIDisconnected, AMIException
 from telephony.events import OriginateResponse
-from profiles.model import Profile
 from telephony.prompts import set_offer
-from callbacks.agi import Booking, OfferContext
-from routing.policy import call_priority
-from routing.service import AgentDesk
 
 log = logging.getLogger(__name__)
 
@@ -46,8 +55,9 @@ class Faults:
 
     crash_after_claim: bool = False  # exit the process between the claim of an attempt and its dial
 
-# OriginateResponse Reason codes (Asterisk's AST_CONTROL_* values)
-_REASONS = {4: AttemptOutcome.CONNECTED, 5: AttemptOutcome.BUSY, 3: AttemptOutcome.NO_ANSWER, 1: AttemptOutcome.NO_ANSWER}
+
+# OriginateResponse Reason codes (Asterisk's AST_CONTROL_* values) of a failed dial
+_REASONS = {5: AttemptOutcome.BUSY, 3: AttemptOutcome.NO_ANSWER, 1: AttemptOutcome.NO_ANSWER}
 
 
 class CallbackService:
@@ -74,6 +84,7 @@ class CallbackService:
         self._task: asyncio.Task[None] | None = None
         self._pending: dict[str, tuple[CallbackRequest, CallbackAttempt]] = {}  # ActionID -> claimed
         self._offers: dict[str, bool] = {}
+        self._capped_at: float | None = None  # when the hourly cap was last logged
         self.dialled = 0
 
     # -- lifecycle ------------------------------------------------------------------------------
@@ -127,7 +138,11 @@ class CallbackService:
         log.warning("callback number refused (%s) for call %s", reason, context.linkedid)
 
     async def on_record(self, record: CallRecord) -> None:
-        """Every completed call record: abandoned callers get a request; one who got through cancels theirs."""
+        """Every completed call record: abandoned callers get a request; one who got through cancels theirs.
+        The record of a callback call ends its attempt: served when a person answered it, else retried."""
+        if record.kind == "callback":
+            await self._callback_ended(record)
+            return
         if not self.rules.enabled or record.caller_number is None:
             return
         if record.outcome is Outcome.ANSWERED and record.kind == "inbound":
@@ -186,21 +201,70 @@ class CallbackService:
             return
         snapshot = self.desk.state.snapshot(now)
         self._update_offers(snapshot, now)
-        requests = await self.store.open_requests()
-        # DIALING requests come back from the store and count against the capacity share themselves.
-        due = policy.due_requests(requests, snapshot, self.rules, now, profile=self.profile)
+        in_flight = await self._served_now(await self.store.in_flight(), snapshot)
+        requests = [r for r in await self.store.open_requests() if r.status is RequestStatus.OPEN]
+        refused = {r.id for r in requests if self._refusal(r) is not None}
+        if refused:  # closed before the pacing decision: a forged request never takes a real caller's turn
+            for request, attempt in await self.store.claim(
+                sorted(i for i in refused if i is not None), self.instance, now
+            ):
+                await self._dial(request, attempt)  # refused there, once, by whoever claimed it
+            requests = [r for r in requests if r.id not in refused]
+        # Every callback under way (any instance's) holds a free person until a person talks to the caller.
+        under_way = policy.callbacks_under_way([request.queue for request, _ in in_flight], snapshot)
+        due = policy.due_requests(requests, snapshot, self.rules, now, profile=self.profile, dialing=under_way)
         if not due:
             return
-        for request, attempt in await self.store.claim([d.request_id for d in due], self.instance, now):
+        left = policy.dials_left(await self.store.dial_times(now - policy.HOUR), self.rules, now)
+        if left <= 0:
+            if self._capped_at is None or now - self._capped_at >= 60:
+                log.warning("callbacks: %d dials in the last hour, the cap (max_dials_per_hour): %d requests wait",
+                            self.rules.max_dials_per_hour, len(due))  # fmt: skip
+                self._capped_at = now
+            return
+        for request, attempt in await self.store.claim([d.request_id for d in due], self.instance, now, limit=left):
             if self.faults.crash_after_claim:
                 log.critical("fault injection: exiting between the claim and the dial")
                 os._exit(70)
             await self._dial(request, attempt)
 
+    async def _served_now(
+        self, in_flight: list[tuple[CallbackRequest, CallbackAttempt]], snapshot
+    ) -> list[tuple[CallbackRequest, CallbackAttempt]]:
+        """Close as served the callbacks a person talks to now (the live state saw AgentConnect on
+        the callback call); the others are still under way."""
+        talking = {view.call_uniqueid for view in snapshot.people.values() if view.call_uniqueid}
+        still: list[tuple[CallbackRequest, CallbackAttempt]] = []
+        for request, attempt in in_flight:
+            if attempt.linkedid is not None and attempt.linkedid in talking:
+                await self._finish(request, attempt, AttemptOutcome.CONNECTED)
+            else:
+                still.append((request, attempt))
+        return still
+
+    def _refusal(self, request: CallbackRequest) -> str | None:
+        """Why the request's number may not be dialled now (the profile's rules of today), or None."""
+        check = policy.check_number(request.number, self.rules, caller_id=False)
+        if not check.ok:
+            return check.reason.value if check.reason is not None else "not_allowed"
+        if check.number != request.number:
+            return "not_normalised"  # the service stores numbers normalised: this one is not its own
+        return None
+
     async def _dial(self, request: CallbackRequest, attempt: CallbackAttempt) -> None:
         assert attempt.id is not None
-        if not await self.store.mark_dialing(attempt.id, self.clock()):  # write-ahead: from here, never re-dialled
-            log.info("callback request %s was cancelled or closed before its dial", request.id)
+        reason = self._refusal(request)
+        if reason is not None:
+            # The profile changed since the request was made, or the stored request is not ours.
+            log.warning("callback request %s refused at dial time: number %r %s", request.id, request.number, reason)
+            await self.store.add_refusal(request.number, f"dial_{reason}", request.original_linkedid, self.clock())
+            await self._close_failed(request, attempt)
+            return
+        # Write-ahead (from here, never re-dialled), and the hourly cap of every instance together.
+        cap = self.rules.max_dials_per_hour
+        if not await self.store.mark_dialing(attempt.id, self.clock(), max_dials_per_hour=cap):
+            log.info("callback request %s not dialled: cancelled or closed meanwhile, or the hourly cap reached",
+                     request.id)  # fmt: skip
             return
         action = {
             "Action": "Originate",
@@ -236,18 +300,40 @@ class CallbackService:
             await self._finish(request, attempt, AttemptOutcome.FAILED)
 
     async def on_originate_response(self, event: OriginateResponse) -> None:
-        """The outcome of a callback dial (the root hands over each typed OriginateResponse)."""
+        """The outcome of a callback dial (the root hands over each typed OriginateResponse).
+
+        Answered: the caller now waits in the queue; the attempt stays open with the callback call's
+        linkedid until a person talks to them (served) or they leave (retried). Not answered: the
+        attempt ends, and the request is retried under the policy."""
         claimed = self._pending.pop(event.action_id, None)
         if claimed is None:
             return
         request, attempt = claimed
-        if event.success:
-            outcome = AttemptOutcome.CONNECTED
-        else:
-            outcome = _REASONS.get(event.reason, AttemptOutcome.FAILED)
-            if outcome is AttemptOutcome.CONNECTED:
-                outcome = AttemptOutcome.FAILED
-        await self._finish(request, attempt, outcome, linkedid=event.uniqueid)
+        assert attempt.id is not None
+        linkedid = event.uniqueid if event.uniqueid not in ("", "<null>") else None
+        if event.success and linkedid is not None:
+            if await self.store.answered(attempt.id, linkedid):
+                log.info("callback attempt %s for %s answered: the caller waits for a person (call %s)",
+                         attempt.id, request.number, linkedid)  # fmt: skip
+            return
+        outcome = AttemptOutcome.UNKNOWN if event.success else _REASONS.get(event.reason, AttemptOutcome.FAILED)
+        await self._finish(request, attempt, outcome, linkedid=linkedid)
+
+    async def _callback_ended(self, record: CallRecord) -> None:
+        """The record of a callback call: served when a person answered it, else the attempt ends
+        ABANDONED (the caller answered, then left before a person did) and is retried."""
+        found = await self.store.open_attempt_of_call(record.linkedid)
+        if found is None:
+            return  # already closed (served when a person connected), or not an attempt of ours
+        request, attempt = found
+        served = record.outcome is Outcome.ANSWERED and record.agent is not None
+        await self._finish(request, attempt, AttemptOutcome.CONNECTED if served else AttemptOutcome.ABANDONED)
+
+    async def _close_failed(self, request: CallbackRequest, attempt: CallbackAttempt) -> None:
+        """Close a claimed attempt that is not dialled, and its request, as FAILED (never dialled again)."""
+        assert attempt.id is not None
+        await self.store.finish(attempt.id, AttemptOutcome.FAILED, self.clock(),
+                                next_request_state=replace(request, status=RequestStatus.FAILED))  # fmt: skip
 
     async def _finish(
         self, request: CallbackRequest, attempt: CallbackAttempt, outcome: AttemptOutcome, linkedid: str | None = None
@@ -260,7 +346,7 @@ class CallbackService:
                  next_state.status.value)  # fmt: skip
 
     # -- the offer ------------------------------------------------------------------------------
-    def _update_offers(self, snapshot, now: float) -> None:  # noqa: ANN001
+    def _update_offers(self, snapshot, now: float) -> None:
         if self.sounds_host_dir is None:
             return
         waiting: dict[str, int] = {}

@@ -25,6 +25,7 @@ from callbacks.policy import (
     backoff_seconds,
     callback_limit,
     callback_priority,
+    callbacks_under_way,
     cancels,
     check_number,
     dial_allowed,
@@ -637,3 +638,32 @@ def test_the_policy_imports_no_event_loop_network_or_database_library():
     )
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert result.stdout.strip() == ""
+
+
+# -- pacing: callbacks under way hold the free people ---------------------------------------------------
+
+
+def test_a_callback_under_way_holds_a_free_person_of_every_queue_that_shares_them():
+    state = LiveState(["a", "b"], wrapup_seconds=0)
+    login(state, NOON - 100, "a", Q, "ar-complaints")  # free in both queues
+    login(state, NOON - 100, "b", "ar-virus")
+    snap = state.snapshot(NOON)
+
+    under_way = callbacks_under_way(["ar-complaints"], snap)
+
+    assert under_way == {"ar-complaints": 1, Q: 1}  # "a" is the free person of both; ar-virus shares nobody
+    later = request(2, number="55512346", place_at=NOON - 300)
+    assert due_requests([later], snap, rules(capacity_share=1.0), NOON, dialing=under_way) == []
+    assert len(due_requests([later], snap, rules(capacity_share=1.0), NOON)) == 1
+
+
+def test_callbacks_under_way_leave_the_free_people_beyond_them_to_further_dials():
+    state = pool(3)
+    snap = state.snapshot(NOON)
+    under_way = callbacks_under_way([Q, Q], snap)
+    waiting = [request(i, number=f"5551234{i}", place_at=NOON - 600 + i) for i in range(1, 4)]
+
+    dials = due_requests(waiting, snap, rules(capacity_share=1.0), NOON, dialing=under_way)
+
+    assert under_way == {Q: 2} and [d.request_id for d in dials] == [1]  # 3 free, 2 held: one more dial
+    assert callbacks_under_way([], snap) == {}
