@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from support.eventually import eventually
 from support.fake_ami import FakeAction, FakeAMIConnection, FakeAMIServer, encode
+from support.streams import STREAMS, ami_stream
 
 from telephony.ami.client import (
     AMIAuthError,
@@ -314,6 +315,22 @@ async def test_panoramisk_1_4_places_an_unanswered_originate_once_across_a_recon
 # ---------------------------------------------------------------------------------------------
 # AMIClient
 # ---------------------------------------------------------------------------------------------
+
+
+async def test_a_captured_call_sent_over_the_socket_reaches_handlers_as_the_parser_gives_it(
+    server: FakeAMIServer, make_client: Callable[..., AMIClient]
+) -> None:
+    client = await connected_client(make_client)
+    received: list[Message] = []
+    client.add_event_handler(received.append)
+    expected = ami_stream("answered_call")
+
+    await server.logged_in_connections[0].send_raw((STREAMS / "answered_call.txt").read_bytes())
+    await client.send_action({"Action": "Ping"})  # barrier: the events came before its response
+
+    call = [m for m in received if m.event != "FullyBooted"]
+    assert [m.headers for m in call] == [m.headers for m in expected]
+    assert len(call) == 12 and call[0]["CallerIDName"] == "محمد عبدالله"
 
 
 async def test_arabic_caller_name_split_across_reads_arrives_intact(
