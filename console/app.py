@@ -171,7 +171,7 @@ class Console:
         snapshot = desk.snapshot()
         sl, callbacks = await self._slow_figures()
         _, seats = self.seats()
-        rows = []
+        rows: list[dict[str, Any]] = []
         for queue in sorted(desk.queues):
             waits = [now - c.joined_at for c in snapshot.calls.values() if c.queue == queue]
             counts = {"available": 0, "on_call": 0, "paused": 0}
@@ -422,10 +422,11 @@ async def _guarded(request: web.Request, handler, api: bool):
         if principal.via == "session":
             if not _own_origin(request):
                 raise error(web.HTTPForbidden, "cross-site request refused")
-            sent = request.headers.get(CSRF_HEADER)
+            sent: object = request.headers.get(CSRF_HEADER)
             if sent is None and request.content_type == "application/x-www-form-urlencoded":
                 sent = (await request.post()).get("csrf_token")
-            if not isinstance(sent, str) or not secrets.compare_digest(sent, principal.session.csrf_token):
+            expected = principal.session.csrf_token if principal.session else ""
+            if not isinstance(sent, str) or not expected or not secrets.compare_digest(sent, expected):
                 raise error(web.HTTPForbidden, "missing or wrong CSRF token")
         if (method, path) not in ANY_ROLE and not principal.user.can_change:
             raise error(web.HTTPForbidden, "your role (viewer) cannot change anything")

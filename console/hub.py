@@ -36,7 +36,7 @@ class LiveClient:
     """One open WebSocket, who opened it, and its outbox."""
 
     ws: web.WebSocketResponse
-    transport: asyncio.BaseTransport | None
+    transport: asyncio.Transport | None
     user_id: int
     session: str | None = None  # the SHA-256 of the session cookie it was opened with
     token: int | None = None  # the id of the API token it was opened with

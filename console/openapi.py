@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from typing import Any, get_args, get_origin
+from typing import Any, Literal, get_args, get_origin
 
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
@@ -153,11 +153,12 @@ def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
 @functools.cache
 def document() -> dict[str, Any]:
     """The OpenAPI 3.1 document (built once)."""
-    models = {m.Error}
+    models: set[type[BaseModel]] = {m.Error}
     for op in OPERATIONS:
         models |= {x for x in (op.body, _model_of(op.answer)) if x is not None}
-    pairs = sorted(((model, "validation" if issubclass(model, m.Body) else "serialization") for model in models),
-                   key=lambda pair: pair[0].__name__)
+    pairs: list[tuple[type[BaseModel], Literal["validation", "serialization"]]] = sorted(
+        ((model, "validation" if issubclass(model, m.Body) else "serialization") for model in models),
+        key=lambda pair: pair[0].__name__)
     _, schemas = models_json_schema(pairs, ref_template=REF)
     error = _json({"$ref": REF.format(model="Error")}, "refused")
     paths: dict[str, dict[str, Any]] = {}
