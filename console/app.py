@@ -879,7 +879,8 @@ async def live(request: web.Request) -> web.StreamResponse:
     first = await console.live_payload()
     await ws.prepare(request)
     client = LiveClient(ws, request.transport, principal.user.id,
-                        session=digest(principal.secret) if principal.secret else None, token=principal.token_id)
+                        session=digest(principal.secret) if principal.secret else None, token=principal.token_id,
+                        expires_at=principal.session.expires_at if principal.session else None)
     console.hub.join(client, first)
     try:
         async for message in ws:
@@ -917,7 +918,7 @@ def _script_json(value: Any) -> Any:
 async def login_page(request: web.Request) -> web.Response:
     lang = request.query.get("lang") if request.query.get("lang") in i18n.LANGUAGES else None
     return render(request, "login.html", language=lang or i18n.pick_language(request.headers.get("Accept-Language")),
-                  failed=False)
+                  failed=False, throttled=False)
 
 
 async def login_form(request: web.Request) -> web.Response:
@@ -930,11 +931,11 @@ async def login_form(request: web.Request) -> web.Response:
         try:
             user = await sign_in(request, name, password)
         except Throttled as exc:
-            page = render(request, "login.html", status=429, language=lang, failed=True)
+            page = render(request, "login.html", status=429, language=lang, failed=True, throttled=True)
             page.headers["Retry-After"] = str(exc.seconds)
             return page
     if user is None:
-        return render(request, "login.html", status=401, language=lang, failed=True)
+        return render(request, "login.html", status=401, language=lang, failed=True, throttled=False)
     secret, _ = await console.store.new_session(user)
     await console.store.audit(user.name, "session", "session.login", user.name, {})
     response = web.HTTPSeeOther("/")

@@ -6,7 +6,8 @@ reading, or reads far slower than we push), or whose send does not finish within
 ``SEND_TIMEOUT`` seconds, is dropped: its connection is aborted, and the browser reconnects.
 
 The hub also knows who opened each client (user, session, token), so that signing out,
-disabling or removing a user, or revoking a token closes their live feeds at once.
+disabling or removing a user, or revoking a token closes their live feeds at once; a feed opened
+with a session closes when the session expires.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import dataclasses
 import json
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import WSCloseCode, web
@@ -40,6 +42,7 @@ class LiveClient:
     user_id: int
     session: str | None = None  # the SHA-256 of the session cookie it was opened with
     token: int | None = None  # the id of the API token it was opened with
+    expires_at: datetime | None = None  # when its session ends (a feed does not outlive its session)
     outbox: asyncio.Queue[str] = dataclasses.field(default_factory=lambda: asyncio.Queue(BACKLOG))
     task: asyncio.Task[None] | None = None
 
@@ -65,6 +68,7 @@ class LiveHub:
                 await asyncio.wait_for(self._dirty.wait(), timeout=PERIODIC_SECONDS)
             await asyncio.sleep(DEBOUNCE_SECONDS)
             self._dirty.clear()
+            await self.close_expired(datetime.now(UTC))
             if not self.clients:
                 continue
             try:
@@ -141,6 +145,10 @@ class LiveHub:
 
     async def close_token(self, token: int, reason: str) -> int:
         return await self.close_where(lambda c: c.token == token, reason)
+
+    async def close_expired(self, now: datetime) -> int:
+        return await self.close_where(lambda c: c.expires_at is not None and c.expires_at <= now,
+                                      "the session expired")
 
     async def close_all(self) -> None:
         await self.close_where(lambda _: True, "the service is stopping", WSCloseCode.GOING_AWAY)

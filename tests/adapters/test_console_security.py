@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import json
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
@@ -97,8 +98,10 @@ async def test_the_sign_in_page_is_throttled_too(console):
     for _ in range(2):
         response = await client.post("/login", data={"name": "boss", "password": "nope"}, allow_redirects=False)
         assert response.status == 401
-    response = await client.post("/login", data={"name": "boss", "password": BOSS_PASSWORD}, allow_redirects=False)
+    response = await client.post("/login", data={"name": "boss", "password": BOSS_PASSWORD}, allow_redirects=False,
+                                 headers={"Accept-Language": "en"})
     assert response.status == 429 and int(response.headers["Retry-After"]) >= 1
+    assert "Too many failed sign-ins" in await response.text()
 
 
 async def test_a_right_password_starts_the_names_count_again(console):
@@ -235,6 +238,18 @@ async def test_signing_out_closes_that_sessions_live_feed(console):
     assert (await ws.receive(timeout=GUARD)).type is WSMsgType.TEXT
     assert (await client.delete("/api/v1/session", headers={"X-CSRF-Token": csrf})).status == 200
     await closed(ws)
+
+
+async def test_a_live_feed_closes_when_its_session_expires(console):
+    client, app, _, _, _ = console
+    await login(client)
+    ws = await client.ws_connect("/api/v1/live")
+    assert (await ws.receive(timeout=GUARD)).type is WSMsgType.TEXT
+    # the session runs out (as if 12 hours had passed): its feed is closed by the hub's next round
+    (feed,) = app[CONSOLE].hub.clients
+    feed.expires_at = datetime.now(UTC) - timedelta(seconds=1)
+    message = await closed(ws)
+    assert message.data == aiohttp.WSCloseCode.POLICY_VIOLATION and message.extra == "the session expired"
 
 
 async def test_the_sign_out_form_closes_the_live_feed_too(console):
