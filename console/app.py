@@ -127,11 +127,19 @@ class Console:
         self.backend = backend
         self.store = store
         self.throttle = throttle or LoginThrottle()
-        self.hub = LiveHub(self.live_payload)
+        self.hub = LiveHub(self.live_payload, still_valid=self._still_valid)
         self._cache: tuple[float, dict[str, tuple[int, int]], dict[str, int]] | None = None
         self.templates = jinja2.Environment(
             loader=jinja2.PackageLoader("console", "templates"), autoescape=True, undefined=jinja2.StrictUndefined
         )
+
+    async def _still_valid(self, clients: list[LiveClient]) -> set[LiveClient]:
+        """The live feeds whose session or token is still valid (feeds of the local admin token always are)."""
+        sessions = {c.session for c in clients if c.session is not None}
+        tokens = {c.token for c in clients if c.token is not None}
+        live_sessions, live_tokens = await self.store.still_valid(sessions, tokens)
+        return {c for c in clients if (c.session in live_sessions if c.session is not None
+                                       else c.token in live_tokens if c.token is not None else True)}
 
     async def on_record(self, _record: object) -> None:
         """A record hook: today's figures changed."""

@@ -280,6 +280,24 @@ class ConsoleStore:
         async with self._sessions.begin() as session:
             await session.execute(delete(ConsoleSessionRow).where(ConsoleSessionRow.id_hash == digest(secret)))
 
+    async def still_valid(self, sessions: set[str], tokens: set[int]) -> tuple[set[str], set[int]]:
+        """Of these session ids (SHA-256 of the cookie) and token ids, those still valid now: not
+        ended, expired or revoked, and their user neither disabled nor removed."""
+        now = datetime.now(UTC)
+        async with self._sessions() as session:
+            live_sessions = set((await session.scalars(
+                select(ConsoleSessionRow.id_hash)
+                .join(ConsoleUserRow, ConsoleUserRow.id == ConsoleSessionRow.user_id)
+                .where(ConsoleSessionRow.id_hash.in_(sessions), ConsoleSessionRow.expires_at > now,
+                       ConsoleUserRow.disabled.is_(False))
+            )).all()) if sessions else set()
+            live_tokens = set((await session.scalars(
+                select(ApiTokenRow.id)
+                .join(ConsoleUserRow, ConsoleUserRow.id == ApiTokenRow.user_id)
+                .where(ApiTokenRow.id.in_(tokens), ApiTokenRow.revoked.is_(False), ConsoleUserRow.disabled.is_(False))
+            )).all()) if tokens else set()
+        return live_sessions, live_tokens
+
     async def end_sessions(self, user_id: int, keep: str | None = None) -> int:
         """End every session of a user (but the one whose cookie value is ``keep``); how many ended."""
         condition = ConsoleSessionRow.user_id == user_id

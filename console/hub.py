@@ -7,7 +7,8 @@ reading, or reads far slower than we push), or whose send does not finish within
 
 The hub also knows who opened each client (user, session, token), so that signing out,
 disabling or removing a user, or revoking a token closes their live feeds at once; a feed opened
-with a session closes when the session expires.
+with a session closes when the session expires, and every ``RECHECK_SECONDS`` the feeds are checked
+against the database (for changes made by the command line or another instance).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ MIN_PUSH_GAP = 0.25  # at most 4 pushes a second
 PERIODIC_SECONDS = 2.0  # waiting times move on without events
 BACKLOG = 8  # pushes a client may fall behind before it is dropped
 SEND_TIMEOUT = 30.0  # one push that takes longer than this drops the client
+RECHECK_SECONDS = 30.0  # how often open feeds are checked against the sessions and tokens in the database
 CLOSE_TIMEOUT = 5.0  # a closing handshake that takes longer is cut short
 
 
@@ -50,9 +52,17 @@ class LiveClient:
 class LiveHub:
     """WebSocket clients, and a debounced push of the wallboard when the routing state changes."""
 
-    def __init__(self, build: Callable[[], Awaitable[dict[str, Any]]], *, send_timeout: float = SEND_TIMEOUT) -> None:
+    def __init__(
+        self,
+        build: Callable[[], Awaitable[dict[str, Any]]],
+        *,
+        send_timeout: float = SEND_TIMEOUT,
+        still_valid: Callable[[list[LiveClient]], Awaitable[set[LiveClient]]] | None = None,
+    ) -> None:
         self.build = build
         self.send_timeout = send_timeout
+        self.still_valid = still_valid
+        self._checked = 0.0
         self.clients: set[LiveClient] = set()
         self.pushes = 0
         self.dropped = 0  # clients dropped for not keeping up
@@ -69,6 +79,11 @@ class LiveHub:
             await asyncio.sleep(DEBOUNCE_SECONDS)
             self._dirty.clear()
             await self.close_expired(datetime.now(UTC))
+            if self.clients and asyncio.get_running_loop().time() - self._checked >= RECHECK_SECONDS:
+                try:
+                    await self.recheck()
+                except Exception:  # a database hiccup must not end the pushes
+                    log.exception("could not check the live feeds' sessions and tokens")
             if not self.clients:
                 continue
             try:
@@ -149,6 +164,16 @@ class LiveHub:
     async def close_expired(self, now: datetime) -> int:
         return await self.close_where(lambda c: c.expires_at is not None and c.expires_at <= now,
                                       "the session expired")
+
+    async def recheck(self) -> int:
+        """Close the feeds whose session or token is no longer valid (ended, revoked, user disabled or
+        removed, also from the command line or another instance); how many."""
+        self._checked = asyncio.get_running_loop().time()
+        if self.still_valid is None or not self.clients:
+            return 0
+        clients = list(self.clients)
+        valid = await self.still_valid(clients)
+        return await self.close_where(lambda c: c in clients and c not in valid, "signed out")
 
     async def close_all(self) -> None:
         await self.close_where(lambda _: True, "the service is stopping", WSCloseCode.GOING_AWAY)

@@ -252,6 +252,29 @@ async def test_a_live_feed_closes_when_its_session_expires(console):
     assert message.data == aiohttp.WSCloseCode.POLICY_VIOLATION and message.extra == "the session expired"
 
 
+async def test_feeds_close_when_access_ends_outside_this_service(console):
+    """The command line (or another instance) revokes a token and disables a user in the database:
+    the hub's periodic check closes their feeds, and leaves the others open."""
+    client, app, _, auth, _ = console
+    store = app[CONSOLE].store
+    await login(client)
+    mine = await client.ws_connect("/api/v1/live")
+    by_token = await client.ws_connect("/api/v1/live", headers=auth)
+    async with another_browser(client) as viewer:
+        await sign_in(viewer, "viewer", VIEWER_PASSWORD)
+        theirs = await viewer.ws_connect("/api/v1/live")
+        hub = app[CONSOLE].hub
+        assert len(hub.clients) == 3
+        assert await hub.recheck() == 0
+        (token,) = await store.tokens()
+        await store.revoke_token(token.id)
+        await store.set_disabled(await store.user_by_name("viewer"), True)
+        assert await hub.recheck() == 2
+        await closed(by_token)
+        await closed(theirs)
+        assert len(hub.clients) == 1 and not mine.closed
+
+
 async def test_the_sign_out_form_closes_the_live_feed_too(console):
     client, _, _, _, _ = console
     csrf = await login(client)
