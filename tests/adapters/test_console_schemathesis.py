@@ -20,11 +20,11 @@ from aiohttp import web
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error, response_schema_conformance
 
-from telephony.asterisk import Credentials
-from profiles.model import load_profile
+from console.app import CONSOLE
 from hotline.service import SERVICE, ServiceConfig, build_app
 from hotline.settings import Settings
-from console.app import CONSOLE
+from profiles.model import load_profile
+from telephony.asterisk import Credentials
 
 try:
     from .fake_ami import FakeAMIServer
@@ -43,7 +43,7 @@ def served(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
     thread = threading.Thread(target=loop.run_forever, name="console-under-test", daemon=True)
     thread.start()
 
-    def run(coro, timeout: float = 30.0):  # noqa: ANN001, ANN202
+    def run(coro, timeout: float = 30.0):
         return asyncio.run_coroutine_threadsafe(coro, loop).result(timeout)
 
     async def start() -> tuple[FakeAMIServer, web.AppRunner, int, str]:
