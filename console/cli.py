@@ -2,7 +2,13 @@
 
     hotline user add NAME --role supervisor|viewer [--language ar|en] [--password-stdin]
     hotline user list
+    hotline user disable|enable|remove NAME     ends the user's sessions; the last supervisor stays
+    hotline user password NAME [--password-stdin]   sets a new password and ends the user's sessions
     hotline token add USER [--label LABEL]      prints a new API token once (acting as USER, with USER's role)
+    hotline token list | revoke ID
+
+Every change is written to the audit log as "cli". A running service closes the live feeds of a
+user or token ended here within 30 s.
 
 There is no default user and no default password: the first supervisor is made here. Without
 ``--password-stdin`` the password is asked twice on the terminal (not echoed).
@@ -36,12 +42,28 @@ def add_commands(subparsers: Any) -> None:
     add.add_argument("--password-stdin", action="store_true", help="read the password from the first line of stdin")
     add.set_defaults(func=_user_add_command)
     user_commands.add_parser("list", help="list the console users").set_defaults(func=_user_list_command)
+    for action, text in (("disable", "disable a user: no sign-in, sessions and tokens stop working"),
+                         ("enable", "enable a disabled user again"),
+                         ("remove", "remove a user with their sessions and tokens (the audit log keeps the name)")):
+        change = user_commands.add_parser(action, help=text)
+        change.add_argument("name")
+        change.set_defaults(func=_user_change_command, action=action)
+    password = user_commands.add_parser("password", help="set a user's password (asks twice); ends their sessions")
+    password.add_argument("name")
+    password.add_argument("--password-stdin", action="store_true", help="read the password from the first line of stdin")
+    password.set_defaults(func=_user_password_command)
     token = subparsers.add_parser("token", help="API tokens for automation (Authorization: Bearer …)")
     token_commands = token.add_subparsers(dest="token_command", required=True)
     token_add = token_commands.add_parser("add", help="create a token acting as USER; printed once")
     token_add.add_argument("name", metavar="USER")
     token_add.add_argument("--label", default="cli")
     token_add.set_defaults(func=_token_add_command)
+    token_commands.add_parser("list", help="list the API tokens (never their clear text)").set_defaults(
+        func=_token_list_command
+    )
+    revoke = token_commands.add_parser("revoke", help="revoke an API token for good")
+    revoke.add_argument("id", type=int)
+    revoke.set_defaults(func=_token_revoke_command)
 
 
 Command = Callable[[argparse.Namespace, str, TextIO, TextIO, TextIO], int]
@@ -122,6 +144,97 @@ async def _token_add(args: argparse.Namespace, url: str, out: TextIO, err: TextI
         return 0
     finally:
         await store.close()
+
+
+async def _user_change(args: argparse.Namespace, url: str, out: TextIO, err: TextIO) -> int:
+    from console.db import ConsoleStore
+
+    store = ConsoleStore(url)
+    try:
+        user = await store.user_by_name(args.name)
+        if user is None:
+            print(f"hotline user: no user named {args.name!r}", file=err)
+            return 1
+        if args.action == "remove":
+            await store.remove_user(user)
+        else:
+            await store.set_disabled(user, args.action == "disable")
+        await store.audit("cli", "cli", f"user.{args.action}", user.name, {})
+        print(f"user {user.name!r}: {args.action}d", file=out)
+        return 0
+    finally:
+        await store.close()
+
+
+async def _user_password(args: argparse.Namespace, url: str, password: str, out: TextIO, err: TextIO) -> int:
+    from console.db import ConsoleStore
+
+    store = ConsoleStore(url)
+    try:
+        user = await store.user_by_name(args.name)
+        if user is None:
+            print(f"hotline user: no user named {args.name!r}", file=err)
+            return 1
+        await store.set_password(user.id, password)
+        ended = await store.end_sessions(user.id)
+        await store.audit("cli", "cli", "user.password", user.name, {"sessions_ended": ended})
+        print(f"user {user.name!r}: password set, {ended} sessions ended", file=out)
+        return 0
+    finally:
+        await store.close()
+
+
+async def _token_list(url: str, out: TextIO) -> None:
+    from console.db import ConsoleStore
+
+    store = ConsoleStore(url)
+    try:
+        for t in await store.tokens():
+            used = t.last_used_at.isoformat(timespec="seconds") if t.last_used_at else "never used"
+            state = "revoked" if t.revoked else "active"
+            print(f"{t.id}\t{t.user}\t{t.label}\t{t.prefix}…\t{state}\t{used}", file=out)
+    finally:
+        await store.close()
+
+
+async def _token_revoke(args: argparse.Namespace, url: str, out: TextIO, err: TextIO) -> int:
+    from console.db import ConsoleStore
+
+    store = ConsoleStore(url)
+    try:
+        token = await store.revoke_token(args.id)
+        if token is None:
+            print(f"hotline token: no token {args.id}", file=err)
+            return 1
+        await store.audit("cli", "cli", "token.revoke", token.user, {"id": token.id, "label": token.label})
+        print(f"token {token.id} of {token.user!r} ({token.label}) revoked", file=out)
+        return 0
+    finally:
+        await store.close()
+
+
+@_command
+def _user_change_command(args: argparse.Namespace, url: str, out: TextIO, err: TextIO, stdin: TextIO) -> int:
+    return asyncio.run(_user_change(args, url, out, err))
+
+
+@_command
+def _user_password_command(args: argparse.Namespace, url: str, out: TextIO, err: TextIO, stdin: TextIO) -> int:
+    password = _password(args, stdin, err)
+    if password is None:
+        return 1
+    return asyncio.run(_user_password(args, url, password, out, err))
+
+
+@_command
+def _token_list_command(args: argparse.Namespace, url: str, out: TextIO, err: TextIO, stdin: TextIO) -> int:
+    asyncio.run(_token_list(url, out))
+    return 0
+
+
+@_command
+def _token_revoke_command(args: argparse.Namespace, url: str, out: TextIO, err: TextIO, stdin: TextIO) -> int:
+    return asyncio.run(_token_revoke(args, url, out, err))
 
 
 @_command

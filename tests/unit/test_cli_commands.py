@@ -156,3 +156,54 @@ def test_a_pause_reason_that_the_api_would_refuse_is_refused_before_sending(serv
         main(["agent", "pause", "agent-ar-1", "--reason", reason])
     assert info.value.code == 2 and "1 to 64 printable characters" in capsys.readouterr().err
     assert service.requests == []
+
+
+def test_console_users_and_tokens_are_ended_from_the_command_line_and_audited(tmp_path, monkeypatch, capsys):
+    import asyncio
+    import io
+    import sys
+
+    from console.db import ConsoleStore
+
+    url = f"sqlite:///{tmp_path / 'h.db'}"
+    monkeypatch.setenv("HOTLINE_DB_URL", url)
+    monkeypatch.setattr(sys, "stdin", io.StringIO("a long enough password\nanother long password\n"))
+    assert main(["user", "add", "amal", "--role", "supervisor", "--password-stdin"]) == 0
+    assert main(["user", "add", "night", "--role", "viewer", "--password-stdin"]) == 0
+    assert main(["token", "add", "night", "--label", "tv"]) == 0
+    token = capsys.readouterr().out.strip().splitlines()[-1]
+
+    async def state() -> tuple:
+        store = ConsoleStore(url)
+        try:
+            night = await store.user_by_name("night")
+            return (
+                night.disabled if night else None,
+                await store.token_user(token),
+                await store.authenticate("night", "a new password for night"),
+                [(r["actor"], r["action"], r["target"]) for r in await store.audit_rows()],
+            )
+        finally:
+            await store.close()
+
+    assert main(["token", "list"]) == 0
+    listing = capsys.readouterr().out
+    assert "night\ttv\t" in listing and "active" in listing and token not in listing
+    token_id = listing.split("\t", 1)[0]
+    assert main(["token", "revoke", token_id]) == 0
+    assert main(["token", "revoke", "999"]) == 1
+    monkeypatch.setattr(sys, "stdin", io.StringIO("a new password for night\n"))
+    assert main(["user", "password", "night", "--password-stdin"]) == 0
+    assert main(["user", "disable", "night"]) == 0
+    disabled, token_user, new_password_ok, audit = asyncio.run(state())
+    assert disabled is True and token_user is None
+    assert new_password_ok is None  # a disabled user cannot sign in, whatever the password
+    assert ("cli", "token.revoke", "night") in audit and ("cli", "user.password", "night") in audit
+    assert ("cli", "user.disable", "night") in audit
+    assert main(["user", "enable", "night"]) == 0
+    assert asyncio.run(state())[2] is not None  # enabled again: the new password works
+    assert main(["user", "remove", "night"]) == 0
+    assert main(["user", "remove", "night"]) == 1
+    assert main(["user", "remove", "amal"]) == 1  # the last supervisor stays
+    captured = capsys.readouterr()
+    assert "no user named 'night'" in captured.err and "supervisor" in captured.err
