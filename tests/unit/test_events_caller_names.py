@@ -103,3 +103,32 @@ def test_waiting_callers_in_queue_status_get_the_same_unescaping() -> None:
     )
     entry = parse_event(message)
     assert isinstance(entry, QueueEntry) and entry.caller_id_name == 'Abu "Sami"'
+
+
+# What Asterisk 22 (chan_pjsip) wrote as Newchannel ``CallerIDName:`` when SIPp callers sent these
+# display names as RFC 3261 quoted-strings: the AMI text as it came, captured by
+# tests/e2e/test_calls.py::test_callers_display_names_are_stored_as_their_phones_show_them.
+# It is exactly ast_escape_c(sip_display(name)), the model above.
+CAPTURED_FROM_ASTERISK_22 = [
+    (r'Dr. \\\"Who\\\" Smith', 'Dr. "Who" Smith'),
+    (r'\\\"Quoted\\\" whole', '"Quoted" whole'),
+    (r'back\\\\slash', 'back\\slash'),
+    (r'trailing backslash\\\\', 'trailing backslash\\'),
+    (r'a\\\\\\\"b', 'a\\"b'),
+    (r'\\\\\\\\ two', '\\\\ two'),
+    (r'عبد \\\"الله\\\" \\\\ محمد', 'عبد "الله" \\ محمد'),
+    (r'<script>alert(1)</script>', '<script>alert(1)</script>'),
+    (r"Ben & Jerry\'s", "Ben & Jerry's"),
+    (r'Smith, John; Jr.', 'Smith, John; Jr.'),
+    (r'[brackets] ]]> {braces}', '[brackets] ]]> {braces}'),
+    (r'n\\\\n not a newline', 'n\\n not a newline'),
+    (r'${EXTEN} 100% $(x)', '${EXTEN} 100% $(x)'),
+]
+
+
+@pytest.mark.parametrize(("ami_text", "shown"), CAPTURED_FROM_ASTERISK_22)
+def test_what_asterisk_22_really_sends_is_stored_as_the_phone_shows_it(ami_text: str, shown: str) -> None:
+    (message,) = AMIParser().feed(newchannel_text(ami_text))
+    event = parse_event(message)
+    assert isinstance(event, Newchannel) and event.caller_id_name == shown
+    assert ami_text == ast_escape_c(sip_display(shown))  # the model of the other end holds
