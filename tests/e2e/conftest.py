@@ -25,14 +25,14 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 import yaml
+from support.eventually import eventually
+from tcp_proxy import TcpProxy  # tests/e2e is on sys.path (rootdir-less conftest)
 
 from cdr.builder import CallRecord
 from cdr.db import RecordStore
-from telephony.asterisk import Credentials
 from telephony.ami.client import AMIClient
+from telephony.asterisk import Credentials
 from telephony.sipp.driver import AgentPhone, free_udp_port
-
-from tcp_proxy import TcpProxy  # tests/e2e is on sys.path (rootdir-less conftest)
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -53,6 +53,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 WIDEN_AFTER = 5  # seconds (T1) in the test profile
+WRAPUP = 5  # seconds of wrap-up after a queue call, app_queue's and the desk's
 
 
 def _free_tcp_port() -> int:
@@ -77,6 +78,7 @@ def _short_profile(target: Path) -> Path:
     data["prompts"]["callback_offer"] = {"ar": "واحد", "en": "One"}
     # Routing: widening after 5 s so the tests can see it happen, not sooner; more people to choose from.
     data["routing"]["widen_after_seconds"] = WIDEN_AFTER
+    data["queues"]["wrapup_seconds"] = WRAPUP
     data["routing"]["overflow_after_seconds"] = 90
     data["seats"]["queues"]["ar-complaints"] = {"morning": 1, "evening": 1, "night": 1}
     # Callbacks: quick to see in a test; the numbers are the default profile's Kuwaiti patterns.
@@ -207,14 +209,8 @@ class Rig:
         return {e["Name"]: dict(e.headers) for e in events if e.event == "QueueMember"}
 
     async def wait_for(self, predicate, timeout: float = 10.0, what: str = "condition"):
-        deadline = time.monotonic() + timeout
-        while True:
-            value = await predicate()
-            if value:
-                return value
-            if time.monotonic() > deadline:
-                raise AssertionError(f"timed out waiting for {what}")
-            await asyncio.sleep(0.2)
+        """Poll the async ``predicate`` until it is truthy (the shared ``eventually``, every 0.2 s)."""
+        return await eventually(predicate, timeout=timeout, interval=0.2, what=what)
 
     async def records_of(self, caller_number: str, *, at_least: int = 1, timeout: float = 15.0) -> list[CallRecord]:
         """The records of one caller number, waiting until ``at_least`` are written."""
@@ -261,9 +257,9 @@ def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
             if asterisk.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError("Asterisk did not start:\n" + (workdir / "asterisk.log").read_text())
             time.sleep(0.2)
+        from hotline.settings import Settings
         from telephony.asterisk import AsteriskInstance
         from telephony.provision import current_root
-        from hotline.settings import Settings
 
         settings = Settings.from_env(env)
         root = current_root(settings.cache_dir)

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import time
 
 import pytest
-from conftest import WIDEN_AFTER
+from conftest import WIDEN_AFTER, WRAPUP
 
 from cdr.builder import Outcome
 from telephony.sipp.driver import place_call
@@ -48,18 +49,36 @@ async def test_an_idle_matching_doctor_gets_the_call_over_a_busy_one(rig, phones
 
 
 async def test_of_two_idle_matching_agents_the_one_idle_longer_gets_the_call(rig, phones):
-    agents = [await phones("agent-ar-1", talk_seconds=1.0), await phones("agent-ar-3", talk_seconds=1.0)]
-
+    # Built so that app_queue alone picks the other agent: the one idle longer (agent-ar-1) has
+    # taken a call, the other (agent-ar-3) logs in after that call's wrap-up and has taken none.
+    # leastrecent (the profile's strategy: LastCall 0 rings first) and fewestcalls both point at
+    # agent-ar-3; only the desk's ranking (longest idle since the end of wrap-up or the login
+    # first, as penalties) gives the call to agent-ar-1.
+    idle_longer = await phones("agent-ar-1", talk_seconds=1.0)
     first = await call(rig, "96551100003", (GENERAL,), max_duration=30)
     assert first.answered and first.remote_hung_up, first.error
-    (just_busy,) = answered_by(agents, "96551100003")
-    await asyncio.sleep(1.0)  # the first agent is idle again, but for a shorter time than the other
+    assert answered_by([idle_longer], "96551100003") == ["agent-ar-1"]
+    last_call = int((await rig.members("ar-general"))["agent-ar-1"]["LastCall"])
+    assert last_call > 0
+    # The scenario: the second agent comes on shift after agent-ar-1's wrap-up is over.
+    await rig.wait_for(lambda: _clock_past(last_call + WRAPUP + 1), timeout=WRAPUP + 10, what="the wrap-up")
+    newcomer = await phones("agent-ar-3", talk_seconds=1.0)
+    # Barrier: the desk has ranked the newcomer among the free members (a login enters at 99,
+    # the band's "cannot take a call now").
+    await rig.wait_for(lambda: _all_ranked(rig, "ar-general", {"agent-ar-1", "agent-ar-3"}), timeout=10,
+                       what="both agents ranked as free")
+    members = await rig.members("ar-general")
+    # What app_queue's own strategy would go by: it points at the newcomer.
+    assert members["agent-ar-3"]["LastCall"] == "0" and members["agent-ar-3"]["CallsTaken"] == "0"
+    assert int(members["agent-ar-1"]["CallsTaken"]) >= 1
+    assert int(members["agent-ar-3"]["LoginTime"]) > last_call + WRAPUP
 
     second = await call(rig, "96551100004", (GENERAL,), max_duration=30)
 
     assert second.answered and second.remote_hung_up, second.error
-    (idle_longer,) = answered_by(agents, "96551100004")
-    assert idle_longer != just_busy
+    assert answered_by([idle_longer, newcomer], "96551100004") == ["agent-ar-1"], members
+    (record,) = await rig.records_of("96551100004")
+    assert record.agent == "agent-ar-1"
 
 
 async def test_with_no_exact_match_free_widening_happens_after_t1_and_no_sooner(rig, phones):
@@ -150,6 +169,15 @@ async def test_a_seat_limit_holds_under_a_burst(rig, phones):
     )
     assert (await process.wait()) == 0
     await rig.wait_for(lambda: _active_count(rig, "ar-complaints", 1), timeout=5, what="back to one seat")
+
+
+async def _clock_past(epoch: float) -> bool:
+    return time.time() > epoch
+
+
+async def _all_ranked(rig, queue: str, people: set[str]) -> bool:
+    members = await rig.members(queue)
+    return people <= set(members) and all(int(members[p]["Penalty"]) % 100 < 99 for p in people)
 
 
 async def _answered(phones, number: str) -> bool:
