@@ -37,16 +37,27 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from cdr.cli import build_report_from_db  # noqa: E402
-from storage.engine import sync_url, upgrade
 from cdr.importer import bulk_insert  # noqa: E402
 from cdr.reports import Aggregates, Measures, ReportParams, build_report, report_to_dict  # noqa: E402
 from cdr.synthetic import generate_rows  # noqa: E402
 from profiles.model import load_profile  # noqa: E402
+from storage.engine import sync_url, upgrade
 
 TARGET_SECONDS = 15.0
 TARGET_MB = 1024.0
-COUNT_FIELDS = ("offered", "answered", "abandoned_ivr", "abandoned_queue", "failed", "answered_within",
-                "abandoned_within", "transferred", "callbacks", "callbacks_answered", "agents")
+COUNT_FIELDS = (
+    "offered",
+    "answered",
+    "abandoned_ivr",
+    "abandoned_queue",
+    "failed",
+    "answered_within",
+    "abandoned_within",
+    "transferred",
+    "callbacks",
+    "callbacks_answered",
+    "agents",
+)
 SUM_FIELDS = ("wait_answered_sum", "talk_sum", "wrapup_sum", "callback_talk_sum")
 
 
@@ -86,26 +97,31 @@ def pandas_aggregates(url: str, interval_minutes: int, sl_seconds: float) -> Agg
     wrap0 = df["wrapup_seconds"].fillna(0.0)
     cb_answered = callback & (df["outcome"] == "answered")
     keys = ["bucket", "queue", "language", "topic"]
-    frame = pd.DataFrame({
-        "bucket": df["bucket"], "queue": df["queue"], "language": df["language"], "topic": df["topic"],
-        "offered": inbound.astype("int64"),
-        "answered": answered.astype("int64"),
-        "abandoned_ivr": ab_ivr.astype("int64"),
-        "abandoned_queue": ab_queue.astype("int64"),
-        "failed": (inbound & ~answered & ~ab_queue & ~ab_ivr).astype("int64"),
-        "answered_within": (answered & (wait0 <= sl_seconds)).astype("int64"),
-        "abandoned_within": (ab_queue & (wait0 <= sl_seconds)).astype("int64"),
-        "wait_answered_sum": wait0.where(answered, 0.0),
-        "talk_sum": talk0.where(answered, 0.0),
-        "wrapup_sum": wrap0.where(answered, 0.0),
-        "max_wait": df["wait_seconds"].where(inbound),
-        "transferred": (answered & df["transferred_to"].notna()).astype("int64"),
-        "callbacks": callback.astype("int64"),
-        "callbacks_answered": cb_answered.astype("int64"),
-        "callback_talk_sum": (talk0 + wrap0).where(cb_answered, 0.0),
-        "agent": df["agent"],
-        "inbound_agent": df["agent"].where(answered),
-    })
+    frame = pd.DataFrame(
+        {
+            "bucket": df["bucket"],
+            "queue": df["queue"],
+            "language": df["language"],
+            "topic": df["topic"],
+            "offered": inbound.astype("int64"),
+            "answered": answered.astype("int64"),
+            "abandoned_ivr": ab_ivr.astype("int64"),
+            "abandoned_queue": ab_queue.astype("int64"),
+            "failed": (inbound & ~answered & ~ab_queue & ~ab_ivr).astype("int64"),
+            "answered_within": (answered & (wait0 <= sl_seconds)).astype("int64"),
+            "abandoned_within": (ab_queue & (wait0 <= sl_seconds)).astype("int64"),
+            "wait_answered_sum": wait0.where(answered, 0.0),
+            "talk_sum": talk0.where(answered, 0.0),
+            "wrapup_sum": wrap0.where(answered, 0.0),
+            "max_wait": df["wait_seconds"].where(inbound),
+            "transferred": (answered & df["transferred_to"].notna()).astype("int64"),
+            "callbacks": callback.astype("int64"),
+            "callbacks_answered": cb_answered.astype("int64"),
+            "callback_talk_sum": (talk0 + wrap0).where(cb_answered, 0.0),
+            "agent": df["agent"],
+            "inbound_agent": df["agent"].where(answered),
+        }
+    )
     grouped = frame.groupby(keys, dropna=False, sort=False)
     sums = grouped[[c for c in frame.columns if c not in (*keys, "max_wait", "agent", "inbound_agent")]].sum()
     sums["max_wait"] = grouped["max_wait"].max()
@@ -137,7 +153,10 @@ def compare(ours: Any, theirs: Any) -> dict[str, Any]:
         for f in COUNT_FIELDS:
             assert getattr(a.measures, f) == getattr(b.measures, f), (a.start, f)
         for f in SUM_FIELDS:
-            assert math.isclose(getattr(a.measures, f), getattr(b.measures, f), rel_tol=1e-9, abs_tol=1e-6), (a.start, f)
+            assert math.isclose(getattr(a.measures, f), getattr(b.measures, f), rel_tol=1e-9, abs_tol=1e-6), (
+                a.start,
+                f,
+            )
         assert a.measures.max_wait == b.measures.max_wait, (a.start, "max_wait")
         assert (a.needed, a.present) == (b.needed, b.present), (a.start, "staffing")
     assert len(ours.groups) == len(theirs.groups), "group count differs"
@@ -166,8 +185,9 @@ def phase(kind: str, url: str, interval: int, out: Path) -> None:
     profile = load_profile(ROOT / "profiles" / "moh-151.yaml")
     t0 = time.perf_counter()
     if kind == "ours":
-        report = build_report_from_db(url, interval, (0.8, 20.0), 0.3, None, None, None, profile.timezone,
-                                      profile.shifts)
+        report = build_report_from_db(
+            url, interval, (0.8, 20.0), 0.3, None, None, None, profile.timezone, profile.shifts
+        )
     else:
         agg = pandas_aggregates(url, interval, 20.0)
         params = ReportParams(interval, 20.0, 0.8, 0.3, None, profile.timezone)
@@ -198,8 +218,10 @@ def run_backend(name: str, url: str, calls: int, interval: int, profile: Any, tm
     gen_seconds = time.perf_counter() - t0
     _log(f"[{name}] {added:,} rows in {gen_seconds:.1f}s; timing the report (own process)…")
     ours = _run_phase("ours", url, interval, tmp)
-    _log(f"[{name}] report: {ours['seconds']:.2f}s, {len(ours['report'].intervals):,} intervals, "
-         f"{len(ours['report'].groups):,} groups; peak RSS {ours['peak_mb']:.0f} MB")
+    _log(
+        f"[{name}] report: {ours['seconds']:.2f}s, {len(ours['report'].intervals):,} intervals, "
+        f"{len(ours['report'].groups):,} groups; peak RSS {ours['peak_mb']:.0f} MB"
+    )
     theirs = _run_phase("pandas", url, interval, tmp)
     _log(f"[{name}] pandas: {theirs['seconds']:.2f}s, peak RSS {theirs['peak_mb']:.0f} MB; comparing…")
     summary = compare(ours["report"], theirs["report"])
@@ -222,8 +244,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=1_000_000)
     parser.add_argument("--interval", type=int, choices=(15, 30, 60), default=30)
-    parser.add_argument("--pg-url", default=os.environ.get("HOTLINE_BENCH_PG_URL",
-                                                         "postgresql://postgres@127.0.0.1:5432/test"))
+    parser.add_argument(
+        "--pg-url", default=os.environ.get("HOTLINE_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
+    )
     parser.add_argument("--skip-postgres", action="store_true")
     parser.add_argument("--phase", choices=("ours", "pandas"), help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
@@ -237,7 +260,7 @@ def main() -> int:
         "calls": args.calls,
         "interval_minutes": args.interval,
         "memory_measure": "resource.getrusage(RUSAGE_SELF).ru_maxrss of a fresh process running only "
-                          "the timed phase (interpreter and imports included)",
+        "the timed phase (interpreter and imports included)",
         "targets": {"report_seconds": TARGET_SECONDS, "peak_mb": TARGET_MB},
         "cpus": os.cpu_count(),
     }
@@ -266,6 +289,7 @@ def _postgres(args: argparse.Namespace, profile: Any, tmp: str) -> dict[str, Any
     finally:
         with psycopg.connect(args.pg_url, autocommit=True) as conn:
             conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
 
 if __name__ == "__main__":
     raise SystemExit(main())

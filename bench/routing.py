@@ -59,7 +59,7 @@ def percentile(values: list[float], q: float) -> float:
 def synthetic_profile(n_people: int, rng: random.Random):
     base = load_profile(ROOT / "profiles" / "moh-151.yaml")
     languages = tuple(Language(code, str(i + 1), code) for i, code in enumerate(LANGS))
-    topics = tuple(Topic(t, str(i % 10), {c: t for c in LANGS}) for i, t in enumerate(TOPICS))
+    topics = tuple(Topic(t, str(i % 10), dict.fromkeys(LANGS, t)) for i, t in enumerate(TOPICS))
     people = []
     for i in range(n_people):
         first = rng.choice(LANGS)
@@ -187,7 +187,9 @@ def bench_decisions(n_people: int, n_calls: int, rounds: int) -> dict[str, float
     # ... and one free agent (ranked first somewhere) takes a call: the ranks behind it move up.
     settled_snap = state.snapshot(NOW + 6)
     for change in after.penalties:
-        state.apply(QueueMemberPenalty(NOW + 6, change.queue, change.person_id, "", "", penalty=change.penalty), NOW + 6)
+        state.apply(
+            QueueMemberPenalty(NOW + 6, change.queue, change.person_id, "", "", penalty=change.penalty), NOW + 6
+        )
     starter = next(c.person_id for c in decide(settled_snap, profile, NOW + 6).choices if c.person_id)
     state.apply(AgentConnect(NOW + 7, next(iter(settled_snap.people[starter].queues)), "bench-start", "", "", "",
                              starter, "", 0, 0), NOW + 7)  # fmt: skip

@@ -30,7 +30,9 @@ def _bucket_sql(dialect: str, width: int) -> str:
     raise ValueError(f"no interval bucket expression for {dialect!r}")
 
 
-def _statements(dialect: str, width: int, sl_seconds: float, start: datetime | None, end: datetime | None) -> tuple[Any, Any, dict[str, Any]]:
+def _statements(
+    dialect: str, width: int, sl_seconds: float, start: datetime | None, end: datetime | None
+) -> tuple[Any, Any, dict[str, Any]]:
     """The two GROUP BY queries of a report and their parameters.
 
     Grouping by (kind, outcome) as well keeps every aggregate a plain SUM/COUNT/MAX (no CASE per
@@ -154,8 +156,6 @@ def _record(row: CallRecordRow) -> CallRecord:
         transferred_to=row.transferred_to,
         wrapup_seconds=row.wrapup_seconds,
     )
-
-
 
 
 class RecordStore:

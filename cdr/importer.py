@@ -34,7 +34,6 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-
 __all__ = [
     "ROW_COLUMNS",
     "QueueLogLine",
@@ -50,9 +49,25 @@ __all__ = [
 
 #: The columns of a call_records row, in the order bulk_insert and the importers give them.
 ROW_COLUMNS: tuple[str, ...] = (
-    "linkedid", "caller_number", "caller_name", "started_at", "ended_at", "language", "topic",
-    "specialty", "queue", "wait_seconds", "outcome", "agent", "talk_seconds", "hangup_cause",
-    "hangup_cause_text", "kind", "callback_of", "transferred_to", "wrapup_seconds",
+    "linkedid",
+    "caller_number",
+    "caller_name",
+    "started_at",
+    "ended_at",
+    "language",
+    "topic",
+    "specialty",
+    "queue",
+    "wait_seconds",
+    "outcome",
+    "agent",
+    "talk_seconds",
+    "hangup_cause",
+    "hangup_cause_text",
+    "kind",
+    "callback_of",
+    "transferred_to",
+    "wrapup_seconds",
 )
 
 _TRANSFER_EVENTS = frozenset({"BLINDTRANSFER", "ATTENDEDTRANSFER", "TRANSFER"})
@@ -69,9 +84,7 @@ def _sqlite_time(value: Any) -> Any:
         if value.tzinfo is None:
             raise ValueError(f"naive datetime {value!r}: call record times must be timezone-aware")
         v = value.astimezone(UTC)
-        return (
-            f"{v.year:04d}-{v.month:02d}-{v.day:02d} {v.hour:02d}:{v.minute:02d}:{v.second:02d}.{v.microsecond:06d}"
-        )
+        return f"{v.year:04d}-{v.month:02d}-{v.day:02d} {v.hour:02d}:{v.minute:02d}:{v.second:02d}.{v.microsecond:06d}"
     return value
 
 
@@ -104,10 +117,7 @@ def bulk_insert(
             driver = raw.driver_connection
             if engine.dialect.name == "sqlite":
                 time_idx = [i for i, c in enumerate(cols) if c in ("started_at", "ended_at")]
-                sql = (
-                    f"INSERT OR IGNORE INTO call_records ({', '.join(cols)}) "
-                    f"VALUES ({', '.join('?' for _ in cols)})"
-                )
+                sql = f"INSERT OR IGNORE INTO call_records ({', '.join(cols)}) VALUES ({', '.join('?' for _ in cols)})"
                 for chunk in _chunks(rows, chunk_size):
                     if time_idx:
                         chunk = [tuple(_sqlite_time(v) if i in time_idx else v for i, v in enumerate(r)) for r in chunk]
@@ -161,10 +171,25 @@ def records_to_rows(records: Iterable[Any]) -> Iterator[tuple[Any, ...]]:
     """``CallRecord``-like objects (0003 attributes optional) as rows in ``ROW_COLUMNS`` order."""
     for r in records:
         yield (
-            r.linkedid, r.caller_number, r.caller_name, r.started_at, r.ended_at, r.language, r.topic,
-            r.specialty, r.queue, r.wait_seconds, str(getattr(r.outcome, "value", r.outcome)), r.agent,
-            r.talk_seconds, r.hangup_cause, r.hangup_cause_text, getattr(r, "kind", "inbound") or "inbound",
-            getattr(r, "callback_of", None), getattr(r, "transferred_to", None), getattr(r, "wrapup_seconds", None),
+            r.linkedid,
+            r.caller_number,
+            r.caller_name,
+            r.started_at,
+            r.ended_at,
+            r.language,
+            r.topic,
+            r.specialty,
+            r.queue,
+            r.wait_seconds,
+            str(getattr(r.outcome, "value", r.outcome)),
+            r.agent,
+            r.talk_seconds,
+            r.hangup_cause,
+            r.hangup_cause_text,
+            getattr(r, "kind", "inbound") or "inbound",
+            getattr(r, "callback_of", None),
+            getattr(r, "transferred_to", None),
+            getattr(r, "wrapup_seconds", None),
         )
 
 
@@ -281,9 +306,7 @@ def calls_from_queue_log(lines: Iterable[QueueLogLine]) -> dict[str, dict[str, A
     # A callid that never connected but carries a transfer event is the agent's consultation
     # leg of an attended transfer (asterisk#759: logged with its own ENTERQUEUE), not a caller.
     return {
-        cid: _record_from_queue_log(c)
-        for cid, c in calls.items()
-        if not (c.answered_at is None and c.saw_transfer)
+        cid: _record_from_queue_log(c) for cid, c in calls.items() if not (c.answered_at is None and c.saw_transfer)
     }
 
 

@@ -98,14 +98,37 @@ def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     return "\n".join(lines)
 
 
-_MEASURE_HEADERS = ("offered", "answered", "abd IVR", "abd queue", "failed", "SL", "SL2", "ASA", "AHT",
-                    "max wait", "transf", "callbacks", "reached")
+_MEASURE_HEADERS = (
+    "offered",
+    "answered",
+    "abd IVR",
+    "abd queue",
+    "failed",
+    "SL",
+    "SL2",
+    "ASA",
+    "AHT",
+    "max wait",
+    "transf",
+    "callbacks",
+    "reached",
+)
 
 
 def _measure_cells(m: Measures) -> list[Any]:
     return [
-        m.offered, m.answered, m.abandoned_ivr, m.abandoned_queue, m.failed, _pct(m.service_level),
-        _pct(m.service_level2), _sec(m.asa), _sec(m.aht), _sec(m.max_wait), m.transferred, m.callbacks,
+        m.offered,
+        m.answered,
+        m.abandoned_ivr,
+        m.abandoned_queue,
+        m.failed,
+        _pct(m.service_level),
+        _pct(m.service_level2),
+        _sec(m.asa),
+        _sec(m.aht),
+        _sec(m.max_wait),
+        m.transferred,
+        m.callbacks,
         m.callbacks_answered,
     ]
 
@@ -143,8 +166,17 @@ def render_text(report: Report, max_intervals: int = 96) -> str:
         out.append(
             _table(
                 ("shift", "intervals", "peak needed", "mean needed", "seats", "understaffed"),
-                [[s.shift, s.intervals, s.peak_needed, f"{s.mean_needed:.1f}", s.seats_needed, s.understaffed_intervals]
-                 for s in report.shifts],
+                [
+                    [
+                        s.shift,
+                        s.intervals,
+                        s.peak_needed,
+                        f"{s.mean_needed:.1f}",
+                        s.seats_needed,
+                        s.understaffed_intervals,
+                    ]
+                    for s in report.shifts
+                ],
             )
         )
     short = report.understaffed
@@ -167,9 +199,18 @@ def render_text(report: Report, max_intervals: int = 96) -> str:
             _table(
                 ("interval", "offered", "answered", "abd", "SL", "ASA", "AHT", "occupancy", "needed", "present"),
                 [
-                    [_when(r.start, tz), r.measures.offered, r.measures.answered, r.measures.abandoned,
-                     _pct(r.measures.service_level), _sec(r.measures.asa), _sec(r.measures.aht),
-                     _pct(r.occupancy), r.needed, r.present]
+                    [
+                        _when(r.start, tz),
+                        r.measures.offered,
+                        r.measures.answered,
+                        r.measures.abandoned,
+                        _pct(r.measures.service_level),
+                        _sec(r.measures.asa),
+                        _sec(r.measures.aht),
+                        _pct(r.occupancy),
+                        r.needed,
+                        r.present,
+                    ]
                     for r in report.intervals
                 ],
             )
@@ -179,9 +220,23 @@ def render_text(report: Report, max_intervals: int = 96) -> str:
 
 # -- CSV ----------------------------------------------------------------------------------------
 
-_CSV_MEASURES = ("offered", "answered", "abandoned_ivr", "abandoned_queue", "failed", "answered_within",
-                 "abandoned_within", "service_level", "service_level2", "asa", "aht", "max_wait", "transferred",
-                 "callbacks", "callbacks_answered")
+_CSV_MEASURES = (
+    "offered",
+    "answered",
+    "abandoned_ivr",
+    "abandoned_queue",
+    "failed",
+    "answered_within",
+    "abandoned_within",
+    "service_level",
+    "service_level2",
+    "asa",
+    "aht",
+    "max_wait",
+    "transferred",
+    "callbacks",
+    "callbacks_answered",
+)
 
 
 def _csv_value(value: Any) -> Any:
@@ -199,17 +254,26 @@ def write_csv(report: Report, path: Path) -> tuple[Path, Path]:
         w.writerow(["interval_start", *_CSV_MEASURES, "occupancy", "traffic_erlangs", "needed", "present", "gap"])
         for r in report.intervals:
             m = r.measures.to_dict()
-            w.writerow([r.start.isoformat(), *(_csv_value(m[k]) for k in _CSV_MEASURES),
-                        _csv_value(r.occupancy), _csv_value(r.traffic), _csv_value(r.needed),
-                        _csv_value(r.present), _csv_value(r.gap)])
+            w.writerow(
+                [
+                    r.start.isoformat(),
+                    *(_csv_value(m[k]) for k in _CSV_MEASURES),
+                    _csv_value(r.occupancy),
+                    _csv_value(r.traffic),
+                    _csv_value(r.needed),
+                    _csv_value(r.present),
+                    _csv_value(r.gap),
+                ]
+            )
     with open(groups_path, "w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)
         w.writerow(["interval_start", "queue", "language", "topic", *_CSV_MEASURES, "agents"])
         for (bucket, queue, language, topic), m in report.groups:
             d = m.to_dict()
             start = datetime.fromtimestamp(bucket, tz=ZoneInfo("UTC")).isoformat()
-            w.writerow([start, queue or "", language or "", topic or "", *(_csv_value(d[k]) for k in _CSV_MEASURES),
-                        m.agents])
+            w.writerow(
+                [start, queue or "", language or "", topic or "", *(_csv_value(d[k]) for k in _CSV_MEASURES), m.agents]
+            )
     return path, groups_path
 
 
@@ -231,8 +295,16 @@ class _Point:
 def _chart_points(intervals: Sequence[IntervalRow], tz: ZoneInfo) -> tuple[list[_Point], str]:
     if len(intervals) <= MAX_CHART_POINTS:
         return [
-            _Point(_when(r.start, tz), r.measures.offered, r.measures.answered, r.measures.abandoned,
-                   r.measures.service_level, r.measures.service_level2, r.needed, r.present)
+            _Point(
+                _when(r.start, tz),
+                r.measures.offered,
+                r.measures.answered,
+                r.measures.abandoned,
+                r.measures.service_level,
+                r.measures.service_level2,
+                r.needed,
+                r.present,
+            )
             for r in intervals
         ], "interval"
     days: dict[str, list[IntervalRow]] = {}
@@ -245,8 +317,18 @@ def _chart_points(intervals: Sequence[IntervalRow], tz: ZoneInfo) -> tuple[list[
             m.add(r.measures)
         needed = [r.needed for r in rows if r.needed is not None]
         present = [r.present for r in rows if r.present is not None]
-        points.append(_Point(day, m.offered, m.answered, m.abandoned, m.service_level, m.service_level2,
-                             max(needed) if needed else None, max(present) if present else None))
+        points.append(
+            _Point(
+                day,
+                m.offered,
+                m.answered,
+                m.abandoned,
+                m.service_level,
+                m.service_level2,
+                max(needed) if needed else None,
+                max(present) if present else None,
+            )
+        )
     return points, "day"
 
 
@@ -264,9 +346,15 @@ def _nice_top(value: float) -> float:
     return 10 * magnitude if magnitude >= 1 else 4.0
 
 
-def _svg_chart(chart_id: str, title: str, labels: Sequence[str],
-               series: Sequence[tuple[str, str, Sequence[float | None]]],
-               y_max: float | None = None, percent: bool = False, target: float | None = None) -> str:
+def _svg_chart(
+    chart_id: str,
+    title: str,
+    labels: Sequence[str],
+    series: Sequence[tuple[str, str, Sequence[float | None]]],
+    y_max: float | None = None,
+    percent: bool = False,
+    target: float | None = None,
+) -> str:
     values = [v for _, _, vs in series for v in vs if v is not None]
     top = y_max if y_max is not None else _nice_top(max(values, default=0))
     n = max(1, len(labels))
@@ -336,8 +424,7 @@ th{background:#f2f5f8}
 def _html_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     head = "".join(f"<th>{html.escape(str(h))}</th>" for h in headers)
     body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape('-' if v is None else str(v))}</td>" for v in row) + "</tr>"
-        for row in rows
+        "<tr>" + "".join(f"<td>{html.escape('-' if v is None else str(v))}</td>" for v in row) + "</tr>" for row in rows
     )
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
@@ -348,24 +435,35 @@ def render_html(report: Report, title: str = "Hotline call report") -> str:
     points, unit = _chart_points(report.intervals, tz)
     labels = [pt.label for pt in points]
     volumes = _svg_chart(
-        "chart-volumes", f"Calls per {unit}", labels,
-        [("offered", "#2c7fb8", [pt.offered for pt in points]),
-         ("answered", "#31a354", [pt.answered for pt in points]),
-         ("abandoned", "#de2d26", [pt.abandoned for pt in points])],
+        "chart-volumes",
+        f"Calls per {unit}",
+        labels,
+        [
+            ("offered", "#2c7fb8", [pt.offered for pt in points]),
+            ("answered", "#31a354", [pt.answered for pt in points]),
+            ("abandoned", "#de2d26", [pt.abandoned for pt in points]),
+        ],
     )
     service = _svg_chart(
-        "chart-service-level", f"Service level per {unit} (answered within {p.sl_seconds:.0f}s; dashed: target)",
+        "chart-service-level",
+        f"Service level per {unit} (answered within {p.sl_seconds:.0f}s; dashed: target)",
         labels,
         [("SL", "#31a354", [pt.sl for pt in points]), ("SL2", "#756bb1", [pt.sl2 for pt in points])],
-        y_max=1.0, percent=True, target=p.target_service_level,
+        y_max=1.0,
+        percent=True,
+        target=p.target_service_level,
     )
     staffing = _svg_chart(
-        "chart-staffing", f"People needed against present per {unit}" + (" (day's peak)" if unit == "day" else ""),
+        "chart-staffing",
+        f"People needed against present per {unit}" + (" (day's peak)" if unit == "day" else ""),
         labels,
         [("needed", "#e6550d", [pt.needed for pt in points]), ("present", "#3182bd", [pt.present for pt in points])],
     )
-    span = (f"{_when(report.intervals[0].start, tz)} – {_when(report.intervals[-1].start, tz)}"
-            if report.intervals else "no calls")
+    span = (
+        f"{_when(report.intervals[0].start, tz)} – {_when(report.intervals[-1].start, tz)}"
+        if report.intervals
+        else "no calls"
+    )
     model = f"Erlang A (patience {p.patience_seconds:.0f}s)" if p.patience_seconds is not None else "Erlang C"
     by_queue = _html_table(
         ("queue", "language", "topic", *_MEASURE_HEADERS),
@@ -373,8 +471,10 @@ def render_html(report: Report, title: str = "Hotline call report") -> str:
     )
     shifts = _html_table(
         ("shift", "intervals", "peak needed", "mean needed", "seats after shrinkage", "understaffed intervals"),
-        [[s.shift, s.intervals, s.peak_needed, f"{s.mean_needed:.1f}", s.seats_needed, s.understaffed_intervals]
-         for s in report.shifts],
+        [
+            [s.shift, s.intervals, s.peak_needed, f"{s.mean_needed:.1f}", s.seats_needed, s.understaffed_intervals]
+            for s in report.shifts
+        ],
     )
     short = sorted(report.understaffed, key=lambda r: (r.gap or 0, r.start))
     understaffed = _html_table(
@@ -404,7 +504,7 @@ shrinkage {p.shrinkage:.0%}</p>
 {shifts}
 <h2>Understaffed intervals ({len(short)} of {len(report.intervals)})</h2>
 {understaffed}
-<p class="note">{'The 100 largest gaps are listed. ' if len(short) > 100 else ''}Generated by hotline; no scripts,
+<p class="note">{"The 100 largest gaps are listed. " if len(short) > 100 else ""}Generated by hotline; no scripts,
 nothing fetched.</p>
 </body></html>
 """
@@ -414,4 +514,3 @@ def write_html(report: Report, path: Path, title: str = "Hotline call report") -
     path = Path(path)
     path.write_text(render_html(report, title), encoding="utf-8")
     return path
-

@@ -55,11 +55,11 @@ __all__ = [
     "ReportParams",
     "ShiftRow",
     "aggregate",
+    "bucket_of",
+    "build_report",
     "by_queue",
     "fold_group_row",
     "interval_seconds",
-    "build_report",
-    "bucket_of",
     "parse_presence_csv",
     "report_to_dict",
 ]
@@ -354,8 +354,9 @@ def _staff(
     traffic = calls * aht / width
     try:
         if params.patience_seconds is not None:
-            res = agents_needed_erlang_a(calls / width, aht, params.patience_seconds,
-                                         params.target_service_level, params.sl_seconds)
+            res = agents_needed_erlang_a(
+                calls / width, aht, params.patience_seconds, params.target_service_level, params.sl_seconds
+            )
         else:
             res = agents_needed(traffic, aht, params.target_service_level, params.sl_seconds)
         out: tuple[int | None, float, str | None] = (res.agents, traffic, None)
@@ -504,9 +505,7 @@ def report_to_dict(report: Report) -> dict[str, Any]:
             }
             for key, m in report.groups
         ],
-        "by_queue": [
-            {"queue": k[0], "language": k[1], "topic": k[2], **m.to_dict()} for k, m in report.by_queue
-        ],
+        "by_queue": [{"queue": k[0], "language": k[1], "topic": k[2], **m.to_dict()} for k, m in report.by_queue],
         "shifts": [
             {
                 "shift": s.shift,
@@ -545,8 +544,17 @@ def parse_presence_csv(lines: Iterable[str], interval_minutes: int) -> dict[int,
 
 
 def fold_group_row(
-    m: Measures, kind: str, outcome: str, count: int, within: int, wait: float, talk: float, wrapup: float,
-    max_wait: float | None, transferred: int, agents: int,
+    m: Measures,
+    kind: str,
+    outcome: str,
+    count: int,
+    within: int,
+    wait: float,
+    talk: float,
+    wrapup: float,
+    max_wait: float | None,
+    transferred: int,
+    agents: int,
 ) -> None:
     """Add one ``GROUP BY (bucket, queue, language, topic, kind, outcome)`` row of the SQL twin to ``m``.
 

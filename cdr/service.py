@@ -195,7 +195,9 @@ class RecordService:
                 failed.append(hook)
         pending.hooks_left = failed
         if failed:
-            task = asyncio.create_task(self._retry_hooks(pending), name=f"hotline-record-hooks-{pending.record.linkedid}")
+            task = asyncio.create_task(
+                self._retry_hooks(pending), name=f"hotline-record-hooks-{pending.record.linkedid}"
+            )
             self._hook_retries.add(task)
             task.add_done_callback(self._hook_retries.discard)
         else:

@@ -57,8 +57,30 @@ DEFAULT_TOTAL = sum(MONTH_CURVE.values())
 
 # relative call volume per local hour 0..23
 HOUR_CURVE: tuple[float, ...] = (
-    1.6, 1.0, 0.6, 0.4, 0.4, 0.6, 1.2, 2.6, 4.6, 6.4, 6.8, 6.6,
-    6.0, 5.4, 5.0, 5.0, 5.4, 6.0, 6.4, 6.4, 5.8, 4.6, 3.4, 2.4,
+    1.6,
+    1.0,
+    0.6,
+    0.4,
+    0.4,
+    0.6,
+    1.2,
+    2.6,
+    4.6,
+    6.4,
+    6.8,
+    6.6,
+    6.0,
+    5.4,
+    5.0,
+    5.0,
+    5.4,
+    6.0,
+    6.4,
+    6.4,
+    5.8,
+    4.6,
+    3.4,
+    2.4,
 )
 _DAY_WEIGHT = (1.0, 1.0, 1.0, 1.0, 0.75, 0.75, 1.0)  # mon..sun (Fri/Sat weekend)
 
@@ -173,27 +195,59 @@ def generate_rows(
                         if specialty:
                             agent = f"doc-{lang}-{specialty[:3]}-{1 + int(rand() * max(1, docs / 3))}"
                         else:
-                            agent = f"agent-{lang}-{1 + int(rand() * max(1, on_shift * (0.78 if lang == 'ar' else 0.3)))}"
+                            agent = (
+                                f"agent-{lang}-{1 + int(rand() * max(1, on_shift * (0.78 if lang == 'ar' else 0.3)))}"
+                            )
                         if rand() < 0.03:
                             transferred = choice(("ar-medical-internal", "en-medical-internal", f"{lang}-general"))
                             if transferred == queue:
                                 transferred = f"{lang}-complaints"
                         end_ts = ts + 20 + wait + talk
                     yield (
-                        linkedid, caller, None, started, datetime.fromtimestamp(end_ts, UTC), lang, t_, sp, q,
-                        wait, outcome, agent, talk, 16, "Normal Clearing", "inbound", None, transferred, wrapup,
+                        linkedid,
+                        caller,
+                        None,
+                        started,
+                        datetime.fromtimestamp(end_ts, UTC),
+                        lang,
+                        t_,
+                        sp,
+                        q,
+                        wait,
+                        outcome,
+                        agent,
+                        talk,
+                        16,
+                        "Normal Clearing",
+                        "inbound",
+                        None,
+                        transferred,
+                        wrapup,
                     )
                     if outcome == "abandoned_queue" and rand() < 0.30:
                         cb_ts = end_ts + 600 + rand() * 6600
                         reached = rand() < 0.65
                         cb_talk = round(30 + expo(1 / 150.0), 1) if reached else None
                         yield (
-                            f"cb-{linkedid}", caller, None, datetime.fromtimestamp(cb_ts, UTC),
-                            datetime.fromtimestamp(cb_ts + 30 + (cb_talk or 0), UTC), lang, topic, specialty,
-                            queue, None, "answered" if reached else "failed",
-                            f"agent-{lang}-{1 + int(rand() * 5)}" if reached else None, cb_talk,
-                            16 if reached else 19, "Normal Clearing" if reached else "No Answer", "callback",
-                            linkedid, None, 10.0 if reached else None,
+                            f"cb-{linkedid}",
+                            caller,
+                            None,
+                            datetime.fromtimestamp(cb_ts, UTC),
+                            datetime.fromtimestamp(cb_ts + 30 + (cb_talk or 0), UTC),
+                            lang,
+                            topic,
+                            specialty,
+                            queue,
+                            None,
+                            "answered" if reached else "failed",
+                            f"agent-{lang}-{1 + int(rand() * 5)}" if reached else None,
+                            cb_talk,
+                            16 if reached else 19,
+                            "Normal Clearing" if reached else "No Answer",
+                            "callback",
+                            linkedid,
+                            None,
+                            10.0 if reached else None,
                         )
                 done += n
             if progress is not None:
@@ -211,4 +265,3 @@ def write_records(
 ) -> int:
     """Generate and bulk-insert records into the (migrated) database at ``url``; returns rows added."""
     return bulk_insert(url, generate_rows(calls, months, seed, progress=progress))
-

@@ -9,18 +9,18 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
-from telephony import names as v
-from profiles.model import Profile
-from telephony.agi import AGIHangup, AGISession
 from ivr.menu import Ask, Closed, Menu, overflow_queue, route_priority
+from profiles.model import Profile
+from telephony import names as v
+from telephony.agi import AGIHangup, AGISession
 
 log = logging.getLogger(__name__)
 
 
 def _utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class IvrHandler:

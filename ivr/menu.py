@@ -69,8 +69,6 @@ def language_prompt(retry: bool = False) -> str:
 CLOSED_PROMPT = f"{ALL_LANGUAGES}/closed"
 
 
-
-
 class Menu:
     """One caller's way through the menu."""
 
@@ -144,8 +142,6 @@ def overflow_queue(profile: Profile, language: str) -> str:
 def route_priority(profile: Profile, route: Route) -> int:
     """app_queue priority of a caller: urgent topics first (a callback adds to it, later)."""
     return profile.topic(route.topic).priority
-
-
 
 
 def prompt_plan(profile: Profile) -> dict[str, tuple[Segment, ...]]:

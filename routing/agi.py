@@ -56,7 +56,7 @@ class AgentFeatureHandler:
         if endpoint not in self.languages or v.person_of_channel(session.channel) != endpoint:
             return None
         prefix = v.interface(endpoint) + "-"
-        if not session.channel.startswith(prefix) or not _CHANNEL_SUFFIX.fullmatch(session.channel[len(prefix):]):
+        if not session.channel.startswith(prefix) or not _CHANNEL_SUFFIX.fullmatch(session.channel[len(prefix) :]):
             return None
         return endpoint
 
@@ -66,7 +66,9 @@ class AgentFeatureHandler:
         if action not in CONFIRMATIONS or person_id is None:
             log.warning(
                 "feature %r from channel %r (endpoint %r) refused: unknown action, or not a phone of the profile",
-                action, session.channel, session.args[1] if len(session.args) > 1 else None,
+                action,
+                session.channel,
+                session.args[1] if len(session.args) > 1 else None,
             )
             return
         try:

@@ -95,9 +95,7 @@ class RoutingStore:
             for row in rows
         }
 
-    async def set_skills(
-        self, person_id: str, topics: tuple[str, ...], specialties: tuple[str, ...], by: str
-    ) -> None:
+    async def set_skills(self, person_id: str, topics: tuple[str, ...], specialties: tuple[str, ...], by: str) -> None:
         async with self._writers.begin() as session:
             row = await session.get(SkillOverrideRow, person_id)
             if row is None:

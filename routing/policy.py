@@ -25,20 +25,20 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from types import MappingProxyType
 
 from profiles.model import Profile, RoutingRules, Topic
 from routing.queues import build_queues, tier
-from telephony.names import EXACT, MAX_RANK, TIER_WIDTH, WIDENED, interface, overflow_queue_name, queue_name
 from routing.state import PersonState, PersonView, Snapshot, WaitingCall
+from telephony.names import EXACT, MAX_RANK, TIER_WIDTH, WIDENED, interface, overflow_queue_name
 
 __all__ = [
     "CALLBACK_BONUS",
-    "Choice",
-    "Decisions",
     "MISSED_RINGS",
     "NO_SEAT",
+    "Choice",
+    "Decisions",
     "PauseChange",
     "PenaltyChange",
     "SeatPlan",
@@ -115,7 +115,7 @@ class Decisions:
 
 
 class _Index:
-    __slots__ = ("rules", "language", "members", "tiers", "queue_tiers")
+    __slots__ = ("language", "members", "queue_tiers", "rules", "tiers")
 
     def __init__(self, profile: Profile) -> None:
         self.rules = profile.routing
@@ -344,7 +344,7 @@ def seat_plan(
     person id), who waits, whom to pause ``no-seat`` and whom to unpause. N is the live override
     for the queue, else the profile's seats for the queue in the shift at ``now``."""
     overrides = overrides or {}
-    shift = profile.shift_at(datetime.fromtimestamp(now, timezone.utc)) if profile.shifts else None
+    shift = profile.shift_at(datetime.fromtimestamp(now, UTC)) if profile.shifts else None
     shift_id = shift.id if shift is not None else None
     people = snapshot.people
     plans: dict[str, SeatPlan] = {}
@@ -381,9 +381,7 @@ def auto_pauses(snapshot: Snapshot, rules: RoutingRules) -> list[str]:
     return sorted(
         view.person_id
         for view in snapshot.people.values()
-        if view.missed_rings >= limit
-        and view.queues
-        and not all(m.paused for m in view.queues.values())
+        if view.missed_rings >= limit and view.queues and not all(m.paused for m in view.queues.values())
     )
 
 

@@ -57,17 +57,21 @@ def build_queues(profile: Profile) -> list[QueueSpec]:
         for topic in profile.topics:
             targets: list[tuple[str | None, list[Person]]]
             if topic.specialties:
-                targets = [
-                    (s.id, [p for p in profile.people if s.id in p.specialties]) for s in topic.specialties
-                ]
+                targets = [(s.id, [p for p in profile.people if s.id in p.specialties]) for s in topic.specialties]
             else:
                 targets = [(None, [p for p in profile.people if topic.id in p.topics])]
             for specialty, people in targets:
                 members = tuple(
                     sorted(
-                        (Member(p.id, p.name, penalty(p, language, profile.routing)) for p in people if language in p.languages),
+                        (
+                            Member(p.id, p.name, penalty(p, language, profile.routing))
+                            for p in people
+                            if language in p.languages
+                        ),
                         key=lambda m: (m.penalty, m.person_id),
                     )
                 )
-                queues.append(QueueSpec(queue_name(language, topic.id, specialty), language, topic.id, specialty, members))
+                queues.append(
+                    QueueSpec(queue_name(language, topic.id, specialty), language, topic.id, specialty, members)
+                )
     return queues

@@ -123,7 +123,9 @@ class AgentDesk:
         current = self._logged_in(person_id)
         reason = reason or "break"
         await self._save(AgentSession(person_id, True, True, reason, current.logged_in_at))
-        await self._send({"Action": "QueuePause", "Interface": interface(person_id), "Paused": "true", "Reason": reason})
+        await self._send(
+            {"Action": "QueuePause", "Interface": interface(person_id), "Paused": "true", "Reason": reason}
+        )
         self.schedule_reconcile()
 
     async def unpause(self, person_id: str) -> None:
@@ -148,9 +150,7 @@ class AgentDesk:
             await self._reconcile_locked()
 
     # -- skills (a supervisor's override of a person's topics and specialties) ----------------------
-    async def set_skills(
-        self, person_id: str, topics: Iterable[str], specialties: Iterable[str], by: str
-    ) -> list[str]:
+    async def set_skills(self, person_id: str, topics: Iterable[str], specialties: Iterable[str], by: str) -> list[str]:
         """Save a person's topics and specialties (they join the matching queues at their next
         login) and return those queues, sorted. Unknown ids are refused with AgentDeskError."""
         self._person(person_id)
@@ -163,9 +163,7 @@ class AgentDesk:
         ):  # fmt: skip
             unknown = sorted(set(given) - allowed)
             if unknown:
-                raise AgentDeskError(
-                    f"unknown {kind}: {', '.join(unknown[:5])} (known: {', '.join(sorted(allowed))})"
-                )
+                raise AgentDeskError(f"unknown {kind}: {', '.join(unknown[:5])} (known: {', '.join(sorted(allowed))})")
         await self.store.set_skills(person_id, topic_ids, specialty_ids, by)
         self._set_memberships(person_id, topic_ids, specialty_ids)
         return self.queues_at_login(person_id)
@@ -221,9 +219,7 @@ class AgentDesk:
     def taking_calls(self) -> list[str]:
         """People logged in with at least one queue where they are not paused."""
         snapshot = self.state.snapshot(self.clock())
-        return sorted(
-            pid for pid, view in snapshot.people.items() if any(not m.paused for m in view.queues.values())
-        )
+        return sorted(pid for pid, view in snapshot.people.items() if any(not m.paused for m in view.queues.values()))
 
     def _logged_in(self, person_id: str) -> AgentSession:
         self._person(person_id)
@@ -249,9 +245,7 @@ class AgentDesk:
                 return True
             log.warning("%s failed: %s", action.get("Action"), exc)
         except AMIDisconnected:
-            log.warning(
-                "AMI is gone; %s for %s is applied on reconnect", action.get("Action"), action.get("Interface")
-            )
+            log.warning("AMI is gone; %s for %s is applied on reconnect", action.get("Action"), action.get("Interface"))
         except AMIException as exc:
             log.warning("%s failed: %s", action.get("Action"), exc)
         except ValueError as exc:  # CR/LF in a header (e.g. a pause reason): refused before sending
@@ -313,8 +307,12 @@ class AgentDesk:
             await self._send(action)
         for penalty in decisions.penalties:
             await self._send(
-                {"Action": "QueuePenalty", "Interface": penalty.interface, "Penalty": str(penalty.penalty),
-                 "Queue": penalty.queue}
+                {
+                    "Action": "QueuePenalty",
+                    "Interface": penalty.interface,
+                    "Penalty": str(penalty.penalty),
+                    "Queue": penalty.queue,
+                }
             )
         self.decisions_applied += 1
         if self._recheck is not None:
@@ -355,7 +353,13 @@ class AgentDesk:
                 await self._apply_membership(person_id)
                 session = self.session(person_id)
                 if session.logged_in and session.paused:
-                    await self._send({"Action": "QueuePause", "Interface": interface(person_id), "Paused": "true",
-                                      "Reason": session.pause_reason or "break"})
+                    await self._send(
+                        {
+                            "Action": "QueuePause",
+                            "Interface": interface(person_id),
+                            "Paused": "true",
+                            "Reason": session.pause_reason or "break",
+                        }
+                    )
             await self._reconcile_locked()
             log.info("routing state resynced from QueueStatus (%d events)", len(status))

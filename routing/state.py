@@ -195,7 +195,7 @@ class Snapshot:
 
 
 class _Member:
-    __slots__ = ("interface", "penalty", "paused", "reason", "login_time", "wrapup")
+    __slots__ = ("interface", "login_time", "paused", "penalty", "reason", "wrapup")
 
     def __init__(self, interface: str, login_time: float) -> None:
         self.interface = interface
@@ -208,9 +208,21 @@ class _Member:
 
 class _Person:
     __slots__ = (
-        "pid", "members", "device", "ringing", "on_call", "call_uid", "call_start", "call_queue",
-        "wrapup_until", "idle_since", "calls_total", "history", "sessions", "session_start",
+        "call_queue",
+        "call_start",
+        "call_uid",
+        "calls_total",
+        "device",
+        "history",
+        "idle_since",
+        "members",
         "missed",
+        "on_call",
+        "pid",
+        "ringing",
+        "session_start",
+        "sessions",
+        "wrapup_until",
     )  # fmt: skip
 
     def __init__(self, pid: str) -> None:
@@ -561,9 +573,7 @@ class LiveState:
 
     # -- resync ---------------------------------------------------------------------------------
 
-    def reset_from_queue_status(
-        self, rows: Iterable[QueueStatusRow | Mapping[str, str] | Message], now: float
-    ) -> None:
+    def reset_from_queue_status(self, rows: Iterable[QueueStatusRow | Mapping[str, str] | Message], now: float) -> None:
         """Rebuild memberships and waiting calls from the rows of a ``QueueStatus`` list
         (``telephony.events.parse_queue_status``: QueueParams, QueueMember, QueueEntry). Load
         figures (call history, sessions, calls taken, missed rings) of the people are kept.
@@ -767,4 +777,3 @@ class LiveState:
             queues=MappingProxyType(dict(self._queue_views)),
             calls=MappingProxyType(dict(self._calls)),
         )
-

@@ -23,7 +23,6 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
-
 __all__ = [
     "INSERTS",
     "MIGRATIONS_DIR",
@@ -50,9 +49,7 @@ _DRIVERS: Mapping[str, tuple[str, str]] = MappingProxyType(
 )
 
 # dialect name -> insert() that supports ``on_conflict_do_nothing``
-INSERTS: Mapping[str, Callable[..., Any]] = MappingProxyType(
-    {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
-)
+INSERTS: Mapping[str, Callable[..., Any]] = MappingProxyType({"sqlite": sqlite.insert, "postgresql": postgresql.insert})
 
 _SQLITE_MEMORY = frozenset({"", ":memory:"})
 
@@ -151,6 +148,7 @@ def upgrade(url: str, revision: str = "head") -> None:
 def downgrade(url: str, revision: str = "base") -> None:
     """Migrate the database at ``url`` down to ``revision`` (default: drop everything we created)."""
     _alembic(url, lambda config: command.downgrade(config, revision))
+
 
 def async_engine(url: str) -> AsyncEngine:
     """The asyncio engine every store uses: the async driver, pre-ping, and on SQLite WAL + busy timeout."""

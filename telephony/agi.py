@@ -570,9 +570,7 @@ class AGIServer:
         """Start listening; returns once the socket is bound (see :attr:`port`)."""
         if self._server is not None:
             raise RuntimeError("AGIServer already started")
-        self._server = await asyncio.start_server(
-            self._on_connect, self.host, self._requested_port, limit=LINE_LIMIT
-        )
+        self._server = await asyncio.start_server(self._on_connect, self.host, self._requested_port, limit=LINE_LIMIT)
         logger.info("FastAGI server listening on %s:%d", self.host, self.port)
 
     @property
@@ -623,7 +621,8 @@ class AGIServer:
                 logger.warning(
                     "FastAGI: %d connections open, the cap; closing new connections (from %s) until one ends; "
                     "their callers take the dialplan's fallback",
-                    len(self._sessions), _peer(writer),
+                    len(self._sessions),
+                    _peer(writer),
                 )
             self._refused_over_cap += 1
             writer.close()
@@ -635,8 +634,11 @@ class AGIServer:
     def _session_done(self, task: asyncio.Task[None]) -> None:
         self._sessions.discard(task)
         if self._refused_over_cap and len(self._sessions) < self.max_sessions:
-            logger.warning("FastAGI: below the cap of %d again; %d connections were closed meanwhile",
-                           self.max_sessions, self._refused_over_cap)
+            logger.warning(
+                "FastAGI: below the cap of %d again; %d connections were closed meanwhile",
+                self.max_sessions,
+                self._refused_over_cap,
+            )
             self._refused_over_cap = 0
         if not task.cancelled() and (exc := task.exception()) is not None:
             logger.error("FastAGI connection task failed", exc_info=exc)
@@ -651,7 +653,9 @@ class AGIServer:
                 logger.warning(
                     "FastAGI: connection from %s without the right secret refused, nothing done "
                     "(it claimed channel=%r, uniqueid=%r)",
-                    _peer(writer), env.get("channel", ""), env.get("uniqueid", ""),
+                    _peer(writer),
+                    env.get("channel", ""),
+                    env.get("uniqueid", ""),
                 )
                 return
             session = AGISession(trusted, reader, writer)
@@ -659,7 +663,9 @@ class AGIServer:
             if handler is None:
                 logger.warning(
                     "FastAGI: no route for script %r (uniqueid=%s, channel=%s); closing",
-                    session.script, session.uniqueid, session.channel,
+                    session.script,
+                    session.uniqueid,
+                    session.channel,
                 )
                 return
             await self._run_handler(handler, session)
@@ -700,8 +706,9 @@ class AGIServer:
                         return None
                     size += len(raw)
                     if size > MAX_ENV_BYTES:
-                        logger.warning("FastAGI: environment from %s longer than %d bytes; closing",
-                                       _peer(writer), MAX_ENV_BYTES)
+                        logger.warning(
+                            "FastAGI: environment from %s longer than %d bytes; closing", _peer(writer), MAX_ENV_BYTES
+                        )
                         return None
                     line = raw.decode("utf-8", "replace").rstrip("\r\n")
                     if not line:
@@ -730,28 +737,41 @@ class AGIServer:
             if deadline.expired():
                 logger.warning(
                     "FastAGI handler for %r exceeded its %.1fs deadline (uniqueid=%s, channel=%s); closing",
-                    session.script, self.call_deadline, session.uniqueid, session.channel,
+                    session.script,
+                    self.call_deadline,
+                    session.uniqueid,
+                    session.channel,
                 )
             else:
                 logger.exception(
                     "FastAGI handler for %r failed (uniqueid=%s, channel=%s); closing",
-                    session.script, session.uniqueid, session.channel,
+                    session.script,
+                    session.uniqueid,
+                    session.channel,
                 )
         except AGIHangup as exc:
             logger.info(
                 "FastAGI call hung up during %r (uniqueid=%s, channel=%s): %s",
-                session.script, session.uniqueid, session.channel, exc,
+                session.script,
+                session.uniqueid,
+                session.channel,
+                exc,
             )
         except Exception:
             logger.exception(
                 "FastAGI handler for %r failed (uniqueid=%s, channel=%s); closing",
-                session.script, session.uniqueid, session.channel,
+                session.script,
+                session.uniqueid,
+                session.channel,
             )
         else:
             if deadline.expired():  # the handler swallowed the deadline's cancellation
                 logger.warning(
                     "FastAGI handler for %r exceeded its %.1fs deadline (uniqueid=%s, channel=%s); closing",
-                    session.script, self.call_deadline, session.uniqueid, session.channel,
+                    session.script,
+                    self.call_deadline,
+                    session.uniqueid,
+                    session.channel,
                 )
 
 

@@ -45,7 +45,7 @@ def person_of_channel(channel: str) -> str | None:
     """``PJSIP/agent-ar-1-0000000a`` -> ``agent-ar-1``; None for a channel that is not a PJSIP one."""
     if not channel.startswith(PJSIP):
         return None
-    name, sep, _ = channel[len(PJSIP):].rpartition("-")
+    name, sep, _ = channel[len(PJSIP) :].rpartition("-")
     return name if sep and name else None
 
 

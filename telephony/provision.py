@@ -18,7 +18,7 @@ MMDEBSTRAP = [
     "mmdebstrap",
     "--variant=apt",
     # The archive snapshot's Release file has expired.
-    "--aptopt=Acquire::Check-Valid-Until \"false\"",
+    '--aptopt=Acquire::Check-Valid-Until "false"',
     "--include=asterisk,asterisk-modules",
 ]
 CURRENT = "current"  # a file in the roots folder naming the root in use

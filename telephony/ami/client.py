@@ -135,7 +135,7 @@ class AMITimeout(AMIException):
 class _Pending:
     """An action waiting for its response (and, for a list action, its events)."""
 
-    __slots__ = ("action", "future", "is_list", "response", "events")
+    __slots__ = ("action", "events", "future", "is_list", "response")
 
     def __init__(self, action: dict[str, Any], future: asyncio.Future[None], is_list: bool) -> None:
         self.action = action
@@ -148,7 +148,7 @@ class _Pending:
 class _Connection:
     """State of one TCP connection; discarded when it is lost."""
 
-    __slots__ = ("transport", "parser", "pending", "lost", "logged_in", "number")
+    __slots__ = ("logged_in", "lost", "number", "parser", "pending", "transport")
 
     def __init__(self, number: int, lost: asyncio.Future[None]) -> None:
         self.number = number
@@ -288,9 +288,7 @@ class AMIClient:
 
     # -- registration -----------------------------------------------------------------------
 
-    def add_event_handler(
-        self, callback: EventHandler, events: Iterable[str] | str | None = None
-    ) -> EventHandler:
+    def add_event_handler(self, callback: EventHandler, events: Iterable[str] | str | None = None) -> EventHandler:
         """Call ``callback(message)`` for each event named in ``events`` (case-insensitive), or
         for every event when ``events`` is None. Returns ``callback``.
 
@@ -404,9 +402,7 @@ class AMIClient:
 
     # -- actions --------------------------------------------------------------------------------
 
-    async def send_action(
-        self, action: Mapping[str, ActionValue], timeout: float | None = 10.0
-    ) -> Message:
+    async def send_action(self, action: Mapping[str, ActionValue], timeout: float | None = 10.0) -> Message:
         """Send ``action`` once and return its response.
 
         A unique ActionID is added (a caller-supplied one is kept). List/tuple values become
@@ -421,9 +417,7 @@ class AMIClient:
         pending = await self._request(conn, action, timeout, is_list=False)
         return _raise_for_error(pending)
 
-    async def send_action_list(
-        self, action: Mapping[str, ActionValue], timeout: float | None = 30.0
-    ) -> list[Message]:
+    async def send_action_list(self, action: Mapping[str, ActionValue], timeout: float | None = 30.0) -> list[Message]:
         """Send a list action (``QueueStatus``, ``CoreShowChannels``, ``Status``...) and return
         the events carrying its ActionID, in order, WITHOUT the first response
         (``EventList: start``) and WITHOUT the final ``...Complete`` event (``EventList:
@@ -526,15 +520,11 @@ class AMIClient:
             try:
                 result = handler.callback(message)
             except Exception:
-                logger.exception(
-                    "AMI event handler %r failed on %s", handler.callback, message.event
-                )
+                logger.exception("AMI event handler %r failed on %s", handler.callback, message.event)
                 continue
             if inspect.isawaitable(result):
                 # A plain callable that returned an awaitable: run it as a tracked task.
-                self._track(
-                    _await_logged(result, handler.callback, message), "hotline-ami-handler"
-                )
+                self._track(_await_logged(result, handler.callback, message), "hotline-ami-handler")
 
     async def _dispatch_loop(self) -> None:
         """Await coroutine handlers one at a time, in arrival order."""
@@ -547,9 +537,7 @@ class AMIClient:
             except asyncio.CancelledError:
                 raise
             except Exception:
-                logger.exception(
-                    "AMI event handler %r failed on %s", handler.callback, message.event
-                )
+                logger.exception("AMI event handler %r failed on %s", handler.callback, message.event)
 
     def _track(self, coro: Coroutine[Any, Any, None], name: str) -> None:
         """Run ``coro`` as a task owned by the client (cancelled and awaited by close())."""
@@ -733,15 +721,10 @@ def _log_failure(callback: Callable[..., Any], task: asyncio.Future[Any]) -> Non
         logger.error("AMI on_connect callback %r failed", callback, exc_info=task.exception())
 
 
-async def _await_logged(
-    awaitable: Awaitable[Any], callback: Callable[..., Any], message: Message | None
-) -> None:
+async def _await_logged(awaitable: Awaitable[Any], callback: Callable[..., Any], message: Message | None) -> None:
     try:
         await awaitable
     except asyncio.CancelledError:
         raise
     except Exception:
-        logger.exception(
-            "AMI callback %r failed%s", callback, f" on {message.event}" if message else ""
-        )
-
+        logger.exception("AMI callback %r failed%s", callback, f" on {message.event}" if message else "")

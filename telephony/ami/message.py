@@ -43,9 +43,7 @@ class Message:
         headers: Iterable[tuple[str, str]] | Mapping[str, str | Sequence[str]] = (),
     ) -> None:
         items: list[tuple[str, str]] = []
-        pairs: Iterable[tuple[str, Any]] = (
-            headers.items() if isinstance(headers, Mapping) else headers
-        )
+        pairs: Iterable[tuple[str, Any]] = headers.items() if isinstance(headers, Mapping) else headers
         for key, value in pairs:
             if isinstance(value, (list, tuple)):
                 items.extend((key, str(v)) for v in value)
@@ -157,9 +155,7 @@ class Message:
     __hash__ = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
-        shown = ", ".join(
-            f"{k}={REDACTED if k.lower() in SECRET_HEADERS else v!r}" for k, v in self._headers
-        )
+        shown = ", ".join(f"{k}={REDACTED if k.lower() in SECRET_HEADERS else v!r}" for k, v in self._headers)
         return f"<Message {shown}>"
 
 

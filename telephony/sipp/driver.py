@@ -73,11 +73,27 @@ from telephony.sipp.render import (
 )
 
 __all__ = [
-    "AgentPhone", "AnsweredCall", "CallResult", "PortBlock", "RegistrationError", "RejectingPhone",
-    "ScenarioError", "SippError", "allocate_ports", "checked_extension", "extension_uri_user",
-    "free_udp_port", "parse_from_header", "place_authenticated_call", "place_call",
-    "render_agent_scenario", "render_call_scenario", "render_dial_scenario", "sip_display_name",
-    "sipp_command", "sipp_version",
+    "AgentPhone",
+    "AnsweredCall",
+    "CallResult",
+    "PortBlock",
+    "RegistrationError",
+    "RejectingPhone",
+    "ScenarioError",
+    "SippError",
+    "allocate_ports",
+    "checked_extension",
+    "extension_uri_user",
+    "free_udp_port",
+    "parse_from_header",
+    "place_authenticated_call",
+    "place_call",
+    "render_agent_scenario",
+    "render_call_scenario",
+    "render_dial_scenario",
+    "sip_display_name",
+    "sipp_command",
+    "sipp_version",
 ]
 
 SIPP_BINARY = "sipp"
@@ -270,20 +286,36 @@ def sipp_command(
     if remote is not None:
         cmd.append(f"{remote[0]}:{remote[1]}")
     cmd += [
-        "-sf", str(scenario),
-        "-i", LOCAL_HOST,
-        "-p", str(sip_port),
-        "-mi", LOCAL_HOST,
-        "-mp", str(block.media),
-        "-ci", LOCAL_HOST,
-        "-cp", str(block.control),
-        "-t", "u1",
+        "-sf",
+        str(scenario),
+        "-i",
+        LOCAL_HOST,
+        "-p",
+        str(sip_port),
+        "-mi",
+        LOCAL_HOST,
+        "-mp",
+        str(block.media),
+        "-ci",
+        LOCAL_HOST,
+        "-cp",
+        str(block.control),
+        "-t",
+        "u1",
         "-nostdin",
         "-aa",
-        "-trace_logs", "-log_file", f"{prefix}.log",
-        "-trace_msg", "-message_file", f"{prefix}.messages",
-        "-trace_err", "-error_file", f"{prefix}.errors",
-        "-trace_screen", "-screen_file", f"{prefix}.screen",
+        "-trace_logs",
+        "-log_file",
+        f"{prefix}.log",
+        "-trace_msg",
+        "-message_file",
+        f"{prefix}.messages",
+        "-trace_err",
+        "-error_file",
+        f"{prefix}.errors",
+        "-trace_screen",
+        "-screen_file",
+        f"{prefix}.screen",
     ]
     if calls is not None:
         cmd += ["-m", str(calls), "-l", str(calls)]
@@ -333,8 +365,7 @@ class _SippRun:
                 return
             if time.monotonic() > deadline:
                 await self.stop()
-                raise SippError(f"SIPp did not bind port {self.watch_port} within {timeout}s: "
-                                + self.failure_text())
+                raise SippError(f"SIPp did not bind port {self.watch_port} within {timeout}s: " + self.failure_text())
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.process.wait(), 0.05)
 
@@ -403,8 +434,9 @@ async def _run_with_port_retries(make: _RunFactory, *, timeout: float) -> tuple[
 class _RunFactory:
     """Builds a :class:`_SippRun` for a given port block (for the retry loop)."""
 
-    def __init__(self, scenario: Path, prefix: Path, *, remote: tuple[str, int],
-                 local_port: int | None, extra: Sequence[str]) -> None:
+    def __init__(
+        self, scenario: Path, prefix: Path, *, remote: tuple[str, int], local_port: int | None, extra: Sequence[str]
+    ) -> None:
         self.scenario = scenario
         self.prefix = prefix
         self.remote = remote
@@ -413,8 +445,15 @@ class _RunFactory:
 
     def __call__(self, block: PortBlock) -> _SippRun:
         sip_port = self.local_port or block.sip
-        cmd = sipp_command(self.scenario, block=block, sip_port=sip_port, prefix=self.prefix,
-                           remote=self.remote, calls=1, extra=self.extra)
+        cmd = sipp_command(
+            self.scenario,
+            block=block,
+            sip_port=sip_port,
+            prefix=self.prefix,
+            remote=self.remote,
+            calls=1,
+            extra=self.extra,
+        )
         return _SippRun(cmd, prefix=self.prefix, watch_port=None)
 
 
@@ -426,8 +465,7 @@ def _read_log_lines(path: Path) -> list[str]:
         data = path.read_bytes()
     except OSError:
         return []
-    return [line for line in data.decode("utf-8", errors="replace").splitlines()
-            if line.startswith("HL ")]
+    return [line for line in data.decode("utf-8", errors="replace").splitlines() if line.startswith("HL ")]
 
 
 def _epoch(sec: str, usec: str) -> float:
@@ -456,7 +494,7 @@ def parse_from_header(value: str) -> tuple[str | None, str]:
             chars.append(char)
             index += 1
         name = "".join(chars)
-        rest = value[index + 1:]
+        rest = value[index + 1 :]
     elif "<" in value:
         token = value.split("<", 1)[0].strip()
         name = token or None
@@ -506,9 +544,15 @@ async def place_call(
     if local_port is not None:
         checked_port(local_port, "local_port")
     text = render_call_scenario(
-        target_host=target_host, target_port=target_port, number=number,
-        caller_number=caller_number, caller_name=caller_name, dtmf=dtmf,
-        hangup_after=hangup_after, max_duration=max_duration, answer_timeout=answer_timeout,
+        target_host=target_host,
+        target_port=target_port,
+        number=number,
+        caller_number=caller_number,
+        caller_name=caller_name,
+        dtmf=dtmf,
+        hangup_after=hangup_after,
+        max_duration=max_duration,
+        answer_timeout=answer_timeout,
     )
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
@@ -523,8 +567,7 @@ async def place_call(
     watchdog = 2 * answer_timeout + dtmf_time + call_time + 30.0
 
     process_started = time.time()
-    factory = _RunFactory(scenario, prefix, remote=(target_host, int(target_port)),
-                          local_port=local_port, extra=[])
+    factory = _RunFactory(scenario, prefix, remote=(target_host, int(target_port)), local_port=local_port, extra=[])
     run, code = await _run_with_port_retries(factory, timeout=watchdog)
     return _call_result(prefix, code, process_started, run, killed=code is None, watchdog=watchdog)
 
@@ -575,8 +618,14 @@ async def place_authenticated_call(
     if local_port is not None:
         checked_port(local_port, "local_port")
     text = render_dial_scenario(
-        target_host=target_host, target_port=target_port, extension=extension, user=user,
-        hangup_after=hangup_after, max_duration=max_duration, answer_timeout=answer_timeout)
+        target_host=target_host,
+        target_port=target_port,
+        extension=extension,
+        user=user,
+        hangup_after=hangup_after,
+        max_duration=max_duration,
+        answer_timeout=answer_timeout,
+    )
 
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
@@ -594,15 +643,20 @@ async def place_authenticated_call(
 
     process_started = time.time()
     with credentials as injection:
-        factory = _RunFactory(scenario, prefix, remote=(target_host, int(target_port)),
-                              local_port=local_port,
-                              extra=["-inf", str(injection), "-auth_uri", auth_uri])
+        factory = _RunFactory(
+            scenario,
+            prefix,
+            remote=(target_host, int(target_port)),
+            local_port=local_port,
+            extra=["-inf", str(injection), "-auth_uri", auth_uri],
+        )
         run, code = await _run_with_port_retries(factory, timeout=watchdog)
     return _call_result(prefix, code, process_started, run, killed=code is None, watchdog=watchdog)
 
 
-def _call_result(prefix: Path, code: int | None, process_started: float, run: _SippRun,
-                 *, killed: bool, watchdog: float) -> CallResult:
+def _call_result(
+    prefix: Path, code: int | None, process_started: float, run: _SippRun, *, killed: bool, watchdog: float
+) -> CallResult:
     log_path = Path(f"{prefix}.log")
     started_at: float | None = None
     answered_at: float | None = None
@@ -785,16 +839,14 @@ class AgentPhone(_UasPhone):
         super().__init__(name, local_port=local_port, workdir=workdir)
         credentials_file(self.name, password)  # refuses what SIPp could not read back, now
         self.password = password
-        self.registrar = (checked_host(registrar[0], "registrar host"),
-                          checked_port(registrar[1], "registrar port"))
+        self.registrar = (checked_host(registrar[0], "registrar host"), checked_port(registrar[1], "registrar port"))
         self.ring_seconds = ring_seconds
         self.talk_seconds = talk_seconds
         self._registrations = 0
         self._dials = 0
 
     def _render(self) -> str:
-        return render_agent_scenario(user=self.name, ring_seconds=self.ring_seconds,
-                                     talk_seconds=self.talk_seconds)
+        return render_agent_scenario(user=self.name, ring_seconds=self.ring_seconds, talk_seconds=self.talk_seconds)
 
     async def register(self, expires: int = 3600, *, timeout: float = 5.0) -> str:
         """REGISTER ``sip:<name>@<registrar>`` with Contact ``sip:<name>@127.0.0.1:<local_port>``.
@@ -805,9 +857,9 @@ class AgentPhone(_UasPhone):
         Raises :class:`RegistrationError` unless the registrar answers 200.
         """
         host, port = self.registrar
-        text = render_register_scenario(user=self.name, registrar=self.registrar,
-                                        contact_port=self.local_port, expires=expires,
-                                        timeout=timeout)
+        text = render_register_scenario(
+            user=self.name, registrar=self.registrar, contact_port=self.local_port, expires=expires, timeout=timeout
+        )
         credentials = credentials_file(self.name, self.password)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self._registrations += 1
@@ -816,10 +868,18 @@ class AgentPhone(_UasPhone):
         scenario = Path(f"{prefix}.xml")
         scenario.write_text(text, encoding="utf-8")
         with credentials as injection:
-            factory = _RunFactory(scenario, prefix, remote=self.registrar, local_port=None, extra=[
-                "-inf", str(injection),
-                "-auth_uri", f"{host}:{port}",  # SIPp adds "sip:" itself
-            ])
+            factory = _RunFactory(
+                scenario,
+                prefix,
+                remote=self.registrar,
+                local_port=None,
+                extra=[
+                    "-inf",
+                    str(injection),
+                    "-auth_uri",
+                    f"{host}:{port}",  # SIPp adds "sip:" itself
+                ],
+            )
             run, code = await _run_with_port_retries(factory, timeout=4 * timeout + 10)
         status: int | None = None
         contact: str | None = None
@@ -840,8 +900,9 @@ class AgentPhone(_UasPhone):
             reason = f"the registrar answered {status}"
         else:
             reason = run.failure_text() if code is not None else "SIPp was killed"
-        raise RegistrationError(f"{action} of {self.name} at {host}:{port} failed: {reason}"
-                                f" (messages: {prefix}.messages)", status=status)
+        raise RegistrationError(
+            f"{action} of {self.name} at {host}:{port} failed: {reason} (messages: {prefix}.messages)", status=status
+        )
 
     async def unregister(self, *, timeout: float = 5.0) -> None:
         """Remove the registration (REGISTER with ``Expires: 0``)."""
@@ -868,9 +929,17 @@ class AgentPhone(_UasPhone):
         safe_exten = extension.replace("*", "s").replace("#", "h")
         host, port = self.registrar
         return await place_authenticated_call(
-            host, port, extension=extension, user=self.name, password=self.password,
-            hangup_after=hangup_after, max_duration=max_duration, answer_timeout=answer_timeout,
-            workdir=self.workdir, tag=f"{self.name}-{self.local_port}-{self._dials}-{safe_exten}")
+            host,
+            port,
+            extension=extension,
+            user=self.name,
+            password=self.password,
+            hangup_after=hangup_after,
+            max_duration=max_duration,
+            answer_timeout=answer_timeout,
+            workdir=self.workdir,
+            tag=f"{self.name}-{self.local_port}-{self._dials}-{safe_exten}",
+        )
 
     def answered_calls(self) -> list[AnsweredCall]:
         """Calls answered so far (ACK received), oldest first. Reads the phone's log file."""
@@ -898,11 +967,18 @@ class AgentPhone(_UasPhone):
             from_header = headers.get("FROM", "")
             name, number = parse_from_header(from_header)
             end = ended.get(call_id)
-            calls.append(AnsweredCall(
-                at=at, call_id=call_id, from_header=from_header, caller_number=number,
-                caller_name=name, to_header=headers.get("TO", ""),
-                ended_at=end[0] if end else None, ended_by=end[1] if end else None,
-            ))
+            calls.append(
+                AnsweredCall(
+                    at=at,
+                    call_id=call_id,
+                    from_header=from_header,
+                    caller_number=number,
+                    caller_name=name,
+                    to_header=headers.get("TO", ""),
+                    ended_at=end[0] if end else None,
+                    ended_by=end[1] if end else None,
+                )
+            )
         return sorted(calls, key=lambda call: call.at)
 
 
@@ -911,8 +987,9 @@ class RejectingPhone(_UasPhone):
 
     kind = "reject"
 
-    def __init__(self, *, status: int = 486, reason: str = "Busy Here", local_port: int,
-                 workdir: Path, name: str = "busy") -> None:
+    def __init__(
+        self, *, status: int = 486, reason: str = "Busy Here", local_port: int, workdir: Path, name: str = "busy"
+    ) -> None:
         super().__init__(name, local_port=local_port, workdir=workdir)
         render_reject_scenario(status=status, reason=reason)  # refuses a bad status or reason now
         self.status = status
@@ -923,15 +1000,22 @@ class RejectingPhone(_UasPhone):
 
     def rejected_call_ids(self) -> list[str]:
         """Call-IDs of the INVITEs rejected so far (ACK received)."""
-        return [line.split()[2] for line in _read_log_lines(self.log_file)
-                if line.split()[1:2] == ["REJECTED"] and len(line.split()) > 2]
+        return [
+            line.split()[2]
+            for line in _read_log_lines(self.log_file)
+            if line.split()[1:2] == ["REJECTED"] and len(line.split()) > 2
+        ]
 
 
 async def sipp_version() -> str:
     """The first line of ``sipp -v`` (e.g. ``SIPp v3.6.1-SCTP-PCAP-RTPSTREAM.``)."""
     process = await asyncio.create_subprocess_exec(
-        SIPP_BINARY, "-v", stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+        SIPP_BINARY,
+        "-v",
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
     out, _ = await process.communicate()
     for line in out.decode(errors="replace").splitlines():
         if "SIPp" in line:

@@ -33,8 +33,9 @@ def injection_line(fields: Sequence[str]) -> str:
         if not isinstance(value, str):
             raise ValueError(f"injection field {index} must be a string")
         if any(char in value for char in _FORBIDDEN):
-            raise ValueError(f"injection field {index} cannot contain ';', CR, LF or NUL"
-                             " (SIPp's injection file has no quoting)")
+            raise ValueError(
+                f"injection field {index} cannot contain ';', CR, LF or NUL (SIPp's injection file has no quoting)"
+            )
         if "[authentication" in value:
             raise ValueError(f"injection field {index} cannot contain '[authentication'")
     line = ";".join(fields)
@@ -43,8 +44,9 @@ def injection_line(fields: Sequence[str]) -> str:
     return line
 
 
-def injection_file(rows: Sequence[Sequence[str]], *,
-                   name: str = "fields.csv") -> contextlib.AbstractContextManager[Path]:
+def injection_file(
+    rows: Sequence[Sequence[str]], *, name: str = "fields.csv"
+) -> contextlib.AbstractContextManager[Path]:
     """A private SEQUENTIAL injection file holding ``rows``: made on entering the context,
     removed (with its directory) on exit. The rows are checked now, before anything is made."""
     if not rows:
@@ -69,6 +71,7 @@ def _private_file(text: str, name: str) -> Iterator[Path]:
 def credentials_file(user: str, password: str) -> contextlib.AbstractContextManager[Path]:
     """An injection file with the one line ``<user>;<password>`` (``[field0]``, ``[field1]``)."""
     if not isinstance(password, str) or any(char in password for char in _FORBIDDEN):
-        raise ValueError("the password must be a string without ';', CR, LF or NUL"
-                         " (SIPp's injection file has no quoting)")
+        raise ValueError(
+            "the password must be a string without ';', CR, LF or NUL (SIPp's injection file has no quoting)"
+        )
     return injection_file([(user, password)], name="credentials.csv")

@@ -25,13 +25,14 @@ import jinja2
 from markupsafe import Markup
 
 PROVISIONAL = (100, 180, 181, 182, 183)
+# one line per class of status (3xx to 6xx)
 INVITE_FAILURES = (
     300, 301, 302, 380,
     400, 401, 402, 403, 404, 405, 406, 407, 408, 410, 413, 414, 415, 416, 420, 421, 423,
     480, 481, 482, 483, 484, 485, 486, 487, 488, 489, 491, 493,
     500, 501, 502, 503, 504, 505, 513, 580,
     600, 603, 604, 606,
-)
+)  # fmt: skip
 INFO_FAILURES = (400, 403, 404, 405, 415, 481, 488, 489, 500, 501, 503)
 REGISTER_FAILURES = (400, 403, 404, 405, 408, 423, 480, 500, 501, 503, 504, 603)
 
@@ -74,8 +75,7 @@ def sipp_attribute(value: object) -> Markup:
         raise ScenarioError(f"{text!r}: SIPp reads a backslash in an attribute as an escape")
     if any(char in text for char in _FORBIDDEN_IN_MESSAGES):
         raise ScenarioError(f"{text!r}: CR, LF and NUL cannot go into a scenario attribute")
-    return Markup(text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-                  .replace('"', "&quot;"))
+    return Markup(text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;"))
 
 
 def _environment() -> jinja2.Environment:
@@ -89,8 +89,12 @@ def _environment() -> jinja2.Environment:
         keep_trailing_newline=True,
     )
     env.filters["sipp"] = sipp_text
-    env.globals.update(provisional=PROVISIONAL, invite_failures=INVITE_FAILURES,
-                       info_failures=INFO_FAILURES, register_failures=REGISTER_FAILURES)
+    env.globals.update(
+        provisional=PROVISIONAL,
+        invite_failures=INVITE_FAILURES,
+        info_failures=INFO_FAILURES,
+        register_failures=REGISTER_FAILURES,
+    )
     return env
 
 
@@ -138,8 +142,9 @@ def checked_extension(extension: str) -> str:
     Raises ValueError otherwise (so nothing else can reach the Request-URI or the scenario).
     """
     if not isinstance(extension, str) or not _EXTENSION.fullmatch(extension):
-        raise ScenarioError(f"extension {extension!r} may only contain digits, *, #, letters, - and _"
-                            " (1-64 characters)")
+        raise ScenarioError(
+            f"extension {extension!r} may only contain digits, *, #, letters, - and _ (1-64 characters)"
+        )
     return extension
 
 
@@ -204,8 +209,9 @@ def render_call_scenario(
         if delay < 0:
             raise ScenarioError("DTMF delays cannot be negative")
         waited += delay
-        steps.append({"number": number_, "digit": digit.upper(), "cseq": cseq,
-                      "pause_ms": ms(delay) if delay > 0 else None})
+        steps.append(
+            {"number": number_, "digit": digit.upper(), "cseq": cseq, "pause_ms": ms(delay) if delay > 0 else None}
+        )
         cseq += 1
     return render_scenario(
         "uac_call.xml",
@@ -243,8 +249,9 @@ def render_reject_scenario(*, status: int, reason: str) -> str:
     return render_scenario("uas_reject.xml", status=int(status), reason=reason)
 
 
-def render_register_scenario(*, user: str, registrar: tuple[str, int], contact_port: int,
-                             expires: int, timeout: float) -> str:
+def render_register_scenario(
+    *, user: str, registrar: tuple[str, int], contact_port: int, expires: int, timeout: float
+) -> str:
     """Render the REGISTER UAC scenario (``uac_register.xml``); credentials come from -inf."""
     if expires < 0:
         raise ScenarioError("expires cannot be negative")

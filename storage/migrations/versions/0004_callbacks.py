@@ -64,9 +64,7 @@ def upgrade() -> None:
     op.create_index(
         "ix_callback_requests_number_created_at", "callback_requests", ["number", "created_at"], unique=False
     )
-    op.create_index(
-        "ix_callback_requests_original_linkedid", "callback_requests", ["original_linkedid"], unique=False
-    )
+    op.create_index("ix_callback_requests_original_linkedid", "callback_requests", ["original_linkedid"], unique=False)
 
     op.create_table(
         "callback_attempts",
