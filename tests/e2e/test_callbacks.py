@@ -13,7 +13,7 @@ import uuid
 import pytest
 
 from callbacks.db import CallbackStore
-from callbacks.model import RequestStatus
+from callbacks.model import AttemptOutcome, RequestStatus
 from cdr.builder import Outcome
 from telephony.sipp.driver import place_call
 
@@ -26,8 +26,9 @@ MEDICAL, PSYCHIATRY = "2", "3"
 
 async def call(rig, number: str, digits: list[str], **kwargs):
     dtmf = [(1.0, digits[0])] + [(0.8, d) for d in digits[1:]]
-    return await place_call("127.0.0.1", rig.sip_port, caller_number=number, dtmf=dtmf,
-                            workdir=rig.workdir / "callers", **kwargs)
+    return await place_call(
+        "127.0.0.1", rig.sip_port, caller_number=number, dtmf=dtmf, workdir=rig.workdir / "callers", **kwargs
+    )
 
 
 def called(carrier, number: str) -> int:
@@ -38,8 +39,9 @@ async def requests_of(rig, number: str, db_url: str | None = None):
     store = CallbackStore(db_url or rig.db_url)
     try:
         return [r for r in await store.open_requests() if r.number == number] + [
-            r for r in await store.all_requests() if r.number == number and r.status not in (
-                RequestStatus.OPEN, RequestStatus.DIALING)
+            r
+            for r in await store.all_requests()
+            if r.number == number and r.status not in (RequestStatus.OPEN, RequestStatus.DIALING)
         ]
     finally:
         await store.close()
@@ -90,9 +92,11 @@ async def test_a_caller_who_calls_again_and_is_answered_has_the_request_cancelle
 
     english = await phones("agent-en-1", talk_seconds=1.0)
     again = await call(rig, "96551200004", [ENGLISH, VIRUS], max_duration=30)
-    assert again.answered and again.remote_hung_up and [c.caller_number for c in english.answered_calls()] == [
-        "96551200004"
-    ]
+    assert (
+        again.answered
+        and again.remote_hung_up
+        and [c.caller_number for c in english.answered_calls()] == ["96551200004"]
+    )
     await rig.wait_for(lambda: _status(rig, "96551200004", RequestStatus.CANCELLED), timeout=15,
                        what="the cancellation")  # fmt: skip
 
@@ -101,9 +105,7 @@ async def test_a_caller_who_calls_again_and_is_answered_has_the_request_cancelle
     assert called(carrier, "96551200004") == 0
 
 
-async def test_after_the_service_is_killed_between_claim_and_dial_the_caller_rings_exactly_once(
-    rig, phones, carrier
-):
+async def test_after_the_service_is_killed_between_claim_and_dial_the_caller_rings_exactly_once(rig, phones, carrier):
     rig.stop_service()
     rig.start_service(HOTLINE_TEST_CRASH_AFTER_CLAIM="1")
     crashed = rig.service
@@ -139,7 +141,7 @@ async def test_two_service_instances_on_one_postgresql_dial_every_request_once(r
         for number in numbers:
             await rig.wait_for(lambda n=number: _answered_any(agents, n), timeout=60, what=f"the callback to {number}")
         await asyncio.sleep(6.0)
-        assert {n: called(carrier, n) for n in numbers} == {n: 1 for n in numbers}
+        assert {n: called(carrier, n) for n in numbers} == dict.fromkeys(numbers, 1)
         for number in numbers:
             (request,) = await requests_of(rig, number, pg_url)
             assert request.status is RequestStatus.CONNECTED and request.attempts == 1
@@ -212,9 +214,9 @@ async def _exited(process) -> bool:
 
 
 async def test_the_offer_is_announced_while_callers_wait_long_and_silenced_after(rig):
+    from hotline.settings import Settings
     from telephony.asterisk import AsteriskInstance
     from telephony.provision import current_root
-    from hotline.settings import Settings
 
     settings = Settings.from_env(rig.env)
     sounds = AsteriskInstance(current_root(settings.cache_dir), settings).sounds_dir
@@ -239,3 +241,88 @@ async def _same(a, b) -> bool:
 
 async def _different(a, b) -> bool:
     return a.read_bytes() != b.read_bytes()
+
+
+# -- many abandoned callers, few people, called-back callers who do not wait long -------------------------------
+
+ANSWERER_WAITS = 6.0  # seconds: a called-back caller hangs up this long after answering, served or not
+SLOW_RING = 10.0  # one agent's phone rings this long before it answers: longer than the answerer waits
+
+
+async def test_callbacks_of_many_abandoned_callers_are_served_or_retried_and_never_outnumber_the_free_people(
+    rig, phones
+):
+    from telephony.sipp.driver import AgentPhone
+
+    numbers = [f"9655140000{i}" for i in range(6)]
+    abandoned = await asyncio.gather(*(call(rig, n, [ARABIC, GENERAL], hangup_after=8.0) for n in numbers))
+    assert all(c.answered for c in abandoned), [c.error for c in abandoned]
+    for number in numbers:
+        await rig.wait_for(lambda n=number: _open_request(rig, n), timeout=15, what=f"the request of {number}")
+
+    # The carrier's answerers hang up ANSWERER_WAITS after answering, whether a person took them or not.
+    carrier = AgentPhone(
+        "carrier",
+        "-",
+        registrar=("127.0.0.1", rig.sip_port),
+        local_port=rig.carrier_port,
+        ring_seconds=0.5,
+        talk_seconds=ANSWERER_WAITS,
+        workdir=rig.workdir / "carrier-impatient",
+    )
+    await carrier.start()
+    try:
+        quick = await phones("agent-ar-1", ring_seconds=0.3, talk_seconds=None)
+        slow = await phones("agent-ar-3", ring_seconds=SLOW_RING, talk_seconds=None)  # never in time
+        agents = [quick, slow]
+        await rig.wait_for(lambda: _all_settled(rig, numbers), timeout=180, what="every request to be served or failed")
+        carried = carrier.answered_calls()
+    finally:
+        await carrier.stop()
+
+    requests = {n: (await requests_of(rig, n))[0] for n in numbers}
+    store = CallbackStore(rig.db_url)
+    try:
+        attempts = {n: await store.attempts(r.id) for n, r in requests.items()}
+    finally:
+        await store.close()
+    talks = [c for a in agents for c in a.answered_calls() if c.caller_number in requests]
+
+    # Served (closed CONNECTED) exactly when a person talked to the called-back caller; otherwise
+    # retried under the policy until its attempts were used (max_attempts 2), never closed unserved.
+    for number, request in requests.items():
+        served = [c for c in talks if c.caller_number == number]
+        outcomes = [a.outcome for a in attempts[number]]
+        if request.status is RequestStatus.CONNECTED:
+            assert served and outcomes[-1] is AttemptOutcome.CONNECTED, (number, outcomes)
+        else:
+            assert request.status is RequestStatus.FAILED and request.attempts == 2, (number, request)
+            assert not served and AttemptOutcome.CONNECTED not in outcomes, (number, outcomes)
+    assert any(r.status is RequestStatus.CONNECTED for r in requests.values())
+    assert any(AttemptOutcome.ABANDONED in [a.outcome for a in tried] for tried in attempts.values())
+
+    # No more callbacks under way than free people: a callback is under way from its dial until a
+    # person answers it or the caller hangs up; a person is free when not on a call.
+    dials = sorted((a.dialed_at, n) for n, tried in attempts.items() for a in tried if a.dialed_at is not None)
+    under_way = [(start, _callback_end(start, number, talks, carried)) for start, number in dials]
+    agent_calls = [(c.at, c.ended_at or float("inf")) for a in agents for c in a.answered_calls()]
+    for start, _ in under_way:
+        busy = sum(1 for s, e in under_way if s <= start < e)
+        free = len(agents) - sum(1 for s, e in agent_calls if s <= start < e)
+        assert busy <= free, (start, busy, free, under_way, agent_calls)
+
+
+def _callback_end(dialled_at: float, number: str, talks, carried) -> float:
+    """When a callback dialled at ``dialled_at`` stopped holding a person: a person answered it, or it ended."""
+    answered = [c.at for c in talks if c.caller_number == number and c.at >= dialled_at]
+    ended = [c.ended_at or float("inf") for c in carried if re.search(rf"sip:{number}@", c.to_header)
+             and c.at >= dialled_at]  # fmt: skip
+    return min(answered + ended + [float("inf")])
+
+
+async def _all_settled(rig, numbers: list[str]) -> bool:
+    for number in numbers:
+        found = await requests_of(rig, number)
+        if not found or found[0].status in (RequestStatus.OPEN, RequestStatus.DIALING):
+            return False
+    return True
