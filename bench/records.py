@@ -41,7 +41,7 @@ from cdr.importer import bulk_insert  # noqa: E402
 from cdr.reports import Aggregates, Measures, ReportParams, build_report, report_to_dict  # noqa: E402
 from cdr.synthetic import generate_rows  # noqa: E402
 from profiles.model import load_profile  # noqa: E402
-from storage.engine import sync_url, upgrade
+from storage.engine import sync_url, upgrade  # noqa: E402
 
 TARGET_SECONDS = 15.0
 TARGET_MB = 1024.0

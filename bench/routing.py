@@ -24,6 +24,7 @@ import statistics
 import sys
 import time
 from pathlib import Path
+from typing import Any, ClassVar
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -50,7 +51,7 @@ NOW = 1_750_000_000.0
 
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
 # -- 1. decisions -----------------------------------------------------------------------------------
@@ -227,7 +228,8 @@ def bench_decisions(n_people: int, n_calls: int, rounds: int) -> dict[str, float
     print(
         f"  snapshot: first {result['snapshot_first_ms']} ms, after one event {result['snapshot_incremental_us']} us; "
         f"decide: {result['decide_ms_median']} ms ({len(decisions.penalties)} penalty changes, "
-        f"{len(decisions.pauses)} pauses from a cold start); desired_penalties alone: {result['desired_penalties_ms']} ms"
+        f"{len(decisions.pauses)} pauses from a cold start); "
+        f"desired_penalties alone: {result['desired_penalties_ms']} ms"
     )
     print(
         f"  once applied: {len(settled.penalties)} changes; after one call ends (+ its wrap-up): decide "
@@ -363,7 +365,7 @@ def panoramisk_run(pieces: list[bytes], people: list[str], with_state: bool) -> 
         """What AMIProtocol calls back: the Manager's dispatch, reduced to counting (+ our state)."""
 
         forgetable_actions = ()
-        awaiting_actions: list = []
+        awaiting_actions: ClassVar[list[Any]] = []
 
         def dispatch(self, message):
             count[0] += 1

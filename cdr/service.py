@@ -21,6 +21,7 @@ cut of the machine (the queue_log/Master.csv gap import at start covers that cas
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -143,10 +144,8 @@ class RecordService:
 
     async def close(self, timeout: float = 5.0) -> None:
         """Give the writer ``timeout`` seconds to store what is queued, then stop. What is left stays spooled."""
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._idle.wait(), timeout)
-        except TimeoutError:
-            pass
         left = self._in_flight
         for task in [*self._tasks, *self._hook_retries]:
             task.cancel()

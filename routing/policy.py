@@ -249,7 +249,7 @@ def _penalties(snapshot: Snapshot, index: _Index, now: float, pending: _Pending)
                 previous = penalty
             if assigned and assigned[-1] > top:  # the band ran out: renumber it densely
                 assigned = [base + min(rank, _AVAILABLE_MAX_RANK) for rank in range(len(ranked))]
-            for pid, penalty in zip(ranked, assigned):
+            for pid, penalty in zip(ranked, assigned, strict=True):
                 result[(queue, pid)] = penalty
     return result
 

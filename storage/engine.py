@@ -9,6 +9,7 @@ Call ``upgrade(url)`` once at service start before opening a store.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -122,10 +123,8 @@ def private_sqlite_file(path: Path) -> None:
     """
     if not path.parent.exists():
         path.parent.mkdir(mode=0o700, parents=True)
-    try:
+    with contextlib.suppress(FileExistsError):
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-    except FileExistsError:
-        pass
 
 
 def _alembic(url: str, action: Callable[[Config], None]) -> None:

@@ -237,14 +237,12 @@ def check_app_argument(value: str, what: str = "application argument") -> str:
         for ch in value:  # the same counting as __ast_app_separate_args
             if ch == "(":
                 paren += 1
-            elif ch == ")":
-                if paren:
-                    paren -= 1
+            elif ch == ")" and paren:
+                paren -= 1
             elif ch == "[":
                 bracket += 1
-            elif ch == "]":
-                if bracket:
-                    bracket -= 1
+            elif ch == "]" and bracket:
+                bracket -= 1
         if paren or bracket:
             raise AGIArgumentError(
                 f"{what} {value!r} has an unbalanced '(' or '[', which would stop Asterisk from "

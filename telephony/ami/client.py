@@ -203,8 +203,10 @@ class _Handler:
     def __init__(self, callback: EventHandler, events: frozenset[str] | None) -> None:
         self.callback = callback
         self.events = events
+        # an object whose __call__ is a coroutine function is awaited too (getattr reads that method; B004 is about
+        # testing callability, which this is not)
         self.is_async = inspect.iscoroutinefunction(callback) or inspect.iscoroutinefunction(
-            getattr(callback, "__call__", None)
+            getattr(callback, "__call__", None)  # noqa: B004
         )
 
 
