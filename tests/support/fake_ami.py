@@ -63,9 +63,7 @@ def encode(headers: Headers) -> bytes:
 class FakeAMIConnection:
     """The server side of one client connection."""
 
-    def __init__(
-        self, number: int, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-    ) -> None:
+    def __init__(self, number: int, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.number = number
         self.reader = reader
         self.writer = writer
@@ -231,11 +229,7 @@ class FakeAMIServer:
         else:
             self.auth_types.append("plain")
             self.secrets_seen.append(action.get("Secret") or "")
-            ok = (
-                not self.md5_only
-                and action.get("Username") == self.username
-                and action.get("Secret") == self.secret
-            )
+            ok = not self.md5_only and action.get("Username") == self.username and action.get("Secret") == self.secret
         if ok and self.login_failures > 0:
             self.login_failures -= 1
             ok = False
@@ -247,6 +241,4 @@ class FakeAMIServer:
         self._changed.set()
         await conn.respond(action, Message="Authentication accepted")
         if self.fully_booted:
-            await conn.send(
-                [("Event", "FullyBooted"), ("Privilege", "system,all"), ("Status", "Fully Booted")]
-            )
+            await conn.send([("Event", "FullyBooted"), ("Privilege", "system,all"), ("Status", "Fully Booted")])

@@ -157,7 +157,9 @@ def asterisk_parse_args(line: bytes, max_args: int = 128) -> list[bytes]:
     return [bytes(a) for a in argv]
 
 
-def asterisk_separate_app_args(data: str, delim: str = ",", remove_chars: bool = True, arraylen: int = 100) -> list[str]:
+def asterisk_separate_app_args(
+    data: str, delim: str = ",", remove_chars: bool = True, arraylen: int = 100
+) -> list[str]:
     """Port of ``__ast_app_separate_args()`` in Asterisk's main/app.c."""
     buf = list(data)
     out: list[str] = []
