@@ -1,4 +1,6 @@
-"""Callback requests and their attempts in the database (rows: callbacks/rows.py; schema: storage/migrations 0004), claimed exactly once.
+"""Callback requests and their attempts in the database, claimed exactly once.
+
+Rows: callbacks/rows.py; schema: the migrations in storage/migrations (0004).
 
 The guarantees, and how they are kept:
 
@@ -431,6 +433,28 @@ class CallbackStore:
             request = await session.get(CallbackRequestRow, attempt.request_id)
             assert request is not None
         return _request(request), _attempt(attempt)
+
+    async def served_late(self, linkedid: str, now: float) -> CallbackRequest | None:
+        """A person talked to the caller of callback call ``linkedid`` after its attempt was closed
+        UNKNOWN (the service restarted while the caller waited): the attempt becomes CONNECTED and its
+        request, while still open (OPEN, or DIALING again), CONNECTED, so the served caller is not
+        called again. Returns the request's stored state; None when no such attempt exists."""
+        when = _dt(now)
+        query = select(CallbackAttemptRow).where(
+            CallbackAttemptRow.linkedid == linkedid, CallbackAttemptRow.outcome == AttemptOutcome.UNKNOWN.value
+        )
+        async with self._write() as session:
+            attempt = await session.scalar(query.order_by(CallbackAttemptRow.id.desc()).limit(1).with_for_update())
+            if attempt is None:
+                return None
+            request = await session.get(CallbackRequestRow, attempt.request_id, with_for_update=True)
+            assert request is not None
+            attempt.outcome = AttemptOutcome.CONNECTED.value
+            if request.status in _OPEN_VALUES:
+                request.status = RequestStatus.CONNECTED.value
+                request.updated_at = when
+            await session.flush()
+            return _request(request)
 
     async def in_flight(self) -> list[tuple[CallbackRequest, CallbackAttempt]]:
         """Every open attempt (no outcome yet) of every instance, with its request, oldest first:

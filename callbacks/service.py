@@ -29,6 +29,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from callbacks import policy
 from callbacks.agi import Booking, OfferContext
@@ -222,7 +223,8 @@ class CallbackService:
                             self.rules.max_dials_per_hour, len(due))  # fmt: skip
                 self._capped_at = now
             return
-        for request, attempt in await self.store.claim([d.request_id for d in due], self.instance, now, limit=left):
+        ids = [d.request_id for d in due if d.request_id is not None]
+        for request, attempt in await self.store.claim(ids, self.instance, now, limit=left):
             if self.faults.crash_after_claim:
                 log.critical("fault injection: exiting between the claim and the dial")
                 os._exit(70)
@@ -266,7 +268,8 @@ class CallbackService:
             log.info("callback request %s not dialled: cancelled or closed meanwhile, or the hourly cap reached",
                      request.id)  # fmt: skip
             return
-        action = {
+        action_id = f"callback-{attempt.id}"
+        action: dict[str, Any] = {
             "Action": "Originate",
             "Channel": v.trunk_dial(request.number),
             "Context": "hotline-callback-out",
@@ -283,19 +286,19 @@ class CallbackService:
                 f"{v.QUEUE}={request.queue}",
                 f"{v.PRIORITY}={policy.callback_priority(request)}",
             ],
-            "ActionID": f"callback-{attempt.id}",
+            "ActionID": action_id,
         }
-        self._pending[action["ActionID"]] = (request, attempt)
+        self._pending[action_id] = (request, attempt)
         self.dialled += 1
         try:
             await self.ami.send_action(action, timeout=10)
             log.info("calling back %s (request %s, attempt %s)", request.number, request.id, attempt.id)
         except AMIDisconnected:
             # Maybe sent, maybe not: the outcome is unknown, and it is never sent again blindly.
-            self._pending.pop(action["ActionID"], None)
+            self._pending.pop(action_id, None)
             await self._finish(request, attempt, AttemptOutcome.UNKNOWN)
         except AMIException as exc:
-            self._pending.pop(action["ActionID"], None)
+            self._pending.pop(action_id, None)
             log.warning("callback Originate for %s refused: %s", request.number, exc)
             await self._finish(request, attempt, AttemptOutcome.FAILED)
 
@@ -322,11 +325,16 @@ class CallbackService:
     async def _callback_ended(self, record: CallRecord) -> None:
         """The record of a callback call: served when a person answered it, else the attempt ends
         ABANDONED (the caller answered, then left before a person did) and is retried."""
+        served = record.outcome is Outcome.ANSWERED and record.agent is not None
         found = await self.store.open_attempt_of_call(record.linkedid)
         if found is None:
-            return  # already closed (served when a person connected), or not an attempt of ours
+            # Already closed (served when a person connected), or closed UNKNOWN by a restart while
+            # the caller waited: then a person talking to them still serves the request.
+            if served and (late := await self.store.served_late(record.linkedid, self.clock())) is not None:
+                log.info("callback request %s for %s served after a restart (call %s)", late.id, late.number,
+                         record.linkedid)  # fmt: skip
+            return
         request, attempt = found
-        served = record.outcome is Outcome.ANSWERED and record.agent is not None
         await self._finish(request, attempt, AttemptOutcome.CONNECTED if served else AttemptOutcome.ABANDONED)
 
     async def _close_failed(self, request: CallbackRequest, attempt: CallbackAttempt) -> None:

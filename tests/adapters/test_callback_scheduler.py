@@ -322,3 +322,26 @@ async def test_callbacks_are_dialled_up_to_the_free_people(rig):
     await service.tick()
 
     assert rig.originates() == ["55100000", "55100001"]
+
+
+async def test_a_caller_served_after_a_restart_closed_their_attempt_is_not_called_again(rig):
+    rig.desk.login(NOON - 100, "agent-ar-1", Q)
+    request = await rig.request("55123456")
+    service = rig.service(retry_after_seconds=(60,))
+    await service.tick()
+    await service.on_originate_response(answered(rig.action_id("55123456"), "1615366800.12"))
+
+    # The service restarts while the caller waits in the queue: the attempt's fate is unknown.
+    rig.now = NOON + 10
+    restarted = rig.service(retry_after_seconds=(60,))
+    await restarted.start()
+    await restarted.close()
+    assert await rig.status(request) == (RequestStatus.OPEN, 1)
+
+    await restarted.on_record(callback_record("1615366800.12", "55123456", Outcome.ANSWERED, "agent-ar-1"))
+
+    assert await rig.status(request) == (RequestStatus.CONNECTED, 1)
+    assert await rig.outcomes(request) == [AttemptOutcome.CONNECTED]
+    rig.now = NOON + 120
+    await restarted.tick()
+    assert rig.originates() == ["55123456"]
