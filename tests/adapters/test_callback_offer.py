@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from support.fake_asterisk import FakeAsterisk, asterisk_parse_args, build_environment
 
 from callbacks.agi import CallbackOfferHandler
 from callbacks.db import CallbackStore
@@ -14,11 +15,6 @@ from callbacks.service import CallbackService
 from profiles.model import load_profile
 from storage.engine import upgrade
 from telephony.agi import AGIServer
-
-try:
-    from .fake_asterisk import FakeAsterisk, asterisk_parse_args, build_environment
-except ImportError:  # tests/adapters is not a package
-    from fake_asterisk import FakeAsterisk, asterisk_parse_args, build_environment  # type: ignore[no-redef]
 
 PROFILE = load_profile(Path(__file__).parents[2] / "profiles" / "moh-151.yaml")
 SOUNDS = "/hotline/t/sounds"

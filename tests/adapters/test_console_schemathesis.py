@@ -19,19 +19,14 @@ import schemathesis
 from aiohttp import web
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error, response_schema_conformance
+from support.fake_ami import FakeAMIServer
+from support.fake_app_queue import FakeAppQueue
 
 from console.app import CONSOLE
 from hotline.service import SERVICE, ServiceConfig, build_app
 from hotline.settings import Settings
 from profiles.model import load_profile
 from telephony.asterisk import Credentials
-
-try:
-    from .fake_ami import FakeAMIServer
-    from .test_agent_desk import FakeAppQueue
-except ImportError:  # tests/adapters is not a package
-    from fake_ami import FakeAMIServer  # type: ignore[no-redef]
-    from test_agent_desk import FakeAppQueue  # type: ignore[no-redef]
 
 PROFILE = load_profile(Path(__file__).parents[2] / "profiles" / "moh-151.yaml")
 EXAMPLES = 12  # per operation and generation mode: the whole run stays well under a minute

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import stat
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from support.eventually import eventually
 
 from cdr.builder import CallRecord, Outcome
 from cdr.db import RecordStore
@@ -23,11 +23,6 @@ def abandoned(linkedid: str, number: str = "96550000001") -> CallRecord:
                       None, None, 16, "Normal Clearing", T0 + timedelta(seconds=45))  # fmt: skip
 
 
-async def eventually(check, timeout: float = 10.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not check():
-        assert asyncio.get_running_loop().time() < deadline, "condition not reached"
-        await asyncio.sleep(0.01)
 
 
 @pytest.fixture

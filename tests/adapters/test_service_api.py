@@ -10,18 +10,13 @@ from pathlib import Path
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
+from support.fake_ami import FakeAMIServer
+from support.fake_app_queue import FakeAppQueue
 
-from telephony.asterisk import Credentials
-from profiles.model import load_profile
 from hotline.service import SERVICE, ServiceConfig, build_app
 from hotline.settings import Settings
-
-try:
-    from .fake_ami import FakeAMIServer
-    from .test_agent_desk import FakeAppQueue
-except ImportError:  # tests/adapters is not a package
-    from fake_ami import FakeAMIServer  # type: ignore[no-redef]
-    from test_agent_desk import FakeAppQueue  # type: ignore[no-redef]
+from profiles.model import load_profile
+from telephony.asterisk import Credentials
 
 PROFILE = load_profile(Path(__file__).parents[2] / "profiles" / "moh-151.yaml")
 
