@@ -15,7 +15,8 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import time
 from typing import Annotated, Any, Union, get_args, get_origin
 
-from pydantic import AfterValidator, BeforeValidator, Field, Strict, ValidationError, ValidationInfo
+from pydantic import AfterValidator, BeforeValidator, Field, Strict, StrictInt, ValidationError, ValidationInfo
+from pydantic.fields import FieldInfo
 
 __all__ = [
     "RESERVED_PERSON_IDS",
@@ -30,7 +31,7 @@ __all__ = [
     "ProfileError",
     "Regex",
     "Text",
-    "bounded",
+    "between",
     "format_path",
     "kind",
     "matching",
@@ -98,14 +99,15 @@ def one_of(values: Sequence[str], what: str = "") -> AfterValidator:
     return AfterValidator(check)
 
 
-def bounded(low: int, high: int) -> Any:
-    """An integer from ``low`` to ``high`` (YAML integers only: not ``"5"``, not ``true``)."""
-    return Annotated[int, Strict(), Field(ge=low, le=high)]
+def between(low: int, high: int) -> FieldInfo:
+    """The bounds of an integer: ``Annotated[StrictInt, between(1, 5)]`` is an integer from 1 to 5 (YAML integers
+    only, by StrictInt: not ``"5"``, not ``true``). Metadata rather than a type, so type checkers see the int."""
+    return Field(ge=low, le=high)
 
 
 Key = Annotated[Text, matching(r"[0-9]", "a single digit")]
 Id = Annotated[Text, matching(r"[a-z][a-z0-9_]{0,23}", "an id (lower case letters, digits, _)")]
-Level = bounded(1, 5)
+Level = Annotated[StrictInt, between(1, 5)]
 #: A share: a number above 0 and at most 1.
 Fraction = Annotated[float, Strict(), Field(gt=0, le=1)]
 

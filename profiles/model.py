@@ -26,6 +26,7 @@ from pydantic import (
     ConfigDict,
     Field,
     StrictBool,
+    StrictInt,
     TypeAdapter,
     ValidationError,
     ValidationInfo,
@@ -47,7 +48,7 @@ from profiles.fields import (
     ProfileError,
     Regex,
     Text,
-    bounded,
+    between,
     format_path,
     kind,
     matching,
@@ -185,7 +186,7 @@ class Topic:
     key: Key
     label: Labels
     specialties: tuple[Specialty, ...] = ()
-    priority: bounded(0, 9) = 0  # type: ignore[valid-type]
+    priority: Annotated[StrictInt, between(0, 9)] = 0
 
 
 def _languages(value: Any) -> Any:
@@ -252,9 +253,9 @@ class OpeningHours:
 @dataclass(frozen=True, config=STRICT)
 class QueueSettings:
     strategy: Annotated[Text, one_of(STRATEGIES, "an app_queue strategy")] = "leastrecent"
-    ring_seconds: bounded(1, 300) = 15  # type: ignore[valid-type]
-    wrapup_seconds: bounded(0, 3600) = 5  # type: ignore[valid-type]
-    retry_seconds: bounded(0, 60) = 2  # type: ignore[valid-type]
+    ring_seconds: Annotated[StrictInt, between(1, 300)] = 15
+    wrapup_seconds: Annotated[StrictInt, between(0, 3600)] = 5
+    retry_seconds: Annotated[StrictInt, between(0, 60)] = 2
 
 
 def _flat_topic(why: str) -> AfterValidator:
@@ -276,13 +277,13 @@ def _flat_topic(why: str) -> AfterValidator:
 class RoutingRules:
     """How the service widens and overflows a waiting call (see routing/policy.py)."""
 
-    widen_after_seconds: bounded(0, 3600) = 30  # type: ignore[valid-type]  # T1: accept widened skills
-    overflow_after_seconds: bounded(1, 86400) = 180  # type: ignore[valid-type]  # T2: leave for the overflow queue
+    widen_after_seconds: Annotated[StrictInt, between(0, 3600)] = 30  # T1: accept widened skills
+    overflow_after_seconds: Annotated[StrictInt, between(1, 86400)] = 180  # T2: leave for the overflow queue
     # topic whose queue (same language) takes overflow; None: default topic
     overflow_topic: Annotated[Text, _flat_topic("")] | None = None
     min_language_level: Level = 4  # a language below this level is a "second language" (widened)
     min_skill_level: Level = 3  # a person below this level is widened
-    max_missed_rings: bounded(0, 100) = 3  # type: ignore[valid-type]  # missed rings before an automatic pause
+    max_missed_rings: Annotated[StrictInt, between(0, 100)] = 3  # missed rings before an automatic pause
 
     @field_validator("overflow_after_seconds")
     @classmethod
@@ -299,6 +300,10 @@ class QuietHours:
     end: Clock  # ... until
 
 
+#: Seconds before the next callback attempt (one per attempt after the first).
+RetryDelay = Annotated[StrictInt, between(1, 86400)]
+
+
 @dataclass(frozen=True, config=STRICT)
 class CallbackRules:
     """When callbacks are offered and made (see callbacks/policy.py).
@@ -309,21 +314,21 @@ class CallbackRules:
     """
 
     enabled: StrictBool = False
-    offer_after_wait_seconds: bounded(0, 86400) = 120  # type: ignore[valid-type]  # offer above this estimated wait
+    offer_after_wait_seconds: Annotated[StrictInt, between(0, 86400)] = 120  # offer above this estimated wait
     offer_callers_per_person: Annotated[float, Field(strict=True, gt=0)] = 3.0  # ... or above this many per person
-    abandoned_after_seconds: bounded(0, 3600) = 10  # type: ignore[valid-type]  # hung up in the queue after this
+    abandoned_after_seconds: Annotated[StrictInt, between(0, 3600)] = 10  # hung up in the queue after this
     abandoned_in_ivr_at_peak: StrictBool = True  # and so does one who hangs up in the IVR at peak
     allowed_numbers: tuple[Regex, ...] = Field(default=(), validate_default=True)  # a number must fully match one
-    max_requests_per_number_per_day: bounded(1, 1000) = 3  # type: ignore[valid-type]
-    max_attempts: bounded(1, 20) = 3  # type: ignore[valid-type]
-    retry_after_seconds: Annotated[tuple[bounded(1, 86400), ...], Field(min_length=1)] = (120, 600, 1800)  # type: ignore[valid-type]
-    expire_after_seconds: bounded(60, 30 * 86400) = 24 * 3600  # type: ignore[valid-type]
+    max_requests_per_number_per_day: Annotated[StrictInt, between(1, 1000)] = 3
+    max_attempts: Annotated[StrictInt, between(1, 20)] = 3
+    retry_after_seconds: Annotated[tuple[RetryDelay, ...], Field(min_length=1)] = (120, 600, 1800)
+    expire_after_seconds: Annotated[StrictInt, between(60, 30 * 86400)] = 24 * 3600
     quiet_hours: QuietHours | None = None
     capacity_share: Fraction = 0.3  # at most this share of the free people dial callbacks
     agent_first: StrictBool = False  # customer-first by default: call the caller, then connect
     # callback dials in any hour, all numbers together: what a fraud that slips through can cost. Set it to about
     # what the seats take in an hour (seats x 3600 / AHT) so it never holds back a real callback.
-    max_dials_per_hour: bounded(1, 100_000) = 60  # type: ignore[valid-type]
+    max_dials_per_hour: Annotated[StrictInt, between(1, 100_000)] = 60
 
     @field_validator("allowed_numbers")
     @classmethod
@@ -441,8 +446,8 @@ class IvrDefault:
 @dataclass(frozen=True, config=STRICT)
 class IvrSection:
     default: IvrDefault
-    retries: bounded(0, 9) = 2  # type: ignore[valid-type]
-    digit_timeout_seconds: bounded(1, 60) = 5  # type: ignore[valid-type]
+    retries: Annotated[StrictInt, between(0, 9)] = 2
+    digit_timeout_seconds: Annotated[StrictInt, between(1, 60)] = 5
 
 
 ShiftRef = Annotated[Text, reference("shifts", "a shift id")]
@@ -450,8 +455,8 @@ ShiftRef = Annotated[Text, reference("shifts", "a shift id")]
 
 @dataclass(frozen=True, config=STRICT)
 class SeatsSection:
-    default: bounded(0, 10000) = 30  # type: ignore[valid-type]
-    queues: dict[Text, dict[ShiftRef, bounded(0, 10000)]] = Field(default_factory=dict)  # type: ignore[valid-type]
+    default: Annotated[StrictInt, between(0, 10000)] = 30
+    queues: dict[Text, dict[ShiftRef, Annotated[StrictInt, between(0, 10000)]]] = Field(default_factory=dict)
 
 
 PromptName = Annotated[
