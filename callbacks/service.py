@@ -39,6 +39,7 @@ from cdr.builder import CallRecord, Outcome
 from profiles.model import Profile
 from routing.policy import call_priority
 from routing.service import AgentDesk
+from routing.state import Snapshot
 from telephony import names as v
 from telephony.ami.client import AMIClient, AMIDisconnected, AMIException
 from telephony.events import OriginateResponse
@@ -48,6 +49,10 @@ log = logging.getLogger(__name__)
 
 TICK_SECONDS = 1.0
 ORIGINATE_TIMEOUT_MS = 30_000
+#: A callback dialled this long ago, and neither waiting in a queue nor with a person now, has ended
+#: unseen (its OriginateResponse or record was lost in an AMI gap): closed UNKNOWN, so that it stops
+#: holding a free person and its request is retried under the policy.
+STALE_AFTER_SECONDS = 3600.0
 
 
 @dataclass(frozen=True)
@@ -202,7 +207,7 @@ class CallbackService:
             return
         snapshot = self.desk.state.snapshot(now)
         self._update_offers(snapshot, now)
-        in_flight = await self._served_now(await self.store.in_flight(), snapshot)
+        in_flight = await self._settle(await self.store.in_flight(), snapshot, now)
         requests = [r for r in await self.store.open_requests() if r.status is RequestStatus.OPEN]
         refused = {r.id for r in requests if self._refusal(r) is not None}
         if refused:  # closed before the pacing decision: a forged request never takes a real caller's turn
@@ -230,16 +235,26 @@ class CallbackService:
                 os._exit(70)
             await self._dial(request, attempt)
 
-    async def _served_now(
-        self, in_flight: list[tuple[CallbackRequest, CallbackAttempt]], snapshot
+    async def _settle(
+        self, in_flight: list[tuple[CallbackRequest, CallbackAttempt]], snapshot: Snapshot, now: float
     ) -> list[tuple[CallbackRequest, CallbackAttempt]]:
         """Close as served the callbacks a person talks to now (the live state saw AgentConnect on
-        the callback call); the others are still under way."""
+        the callback call), and as UNKNOWN those dialled over ``STALE_AFTER_SECONDS`` ago that no
+        queue holds any more; the others are still under way."""
         talking = {view.call_uniqueid for view in snapshot.people.values() if view.call_uniqueid}
         still: list[tuple[CallbackRequest, CallbackAttempt]] = []
         for request, attempt in in_flight:
             if attempt.linkedid is not None and attempt.linkedid in talking:
                 await self._finish(request, attempt, AttemptOutcome.CONNECTED)
+            elif (
+                attempt.dialed_at is not None
+                and now - attempt.dialed_at > STALE_AFTER_SECONDS
+                and attempt.linkedid not in snapshot.calls
+            ):
+                log.warning("callback attempt %s for %s dialled %.0f s ago and not seen since: outcome unknown",
+                            attempt.id, request.number, now - attempt.dialed_at)  # fmt: skip
+                self._pending.pop(f"callback-{attempt.id}", None)
+                await self._finish(request, attempt, AttemptOutcome.UNKNOWN)
             else:
                 still.append((request, attempt))
         return still

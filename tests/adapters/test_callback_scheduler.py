@@ -345,3 +345,24 @@ async def test_a_caller_served_after_a_restart_closed_their_attempt_is_not_calle
     rig.now = NOON + 120
     await restarted.tick()
     assert rig.originates() == ["55123456"]
+
+
+async def test_a_callback_lost_from_sight_stops_holding_a_person_after_an_hour_and_is_retried(rig):
+    rig.desk.login(NOON - 100, "agent-ar-1", Q)
+    first = await rig.request("55100001", place=900)
+    await rig.request("55100002", place=800)
+    service = rig.service(capacity_share=1.0, retry_after_seconds=(60,))
+    await service.tick()
+    await service.on_originate_response(answered(rig.action_id("55100001"), "1615366800.13"))
+    # Its events and record are lost (an AMI gap): the live state never sees the caller again.
+
+    rig.now = NOON + 3599
+    await service.tick()
+    assert rig.originates() == ["55100001"]  # still held for the caller, who may be waiting
+
+    rig.now = NOON + 3601
+    await service.tick()
+
+    assert await rig.outcomes(first) == [AttemptOutcome.UNKNOWN]
+    assert await rig.status(first) == (RequestStatus.OPEN, 1)
+    assert rig.originates() == ["55100001", "55100002"]  # the person is free for the next caller
