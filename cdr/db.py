@@ -7,7 +7,7 @@ from datetime import datetime
 from types import TracebackType
 from typing import Any, Self
 
-from sqlalchemy import bindparam, create_engine, select, text
+from sqlalchemy import BindParameter, bindparam, create_engine, select, text
 
 from cdr.builder import CallRecord, Outcome
 from cdr.reports import Aggregates, Measures, by_queue, fold_group_row, interval_seconds
@@ -41,7 +41,7 @@ def _statements(
     """
     bucket = _bucket_sql(dialect, width)
     conditions = []
-    binds = [bindparam("t", type_=None)]
+    binds: list[BindParameter[Any]] = [bindparam("t", type_=None)]
     params: dict[str, Any] = {"t": float(sl_seconds)}
     if start is not None:
         conditions.append("started_at >= :start")

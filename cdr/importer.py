@@ -115,6 +115,7 @@ def bulk_insert(
         raw = engine.raw_connection()
         try:
             driver = raw.driver_connection
+            assert driver is not None  # a pooled connection always wraps the driver's (sqlite3 or psycopg) connection
             if engine.dialect.name == "sqlite":
                 time_idx = [i for i, c in enumerate(cols) if c in ("started_at", "ended_at")]
                 sql = f"INSERT OR IGNORE INTO call_records ({', '.join(cols)}) VALUES ({', '.join('?' for _ in cols)})"

@@ -268,11 +268,18 @@ def write_csv(report: Report, path: Path) -> tuple[Path, Path]:
     with open(groups_path, "w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)
         w.writerow(["interval_start", "queue", "language", "topic", *_CSV_MEASURES, "agents"])
-        for (bucket, queue, language, topic), m in report.groups:
-            d = m.to_dict()
+        for (bucket, queue, language, topic), measures in report.groups:
+            d = measures.to_dict()
             start = datetime.fromtimestamp(bucket, tz=ZoneInfo("UTC")).isoformat()
             w.writerow(
-                [start, queue or "", language or "", topic or "", *(_csv_value(d[k]) for k in _CSV_MEASURES), m.agents]
+                [
+                    start,
+                    queue or "",
+                    language or "",
+                    topic or "",
+                    *(_csv_value(d[k]) for k in _CSV_MEASURES),
+                    measures.agents,
+                ]
             )
     return path, groups_path
 
@@ -385,12 +392,12 @@ def _svg_chart(
         parts.append(f'<line x1="{_L}" y1="{y(target):.1f}" x2="{_W - _R}" y2="{y(target):.1f}" class="target"/>')
     for k, (name, color, vs) in enumerate(series):
         segments: list[list[str]] = [[]]
-        for i, v in enumerate(vs):
-            if v is None:
+        for i, value in enumerate(vs):
+            if value is None:
                 if segments[-1]:
                     segments.append([])
                 continue
-            segments[-1].append(f"{x(i):.1f},{y(v):.1f}")
+            segments[-1].append(f"{x(i):.1f},{y(value):.1f}")
         for seg in segments:
             if len(seg) == 1:
                 cx, cy = seg[0].split(",")
