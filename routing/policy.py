@@ -27,6 +27,7 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import MappingProxyType
+from typing import TypeGuard
 
 from profiles.model import Profile, RoutingRules, Topic
 from routing.queues import build_queues, tier
@@ -176,8 +177,10 @@ _NONE: frozenset[str] = frozenset()
 _NOTHING_PENDING = _Pending()
 
 
-def _free_in(view: PersonView | None, queue: str, blocked: Collection[str], freed: Collection[str]) -> bool:
-    """Whether ``view`` can take a call in ``queue`` once the pending pauses are applied."""
+def _free_in(
+    view: PersonView | None, queue: str, blocked: Collection[str], freed: Collection[str]
+) -> TypeGuard[PersonView]:
+    """Whether ``view`` can take a call in ``queue`` once the pending pauses are applied (never for None)."""
     if view is None:
         return False
     pid = view.person_id
@@ -233,7 +236,7 @@ def _penalties(snapshot: Snapshot, index: _Index, now: float, pending: _Pending)
             if _free_in(view, queue, blocked, freed):
                 available[member_tier].append(pid)
                 if pid not in keys:
-                    keys[pid] = _load_key(view, now)  # type: ignore[arg-type]
+                    keys[pid] = _load_key(view, now)
             # Busy, paused or absent: app_queue does not ring them, so any penalty in the band will do.
             result[(queue, pid)] = current.get(pid, base + MAX_RANK)
         for member_tier, ranked in enumerate(available):

@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from telephony import names
 from telephony.ami.message import Message
@@ -259,6 +259,19 @@ def _typed(raw: Mapping[str, str] | Message, now: float) -> Event | None:
     return parse_event(message)
 
 
+class _Identified(Protocol):
+    @property
+    def id(self) -> str: ...
+
+
+@runtime_checkable
+class _Staffed(Protocol):
+    """What the state reads of a profile (``profiles.model.Profile``): its people, each with an id."""
+
+    @property
+    def people(self) -> Iterable[_Identified]: ...
+
+
 class LiveState:
     """Live queue and person state, reduced from AMI events.
 
@@ -269,16 +282,15 @@ class LiveState:
 
     def __init__(
         self,
-        people: Iterable[str] | object,
+        people: Iterable[str] | _Staffed,
         *,
         wrapup_seconds: float | Mapping[str, float] = 5.0,
         history_seconds: float = HOUR,
     ) -> None:
-        profile_people = getattr(people, "people", None)
-        if profile_people is not None:
-            self._known = frozenset(p.id for p in profile_people)
+        if isinstance(people, _Staffed):
+            self._known = frozenset(p.id for p in people.people)
         else:
-            self._known = frozenset(people)  # type: ignore[arg-type]
+            self._known = frozenset(people)
         if isinstance(wrapup_seconds, Mapping):
             self._wrapup_default = 0.0
             self._wrapup_by_queue = {str(k): float(v) for k, v in wrapup_seconds.items()}
@@ -317,11 +329,18 @@ class LiveState:
         }
 
     @classmethod
-    def from_profile(cls, profile: object, **kwargs: object) -> LiveState:
-        """A state knowing the profile's people, with its queues' wrap-up time."""
-        settings = getattr(profile, "queue_settings", None)
-        kwargs.setdefault("wrapup_seconds", float(getattr(settings, "wrapup_seconds", 5)))
-        return cls(profile, **kwargs)  # type: ignore[arg-type]
+    def from_profile(
+        cls,
+        profile: _Staffed,
+        *,
+        wrapup_seconds: float | Mapping[str, float] | None = None,
+        history_seconds: float = HOUR,
+    ) -> LiveState:
+        """A state knowing the profile's people, with its queues' wrap-up time (unless ``wrapup_seconds`` is given)."""
+        if wrapup_seconds is None:
+            settings = getattr(profile, "queue_settings", None)
+            wrapup_seconds = float(getattr(settings, "wrapup_seconds", 5))
+        return cls(profile, wrapup_seconds=wrapup_seconds, history_seconds=history_seconds)
 
     @property
     def event_types(self) -> frozenset[type]:

@@ -152,6 +152,7 @@ class Message:
             return NotImplemented
         return self._headers == other._headers
 
+    # unhashable, as mutable and compared by value; typeshed declares __hash__ as a method, so None needs the ignore
     __hash__ = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
