@@ -121,6 +121,12 @@ def demand(rng: np.random.Generator) -> list[tuple[float, int]]:
     return [(float(t), i) for i, t in enumerate(arrivals)]
 
 
+def _rid(req: CallbackRequest) -> int:
+    """The id of a request the simulation keeps (it numbers every request it stores)."""
+    assert req.id is not None
+    return req.id
+
+
 class Caller:
     """One person with a need: their number and whether they were served."""
 
@@ -316,8 +322,8 @@ class Sim:
         if caller.request_id is not None:
             req = self.requests[caller.request_id]
             if cancels(req, caller.number, self.epoch(t)):
-                self.requests[req.id] = replace(req, status=RequestStatus.CANCELLED)
-                self.dialing.pop(req.id, None)
+                self.requests[_rid(req)] = replace(req, status=RequestStatus.CANCELLED)
+                self.dialing.pop(_rid(req), None)
                 self.m["callbacks_cancelled"] += 1
         self.start_service(t)
 
@@ -354,27 +360,28 @@ class Sim:
         existing = self.requests.get(caller.request_id) if caller.request_id is not None else None
         decision = merge_request(existing, req)
         if decision.action == "keep":
+            assert existing is not None  # merge_request keeps only an existing request
             self.m["callbacks_merged"] += 1
-            self.requests[existing.id] = decision.request
+            self.requests[_rid(existing)] = decision.request
             moved = (decision.request.place_at, decision.request.priority) != (existing.place_at, existing.priority)
             if moved and existing.status is RequestStatus.OPEN:
                 self.queue_request(decision.request)
             return
         req = replace(req, id=self.next_id)
         self.next_id += 1
-        self.requests[req.id] = req
+        self.requests[_rid(req)] = req
         caller.request_id = req.id
         caller.request_times.append(req.created_at)
         self.m["callbacks_requested"] += 1
         self.m[f"requests_{req.origin.value}"] += 1
-        self.owner[req.id] = i
+        self.owner[_rid(req)] = i
         self.queue_request(req)
         self.schedule(t)
 
     owner: dict[int, int]
 
     def queue_request(self, req: CallbackRequest) -> None:
-        heapq.heappush(self.ready, (-req.priority, req.place_at, req.created_at, req.id))
+        heapq.heappush(self.ready, (-req.priority, req.place_at, req.created_at, _rid(req)))
 
     def schedule(self, t: float) -> None:
         if not self.cb or not self.free or self.live_count or self.returning:
@@ -395,12 +402,12 @@ class Sim:
                 continue  # stale entry: cancelled, merged to an earlier place, dialing...
             if req.id in seen:
                 continue
-            seen.add(req.id)
+            seen.add(_rid(req))
             if req.next_attempt_at > now:  # merged while backing off: the backoff heap has it
                 continue
             gone = expire([req], now)
             if gone:
-                self.requests[req.id] = gone[0]
+                self.requests[_rid(req)] = gone[0]
                 self.m["callbacks_expired"] += 1
                 continue
             candidates.append(req)
@@ -418,9 +425,10 @@ class Sim:
             if req.id not in dialled:
                 self.queue_request(req)
         for dial in dials:
+            assert dial.request_id is not None  # every candidate has an id
             req = replace(self.requests[dial.request_id], status=RequestStatus.DIALING)
-            self.requests[req.id] = req
-            self.dialing[req.id] = req
+            self.requests[_rid(req)] = req
+            self.dialing[_rid(req)] = req
             self.m["attempts"] += 1
             u = self.rng.random()
             if u < ANSWER_CALLBACK:

@@ -132,7 +132,7 @@ def loaded_state(profile, n_calls: int, rng: random.Random) -> LiveState:
     return state
 
 
-def bench_decisions(n_people: int, n_calls: int, rounds: int) -> dict[str, float]:
+def bench_decisions(n_people: int, n_calls: int, rounds: int) -> dict[str, Any]:
     rng = random.Random(SEED)
     profile = synthetic_profile(n_people, rng)
     n_queues = len(build_queues(profile))
@@ -195,7 +195,7 @@ def bench_decisions(n_people: int, n_calls: int, rounds: int) -> dict[str, float
     state.apply(AgentConnect(NOW + 7, next(iter(settled_snap.people[starter].queues)), "bench-start", "", "", "",
                              starter, "", 0, 0), NOW + 7)  # fmt: skip
     start_changes = len(decide(state.snapshot(NOW + 7), profile, NOW + 7).penalties)
-    result = {
+    result: dict[str, Any] = {
         "people": n_people,
         "queues": n_queues,
         "memberships": members,
@@ -395,7 +395,7 @@ def panoramisk_run(pieces: list[bytes], people: list[str], with_state: bool) -> 
     return time.perf_counter() - t0, count[0]
 
 
-def bench_ingest(n_calls: int, chunk_size: int, repeat: int) -> dict[str, float]:
+def bench_ingest(n_calls: int, chunk_size: int, repeat: int) -> dict[str, Any]:
     rng = random.Random(SEED)
     people = [f"agent-{i:04}" for i in range(2000)]
     queues = [f"{lang}-{topic}" for lang in LANGS for topic in TOPICS]
@@ -414,7 +414,7 @@ def bench_ingest(n_calls: int, chunk_size: int, repeat: int) -> dict[str, float]
             if count != n_events:
                 raise SystemExit(f"{name}: {count} events parsed, {n_events} expected")
             best[name] = max(best.get(name, 0.0), count / elapsed)
-    result = {
+    result: dict[str, Any] = {
         "events": n_events,
         "bytes": len(data),
         "chunk_bytes": chunk_size,
