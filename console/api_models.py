@@ -91,8 +91,10 @@ class PasswordChange(Body):
 
     old_password: Annotated[str, Field(max_length=1024)]
     new_password: Password
-    messages = {"old_password": "old_password must be a text",
-                "new_password": f"new_password must be {MIN_PASSWORD} to 1024 characters"}
+    messages = {
+        "old_password": "old_password must be a text",
+        "new_password": f"new_password must be {MIN_PASSWORD} to 1024 characters",
+    }
 
 
 class PasswordReset(Body):
@@ -120,8 +122,10 @@ class NewToken(Body):
 
     label: Text64
     user: Text64 | None = None
-    messages = {"label": "label must be a text of 1 to 64 printable characters",
-                "user": "user must be a text of 1 to 64 printable characters"}
+    messages = {
+        "label": "label must be a text of 1 to 64 printable characters",
+        "user": "user must be a text of 1 to 64 printable characters",
+    }
 
 
 class Pause(Body):

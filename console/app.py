@@ -68,8 +68,12 @@ CALLBACK_ACTIONS = ("cancel", "reschedule", "call-now")
 PAGES = ("/", "/agents", "/queues", "/callbacks", "/reports")
 PUBLIC = {("GET", "/login"), ("POST", "/login"), ("GET", "/api/v1/openapi.json"), ("POST", "/api/v1/session")}
 # Changes every signed-in user may make, whatever the role (their own session and language).
-ANY_ROLE = {("DELETE", "/api/v1/session"), ("PUT", "/api/v1/me/language"), ("PUT", "/api/v1/me/password"),
-            ("POST", "/logout")}
+ANY_ROLE = {
+    ("DELETE", "/api/v1/session"),
+    ("PUT", "/api/v1/me/language"),
+    ("PUT", "/api/v1/me/password"),
+    ("POST", "/logout"),
+}
 SL_SECONDS = 20.0
 CACHE_SECONDS = 5.0
 _ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
@@ -138,8 +142,17 @@ class Console:
         sessions = {c.session for c in clients if c.session is not None}
         tokens = {c.token for c in clients if c.token is not None}
         live_sessions, live_tokens = await self.store.still_valid(sessions, tokens)
-        return {c for c in clients if (c.session in live_sessions if c.session is not None
-                                       else c.token in live_tokens if c.token is not None else True)}
+        return {
+            c
+            for c in clients
+            if (
+                c.session in live_sessions
+                if c.session is not None
+                else c.token in live_tokens
+                if c.token is not None
+                else True
+            )
+        }
 
     async def on_record(self, _record: object) -> None:
         """A record hook: today's figures changed."""
@@ -264,10 +277,11 @@ class Console:
 
     async def live_payload(self) -> dict[str, Any]:
         board = await self.wallboard()
-        agents = {a["id"]: {"state": a["state"], "pause_reason": a["pause_reason"], "queues_now": a["queues_now"]}
-                  for a in self.agents()}
+        agents = {
+            a["id"]: {"state": a["state"], "pause_reason": a["pause_reason"], "queues_now": a["queues_now"]}
+            for a in self.agents()
+        }
         return {**board, "agents": agents}
-
 
 
 CONSOLE = web.AppKey("console", Console)
@@ -277,7 +291,6 @@ PRINCIPAL = web.RequestKey("principal", Principal)
 # -- request helpers -----------------------------------------------------------------------------------
 
 B = TypeVar("B", bound=m.Body)
-
 
 
 async def json_body(request: web.Request) -> dict[str, Any]:
@@ -338,13 +351,23 @@ def _own_origin(request: web.Request) -> bool:
 
 def _secure(request: web.Request) -> bool:
     public = _public_origin(request)
-    return (request.secure or os.environ.get("HOTLINE_CONSOLE_SECURE_COOKIES") == "1"
-            or (public is not None and public.startswith("https://")))
+    return (
+        request.secure
+        or os.environ.get("HOTLINE_CONSOLE_SECURE_COOKIES") == "1"
+        or (public is not None and public.startswith("https://"))
+    )
 
 
 def _set_session_cookie(request: web.Request, response: web.StreamResponse, secret: str) -> None:
-    response.set_cookie(COOKIE, secret, httponly=True, samesite="Strict", secure=_secure(request), path="/",
-                        max_age=SESSION_HOURS * 3600)
+    response.set_cookie(
+        COOKIE,
+        secret,
+        httponly=True,
+        samesite="Strict",
+        secure=_secure(request),
+        path="/",
+        max_age=SESSION_HOURS * 3600,
+    )
 
 
 async def _principal(request: web.Request) -> Principal | None:
@@ -369,8 +392,13 @@ async def _principal(request: web.Request) -> Principal | None:
 
 
 def _is_console(path: str) -> bool:
-    return (path in PAGES or path in ("/login", "/logout") or path.startswith("/api/v1/")
-            or path == "/api/v1" or path.startswith("/static/console/"))
+    return (
+        path in PAGES
+        or path in ("/login", "/logout")
+        or path.startswith("/api/v1/")
+        or path == "/api/v1"
+        or path.startswith("/static/console/")
+    )
 
 
 def _harden(headers: Any, path: str) -> None:
@@ -465,8 +493,9 @@ async def _failed_sign_in(request: web.Request, name: str, why: str) -> None:
     console = request.config_dict[CONSOLE]
     address = request.remote or "unknown"
     await console.store.add_login_failure(name, address)
-    await console.store.audit(name[:64] or "-", "session", "session.login_failed", name,
-                              {"address": address, "why": why})
+    await console.store.audit(
+        name[:64] or "-", "session", "session.login_failed", name, {"address": address, "why": why}
+    )
 
 
 async def sign_in(request: web.Request, name: str, password: str) -> User | None:
@@ -568,8 +597,9 @@ async def me_password(request: web.Request) -> web.Response:
     await console.store.set_password(user.id, body.new_password)
     ended = await console.store.end_sessions(user.id, keep=principal.secret)
     kept = digest(principal.secret) if principal.secret else None
-    await console.hub.close_where(lambda c: c.user_id == user.id and (kept is None or c.session != kept),
-                                  "the password changed")
+    await console.hub.close_where(
+        lambda c: c.user_id == user.id and (kept is None or c.session != kept), "the password changed"
+    )
     await console.audit(request, "user.password", user.name, {"sessions_ended": ended})
     return reply(m.Done, {"done": "password"})
 
@@ -657,9 +687,15 @@ async def users_password(request: web.Request) -> web.Response:
 
 
 def _token_out(token: Token) -> dict[str, Any]:
-    return {"id": token.id, "user": token.user, "label": token.label, "prefix": token.prefix,
-            "created_at": token.created_at.isoformat(),
-            "last_used_at": token.last_used_at.isoformat() if token.last_used_at else None, "revoked": token.revoked}
+    return {
+        "id": token.id,
+        "user": token.user,
+        "label": token.label,
+        "prefix": token.prefix,
+        "created_at": token.created_at.isoformat(),
+        "last_used_at": token.last_used_at.isoformat() if token.last_used_at else None,
+        "revoked": token.revoked,
+    }
 
 
 async def tokens_list(request: web.Request) -> web.Response:
@@ -685,8 +721,9 @@ async def tokens_add(request: web.Request) -> web.Response:
         raise error(web.HTTPConflict, f"{owner.name!r} is disabled")
     token = await console.store.add_token(owner, body.label)
     await console.audit(request, "token.add", owner.name, {"label": body.label, "prefix": token[:10]})
-    return reply(m.TokenCreated, {"user": owner.name, "label": body.label, "prefix": token[:10], "token": token},
-                 status=201)
+    return reply(
+        m.TokenCreated, {"user": owner.name, "label": body.label, "prefix": token[:10], "token": token}, status=201
+    )
 
 
 async def tokens_revoke(request: web.Request) -> web.Response:
@@ -698,8 +735,9 @@ async def tokens_revoke(request: web.Request) -> web.Response:
     if token is None:
         raise error(web.HTTPNotFound, f"no token {raw}")
     await console.hub.close_token(token.id, "the token was revoked")
-    await console.audit(request, "token.revoke", token.user, {"id": token.id, "label": token.label,
-                                                               "prefix": token.prefix})
+    await console.audit(
+        request, "token.revoke", token.user, {"id": token.id, "label": token.label, "prefix": token.prefix}
+    )
     return reply(m.TokenOut, _token_out(token))
 
 
@@ -739,8 +777,16 @@ async def agent_action(request: web.Request) -> web.Response:
         raise error(web.HTTPConflict, str(exc)) from None
     await request.config_dict[CONSOLE].audit(request, f"agent.{action}", person, details)
     session = desk.session(person)
-    return reply(m.AgentDone, {"person": person, "done": action, "logged_in": session.logged_in,
-                               "paused": session.paused, "pause_reason": session.pause_reason})
+    return reply(
+        m.AgentDone,
+        {
+            "person": person,
+            "done": action,
+            "logged_in": session.logged_in,
+            "paused": session.paused,
+            "pause_reason": session.pause_reason,
+        },
+    )
 
 
 def _id_list(value: list[str], key: str, allowed: set[str]) -> tuple[str, ...]:
@@ -759,10 +805,22 @@ async def agent_skills(request: web.Request) -> web.Response:
     specialties = _id_list(body.specialties, "specialties", {s.id for t in profile.topics for s in t.specialties})
     console = request.config_dict[CONSOLE]
     queues = await console.backend.desk.set_skills(person, topics, specialties, by=request[PRINCIPAL].user.name)
-    await console.audit(request, "agent.skills", person,
-                        {"topics": list(topics), "specialties": list(specialties), "queues_at_login": queues})
-    return reply(m.SkillsOut, {"person": person, "topics": list(topics), "specialties": list(specialties),
-                               "queues_at_login": queues, "applies": "at the next login"})
+    await console.audit(
+        request,
+        "agent.skills",
+        person,
+        {"topics": list(topics), "specialties": list(specialties), "queues_at_login": queues},
+    )
+    return reply(
+        m.SkillsOut,
+        {
+            "person": person,
+            "topics": list(topics),
+            "specialties": list(specialties),
+            "queues_at_login": queues,
+            "applies": "at the next login",
+        },
+    )
 
 
 async def queues_list(request: web.Request) -> web.Response:
@@ -790,10 +848,21 @@ def _callback_dict(r: Any) -> dict[str, Any]:
     def iso(epoch: float) -> str:
         return datetime.fromtimestamp(epoch, UTC).isoformat()
 
-    return {"id": r.id, "number": r.number, "language": r.language, "topic": r.topic, "specialty": r.specialty,
-            "queue": r.queue, "origin": str(r.origin), "status": str(r.status), "attempts": r.attempts,
-            "created_at": iso(r.created_at), "next_attempt_at": iso(r.next_attempt_at),
-            "expires_at": iso(r.expires_at), "priority": r.priority}
+    return {
+        "id": r.id,
+        "number": r.number,
+        "language": r.language,
+        "topic": r.topic,
+        "specialty": r.specialty,
+        "queue": r.queue,
+        "origin": str(r.origin),
+        "status": str(r.status),
+        "attempts": r.attempts,
+        "created_at": iso(r.created_at),
+        "next_attempt_at": iso(r.next_attempt_at),
+        "expires_at": iso(r.expires_at),
+        "priority": r.priority,
+    }
 
 
 async def _callbacks(request: web.Request, status: str) -> list[dict[str, Any]]:
@@ -841,8 +910,9 @@ async def staffing_report(console: Console, day: date, interval: int) -> Any:
     start = datetime.combine(day, clock_time(0), tz).astimezone(UTC)
     end = datetime.combine(day + timedelta(days=1), clock_time(0), tz).astimezone(UTC)
     agg = await console.backend.records.store.aggregates(interval, SL_SECONDS, start, end)
-    params = ReportParams(interval_minutes=interval, sl_seconds=SL_SECONDS, timezone=profile.timezone,
-                          start=start, end=end)
+    params = ReportParams(
+        interval_minutes=interval, sl_seconds=SL_SECONDS, timezone=profile.timezone, start=start, end=end
+    )
     return build_report(agg, params, shifts=profile.shifts)
 
 
@@ -886,9 +956,14 @@ async def live(request: web.Request) -> web.StreamResponse:
     principal: Principal = request[PRINCIPAL]
     first = await console.live_payload()
     await ws.prepare(request)
-    client = LiveClient(ws, request.transport, principal.user.id,
-                        session=digest(principal.secret) if principal.secret else None, token=principal.token_id,
-                        expires_at=principal.session.expires_at if principal.session else None)
+    client = LiveClient(
+        ws,
+        request.transport,
+        principal.user.id,
+        session=digest(principal.secret) if principal.secret else None,
+        token=principal.token_id,
+        expires_at=principal.session.expires_at if principal.session else None,
+    )
     console.hub.join(client, first)
     try:
         async for message in ws:
@@ -902,17 +977,26 @@ async def live(request: web.Request) -> web.StreamResponse:
 # -- pages ------------------------------------------------------------------------------------------------
 
 
-def render(request: web.Request, template: str, status: int = 200, language: str | None = None,
-           **context: Any) -> web.Response:
+def render(
+    request: web.Request, template: str, status: int = 200, language: str | None = None, **context: Any
+) -> web.Response:
     principal: Principal | None = request.get(PRINCIPAL)
     lang = language or (principal.user.language if principal else "en")
-    page = request.config_dict[CONSOLE].templates.get_template(template).render(
-        lang=lang, dir=i18n.DIRECTION[lang], t=lambda key: i18n.t(lang, key),
-        user=principal.user if principal else None,
-        csrf=principal.session.csrf_token if principal and principal.session else "", path=request.path,
-        strings=_script_json({k: v for k, v in i18n.CATALOGUE[lang].items()
-                              if k.startswith(("state.", "msg.", "live.", "wb."))}),
-        **context,
+    page = (
+        request.config_dict[CONSOLE]
+        .templates.get_template(template)
+        .render(
+            lang=lang,
+            dir=i18n.DIRECTION[lang],
+            t=lambda key: i18n.t(lang, key),
+            user=principal.user if principal else None,
+            csrf=principal.session.csrf_token if principal and principal.session else "",
+            path=request.path,
+            strings=_script_json(
+                {k: v for k, v in i18n.CATALOGUE[lang].items() if k.startswith(("state.", "msg.", "live.", "wb."))}
+            ),
+            **context,
+        )
     )
     return web.Response(text=page, content_type="text/html", status=status)
 
@@ -925,8 +1009,13 @@ def _script_json(value: Any) -> Any:
 
 async def login_page(request: web.Request) -> web.Response:
     lang = request.query.get("lang") if request.query.get("lang") in i18n.LANGUAGES else None
-    return render(request, "login.html", language=lang or i18n.pick_language(request.headers.get("Accept-Language")),
-                  failed=False, throttled=False)
+    return render(
+        request,
+        "login.html",
+        language=lang or i18n.pick_language(request.headers.get("Accept-Language")),
+        failed=False,
+        throttled=False,
+    )
 
 
 async def login_form(request: web.Request) -> web.Response:
@@ -966,9 +1055,13 @@ async def wallboard_page(request: web.Request) -> web.Response:
 
 async def agents_page(request: web.Request) -> web.Response:
     profile = request.config_dict[CONSOLE].backend.desk.profile
-    return render(request, "agents.html", agents=request.config_dict[CONSOLE].agents(),
-                  topics=[t.id for t in profile.topics if not t.specialties],
-                  specialties=[s.id for t in profile.topics for s in t.specialties])
+    return render(
+        request,
+        "agents.html",
+        agents=request.config_dict[CONSOLE].agents(),
+        topics=[t.id for t in profile.topics if not t.specialties],
+        specialties=[s.id for t in profile.topics for s in t.specialties],
+    )
 
 
 async def queues_page(request: web.Request) -> web.Response:
@@ -991,16 +1084,37 @@ async def reports_page(request: web.Request) -> web.Response:
     lang = request[PRINCIPAL].user.language
     points, _ = _chart_points(report.intervals, ZoneInfo(report.params.timezone))
     chart = _svg_chart(
-        "chart-staffing", i18n.t(lang, "rep.staffing"), [p.label[-5:] for p in points],
-        [(i18n.t(lang, "rep.needed"), "#e6550d", [p.needed for p in points]),
-         (i18n.t(lang, "rep.present"), "#3182bd", [p.present for p in points])],
+        "chart-staffing",
+        i18n.t(lang, "rep.staffing"),
+        [p.label[-5:] for p in points],
+        [
+            (i18n.t(lang, "rep.needed"), "#e6550d", [p.needed for p in points]),
+            (i18n.t(lang, "rep.present"), "#3182bd", [p.present for p in points]),
+        ],
     )
     tz = ZoneInfo(report.params.timezone)
-    rows = [{"start": r.start.astimezone(tz).strftime("%H:%M"), "offered": r.measures.offered,
-             "answered": r.measures.answered, "sl": r.measures.service_level, "needed": r.needed,
-             "present": r.present, "gap": r.gap} for r in report.intervals if r.measures.offered or r.present]
-    return render(request, "reports.html", chart=jinja2_markup(chart), rows=rows, shifts=report.shifts,
-                  day=day.isoformat(), interval=interval)
+    rows = [
+        {
+            "start": r.start.astimezone(tz).strftime("%H:%M"),
+            "offered": r.measures.offered,
+            "answered": r.measures.answered,
+            "sl": r.measures.service_level,
+            "needed": r.needed,
+            "present": r.present,
+            "gap": r.gap,
+        }
+        for r in report.intervals
+        if r.measures.offered or r.present
+    ]
+    return render(
+        request,
+        "reports.html",
+        chart=jinja2_markup(chart),
+        rows=rows,
+        shifts=report.shifts,
+        day=day.isoformat(),
+        interval=interval,
+    )
 
 
 def jinja2_markup(html_text: str) -> Any:

@@ -42,15 +42,19 @@ def add_commands(subparsers: Any) -> None:
     add.add_argument("--password-stdin", action="store_true", help="read the password from the first line of stdin")
     add.set_defaults(func=_user_add_command)
     user_commands.add_parser("list", help="list the console users").set_defaults(func=_user_list_command)
-    for action, text in (("disable", "disable a user: no sign-in, sessions and tokens stop working"),
-                         ("enable", "enable a disabled user again"),
-                         ("remove", "remove a user with their sessions and tokens (the audit log keeps the name)")):
+    for action, text in (
+        ("disable", "disable a user: no sign-in, sessions and tokens stop working"),
+        ("enable", "enable a disabled user again"),
+        ("remove", "remove a user with their sessions and tokens (the audit log keeps the name)"),
+    ):
         change = user_commands.add_parser(action, help=text)
         change.add_argument("name")
         change.set_defaults(func=_user_change_command, action=action)
     password = user_commands.add_parser("password", help="set a user's password (asks twice); ends their sessions")
     password.add_argument("name")
-    password.add_argument("--password-stdin", action="store_true", help="read the password from the first line of stdin")
+    password.add_argument(
+        "--password-stdin", action="store_true", help="read the password from the first line of stdin"
+    )
     password.set_defaults(func=_user_password_command)
     token = subparsers.add_parser("token", help="API tokens for automation (Authorization: Bearer …)")
     token_commands = token.add_subparsers(dest="token_command", required=True)

@@ -127,8 +127,9 @@ class ConsoleStore:
         hashed = await asyncio.to_thread(hash_password, check_password(password))
         try:
             async with self._sessions.begin() as session:
-                row = ConsoleUserRow(name=name, role=role, password_hash=hashed, language=language,
-                                     created_at=datetime.now(UTC))
+                row = ConsoleUserRow(
+                    name=name, role=role, password_hash=hashed, language=language, created_at=datetime.now(UTC)
+                )
                 session.add(row)
                 await session.flush()
                 return _user(row)
@@ -213,7 +214,9 @@ class ConsoleStore:
     @staticmethod
     async def _keep_a_supervisor(session: Any, user: User) -> None:
         others = await session.scalar(
-            select(func.count()).select_from(ConsoleUserRow).where(
+            select(func.count())
+            .select_from(ConsoleUserRow)
+            .where(
                 ConsoleUserRow.role == "supervisor", ConsoleUserRow.disabled.is_(False), ConsoleUserRow.id != user.id
             )
         )
@@ -231,10 +234,18 @@ class ConsoleStore:
     async def login_failures(self, name: str, address: str, since: datetime) -> tuple[list[datetime], list[datetime]]:
         """When sign-in failed since ``since``: for this name, and from this address."""
         async with self._sessions() as session:
-            by_name = (await session.scalars(select(LoginFailureRow.at).where(
-                LoginFailureRow.name == name[:64], LoginFailureRow.at >= since))).all()
-            by_address = (await session.scalars(select(LoginFailureRow.at).where(
-                LoginFailureRow.address == address[:64], LoginFailureRow.at >= since))).all()
+            by_name = (
+                await session.scalars(
+                    select(LoginFailureRow.at).where(LoginFailureRow.name == name[:64], LoginFailureRow.at >= since)
+                )
+            ).all()
+            by_address = (
+                await session.scalars(
+                    select(LoginFailureRow.at).where(
+                        LoginFailureRow.address == address[:64], LoginFailureRow.at >= since
+                    )
+                )
+            ).all()
         return list(by_name), list(by_address)
 
     async def clear_login_failures(self, name: str) -> None:
@@ -256,8 +267,11 @@ class ConsoleStore:
         expires = now + timedelta(hours=SESSION_HOURS)
         async with self._sessions.begin() as session:
             await session.execute(delete(ConsoleSessionRow).where(ConsoleSessionRow.expires_at < now))
-            session.add(ConsoleSessionRow(id_hash=digest(secret), user_id=user.id, csrf_token=csrf,
-                                          created_at=now, expires_at=expires))
+            session.add(
+                ConsoleSessionRow(
+                    id_hash=digest(secret), user_id=user.id, csrf_token=csrf, created_at=now, expires_at=expires
+                )
+            )
         return secret, Session(user, csrf, expires)
 
     async def session(self, secret: str) -> Session | None:
@@ -285,17 +299,40 @@ class ConsoleStore:
         ended, expired or revoked, and their user neither disabled nor removed."""
         now = datetime.now(UTC)
         async with self._sessions() as session:
-            live_sessions = set((await session.scalars(
-                select(ConsoleSessionRow.id_hash)
-                .join(ConsoleUserRow, ConsoleUserRow.id == ConsoleSessionRow.user_id)
-                .where(ConsoleSessionRow.id_hash.in_(sessions), ConsoleSessionRow.expires_at > now,
-                       ConsoleUserRow.disabled.is_(False))
-            )).all()) if sessions else set()
-            live_tokens = set((await session.scalars(
-                select(ApiTokenRow.id)
-                .join(ConsoleUserRow, ConsoleUserRow.id == ApiTokenRow.user_id)
-                .where(ApiTokenRow.id.in_(tokens), ApiTokenRow.revoked.is_(False), ConsoleUserRow.disabled.is_(False))
-            )).all()) if tokens else set()
+            live_sessions = (
+                set(
+                    (
+                        await session.scalars(
+                            select(ConsoleSessionRow.id_hash)
+                            .join(ConsoleUserRow, ConsoleUserRow.id == ConsoleSessionRow.user_id)
+                            .where(
+                                ConsoleSessionRow.id_hash.in_(sessions),
+                                ConsoleSessionRow.expires_at > now,
+                                ConsoleUserRow.disabled.is_(False),
+                            )
+                        )
+                    ).all()
+                )
+                if sessions
+                else set()
+            )
+            live_tokens = (
+                set(
+                    (
+                        await session.scalars(
+                            select(ApiTokenRow.id)
+                            .join(ConsoleUserRow, ConsoleUserRow.id == ApiTokenRow.user_id)
+                            .where(
+                                ApiTokenRow.id.in_(tokens),
+                                ApiTokenRow.revoked.is_(False),
+                                ConsoleUserRow.disabled.is_(False),
+                            )
+                        )
+                    ).all()
+                )
+                if tokens
+                else set()
+            )
         return live_sessions, live_tokens
 
     async def end_sessions(self, user_id: int, keep: str | None = None) -> int:
@@ -313,8 +350,16 @@ class ConsoleStore:
         label = check_name(label)
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
         async with self._sessions.begin() as session:
-            session.add(ApiTokenRow(user_id=user.id, label=label, token_hash=digest(token), prefix=token[:10],
-                                    created_at=datetime.now(UTC), revoked=False))
+            session.add(
+                ApiTokenRow(
+                    user_id=user.id,
+                    label=label,
+                    token_hash=digest(token),
+                    prefix=token[:10],
+                    created_at=datetime.now(UTC),
+                    revoked=False,
+                )
+            )
         return token
 
     async def token_user(self, token: str) -> User | None:
@@ -328,8 +373,11 @@ class ConsoleStore:
                 await session.execute(
                     select(ApiTokenRow, ConsoleUserRow)
                     .join(ConsoleUserRow, ConsoleUserRow.id == ApiTokenRow.user_id)
-                    .where(ApiTokenRow.token_hash == digest(token), ApiTokenRow.revoked.is_(False),
-                           ConsoleUserRow.disabled.is_(False))
+                    .where(
+                        ApiTokenRow.token_hash == digest(token),
+                        ApiTokenRow.revoked.is_(False),
+                        ConsoleUserRow.disabled.is_(False),
+                    )
                 )
             ).first()
             if found is None:
@@ -366,14 +414,29 @@ class ConsoleStore:
     # -- audit ---------------------------------------------------------------------------------
     async def audit(self, actor: str, via: str, action: str, target: str, details: dict[str, Any]) -> None:
         async with self._sessions.begin() as session:
-            session.add(AuditLogRow(at=datetime.now(UTC), actor=actor[:64], via=via, action=action[:64],
-                                    target=target[:128], details=json.dumps(details, ensure_ascii=False)))
+            session.add(
+                AuditLogRow(
+                    at=datetime.now(UTC),
+                    actor=actor[:64],
+                    via=via,
+                    action=action[:64],
+                    target=target[:128],
+                    details=json.dumps(details, ensure_ascii=False),
+                )
+            )
 
     async def audit_rows(self, limit: int = 100) -> list[dict[str, Any]]:
         async with self._sessions() as session:
             rows = (await session.scalars(select(AuditLogRow).order_by(AuditLogRow.id.desc()).limit(limit))).all()
         return [
-            {"id": r.id, "at": r.at.isoformat(), "actor": r.actor, "via": r.via, "action": r.action,
-             "target": r.target, "details": json.loads(r.details)}
+            {
+                "id": r.id,
+                "at": r.at.isoformat(),
+                "actor": r.actor,
+                "via": r.via,
+                "action": r.action,
+                "target": r.target,
+                "details": json.loads(r.details),
+            }
             for r in rows
         ]

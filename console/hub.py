@@ -127,8 +127,9 @@ class LiveHub:
             try:
                 await asyncio.wait_for(client.ws.send_str(message), self.send_timeout)
             except TimeoutError:
-                log.warning("live client of user %s did not take a push in %ss: dropped", client.user_id,
-                            self.send_timeout)
+                log.warning(
+                    "live client of user %s did not take a push in %ss: dropped", client.user_id, self.send_timeout
+                )
                 self._drop(client)
                 return
             except (ConnectionError, RuntimeError):
@@ -143,8 +144,9 @@ class LiveHub:
             client.transport.abort()
 
     # -- ending access -------------------------------------------------------------------------
-    async def close_where(self, matches: Callable[[LiveClient], bool], reason: str,
-                          code: WSCloseCode = WSCloseCode.POLICY_VIOLATION) -> int:
+    async def close_where(
+        self, matches: Callable[[LiveClient], bool], reason: str, code: WSCloseCode = WSCloseCode.POLICY_VIOLATION
+    ) -> int:
         """Close the clients that ``matches`` (with ``code`` and ``reason``); how many."""
         chosen = [c for c in self.clients if matches(c)]
         for client in chosen:
@@ -162,8 +164,7 @@ class LiveHub:
         return await self.close_where(lambda c: c.token == token, reason)
 
     async def close_expired(self, now: datetime) -> int:
-        return await self.close_where(lambda c: c.expires_at is not None and c.expires_at <= now,
-                                      "the session expired")
+        return await self.close_where(lambda c: c.expires_at is not None and c.expires_at <= now, "the session expired")
 
     async def recheck(self) -> int:
         """Close the feeds whose session or token is no longer valid (ended, revoked, user disabled or

@@ -49,78 +49,215 @@ USER = _path("name", {"type": "string", "minLength": 1, "maxLength": 64}, "a con
 
 OPERATIONS: tuple[Operation, ...] = (
     Operation("get", "/openapi.json", "openapi", "this document", answer=None, public=True),
-    Operation("post", "/session", "session_create",
-              "sign in: sets the session cookie (HttpOnly, SameSite=Strict) and returns the CSRF token; "
-              "after too many failures for a name or from an address, 429 with Retry-After",
-              body=m.SessionCreate, answer=m.SessionCreated, errors=(400, 401, 429), public=True),
-    Operation("delete", "/session", "session_delete",
-              "sign out (cookie sessions only; 400 with a token): the session ends and its live feeds close",
-              answer=m.Done, errors=(400, 403)),
+    Operation(
+        "post",
+        "/session",
+        "session_create",
+        "sign in: sets the session cookie (HttpOnly, SameSite=Strict) and returns the CSRF token; "
+        "after too many failures for a name or from an address, 429 with Retry-After",
+        body=m.SessionCreate,
+        answer=m.SessionCreated,
+        errors=(400, 401, 429),
+        public=True,
+    ),
+    Operation(
+        "delete",
+        "/session",
+        "session_delete",
+        "sign out (cookie sessions only; 400 with a token): the session ends and its live feeds close",
+        answer=m.Done,
+        errors=(400, 403),
+    ),
     Operation("get", "/me", "me", "who is asking", answer=m.Me),
-    Operation("put", "/me/language", "me_language", "the UI language of the user (any role)",
-              body=m.LanguageChange, answer=m.LanguageOut, errors=(400, 403)),
-    Operation("put", "/me/password", "me_password",
-              "change one's own password (any role), giving the old one; one's other sessions end",
-              body=m.PasswordChange, answer=m.Done, errors=(400, 403)),
+    Operation(
+        "put",
+        "/me/language",
+        "me_language",
+        "the UI language of the user (any role)",
+        body=m.LanguageChange,
+        answer=m.LanguageOut,
+        errors=(400, 403),
+    ),
+    Operation(
+        "put",
+        "/me/password",
+        "me_password",
+        "change one's own password (any role), giving the old one; one's other sessions end",
+        body=m.PasswordChange,
+        answer=m.Done,
+        errors=(400, 403),
+    ),
     Operation("get", "/users", "users_list", "users (supervisors)", answer=list[m.UserOut], errors=(403,)),
-    Operation("post", "/users", "users_add", "add a user (supervisors)", body=m.NewUser, answer=m.UserOut,
-              status=201, errors=(400, 403, 409)),
-    Operation("delete", "/users/{name}", "users_remove",
-              "remove a user with their sessions and tokens (supervisors; not oneself, not the last supervisor)",
-              answer=m.Done, errors=(403, 404, 409), parameters=(USER,)),
-    Operation("post", "/users/{name}/disable", "users_disable",
-              "disable a user: their sessions end, their tokens stop working, their live feeds close",
-              answer=m.UserOut, errors=(403, 404, 409), parameters=(USER,)),
-    Operation("post", "/users/{name}/enable", "users_enable", "enable a disabled user again",
-              answer=m.UserOut, errors=(403, 404), parameters=(USER,)),
-    Operation("put", "/users/{name}/password", "users_password",
-              "set another user's password (supervisors): their sessions end", body=m.PasswordReset,
-              answer=m.Done, errors=(400, 403, 404), parameters=(USER,)),
-    Operation("get", "/tokens", "tokens_list", "API tokens (supervisors): never their clear text",
-              answer=list[m.TokenOut], errors=(403,)),
-    Operation("post", "/tokens", "tokens_add", "create an API token for oneself (supervisors); shown once",
-              body=m.NewToken, answer=m.TokenCreated, status=201, errors=(400, 403)),
-    Operation("delete", "/tokens/{id}", "tokens_revoke",
-              "revoke an API token for good (supervisors); live feeds opened with it close",
-              answer=m.TokenOut, errors=(400, 403, 404),
-              parameters=(_path("id", {"type": "integer", "minimum": 1}),)),
-    Operation("get", "/audit", "audit_list", "the latest changes and failed sign-ins, newest first",
-              answer=list[m.AuditEntry], errors=(400,),
-              parameters=(_query("limit", {"type": "integer", "minimum": 1, "maximum": 1000}),)),
-    Operation("get", "/wallboard", "wallboard",
-              "per queue: waiting, longest wait, service level today, people, callbacks; totals",
-              answer=m.Wallboard),
+    Operation(
+        "post",
+        "/users",
+        "users_add",
+        "add a user (supervisors)",
+        body=m.NewUser,
+        answer=m.UserOut,
+        status=201,
+        errors=(400, 403, 409),
+    ),
+    Operation(
+        "delete",
+        "/users/{name}",
+        "users_remove",
+        "remove a user with their sessions and tokens (supervisors; not oneself, not the last supervisor)",
+        answer=m.Done,
+        errors=(403, 404, 409),
+        parameters=(USER,),
+    ),
+    Operation(
+        "post",
+        "/users/{name}/disable",
+        "users_disable",
+        "disable a user: their sessions end, their tokens stop working, their live feeds close",
+        answer=m.UserOut,
+        errors=(403, 404, 409),
+        parameters=(USER,),
+    ),
+    Operation(
+        "post",
+        "/users/{name}/enable",
+        "users_enable",
+        "enable a disabled user again",
+        answer=m.UserOut,
+        errors=(403, 404),
+        parameters=(USER,),
+    ),
+    Operation(
+        "put",
+        "/users/{name}/password",
+        "users_password",
+        "set another user's password (supervisors): their sessions end",
+        body=m.PasswordReset,
+        answer=m.Done,
+        errors=(400, 403, 404),
+        parameters=(USER,),
+    ),
+    Operation(
+        "get",
+        "/tokens",
+        "tokens_list",
+        "API tokens (supervisors): never their clear text",
+        answer=list[m.TokenOut],
+        errors=(403,),
+    ),
+    Operation(
+        "post",
+        "/tokens",
+        "tokens_add",
+        "create an API token for oneself (supervisors); shown once",
+        body=m.NewToken,
+        answer=m.TokenCreated,
+        status=201,
+        errors=(400, 403),
+    ),
+    Operation(
+        "delete",
+        "/tokens/{id}",
+        "tokens_revoke",
+        "revoke an API token for good (supervisors); live feeds opened with it close",
+        answer=m.TokenOut,
+        errors=(400, 403, 404),
+        parameters=(_path("id", {"type": "integer", "minimum": 1}),),
+    ),
+    Operation(
+        "get",
+        "/audit",
+        "audit_list",
+        "the latest changes and failed sign-ins, newest first",
+        answer=list[m.AuditEntry],
+        errors=(400,),
+        parameters=(_query("limit", {"type": "integer", "minimum": 1, "maximum": 1000}),),
+    ),
+    Operation(
+        "get",
+        "/wallboard",
+        "wallboard",
+        "per queue: waiting, longest wait, service level today, people, callbacks; totals",
+        answer=m.Wallboard,
+    ),
     Operation("get", "/agents", "agents_list", "every person: state, skills, queues", answer=list[m.Agent]),
-    Operation("post", "/agents/{person}/{action}", "agent_action",
-              "log in, log out, pause (optional reason), unpause", body=m.Pause, body_required=False,
-              answer=m.AgentDone, errors=(400, 403, 404, 409),
-              parameters=(PERSON, _path("action", {"type": "string",
-                                                   "enum": ["login", "logout", "pause", "unpause"]}))),
-    Operation("put", "/agents/{person}/skills", "agent_skills",
-              "change a person's topics and specialties (stored; applied at the next login)",
-              body=m.Skills, answer=m.SkillsOut, errors=(400, 403, 404), parameters=(PERSON,)),
-    Operation("get", "/queues", "queues_list", "queues: seats now and per shift, members, overflow rules",
-              answer=m.Queues),
-    Operation("put", "/queues/{queue}/seats", "queue_seats", "the queue's seats for the current shift, live",
-              body=m.Seats, answer=m.SeatsOut, errors=(400, 403, 404),
-              parameters=(_path("queue", {"type": "string", "maxLength": 128}),)),
-    Operation("get", "/callbacks", "callbacks_list", "callback requests, newest first (at most 500)",
-              answer=list[m.Callback], errors=(400,),
-              parameters=(_query("status", {"type": "string", "enum": ["open", "all"]}),)),
-    Operation("post", "/callbacks/{id}/{action}", "callback_action",
-              "cancel, reschedule (body {at: ISO 8601 with offset}) or call now", body=m.Reschedule,
-              body_required=False, answer=m.Callback, errors=(400, 403, 404, 409),
-              parameters=(_path("id", {"type": "integer", "minimum": 1}),
-                          _path("action", {"type": "string", "enum": ["cancel", "reschedule", "call-now"]}))),
-    Operation("get", "/reports/staffing", "report_api",
-              "a day's intervals: offered, answered, service level, people needed against present",
-              answer=m.StaffingReport, errors=(400,),
-              parameters=(_query("day", {"type": "string", "format": "date"}),
-                          _query("interval", {"type": "integer", "enum": [15, 30, 60]}))),
-    Operation("get", "/live", "live",
-              "WebSocket: a wallboard snapshot at once (LiveSnapshot), then on every change (at most 4 a "
-              "second); closed when the session ends, the user is disabled or the token revoked",
-              answer=m.LiveSnapshot, errors=(400, 403), websocket=True),
+    Operation(
+        "post",
+        "/agents/{person}/{action}",
+        "agent_action",
+        "log in, log out, pause (optional reason), unpause",
+        body=m.Pause,
+        body_required=False,
+        answer=m.AgentDone,
+        errors=(400, 403, 404, 409),
+        parameters=(PERSON, _path("action", {"type": "string", "enum": ["login", "logout", "pause", "unpause"]})),
+    ),
+    Operation(
+        "put",
+        "/agents/{person}/skills",
+        "agent_skills",
+        "change a person's topics and specialties (stored; applied at the next login)",
+        body=m.Skills,
+        answer=m.SkillsOut,
+        errors=(400, 403, 404),
+        parameters=(PERSON,),
+    ),
+    Operation(
+        "get", "/queues", "queues_list", "queues: seats now and per shift, members, overflow rules", answer=m.Queues
+    ),
+    Operation(
+        "put",
+        "/queues/{queue}/seats",
+        "queue_seats",
+        "the queue's seats for the current shift, live",
+        body=m.Seats,
+        answer=m.SeatsOut,
+        errors=(400, 403, 404),
+        parameters=(_path("queue", {"type": "string", "maxLength": 128}),),
+    ),
+    Operation(
+        "get",
+        "/callbacks",
+        "callbacks_list",
+        "callback requests, newest first (at most 500)",
+        answer=list[m.Callback],
+        errors=(400,),
+        parameters=(_query("status", {"type": "string", "enum": ["open", "all"]}),),
+    ),
+    Operation(
+        "post",
+        "/callbacks/{id}/{action}",
+        "callback_action",
+        "cancel, reschedule (body {at: ISO 8601 with offset}) or call now",
+        body=m.Reschedule,
+        body_required=False,
+        answer=m.Callback,
+        errors=(400, 403, 404, 409),
+        parameters=(
+            _path("id", {"type": "integer", "minimum": 1}),
+            _path("action", {"type": "string", "enum": ["cancel", "reschedule", "call-now"]}),
+        ),
+    ),
+    Operation(
+        "get",
+        "/reports/staffing",
+        "report_api",
+        "a day's intervals: offered, answered, service level, people needed against present",
+        answer=m.StaffingReport,
+        errors=(400,),
+        parameters=(
+            _query("day", {"type": "string", "format": "date"}),
+            _query("interval", {"type": "integer", "enum": [15, 30, 60]}),
+        ),
+    ),
+    Operation(
+        "get",
+        "/live",
+        "live",
+        "WebSocket: a wallboard snapshot at once (LiveSnapshot), then on every change (at most 4 a "
+        "second); closed when the session ends, the user is disabled or the token revoked",
+        answer=m.LiveSnapshot,
+        errors=(400, 403),
+        websocket=True,
+    ),
 )
 
 DESCRIPTION = (
@@ -128,7 +265,7 @@ DESCRIPTION = (
     "`Authorization: Bearer <token>` (tokens: `hotline token add USER`, or POST /api/v1/tokens for oneself), "
     "or with the session cookie from POST /api/v1/session; cookie requests that change something must send "
     "the session's CSRF token in `X-CSRF-Token`, from the console's own origin. Role `viewer` may only read "
-    "(403 otherwise). Errors are JSON `{\"error\": message}`; bodies with unknown fields are refused. "
+    '(403 otherwise). Errors are JSON `{"error": message}`; bodies with unknown fields are refused. '
     "Live updates: WebSocket GET /api/v1/live (messages: LiveSnapshot)."
 )
 
@@ -158,7 +295,8 @@ def document() -> dict[str, Any]:
         models |= {x for x in (op.body, _model_of(op.answer)) if x is not None}
     pairs: list[tuple[type[BaseModel], Literal["validation", "serialization"]]] = sorted(
         ((model, "validation" if issubclass(model, m.Body) else "serialization") for model in models),
-        key=lambda pair: pair[0].__name__)
+        key=lambda pair: pair[0].__name__,
+    )
     _, schemas = models_json_schema(pairs, ref_template=REF)
     error = _json({"$ref": REF.format(model="Error")}, "refused")
     paths: dict[str, dict[str, Any]] = {}
@@ -171,11 +309,17 @@ def document() -> dict[str, Any]:
         if op.parameters:
             item["parameters"] = list(op.parameters)
         if op.body is not None:
-            item["requestBody"] = {"required": op.body_required,
-                                   "content": {"application/json": {"schema": _schema_of(op.body)}}}
+            item["requestBody"] = {
+                "required": op.body_required,
+                "content": {"application/json": {"schema": _schema_of(op.body)}},
+            }
         if op.websocket:
-            responses: dict[str, Any] = {"101": {"description": "switching to WebSocket; each message is a "
-                                                                "LiveSnapshot (#/components/schemas/LiveSnapshot)"}}
+            responses: dict[str, Any] = {
+                "101": {
+                    "description": "switching to WebSocket; each message is a "
+                    "LiveSnapshot (#/components/schemas/LiveSnapshot)"
+                }
+            }
         elif op.answer is None:
             responses = {str(op.status): _json({"type": "object"}, "ok")}
         else:
@@ -192,10 +336,18 @@ def document() -> dict[str, Any]:
         "components": {
             "securitySchemes": {
                 "bearer": {"type": "http", "scheme": "bearer", "description": "an API token (hlc_…)"},
-                "session": {"type": "apiKey", "in": "cookie", "name": "hotline_console",
-                            "description": "the session cookie set by POST /api/v1/session"},
-                "csrf": {"type": "apiKey", "in": "header", "name": "X-CSRF-Token",
-                         "description": "the session's CSRF token, with the cookie, on every change"},
+                "session": {
+                    "type": "apiKey",
+                    "in": "cookie",
+                    "name": "hotline_console",
+                    "description": "the session cookie set by POST /api/v1/session",
+                },
+                "csrf": {
+                    "type": "apiKey",
+                    "in": "header",
+                    "name": "X-CSRF-Token",
+                    "description": "the session's CSRF token, with the cookie, on every change",
+                },
             },
             "schemas": schemas["$defs"],
         },

@@ -63,7 +63,7 @@ async def records_ctx(app: web.Application) -> AsyncIterator[None]:
     await service.records.start()
     if config.asterisk_log_dir is not None:
         since = datetime.now(UTC) - timedelta(hours=config.gap_hours)
-        taken, added = await asyncio.to_thread(
+        _taken, added = await asyncio.to_thread(
             import_gap, service.db_url, config.asterisk_log_dir, since, service.profile.number
         )
         if added:

@@ -9,8 +9,8 @@
 | HOTLINE_SIP_PORT / _AMI_PORT / _AGI_PORT / _HTTP_PORT | 5060 / 5038 / 4573 / 8151 | loopback ports |
 | HOTLINE_TRUNK_MATCH | 127.0.0.1 | comma-separated addresses or networks of the incoming trunk |
 | HOTLINE_TRUNK_CONTACT | sip:127.0.0.1:5070 | where outgoing calls (callbacks) are sent: the carrier or SBC |
-| HOTLINE_PUBLIC_ORIGIN | (none) | the console's address as browsers see it behind a TLS proxy, e.g. https://hotline.example.org |
-| HOTLINE_TEST_CRASH_AFTER_CLAIM | (off) | fault injection for the end-to-end tests only: exit between a callback's claim and its dial |
+| HOTLINE_PUBLIC_ORIGIN | (none) | the console's origin behind a TLS proxy, e.g. https://hotline.example.org |
+| HOTLINE_TEST_CRASH_AFTER_CLAIM | (off) | end-to-end fault injection: exit between a callback's claim and dial |
 
 The environment is read by :class:`Environment` (pydantic-settings, prefix ``HOTLINE_``); an empty
 variable counts as unset. :class:`Settings` is the immutable value the rest of the code is given:

@@ -12,6 +12,7 @@ import random
 import time
 from dataclasses import dataclass
 
+from cdr.builder import CallRecord
 from cdr.db import RecordStore
 from hotline.settings import Settings
 from profiles.model import Person, Profile
@@ -89,9 +90,7 @@ async def simulate(
             login = await phone.dial("*41")  # log in from the phone, as an agent does
             if not login.answered:
                 raise AsteriskError(f"{phone.name} could not log in with *41: {login.error}")
-        plans = [
-            (f"9655100{i:04d}", CALLER_NAMES[i % len(CALLER_NAMES)], rng.choice(choices)) for i in range(callers)
-        ]
+        plans = [(f"9655100{i:04d}", CALLER_NAMES[i % len(CALLER_NAMES)], rng.choice(choices)) for i in range(callers)]
 
         async def one(index: int, number: str, name: str, choice: Choice) -> CallResult:
             await asyncio.sleep(index * 0.5)
@@ -134,7 +133,7 @@ async def simulate(
     return 0 if ok == callers else 1
 
 
-async def _records(url: str) -> dict[str, object]:
+async def _records(url: str) -> dict[str, CallRecord]:
     store = RecordStore(url)
     try:
         return {r.caller_number: r for r in await store.list_records() if r.caller_number}

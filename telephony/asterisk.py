@@ -49,17 +49,29 @@ FINGERPRINT_FILE = "prepared.sha256"  # what the running Asterisk was started wi
 class AsteriskSettings(Protocol):
     """What an instance needs of the installation's settings (``hotline.settings.Settings`` has it)."""
 
-    instance: str
-    cache_dir: Path
-    sip_host: str
-    sip_port: int
-    ami_port: int
-    agi_host: str
-    agi_port: int
-    rtp_start: int
-    rtp_end: int
-    trunk_match: tuple[str, ...]
-    trunk_contact: str
+    # Read-only: the settings are a frozen value.
+    @property
+    def instance(self) -> str: ...
+    @property
+    def cache_dir(self) -> Path: ...
+    @property
+    def sip_host(self) -> str: ...
+    @property
+    def sip_port(self) -> int: ...
+    @property
+    def ami_port(self) -> int: ...
+    @property
+    def agi_host(self) -> str: ...
+    @property
+    def agi_port(self) -> int: ...
+    @property
+    def rtp_start(self) -> int: ...
+    @property
+    def rtp_end(self) -> int: ...
+    @property
+    def trunk_match(self) -> tuple[str, ...]: ...
+    @property
+    def trunk_contact(self) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -172,25 +184,32 @@ class AsteriskInstance:
         self._adopt = None
         running = self.running_pids()
         for pid in running:
-            owner = _live_owner(pid)
-            if owner is not None:
+            parent = _live_owner(pid)
+            if parent is not None:
                 raise AsteriskError(
                     f"instance {self.settings.instance!r} is already running (Asterisk pid {pid}, started by "
-                    f"pid {owner}): stop it first, or choose another HOTLINE_INSTANCE"
+                    f"pid {parent}): stop it first, or choose another HOTLINE_INSTANCE"
                 )
         if running:
             saved = self._saved_credentials(profile)
             if len(running) == 1 and saved is not None:
                 fingerprint = self._fingerprint_of(self.render(profile, plan, saved, write=False), plan)
                 if fingerprint == self._read(self.host_dir / FINGERPRINT_FILE):
-                    log.warning("Asterisk of instance %r is still running (pid %s) from an earlier run: adopting "
-                                "it with its saved credentials; calls in progress go on",
-                                self.settings.instance, running[0])
+                    log.warning(
+                        "Asterisk of instance %r is still running (pid %s) from an earlier run: adopting "
+                        "it with its saved credentials; calls in progress go on",
+                        self.settings.instance,
+                        running[0],
+                    )
                     self._adopt, self._fingerprint = running[0], fingerprint
                     return saved
             for pid in running:
-                log.warning("stopping the Asterisk (pid %s) an earlier run of instance %r left running: "
-                            "its configuration or credentials differ", pid, self.settings.instance)
+                log.warning(
+                    "stopping the Asterisk (pid %s) an earlier run of instance %r left running: "
+                    "its configuration or credentials differ",
+                    pid,
+                    self.settings.instance,
+                )
                 _terminate(pid)
         if self.host_dir.exists():
             for name in ("etc", "run", "sounds"):
@@ -293,7 +312,10 @@ class AsteriskInstance:
             "settings": profile.queue_settings,
             "v": channelvars,
             "feature_codes": channelvars.FEATURE_CODES,
-            "routing": {"exact_max_penalty": channelvars.EXACT_MAX_PENALTY, "widened_max_penalty": channelvars.WIDENED_MAX_PENALTY},
+            "routing": {
+                "exact_max_penalty": channelvars.EXACT_MAX_PENALTY,
+                "widened_max_penalty": channelvars.WIDENED_MAX_PENALTY,
+            },
         }
         owner = self.run_as()
         context["run_as"] = None if owner is None else {"user": owner.user, "group": owner.group}
@@ -336,15 +358,18 @@ class AsteriskInstance:
                     f"the running Asterisk (pid {pid}) does not answer; it was stopped: start again"
                 ) from None
             write_private(self.pid_file, f"{pid}\n")
-            log.info("Asterisk is up (pid %s, adopted: it outlived an earlier run), configuration in %s/etc",
-                     pid, self.host_dir)
+            log.info(
+                "Asterisk is up (pid %s, adopted: it outlived an earlier run), configuration in %s/etc",
+                pid,
+                self.host_dir,
+            )
             return
         if self.running_pids():
-            raise AsteriskError(f"an Asterisk of instance {self.settings.instance!r} is already running: "
-                                "prepare() adopts or stops it")
+            raise AsteriskError(
+                f"an Asterisk of instance {self.settings.instance!r} is already running: prepare() adopts or stops it"
+            )
         (self.host_dir / "log").mkdir(parents=True, exist_ok=True)
-        console = open(self.host_dir / "log" / "console.log", "ab")
-        try:
+        with open(self.host_dir / "log" / "console.log", "ab") as console:  # noqa: ASYNC230 (opened once, at start)
             self.process = await asyncio.create_subprocess_exec(
                 *self._chroot("-f", "-n"),
                 stdin=asyncio.subprocess.DEVNULL,
@@ -352,14 +377,14 @@ class AsteriskInstance:
                 stderr=console,
                 start_new_session=True,
             )
-        finally:
-            console.close()
         write_private(self.pid_file, f"{self.process.pid}\n")
         try:
             await asyncio.wait_for(self._wait_booted(), boot_timeout)
-        except (TimeoutError, AsteriskError):
+        except (TimeoutError, AsteriskError) as exc:
             await self.stop()
-            raise AsteriskError(f"Asterisk did not boot; see {self.messages_log} and {self.host_dir}/log/console.log")
+            raise AsteriskError(
+                f"Asterisk did not boot; see {self.messages_log} and {self.host_dir}/log/console.log"
+            ) from exc
         log.info("Asterisk is up (pid %s), configuration in %s/etc", self.process.pid, self.host_dir)
 
     async def _wait_booted(self) -> None:
@@ -453,8 +478,14 @@ class RunAs:
             fields = line.split(":")
             if len(fields) >= 4 and fields[0] == user and fields[2].isdigit() and fields[3].isdigit():
                 uid, gid = int(fields[2]), int(fields[3])
-                group = next((g.split(":")[0] for g in groups.splitlines()
-                              if len(g.split(":")) >= 3 and g.split(":")[2] == str(gid)), user)
+                group = next(
+                    (
+                        g.split(":")[0]
+                        for g in groups.splitlines()
+                        if len(g.split(":")) >= 3 and g.split(":")[2] == str(gid)
+                    ),
+                    user,
+                )
                 return cls(user, group, uid, gid)
         return None
 
@@ -547,6 +578,7 @@ class AdoptedProcess:
         return await asyncio.shield(self._exited)
 
     def _on_exit(self) -> None:
+        assert self._fd is not None
         asyncio.get_running_loop().remove_reader(self._fd)
         self._returncode = self.UNKNOWN_EXIT
         if self._exited is not None and not self._exited.done():
@@ -570,4 +602,3 @@ class AdoptedProcess:
                 self._exited.cancel()
             os.close(self._fd)
             self._fd = None
-
