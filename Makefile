@@ -1,7 +1,7 @@
 # hotline: two commands on a fresh Debian bookworm machine (root, or a user with sudo).
 #   make run    set everything up, then run Asterisk and the hotline service in the foreground
 #   make test   set everything up, then run the whole test suite
-# Also: make lint-full (ruff, ruff format, mypy), make lock / lock-upgrade (refresh requirements.lock),
+# Also: make lint (import contracts, ruff, ruff format, mypy; make test runs it), make lock / lock-upgrade (refresh requirements.lock),
 #       make wallboard (refresh the README's picture, docs/wallboard.png).
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -56,18 +56,17 @@ $(LOCK_VENV)/bin/pip-compile:
 provision: venv
 	$(SUDO) $(VENV)/bin/hotline provision
 
+# The import contracts (docs/architecture.md), ruff (lint and format) and mypy. Each tool runs even when an
+# earlier one fails, so one run shows every finding. `make test` runs it first.
 lint: venv
-	$(VENV)/bin/lint-imports
-
-# Everything `lint` will run once the code base passes it: the import contracts, ruff (lint and format) and mypy.
-# Each tool runs even when an earlier one fails, so one run shows every finding.
-lint-full: venv
 	@status=0; \
 	$(VENV)/bin/lint-imports || status=1; \
 	$(VENV)/bin/ruff check . || status=1; \
 	$(VENV)/bin/ruff format --check . || status=1; \
 	$(VENV)/bin/mypy || status=1; \
 	exit $$status
+
+lint-full: lint
 
 # The README's picture: the e2e test takes the screenshot under artifacts/ (never in docs/, so a test run leaves
 # the work tree clean); this copies it into docs/ to be committed.

@@ -95,8 +95,9 @@ class CallbackOfferHandler:
     async def __call__(self, session: AGISession) -> None:
         context = context_from_args(session.args, self.profile, self.queues)
         if context is None:
-            log.warning("callback menu called without a route of the profile (%r): refused, back to the queue",
-                        session.args)
+            log.warning(
+                "callback menu called without a route of the profile (%r): refused, back to the queue", session.args
+            )
             return
         timeout = self.profile.digit_timeout_seconds * 1000
         try:

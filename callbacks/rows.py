@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Unicode, UnicodeText, func, text
+from sqlalchemy import ForeignKey, Index, Integer, String, Unicode, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from storage.base import Base, UTCDateTime
-
 
 CALLBACK_OPEN_STATUSES_SQL = "status IN ('open', 'dialing')"
 
@@ -73,5 +72,3 @@ class CallbackRefusalRow(Base):
     reason: Mapped[str] = mapped_column(String(32), nullable=False)
     original_linkedid: Mapped[str | None] = mapped_column(String(150))
     refused_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
-
-

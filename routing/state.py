@@ -35,7 +35,6 @@ from types import MappingProxyType
 from typing import Any, Protocol, runtime_checkable
 
 from telephony import names
-from telephony.ami.message import Message
 from telephony.events import (
     AgentCalled,
     AgentComplete,
@@ -56,7 +55,6 @@ from telephony.events import (
     QueueMemberStatus,
     QueueStatusRow,
     VarSet,
-    parse_event,
 )
 
 __all__ = [
@@ -251,14 +249,6 @@ _MEMBER_EVENTS = (
 )  # fmt: skip
 
 
-def _typed(raw: Mapping[str, str] | Message, now: float) -> Event | None:
-    """Transitional: type raw headers with the boundary's parser (a missing Timestamp is ``now``)."""
-    message = raw if isinstance(raw, Message) else Message(raw)
-    if message.get("Timestamp") is None:
-        message = Message([*message.headers, ("Timestamp", repr(now))])
-    return parse_event(message)
-
-
 class _Identified(Protocol):
     @property
     def id(self) -> str: ...
@@ -354,17 +344,11 @@ class LiveState:
 
     # -- events ---------------------------------------------------------------------------------
 
-    def apply(self, event: Event | Mapping[str, str] | Message | None, now: float) -> bool:
-        """Apply one typed event received at ``now``. Events this state does not use (and None)
-        are ignored. Returns whether the event is one this state uses (a hint to re-decide; it may
-        still have changed nothing).
-
-        Transitional: raw headers (a parsed ``Message`` or a plain mapping, as older tests and the
-        bench write them) are typed here by ``telephony.events.parse_event``, the one parser, with
-        a missing ``Timestamp`` taken as ``now``. The service passes typed events only.
+    def apply(self, event: Event | None, now: float) -> bool:
+        """Apply one typed event (``telephony.events``: AMI is parsed once, at the boundary) received
+        at ``now``. Events this state does not use (and None) are ignored. Returns whether the event
+        is one this state uses (a hint to re-decide; it may still have changed nothing).
         """
-        if isinstance(event, (Mapping, Message)):
-            event = _typed(event, now)
         handler = self._dispatch.get(type(event))
         if handler is None:
             return False
@@ -592,15 +576,14 @@ class LiveState:
 
     # -- resync ---------------------------------------------------------------------------------
 
-    def reset_from_queue_status(self, rows: Iterable[QueueStatusRow | Mapping[str, str] | Message], now: float) -> None:
+    def reset_from_queue_status(self, rows: Iterable[QueueStatusRow], now: float) -> None:
         """Rebuild memberships and waiting calls from the rows of a ``QueueStatus`` list
         (``telephony.events.parse_queue_status``: QueueParams, QueueMember, QueueEntry). Load
         figures (call history, sessions, calls taken, missed rings) of the people are kept.
-        Raw rows are typed by ``telephony.events.parse_event`` (transitional, as for ``apply``)."""
+        """
         seen: dict[str, list[QueueMember]] = {}
         entries: list[QueueEntry] = []
-        for raw in rows:
-            row = _typed(raw, now) if isinstance(raw, (Mapping, Message)) else raw
+        for row in rows:
             if isinstance(row, QueueMember):
                 if row.member_name in self._known:
                     seen.setdefault(row.member_name, []).append(row)

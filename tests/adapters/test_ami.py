@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import itertools
 import logging
 import time
 import unittest.mock
@@ -125,9 +126,7 @@ def test_parser_consumes_banner_and_tolerates_bare_newlines() -> None:
     assert parser.feed(b" Manager/10.0.0\n") == []
     messages = parser.feed(b"Response: Success\nMessage: Authentication accepted\n\n")
     assert parser.version == "10.0.0"
-    assert [m.headers for m in messages] == [
-        [("Response", "Success"), ("Message", "Authentication accepted")]
-    ]
+    assert [m.headers for m in messages] == [[("Response", "Success"), ("Message", "Authentication accepted")]]
 
 
 def test_parser_without_banner_parses_first_message() -> None:
@@ -212,18 +211,14 @@ def test_parser_turns_legacy_response_follows_body_into_output_lines() -> None:
 
 def test_parser_closes_a_follows_block_that_lacks_its_end_marker() -> None:
     parser = AMIParser()
-    messages = parser.feed(
-        b"Response: Follows\r\nActionID: c-3\r\nraw\r\n\r\nEvent: Next\r\n\r\n"
-    )
+    messages = parser.feed(b"Response: Follows\r\nActionID: c-3\r\nraw\r\n\r\nEvent: Next\r\n\r\n")
     assert [m.output for m in messages] == [["raw"], []]
     assert messages[1].event == "Next"
 
 
 def test_parser_is_fast_enough_for_the_event_rate() -> None:
     """Sanity check only (the real benchmark lives elsewhere): well above 20,000 events/s."""
-    event = encode(
-        [("Event", "Newchannel")] + [(f"Header{i}", f"value {i} {ARABIC_NAME}") for i in range(20)]
-    )
+    event = encode([("Event", "Newchannel")] + [(f"Header{i}", f"value {i} {ARABIC_NAME}") for i in range(20)])
     data = event * 20_000
     chunks = [data[i : i + 65536] for i in range(0, len(data), 65536)]
     parser = AMIParser()
@@ -298,9 +293,7 @@ async def test_panoramisk_1_4_places_an_unanswered_originate_once_across_a_recon
     try:
         await manager.connect()
         await eventually(lambda: manager.authenticated)
-        future = manager.send_action(
-            {"Action": "Originate", "Channel": "PJSIP/100", "Async": "false"}
-        )
+        future = manager.send_action({"Action": "Originate", "Channel": "PJSIP/100", "Async": "false"})
         await server.wait_until(lambda: len(server.logged_in_connections) == 2)
         await eventually(lambda: manager.authenticated)
         # A barrier: actions are answered in order, so once this Ping sent on connection 2 is
@@ -435,9 +428,7 @@ async def test_responses_are_matched_by_action_id_even_out_of_order(
 
     server.on_action("Getvar", getvar)
     client = await connected_client(make_client)
-    results = await asyncio.gather(
-        *(client.send_action({"Action": "Getvar", "Variable": f"V{i}"}) for i in range(3))
-    )
+    results = await asyncio.gather(*(client.send_action({"Action": "Getvar", "Variable": f"V{i}"}) for i in range(3)))
     assert [r["Value"] for r in results] == ["v-V0", "v-V1", "v-V2"]
     ids = [a.action_id for _, a in held]
     assert len(set(ids)) == 3 and all(ids)
@@ -447,9 +438,7 @@ async def test_list_values_are_sent_as_repeated_headers(
     server: FakeAMIServer, make_client: Callable[..., AMIClient]
 ) -> None:
     client = await connected_client(make_client)
-    response = await client.send_action(
-        {"Action": "Originate", "Channel": "PJSIP/1", "Variable": ["A=1", "NAME=محمد"]}
-    )
+    response = await client.send_action({"Action": "Originate", "Channel": "PJSIP/1", "Variable": ["A=1", "NAME=محمد"]})
     assert response["Message"] == "OK"
     (originate,) = server.received("Originate")
     assert originate.getall("Variable") == ["A=1", "NAME=محمد"]
@@ -543,9 +532,7 @@ async def test_send_action_list_with_error_raises_ami_error(
     assert info.value.response is not None and info.value.response["Message"] == "No such channel"
 
 
-async def test_send_command_returns_output_lines(
-    server: FakeAMIServer, make_client: Callable[..., AMIClient]
-) -> None:
+async def test_send_command_returns_output_lines(server: FakeAMIServer, make_client: Callable[..., AMIClient]) -> None:
     async def command(conn: FakeAMIConnection, action: FakeAction) -> None:
         await conn.send([("Response", "Success"), ("ActionID", action.action_id or ""),
                          ("Message", "Command output follows"),
@@ -613,9 +600,9 @@ async def test_reconnects_with_exponential_backoff(
     await client.start()
     await client.wait_connected(5)
     times = server.connect_times
-    gaps = [b - a for a, b in zip(times, times[1:])]
+    gaps = [b - a for a, b in itertools.pairwise(times)]
     assert len(gaps) == 3
-    for gap, expected in zip(gaps, [0.1, 0.2, 0.25]):
+    for gap, expected in zip(gaps, [0.1, 0.2, 0.25], strict=False):
         assert expected * 0.9 <= gap < expected + 0.5, gaps
 
     # After a successful login the backoff starts again from backoff_initial.
@@ -673,9 +660,7 @@ async def test_half_open_connection_is_detected_by_ping_and_reconnected(
     await client.wait_connected(3)
 
 
-async def test_answered_pings_keep_the_connection(
-    server: FakeAMIServer, make_client: Callable[..., AMIClient]
-) -> None:
+async def test_answered_pings_keep_the_connection(server: FakeAMIServer, make_client: Callable[..., AMIClient]) -> None:
     client = await connected_client(make_client, ping_interval=0.05, ping_timeout=0.5)
     await server.wait_until(lambda: server.count("Ping") >= 5)
     assert len(server.connections) == 1
@@ -728,9 +713,7 @@ async def test_plain_and_coroutine_handlers_see_events_in_arrival_order(
     client.add_event_handler(slow, events=["UserEvent"])
     client.add_event_handler(lambda m: other.append(m.event), events=["Hangup"])
     conn = server.logged_in_connections[0]
-    await conn.send_raw(
-        b"".join(encode([("Event", "UserEvent"), ("Seq", str(i))]) for i in range(300))
-    )
+    await conn.send_raw(b"".join(encode([("Event", "UserEvent"), ("Seq", str(i))]) for i in range(300)))
     await eventually(lambda: len(awaited) == 300)
     assert plain == list(range(300)) and awaited == list(range(300))
     assert other == []
@@ -780,6 +763,7 @@ async def test_close_cancels_cleanly_without_pending_tasks(
     previous_handler = loop.get_exception_handler()
     loop.set_exception_handler(lambda _loop, context: loop_errors.append(context))
     try:
+
         async def never_answer(conn: FakeAMIConnection, action: FakeAction) -> None:
             return None
 
@@ -805,9 +789,7 @@ async def test_close_cancels_cleanly_without_pending_tasks(
         with pytest.raises(AMIDisconnected):
             await pending
         assert not client.connected
-        leftovers = [
-            t for t in asyncio.all_tasks() if (t.get_name() or "").startswith("hotline-ami")
-        ]
+        leftovers = [t for t in asyncio.all_tasks() if (t.get_name() or "").startswith("hotline-ami")]
         assert leftovers == []
         await asyncio.wait_for(server.connections[0].closed.wait(), 2)
         await client.close()  # idempotent

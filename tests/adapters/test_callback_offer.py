@@ -55,7 +55,12 @@ async def test_a_caller_id_read_back_and_confirmed_books_a_request_that_keeps_th
     assert played(commands) == [f"ar/digit-{d}" for d in number] + ["ar/callback-confirm"]
     assert commands[-1][:2] == ["EXEC", "MSet"] and commands[-1][2].endswith("HOTLINE_RESULT=OK")
     (request,) = await store.open_requests()
-    assert (request.number, request.queue, request.language, request.origin) == (number, "ar-general", "ar", Origin.OFFER)
+    assert (request.number, request.queue, request.language, request.origin) == (
+        number,
+        "ar-general",
+        "ar",
+        Origin.OFFER,
+    )
     assert request.place_at == pytest.approx(1700000000.5) and request.original_linkedid == "1700000000.1"
     assert request.status is RequestStatus.OPEN
 

@@ -32,9 +32,9 @@ from callbacks.model import (
     Origin,
     RequestStatus,
 )
-from storage.engine import downgrade, upgrade
 from callbacks.rows import CALLBACK_OPEN_STATUSES_SQL
 from hotline.schema import metadata
+from storage.engine import downgrade, upgrade
 
 REPO = Path(__file__).resolve().parents[2]
 T0 = 1_800_000_000.0  # 2027-01-15 08:00:00 UTC
@@ -499,7 +499,7 @@ async def test_finishing_twice_changes_nothing_and_a_cancelled_request_stays_can
 
     with pytest.raises(LookupError):
         await store.finish(999_999, AttemptOutcome.BUSY, T0, next_request_state=r1)
-    ((r3, a3),) = await store.claim([one], "a", T0 + 120)
+    ((_r3, a3),) = await store.claim([one], "a", T0 + 120)
     with pytest.raises(ValueError):
         await store.finish(a3.id, AttemptOutcome.BUSY, T0, next_request_state=r2)
 
@@ -590,7 +590,7 @@ async def test_recovery_of_one_instance_leaves_the_other_instances_calls_alone(
 
 async def test_recovery_does_not_reopen_a_request_cancelled_while_it_was_claimed(store: CallbackStore) -> None:
     stored = await store.add(a_request())
-    ((_, attempt),) = await store.claim([stored.id], "a", T0)
+    ((_, _attempt),) = await store.claim([stored.id], "a", T0)
     await store.cancel(stored.id)
 
     ((request, closed),) = await store.recover("a", T0 + 5)

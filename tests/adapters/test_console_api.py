@@ -88,7 +88,7 @@ async def test_wrong_passwords_and_unknown_users_are_refused(console):
 
 async def test_passwords_are_stored_as_argon2_hashes_only(console):
     _, _, _, _, db = console
-    for name, hashed in rows(db, "SELECT name, password_hash FROM console_users"):
+    for _name, hashed in rows(db, "SELECT name, password_hash FROM console_users"):
         assert hashed.startswith("$argon2id$")
         assert BOSS_PASSWORD not in hashed and VIEWER_PASSWORD not in hashed
     tokens = rows(db, "SELECT token_hash, prefix FROM api_tokens")
@@ -96,7 +96,7 @@ async def test_passwords_are_stored_as_argon2_hashes_only(console):
 
 
 async def test_cookie_posts_need_the_csrf_token(console):
-    client, app, app_queue, _, _ = console
+    client, _app, app_queue, _, _ = console
     csrf = await login(client)
     for headers in ({}, {"X-CSRF-Token": "wrong"}):
         response = await client.post("/api/v1/agents/agent-ar-1/login", headers=headers)
@@ -106,13 +106,16 @@ async def test_cookie_posts_need_the_csrf_token(console):
     response = await client.post("/api/v1/agents/agent-ar-1/login", headers={"X-CSRF-Token": csrf})
     assert response.status == 200
     # a foreign Origin is refused even with the token
-    response = await client.put("/api/v1/queues/ar-general/seats", json={"seats": 3},
-                                headers={"X-CSRF-Token": csrf, "Origin": "https://evil.example"})
+    response = await client.put(
+        "/api/v1/queues/ar-general/seats",
+        json={"seats": 3},
+        headers={"X-CSRF-Token": csrf, "Origin": "https://evil.example"},
+    )
     assert response.status == 403
 
 
 async def test_bearer_tokens_need_no_csrf_and_bad_tokens_are_refused(console):
-    client, app, app_queue, auth, _ = console
+    client, _app, app_queue, auth, _ = console
     response = await client.post("/api/v1/agents/agent-ar-1/login", headers=auth)
     assert response.status == 200, await response.text()
     await app_queue.server.wait_until(lambda: bool(app_queue.of("agent-ar-1")))
@@ -124,7 +127,7 @@ async def test_bearer_tokens_need_no_csrf_and_bad_tokens_are_refused(console):
 
 
 async def test_viewers_look_but_cannot_change(console):
-    client, app, app_queue, _, db = console
+    client, _app, app_queue, _, _db = console
     csrf = await login(client, "viewer", VIEWER_PASSWORD)
     assert (await client.get("/api/v1/wallboard")).status == 200
     assert (await client.get("/api/v1/agents")).status == 200
@@ -150,13 +153,15 @@ async def test_viewers_look_but_cannot_change(console):
 
 
 async def test_each_change_is_audited(console):
-    client, app, app_queue, auth, db = console
+    client, app, _app_queue, auth, db = console
     assert (await client.post("/api/v1/agents/agent-ar-1/login", headers=auth)).status == 200
-    assert (await client.post("/api/v1/agents/agent-ar-1/pause", json={"reason": "training"},
-                              headers=auth)).status == 200
+    assert (
+        await client.post("/api/v1/agents/agent-ar-1/pause", json={"reason": "training"}, headers=auth)
+    ).status == 200
     assert (await client.put("/api/v1/queues/ar-general/seats", json={"seats": 4}, headers=auth)).status == 200
-    response = await client.put("/api/v1/agents/agent-ar-2/skills", json={"topics": ["general", "complaints"]},
-                                headers=auth)
+    response = await client.put(
+        "/api/v1/agents/agent-ar-2/skills", json={"topics": ["general", "complaints"]}, headers=auth
+    )
     assert response.status == 200
     assert "ar-complaints" in (await response.json())["queues_at_login"]
     assert sorted(app[SERVICE].desk.queues_at_login("agent-ar-2")) == sorted((await response.json())["queues_at_login"])
@@ -188,8 +193,11 @@ async def test_bad_input_gets_a_clear_4xx(console):
         (client.put("/api/v1/queues/ar-general/seats", json={"seats": -1}, headers=auth), 400, "whole number"),
         (client.put("/api/v1/queues/ar-general/seats", json={"seats": 2.5}, headers=auth), 400, "whole number"),
         (client.put("/api/v1/queues/xx-yy/seats", json={"seats": 3}, headers=auth), 404, "not a queue"),
-        (client.put("/api/v1/agents/agent-ar-1/skills", json={"topics": ["astrology"]}, headers=auth), 400,
-         "unknown topics"),
+        (
+            client.put("/api/v1/agents/agent-ar-1/skills", json={"topics": ["astrology"]}, headers=auth),
+            400,
+            "unknown topics",
+        ),
         (client.put("/api/v1/agents/agent-ar-1/skills", json={"topics": "general"}, headers=auth), 400, "list"),
         (client.post("/api/v1/callbacks/abc/cancel", headers=auth), 400, "whole number"),
         (client.post("/api/v1/callbacks/99/cancel", headers=auth), 404, "no callback request"),
@@ -199,12 +207,21 @@ async def test_bad_input_gets_a_clear_4xx(console):
         (client.get("/api/v1/reports/staffing?interval=7", headers=auth), 400, "interval"),
         (client.get("/api/v1/audit?limit=-3", headers=auth), 400, "limit"),
         (client.put("/api/v1/me/language", json={"language": "fr"}, headers=auth), 400, "language"),
-        (client.post("/api/v1/users", json={"name": "x", "password": "short", "role": "viewer"}, headers=auth), 400,
-         "password"),
-        (client.post("/api/v1/users", json={"name": "viewer", "password": "y" * 12, "role": "viewer"},
-                     headers=auth), 409, "exists"),
-        (client.post("/api/v1/users", json={"name": "z", "password": "y" * 12, "role": "god"}, headers=auth), 400,
-         "role"),
+        (
+            client.post("/api/v1/users", json={"name": "x", "password": "short", "role": "viewer"}, headers=auth),
+            400,
+            "password",
+        ),
+        (
+            client.post("/api/v1/users", json={"name": "viewer", "password": "y" * 12, "role": "viewer"}, headers=auth),
+            409,
+            "exists",
+        ),
+        (
+            client.post("/api/v1/users", json={"name": "z", "password": "y" * 12, "role": "god"}, headers=auth),
+            400,
+            "role",
+        ),
         (client.post("/api/v1/session", json={"name": ["boss"]}), 400, "texts"),
         (client.get("/api/v1/nothing-here", headers=auth), 404, "Not Found"),
         (client.patch("/api/v1/wallboard", headers=auth), 405, "Method Not Allowed"),
@@ -221,8 +238,15 @@ async def test_api_reads_and_callbacks(console):
     client, app, _, auth, _ = console
     board = await (await client.get("/api/v1/wallboard", headers=auth)).json()
     assert {q["queue"] for q in board["queues"]} == app[SERVICE].desk.queues
-    assert set(board["totals"]) >= {"waiting", "longest_wait", "service_level_today", "available", "on_call",
-                                    "paused", "callbacks_pending"}
+    assert set(board["totals"]) >= {
+        "waiting",
+        "longest_wait",
+        "service_level_today",
+        "available",
+        "on_call",
+        "paused",
+        "callbacks_pending",
+    }
     queues = await (await client.get("/api/v1/queues", headers=auth)).json()
     paed = next(q for q in queues["queues"] if q["queue"] == "ar-medical-paediatrics")
     assert paed["seats_by_shift"] == {"morning": 4, "evening": 4, "night": 2}
@@ -234,12 +258,27 @@ async def test_api_reads_and_callbacks(console):
 
     store = app[SERVICE].callbacks.store
     now = 1_900_000_000.0
-    added = await store.add(CallbackRequest(None, "96550000001", "ar", "general", None, "ar-general",
-                                            Origin.OFFER, None, now, now, now + 3600, next_attempt_at=now + 600))
+    added = await store.add(
+        CallbackRequest(
+            None,
+            "96550000001",
+            "ar",
+            "general",
+            None,
+            "ar-general",
+            Origin.OFFER,
+            None,
+            now,
+            now,
+            now + 3600,
+            next_attempt_at=now + 600,
+        )
+    )
     listed = await (await client.get("/api/v1/callbacks", headers=auth)).json()
     assert [c["id"] for c in listed] == [added.id]
-    response = await client.post(f"/api/v1/callbacks/{added.id}/reschedule", json={"at": "2030-01-01T10:00:00+03:00"},
-                                 headers=auth)
+    response = await client.post(
+        f"/api/v1/callbacks/{added.id}/reschedule", json={"at": "2030-01-01T10:00:00+03:00"}, headers=auth
+    )
     assert response.status == 200
     assert (await response.json())["next_attempt_at"] == "2030-01-01T07:00:00+00:00"
     response = await client.post(f"/api/v1/callbacks/{added.id}/reschedule", json={"at": "tomorrow"}, headers=auth)
@@ -268,14 +307,22 @@ async def test_pages_render_in_both_languages(console):
 
 
 async def test_the_websocket_pushes_a_change_after_an_ami_event(console):
-    client, app, app_queue, auth, _ = console
+    client, _app, app_queue, _auth, _ = console
     await login(client)
     ws = await client.ws_connect("/api/v1/live")
     first = json.loads((await ws.receive(timeout=5)).data)
     assert first["type"] == "snapshot" and first["totals"]["waiting"] == 0
     # a caller joins a queue: the event comes from (fake) Asterisk over AMI
-    await app_queue.broadcast({"Event": "QueueCallerJoin", "Queue": "ar-general", "Uniqueid": "1700000000.7",
-                               "Position": "1", "Count": "1", "Channel": "PJSIP/trunk-00000007"})
+    await app_queue.broadcast(
+        {
+            "Event": "QueueCallerJoin",
+            "Queue": "ar-general",
+            "Uniqueid": "1700000000.7",
+            "Position": "1",
+            "Count": "1",
+            "Channel": "PJSIP/trunk-00000007",
+        }
+    )
     loop = asyncio.get_running_loop()
     started = loop.time()
     while True:
@@ -290,9 +337,15 @@ async def test_the_websocket_pushes_a_change_after_an_ami_event(console):
     await ws.close()
     # without a session or token there is no live feed
     client.session.cookie_jar.clear()
-    response = await client.get("/api/v1/live", headers={"Upgrade": "websocket", "Connection": "Upgrade",
-                                                         "Sec-WebSocket-Version": "13",
-                                                         "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="})
+    response = await client.get(
+        "/api/v1/live",
+        headers={
+            "Upgrade": "websocket",
+            "Connection": "Upgrade",
+            "Sec-WebSocket-Version": "13",
+            "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+        },
+    )
     assert response.status == 401
 
 

@@ -61,6 +61,7 @@ def served(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
     try:
         yield f"http://127.0.0.1:{port}", {"Authorization": f"Bearer {token}"}
     finally:
+
         async def stop() -> None:
             await runner.cleanup()
             await server.close()
@@ -86,7 +87,10 @@ def test_no_input_gets_a_server_error(served: tuple[str, dict[str, str]]) -> Non
 
             @hypothesis.given(case=operation.as_strategy(generation_mode=mode))
             @hypothesis.settings(
-                max_examples=EXAMPLES, deadline=None, database=None, derandomize=True,
+                max_examples=EXAMPLES,
+                deadline=None,
+                database=None,
+                derandomize=True,
                 suppress_health_check=list(hypothesis.HealthCheck),
                 phases=[hypothesis.Phase.explicit, hypothesis.Phase.generate],
             )

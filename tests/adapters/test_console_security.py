@@ -34,8 +34,9 @@ GUARD = 20.0  # seconds: turns a hang into a failure; never what a test asserts
 @contextlib.asynccontextmanager
 async def another_browser(client: TestClient) -> AsyncIterator[aiohttp.ClientSession]:
     """A second browser (its own cookies) on the same server."""
-    async with aiohttp.ClientSession(base_url=str(client.make_url("")),
-                                     cookie_jar=aiohttp.CookieJar(unsafe=True)) as session:
+    async with aiohttp.ClientSession(
+        base_url=str(client.make_url("")), cookie_jar=aiohttp.CookieJar(unsafe=True)
+    ) as session:
         yield session
 
 
@@ -98,8 +99,12 @@ async def test_the_sign_in_page_is_throttled_too(console):
     for _ in range(2):
         response = await client.post("/login", data={"name": "boss", "password": "nope"}, allow_redirects=False)
         assert response.status == 401
-    response = await client.post("/login", data={"name": "boss", "password": BOSS_PASSWORD}, allow_redirects=False,
-                                 headers={"Accept-Language": "en"})
+    response = await client.post(
+        "/login",
+        data={"name": "boss", "password": BOSS_PASSWORD},
+        allow_redirects=False,
+        headers={"Accept-Language": "en"},
+    )
     assert response.status == 429 and int(response.headers["Retry-After"]) >= 1
     assert "Too many failed sign-ins" in await response.text()
 
@@ -124,14 +129,21 @@ async def test_a_user_changes_their_password_with_the_old_one_and_their_other_se
         await sign_in(laptop, "viewer", VIEWER_PASSWORD)
         csrf = await login(client, "viewer", VIEWER_PASSWORD)
         h = {"X-CSRF-Token": csrf}
-        response = await client.put("/api/v1/me/password", json={"old_password": "not it at all",
-                                                                  "new_password": "a brand new secret"}, headers=h)
+        response = await client.put(
+            "/api/v1/me/password",
+            json={"old_password": "not it at all", "new_password": "a brand new secret"},
+            headers=h,
+        )
         assert response.status == 403 and "old password" in (await response.json())["error"]
-        response = await client.put("/api/v1/me/password", json={"old_password": VIEWER_PASSWORD,
-                                                                  "new_password": "short"}, headers=h)
+        response = await client.put(
+            "/api/v1/me/password", json={"old_password": VIEWER_PASSWORD, "new_password": "short"}, headers=h
+        )
         assert response.status == 400 and "new_password" in (await response.json())["error"]
-        response = await client.put("/api/v1/me/password", json={"old_password": VIEWER_PASSWORD,
-                                                                  "new_password": "a brand new secret"}, headers=h)
+        response = await client.put(
+            "/api/v1/me/password",
+            json={"old_password": VIEWER_PASSWORD, "new_password": "a brand new secret"},
+            headers=h,
+        )
         assert response.status == 200, await response.text()
         assert (await client.get("/api/v1/me")).status == 200  # this session goes on
         assert (await laptop.get("/api/v1/me")).status == 401  # the other one ended
@@ -145,8 +157,9 @@ async def test_a_supervisor_resets_anothers_password_and_their_sessions_and_live
     async with another_browser(client) as viewer:
         await sign_in(viewer, "viewer", VIEWER_PASSWORD)
         ws = await viewer.ws_connect("/api/v1/live")
-        response = await client.put("/api/v1/users/viewer/password", json={"password": "reset by the boss"},
-                                    headers=auth)
+        response = await client.put(
+            "/api/v1/users/viewer/password", json={"password": "reset by the boss"}, headers=auth
+        )
         assert response.status == 200, await response.text()
         assert (await closed(ws)).data == aiohttp.WSCloseCode.POLICY_VIOLATION
         assert (await viewer.get("/api/v1/me")).status == 401
@@ -203,13 +216,17 @@ async def test_a_removed_user_loses_sessions_tokens_and_live_feed(console):
 
 async def test_nobody_disables_or_removes_themselves_nor_the_last_supervisor(console):
     client, app, _, auth, db = console
-    for request in (client.post("/api/v1/users/boss/disable", headers=auth),
-                    client.delete("/api/v1/users/boss", headers=auth)):
+    for request in (
+        client.post("/api/v1/users/boss/disable", headers=auth),
+        client.delete("/api/v1/users/boss", headers=auth),
+    ):
         response = await request
         assert response.status == 409 and "yourself" in (await response.json())["error"]
     local = local_token(db)  # the service's own token for local tools is nobody's user
-    for request in (client.post("/api/v1/users/boss/disable", headers=local),
-                    client.delete("/api/v1/users/boss", headers=local)):
+    for request in (
+        client.post("/api/v1/users/boss/disable", headers=local),
+        client.delete("/api/v1/users/boss", headers=local),
+    ):
         response = await request
         assert response.status == 409 and "last supervisor" in (await response.json())["error"]
     await app[CONSOLE].store.add_user("boss2", "another supervisor", "supervisor")
@@ -220,11 +237,14 @@ async def test_viewers_cannot_manage_users_or_tokens(console):
     client, _, _, _, _ = console
     csrf = await login(client, "viewer", VIEWER_PASSWORD)
     h = {"X-CSRF-Token": csrf}
-    for request in (client.post("/api/v1/users/boss/disable", headers=h),
-                    client.delete("/api/v1/users/boss", headers=h),
-                    client.put("/api/v1/users/boss/password", json={"password": "x" * 12}, headers=h),
-                    client.delete("/api/v1/tokens/1", headers=h), client.get("/api/v1/tokens"),
-                    client.get("/api/v1/users")):
+    for request in (
+        client.post("/api/v1/users/boss/disable", headers=h),
+        client.delete("/api/v1/users/boss", headers=h),
+        client.put("/api/v1/users/boss/password", json={"password": "x" * 12}, headers=h),
+        client.delete("/api/v1/tokens/1", headers=h),
+        client.get("/api/v1/tokens"),
+        client.get("/api/v1/users"),
+    ):
         assert (await request).status == 403
 
 
@@ -313,8 +333,9 @@ async def test_a_supervisor_may_not_mint_a_token_for_another_user(console):
     response = await client.post("/api/v1/tokens", json={"label": "mine", "user": "boss"}, headers=auth)
     assert response.status == 201 and (await response.json())["user"] == "boss"
     # the service's local token (the operator on the server) may, like `hotline token add USER`
-    response = await client.post("/api/v1/tokens", json={"label": "for viewer", "user": "viewer"},
-                                 headers=local_token(db))
+    response = await client.post(
+        "/api/v1/tokens", json={"label": "for viewer", "user": "viewer"}, headers=local_token(db)
+    )
     assert response.status == 201 and (await response.json())["user"] == "viewer"
 
 
@@ -356,22 +377,27 @@ async def test_a_live_client_that_stops_reading_does_not_hold_up_the_others(cons
 async def test_behind_a_tls_proxy_the_configured_public_origin_is_accepted(console):
     client, app, _, _, _ = console
     app[SERVICE].public_origin = "https://hotline.example.org"
-    response = await client.post("/api/v1/session", json={"name": "boss", "password": BOSS_PASSWORD},
-                                 headers={"Origin": "https://hotline.example.org"})
+    response = await client.post(
+        "/api/v1/session",
+        json={"name": "boss", "password": BOSS_PASSWORD},
+        headers={"Origin": "https://hotline.example.org"},
+    )
     assert response.status == 200
     assert "Secure" in response.headers["Set-Cookie"]
     csrf = (await response.json())["csrf_token"]
     # the cookie is Secure, so the plain-http test client would not send it back: send it by hand
     cookie = response.cookies["hotline_console"].value
     h = {"X-CSRF-Token": csrf, "Cookie": f"hotline_console={cookie}"}
-    response = await client.put("/api/v1/queues/ar-general/seats", json={"seats": 3},
-                                headers={**h, "Origin": "https://hotline.example.org"})
+    response = await client.put(
+        "/api/v1/queues/ar-general/seats", json={"seats": 3}, headers={**h, "Origin": "https://hotline.example.org"}
+    )
     assert response.status == 200, await response.text()
     # once configured, it is the only origin: the request's own scheme and host no longer count
     own = str(client.make_url("")).rstrip("/")
     for origin in (own, "https://evil.example", "http://hotline.example.org"):
-        response = await client.put("/api/v1/queues/ar-general/seats", json={"seats": 3},
-                                    headers={**h, "Origin": origin})
+        response = await client.put(
+            "/api/v1/queues/ar-general/seats", json={"seats": 3}, headers={**h, "Origin": origin}
+        )
         assert response.status == 403, origin
 
 
@@ -398,20 +424,25 @@ async def test_the_openapi_document_is_generated_from_the_models_and_lists_every
     served = await (await client.get("/api/v1/openapi.json")).json()
     assert served == json.loads(json.dumps(document())) and served["openapi"].startswith("3.1")
     schemas = served["components"]["schemas"]
-    assert schemas["Seats"]["properties"]["seats"] == {"maximum": 10000, "minimum": 0, "title": "Seats",
-                                                       "type": "integer"}
+    assert schemas["Seats"]["properties"]["seats"] == {
+        "maximum": 10000,
+        "minimum": 0,
+        "title": "Seats",
+        "type": "integer",
+    }
     assert schemas["Seats"]["additionalProperties"] is False
     seats = served["paths"]["/api/v1/queues/{queue}/seats"]["put"]
     assert seats["requestBody"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Seats"}
     assert seats["responses"]["200"]["content"]["application/json"]["schema"] == {
-        "$ref": "#/components/schemas/SeatsOut"}
+        "$ref": "#/components/schemas/SeatsOut"
+    }
     assert {"bearer", "session", "csrf"} <= set(served["components"]["securitySchemes"])
     assert {"session": [], "csrf": []} in seats["security"]
     # every route of the API sub-app is in the document with its method, and nothing else is
-    api = next(r._app for r in app.router.resources()
-               if isinstance(r, PrefixedSubAppResource) and r.canonical == "/api/v1")
-    routes = {(r.method.lower(), r.resource.canonical) for r in api.router.routes()
-              if r.method != "HEAD"}
+    api = next(
+        r._app for r in app.router.resources() if isinstance(r, PrefixedSubAppResource) and r.canonical == "/api/v1"
+    )
+    routes = {(r.method.lower(), r.resource.canonical) for r in api.router.routes() if r.method != "HEAD"}
     documented = {(method, path) for path, item in served["paths"].items() for method in item}
     assert routes == documented
     assert set(HANDLERS) == {op.name for op in OPERATIONS}
@@ -420,8 +451,10 @@ async def test_the_openapi_document_is_generated_from_the_models_and_lists_every
 async def test_bodies_with_unknown_fields_or_wrong_types_are_refused_naming_the_field(console):
     client, _, _, auth, _ = console
     cases = [
-        (client.put("/api/v1/queues/ar-general/seats", json={"seats": 3, "seat": 4}, headers=auth),
-         "unknown field 'seat'"),
+        (
+            client.put("/api/v1/queues/ar-general/seats", json={"seats": 3, "seat": 4}, headers=auth),
+            "unknown field 'seat'",
+        ),
         (client.put("/api/v1/queues/ar-general/seats", json={}, headers=auth), "seats must be a whole number"),
         (client.put("/api/v1/me/language", json={"language": 1}, headers=auth), "language must be one of"),
         (client.post("/api/v1/tokens", json={"label": 7}, headers=auth), "label must be a text"),

@@ -11,10 +11,10 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from cdr import cli
-from storage.engine import sync_url, upgrade
-from cdr.importer import calls_from_cdr_csv, calls_from_queue_log, import_files, parse_queue_log
 from cdr.db import aggregate_sql
+from cdr.importer import calls_from_cdr_csv, calls_from_queue_log, import_files, parse_queue_log
 from hotline.settings import Settings
+from storage.engine import sync_url, upgrade
 
 T = 1614585600  # 2021-03-01 08:00:00 UTC
 
@@ -51,21 +51,24 @@ def _local(offset: int) -> str:
     return datetime.fromtimestamp(T + offset + 3 * 3600, UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
-MASTER_CSV = "\n".join(
-    [
-        # call 1: the IVR started 20 s before the queue; two CDR rows for the caller channel
-        f'"","96550000001","151","hotline","""Layla"" <96550000001>","PJSIP/trunk-01","","Queue","ar-virus",'
-        f'"{_local(-20)}","{_local(-20)}","{_local(60)}",80,80,"ANSWERED","DOCUMENTATION","{T}.1",""',
-        f'"","96550000001","s","queues","""Layla"" <96550000001>","PJSIP/trunk-01","PJSIP/agent-ar-1-02","Queue",'
-        f'"ar-virus","{_local(60)}","{_local(60)}","{_local(112)}",52,52,"ANSWERED","DOCUMENTATION","{T}.1",""',
-        # call 15: hung up in the IVR, never queued
-        f'"","96550000015","151","hotline","","PJSIP/trunk-03","","BackGround","welcome",'
-        f'"{_local(900)}","{_local(900)}","{_local(912)}",12,12,"ANSWERED","DOCUMENTATION","{T}.15",""',
-        # a call to another number on the same PBX: not ours
-        f'"","200","300","internal","","PJSIP/200-04","PJSIP/300-05","Dial","PJSIP/300",'
-        f'"{_local(950)}","{_local(951)}","{_local(990)}",40,39,"ANSWERED","DOCUMENTATION","{T}.20",""',
-    ]
-) + "\n"
+MASTER_CSV = (
+    "\n".join(
+        [
+            # call 1: the IVR started 20 s before the queue; two CDR rows for the caller channel
+            f'"","96550000001","151","hotline","""Layla"" <96550000001>","PJSIP/trunk-01","","Queue","ar-virus",'
+            f'"{_local(-20)}","{_local(-20)}","{_local(60)}",80,80,"ANSWERED","DOCUMENTATION","{T}.1",""',
+            f'"","96550000001","s","queues","""Layla"" <96550000001>","PJSIP/trunk-01","PJSIP/agent-ar-1-02","Queue",'
+            f'"ar-virus","{_local(60)}","{_local(60)}","{_local(112)}",52,52,"ANSWERED","DOCUMENTATION","{T}.1",""',
+            # call 15: hung up in the IVR, never queued
+            f'"","96550000015","151","hotline","","PJSIP/trunk-03","","BackGround","welcome",'
+            f'"{_local(900)}","{_local(900)}","{_local(912)}",12,12,"ANSWERED","DOCUMENTATION","{T}.15",""',
+            # a call to another number on the same PBX: not ours
+            f'"","200","300","internal","","PJSIP/200-04","PJSIP/300-05","Dial","PJSIP/300",'
+            f'"{_local(950)}","{_local(951)}","{_local(990)}",40,39,"ANSWERED","DOCUMENTATION","{T}.20",""',
+        ]
+    )
+    + "\n"
+)
 
 
 @pytest.fixture
@@ -81,14 +84,27 @@ def test_queue_log_counts_each_call_once_with_transfers() -> None:
     calls = calls_from_queue_log(parse_queue_log(QUEUE_LOG.splitlines()))
     assert set(calls) == {f"{T}.1", f"{T}.3", f"{T}.5", f"{T}.9", f"{T}.13"}  # the consult leg .11 is not a call
     plain = calls[f"{T}.1"]
-    assert (plain["outcome"], plain["queue"], plain["wait_seconds"], plain["talk_seconds"]) == ("answered", "ar-virus", 12, 100)
+    assert (plain["outcome"], plain["queue"], plain["wait_seconds"], plain["talk_seconds"]) == (
+        "answered",
+        "ar-virus",
+        12,
+        100,
+    )
     assert (plain["language"], plain["topic"], plain["agent"]) == ("ar", "virus", "PJSIP/agent-ar-1")
     abandoned = calls[f"{T}.3"]
-    assert (abandoned["outcome"], abandoned["queue"], abandoned["wait_seconds"]) == ("abandoned_queue", "en-general", 40)
+    assert (abandoned["outcome"], abandoned["queue"], abandoned["wait_seconds"]) == (
+        "abandoned_queue",
+        "en-general",
+        40,
+    )
     blind = calls[f"{T}.5"]  # answered in ar-virus, blind-transferred to a doctor's queue
     assert (blind["queue"], blind["transferred_to"], blind["talk_seconds"]) == ("ar-virus", "ar-medical-internal", 180)
     attended = calls[f"{T}.9"]  # asterisk#759: transfer logged under the consult channel's callid
-    assert (attended["queue"], attended["transferred_to"], attended["agent"]) == ("ar-general", "ar-complaints", "PJSIP/7009")
+    assert (attended["queue"], attended["transferred_to"], attended["agent"]) == (
+        "ar-general",
+        "ar-complaints",
+        "PJSIP/7009",
+    )
     assert attended["talk_seconds"] == (337 - 212) + 173
     overflow = calls[f"{T}.13"]  # timed out of ar-virus, answered in ar-general: offered once, there
     assert (overflow["queue"], overflow["wait_seconds"], overflow["outcome"]) == ("ar-general", 200, "answered")
@@ -179,7 +195,7 @@ def test_the_gap_of_a_restart_is_imported_from_the_instances_logs_without_half_r
 
     from cdr.db import RecordStore
 
-    async def live_record_and_list(action):  # noqa: ANN001
+    async def live_record_and_list(action):
         async with RecordStore(db_url) as store:
             return await action(store)
 

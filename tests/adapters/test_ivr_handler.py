@@ -59,8 +59,11 @@ async def test_no_input_replays_with_the_retry_prompt_then_sets_the_default_queu
     timeout = "200 result= (timeout)"
     commands = await call(server, [timeout, timeout, timeout, "200 result=0"])
 
-    assert [c[2] for c in commands[:3]] == [f"{SOUNDS}/all/language", f"{SOUNDS}/all/language-retry",
-                                           f"{SOUNDS}/all/language-retry"]
+    assert [c[2] for c in commands[:3]] == [
+        f"{SOUNDS}/all/language",
+        f"{SOUNDS}/all/language-retry",
+        f"{SOUNDS}/all/language-retry",
+    ]
     assert commands[3][:2] == ["EXEC", "MSet"]
     assert "HOTLINE_QUEUE=ar-general" in commands[3][2] and commands[3][2].endswith("HOTLINE_RESULT=OK")
 

@@ -23,8 +23,6 @@ def abandoned(linkedid: str, number: str = "96550000001") -> CallRecord:
                       None, None, 16, "Normal Clearing", T0 + timedelta(seconds=45))  # fmt: skip
 
 
-
-
 @pytest.fixture
 def db_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'h.db'}"

@@ -13,11 +13,11 @@ from sqlalchemy import Engine, create_engine, inspect, text
 
 from cdr.builder import CallRecord, Outcome
 from cdr.db import RecordStore
-from storage.engine import async_url, downgrade, sync_url, upgrade
 from hotline.schema import metadata
+from storage.engine import async_url, downgrade, sync_url, upgrade
 
 # Arabic name, emoji, a decomposed "é" (e + COMBINING ACUTE ACCENT) that NFC would change, and quotes.
-TRICKY_NAME = "محمد عبدالله 🙂 Rene\u0301 O'Brien \"أبو علي\""
+TRICKY_NAME = 'محمد عبدالله 🙂 Rene\u0301 O\'Brien "أبو علي"'
 
 CALL_RECORD_COLUMNS = {
     "id",
@@ -245,7 +245,11 @@ async def test_sqlite_store_runs_in_wal_mode_with_a_busy_timeout(sqlite_url: str
 @pytest.mark.parametrize(
     ("user_url", "expected_async", "expected_sync"),
     [
-        ("sqlite:////var/lib/hotline/cdr.db", "sqlite+aiosqlite:////var/lib/hotline/cdr.db", "sqlite:////var/lib/hotline/cdr.db"),
+        (
+            "sqlite:////var/lib/hotline/cdr.db",
+            "sqlite+aiosqlite:////var/lib/hotline/cdr.db",
+            "sqlite:////var/lib/hotline/cdr.db",
+        ),
         ("sqlite:///cdr.db", "sqlite+aiosqlite:///cdr.db", "sqlite:///cdr.db"),
         (
             "postgresql://cdr:s3cret@db.example:5432/hotline",

@@ -29,7 +29,7 @@ CHROMIUM_ARGS = [
 CHARTS = ("chart-volumes", "chart-service-level", "chart-staffing")
 
 
-def _sync_playwright():  # noqa: ANN202
+def _sync_playwright():
     try:
         from playwright.sync_api import sync_playwright
     except ImportError as exc:
@@ -39,15 +39,22 @@ def _sync_playwright():  # noqa: ANN202
     return sync_playwright
 
 
-def _report(interval: int, months: list[str], calls: int):  # noqa: ANN202
+def _report(interval: int, months: list[str], calls: int):
     profile = load_profile(ROOT / "profiles" / "moh-151.yaml")
     idx = {c: i for i, c in enumerate(ROW_COLUMNS)}
     facts = [
         RecordFacts(
-            started_at=r[idx["started_at"]], outcome=r[idx["outcome"]], queue=r[idx["queue"]],
-            language=r[idx["language"]], topic=r[idx["topic"]], wait_seconds=r[idx["wait_seconds"]],
-            talk_seconds=r[idx["talk_seconds"]], agent=r[idx["agent"]], kind=r[idx["kind"]],
-            callback_of=r[idx["callback_of"]], transferred_to=r[idx["transferred_to"]],
+            started_at=r[idx["started_at"]],
+            outcome=r[idx["outcome"]],
+            queue=r[idx["queue"]],
+            language=r[idx["language"]],
+            topic=r[idx["topic"]],
+            wait_seconds=r[idx["wait_seconds"]],
+            talk_seconds=r[idx["talk_seconds"]],
+            agent=r[idx["agent"]],
+            kind=r[idx["kind"]],
+            callback_of=r[idx["callback_of"]],
+            transferred_to=r[idx["transferred_to"]],
             wrapup_seconds=r[idx["wrapup_seconds"]],
         )
         for r in generate_rows(calls, months=months, seed=5)

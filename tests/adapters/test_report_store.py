@@ -15,14 +15,12 @@ from sqlalchemy import create_engine, inspect, text
 
 from cdr import cli
 from cdr.builder import CallRecord, Outcome
-from cdr.db import RecordStore
-from storage.engine import downgrade, sync_url, upgrade
+from cdr.db import RecordStore, aggregate_sql
 from cdr.importer import bulk_insert
-from cdr.db import aggregate_sql
 from cdr.reports import RecordFacts, aggregate, by_queue
 from cdr.synthetic import ROW_COLUMNS, generate_rows
 from hotline.settings import Settings
-
+from storage.engine import downgrade, sync_url, upgrade
 
 # The hand-built set of tests/unit/test_reports.py (same records, same hand-checked figures).
 T0 = datetime(2021, 3, 1, 8, 0, tzinfo=UTC)  # 11:00 in Kuwait: the morning shift
@@ -48,8 +46,15 @@ def hand_built() -> list[RecordFacts]:
         # 6 left the queue unanswered after 90 s (timeout)
         RecordFacts(at(6), "failed", **virus, wait_seconds=90),
         # 7 answered in ar-virus, then transferred to a doctor: counted once here, whole talk time once
-        RecordFacts(at(7), "answered", **virus, wait_seconds=15, talk_seconds=300, agent="a1",
-                    transferred_to="ar-medical-internal"),
+        RecordFacts(
+            at(7),
+            "answered",
+            **virus,
+            wait_seconds=15,
+            talk_seconds=300,
+            agent="a1",
+            transferred_to="ar-medical-internal",
+        ),
         # 8 callback of call 4, reached; 9 callback of call 3, not reached
         RecordFacts(at(40), "answered", **virus, talk_seconds=60, agent="a3", kind="callback", callback_of="4"),
         RecordFacts(at(45), "failed", **virus, kind="callback", callback_of="3"),
@@ -61,11 +66,24 @@ def _rows(facts: list[RecordFacts]) -> list[tuple]:
     for i, f in enumerate(facts, start=1):
         values = {
             "linkedid": f"1614585600.{i}" if f.kind == "inbound" else f"cb-{i}",
-            "caller_number": "+96550000000", "caller_name": None, "started_at": f.started_at, "ended_at": None,
-            "language": f.language, "topic": f.topic, "specialty": None, "queue": f.queue,
-            "wait_seconds": f.wait_seconds, "outcome": f.outcome, "agent": f.agent, "talk_seconds": f.talk_seconds,
-            "hangup_cause": 16, "hangup_cause_text": None, "kind": f.kind, "callback_of": f.callback_of,
-            "transferred_to": f.transferred_to, "wrapup_seconds": f.wrapup_seconds,
+            "caller_number": "+96550000000",
+            "caller_name": None,
+            "started_at": f.started_at,
+            "ended_at": None,
+            "language": f.language,
+            "topic": f.topic,
+            "specialty": None,
+            "queue": f.queue,
+            "wait_seconds": f.wait_seconds,
+            "outcome": f.outcome,
+            "agent": f.agent,
+            "talk_seconds": f.talk_seconds,
+            "hangup_cause": 16,
+            "hangup_cause_text": None,
+            "kind": f.kind,
+            "callback_of": f.callback_of,
+            "transferred_to": f.transferred_to,
+            "wrapup_seconds": f.wrapup_seconds,
         }
         rows.append(tuple(values[c] for c in ROW_COLUMNS))
     return rows
@@ -101,8 +119,23 @@ def test_migration_0003_adds_callback_and_transfer_columns_and_goes_back(db_url:
 
 async def test_record_store_still_writes_and_rows_default_to_inbound(db_url: str) -> None:
     upgrade(db_url)
-    record = CallRecord("1700000000.1", None, None, T0, "ar", "virus", None, "ar-virus", 3.0, Outcome.ANSWERED,
-                        "a1", 50.0, 16, None, T0 + timedelta(minutes=1))
+    record = CallRecord(
+        "1700000000.1",
+        None,
+        None,
+        T0,
+        "ar",
+        "virus",
+        None,
+        "ar-virus",
+        3.0,
+        Outcome.ANSWERED,
+        "a1",
+        50.0,
+        16,
+        None,
+        T0 + timedelta(minutes=1),
+    )
     async with RecordStore(db_url) as store:
         assert await store.add(record)
     agg = aggregate_sql(db_url, 30, 20.0)
@@ -170,8 +203,9 @@ def test_report_command_prints_tables_json_and_writes_csv_and_html(db_url: str, 
     data = json.loads(out)
     assert data["totals"]["offered"] == 7 and data["totals"]["callbacks_answered"] == 1
     assert len(data["intervals"]) == 48  # the whole local day (Asia/Kuwait) in 30-minute intervals
-    code, out, err = _cli(["report", "--interval", "60", "--csv", str(tmp_path / "r.csv"),
-                           "--html", str(tmp_path / "r.html")], db_url)
+    code, out, _err = _cli(
+        ["report", "--interval", "60", "--csv", str(tmp_path / "r.csv"), "--html", str(tmp_path / "r.html")], db_url
+    )
     assert code == 0
     assert "ar-virus" in out and "Seats per shift" in out
     assert (tmp_path / "r.csv").exists() and (tmp_path / "r-groups.csv").exists()
@@ -205,9 +239,10 @@ def test_synthetic_abandonment_rises_with_load() -> None:
     for r in rows:
         if r[idx["kind"]] == "inbound":
             per_hour.setdefault(r[idx["started_at"]].replace(minute=0, second=0, microsecond=0), []).append(
-                r[idx["outcome"]])
+                r[idx["outcome"]]
+            )
     busy = sorted(per_hour.values(), key=len)
-    quiet, peak = busy[: len(busy) // 4], busy[-len(busy) // 4:]
+    quiet, peak = busy[: len(busy) // 4], busy[-len(busy) // 4 :]
 
     def rate(groups: list[list[str]]) -> float:
         calls = [o for g in groups for o in g]
@@ -217,8 +252,23 @@ def test_synthetic_abandonment_rises_with_load() -> None:
 
 
 def test_record_facts_from_a_call_record() -> None:
-    record = CallRecord("1", None, None, T0, "en", "general", None, "en-general", 1.0, Outcome.ABANDONED_QUEUE,
-                        None, None, None, None, None)
+    record = CallRecord(
+        "1",
+        None,
+        None,
+        T0,
+        "en",
+        "general",
+        None,
+        "en-general",
+        1.0,
+        Outcome.ABANDONED_QUEUE,
+        None,
+        None,
+        None,
+        None,
+        None,
+    )
     facts = RecordFacts.of(record)
     assert (facts.outcome, facts.kind, facts.transferred_to) == ("abandoned_queue", "inbound", None)
     assert RecordFacts.of(replace(facts, kind="callback")).kind == "callback"

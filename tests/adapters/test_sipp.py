@@ -132,12 +132,19 @@ async def wait_for(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
 
 
 async def test_caller_reaches_phone_and_phone_records_arabic_display_name_and_number(
-        phones: Callable[..., AgentPhone], tmp_path: Path) -> None:
+    phones: Callable[..., AgentPhone], tmp_path: Path
+) -> None:
     phone = phones()
     await phone.start()
 
-    result = await place_call("127.0.0.1", phone.local_port, caller_number="0791234567",
-                              caller_name=ARABIC_NAME, hangup_after=0.3, workdir=tmp_path / "callers")
+    result = await place_call(
+        "127.0.0.1",
+        phone.local_port,
+        caller_number="0791234567",
+        caller_name=ARABIC_NAME,
+        hangup_after=0.3,
+        workdir=tmp_path / "callers",
+    )
 
     assert result.answered and result.final_status == 200, result
     await wait_for(lambda: bool(phone.answered_calls()))
@@ -152,12 +159,12 @@ async def test_caller_reaches_phone_and_phone_records_arabic_display_name_and_nu
 
 
 async def test_caller_hanging_up_after_delay_is_answered_and_not_remote_hangup(
-        phones: Callable[..., AgentPhone], tmp_path: Path) -> None:
+    phones: Callable[..., AgentPhone], tmp_path: Path
+) -> None:
     phone = phones()
     await phone.start()
 
-    result = await place_call("127.0.0.1", phone.local_port, caller_number="1001",
-                              hangup_after=0.5, workdir=tmp_path)
+    result = await place_call("127.0.0.1", phone.local_port, caller_number="1001", hangup_after=0.5, workdir=tmp_path)
 
     assert result.answered
     assert not result.remote_hung_up
@@ -168,13 +175,13 @@ async def test_caller_hanging_up_after_delay_is_answered_and_not_remote_hangup(
 
 
 async def test_phone_with_talk_seconds_hangs_up_and_caller_sees_remote_hangup(
-        phones: Callable[..., AgentPhone], tmp_path: Path) -> None:
+    phones: Callable[..., AgentPhone], tmp_path: Path
+) -> None:
     phone = phones(talk_seconds=0.5)
     await phone.start()
 
     started = time.monotonic()
-    result = await place_call("127.0.0.1", phone.local_port, caller_number="1002",
-                              max_duration=20, workdir=tmp_path)
+    result = await place_call("127.0.0.1", phone.local_port, caller_number="1002", max_duration=20, workdir=tmp_path)
 
     assert result.answered and result.remote_hung_up
     assert result.error is None, result.error
@@ -183,12 +190,12 @@ async def test_phone_with_talk_seconds_hangs_up_and_caller_sees_remote_hangup(
 
 
 async def test_caller_without_hangup_hangs_up_itself_at_max_duration(
-        phones: Callable[..., AgentPhone], tmp_path: Path) -> None:
+    phones: Callable[..., AgentPhone], tmp_path: Path
+) -> None:
     phone = phones()
     await phone.start()
 
-    result = await place_call("127.0.0.1", phone.local_port, caller_number="1003",
-                              max_duration=0.7, workdir=tmp_path)
+    result = await place_call("127.0.0.1", phone.local_port, caller_number="1003", max_duration=0.7, workdir=tmp_path)
 
     assert result.answered and not result.remote_hung_up
     assert result.error and "max_duration" in result.error
@@ -200,8 +207,14 @@ async def test_busy_uas_yields_486_not_answered_promptly(tmp_path: Path) -> None
     await busy.start()
     try:
         started = time.monotonic()
-        result = await place_call("127.0.0.1", busy.local_port, caller_number="1004",
-                                  caller_name=ARABIC_NAME, workdir=tmp_path, answer_timeout=10)
+        result = await place_call(
+            "127.0.0.1",
+            busy.local_port,
+            caller_number="1004",
+            caller_name=ARABIC_NAME,
+            workdir=tmp_path,
+            answer_timeout=10,
+        )
         elapsed = time.monotonic() - started
         await wait_for(lambda: busy.rejected_call_ids() == [result.call_id])  # our ACK arrived
     finally:
@@ -227,8 +240,8 @@ async def test_call_to_dead_port_gives_up_within_answer_timeout(tmp_path: Path) 
 
     started = time.monotonic()
     result = await asyncio.wait_for(
-        place_call("127.0.0.1", dead_port, caller_number="1006", workdir=tmp_path, answer_timeout=1.5),
-        timeout=30)
+        place_call("127.0.0.1", dead_port, caller_number="1006", workdir=tmp_path, answer_timeout=1.5), timeout=30
+    )
 
     assert not result.answered
     assert result.final_status is None
@@ -236,14 +249,12 @@ async def test_call_to_dead_port_gives_up_within_answer_timeout(tmp_path: Path) 
     assert time.monotonic() - started < 10
 
 
-async def test_phone_ringing_too_long_gets_cancelled(
-        phones: Callable[..., AgentPhone], tmp_path: Path) -> None:
+async def test_phone_ringing_too_long_gets_cancelled(phones: Callable[..., AgentPhone], tmp_path: Path) -> None:
     phone = phones(ring_seconds=10)
     await phone.start()
 
     started = time.monotonic()
-    result = await place_call("127.0.0.1", phone.local_port, caller_number="1007",
-                              workdir=tmp_path, answer_timeout=1)
+    result = await place_call("127.0.0.1", phone.local_port, caller_number="1007", workdir=tmp_path, answer_timeout=1)
 
     assert not result.answered
     assert result.final_status == 487
@@ -254,13 +265,19 @@ async def test_phone_ringing_too_long_gets_cancelled(
 
 
 async def test_dtmf_digits_arrive_as_sip_info_at_the_other_side(
-        phones: Callable[..., AgentPhone], tmp_path: Path) -> None:
+    phones: Callable[..., AgentPhone], tmp_path: Path
+) -> None:
     phone = phones()
     await phone.start()
 
-    result = await place_call("127.0.0.1", phone.local_port, caller_number="1008",
-                              dtmf=[(0.2, "1"), (0.0, "2"), (0.1, "#")], hangup_after=0.2,
-                              workdir=tmp_path)
+    result = await place_call(
+        "127.0.0.1",
+        phone.local_port,
+        caller_number="1008",
+        dtmf=[(0.2, "1"), (0.0, "2"), (0.1, "#")],
+        hangup_after=0.2,
+        workdir=tmp_path,
+    )
 
     assert result.answered and result.dtmf_sent == 3, result
     trace = phone.message_trace.read_text(encoding="utf-8")
@@ -274,12 +291,12 @@ async def test_dtmf_digits_arrive_as_sip_info_at_the_other_side(
 
 
 async def test_remote_bye_during_dtmf_pause_ends_the_call_cleanly(
-        phones: Callable[..., AgentPhone], tmp_path: Path) -> None:
+    phones: Callable[..., AgentPhone], tmp_path: Path
+) -> None:
     phone = phones(talk_seconds=0.3)
     await phone.start()
 
-    result = await place_call("127.0.0.1", phone.local_port, caller_number="1009",
-                              dtmf=[(5.0, "1")], workdir=tmp_path)
+    result = await place_call("127.0.0.1", phone.local_port, caller_number="1009", dtmf=[(5.0, "1")], workdir=tmp_path)
 
     assert result.answered and result.remote_hung_up
     assert result.dtmf_sent == 0
@@ -287,17 +304,26 @@ async def test_remote_bye_during_dtmf_pause_ends_the_call_cleanly(
 
 
 async def test_two_phones_and_concurrent_callers_do_not_collide_on_ports(
-        phones: Callable[..., AgentPhone], tmp_path: Path) -> None:
+    phones: Callable[..., AgentPhone], tmp_path: Path
+) -> None:
     first, second = phones("doc-ar-paed-1"), phones("doc-ar-paed-2")
     await asyncio.gather(first.start(), second.start())
     targets = [first, second] * 4
 
-    results = await asyncio.gather(*(
-        place_call("127.0.0.1", phone.local_port, caller_number=f"20{i:02d}",
-                   caller_name=f"{ARABIC_NAME} {i}", dtmf=[(0.1, str(i % 10))],
-                   hangup_after=0.3, workdir=tmp_path / "callers")
-        for i, phone in enumerate(targets)
-    ))
+    results = await asyncio.gather(
+        *(
+            place_call(
+                "127.0.0.1",
+                phone.local_port,
+                caller_number=f"20{i:02d}",
+                caller_name=f"{ARABIC_NAME} {i}",
+                dtmf=[(0.1, str(i % 10))],
+                hangup_after=0.3,
+                workdir=tmp_path / "callers",
+            )
+            for i, phone in enumerate(targets)
+        )
+    )
 
     assert all(r.answered and r.error is None for r in results), [r.error for r in results]
     assert len({r.call_id for r in results}) == len(results)
@@ -309,21 +335,22 @@ async def test_two_phones_and_concurrent_callers_do_not_collide_on_ports(
 
 
 async def test_display_name_with_quotes_and_brackets_survives(
-        phones: Callable[..., AgentPhone], tmp_path: Path) -> None:
+    phones: Callable[..., AgentPhone], tmp_path: Path
+) -> None:
     phone = phones()
     await phone.start()
     tricky = 'د. "أحمد" [call_id] \\ & <x>'
 
-    result = await place_call("127.0.0.1", phone.local_port, caller_number="1010",
-                              caller_name=tricky, hangup_after=0.1, workdir=tmp_path)
+    result = await place_call(
+        "127.0.0.1", phone.local_port, caller_number="1010", caller_name=tricky, hangup_after=0.1, workdir=tmp_path
+    )
 
     assert result.answered
     await wait_for(lambda: bool(phone.answered_calls()))
     assert phone.answered_calls()[0].caller_name == tricky
 
 
-async def test_stop_terminates_and_reaps_the_sipp_process(
-        phones: Callable[..., AgentPhone]) -> None:
+async def test_stop_terminates_and_reaps_the_sipp_process(phones: Callable[..., AgentPhone]) -> None:
     phone = phones()
     await phone.start()
     assert phone.running
@@ -379,9 +406,12 @@ class FakeRegistrar(asyncio.DatagramProtocol):
             return
         auth = headers.get("authorization")
         if auth is None:
-            self.reply(addr, headers, "401 Unauthorized",
-                       [f'WWW-Authenticate: Digest realm="{self.realm}", nonce="{self.nonce}", '
-                        'algorithm=MD5, qop="auth"'])
+            self.reply(
+                addr,
+                headers,
+                "401 Unauthorized",
+                [f'WWW-Authenticate: Digest realm="{self.realm}", nonce="{self.nonce}", algorithm=MD5, qop="auth"'],
+            )
             return
         params = dict(re.findall(r'(\w+)="?([^",]*)"?', auth.removeprefix("Digest ")))
         user = params.get("username", "")
@@ -391,13 +421,17 @@ class FakeRegistrar(asyncio.DatagramProtocol):
         if params.get("qop"):
             expected = hashlib.md5(
                 f"{ha1}:{params.get('nonce')}:{params.get('nc')}:{params.get('cnonce')}:"
-                f"{params.get('qop')}:{ha2}".encode()).hexdigest()
+                f"{params.get('qop')}:{ha2}".encode()
+            ).hexdigest()
         else:
             expected = hashlib.md5(f"{ha1}:{params.get('nonce')}:{ha2}".encode()).hexdigest()
         if password is None or params.get("response") != expected or params.get("nonce") != self.nonce:
-            self.reply(addr, headers, "401 Unauthorized",
-                       [f'WWW-Authenticate: Digest realm="{self.realm}", nonce="{self.nonce}", '
-                        'algorithm=MD5, qop="auth"'])
+            self.reply(
+                addr,
+                headers,
+                "401 Unauthorized",
+                [f'WWW-Authenticate: Digest realm="{self.realm}", nonce="{self.nonce}", algorithm=MD5, qop="auth"'],
+            )
             return
         contact = headers["contact"]
         match = re.search(r"sip:[^@]+@([\d.]+):(\d+)", contact)
@@ -409,10 +443,18 @@ class FakeRegistrar(asyncio.DatagramProtocol):
         self.reply(addr, headers, "200 OK", [f"Contact: {contact};expires={headers.get('expires')}"])
 
     def reply(self, addr: tuple[str, int], headers: dict[str, str], status: str, extra: list[str]) -> None:
-        lines = [f"SIP/2.0 {status}", f"Via: {headers['via']};received={addr[0]}",
-                 f"From: {headers['from']}", f"To: {headers['to']};tag=reg1",
-                 f"Call-ID: {headers['call-id']}", f"CSeq: {headers['cseq']}", *extra,
-                 "Content-Length: 0", "", ""]
+        lines = [
+            f"SIP/2.0 {status}",
+            f"Via: {headers['via']};received={addr[0]}",
+            f"From: {headers['from']}",
+            f"To: {headers['to']};tag=reg1",
+            f"Call-ID: {headers['call-id']}",
+            f"CSeq: {headers['cseq']}",
+            *extra,
+            "Content-Length: 0",
+            "",
+            "",
+        ]
         assert self.transport is not None
         self.transport.sendto("\r\n".join(lines).encode(), addr)
 
@@ -422,13 +464,15 @@ async def registrar() -> AsyncIterator[tuple[FakeRegistrar, int]]:
     loop = asyncio.get_running_loop()
     port = free_udp_port()
     transport, protocol = await loop.create_datagram_endpoint(
-        lambda: FakeRegistrar({"doc-ar-paed-1": "s3cret"}), local_addr=("127.0.0.1", port))
+        lambda: FakeRegistrar({"doc-ar-paed-1": "s3cret"}), local_addr=("127.0.0.1", port)
+    )
     yield protocol, port
     transport.close()
 
 
 async def test_register_answers_digest_challenge_and_contact_points_at_uas(
-        phones: Callable[..., AgentPhone], registrar: tuple[FakeRegistrar, int]) -> None:
+    phones: Callable[..., AgentPhone], registrar: tuple[FakeRegistrar, int]
+) -> None:
     fake, port = registrar
     phone = phones(registrar=("127.0.0.1", port))
     await phone.start()
@@ -446,7 +490,8 @@ async def test_register_answers_digest_challenge_and_contact_points_at_uas(
 
 
 async def test_unregister_sends_expires_zero(
-        phones: Callable[..., AgentPhone], registrar: tuple[FakeRegistrar, int]) -> None:
+    phones: Callable[..., AgentPhone], registrar: tuple[FakeRegistrar, int]
+) -> None:
     fake, port = registrar
     phone = phones(registrar=("127.0.0.1", port))
     await phone.register()
@@ -459,10 +504,12 @@ async def test_unregister_sends_expires_zero(
 
 
 async def test_register_with_wrong_password_raises_registration_error(
-        tmp_path: Path, registrar: tuple[FakeRegistrar, int]) -> None:
+    tmp_path: Path, registrar: tuple[FakeRegistrar, int]
+) -> None:
     _, port = registrar
-    phone = AgentPhone("doc-ar-paed-1", "wrong", registrar=("127.0.0.1", port),
-                       local_port=free_udp_port(), workdir=tmp_path)
+    phone = AgentPhone(
+        "doc-ar-paed-1", "wrong", registrar=("127.0.0.1", port), local_port=free_udp_port(), workdir=tmp_path
+    )
 
     with pytest.raises(RegistrationError, match="401") as caught:
         await phone.register()
@@ -470,8 +517,9 @@ async def test_register_with_wrong_password_raises_registration_error(
 
 
 async def test_register_without_registrar_raises_promptly(tmp_path: Path) -> None:
-    phone = AgentPhone("doc-ar-paed-1", "pw", registrar=("127.0.0.1", free_udp_port()),
-                       local_port=free_udp_port(), workdir=tmp_path)
+    phone = AgentPhone(
+        "doc-ar-paed-1", "pw", registrar=("127.0.0.1", free_udp_port()), local_port=free_udp_port(), workdir=tmp_path
+    )
 
     started = time.monotonic()
     with pytest.raises(RegistrationError, match="no answer"):
@@ -480,29 +528,37 @@ async def test_register_without_registrar_raises_promptly(tmp_path: Path) -> Non
 
 
 async def test_phone_registered_through_registrar_receives_the_call(
-        phones: Callable[..., AgentPhone], registrar: tuple[FakeRegistrar, int], tmp_path: Path) -> None:
+    phones: Callable[..., AgentPhone], registrar: tuple[FakeRegistrar, int], tmp_path: Path
+) -> None:
     fake, port = registrar
     phone = phones(registrar=("127.0.0.1", port))
     await phone.start()
     await phone.register()
 
     host, contact_port = fake.bindings["doc-ar-paed-1"]
-    result = await place_call(host, contact_port, number="doc-ar-paed-1", caller_number="1011",
-                              hangup_after=0.1, workdir=tmp_path)
+    result = await place_call(
+        host, contact_port, number="doc-ar-paed-1", caller_number="1011", hangup_after=0.1, workdir=tmp_path
+    )
 
     assert result.answered
     await wait_for(lambda: len(phone.answered_calls()) == 1)
 
 
-async def test_register_passes_the_digest_with_the_password_on_no_sipp_command_line(
-        tmp_path: Path) -> None:
+async def test_register_passes_the_digest_with_the_password_on_no_sipp_command_line(tmp_path: Path) -> None:
     password = "pw-7Xq2 سرّ&<'\"]"  # spaces, UTF-8, XML and SIPp specials: all reach the digest
     loop = asyncio.get_running_loop()
     port = free_udp_port()
     transport, fake = await loop.create_datagram_endpoint(
-        lambda: FakeRegistrar({"doc-ar-paed-1": password}), local_addr=("127.0.0.1", port))
-    phone = AgentPhone("doc-ar-paed-1", password, registrar=("127.0.0.1", port),
-                       local_port=free_udp_port(), ring_seconds=0.1, workdir=tmp_path)
+        lambda: FakeRegistrar({"doc-ar-paed-1": password}), local_addr=("127.0.0.1", port)
+    )
+    phone = AgentPhone(
+        "doc-ar-paed-1",
+        password,
+        registrar=("127.0.0.1", port),
+        local_port=free_udp_port(),
+        ring_seconds=0.1,
+        workdir=tmp_path,
+    )
     try:
         await phone.start()
         await phone.register()
@@ -518,8 +574,7 @@ async def test_register_passes_the_digest_with_the_password_on_no_sipp_command_l
 
 
 @pytest.mark.parametrize("password", ["a;b", "line\nbreak", "nul\x00"])
-def test_a_password_sipp_could_not_read_back_is_refused_when_the_phone_is_made(
-        tmp_path: Path, password: str) -> None:
+def test_a_password_sipp_could_not_read_back_is_refused_when_the_phone_is_made(tmp_path: Path, password: str) -> None:
     with pytest.raises(ValueError, match="password"):
         AgentPhone("doc-ar-paed-1", password, local_port=free_udp_port(), workdir=tmp_path)
 
@@ -528,9 +583,16 @@ def test_a_password_sipp_could_not_read_back_is_refused_when_the_phone_is_made(
 
 
 def test_rendered_scenarios_are_well_formed_xml() -> None:
-    call = render_call_scenario(target_host="127.0.0.1", target_port=5060, number="151",
-                                caller_number="1001", dtmf=[(1.0, "1"), (0.5, "*")],
-                                hangup_after=None, max_duration=30, answer_timeout=5)
+    call = render_call_scenario(
+        target_host="127.0.0.1",
+        target_port=5060,
+        number="151",
+        caller_number="1001",
+        dtmf=[(1.0, "1"), (0.5, "*")],
+        hangup_after=None,
+        max_duration=30,
+        answer_timeout=5,
+    )
     ET.fromstring(call.encode())
     assert "{{" not in call
     assert call.count("CSeq: 2 INFO") == 1 and call.count("CSeq: 3 INFO") == 1
@@ -541,8 +603,15 @@ def test_rendered_scenarios_are_well_formed_xml() -> None:
 
 
 def test_values_that_could_break_the_scenario_are_refused() -> None:
-    common = {"target_host": "127.0.0.1", "target_port": 5060, "number": "151", "dtmf": [],
-              "hangup_after": None, "max_duration": 30, "answer_timeout": 5}
+    common = {
+        "target_host": "127.0.0.1",
+        "target_port": 5060,
+        "number": "151",
+        "dtmf": [],
+        "hangup_after": None,
+        "max_duration": 30,
+        "answer_timeout": 5,
+    }
     with pytest.raises(ValueError):
         render_call_scenario(caller_number="10]]><x", **common)  # type: ignore[arg-type]
     with pytest.raises(ValueError):
@@ -581,8 +650,14 @@ class FakeFeatureServer(asyncio.DatagramProtocol):
 
     realm = "hotline"
 
-    def __init__(self, users: dict[str, str], *, challenge: int | None = 401,
-                 bye_after: float = 1.0, wrong_digest_status: int = 403) -> None:
+    def __init__(
+        self,
+        users: dict[str, str],
+        *,
+        challenge: int | None = 401,
+        bye_after: float = 1.0,
+        wrong_digest_status: int = 403,
+    ) -> None:
         self.users = users
         self.challenge = challenge
         self.wrong_digest_status = wrong_digest_status
@@ -615,8 +690,9 @@ class FakeFeatureServer(asyncio.DatagramProtocol):
         password = self.users.get(params.get("username", ""), "\x00no such user")
         ha1 = hashlib.md5(f"{params.get('username')}:{self.realm}:{password}".encode()).hexdigest()
         ha2 = hashlib.md5(f"{method}:{params.get('uri')}".encode()).hexdigest()
-        return hashlib.md5(f"{ha1}:{self.nonce}:{params.get('nc')}:{params.get('cnonce')}:"
-                           f"{params.get('qop')}:{ha2}".encode()).hexdigest()
+        return hashlib.md5(
+            f"{ha1}:{self.nonce}:{params.get('nc')}:{params.get('cnonce')}:{params.get('qop')}:{ha2}".encode()
+        ).hexdigest()
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
         text = data.decode("utf-8")
@@ -645,30 +721,46 @@ class FakeFeatureServer(asyncio.DatagramProtocol):
             if auth is None:
                 name = "WWW-Authenticate" if self.challenge == 401 else "Proxy-Authenticate"
                 reason = "Unauthorized" if self.challenge == 401 else "Proxy Authentication Required"
-                self.reply(addr, headers, f"{self.challenge} {reason}",
-                           [f'{name}: Digest realm="{self.realm}", nonce="{self.nonce}", '
-                            'algorithm=MD5, qop="auth"'])
+                self.reply(
+                    addr,
+                    headers,
+                    f"{self.challenge} {reason}",
+                    [f'{name}: Digest realm="{self.realm}", nonce="{self.nonce}", algorithm=MD5, qop="auth"'],
+                )
                 return
             params = dict(re.findall(r'(\w+)="?([^",]*)"?', auth.removeprefix("Digest ")))
-            ok = (params.get("response") == self.expected_response("INVITE", params)
-                  and params.get("uri") == ruri and params.get("nonce") == self.nonce
-                  and params.get("realm") == self.realm)
+            ok = (
+                params.get("response") == self.expected_response("INVITE", params)
+                and params.get("uri") == ruri
+                and params.get("nonce") == self.nonce
+                and params.get("realm") == self.realm
+            )
             self.digest_ok.append(ok)
             if not ok and self.wrong_digest_status == 403:
                 self.reply(addr, headers, "403 Forbidden", [])
                 return
             if not ok:  # challenge again, as Asterisk's PJSIP does for a wrong password
-                self.reply(addr, headers, "401 Unauthorized",
-                           [f'WWW-Authenticate: Digest realm="{self.realm}", nonce="{self.nonce}", '
-                            'algorithm=MD5, qop="auth"'])
+                self.reply(
+                    addr,
+                    headers,
+                    "401 Unauthorized",
+                    [f'WWW-Authenticate: Digest realm="{self.realm}", nonce="{self.nonce}", algorithm=MD5, qop="auth"'],
+                )
                 return
         self._dialog.update(answered=headers["call-id"], invite=text)
-        sdp = ("v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=fake\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
-               "m=audio 4000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n")
+        sdp = (
+            "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=fake\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+            "m=audio 4000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n"
+        )
         assert self.transport is not None
         port = self.transport.get_extra_info("sockname")[1]
-        self.reply(addr, headers, "200 OK",
-                   [f"Contact: <sip:fake@127.0.0.1:{port}>", "Content-Type: application/sdp"], body=sdp)
+        self.reply(
+            addr,
+            headers,
+            "200 OK",
+            [f"Contact: <sip:fake@127.0.0.1:{port}>", "Content-Type: application/sdp"],
+            body=sdp,
+        )
 
     async def send_bye(self, addr: tuple[str, int]) -> None:
         await asyncio.sleep(self.bye_after)
@@ -676,20 +768,43 @@ class FakeFeatureServer(asyncio.DatagramProtocol):
         contact = re.search(r"<([^>]+)>", headers["contact"]).group(1)  # type: ignore[union-attr]
         assert self.transport is not None
         port = self.transport.get_extra_info("sockname")[1]
-        lines = [f"BYE {contact} SIP/2.0",
-                 f"Via: SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bK-fake-bye",
-                 f"From: {headers['to']};tag=fake1", f"To: {headers['from']}",
-                 f"Call-ID: {headers['call-id']}", "CSeq: 1 BYE", "Max-Forwards: 70",
-                 "Content-Length: 0", "", ""]
+        lines = [
+            f"BYE {contact} SIP/2.0",
+            f"Via: SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bK-fake-bye",
+            f"From: {headers['to']};tag=fake1",
+            f"To: {headers['from']}",
+            f"Call-ID: {headers['call-id']}",
+            "CSeq: 1 BYE",
+            "Max-Forwards: 70",
+            "Content-Length: 0",
+            "",
+            "",
+        ]
         self.transport.sendto("\r\n".join(lines).encode(), addr)
 
-    def reply(self, addr: tuple[str, int], headers: dict[str, str], status: str, extra: list[str],
-              *, tag: bool = True, body: str = "") -> None:
+    def reply(
+        self,
+        addr: tuple[str, int],
+        headers: dict[str, str],
+        status: str,
+        extra: list[str],
+        *,
+        tag: bool = True,
+        body: str = "",
+    ) -> None:
         to = headers["to"] + (";tag=fake1" if tag else "")
-        lines = [f"SIP/2.0 {status}", f"Via: {headers['via']};received={addr[0]}",
-                 f"From: {headers['from']}", f"To: {to}",
-                 f"Call-ID: {headers['call-id']}", f"CSeq: {headers['cseq']}", *extra,
-                 f"Content-Length: {len(body.encode())}", "", body]
+        lines = [
+            f"SIP/2.0 {status}",
+            f"Via: {headers['via']};received={addr[0]}",
+            f"From: {headers['from']}",
+            f"To: {to}",
+            f"Call-ID: {headers['call-id']}",
+            f"CSeq: {headers['cseq']}",
+            *extra,
+            f"Content-Length: {len(body.encode())}",
+            "",
+            body,
+        ]
         assert self.transport is not None
         self.transport.sendto("\r\n".join(lines).encode(), addr)
 
@@ -708,7 +823,8 @@ async def feature_server() -> AsyncIterator[Callable[..., Awaitable[tuple[FakeFe
         port = free_udp_port()
         transport, protocol = await loop.create_datagram_endpoint(
             lambda: FakeFeatureServer({"agent-ar-1": "s3cret"}, **kwargs),  # type: ignore[arg-type]
-            local_addr=("127.0.0.1", port))
+            local_addr=("127.0.0.1", port),
+        )
         started.append((transport, protocol))
         return protocol, port
 
@@ -719,8 +835,8 @@ async def feature_server() -> AsyncIterator[Callable[..., Awaitable[tuple[FakeFe
 
 
 async def test_dial_feature_code_answers_digest_challenge_and_sees_remote_hangup(
-        phones: Callable[..., AgentPhone],
-        feature_server: Callable[..., Awaitable[tuple[FakeFeatureServer, int]]]) -> None:
+    phones: Callable[..., AgentPhone], feature_server: Callable[..., Awaitable[tuple[FakeFeatureServer, int]]]
+) -> None:
     fake, port = await feature_server(challenge=401, bye_after=1.0)
     phone = phones("agent-ar-1", registrar=("127.0.0.1", port))
     await phone.start()  # the UAS keeps running while the phone dials
@@ -756,8 +872,8 @@ async def test_dial_feature_code_answers_digest_challenge_and_sees_remote_hangup
 
 
 async def test_dial_answers_the_challenge_with_the_password_on_no_sipp_command_line(
-        phones: Callable[..., AgentPhone],
-        feature_server: Callable[..., Awaitable[tuple[FakeFeatureServer, int]]]) -> None:
+    phones: Callable[..., AgentPhone], feature_server: Callable[..., Awaitable[tuple[FakeFeatureServer, int]]]
+) -> None:
     fake, port = await feature_server(challenge=407, bye_after=0.2)
     phone = phones("agent-ar-1", registrar=("127.0.0.1", port))
     await phone.start()
@@ -772,10 +888,12 @@ async def test_dial_answers_the_challenge_with_the_password_on_no_sipp_command_l
 
 
 async def test_dial_with_wrong_password_gets_403_promptly(
-        tmp_path: Path, feature_server: Callable[..., Awaitable[tuple[FakeFeatureServer, int]]]) -> None:
+    tmp_path: Path, feature_server: Callable[..., Awaitable[tuple[FakeFeatureServer, int]]]
+) -> None:
     fake, port = await feature_server(challenge=401)
-    phone = AgentPhone("agent-ar-1", "wrong", registrar=("127.0.0.1", port),
-                       local_port=free_udp_port(), workdir=tmp_path)
+    phone = AgentPhone(
+        "agent-ar-1", "wrong", registrar=("127.0.0.1", port), local_port=free_udp_port(), workdir=tmp_path
+    )
 
     started = time.monotonic()
     result = await phone.dial("*42")
@@ -789,10 +907,12 @@ async def test_dial_with_wrong_password_gets_403_promptly(
 
 
 async def test_dial_challenged_again_after_credentials_gives_up_with_401(
-        tmp_path: Path, feature_server: Callable[..., Awaitable[tuple[FakeFeatureServer, int]]]) -> None:
+    tmp_path: Path, feature_server: Callable[..., Awaitable[tuple[FakeFeatureServer, int]]]
+) -> None:
     fake, port = await feature_server(challenge=401, wrong_digest_status=401)
-    phone = AgentPhone("agent-ar-1", "wrong", registrar=("127.0.0.1", port),
-                       local_port=free_udp_port(), workdir=tmp_path)
+    phone = AgentPhone(
+        "agent-ar-1", "wrong", registrar=("127.0.0.1", port), local_port=free_udp_port(), workdir=tmp_path
+    )
 
     started = time.monotonic()
     result = await phone.dial("*41")
@@ -804,8 +924,9 @@ async def test_dial_challenged_again_after_credentials_gives_up_with_401(
 
 
 async def test_dial_to_dead_port_gives_up_within_answer_timeout(tmp_path: Path) -> None:
-    phone = AgentPhone("agent-ar-1", "s3cret", registrar=("127.0.0.1", free_udp_port()),
-                       local_port=free_udp_port(), workdir=tmp_path)
+    phone = AgentPhone(
+        "agent-ar-1", "s3cret", registrar=("127.0.0.1", free_udp_port()), local_port=free_udp_port(), workdir=tmp_path
+    )
 
     started = time.monotonic()
     result = await asyncio.wait_for(phone.dial("*41", answer_timeout=1.0), timeout=30)
@@ -816,10 +937,12 @@ async def test_dial_to_dead_port_gives_up_within_answer_timeout(tmp_path: Path) 
 
 
 async def test_dial_answers_a_407_proxy_challenge_with_proxy_authorization(
-        tmp_path: Path, feature_server: Callable[..., Awaitable[tuple[FakeFeatureServer, int]]]) -> None:
+    tmp_path: Path, feature_server: Callable[..., Awaitable[tuple[FakeFeatureServer, int]]]
+) -> None:
     fake, port = await feature_server(challenge=407, bye_after=0.2)
-    phone = AgentPhone("agent-ar-1", "s3cret", registrar=("127.0.0.1", port),
-                       local_port=free_udp_port(), workdir=tmp_path)
+    phone = AgentPhone(
+        "agent-ar-1", "s3cret", registrar=("127.0.0.1", port), local_port=free_udp_port(), workdir=tmp_path
+    )
 
     result = await phone.dial("*43")
 
@@ -829,22 +952,24 @@ async def test_dial_answers_a_407_proxy_challenge_with_proxy_authorization(
 
 
 async def test_dial_without_challenge_is_answered_by_the_first_invite(
-        tmp_path: Path, feature_server: Callable[..., Awaitable[tuple[FakeFeatureServer, int]]]) -> None:
+    tmp_path: Path, feature_server: Callable[..., Awaitable[tuple[FakeFeatureServer, int]]]
+) -> None:
     fake, port = await feature_server(challenge=None, bye_after=0.3)
-    phone = AgentPhone("agent-ar-1", "s3cret", registrar=("127.0.0.1", port),
-                       local_port=free_udp_port(), workdir=tmp_path)
+    phone = AgentPhone(
+        "agent-ar-1", "s3cret", registrar=("127.0.0.1", port), local_port=free_udp_port(), workdir=tmp_path
+    )
 
     result = await phone.dial("*44")
 
     assert result.answered and result.remote_hung_up and result.error is None, result
     assert result.challenged is None
     assert len(fake.invites) == 1 and "Authorization" not in fake.invites[0]
-    assert FakeFeatureServer.parse(
-        next(r for r in fake.requests if r.startswith("ACK ")))[1]["cseq"] == "1 ACK"
+    assert FakeFeatureServer.parse(next(r for r in fake.requests if r.startswith("ACK ")))[1]["cseq"] == "1 ACK"
 
 
 async def test_dial_to_a_sipp_uas_without_challenge_hangs_up_locally_or_sees_its_bye(
-        phones: Callable[..., AgentPhone]) -> None:
+    phones: Callable[..., AgentPhone],
+) -> None:
     asterisk = phones("fake-asterisk", talk_seconds=0.5)
     await asterisk.start()
     agent = phones("agent-ar-1", registrar=("127.0.0.1", asterisk.local_port))
@@ -865,16 +990,18 @@ async def test_dial_to_a_sipp_uas_without_challenge_hangs_up_locally_or_sees_its
 
 
 async def test_phone_keeps_answering_calls_while_it_dials(
-        phones: Callable[..., AgentPhone], tmp_path: Path,
-        feature_server: Callable[..., Awaitable[tuple[FakeFeatureServer, int]]]) -> None:
+    phones: Callable[..., AgentPhone],
+    tmp_path: Path,
+    feature_server: Callable[..., Awaitable[tuple[FakeFeatureServer, int]]],
+) -> None:
     _, port = await feature_server(challenge=401, bye_after=1.0)
     phone = phones("agent-ar-1", registrar=("127.0.0.1", port))
     await phone.start()
 
     dialled, incoming = await asyncio.gather(
         phone.dial("*41"),
-        place_call("127.0.0.1", phone.local_port, caller_number="1012", hangup_after=0.3,
-                   workdir=tmp_path / "callers"))
+        place_call("127.0.0.1", phone.local_port, caller_number="1012", hangup_after=0.3, workdir=tmp_path / "callers"),
+    )
 
     assert dialled.answered and dialled.remote_hung_up, dialled
     assert incoming.answered and incoming.error is None, incoming
@@ -883,31 +1010,41 @@ async def test_phone_keeps_answering_calls_while_it_dials(
 
 @pytest.mark.parametrize("extension", ["", "*41;x", "*41@evil", "4 1", "*41]]>", "ك", "*41\n", "a" * 65])
 async def test_dial_refuses_invalid_extensions_before_running_sipp(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, extension: str) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, extension: str
+) -> None:
     async def must_not_run(*args: object, **kwargs: object) -> None:
         raise AssertionError("SIPp must not be started")
 
     monkeypatch.setattr(telephony.sipp.driver, "_run_with_port_retries", must_not_run)
-    phone = AgentPhone("agent-ar-1", "s3cret", registrar=("127.0.0.1", 5060),
-                       local_port=free_udp_port(), workdir=tmp_path / "phone")
+    phone = AgentPhone(
+        "agent-ar-1", "s3cret", registrar=("127.0.0.1", 5060), local_port=free_udp_port(), workdir=tmp_path / "phone"
+    )
 
     with pytest.raises(ValueError, match="extension"):
         await phone.dial(extension)
     with pytest.raises(ValueError, match="extension"):
-        await place_authenticated_call("127.0.0.1", 5060, extension=extension, user="agent-ar-1",
-                                       password="x", workdir=tmp_path / "direct")
+        await place_authenticated_call(
+            "127.0.0.1", 5060, extension=extension, user="agent-ar-1", password="x", workdir=tmp_path / "direct"
+        )
     assert not (tmp_path / "phone").exists() and not (tmp_path / "direct").exists()
 
 
 def test_rendered_dial_scenario_is_well_formed_and_keeps_the_password_out() -> None:
-    text = render_dial_scenario(target_host="127.0.0.1", target_port=5060, extension="*41#",
-                                user="agent-ar-1", hangup_after=None, max_duration=30,
-                                answer_timeout=5)
+    text = render_dial_scenario(
+        target_host="127.0.0.1",
+        target_port=5060,
+        extension="*41#",
+        user="agent-ar-1",
+        hangup_after=None,
+        max_duration=30,
+        answer_timeout=5,
+    )
     ET.fromstring(text.encode())
     assert "{{" not in text
     assert "INVITE sip:*41%23@127.0.0.1:5060 SIP/2.0" in text
     assert re.findall(r"^\s*\[authentication.*$", text, re.MULTILINE) == [
-        '      [authentication username="[field0]" password="[field1]"]']
+        '      [authentication username="[field0]" password="[field1]"]'
+    ]
     assert "CSeq: 1 INVITE" in text and "CSeq: 2 INVITE" in text and "CSeq: 3 BYE" in text
     assert 'auth="true"' in text
     for extension in ("*41", "#", "1234", "queue_ar-1", "A*B#c"):

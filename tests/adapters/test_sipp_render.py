@@ -41,8 +41,14 @@ SCENARIOS = Path(__file__).resolve().parents[2] / "telephony" / "sipp" / "scenar
 
 def call_scenario(**overrides: object) -> str:
     values: dict[str, object] = {
-        "target_host": "127.0.0.1", "target_port": 5060, "number": "151", "caller_number": "1001",
-        "dtmf": [(0.5, "1"), (0, "#")], "hangup_after": None, "max_duration": 30, "answer_timeout": 5,
+        "target_host": "127.0.0.1",
+        "target_port": 5060,
+        "number": "151",
+        "caller_number": "1001",
+        "dtmf": [(0.5, "1"), (0, "#")],
+        "hangup_after": None,
+        "max_duration": 30,
+        "answer_timeout": 5,
     }
     values.update(overrides)
     return render_call_scenario(**values)  # type: ignore[arg-type]
@@ -60,8 +66,12 @@ def as_sent(message_line: str) -> str:
 
 
 def from_lines(scenario: str) -> list[str]:
-    return [line.strip() for message in sip_messages(scenario)
-            for line in message.splitlines() if line.strip().startswith("From:")]
+    return [
+        line.strip()
+        for message in sip_messages(scenario)
+        for line in message.splitlines()
+        if line.strip().startswith("From:")
+    ]
 
 
 # --------------------------------------------------------------------------- rendering
@@ -88,8 +98,17 @@ def test_values_in_sip_messages_are_not_xml_escaped() -> None:
 
 
 def test_every_string_in_a_sip_message_goes_through_the_sipp_filter() -> None:
-    numbers = {"target_port", "registrar_port", "contact_port", "expires", "bye_cseq",
-               "status", "step.cseq", "attempt", "dtmf_duration_ms"}
+    numbers = {
+        "target_port",
+        "registrar_port",
+        "contact_port",
+        "expires",
+        "bye_cseq",
+        "status",
+        "step.cseq",
+        "attempt",
+        "dtmf_duration_ms",
+    }
     unfiltered = []
     for template in sorted(SCENARIOS.iterdir()):
         for cdata in re.findall(r"<!\[CDATA\[(.*?)\]\]>", template.read_text(encoding="utf-8"), re.S):
@@ -108,8 +127,15 @@ def test_values_in_attributes_are_escaped_in_the_entities_sipp_decodes() -> None
     # SIPp's parser knows &amp; &lt; &gt; &quot; only: no numeric references
     assert "&#" not in text and "&apos;" not in text
 
-    dial = render_dial_scenario(target_host="127.0.0.1", target_port=5060, extension="*41",
-                                user="a&b'c", hangup_after=None, max_duration=30, answer_timeout=5)
+    dial = render_dial_scenario(
+        target_host="127.0.0.1",
+        target_port=5060,
+        extension="*41",
+        user="a&b'c",
+        hangup_after=None,
+        max_duration=30,
+        answer_timeout=5,
+    )
     assert ET.fromstring(dial.encode()).get("name") == "hotline dial a&b'c"
     assert all("<sip:a&b'c@[local_ip]>" in line for line in from_lines(dial))
 
@@ -134,8 +160,9 @@ def test_a_missing_value_is_an_error_not_an_empty_string() -> None:
 
 
 def test_the_register_scenario_takes_its_credentials_from_the_injection_file() -> None:
-    text = render_register_scenario(user="doc-1", registrar=("127.0.0.1", 5060), contact_port=30000,
-                                    expires=60, timeout=2)
+    text = render_register_scenario(
+        user="doc-1", registrar=("127.0.0.1", 5060), contact_port=30000, expires=60, timeout=2
+    )
     [challenged, authenticated] = sip_messages(text)
 
     assert "[authentication" not in challenged
@@ -158,16 +185,26 @@ async def wait_for(predicate: object, timeout: float = 5.0) -> None:
 
 @pytestmark_sipp
 async def test_hostile_caller_names_and_numbers_reach_the_phone_exactly(tmp_path: Path) -> None:
-    phone = AgentPhone("doc-ar-paed-1", "s3cret", local_port=free_udp_port(), ring_seconds=0.1,
-                       workdir=tmp_path / "phone")
+    phone = AgentPhone(
+        "doc-ar-paed-1", "s3cret", local_port=free_udp_port(), ring_seconds=0.1, workdir=tmp_path / "phone"
+    )
     callers = {f"30{i:02d}": name for i, name in enumerate(HOSTILE_NAMES)}
     callers["40&1'2$"] = "plain"
     await phone.start()
     try:
-        results = await asyncio.gather(*(
-            place_call("127.0.0.1", phone.local_port, caller_number=number, caller_name=name,
-                       hangup_after=0.1, workdir=tmp_path / "callers")
-            for number, name in callers.items()))
+        results = await asyncio.gather(
+            *(
+                place_call(
+                    "127.0.0.1",
+                    phone.local_port,
+                    caller_number=number,
+                    caller_name=name,
+                    hangup_after=0.1,
+                    workdir=tmp_path / "callers",
+                )
+                for number, name in callers.items()
+            )
+        )
         assert all(r.answered and r.error is None for r in results), [r.error for r in results]
         await wait_for(lambda: len(phone.answered_calls()) == len(callers))
     finally:

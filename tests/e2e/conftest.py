@@ -72,8 +72,18 @@ def _short_profile(target: Path) -> Path:
     data["prompts"]["choose_specialty"] = {"ar": "التخصص", "en": "Specialty"}
     data["prompts"]["option"] = {"ar": "{key}", "en": "{key}"}
     data["prompts"]["invalid"] = {"ar": "عذراً", "en": "Sorry"}
-    for name in ("agent_logged_in", "agent_logged_out", "agent_paused", "agent_unpaused", "agent_failed",
-                 "callback_confirm", "callback_enter", "callback_refused", "callback_booked", "callback_greeting"):
+    for name in (
+        "agent_logged_in",
+        "agent_logged_out",
+        "agent_paused",
+        "agent_unpaused",
+        "agent_failed",
+        "callback_confirm",
+        "callback_enter",
+        "callback_refused",
+        "callback_booked",
+        "callback_greeting",
+    ):
         data["prompts"][name] = {"ar": "تم", "en": "Done"}
     data["prompts"]["callback_offer"] = {"ar": "واحد", "en": "One"}
     # Routing: widening after 5 s so the tests can see it happen, not sooner; more people to choose from.
@@ -83,7 +93,10 @@ def _short_profile(target: Path) -> Path:
     data["seats"]["queues"]["ar-complaints"] = {"morning": 1, "evening": 1, "night": 1}
     # Callbacks: quick to see in a test; the numbers are the default profile's Kuwaiti patterns.
     data["callbacks"].update(
-        offer_after_wait_seconds=0, abandoned_after_seconds=3, retry_after_seconds=[5], max_attempts=2,
+        offer_after_wait_seconds=0,
+        abandoned_after_seconds=3,
+        retry_after_seconds=[5],
+        max_attempts=2,
         capacity_share=1.0,
     )
     data["callbacks"].pop("quiet_hours", None)
@@ -246,8 +259,9 @@ def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
         "HOTLINE_HTTP_PORT": str(http_port),
         "HOTLINE_TRUNK_CONTACT": f"sip:127.0.0.1:{carrier_port}",
     }
-    rig = Rig(workdir, env, sip_port, http_port, db_url, Credentials("", "", {}), ami_port=ami_port,
-              carrier_port=carrier_port)
+    rig = Rig(
+        workdir, env, sip_port, http_port, db_url, Credentials("", "", {}), ami_port=ami_port, carrier_port=carrier_port
+    )
     rig.ami_proxy = TcpProxy(ami_port)
     asterisk = rig._spawn("asterisk", "start", log_name="asterisk.log")
     instance_dir: Path | None = None
@@ -286,8 +300,15 @@ def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
 @pytest_asyncio.fixture
 async def carrier(rig: Rig) -> AsyncIterator[AgentPhone]:
     """The far end of the trunk: answers every call Asterisk sends out (the callbacks)."""
-    phone = AgentPhone("carrier", "-", registrar=("127.0.0.1", rig.sip_port), local_port=rig.carrier_port,
-                       ring_seconds=0.5, talk_seconds=None, workdir=rig.workdir / "carrier")
+    phone = AgentPhone(
+        "carrier",
+        "-",
+        registrar=("127.0.0.1", rig.sip_port),
+        local_port=rig.carrier_port,
+        ring_seconds=0.5,
+        talk_seconds=None,
+        workdir=rig.workdir / "carrier",
+    )
     await phone.start()
     yield phone
     await phone.stop()
@@ -351,8 +372,14 @@ def pg_url() -> Iterator[str]:
 # -- the supervisor console (tests/e2e/test_console.py) -------------------------------------------------------
 
 CONSOLE_PASSWORD = "e2e console password 151"
-CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 @pytest.fixture(scope="session")
@@ -361,9 +388,25 @@ def console_users(rig: Rig) -> dict[str, str]:
     users = {"supervisor": ("e2e-supervisor", "en"), "viewer": ("e2e-viewer", "ar")}
     for role, (name, language) in users.items():
         done = subprocess.run(
-            [sys.executable, "-m", "hotline", "user", "add", name, "--role", role, "--language", language,
-             "--password-stdin"],
-            input=CONSOLE_PASSWORD + "\n", env=rig.env, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60,
+            [
+                sys.executable,
+                "-m",
+                "hotline",
+                "user",
+                "add",
+                name,
+                "--role",
+                role,
+                "--language",
+                language,
+                "--password-stdin",
+            ],
+            input=CONSOLE_PASSWORD + "\n",
+            env=rig.env,
+            cwd=PROJECT_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
         assert done.returncode == 0, done.stdout + done.stderr
     return {role: name for role, (name, _) in users.items()}

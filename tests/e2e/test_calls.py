@@ -59,7 +59,7 @@ async def test_arabic_medical_paediatrics_call_reaches_the_arabic_paediatric_doc
     assert (record.language, record.topic, record.specialty) == ("ar", "medical", "paediatrics")
     assert record.queue == "ar-medical-paediatrics"
     assert record.caller_name == "محمد عبدالله"
-    assert record.caller_name.encode("utf-8") == "محمد عبدالله".encode("utf-8")
+    assert record.caller_name.encode("utf-8") == "محمد عبدالله".encode()
     assert 1.5 <= record.talk_seconds <= 4.0
     assert 0 <= record.wait_seconds < 3.0
     assert record.linkedid and record.hangup_cause is not None
@@ -128,8 +128,19 @@ async def test_caller_with_an_arabic_name_hanging_up_in_the_ivr_is_recorded_with
 
 async def test_hotline_simulate_shows_calls_answered_by_agents(rig):
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "hotline", "simulate", "--callers", "3", "--agents", "5", "--talk-seconds", "1",
-        env=rig.env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        sys.executable,
+        "-m",
+        "hotline",
+        "simulate",
+        "--callers",
+        "3",
+        "--agents",
+        "5",
+        "--talk-seconds",
+        "1",
+        env=rig.env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
     )
     out, _ = await asyncio.wait_for(process.communicate(), 120)
     text = out.decode()

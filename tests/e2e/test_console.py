@@ -143,14 +143,24 @@ async def test_wallboard_under_load_screenshot(rig, phones, chromium, console_us
     await fetch_status(page, "POST", "/api/v1/agents/agent-ar-2/pause", {"reason": "training"})
     dtmf = [(1.0, ARABIC), (0.8, GENERAL)]
     callers = [
-        asyncio.create_task(place_call("127.0.0.1", rig.sip_port, caller_number=f"9655120000{i}", dtmf=dtmf,
-                                       hangup_after=14.0, max_duration=30, workdir=rig.workdir / "callers"))
+        asyncio.create_task(
+            place_call(
+                "127.0.0.1",
+                rig.sip_port,
+                caller_number=f"9655120000{i}",
+                dtmf=dtmf,
+                hangup_after=14.0,
+                max_duration=30,
+                workdir=rig.workdir / "callers",
+            )
+        )
         for i in range(5)
     ]
     try:
         await expect(page.locator('[data-total="on_call"]')).to_have_text("2", timeout=25000)
         await expect(page.locator('tr[data-queue="ar-general"] td[data-field="waiting"]')).not_to_have_text(
-            "0", timeout=15000)
+            "0", timeout=15000
+        )
         waiting = int(await page.locator('[data-total="waiting"]').text_content())
         assert waiting >= 1
         await page.wait_for_timeout(4500)  # the longest wait counts up (a push every 2 s while callers wait)

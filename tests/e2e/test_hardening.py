@@ -52,8 +52,14 @@ class Hotline:
         log = self.workdir / f"run-{self.runs}.log"
         self.logs.append(log)
         with open(log, "ab") as handle:
-            self.process = subprocess.Popen([sys.executable, "-m", "hotline", "run"], env=self.env, cwd=PROJECT_ROOT,
-                                            stdin=subprocess.DEVNULL, stdout=handle, stderr=subprocess.STDOUT)
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "hotline", "run"],
+                env=self.env,
+                cwd=PROJECT_ROOT,
+                stdin=subprocess.DEVNULL,
+                stdout=handle,
+                stderr=subprocess.STDOUT,
+            )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             health = self.health()
@@ -107,25 +113,58 @@ class Hotline:
                 found.append(int(entry.name))
         return found
 
-    def sipp_command(self, scenario: str, *, source: str, caller: str, hold_ms: int = 3000,
-                     timeout: float = 30.0) -> tuple[list[str], Path]:
+    def sipp_command(
+        self, scenario: str, *, source: str, caller: str, hold_ms: int = 3000, timeout: float = 30.0
+    ) -> tuple[list[str], Path]:
         """SIPp placing one call of ``scenario`` from ``source`` (a loopback address), and its log file."""
         self.calls += 1
         prefix = self.workdir / f"sipp-{self.calls}-{scenario}"
         command = [
-            "sipp", f"127.0.0.1:{self.sip_port}", "-sf", str(SCENARIOS / f"{scenario}.xml"), "-s", NUMBER,
-            "-key", "caller", caller, "-i", source, "-p", str(free_udp_port(source)),
-            "-mi", source, "-mp", str(free_udp_port(source)), "-m", "1", "-l", "1", "-d", str(hold_ms),
-            "-recv_timeout", "15000", "-timeout", str(int(timeout)), "-timeout_error", "-nostdin",
-            "-trace_logs", "-log_file", str(prefix.with_suffix(".log")),
-            "-trace_err", "-error_file", str(prefix.with_suffix(".err")),
+            "sipp",
+            f"127.0.0.1:{self.sip_port}",
+            "-sf",
+            str(SCENARIOS / f"{scenario}.xml"),
+            "-s",
+            NUMBER,
+            "-key",
+            "caller",
+            caller,
+            "-i",
+            source,
+            "-p",
+            str(free_udp_port(source)),
+            "-mi",
+            source,
+            "-mp",
+            str(free_udp_port(source)),
+            "-m",
+            "1",
+            "-l",
+            "1",
+            "-d",
+            str(hold_ms),
+            "-recv_timeout",
+            "15000",
+            "-timeout",
+            str(int(timeout)),
+            "-timeout_error",
+            "-nostdin",
+            "-trace_logs",
+            "-log_file",
+            str(prefix.with_suffix(".log")),
+            "-trace_err",
+            "-error_file",
+            str(prefix.with_suffix(".err")),
         ]
         return command, prefix
 
     @staticmethod
     def sipp_log(prefix: Path, output: str = "") -> str:
-        text = "".join(p.read_text(errors="replace") for p in (prefix.with_suffix(".log"), prefix.with_suffix(".err"))
-                       if p.exists())
+        text = "".join(
+            p.read_text(errors="replace")
+            for p in (prefix.with_suffix(".log"), prefix.with_suffix(".err"))
+            if p.exists()
+        )
         return text + output[-2000:]
 
     def sipp(self, scenario: str, *, source: str, caller: str, timeout: float = 30.0) -> tuple[int, str]:
@@ -141,9 +180,20 @@ class Hotline:
 
         root = current_root(Settings.from_env(self.env).cache_dir)
         assert root is not None
-        out = subprocess.run(["chroot", str(root), "/usr/sbin/asterisk", "-C",
-                              f"/hotline/{self.instance}/etc/asterisk.conf", "-rx", "core show channels count"],
-                             capture_output=True, text=True, timeout=15).stdout
+        out = subprocess.run(
+            [
+                "chroot",
+                str(root),
+                "/usr/sbin/asterisk",
+                "-C",
+                f"/hotline/{self.instance}/etc/asterisk.conf",
+                "-rx",
+                "core show channels count",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=15,
+        ).stdout
         return int(out.split(" active call")[0].split()[-1]) if " active call" in out else -1
 
 
@@ -235,8 +285,14 @@ def test_caller_from_the_trunk_address_reaches_the_ivr(hotline: Hotline) -> None
 
 def test_ami_user_may_not_load_modules_but_may_read_queues(hotline: Hotline) -> None:
     ami = hotline.credentials["ami"]
-    refused = asyncio.run(_ami(hotline.ami_port, ami["username"], ami["secret"],
-                               {"Action": "ModuleLoad", "Module": "app_system.so", "LoadType": "load"}))
+    refused = asyncio.run(
+        _ami(
+            hotline.ami_port,
+            ami["username"],
+            ami["secret"],
+            {"Action": "ModuleLoad", "Module": "app_system.so", "LoadType": "load"},
+        )
+    )
     assert refused["Response"] == "Error"
     assert "permission denied" in refused.get("Message", "").lower(), refused
     allowed = asyncio.run(_ami(hotline.ami_port, ami["username"], ami["secret"], {"Action": "QueueStatus"}))
@@ -254,8 +310,15 @@ def test_asterisk_does_not_run_as_root(hotline: Hotline) -> None:
 
 def test_second_run_of_a_running_instance_is_refused_and_leaves_it_alone(hotline: Hotline) -> None:
     before = hotline.asterisk_pids()
-    second = subprocess.run([sys.executable, "-m", "hotline", "run"], env=hotline.env, cwd=PROJECT_ROOT,
-                            stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120)
+    second = subprocess.run(
+        [sys.executable, "-m", "hotline", "run"],
+        env=hotline.env,
+        cwd=PROJECT_ROOT,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert second.returncode != 0
     assert "already running" in second.stderr, second.stdout + second.stderr
     assert hotline.asterisk_pids() == before
@@ -266,10 +329,12 @@ def test_restart_after_a_crash_recovers_keeps_the_call_and_a_stop_leaves_no_aste
     assert hotline.process is not None
     before = hotline.asterisk_pids()
     # A caller is on the line (in the IVR, then the queue: nobody is logged in) when the service dies.
-    command, prefix = hotline.sipp_command("invite_answered", source="127.0.0.1", caller="96550151010",
-                                           hold_ms=20000, timeout=60)
-    caller = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                              text=True)
+    command, prefix = hotline.sipp_command(
+        "invite_answered", source="127.0.0.1", caller="96550151010", hold_ms=20000, timeout=60
+    )
+    caller = subprocess.Popen(
+        command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
     try:
         deadline = time.monotonic() + 20
         while hotline.channels() < 1:

@@ -7,6 +7,7 @@ test. Times come from the phones' and callers' own clocks, never from timed asse
 from __future__ import annotations
 
 import asyncio
+import itertools
 import sys
 import time
 
@@ -23,8 +24,9 @@ ARABIC, PAEDIATRICS_PATH, GENERAL, COMPLAINTS, DELIVERY = "1", ("2", "1"), "4", 
 
 async def call(rig, number: str, digits: tuple[str, ...], **kwargs):
     dtmf = [(1.0, ARABIC)] + [(0.8, d) for d in digits]
-    return await place_call("127.0.0.1", rig.sip_port, caller_number=number, dtmf=dtmf,
-                            workdir=rig.workdir / "callers", **kwargs)
+    return await place_call(
+        "127.0.0.1", rig.sip_port, caller_number=number, dtmf=dtmf, workdir=rig.workdir / "callers", **kwargs
+    )
 
 
 def answered_by(phones, number: str) -> list[str]:
@@ -65,8 +67,11 @@ async def test_of_two_idle_matching_agents_the_one_idle_longer_gets_the_call(rig
     newcomer = await phones("agent-ar-3", talk_seconds=1.0)
     # Barrier: the desk has ranked the newcomer among the free members (a login enters at 99,
     # the band's "cannot take a call now").
-    await rig.wait_for(lambda: _all_ranked(rig, "ar-general", {"agent-ar-1", "agent-ar-3"}), timeout=10,
-                       what="both agents ranked as free")
+    await rig.wait_for(
+        lambda: _all_ranked(rig, "ar-general", {"agent-ar-1", "agent-ar-3"}),
+        timeout=10,
+        what="both agents ranked as free",
+    )
     members = await rig.members("ar-general")
     # What app_queue's own strategy would go by: it points at the newcomer.
     assert members["agent-ar-3"]["LastCall"] == "0" and members["agent-ar-3"]["CallsTaken"] == "0"
@@ -104,9 +109,7 @@ async def test_a_paused_agent_gets_no_calls_within_one_second_of_the_pause(rig, 
     members = await rig.members("ar-general")
     assert members["agent-ar-1"]["Paused"] == "1"
 
-    results = await asyncio.gather(
-        *(call(rig, f"9655110001{i}", (GENERAL,), max_duration=20) for i in range(3))
-    )
+    results = await asyncio.gather(*(call(rig, f"9655110001{i}", (GENERAL,), max_duration=20) for i in range(3)))
     assert all(r.answered for r in results)
     # Every call came after the pause took effect, and none reached the paused agent.
     assert all(r.started_at > paused_at for r in results)
@@ -148,24 +151,36 @@ async def test_a_seat_limit_holds_under_a_burst(rig, phones):
     results = await asyncio.gather(*(call(rig, n, (COMPLAINTS,), max_duration=60) for n in numbers))
 
     assert all(r.answered and r.remote_hung_up for r in results), [r.error for r in results]
-    spans = sorted(
-        (c.at, c.ended_at) for p in agents for c in p.answered_calls() if c.caller_number in numbers
-    )
+    spans = sorted((c.at, c.ended_at) for p in agents for c in p.answered_calls() if c.caller_number in numbers)
     assert len(spans) == 4
-    for (_, end), (start, _) in zip(spans, spans[1:]):
+    for (_, end), (start, _) in itertools.pairwise(spans):
         assert start >= end - 0.05, f"two complaint calls overlapped: {spans}"
 
     # A supervisor raises the seats live: Asterisk's queue membership follows at once.
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "hotline", "seats", "ar-complaints", "2", env=rig.env,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        sys.executable,
+        "-m",
+        "hotline",
+        "seats",
+        "ar-complaints",
+        "2",
+        env=rig.env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
     )
     out, _ = await process.communicate()
     assert process.returncode == 0, out.decode()
     await rig.wait_for(lambda: _active_count(rig, "ar-complaints", 2), timeout=5, what="the second seat")
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "hotline", "seats", "ar-complaints", "1", env=rig.env,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        sys.executable,
+        "-m",
+        "hotline",
+        "seats",
+        "ar-complaints",
+        "1",
+        env=rig.env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
     )
     assert (await process.wait()) == 0
     await rig.wait_for(lambda: _active_count(rig, "ar-complaints", 1), timeout=5, what="back to one seat")

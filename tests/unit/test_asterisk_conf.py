@@ -54,8 +54,16 @@ def umask_022() -> Iterator[None]:
 
 def _instance(root: Path) -> AsteriskInstance:
     settings = SimpleNamespace(
-        instance="unit", cache_dir=root / "cache", sip_host="127.0.0.1", sip_port=5060, ami_port=5038,
-        agi_host="127.0.0.1", agi_port=4573, rtp_start=10000, rtp_end=10999, trunk_match=TRUNK,
+        instance="unit",
+        cache_dir=root / "cache",
+        sip_host="127.0.0.1",
+        sip_port=5060,
+        ami_port=5038,
+        agi_host="127.0.0.1",
+        agi_port=4573,
+        rtp_start=10000,
+        rtp_end=10999,
+        trunk_match=TRUNK,
         trunk_contact="sip:192.0.2.10:5060",
     )
     return AsteriskInstance(root, settings)

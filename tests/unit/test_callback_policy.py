@@ -44,6 +44,8 @@ from cdr.builder import Outcome
 from profiles.model import CallbackRules, QuietHours, load_profile
 from routing.policy import call_priority
 from routing.state import LiveState
+from telephony.ami.message import Message
+from telephony.events import decode_event
 
 ROOT = Path(__file__).parents[2]
 PROFILE = load_profile(ROOT / "profiles" / "moh-151.yaml")
@@ -68,7 +70,7 @@ def rules(**changes):
 
 
 def ev(state, t, event, **headers):
-    state.apply({"Event": event, **headers}, t)
+    state.apply(decode_event(Message({"Event": event, "Timestamp": repr(t), **headers})), t)
 
 
 def login(state, t, pid, *queues, paused=False):

@@ -84,7 +84,7 @@ def test_the_escaped_quotes_of_the_bug_report_are_gone() -> None:
 
 
 def test_a_name_without_backslashes_is_kept_byte_exact() -> None:
-    name = "محمد عبدالله \"x\""  # quotes without escapes: nothing to undo
+    name = 'محمد عبدالله "x"'  # quotes without escapes: nothing to undo
     assert caller_name(name) == name
 
 
@@ -98,7 +98,7 @@ def test_the_unescapers_each_undo_one_layer() -> None:
 
 def test_waiting_callers_in_queue_status_get_the_same_unescaping() -> None:
     (message,) = AMIParser().feed(
-        b'Event: QueueEntry\r\nQueue: ar-general\r\nPosition: 1\r\nUniqueid: w1\r\n'
+        b"Event: QueueEntry\r\nQueue: ar-general\r\nPosition: 1\r\nUniqueid: w1\r\n"
         b'CallerIDName: Abu \\\\\\"Sami\\\\\\"\r\nWait: 4\r\n\r\n'
     )
     entry = parse_event(message)
@@ -110,19 +110,19 @@ def test_waiting_callers_in_queue_status_get_the_same_unescaping() -> None:
 # tests/e2e/test_calls.py::test_callers_display_names_are_stored_as_their_phones_show_them.
 # It is exactly ast_escape_c(sip_display(name)), the model above.
 CAPTURED_FROM_ASTERISK_22 = [
-    (r'Dr. \\\"Who\\\" Smith', 'Dr. "Who" Smith'),
-    (r'\\\"Quoted\\\" whole', '"Quoted" whole'),
-    (r'back\\\\slash', 'back\\slash'),
-    (r'trailing backslash\\\\', 'trailing backslash\\'),
-    (r'a\\\\\\\"b', 'a\\"b'),
-    (r'\\\\\\\\ two', '\\\\ two'),
-    (r'عبد \\\"الله\\\" \\\\ محمد', 'عبد "الله" \\ محمد'),
-    (r'<script>alert(1)</script>', '<script>alert(1)</script>'),
+    (r"Dr. \\\"Who\\\" Smith", 'Dr. "Who" Smith'),
+    (r"\\\"Quoted\\\" whole", '"Quoted" whole'),
+    (r"back\\\\slash", "back\\slash"),
+    (r"trailing backslash\\\\", "trailing backslash\\"),
+    (r"a\\\\\\\"b", 'a\\"b'),
+    (r"\\\\\\\\ two", "\\\\ two"),
+    (r"عبد \\\"الله\\\" \\\\ محمد", 'عبد "الله" \\ محمد'),
+    (r"<script>alert(1)</script>", "<script>alert(1)</script>"),
     (r"Ben & Jerry\'s", "Ben & Jerry's"),
-    (r'Smith, John; Jr.', 'Smith, John; Jr.'),
-    (r'[brackets] ]]> {braces}', '[brackets] ]]> {braces}'),
-    (r'n\\\\n not a newline', 'n\\n not a newline'),
-    (r'${EXTEN} 100% $(x)', '${EXTEN} 100% $(x)'),
+    (r"Smith, John; Jr.", "Smith, John; Jr."),
+    (r"[brackets] ]]> {braces}", "[brackets] ]]> {braces}"),
+    (r"n\\\\n not a newline", "n\\n not a newline"),
+    (r"${EXTEN} 100% $(x)", "${EXTEN} 100% $(x)"),
 ]
 
 

@@ -99,7 +99,9 @@ def test_a_member_event_without_a_field_leaves_it_unknown_and_malformed_numbers_
 
 
 def test_calls_offered_to_members_are_typed() -> None:
-    called, missed = (parse_event(m) for m in ami("""
+    called, missed = (
+        parse_event(m)
+        for m in ami("""
         Event: AgentCalled
         Timestamp: 1011.0
         Channel: PJSIP/trunk-00000001
@@ -117,7 +119,8 @@ def test_calls_offered_to_members_are_typed() -> None:
         MemberName: agent-ar-1
         Interface: PJSIP/agent-ar-1
         RingTime: 15000
-    """))
+    """)
+    )
     assert called == AgentCalled(1011.0, "ar-general", "1700000000.1", "1700000000.1", "agent-ar-1",
                                  "PJSIP/agent-ar-1", "PJSIP/agent-ar-1-00000002")  # fmt: skip
     assert missed == AgentRingNoAnswer(
@@ -144,7 +147,8 @@ def test_varset_and_device_state_are_typed() -> None:
 
 
 def test_queue_status_rows_are_typed_without_a_timestamp() -> None:
-    rows = parse_queue_status(ami("""
+    rows = parse_queue_status(
+        ami("""
         Event: QueueParams
         ActionID: 7
         Queue: ar-general
@@ -190,12 +194,25 @@ def test_queue_status_rows_are_typed_without_a_timestamp() -> None:
         Event: QueueStatusComplete
         ActionID: 7
         EventList: Complete
-    """))
+    """)
+    )
     assert rows == [
         QueueParams("ar-general", 0, "leastrecent", 1, 4, 60, 10, 2, 20, 80.5, 0),
         QueueMember(
-            "ar-general", "agent-ar-2", "PJSIP/agent-ar-2", "PJSIP/agent-ar-2", "dynamic", 0, 0, 0.0, 4000.0,
-            True, 2, True, "break", 0.0,
+            "ar-general",
+            "agent-ar-2",
+            "PJSIP/agent-ar-2",
+            "PJSIP/agent-ar-2",
+            "dynamic",
+            0,
+            0,
+            0.0,
+            4000.0,
+            True,
+            2,
+            True,
+            "break",
+            0.0,
         ),
         QueueEntry("ar-general", 1, "PJSIP/trunk-00000009", "w1", "96550000000", "Sami", 42.0, 3),
     ]

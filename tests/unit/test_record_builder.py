@@ -63,7 +63,7 @@ def test_arabic_caller_name_is_kept_byte_exact() -> None:
     record = only(play(ANSWERED_BY_PAEDIATRICIAN))
 
     assert record.caller_name is not None
-    assert record.caller_name.encode("utf-8") == "محمد عبدالله".encode("utf-8")
+    assert record.caller_name.encode("utf-8") == "محمد عبدالله".encode()
 
 
 def test_agent_leg_newchannel_does_not_start_a_record_even_in_the_hotline_context() -> None:
@@ -77,8 +77,31 @@ def test_agent_leg_newchannel_does_not_start_a_record_even_in_the_hotline_contex
 
 def test_call_from_an_agent_phone_in_another_context_starts_no_record() -> None:
     agent_dials_151 = [
-        {"Event": "Newchannel", "Privilege": "call,all", "Timestamp": "1700000300.000000", "Channel": "PJSIP/dr-salma-00000005", "ChannelState": "4", "ChannelStateDesc": "Ring", "CallerIDNum": "1201", "CallerIDName": "Dr. Salma Haddad", "Context": "hotline-agents", "Exten": "151", "Priority": "1", "Uniqueid": "1700000300.5", "Linkedid": "1700000300.5"},
-        {"Event": "Hangup", "Privilege": "call,all", "Timestamp": "1700000305.000000", "Channel": "PJSIP/dr-salma-00000005", "Uniqueid": "1700000300.5", "Linkedid": "1700000300.5", "Cause": "16", "Cause-txt": "Normal Clearing"},
+        {
+            "Event": "Newchannel",
+            "Privilege": "call,all",
+            "Timestamp": "1700000300.000000",
+            "Channel": "PJSIP/dr-salma-00000005",
+            "ChannelState": "4",
+            "ChannelStateDesc": "Ring",
+            "CallerIDNum": "1201",
+            "CallerIDName": "Dr. Salma Haddad",
+            "Context": "hotline-agents",
+            "Exten": "151",
+            "Priority": "1",
+            "Uniqueid": "1700000300.5",
+            "Linkedid": "1700000300.5",
+        },
+        {
+            "Event": "Hangup",
+            "Privilege": "call,all",
+            "Timestamp": "1700000305.000000",
+            "Channel": "PJSIP/dr-salma-00000005",
+            "Uniqueid": "1700000300.5",
+            "Linkedid": "1700000300.5",
+            "Cause": "16",
+            "Cause-txt": "Normal Clearing",
+        },
     ]
 
     assert play(agent_dials_151) == []
@@ -86,8 +109,30 @@ def test_call_from_an_agent_phone_in_another_context_starts_no_record() -> None:
 
 def test_duplicate_hangup_and_late_agent_complete_add_nothing() -> None:
     late = [
-        {"Event": "Hangup", "Privilege": "call,all", "Timestamp": "1700000200.310000", "Channel": "PJSIP/orange-trunk-00000001", "Uniqueid": "1700000000.1", "Linkedid": "1700000000.1", "Cause": "16", "Cause-txt": "Normal Clearing"},
-        {"Event": "AgentComplete", "Privilege": "agent,all", "Timestamp": "1700000200.400000", "Channel": "PJSIP/orange-trunk-00000001", "Uniqueid": "1700000000.1", "Linkedid": "1700000000.1", "Queue": "ar-med-paediatrics", "MemberName": "Dr. Salma Haddad", "Interface": "PJSIP/dr-salma", "HoldTime": "7", "TalkTime": "180", "Reason": "caller"},
+        {
+            "Event": "Hangup",
+            "Privilege": "call,all",
+            "Timestamp": "1700000200.310000",
+            "Channel": "PJSIP/orange-trunk-00000001",
+            "Uniqueid": "1700000000.1",
+            "Linkedid": "1700000000.1",
+            "Cause": "16",
+            "Cause-txt": "Normal Clearing",
+        },
+        {
+            "Event": "AgentComplete",
+            "Privilege": "agent,all",
+            "Timestamp": "1700000200.400000",
+            "Channel": "PJSIP/orange-trunk-00000001",
+            "Uniqueid": "1700000000.1",
+            "Linkedid": "1700000000.1",
+            "Queue": "ar-med-paediatrics",
+            "MemberName": "Dr. Salma Haddad",
+            "Interface": "PJSIP/dr-salma",
+            "HoldTime": "7",
+            "TalkTime": "180",
+            "Reason": "caller",
+        },
     ]
     builder = RecordBuilder(number=NUMBER, context=CONTEXT)
 
@@ -120,7 +165,9 @@ def test_abandon_without_a_join_seen_falls_back_to_app_queue_hold_time() -> None
 
 
 def test_caller_still_waiting_at_hangup_without_abandon_event_is_abandoned_queue() -> None:
-    no_abandon = [event for event in ABANDONED_IN_QUEUE if event["Event"] not in ("QueueCallerAbandon", "QueueCallerLeave")]
+    no_abandon = [
+        event for event in ABANDONED_IN_QUEUE if event["Event"] not in ("QueueCallerAbandon", "QueueCallerLeave")
+    ]
 
     record = only(play(no_abandon))
 
@@ -130,9 +177,44 @@ def test_caller_still_waiting_at_hangup_without_abandon_event_is_abandoned_queue
 
 def test_caller_hanging_up_during_the_menu_is_abandoned_ivr() -> None:
     log = [
-        {"Event": "Newchannel", "Privilege": "call,all", "Timestamp": "1700002000.000000", "Channel": "PJSIP/orange-trunk-00000020", "ChannelState": "4", "ChannelStateDesc": "Ring", "CallerIDNum": "0795550000", "CallerIDName": "", "Context": "hotline-inbound", "Exten": "151", "Priority": "1", "Uniqueid": "1700002000.20", "Linkedid": "1700002000.20"},
-        {"Event": "Newexten", "Privilege": "dialplan,all", "Timestamp": "1700002000.001000", "Channel": "PJSIP/orange-trunk-00000020", "Context": "hotline-inbound", "Exten": "151", "Priority": "1", "Application": "AGI", "AppData": "agi://127.0.0.1:4573/ivr", "Uniqueid": "1700002000.20", "Linkedid": "1700002000.20"},
-        {"Event": "Hangup", "Privilege": "call,all", "Timestamp": "1700002008.250000", "Channel": "PJSIP/orange-trunk-00000020", "Uniqueid": "1700002000.20", "Linkedid": "1700002000.20", "Cause": "16", "Cause-txt": "Normal Clearing"},
+        {
+            "Event": "Newchannel",
+            "Privilege": "call,all",
+            "Timestamp": "1700002000.000000",
+            "Channel": "PJSIP/orange-trunk-00000020",
+            "ChannelState": "4",
+            "ChannelStateDesc": "Ring",
+            "CallerIDNum": "0795550000",
+            "CallerIDName": "",
+            "Context": "hotline-inbound",
+            "Exten": "151",
+            "Priority": "1",
+            "Uniqueid": "1700002000.20",
+            "Linkedid": "1700002000.20",
+        },
+        {
+            "Event": "Newexten",
+            "Privilege": "dialplan,all",
+            "Timestamp": "1700002000.001000",
+            "Channel": "PJSIP/orange-trunk-00000020",
+            "Context": "hotline-inbound",
+            "Exten": "151",
+            "Priority": "1",
+            "Application": "AGI",
+            "AppData": "agi://127.0.0.1:4573/ivr",
+            "Uniqueid": "1700002000.20",
+            "Linkedid": "1700002000.20",
+        },
+        {
+            "Event": "Hangup",
+            "Privilege": "call,all",
+            "Timestamp": "1700002008.250000",
+            "Channel": "PJSIP/orange-trunk-00000020",
+            "Uniqueid": "1700002000.20",
+            "Linkedid": "1700002000.20",
+            "Cause": "16",
+            "Cause-txt": "Normal Clearing",
+        },
     ]
 
     record = only(play(log))
@@ -145,10 +227,55 @@ def test_caller_hanging_up_during_the_menu_is_abandoned_ivr() -> None:
 
 def test_routed_call_that_never_got_into_a_queue_failed() -> None:
     log = [
-        {"Event": "Newchannel", "Privilege": "call,all", "Timestamp": "1700003000.000000", "Channel": "PJSIP/orange-trunk-00000030", "ChannelState": "4", "ChannelStateDesc": "Ring", "CallerIDNum": "0796660000", "CallerIDName": "Sara", "Context": "hotline-inbound", "Exten": "151", "Priority": "1", "Uniqueid": "1700003000.30", "Linkedid": "1700003000.30"},
-        {"Event": "UserEvent", "Privilege": "user,all", "Timestamp": "1700003020.000000", "Channel": "PJSIP/orange-trunk-00000030", "Uniqueid": "1700003000.30", "Linkedid": "1700003000.30", "UserEvent": "HotlineRoute", "Language": "en", "Topic": "medical", "Specialty": "cardiology", "Queue": "en-med-cardiology", "Result": "OK"},
-        {"Event": "VarSet", "Privilege": "dialplan,all", "Timestamp": "1700003020.010000", "Channel": "PJSIP/orange-trunk-00000030", "Variable": "QUEUESTATUS", "Value": "JOINEMPTY", "Uniqueid": "1700003000.30", "Linkedid": "1700003000.30"},
-        {"Event": "Hangup", "Privilege": "call,all", "Timestamp": "1700003021.000000", "Channel": "PJSIP/orange-trunk-00000030", "Uniqueid": "1700003000.30", "Linkedid": "1700003000.30", "Cause": "16", "Cause-txt": "Normal Clearing"},
+        {
+            "Event": "Newchannel",
+            "Privilege": "call,all",
+            "Timestamp": "1700003000.000000",
+            "Channel": "PJSIP/orange-trunk-00000030",
+            "ChannelState": "4",
+            "ChannelStateDesc": "Ring",
+            "CallerIDNum": "0796660000",
+            "CallerIDName": "Sara",
+            "Context": "hotline-inbound",
+            "Exten": "151",
+            "Priority": "1",
+            "Uniqueid": "1700003000.30",
+            "Linkedid": "1700003000.30",
+        },
+        {
+            "Event": "UserEvent",
+            "Privilege": "user,all",
+            "Timestamp": "1700003020.000000",
+            "Channel": "PJSIP/orange-trunk-00000030",
+            "Uniqueid": "1700003000.30",
+            "Linkedid": "1700003000.30",
+            "UserEvent": "HotlineRoute",
+            "Language": "en",
+            "Topic": "medical",
+            "Specialty": "cardiology",
+            "Queue": "en-med-cardiology",
+            "Result": "OK",
+        },
+        {
+            "Event": "VarSet",
+            "Privilege": "dialplan,all",
+            "Timestamp": "1700003020.010000",
+            "Channel": "PJSIP/orange-trunk-00000030",
+            "Variable": "QUEUESTATUS",
+            "Value": "JOINEMPTY",
+            "Uniqueid": "1700003000.30",
+            "Linkedid": "1700003000.30",
+        },
+        {
+            "Event": "Hangup",
+            "Privilege": "call,all",
+            "Timestamp": "1700003021.000000",
+            "Channel": "PJSIP/orange-trunk-00000030",
+            "Uniqueid": "1700003000.30",
+            "Linkedid": "1700003000.30",
+            "Cause": "16",
+            "Cause-txt": "Normal Clearing",
+        },
     ]
 
     record = only(play(log))
@@ -161,11 +288,67 @@ def test_routed_call_that_never_got_into_a_queue_failed() -> None:
 
 def test_caller_who_left_the_queue_unanswered_failed() -> None:
     log = [
-        {"Event": "Newchannel", "Privilege": "call,all", "Timestamp": "1700004000.000000", "Channel": "PJSIP/orange-trunk-00000040", "ChannelState": "4", "ChannelStateDesc": "Ring", "CallerIDNum": "0797770000", "CallerIDName": "Omar", "Context": "hotline-inbound", "Exten": "151", "Priority": "1", "Uniqueid": "1700004000.40", "Linkedid": "1700004000.40"},
-        {"Event": "UserEvent", "Privilege": "user,all", "Timestamp": "1700004010.000000", "Channel": "PJSIP/orange-trunk-00000040", "Uniqueid": "1700004000.40", "Linkedid": "1700004000.40", "UserEvent": "HotlineRoute", "Language": "ar", "Topic": "information", "Specialty": "", "Queue": "ar-general", "Result": "OK"},
-        {"Event": "QueueCallerJoin", "Privilege": "agent,all", "Timestamp": "1700004010.100000", "Channel": "PJSIP/orange-trunk-00000040", "Uniqueid": "1700004000.40", "Linkedid": "1700004000.40", "Queue": "ar-general", "Position": "1", "Count": "1"},
-        {"Event": "QueueCallerLeave", "Privilege": "agent,all", "Timestamp": "1700004310.100000", "Channel": "PJSIP/orange-trunk-00000040", "Uniqueid": "1700004000.40", "Linkedid": "1700004000.40", "Queue": "ar-general", "Position": "1", "Count": "0"},
-        {"Event": "Hangup", "Privilege": "call,all", "Timestamp": "1700004315.000000", "Channel": "PJSIP/orange-trunk-00000040", "Uniqueid": "1700004000.40", "Linkedid": "1700004000.40", "Cause": "16", "Cause-txt": "Normal Clearing"},
+        {
+            "Event": "Newchannel",
+            "Privilege": "call,all",
+            "Timestamp": "1700004000.000000",
+            "Channel": "PJSIP/orange-trunk-00000040",
+            "ChannelState": "4",
+            "ChannelStateDesc": "Ring",
+            "CallerIDNum": "0797770000",
+            "CallerIDName": "Omar",
+            "Context": "hotline-inbound",
+            "Exten": "151",
+            "Priority": "1",
+            "Uniqueid": "1700004000.40",
+            "Linkedid": "1700004000.40",
+        },
+        {
+            "Event": "UserEvent",
+            "Privilege": "user,all",
+            "Timestamp": "1700004010.000000",
+            "Channel": "PJSIP/orange-trunk-00000040",
+            "Uniqueid": "1700004000.40",
+            "Linkedid": "1700004000.40",
+            "UserEvent": "HotlineRoute",
+            "Language": "ar",
+            "Topic": "information",
+            "Specialty": "",
+            "Queue": "ar-general",
+            "Result": "OK",
+        },
+        {
+            "Event": "QueueCallerJoin",
+            "Privilege": "agent,all",
+            "Timestamp": "1700004010.100000",
+            "Channel": "PJSIP/orange-trunk-00000040",
+            "Uniqueid": "1700004000.40",
+            "Linkedid": "1700004000.40",
+            "Queue": "ar-general",
+            "Position": "1",
+            "Count": "1",
+        },
+        {
+            "Event": "QueueCallerLeave",
+            "Privilege": "agent,all",
+            "Timestamp": "1700004310.100000",
+            "Channel": "PJSIP/orange-trunk-00000040",
+            "Uniqueid": "1700004000.40",
+            "Linkedid": "1700004000.40",
+            "Queue": "ar-general",
+            "Position": "1",
+            "Count": "0",
+        },
+        {
+            "Event": "Hangup",
+            "Privilege": "call,all",
+            "Timestamp": "1700004315.000000",
+            "Channel": "PJSIP/orange-trunk-00000040",
+            "Uniqueid": "1700004000.40",
+            "Linkedid": "1700004000.40",
+            "Cause": "16",
+            "Cause-txt": "Normal Clearing",
+        },
     ]
 
     record = only(play(log))
@@ -177,13 +360,94 @@ def test_caller_who_left_the_queue_unanswered_failed() -> None:
 
 def test_caller_requeued_into_the_default_queue_is_recorded_on_the_last_queue_with_wait_from_first_join() -> None:
     log = [
-        {"Event": "Newchannel", "Privilege": "call,all", "Timestamp": "1700005000.000000", "Channel": "PJSIP/orange-trunk-00000050", "ChannelState": "4", "ChannelStateDesc": "Ring", "CallerIDNum": "0798880000", "CallerIDName": "Huda", "Context": "hotline-inbound", "Exten": "151", "Priority": "1", "Uniqueid": "1700005000.50", "Linkedid": "1700005000.50"},
-        {"Event": "UserEvent", "Privilege": "user,all", "Timestamp": "1700005015.000000", "Channel": "PJSIP/orange-trunk-00000050", "Uniqueid": "1700005000.50", "Linkedid": "1700005000.50", "UserEvent": "HotlineRoute", "Language": "ar", "Topic": "medical", "Specialty": "paediatrics", "Queue": "ar-med-paediatrics", "Result": "OK"},
-        {"Event": "QueueCallerJoin", "Privilege": "agent,all", "Timestamp": "1700005015.100000", "Channel": "PJSIP/orange-trunk-00000050", "Uniqueid": "1700005000.50", "Linkedid": "1700005000.50", "Queue": "ar-med-paediatrics", "Position": "1", "Count": "1"},
-        {"Event": "QueueCallerLeave", "Privilege": "agent,all", "Timestamp": "1700005135.100000", "Channel": "PJSIP/orange-trunk-00000050", "Uniqueid": "1700005000.50", "Linkedid": "1700005000.50", "Queue": "ar-med-paediatrics", "Position": "1", "Count": "0"},
-        {"Event": "QueueCallerJoin", "Privilege": "agent,all", "Timestamp": "1700005135.200000", "Channel": "PJSIP/orange-trunk-00000050", "Uniqueid": "1700005000.50", "Linkedid": "1700005000.50", "Queue": "hotline-default", "Position": "2", "Count": "2"},
-        {"Event": "AgentConnect", "Privilege": "agent,all", "Timestamp": "1700005165.100000", "Channel": "PJSIP/orange-trunk-00000050", "Uniqueid": "1700005000.50", "Linkedid": "1700005000.50", "DestChannel": "PJSIP/nurse-rana-00000051", "DestUniqueid": "1700005160.51", "DestLinkedid": "1700005000.50", "Queue": "hotline-default", "MemberName": "Nurse Rana", "Interface": "PJSIP/nurse-rana", "HoldTime": "30", "RingTime": "5"},
-        {"Event": "Hangup", "Privilege": "call,all", "Timestamp": "1700005225.100000", "Channel": "PJSIP/orange-trunk-00000050", "Uniqueid": "1700005000.50", "Linkedid": "1700005000.50", "Cause": "16", "Cause-txt": "Normal Clearing"},
+        {
+            "Event": "Newchannel",
+            "Privilege": "call,all",
+            "Timestamp": "1700005000.000000",
+            "Channel": "PJSIP/orange-trunk-00000050",
+            "ChannelState": "4",
+            "ChannelStateDesc": "Ring",
+            "CallerIDNum": "0798880000",
+            "CallerIDName": "Huda",
+            "Context": "hotline-inbound",
+            "Exten": "151",
+            "Priority": "1",
+            "Uniqueid": "1700005000.50",
+            "Linkedid": "1700005000.50",
+        },
+        {
+            "Event": "UserEvent",
+            "Privilege": "user,all",
+            "Timestamp": "1700005015.000000",
+            "Channel": "PJSIP/orange-trunk-00000050",
+            "Uniqueid": "1700005000.50",
+            "Linkedid": "1700005000.50",
+            "UserEvent": "HotlineRoute",
+            "Language": "ar",
+            "Topic": "medical",
+            "Specialty": "paediatrics",
+            "Queue": "ar-med-paediatrics",
+            "Result": "OK",
+        },
+        {
+            "Event": "QueueCallerJoin",
+            "Privilege": "agent,all",
+            "Timestamp": "1700005015.100000",
+            "Channel": "PJSIP/orange-trunk-00000050",
+            "Uniqueid": "1700005000.50",
+            "Linkedid": "1700005000.50",
+            "Queue": "ar-med-paediatrics",
+            "Position": "1",
+            "Count": "1",
+        },
+        {
+            "Event": "QueueCallerLeave",
+            "Privilege": "agent,all",
+            "Timestamp": "1700005135.100000",
+            "Channel": "PJSIP/orange-trunk-00000050",
+            "Uniqueid": "1700005000.50",
+            "Linkedid": "1700005000.50",
+            "Queue": "ar-med-paediatrics",
+            "Position": "1",
+            "Count": "0",
+        },
+        {
+            "Event": "QueueCallerJoin",
+            "Privilege": "agent,all",
+            "Timestamp": "1700005135.200000",
+            "Channel": "PJSIP/orange-trunk-00000050",
+            "Uniqueid": "1700005000.50",
+            "Linkedid": "1700005000.50",
+            "Queue": "hotline-default",
+            "Position": "2",
+            "Count": "2",
+        },
+        {
+            "Event": "AgentConnect",
+            "Privilege": "agent,all",
+            "Timestamp": "1700005165.100000",
+            "Channel": "PJSIP/orange-trunk-00000050",
+            "Uniqueid": "1700005000.50",
+            "Linkedid": "1700005000.50",
+            "DestChannel": "PJSIP/nurse-rana-00000051",
+            "DestUniqueid": "1700005160.51",
+            "DestLinkedid": "1700005000.50",
+            "Queue": "hotline-default",
+            "MemberName": "Nurse Rana",
+            "Interface": "PJSIP/nurse-rana",
+            "HoldTime": "30",
+            "RingTime": "5",
+        },
+        {
+            "Event": "Hangup",
+            "Privilege": "call,all",
+            "Timestamp": "1700005225.100000",
+            "Channel": "PJSIP/orange-trunk-00000050",
+            "Uniqueid": "1700005000.50",
+            "Linkedid": "1700005000.50",
+            "Cause": "16",
+            "Cause-txt": "Normal Clearing",
+        },
     ]
 
     record = only(play(log))
@@ -263,7 +527,13 @@ def test_parse_event_reads_header_names_case_insensitively() -> None:
     "headers",
     [
         {"Event": "Newexten", "Timestamp": "1700000000.0", "Uniqueid": "1.1", "Linkedid": "1.1"},
-        {"Event": "UserEvent", "Timestamp": "1700000000.0", "UserEvent": "SomethingElse", "Uniqueid": "1.1", "Linkedid": "1.1"},
+        {
+            "Event": "UserEvent",
+            "Timestamp": "1700000000.0",
+            "UserEvent": "SomethingElse",
+            "Uniqueid": "1.1",
+            "Linkedid": "1.1",
+        },
         {"Response": "Success", "Message": "Authentication accepted"},
     ],
     ids=["unused-event", "other-user-event", "not-an-event"],
@@ -314,12 +584,60 @@ def test_an_inbound_call_is_of_kind_inbound() -> None:
 
 def test_a_caller_who_books_a_callback_leaves_the_queue_as_abandoned_not_failed() -> None:
     log: AmiLog = [
-        {"Event": "Newchannel", "Timestamp": "1700200000.0", "Channel": "PJSIP/trunk-01", "CallerIDNum": "55123456", "CallerIDName": "", "Context": "hotline-inbound", "Exten": "151", "Uniqueid": "1700200000.1", "Linkedid": "1700200000.1"},
-        {"Event": "UserEvent", "Timestamp": "1700200010.0", "Uniqueid": "1700200000.1", "Linkedid": "1700200000.1", "UserEvent": "HotlineRoute", "Language": "ar", "Topic": "general", "Specialty": "", "Queue": "ar-general", "Result": "OK"},
-        {"Event": "QueueCallerJoin", "Timestamp": "1700200010.1", "Queue": "ar-general", "Uniqueid": "1700200000.1", "Linkedid": "1700200000.1", "Position": "3"},
-        {"Event": "QueueCallerLeave", "Timestamp": "1700200040.1", "Queue": "ar-general", "Uniqueid": "1700200000.1", "Linkedid": "1700200000.1", "Position": "3"},
-        {"Event": "UserEvent", "Timestamp": "1700200052.0", "Uniqueid": "1700200000.1", "Linkedid": "1700200000.1", "UserEvent": "HotlineCallbackBooked"},
-        {"Event": "Hangup", "Timestamp": "1700200055.0", "Uniqueid": "1700200000.1", "Linkedid": "1700200000.1", "Cause": "16", "Cause-txt": "Normal Clearing"},
+        {
+            "Event": "Newchannel",
+            "Timestamp": "1700200000.0",
+            "Channel": "PJSIP/trunk-01",
+            "CallerIDNum": "55123456",
+            "CallerIDName": "",
+            "Context": "hotline-inbound",
+            "Exten": "151",
+            "Uniqueid": "1700200000.1",
+            "Linkedid": "1700200000.1",
+        },
+        {
+            "Event": "UserEvent",
+            "Timestamp": "1700200010.0",
+            "Uniqueid": "1700200000.1",
+            "Linkedid": "1700200000.1",
+            "UserEvent": "HotlineRoute",
+            "Language": "ar",
+            "Topic": "general",
+            "Specialty": "",
+            "Queue": "ar-general",
+            "Result": "OK",
+        },
+        {
+            "Event": "QueueCallerJoin",
+            "Timestamp": "1700200010.1",
+            "Queue": "ar-general",
+            "Uniqueid": "1700200000.1",
+            "Linkedid": "1700200000.1",
+            "Position": "3",
+        },
+        {
+            "Event": "QueueCallerLeave",
+            "Timestamp": "1700200040.1",
+            "Queue": "ar-general",
+            "Uniqueid": "1700200000.1",
+            "Linkedid": "1700200000.1",
+            "Position": "3",
+        },
+        {
+            "Event": "UserEvent",
+            "Timestamp": "1700200052.0",
+            "Uniqueid": "1700200000.1",
+            "Linkedid": "1700200000.1",
+            "UserEvent": "HotlineCallbackBooked",
+        },
+        {
+            "Event": "Hangup",
+            "Timestamp": "1700200055.0",
+            "Uniqueid": "1700200000.1",
+            "Linkedid": "1700200000.1",
+            "Cause": "16",
+            "Cause-txt": "Normal Clearing",
+        },
     ]
     record = only(play(log))
     assert record.outcome is Outcome.ABANDONED_QUEUE
@@ -332,8 +650,14 @@ def test_events_the_builder_has_no_rule_for_change_nothing() -> None:
     play(ANSWERED_BY_PAEDIATRICIAN[:3], builder)
     others = [
         {"Event": "QueueMemberAdded", "Timestamp": "1700000001.0", "Queue": "ar-general", "MemberName": "agent-ar-1"},
-        {"Event": "AgentRingNoAnswer", "Timestamp": "1700000002.0", "Queue": "ar-general", "MemberName": "agent-ar-1",
-         "Uniqueid": "1700000000.1", "Linkedid": "1700000000.1"},
+        {
+            "Event": "AgentRingNoAnswer",
+            "Timestamp": "1700000002.0",
+            "Queue": "ar-general",
+            "MemberName": "agent-ar-1",
+            "Uniqueid": "1700000000.1",
+            "Linkedid": "1700000000.1",
+        },
         {"Event": "QueueEntry", "Queue": "ar-general", "Uniqueid": "1700000000.1", "Wait": "3"},
     ]
     events = [parse_event(headers) for headers in others]

@@ -277,7 +277,8 @@ def test_the_higher_priority_caller_gets_the_free_person_first():
     )
     decisions = decide(state.snapshot(1005.0), PROFILE, 1005.0)
     assert [(c.uniqueid, c.person_id) for c in decisions.choices] == [
-        ("late-callback", "agent-ar-1"), ("early-normal", None)
+        ("late-callback", "agent-ar-1"),
+        ("early-normal", None),
     ]
 
 
@@ -361,7 +362,8 @@ def test_seats_follow_the_shift_and_a_live_override_raises_or_lowers_them():
     apply_decisions(state, raised, NIGHT)
     lowered = decide(state.snapshot(NIGHT), profile, NIGHT, {queue: 1})
     assert [(p.person_id, p.paused, p.reason) for p in lowered.pauses] == [
-        ("doc-ar-paed-2", True, "no-seat"), ("doc-ar-paed-3", True, "no-seat")
+        ("doc-ar-paed-2", True, "no-seat"),
+        ("doc-ar-paed-3", True, "no-seat"),
     ]
     apply_decisions(state, lowered, NIGHT)
     assert unpaused(state.snapshot(NIGHT), queue) == ["doc-ar-paed-1"]

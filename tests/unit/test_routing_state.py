@@ -486,7 +486,9 @@ def test_unknown_events_and_malformed_numbers_never_raise():
         },
         50.0,
     )
-    apply_raw(state, {"Event": "AgentComplete", "Queue": "ar-general", "MemberName": "agent-ar-1", "TalkTime": "x"}, 60.0)
+    apply_raw(
+        state, {"Event": "AgentComplete", "Queue": "ar-general", "MemberName": "agent-ar-1", "TalkTime": "x"}, 60.0
+    )
     apply_raw(state, {"Event": "QueueCallerJoin", "Queue": "ar-general", "Uniqueid": "u", "Position": "1e400"}, 61.0)
     apply_raw(state, {"Event": "QueueMemberRemoved", "MemberName": "agent-ar-1"}, 62.0)  # no Queue
     apply_raw(state, {"Event": "AgentCalled", "MemberName": "nobody"}, 62.0)
@@ -662,7 +664,9 @@ def test_snapshot_is_immutable_and_rebuilds_only_changed_people():
         first.at = 0.0
     with pytest.raises(TypeError):
         first.people["x"] = None
-    apply_raw(state, {"Event": "AgentCalled", "Queue": "ar-general", "MemberName": "agent-ar-2", "Uniqueid": "u"}, 1002.0)
+    apply_raw(
+        state, {"Event": "AgentCalled", "Queue": "ar-general", "MemberName": "agent-ar-2", "Uniqueid": "u"}, 1002.0
+    )
     second = state.snapshot(1002.0)
     assert second.people["agent-ar-1"] is first.people["agent-ar-1"]
     assert second.people["agent-ar-2"] is not first.people["agent-ar-2"]
@@ -676,12 +680,3 @@ def test_the_known_people_may_be_given_as_a_profile():
     profile = SimpleNamespace(people=[SimpleNamespace(id="agent-ar-1")])
     state = play(LiveState(profile, wrapup_seconds=5), LOGIN_AR1 + LOGIN_AR1.replace("agent-ar-1", "agent-ar-2"))
     assert set(state.snapshot(1001.0).people) == {"agent-ar-1"}
-
-
-def test_raw_messages_are_typed_by_the_boundary_parser_and_give_the_same_state():
-    # The transitional shim of LiveState.apply: delete this test with the shim.
-    from_typed = play(fresh(), LOGIN_AR1 + CALL_1)
-    from_raw = fresh()
-    for message in ami(LOGIN_AR1 + CALL_1):
-        from_raw.apply(message, float(message["Timestamp"]))  # transitional path
-    assert from_raw.snapshot(1020.0) == from_typed.snapshot(1020.0)

@@ -33,8 +33,13 @@ LOADS = [1.0, 2.5, 7.3, 10.0, 24.0, 50.0, 99.5, 180.0, 333.3, 500.0]
 
 def _pyworkforce(traffic: float, aht_seconds: float = 180.0, target_seconds: float = 20.0, shrinkage: float = 0.0):
     # pyworkforce works in minutes: intensity = transactions / interval * aht
-    return ErlangC(transactions=traffic * 30 / (aht_seconds / 60), aht=aht_seconds / 60, asa=target_seconds / 60,
-                   interval=30, shrinkage=shrinkage)
+    return ErlangC(
+        transactions=traffic * 30 / (aht_seconds / 60),
+        aht=aht_seconds / 60,
+        asa=target_seconds / 60,
+        interval=30,
+        shrinkage=shrinkage,
+    )
 
 
 # -- Erlang B -----------------------------------------------------------------------------------
@@ -142,7 +147,9 @@ def test_erlang_a_with_endless_patience_is_erlang_c(traffic: float) -> None:
     assert res.waiting_probability == pytest.approx(ref.waiting_probability(n), rel=1e-6)
     assert res.service_level == pytest.approx(ref.service_level(n), rel=1e-6)
     assert res.abandon_probability == pytest.approx(0.0, abs=1e-5)
-    assert agents_needed_erlang_a(traffic / 180, 180, 1e9, 0.8, 20).agents == agents_needed(traffic, 180, 0.8, 20).agents
+    assert (
+        agents_needed_erlang_a(traffic / 180, 180, 1e9, 0.8, 20).agents == agents_needed(traffic, 180, 0.8, 20).agents
+    )
 
 
 def _simulate(n: int, lam: float, aht: float, patience: float, target: float, calls: int, seed: int):
@@ -192,8 +199,21 @@ def _run(argv: list[str]) -> tuple[int | None, str, str]:
 
 
 def test_cli_staffing_prints_people_and_seats() -> None:
-    code, out, _ = _run(["staffing", "--calls", "100", "--interval-minutes", "30", "--aht", "180",
-                         "--service-level", "80/20", "--shrinkage", "0.3"])
+    code, out, _ = _run(
+        [
+            "staffing",
+            "--calls",
+            "100",
+            "--interval-minutes",
+            "30",
+            "--aht",
+            "180",
+            "--service-level",
+            "80/20",
+            "--shrinkage",
+            "0.3",
+        ]
+    )
     assert code == 0
     assert "traffic: 10.00 Erlangs" in out
     assert "people needed: 14" in out
@@ -201,11 +221,37 @@ def test_cli_staffing_prints_people_and_seats() -> None:
 
 
 def test_cli_staffing_erlang_a_needs_patience_and_uses_it() -> None:
-    code, _, err = _run(["staffing", "--calls", "100", "--interval-minutes", "30", "--aht", "180",
-                         "--service-level", "80/20", "--erlang-a"])
+    code, _, err = _run(
+        [
+            "staffing",
+            "--calls",
+            "100",
+            "--interval-minutes",
+            "30",
+            "--aht",
+            "180",
+            "--service-level",
+            "80/20",
+            "--erlang-a",
+        ]
+    )
     assert code == 2 and "--patience" in err
-    code, out, _ = _run(["staffing", "--calls", "100", "--interval-minutes", "30", "--aht", "180",
-                         "--service-level", "80/20", "--erlang-a", "--patience", "60"])
+    code, out, _ = _run(
+        [
+            "staffing",
+            "--calls",
+            "100",
+            "--interval-minutes",
+            "30",
+            "--aht",
+            "180",
+            "--service-level",
+            "80/20",
+            "--erlang-a",
+            "--patience",
+            "60",
+        ]
+    )
     assert code == 0 and "Erlang A" in out and "abandoned" in out
 
 
