@@ -26,7 +26,8 @@ from routing.queues import build_queues
 from routing.state import LiveState
 from storage.engine import upgrade
 from telephony.ami.client import AMIClient
-from telephony.events import OriginateResponse
+from telephony.ami.message import Message
+from telephony.events import OriginateResponse, decode_event
 
 PROFILE = load_profile(Path(__file__).parents[2] / "profiles" / "moh-151.yaml")
 NOON = datetime(2021, 3, 10, 9, 0, tzinfo=UTC).timestamp()  # 12:00 in Kuwait: outside the quiet hours
@@ -47,7 +48,7 @@ class Desk:
         self.queues = {q.name for q in build_queues(PROFILE)}
 
     def event(self, t: float, event: str, **headers: str) -> None:
-        self.state.apply({"Event": event, **headers}, t)
+        self.state.apply(decode_event(Message({"Event": event, "Timestamp": repr(t), **headers})), t)
 
     def login(self, t: float, person: str, *queues: str) -> None:
         for queue in queues:
