@@ -16,46 +16,50 @@ Mounted by ``hotline.service.build_app`` with :func:`setup_console`. Access:
   closes the live feeds concerned;
 * behind a TLS proxy, ``public_origin`` (``HOTLINE_PUBLIC_ORIGIN``) is the only Origin accepted.
 
-Bodies and answers of /api/v1 are the pydantic models of ``console.api_models``; ``console.openapi``
-lists the operations (registered here from that list) and generates the OpenAPI document from them.
+/api/v1 is an aiohttp sub-application made of operations (``restapi.http.Operation``): the console's own
+(:data:`OPERATIONS`: session, me, users, tokens, audit, wallboard, live; bodies and answers in
+``console.api_models``) and the features' (``routing.http``, ``callbacks.http``, ``cdr.http``), whose handlers
+are bound to the feature's service. The console's middleware signs each request in, applies CSRF and the
+roles the operation declares, and hands feature handlers the acting user with an audit that writes
+``audit_log`` (``restapi.http.ACTOR``). ``console.openapi`` generates the OpenAPI document from the operations.
 """
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import json
 import logging
 import os
-import re
 import secrets
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import UTC, date, datetime, timedelta
-from datetime import time as clock_time
+from collections.abc import AsyncIterator, Iterable
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 import jinja2
 from aiohttp import WSMsgType, web
 
+from callbacks import http as callbacks_http
 from callbacks.service import CallbackService
-from cdr.reports import ReportParams, build_report, report_to_dict
+from cdr import http as cdr_http
 from cdr.service import RecordService
 from console import api_models as m
 from console import i18n
-from console.api_models import BodyError, dump, parse
 from console.db import SESSION_HOURS, ConsoleError, ConsoleStore, Session, Token, User, digest
 from console.hub import LiveClient, LiveHub
-from console.openapi import OPERATIONS, document
+from console.openapi import document
 from console.throttle import LoginThrottle
 from profiles.model import Profile
-from routing.queues import build_queues
-from routing.service import AgentDesk, AgentDeskError
+from restapi.http import ACTOR, Actor, Operation, body_of, error, path_param, query_param, reply
+from restapi.models import BodyError
+from routing import http as routing_http
+from routing.service import AgentDesk
 from routing.state import PersonState
 from telephony.ami.client import AMIClient
-from telephony.names import queue_name
 
 log = logging.getLogger(__name__)
 
@@ -63,20 +67,14 @@ HERE = Path(__file__).resolve().parent
 COOKIE = "hotline_console"
 CSRF_HEADER = "X-CSRF-Token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-AGENT_ACTIONS = ("login", "logout", "pause", "unpause")
-CALLBACK_ACTIONS = ("cancel", "reschedule", "call-now")
+API = "/api/v1"
 PAGES = ("/", "/agents", "/queues", "/callbacks", "/reports")
-PUBLIC = {("GET", "/login"), ("POST", "/login"), ("GET", "/api/v1/openapi.json"), ("POST", "/api/v1/session")}
-# Changes every signed-in user may make, whatever the role (their own session and language).
-ANY_ROLE = {
-    ("DELETE", "/api/v1/session"),
-    ("PUT", "/api/v1/me/language"),
-    ("PUT", "/api/v1/me/password"),
-    ("POST", "/logout"),
-}
-SL_SECONDS = 20.0
+# The pages' routes open to all, and the pages' changes every signed-in user may make, whatever the role; the
+# API's are its operations' (``public``, ``any_role``).
+PUBLIC_PAGES = frozenset({("GET", "/login"), ("POST", "/login")})
+ANY_ROLE_PAGES = frozenset({("POST", "/logout")})
+SL_SECONDS = cdr_http.SL_SECONDS
 CACHE_SECONDS = 5.0
-_ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
@@ -120,10 +118,6 @@ class Principal:
 LOCAL_ADMIN = User(id=0, name="local admin", role="supervisor", language="en")
 
 
-def error(status: type[web.HTTPException], message: str) -> web.HTTPException:
-    return status(text=json.dumps({"error": message}), content_type="application/json")
-
-
 class Console:
     """The console's state: its store, the live hub and the pages; built with no I/O, started by console_ctx."""
 
@@ -136,6 +130,20 @@ class Console:
         self.templates = jinja2.Environment(
             loader=jinja2.PackageLoader("console", "templates"), autoescape=True, undefined=jinja2.StrictUndefined
         )
+        #: Every operation of /api/v1: the console's own, then the features', bound to their services.
+        self.operations: tuple[Operation, ...] = (
+            *OPERATIONS,
+            *routing_http.routes(backend.desk),
+            *callbacks_http.routes(backend.callbacks),
+            *cdr_http.routes(backend.records.store, backend.profile),
+        )
+        self.public = PUBLIC_PAGES | _guarded_routes(self.operations, "public")
+        self.any_role = ANY_ROLE_PAGES | _guarded_routes(self.operations, "any_role")
+
+    @functools.cached_property
+    def openapi(self) -> dict[str, Any]:
+        """The OpenAPI document of /api/v1 (built once)."""
+        return document(self.operations)
 
     async def _still_valid(self, clients: list[LiveClient]) -> set[LiveClient]:
         """The live feeds whose session or token is still valid (feeds of the local admin token always are)."""
@@ -166,6 +174,15 @@ class Console:
         who: Principal = request[PRINCIPAL]
         await self.store.audit(who.user.name, who.via, action, target, details)
         self.hub.poke()
+
+    def actor(self, request: web.Request) -> Actor:
+        """The acting user that feature handlers get: their change is audited, and the figures refreshed."""
+
+        async def audit(action: str, target: str, details: dict[str, Any]) -> None:
+            await self.audit(request, action, target, details)
+            self.invalidate()
+
+        return Actor(request[PRINCIPAL].user.name, audit)
 
     # -- figures -------------------------------------------------------------------------------
     async def _slow_figures(self) -> tuple[dict[str, tuple[int, int]], dict[str, int]]:
@@ -230,50 +247,10 @@ class Console:
         return {"at": now, "sl_seconds": SL_SECONDS, "queues": rows, "totals": totals}
 
     def agents(self) -> list[dict[str, Any]]:
-        desk = self.backend.desk
-        snapshot = desk.snapshot()
-        out = []
-        for person in desk.profile.people:
-            view = snapshot.people.get(person.id)
-            session = desk.session(person.id)
-            topics, specialties, overridden = desk.skills(person.id)
-            out.append({
-                "id": person.id, "name": person.name, "kind": person.kind, "level": person.level,
-                "languages": dict(person.languages), "topics": list(topics), "specialties": list(specialties),
-                "skills_overridden": overridden,
-                "state": (view.state if view else PersonState.LOGGED_OUT).value,
-                "pause_reason": (view.pause_reason if view else "") or session.pause_reason or "",
-                "queues_now": sorted(view.queues) if view else [],
-                "queues_at_login": sorted(desk.queues_at_login(person.id)),
-                "logged_in": session.logged_in, "paused": session.paused,
-            })  # fmt: skip
-        return out
+        return routing_http.agents(self.backend.desk)
 
     def queues(self) -> dict[str, Any]:
-        desk = self.backend.desk
-        profile = desk.profile
-        snapshot = desk.snapshot()
-        shift_id, seats = self.seats()
-        overflow_topic = profile.routing.overflow_topic or profile.default_topic
-        rows = []
-        for spec in build_queues(profile):
-            rows.append({
-                "queue": spec.name, "language": spec.language, "topic": spec.topic, "specialty": spec.specialty,
-                "seats_now": seats.get(spec.name, 0), "seats_override": desk.seat_override(spec.name),
-                "seats_by_shift": {s.id: profile.seats_for(spec.name, s.id) for s in profile.shifts},
-                "members": [m.person_id for m in spec.members],
-                "logged_in": list(snapshot.queues.get(spec.name, ())),
-                "overflow_to": queue_name(spec.language, overflow_topic),
-            })  # fmt: skip
-        return {
-            "current_shift": shift_id,
-            "shifts": [{"id": s.id, "start": s.start.strftime("%H:%M"), "end": s.end.strftime("%H:%M")}
-                       for s in profile.shifts],
-            "rules": {"widen_after_seconds": profile.routing.widen_after_seconds,
-                      "overflow_after_seconds": profile.routing.overflow_after_seconds,
-                      "overflow_topic": overflow_topic},
-            "queues": rows,
-        }  # fmt: skip
+        return routing_http.queues(self.backend.desk)
 
     async def live_payload(self) -> dict[str, Any]:
         board = await self.wallboard()
@@ -288,48 +265,18 @@ CONSOLE = web.AppKey("console", Console)
 PRINCIPAL = web.RequestKey("principal", Principal)
 
 
+def _guarded_routes(operations: Iterable[Operation], flag: str) -> frozenset[tuple[str, str]]:
+    """``(METHOD, path)`` of the operations with ``flag`` (``public`` or ``any_role``), fixed paths only."""
+    routes = set()
+    for op in operations:
+        if getattr(op, flag):
+            if "{" in op.path:
+                raise ValueError(f"{op.name}: a {flag} operation must have a fixed path, not {op.path!r}")
+            routes.add((op.method.upper(), API + op.path))
+    return frozenset(routes)
+
+
 # -- request helpers -----------------------------------------------------------------------------------
-
-B = TypeVar("B", bound=m.Body)
-
-
-async def json_body(request: web.Request) -> dict[str, Any]:
-    if not request.can_read_body:
-        raise error(web.HTTPBadRequest, "a JSON object body is required")
-    try:
-        body = await request.json(loads=lambda s: json.loads(s, parse_constant=_no_constant))
-    except (ValueError, UnicodeDecodeError):
-        raise error(web.HTTPBadRequest, "the body is not valid JSON") from None
-    if not isinstance(body, dict):
-        raise error(web.HTTPBadRequest, "the body must be a JSON object")
-    return body
-
-
-def _no_constant(name: str) -> None:
-    raise ValueError(f"{name} is not JSON")
-
-
-async def body_of(request: web.Request, model: type[B], optional: bool = False) -> B:
-    """The request's JSON body as ``model`` (400 naming the field otherwise); with ``optional``, no
-    body is the model's defaults."""
-    if optional and not request.can_read_body:
-        return parse(model, {})
-    try:
-        return parse(model, await json_body(request))
-    except BodyError as exc:
-        raise error(web.HTTPBadRequest, str(exc)) from None
-
-
-def reply(shape: Any, data: Any, status: int = 200) -> web.Response:
-    """``data`` checked against the answer model ``shape``, as JSON."""
-    return web.json_response(dump(shape, data), status=status)
-
-
-def _person(request: web.Request) -> str:
-    person = request.match_info["person"]
-    if not _ID.match(person) or person not in request.config_dict[CONSOLE].backend.desk.people:
-        raise error(web.HTTPNotFound, f"{person!r} is not an agent or doctor of this hotline")
-    return person
 
 
 def _public_origin(request: web.Request) -> str | None:
@@ -426,7 +373,7 @@ async def console_middleware(request: web.Request, handler):
         else:
             _harden(exc.headers, path)
             raise
-    except (ConsoleError, AgentDeskError, BodyError) as exc:
+    except (ConsoleError, BodyError) as exc:
         refused = error(web.HTTPBadRequest, str(exc))
         _harden(refused.headers, path)
         raise refused from None
@@ -444,7 +391,8 @@ async def console_middleware(request: web.Request, handler):
 
 async def _guarded(request: web.Request, handler, api: bool):
     method, path = request.method, request.path
-    if path.startswith("/static/console/") or (method, path) in PUBLIC:
+    console = request.config_dict[CONSOLE]
+    if path.startswith("/static/console/") or (method, path) in console.public:
         if method not in SAFE_METHODS and not _own_origin(request):
             raise error(web.HTTPForbidden, "cross-site request refused")
         return await handler(request)
@@ -464,8 +412,9 @@ async def _guarded(request: web.Request, handler, api: bool):
             expected = principal.session.csrf_token if principal.session else ""
             if not isinstance(sent, str) or not expected or not secrets.compare_digest(sent, expected):
                 raise error(web.HTTPForbidden, "missing or wrong CSRF token")
-        if (method, path) not in ANY_ROLE and not principal.user.can_change:
+        if (method, path) not in console.any_role and not principal.user.can_change:
             raise error(web.HTTPForbidden, "your role (viewer) cannot change anything")
+    request[ACTOR] = console.actor(request)
     return await handler(request)
 
 
@@ -522,7 +471,7 @@ def _throttled(exc: Throttled) -> web.HTTPException:
 
 
 async def openapi(request: web.Request) -> web.Response:
-    return web.json_response(document())
+    return web.json_response(request.config_dict[CONSOLE].openapi)
 
 
 async def session_create(request: web.Request) -> web.Response:
@@ -748,199 +697,11 @@ async def audit_list(request: web.Request) -> web.Response:
     return reply(list[m.AuditEntry], await request.config_dict[CONSOLE].store.audit_rows(int(raw)))
 
 
-# -- API: wallboard, agents, queues -------------------------------------------------------------------------
+# -- API: wallboard ------------------------------------------------------------------------------------------
 
 
 async def wallboard(request: web.Request) -> web.Response:
     return reply(m.Wallboard, await request.config_dict[CONSOLE].wallboard())
-
-
-async def agents_list(request: web.Request) -> web.Response:
-    return reply(list[m.Agent], request.config_dict[CONSOLE].agents())
-
-
-async def agent_action(request: web.Request) -> web.Response:
-    person = _person(request)
-    action = request.match_info["action"]
-    if action not in AGENT_ACTIONS:
-        raise error(web.HTTPNotFound, f"unknown action {action!r} (one of {', '.join(AGENT_ACTIONS)})")
-    desk = request.config_dict[CONSOLE].backend.desk
-    details: dict[str, Any] = {}
-    try:
-        if action == "pause":
-            reason = (await body_of(request, m.Pause, optional=True)).reason
-            details["reason"] = reason
-            await desk.pause(person, reason)
-        else:
-            await getattr(desk, action)(person)
-    except AgentDeskError as exc:
-        raise error(web.HTTPConflict, str(exc)) from None
-    await request.config_dict[CONSOLE].audit(request, f"agent.{action}", person, details)
-    session = desk.session(person)
-    return reply(
-        m.AgentDone,
-        {
-            "person": person,
-            "done": action,
-            "logged_in": session.logged_in,
-            "paused": session.paused,
-            "pause_reason": session.pause_reason,
-        },
-    )
-
-
-def _id_list(value: list[str], key: str, allowed: set[str]) -> tuple[str, ...]:
-    unknown = sorted(set(value) - allowed)
-    if unknown:
-        known = ", ".join(sorted(allowed))
-        raise error(web.HTTPBadRequest, f"unknown {key}: {', '.join(unknown[:5])} (known: {known})")
-    return tuple(sorted(set(value)))
-
-
-async def agent_skills(request: web.Request) -> web.Response:
-    person = _person(request)
-    body = await body_of(request, m.Skills)
-    profile = request.config_dict[CONSOLE].backend.desk.profile
-    topics = _id_list(body.topics, "topics", {t.id for t in profile.topics if not t.specialties})
-    specialties = _id_list(body.specialties, "specialties", {s.id for t in profile.topics for s in t.specialties})
-    console = request.config_dict[CONSOLE]
-    queues = await console.backend.desk.set_skills(person, topics, specialties, by=request[PRINCIPAL].user.name)
-    await console.audit(
-        request,
-        "agent.skills",
-        person,
-        {"topics": list(topics), "specialties": list(specialties), "queues_at_login": queues},
-    )
-    return reply(
-        m.SkillsOut,
-        {
-            "person": person,
-            "topics": list(topics),
-            "specialties": list(specialties),
-            "queues_at_login": queues,
-            "applies": "at the next login",
-        },
-    )
-
-
-async def queues_list(request: web.Request) -> web.Response:
-    return reply(m.Queues, request.config_dict[CONSOLE].queues())
-
-
-async def queue_seats(request: web.Request) -> web.Response:
-    queue = request.match_info["queue"]
-    desk = request.config_dict[CONSOLE].backend.desk
-    if queue not in desk.queues:
-        raise error(web.HTTPNotFound, f"{queue!r} is not a queue of this hotline")
-    seats = (await body_of(request, m.Seats)).seats
-    console = request.config_dict[CONSOLE]
-    before = console.seats()[1].get(queue)
-    await desk.set_seats(queue, seats, by=request[PRINCIPAL].user.name)
-    shift, _ = console.seats()
-    await console.audit(request, "queue.seats", queue, {"seats": seats, "before": before, "shift": shift})
-    return reply(m.SeatsOut, {"queue": queue, "seats": seats, "shift": shift})
-
-
-# -- API: callbacks and reports -----------------------------------------------------------------------------
-
-
-def _callback_dict(r: Any) -> dict[str, Any]:
-    def iso(epoch: float) -> str:
-        return datetime.fromtimestamp(epoch, UTC).isoformat()
-
-    return {
-        "id": r.id,
-        "number": r.number,
-        "language": r.language,
-        "topic": r.topic,
-        "specialty": r.specialty,
-        "queue": r.queue,
-        "origin": str(r.origin),
-        "status": str(r.status),
-        "attempts": r.attempts,
-        "created_at": iso(r.created_at),
-        "next_attempt_at": iso(r.next_attempt_at),
-        "expires_at": iso(r.expires_at),
-        "priority": r.priority,
-    }
-
-
-async def _callbacks(request: web.Request, status: str) -> list[dict[str, Any]]:
-    callbacks = request.config_dict[CONSOLE].backend.callbacks
-    requests = await (callbacks.open_requests() if status == "open" else callbacks.all_requests())
-    return [_callback_dict(r) for r in sorted(requests, key=lambda r: r.id or 0, reverse=True)[:500]]
-
-
-async def callbacks_list(request: web.Request) -> web.Response:
-    status = request.query.get("status", "open")
-    if status not in ("open", "all"):
-        raise error(web.HTTPBadRequest, "status must be open or all")
-    return reply(list[m.Callback], await _callbacks(request, status))
-
-
-async def callback_action(request: web.Request) -> web.Response:
-    raw_id, action = request.match_info["id"], request.match_info["action"]
-    if action not in CALLBACK_ACTIONS:
-        raise error(web.HTTPNotFound, f"unknown action {action!r} (one of {', '.join(CALLBACK_ACTIONS)})")
-    if not raw_id.isdigit() or len(raw_id) > 9:
-        raise error(web.HTTPBadRequest, "the callback id must be a whole number")
-    request_id = int(raw_id)
-    callbacks = request.config_dict[CONSOLE].backend.callbacks
-    if await callbacks.get(request_id) is None:
-        raise error(web.HTTPNotFound, f"no callback request {request_id}")
-    details: dict[str, Any] = {}
-    if action == "cancel":
-        done = await callbacks.cancel(request_id)
-    else:
-        when = (await body_of(request, m.Reschedule)).at.timestamp() if action == "reschedule" else time.time()
-        details["at"] = datetime.fromtimestamp(when, UTC).isoformat()
-        done = await callbacks.reschedule(request_id, when)
-    if not done:
-        raise error(web.HTTPConflict, f"callback request {request_id} is not open (or is being dialled)")
-    console = request.config_dict[CONSOLE]
-    await console.audit(request, f"callback.{action}", str(request_id), details)
-    console.invalidate()
-    updated = await callbacks.get(request_id)
-    return reply(m.Callback, _callback_dict(updated))
-
-
-async def staffing_report(console: Console, day: date, interval: int) -> Any:
-    profile = console.backend.profile
-    tz = ZoneInfo(profile.timezone)
-    start = datetime.combine(day, clock_time(0), tz).astimezone(UTC)
-    end = datetime.combine(day + timedelta(days=1), clock_time(0), tz).astimezone(UTC)
-    agg = await console.backend.records.store.aggregates(interval, SL_SECONDS, start, end)
-    params = ReportParams(
-        interval_minutes=interval, sl_seconds=SL_SECONDS, timezone=profile.timezone, start=start, end=end
-    )
-    return build_report(agg, params, shifts=profile.shifts)
-
-
-def _report_query(request: web.Request) -> tuple[date, int]:
-    profile = request.config_dict[CONSOLE].backend.profile
-    raw_day = request.query.get("day") or datetime.now(ZoneInfo(profile.timezone)).date().isoformat()
-    raw_interval = request.query.get("interval", "30")
-    try:
-        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", raw_day):
-            raise ValueError
-        day = date.fromisoformat(raw_day)
-        if not 2000 <= day.year <= 2100:
-            raise ValueError
-    except ValueError:
-        raise error(web.HTTPBadRequest, "day must be a date YYYY-MM-DD (2000-2100)") from None
-    if raw_interval not in ("15", "30", "60"):
-        raise error(web.HTTPBadRequest, "interval must be 15, 30 or 60 (minutes)")
-    return day, int(raw_interval)
-
-
-async def report_api(request: web.Request) -> web.Response:
-    day, interval = _report_query(request)
-    data = report_to_dict(await staffing_report(request.config_dict[CONSOLE], day, interval))
-    keep = ("start", "offered", "answered", "service_level", "needed", "present", "gap")
-    return reply(m.StaffingReport, {
-        "day": day.isoformat(), "params": data["params"], "totals": data["totals"], "shifts": data["shifts"],
-        "intervals": [{k: row[k] for k in keep} for row in data["intervals"]],
-    })  # fmt: skip
 
 
 # -- WebSocket -----------------------------------------------------------------------------------------------
@@ -1070,17 +831,19 @@ async def queues_page(request: web.Request) -> web.Response:
 
 async def callbacks_page(request: web.Request) -> web.Response:
     status = "all" if request.query.get("status") == "all" else "open"
-    return render(request, "callbacks.html", callbacks=await _callbacks(request, status), show=status)
+    callbacks = await callbacks_http.callback_views(request.config_dict[CONSOLE].backend.callbacks, status)
+    return render(request, "callbacks.html", callbacks=callbacks, show=status)
 
 
 async def reports_page(request: web.Request) -> web.Response:
     from cdr.report_output import _chart_points, _svg_chart
 
+    backend = request.config_dict[CONSOLE].backend
     try:
-        day, interval = _report_query(request)
+        day, interval = cdr_http.report_query(request, backend.profile)
     except web.HTTPBadRequest:
-        day, interval = datetime.now(ZoneInfo(request.config_dict[CONSOLE].backend.profile.timezone)).date(), 30
-    report = await staffing_report(request.config_dict[CONSOLE], day, interval)
+        day, interval = datetime.now(ZoneInfo(backend.profile.timezone)).date(), 30
+    report = await cdr_http.staffing_report(backend.records.store, backend.profile, day, interval)
     lang = request[PRINCIPAL].user.language
     points, _ = _chart_points(report.intervals, ZoneInfo(report.params.timezone))
     chart = _svg_chart(
@@ -1136,17 +899,169 @@ async def console_ctx(app: web.Application) -> AsyncIterator[None]:
     await console.hub.close_all()
 
 
-#: The handler of each operation of ``console.openapi.OPERATIONS`` (which lists the routes).
-HANDLERS: dict[str, Callable[[web.Request], Awaitable[web.StreamResponse]]] = {
-    "openapi": openapi, "session_create": session_create, "session_delete": session_delete, "me": me,
-    "me_language": me_language, "me_password": me_password, "users_list": users_list, "users_add": users_add,
-    "users_remove": users_remove, "users_disable": users_disable, "users_enable": users_enable,
-    "users_password": users_password, "tokens_list": tokens_list, "tokens_add": tokens_add,
-    "tokens_revoke": tokens_revoke, "audit_list": audit_list, "wallboard": wallboard, "agents_list": agents_list,
-    "agent_action": agent_action, "agent_skills": agent_skills, "queues_list": queues_list,
-    "queue_seats": queue_seats, "callbacks_list": callbacks_list, "callback_action": callback_action,
-    "report_api": report_api, "live": live,
-}  # fmt: skip
+USER = path_param("name", {"type": "string", "minLength": 1, "maxLength": 64}, "a console user's name")
+
+#: The console's own operations of /api/v1 (the features' are theirs: ``Console.operations`` has them all).
+OPERATIONS: tuple[Operation, ...] = (
+    Operation("get", "/openapi.json", "openapi", "this document", openapi, answer=None, public=True),
+    Operation(
+        "post",
+        "/session",
+        "session_create",
+        "sign in: sets the session cookie (HttpOnly, SameSite=Strict) and returns the CSRF token; "
+        "after too many failures for a name or from an address, 429 with Retry-After",
+        session_create,
+        body=m.SessionCreate,
+        answer=m.SessionCreated,
+        errors=(400, 401, 429),
+        public=True,
+    ),
+    Operation(
+        "delete",
+        "/session",
+        "session_delete",
+        "sign out (cookie sessions only; 400 with a token): the session ends and its live feeds close",
+        session_delete,
+        answer=m.Done,
+        errors=(400, 403),
+        any_role=True,
+    ),
+    Operation("get", "/me", "me", "who is asking", me, answer=m.Me),
+    Operation(
+        "put",
+        "/me/language",
+        "me_language",
+        "the UI language of the user (any role)",
+        me_language,
+        body=m.LanguageChange,
+        answer=m.LanguageOut,
+        errors=(400, 403),
+        any_role=True,
+    ),
+    Operation(
+        "put",
+        "/me/password",
+        "me_password",
+        "change one's own password (any role), giving the old one; one's other sessions end",
+        me_password,
+        body=m.PasswordChange,
+        answer=m.Done,
+        errors=(400, 403),
+        any_role=True,
+    ),
+    Operation("get", "/users", "users_list", "users (supervisors)", users_list, answer=list[m.UserOut], errors=(403,)),
+    Operation(
+        "post",
+        "/users",
+        "users_add",
+        "add a user (supervisors)",
+        users_add,
+        body=m.NewUser,
+        answer=m.UserOut,
+        status=201,
+        errors=(400, 403, 409),
+    ),
+    Operation(
+        "delete",
+        "/users/{name}",
+        "users_remove",
+        "remove a user with their sessions and tokens (supervisors; not oneself, not the last supervisor)",
+        users_remove,
+        answer=m.Done,
+        errors=(403, 404, 409),
+        parameters=(USER,),
+    ),
+    Operation(
+        "post",
+        "/users/{name}/disable",
+        "users_disable",
+        "disable a user: their sessions end, their tokens stop working, their live feeds close",
+        users_disable,
+        answer=m.UserOut,
+        errors=(403, 404, 409),
+        parameters=(USER,),
+    ),
+    Operation(
+        "post",
+        "/users/{name}/enable",
+        "users_enable",
+        "enable a disabled user again",
+        users_enable,
+        answer=m.UserOut,
+        errors=(403, 404),
+        parameters=(USER,),
+    ),
+    Operation(
+        "put",
+        "/users/{name}/password",
+        "users_password",
+        "set another user's password (supervisors): their sessions end",
+        users_password,
+        body=m.PasswordReset,
+        answer=m.Done,
+        errors=(400, 403, 404),
+        parameters=(USER,),
+    ),
+    Operation(
+        "get",
+        "/tokens",
+        "tokens_list",
+        "API tokens (supervisors): never their clear text",
+        tokens_list,
+        answer=list[m.TokenOut],
+        errors=(403,),
+    ),
+    Operation(
+        "post",
+        "/tokens",
+        "tokens_add",
+        "create an API token for oneself (supervisors); shown once",
+        tokens_add,
+        body=m.NewToken,
+        answer=m.TokenCreated,
+        status=201,
+        errors=(400, 403),
+    ),
+    Operation(
+        "delete",
+        "/tokens/{id}",
+        "tokens_revoke",
+        "revoke an API token for good (supervisors); live feeds opened with it close",
+        tokens_revoke,
+        answer=m.TokenOut,
+        errors=(400, 403, 404),
+        parameters=(path_param("id", {"type": "integer", "minimum": 1}),),
+    ),
+    Operation(
+        "get",
+        "/audit",
+        "audit_list",
+        "the latest changes and failed sign-ins, newest first",
+        audit_list,
+        answer=list[m.AuditEntry],
+        errors=(400,),
+        parameters=(query_param("limit", {"type": "integer", "minimum": 1, "maximum": 1000}),),
+    ),
+    Operation(
+        "get",
+        "/wallboard",
+        "wallboard",
+        "per queue: waiting, longest wait, service level today, people, callbacks; totals",
+        wallboard,
+        answer=m.Wallboard,
+    ),
+    Operation(
+        "get",
+        "/live",
+        "live",
+        "WebSocket: a wallboard snapshot at once (LiveSnapshot), then on every change (at most 4 a "
+        "second); closed when the session ends, the user is disabled or the token revoked",
+        live,
+        answer=m.LiveSnapshot,
+        errors=(400, 403),
+        websocket=True,
+    ),
+)
 
 
 def setup_console(app: web.Application, console: Console) -> web.Application:
@@ -1159,9 +1074,9 @@ def setup_console(app: web.Application, console: Console) -> web.Application:
     app.cleanup_ctx.append(console_ctx)
     api = web.Application()
     api[CONSOLE] = console
-    for op in OPERATIONS:
-        api.router.add_route(op.method.upper(), op.path, HANDLERS[op.name])
-    app.add_subapp("/api/v1", api)
+    for op in console.operations:
+        api.router.add_route(op.method.upper(), op.path, op.handler)
+    app.add_subapp(API, api)
     r = app.router
     r.add_get("/login", login_page)
     r.add_post("/login", login_form)

@@ -1,264 +1,23 @@
-"""The OpenAPI 3.1 document of /api/v1, generated from the API's models and its table of operations.
+"""The OpenAPI 3.1 document of /api/v1, generated from the operations mounted there and their models.
 
-:data:`OPERATIONS` is the one list of the API's routes: ``console.app`` registers a handler for
-each, and :func:`document` describes each from its body and answer models
-(``console.api_models``), whose JSON Schemas go under ``components/schemas``.
+The operations are the console's own (``console.app.OPERATIONS``) and the features' (``routing.http``,
+``callbacks.http``, ``cdr.http``, each ``routes(service)``): :func:`document` describes each from its body
+and answer models (``restapi.models`` bases), whose JSON Schemas go under ``components/schemas``.
 """
 
 from __future__ import annotations
 
-import functools
-from dataclasses import dataclass
+from collections.abc import Iterable
 from typing import Any, Literal, get_args, get_origin
 
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from console import api_models as m
+from restapi.http import Operation
+from restapi.models import Body, Error
 
 REF = "#/components/schemas/{model}"
 SAFE = frozenset({"get", "head", "options"})
-
-
-@dataclass(frozen=True)
-class Operation:
-    method: str
-    path: str  # under /api/v1
-    name: str  # the handler's name in console.app, and the operationId
-    summary: str
-    body: type[m.Body] | None = None
-    body_required: bool = True
-    answer: Any = None  # a model, or list[model]
-    status: int = 200
-    errors: tuple[int, ...] = ()
-    parameters: tuple[dict[str, Any], ...] = ()
-    public: bool = False
-    websocket: bool = False
-
-
-def _path(name: str, schema: dict[str, Any], description: str = "") -> dict[str, Any]:
-    return {"name": name, "in": "path", "required": True, "schema": schema, "description": description}
-
-
-def _query(name: str, schema: dict[str, Any], description: str = "") -> dict[str, Any]:
-    return {"name": name, "in": "query", "required": False, "schema": schema, "description": description}
-
-
-PERSON = _path("person", {"type": "string", "maxLength": 64}, "an agent's or doctor's id")
-USER = _path("name", {"type": "string", "minLength": 1, "maxLength": 64}, "a console user's name")
-
-OPERATIONS: tuple[Operation, ...] = (
-    Operation("get", "/openapi.json", "openapi", "this document", answer=None, public=True),
-    Operation(
-        "post",
-        "/session",
-        "session_create",
-        "sign in: sets the session cookie (HttpOnly, SameSite=Strict) and returns the CSRF token; "
-        "after too many failures for a name or from an address, 429 with Retry-After",
-        body=m.SessionCreate,
-        answer=m.SessionCreated,
-        errors=(400, 401, 429),
-        public=True,
-    ),
-    Operation(
-        "delete",
-        "/session",
-        "session_delete",
-        "sign out (cookie sessions only; 400 with a token): the session ends and its live feeds close",
-        answer=m.Done,
-        errors=(400, 403),
-    ),
-    Operation("get", "/me", "me", "who is asking", answer=m.Me),
-    Operation(
-        "put",
-        "/me/language",
-        "me_language",
-        "the UI language of the user (any role)",
-        body=m.LanguageChange,
-        answer=m.LanguageOut,
-        errors=(400, 403),
-    ),
-    Operation(
-        "put",
-        "/me/password",
-        "me_password",
-        "change one's own password (any role), giving the old one; one's other sessions end",
-        body=m.PasswordChange,
-        answer=m.Done,
-        errors=(400, 403),
-    ),
-    Operation("get", "/users", "users_list", "users (supervisors)", answer=list[m.UserOut], errors=(403,)),
-    Operation(
-        "post",
-        "/users",
-        "users_add",
-        "add a user (supervisors)",
-        body=m.NewUser,
-        answer=m.UserOut,
-        status=201,
-        errors=(400, 403, 409),
-    ),
-    Operation(
-        "delete",
-        "/users/{name}",
-        "users_remove",
-        "remove a user with their sessions and tokens (supervisors; not oneself, not the last supervisor)",
-        answer=m.Done,
-        errors=(403, 404, 409),
-        parameters=(USER,),
-    ),
-    Operation(
-        "post",
-        "/users/{name}/disable",
-        "users_disable",
-        "disable a user: their sessions end, their tokens stop working, their live feeds close",
-        answer=m.UserOut,
-        errors=(403, 404, 409),
-        parameters=(USER,),
-    ),
-    Operation(
-        "post",
-        "/users/{name}/enable",
-        "users_enable",
-        "enable a disabled user again",
-        answer=m.UserOut,
-        errors=(403, 404),
-        parameters=(USER,),
-    ),
-    Operation(
-        "put",
-        "/users/{name}/password",
-        "users_password",
-        "set another user's password (supervisors): their sessions end",
-        body=m.PasswordReset,
-        answer=m.Done,
-        errors=(400, 403, 404),
-        parameters=(USER,),
-    ),
-    Operation(
-        "get",
-        "/tokens",
-        "tokens_list",
-        "API tokens (supervisors): never their clear text",
-        answer=list[m.TokenOut],
-        errors=(403,),
-    ),
-    Operation(
-        "post",
-        "/tokens",
-        "tokens_add",
-        "create an API token for oneself (supervisors); shown once",
-        body=m.NewToken,
-        answer=m.TokenCreated,
-        status=201,
-        errors=(400, 403),
-    ),
-    Operation(
-        "delete",
-        "/tokens/{id}",
-        "tokens_revoke",
-        "revoke an API token for good (supervisors); live feeds opened with it close",
-        answer=m.TokenOut,
-        errors=(400, 403, 404),
-        parameters=(_path("id", {"type": "integer", "minimum": 1}),),
-    ),
-    Operation(
-        "get",
-        "/audit",
-        "audit_list",
-        "the latest changes and failed sign-ins, newest first",
-        answer=list[m.AuditEntry],
-        errors=(400,),
-        parameters=(_query("limit", {"type": "integer", "minimum": 1, "maximum": 1000}),),
-    ),
-    Operation(
-        "get",
-        "/wallboard",
-        "wallboard",
-        "per queue: waiting, longest wait, service level today, people, callbacks; totals",
-        answer=m.Wallboard,
-    ),
-    Operation("get", "/agents", "agents_list", "every person: state, skills, queues", answer=list[m.Agent]),
-    Operation(
-        "post",
-        "/agents/{person}/{action}",
-        "agent_action",
-        "log in, log out, pause (optional reason), unpause",
-        body=m.Pause,
-        body_required=False,
-        answer=m.AgentDone,
-        errors=(400, 403, 404, 409),
-        parameters=(PERSON, _path("action", {"type": "string", "enum": ["login", "logout", "pause", "unpause"]})),
-    ),
-    Operation(
-        "put",
-        "/agents/{person}/skills",
-        "agent_skills",
-        "change a person's topics and specialties (stored; applied at the next login)",
-        body=m.Skills,
-        answer=m.SkillsOut,
-        errors=(400, 403, 404),
-        parameters=(PERSON,),
-    ),
-    Operation(
-        "get", "/queues", "queues_list", "queues: seats now and per shift, members, overflow rules", answer=m.Queues
-    ),
-    Operation(
-        "put",
-        "/queues/{queue}/seats",
-        "queue_seats",
-        "the queue's seats for the current shift, live",
-        body=m.Seats,
-        answer=m.SeatsOut,
-        errors=(400, 403, 404),
-        parameters=(_path("queue", {"type": "string", "maxLength": 128}),),
-    ),
-    Operation(
-        "get",
-        "/callbacks",
-        "callbacks_list",
-        "callback requests, newest first (at most 500)",
-        answer=list[m.Callback],
-        errors=(400,),
-        parameters=(_query("status", {"type": "string", "enum": ["open", "all"]}),),
-    ),
-    Operation(
-        "post",
-        "/callbacks/{id}/{action}",
-        "callback_action",
-        "cancel, reschedule (body {at: ISO 8601 with offset}) or call now",
-        body=m.Reschedule,
-        body_required=False,
-        answer=m.Callback,
-        errors=(400, 403, 404, 409),
-        parameters=(
-            _path("id", {"type": "integer", "minimum": 1}),
-            _path("action", {"type": "string", "enum": ["cancel", "reschedule", "call-now"]}),
-        ),
-    ),
-    Operation(
-        "get",
-        "/reports/staffing",
-        "report_api",
-        "a day's intervals: offered, answered, service level, people needed against present",
-        answer=m.StaffingReport,
-        errors=(400,),
-        parameters=(
-            _query("day", {"type": "string", "format": "date"}),
-            _query("interval", {"type": "integer", "enum": [15, 30, 60]}),
-        ),
-    ),
-    Operation(
-        "get",
-        "/live",
-        "live",
-        "WebSocket: a wallboard snapshot at once (LiveSnapshot), then on every change (at most 4 a "
-        "second); closed when the session ends, the user is disabled or the token revoked",
-        answer=m.LiveSnapshot,
-        errors=(400, 403),
-        websocket=True,
-    ),
-)
 
 DESCRIPTION = (
     "Live wallboard and control of queues, seats, agents and callbacks. Authenticate with "
@@ -287,20 +46,25 @@ def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
-@functools.cache
-def document() -> dict[str, Any]:
-    """The OpenAPI 3.1 document (built once)."""
-    models: set[type[BaseModel]] = {m.Error}
-    for op in OPERATIONS:
+def document(operations: Iterable[Operation]) -> dict[str, Any]:
+    """The OpenAPI 3.1 document of ``operations`` (the console builds it once)."""
+    operations = tuple(operations)
+    names = [op.name for op in operations]
+    if len(set(names)) != len(names):
+        raise ValueError(f"operation ids must be unique: {sorted({n for n in names if names.count(n) > 1})}")
+    models: set[type[BaseModel]] = {Error}
+    for op in operations:
         models |= {x for x in (op.body, _model_of(op.answer)) if x is not None}
+    if len({model.__name__ for model in models}) != len(models):
+        raise ValueError("two models of the API have the same name: their schemas would be renamed")
     pairs: list[tuple[type[BaseModel], Literal["validation", "serialization"]]] = sorted(
-        ((model, "validation" if issubclass(model, m.Body) else "serialization") for model in models),
+        ((model, "validation" if issubclass(model, Body) else "serialization") for model in models),
         key=lambda pair: pair[0].__name__,
     )
     _, schemas = models_json_schema(pairs, ref_template=REF)
     error = _json({"$ref": REF.format(model="Error")}, "refused")
     paths: dict[str, dict[str, Any]] = {}
-    for op in OPERATIONS:
+    for op in operations:
         item: dict[str, Any] = {"operationId": op.name, "summary": op.summary}
         if op.public:
             item["security"] = []
