@@ -79,7 +79,8 @@ async def test_a_caller_who_abandons_after_n_seconds_gets_exactly_one_callback(r
 
     agent = await phones("agent-en-1", talk_seconds=1.0)  # now someone can take English deliveries
     await rig.wait_for(lambda: _answered(agent, "96551200003"), timeout=30, what="the callback")
-    await asyncio.sleep(8.0)  # long enough for a second, wrong, attempt to show up
+    # Served is terminal: the scheduler dials open requests only, so no second attempt can follow.
+    await rig.wait_for(lambda: _status(rig, "96551200003", RequestStatus.CONNECTED), timeout=30, what="served")
     assert called(carrier, "96551200003") == 1
     (request,) = await requests_of(rig, "96551200003")
     assert request.status is RequestStatus.CONNECTED and request.attempts == 1
@@ -101,7 +102,12 @@ async def test_a_caller_who_calls_again_and_is_answered_has_the_request_cancelle
                        what="the cancellation")  # fmt: skip
 
     await phones("doc-ar-psy-1", talk_seconds=1.0)  # a psychologist is free now: still no callback
-    await asyncio.sleep(6.0)
+    # Barrier: a later request for the same psychologist is called back; the scheduler takes requests
+    # in the order of their place, so by then it has passed over the cancelled one.
+    await _add_requests(rig.db_url, ["96551200014"], queue="ar-medical-psychiatry", topic="medical",
+                        specialty="psychiatry")  # fmt: skip
+    await rig.wait_for(lambda: _status(rig, "96551200014", RequestStatus.CONNECTED), timeout=45,
+                       what="the later request to be served")  # fmt: skip
     assert called(carrier, "96551200004") == 0
 
 
@@ -122,7 +128,7 @@ async def test_after_the_service_is_killed_between_claim_and_dial_the_caller_rin
         rig.start_service()
 
     await rig.wait_for(lambda: _answered(agent, "96551200005"), timeout=30, what="the callback after the restart")
-    await asyncio.sleep(6.0)
+    await rig.wait_for(lambda: _status(rig, "96551200005", RequestStatus.CONNECTED), timeout=30, what="served")
     assert called(carrier, "96551200005") == 1
 
 
@@ -140,7 +146,8 @@ async def test_two_service_instances_on_one_postgresql_dial_every_request_once(r
         await _add_requests(pg_url, numbers)
         for number in numbers:
             await rig.wait_for(lambda n=number: _answered_any(agents, n), timeout=60, what=f"the callback to {number}")
-        await asyncio.sleep(6.0)
+        for number in numbers:  # served is terminal: neither instance dials these again
+            await rig.wait_for(lambda n=number: _served_in(pg_url, n), timeout=30, what=f"{number} served")
         assert {n: called(carrier, n) for n in numbers} == dict.fromkeys(numbers, 1)
         for number in numbers:
             (request,) = await requests_of(rig, number, pg_url)
@@ -153,7 +160,17 @@ async def test_two_service_instances_on_one_postgresql_dial_every_request_once(r
         rig.start_service()
 
 
-async def _add_requests(db_url: str, numbers: list[str]) -> None:
+async def _served_in(db_url: str, number: str) -> bool:
+    store = CallbackStore(db_url)
+    try:
+        return any(r.number == number and r.status is RequestStatus.CONNECTED for r in await store.all_requests())
+    finally:
+        await store.close()
+
+
+async def _add_requests(
+    db_url: str, numbers: list[str], queue: str = "ar-general", topic: str = "general", specialty: str | None = None
+) -> None:
     import time
 
     from callbacks.model import CallbackRequest, Origin
@@ -163,7 +180,7 @@ async def _add_requests(db_url: str, numbers: list[str]) -> None:
     try:
         for i, number in enumerate(numbers):
             await store.add(CallbackRequest(
-                id=None, number=number, language="ar", topic="general", specialty=None, queue="ar-general",
+                id=None, number=number, language="ar", topic=topic, specialty=specialty, queue=queue,
                 origin=Origin.OFFER, original_linkedid=f"test-{uuid.uuid4()}", place_at=now - 60 + i, created_at=now,
                 expires_at=now + 3600,
             ))  # fmt: skip
