@@ -98,3 +98,19 @@ async def test_seats_change_live_through_the_api(api):
     response = await client.put("/api/v1/queues/ar-general/seats", json={"seats": 1}, headers=auth)
     assert response.status == 200
     await app_queue.server.wait_until(lambda: len(app_queue.active("ar-general")) == 1)
+
+
+async def test_a_pause_reason_with_a_line_break_is_refused_and_nothing_is_saved_or_sent(api):
+    """A reason with CR/LF once saved through the local API broke every AMI resync after it."""
+    client, auth, app_queue, app = api
+    assert (await client.post("/api/v1/agents/agent-ar-1/login", headers=auth)).status == 200
+    for reason in ("lunch\r\nAction: Originate", "lunch\nbreak", "x" * 65, "\x00"):
+        response = await client.post("/api/v1/agents/agent-ar-1/pause", json={"reason": reason}, headers=auth)
+        assert response.status == 400, await response.text()
+        assert "printable characters" in (await response.json())["error"]
+    session = app[SERVICE].desk.session("agent-ar-1")
+    assert session.logged_in and not session.paused and session.pause_reason is None
+    assert not any(m["Paused"] == "1" and m.get("PausedReason", "").startswith("lunch")
+                   for m in app_queue.of("agent-ar-1").values())  # fmt: skip
+    response = await client.post("/api/v1/agents/agent-ar-1/pause", json={"reason": "lunch"}, headers=auth)
+    assert response.status == 200 and (await response.json())["pause_reason"] == "lunch"
