@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 __all__ = [
     "INSERTS",
-    "MIGRATIONS_DIR",
+    "MIGRATIONS",
     "Database",
     "async_engine",
     "async_url",
@@ -35,7 +35,8 @@ __all__ = [
     "upgrade",
 ]
 
-MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+#: Alembic finds the migrations as package data of ``storage`` (importlib.resources), not by a file path.
+MIGRATIONS = "storage:migrations"
 SQLITE_BUSY_TIMEOUT_MS = 5000
 
 # drivername accepted in a user URL -> (sync drivername, async drivername)
@@ -132,7 +133,7 @@ def _alembic(url: str, action: Callable[[Config], None]) -> None:
     try:
         with engine.begin() as connection:
             config = Config()
-            config.set_main_option("script_location", str(MIGRATIONS_DIR).replace("%", "%%"))
+            config.set_main_option("script_location", MIGRATIONS)
             config.attributes["connection"] = connection
             action(config)
     finally:
