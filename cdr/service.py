@@ -181,19 +181,27 @@ class RecordService:
                 )
                 await asyncio.sleep(self.retry_seconds)
 
-    async def _run_hooks(self, pending: _Pending) -> None:
-        failed = []
+    async def _call_hooks(self, pending: _Pending) -> None:
+        """Call the hooks still due for this record; those that fail stay due (logged, first with the trace)."""
+        left = []
         for hook in pending.hooks_left:
             try:
                 await hook(pending.record)
             except asyncio.CancelledError:
                 raise
             except Exception:
-                log.exception("record hook %s failed for call %s; it is retried on its own",
-                              getattr(hook, "__qualname__", hook), pending.record.linkedid)  # fmt: skip
-                failed.append(hook)
-        pending.hooks_left = failed
-        if failed:
+                name, call = getattr(hook, "__qualname__", hook), pending.record.linkedid
+                if pending.hook_failures == 0:
+                    log.exception("record hook %s failed for call %s; it is retried on its own", name, call)
+                else:
+                    log.warning("record hook %s failed again for call %s (%d tries)", name, call,
+                                pending.hook_failures + 1)  # fmt: skip
+                left.append(hook)
+        pending.hooks_left = left
+
+    async def _run_hooks(self, pending: _Pending) -> None:
+        await self._call_hooks(pending)
+        if pending.hooks_left:
             task = asyncio.create_task(
                 self._retry_hooks(pending), name=f"hotline-record-hooks-{pending.record.linkedid}"
             )
@@ -207,18 +215,7 @@ class RecordService:
             delays = self.hook_retry_seconds
             await asyncio.sleep(delays[min(pending.hook_failures, len(delays) - 1)])
             pending.hook_failures += 1
-            left = []
-            for hook in pending.hooks_left:
-                try:
-                    await hook(pending.record)
-                except asyncio.CancelledError:
-                    raise
-                except Exception:
-                    log.warning("record hook %s failed again for call %s (%d tries)",
-                                getattr(hook, "__qualname__", hook), pending.record.linkedid,
-                                pending.hook_failures + 1)  # fmt: skip
-                    left.append(hook)
-            pending.hooks_left = left
+            await self._call_hooks(pending)
         self._done(pending)
 
     def _done(self, pending: _Pending) -> None:

@@ -21,11 +21,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import functools
 import getpass
 import sys
-from collections.abc import Callable
-from typing import Any, TextIO
+from collections.abc import AsyncIterator, Callable
+from typing import TYPE_CHECKING, Any, TextIO
+
+if TYPE_CHECKING:
+    from console.db import ConsoleStore, User
 
 __all__ = ["COMMANDS", "add_commands", "run"]
 
@@ -110,54 +114,52 @@ def _password(args: argparse.Namespace, stdin: TextIO, err: TextIO) -> str | Non
     return first
 
 
-async def _user_add(args: argparse.Namespace, url: str, password: str, out: TextIO) -> None:
+@contextlib.asynccontextmanager
+async def _opened(url: str) -> AsyncIterator[ConsoleStore]:
     from console.db import ConsoleStore
 
     store = ConsoleStore(url)
     try:
+        yield store
+    finally:
+        await store.close()
+
+
+async def _named_user(store: ConsoleStore, args: argparse.Namespace, err: TextIO, hint: str = "") -> User | None:
+    user = await store.user_by_name(args.name)
+    if user is None:
+        print(f"hotline {args.command}: no user named {args.name!r}{hint}", file=err)
+    return user
+
+
+async def _user_add(args: argparse.Namespace, url: str, password: str, out: TextIO) -> None:
+    async with _opened(url) as store:
         user = await store.add_user(args.name, password, args.role, args.language)
         await store.audit("cli", "cli", "user.add", user.name, {"role": user.role, "language": user.language})
         print(f"user {user.name!r} added ({user.role})", file=out)
-    finally:
-        await store.close()
 
 
 async def _user_list(url: str, out: TextIO) -> None:
-    from console.db import ConsoleStore
-
-    store = ConsoleStore(url)
-    try:
+    async with _opened(url) as store:
         for user in await store.users():
             print(f"{user.name}\t{user.role}\t{user.language}", file=out)
-    finally:
-        await store.close()
 
 
 async def _token_add(args: argparse.Namespace, url: str, out: TextIO, err: TextIO) -> int:
-    from console.db import ConsoleStore
-
-    store = ConsoleStore(url)
-    try:
-        user = await store.user_by_name(args.name)
+    async with _opened(url) as store:
+        user = await _named_user(store, args, err, f" (hotline user add {args.name} --role …)")
         if user is None:
-            print(f"hotline token: no user named {args.name!r} (hotline user add {args.name} --role …)", file=err)
             return 1
         token = await store.add_token(user, args.label)
         await store.audit("cli", "cli", "token.add", user.name, {"label": args.label, "prefix": token[:10]})
         print(token, file=out)
         return 0
-    finally:
-        await store.close()
 
 
 async def _user_change(args: argparse.Namespace, url: str, out: TextIO, err: TextIO) -> int:
-    from console.db import ConsoleStore
-
-    store = ConsoleStore(url)
-    try:
-        user = await store.user_by_name(args.name)
+    async with _opened(url) as store:
+        user = await _named_user(store, args, err)
         if user is None:
-            print(f"hotline user: no user named {args.name!r}", file=err)
             return 1
         if args.action == "remove":
             await store.remove_user(user)
@@ -166,46 +168,30 @@ async def _user_change(args: argparse.Namespace, url: str, out: TextIO, err: Tex
         await store.audit("cli", "cli", f"user.{args.action}", user.name, {})
         print(f"user {user.name!r}: {args.action}d", file=out)
         return 0
-    finally:
-        await store.close()
 
 
 async def _user_password(args: argparse.Namespace, url: str, password: str, out: TextIO, err: TextIO) -> int:
-    from console.db import ConsoleStore
-
-    store = ConsoleStore(url)
-    try:
-        user = await store.user_by_name(args.name)
+    async with _opened(url) as store:
+        user = await _named_user(store, args, err)
         if user is None:
-            print(f"hotline user: no user named {args.name!r}", file=err)
             return 1
         await store.set_password(user.id, password)
         ended = await store.end_sessions(user.id)
         await store.audit("cli", "cli", "user.password", user.name, {"sessions_ended": ended})
         print(f"user {user.name!r}: password set, {ended} sessions ended", file=out)
         return 0
-    finally:
-        await store.close()
 
 
 async def _token_list(url: str, out: TextIO) -> None:
-    from console.db import ConsoleStore
-
-    store = ConsoleStore(url)
-    try:
+    async with _opened(url) as store:
         for t in await store.tokens():
             used = t.last_used_at.isoformat(timespec="seconds") if t.last_used_at else "never used"
             state = "revoked" if t.revoked else "active"
             print(f"{t.id}\t{t.user}\t{t.label}\t{t.prefix}…\t{state}\t{used}", file=out)
-    finally:
-        await store.close()
 
 
 async def _token_revoke(args: argparse.Namespace, url: str, out: TextIO, err: TextIO) -> int:
-    from console.db import ConsoleStore
-
-    store = ConsoleStore(url)
-    try:
+    async with _opened(url) as store:
         token = await store.revoke_token(args.id)
         if token is None:
             print(f"hotline token: no token {args.id}", file=err)
@@ -213,8 +199,6 @@ async def _token_revoke(args: argparse.Namespace, url: str, out: TextIO, err: Te
         await store.audit("cli", "cli", "token.revoke", token.user, {"id": token.id, "label": token.label})
         print(f"token {token.id} of {token.user!r} ({token.label}) revoked", file=out)
         return 0
-    finally:
-        await store.close()
 
 
 @_command
