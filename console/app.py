@@ -4,7 +4,7 @@ Mounted by ``hotline.service.build_app`` with :func:`setup_console`. Access:
 
 * people sign in with a name and password (argon2); the server keeps the session (table
   ``console_sessions``) and the browser a random id in an HttpOnly, SameSite=Strict cookie (Secure
-  when the request came over https, or always with ``HOTLINE_CONSOLE_SECURE_COOKIES=1`` behind a
+  when the request came over https, or when ``HOTLINE_PUBLIC_ORIGIN`` is https, behind a
   TLS-terminating proxy). Every unsafe request made with the cookie must carry the session's CSRF
   token (``X-CSRF-Token`` header, or the ``csrf_token`` form field), and a foreign ``Origin`` is refused;
 * automation sends ``Authorization: Bearer <token>`` (tokens are stored as SHA-256; no CSRF);
@@ -31,7 +31,6 @@ import dataclasses
 import functools
 import json
 import logging
-import os
 import secrets
 import time
 from collections.abc import AsyncIterator, Iterable
@@ -298,11 +297,7 @@ def _own_origin(request: web.Request) -> bool:
 
 def _secure(request: web.Request) -> bool:
     public = _public_origin(request)
-    return (
-        request.secure
-        or os.environ.get("HOTLINE_CONSOLE_SECURE_COOKIES") == "1"
-        or (public is not None and public.startswith("https://"))
-    )
+    return request.secure or (public is not None and public.startswith("https://"))
 
 
 def _set_session_cookie(request: web.Request, response: web.StreamResponse, secret: str) -> None:
