@@ -38,7 +38,7 @@ import sys
 import time as clock
 from collections import deque
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import MappingProxyType
 
@@ -49,6 +49,7 @@ sys.path.insert(0, str(ROOT))
 
 from callbacks.model import AttemptOutcome, CallbackRequest, Origin, RequestStatus  # noqa: E402
 from callbacks.policy import (  # noqa: E402
+    HOUR,
     abandoned_request,
     after_attempt,
     callback_priority,
@@ -66,6 +67,7 @@ from callbacks.policy import (  # noqa: E402
 )
 from profiles.model import load_profile  # noqa: E402
 from routing.state import Membership, PersonState, PersonView, Snapshot, WaitingCall  # noqa: E402
+from telephony.clock import EPOCH  # noqa: E402
 
 SEED = 151
 DAYS = 31
@@ -82,7 +84,7 @@ REDIAL_WITH_REQUEST = 0.2  # ... less often when promised a callback
 MAX_REDIALS = 2
 REDIAL_DELAY = 1800.0
 QUEUE = "ar-general"
-START = datetime(2021, 2, 28, 21, 0, tzinfo=UTC).timestamp()  # 2021-03-01 00:00 in Kuwait
+START = datetime(2021, 2, 28, 21, 0, tzinfo=UTC)  # 2021-03-01 00:00 in Kuwait
 HORIZON = DAYS * 86400.0
 TAIL = 2 * 86400.0  # run on after March so requests end (connected, failed or expired)
 
@@ -137,7 +139,7 @@ class Caller:
         self.served = False
         self.calls = 0
         self.request_id: int | None = None
-        self.request_times: list[float] = []
+        self.request_times: list[datetime] = []
 
 
 def numbers(rng: np.random.Generator, n: int) -> list[str]:
@@ -180,10 +182,10 @@ class Sim:
         self.handle_times: deque[float] = deque(maxlen=200)
         # requests
         self.requests: dict[int, CallbackRequest] = {}
-        self.ready: list[tuple[int, float, float, int]] = []  # heap (-priority, place, created, id)
-        self.backoff: list[tuple[float, int]] = []
+        self.ready: list[tuple[int, datetime, datetime, int]] = []  # heap (-priority, place, created, id)
+        self.backoff: list[tuple[datetime, int]] = []
         self.dialing: dict[int, CallbackRequest] = {}
-        self.dial_times: deque[float] = deque()  # epochs of the last hour's dials: the hourly cap
+        self.dial_times: deque[datetime] = deque()  # the last hour's dials: the hourly cap
         self.next_id = 1
         self.m = {"calls": 0, "entered_queue": 0, "answered_live": 0, "abandoned_queue": 0, "abandoned_ivr": 0,
                       "offered": 0, "offer_accepted": 0, "offer_refused_number": 0, "left_for_callback": 0,
@@ -212,8 +214,9 @@ class Sim:
             handlers[kind](t, payload)
         return self.report()
 
-    def epoch(self, t: float) -> float:
-        return START + t
+    def at(self, t: float) -> datetime:
+        """The time ``t`` seconds into the simulation, as the policy takes it."""
+        return START + timedelta(seconds=t)
 
     # -- callers ------------------------------------------------------------------------------------
 
@@ -238,8 +241,8 @@ class Sim:
             caller = self.callers[i]
             req = abandoned_request(
                 caller_number=caller.number, language=None, topic=None, specialty=None, queue=None,
-                outcome="abandoned_ivr", wait_seconds=None, started_at=self.epoch(t - 20), linkedid=None,
-                is_peak=peak, rules=self.rules, now=self.epoch(t), default_language="ar", default_topic="general",
+                outcome="abandoned_ivr", wait_seconds=None, started_at=self.at(t - 20), linkedid=None,
+                is_peak=peak, rules=self.rules, now=self.at(t), default_language="ar", default_topic="general",
                 recent_request_times=caller.request_times,
             )  # fmt: skip
             if req is not None:
@@ -267,12 +270,12 @@ class Sim:
                         self.rules,
                         caller_id=True,
                         recent_request_times=caller.request_times,
-                        now=self.epoch(t),
+                        now=self.at(t),
                     )
                     if check.ok:
                         req = new_request(number=check.number, language="ar", topic="general", specialty=None,
-                                          queue=QUEUE, origin=Origin.OFFER, place_at=self.epoch(t),
-                                          rules=self.rules, now=self.epoch(t))  # fmt: skip
+                                          queue=QUEUE, origin=Origin.OFFER, place_at=self.at(t),
+                                          rules=self.rules, now=self.at(t))  # fmt: skip
                         self.m["left_for_callback"] += 1
                         self.add_request(t, i, req)
                         return
@@ -295,8 +298,8 @@ class Sim:
             caller = self.callers[i]
             req = abandoned_request(
                 caller_number=caller.number, language="ar", topic="general", specialty=None, queue=QUEUE,
-                outcome="abandoned_queue", wait_seconds=t - entry[0], started_at=None, joined_at=self.epoch(entry[0]),
-                linkedid=None, is_peak=False, rules=self.rules, now=self.epoch(t), default_language="ar",
+                outcome="abandoned_queue", wait_seconds=t - entry[0], started_at=None, joined_at=self.at(entry[0]),
+                linkedid=None, is_peak=False, rules=self.rules, now=self.at(t), default_language="ar",
                 default_topic="general", recent_request_times=caller.request_times,
             )  # fmt: skip
             if req is not None:
@@ -321,7 +324,7 @@ class Sim:
         caller.served = True
         if caller.request_id is not None:
             req = self.requests[caller.request_id]
-            if cancels(req, caller.number, self.epoch(t)):
+            if cancels(req, caller.number, self.at(t)):
                 self.requests[_rid(req)] = replace(req, status=RequestStatus.CANCELLED)
                 self.dialing.pop(_rid(req), None)
                 self.m["callbacks_cancelled"] += 1
@@ -386,7 +389,7 @@ class Sim:
     def schedule(self, t: float) -> None:
         if not self.cb or not self.free or self.live_count or self.returning:
             return
-        now = self.epoch(t)
+        now = self.at(t)
         while self.backoff and self.backoff[0][0] <= now:
             _, rid = heapq.heappop(self.backoff)
             self.queue_request(self.requests[rid])
@@ -414,7 +417,7 @@ class Sim:
         self.m["due_calls"] += 1
         dials = due_requests(candidates + list(self.dialing.values()), self.snapshot(now), self.rules, now,
                              waiting_calls=self.waiting_head(), timezone=self.tz)  # fmt: skip
-        while self.dial_times and self.dial_times[0] <= now - 3600:
+        while self.dial_times and self.dial_times[0] <= now - HOUR:
             self.dial_times.popleft()
         allowed = dials_left(self.dial_times, self.rules, now)  # the scheduler's hourly cap
         self.m["dials_capped"] += len(dials) > allowed
@@ -441,7 +444,7 @@ class Sim:
                 outcome, ring = AttemptOutcome.FAILED, 1.0
             self.push(t + ring, "dial_end", (req.id, outcome))
 
-    def snapshot(self, now: float) -> Snapshot:
+    def snapshot(self, now: datetime) -> Snapshot:
         """The free people as the policy sees them (busy people do not change a callback decision)."""
         people = {}
         for agent, idle in self.free.items():
@@ -450,8 +453,8 @@ class Sim:
                 view = self.views[agent] = PersonView(
                     person_id=f"agent-{agent:02}", state=PersonState.AVAILABLE, pause_reason="", reachable=True,
                     queues=MappingProxyType({QUEUE: Membership(QUEUE, f"PJSIP/agent-{agent:02}", 0, False, "", START)}),
-                    login_time=START, idle_since=START + idle, calls_taken=0, history=(), sessions=(),
-                    missed_rings=0, call_uniqueid=None, call_started=None, wrapup_until=0.0, free=True,
+                    login_time=START, idle_since=START + timedelta(seconds=idle), calls_taken=0, history=(),
+                    sessions=(), missed_rings=0, call_uniqueid=None, call_started=None, wrapup_until=EPOCH, free=True,
                 )  # fmt: skip
             people[view.person_id] = view
         return Snapshot(at=now, people=people, queues={QUEUE: tuple(sorted(people))}, calls={})
@@ -459,7 +462,7 @@ class Sim:
     def waiting_head(self) -> list[WaitingCall]:
         for entry in self.live:
             if entry[2]:
-                return [WaitingCall(f"live-{entry[1]}", QUEUE, self.epoch(entry[0]), 1, 0)]
+                return [WaitingCall(f"live-{entry[1]}", QUEUE, self.at(entry[0]), 1, 0)]
         return []
 
     def dial_end(self, t: float, payload) -> None:
@@ -467,13 +470,14 @@ class Sim:
         self.dialing.pop(rid, None)
         req = self.requests[rid]
         cancelled = req.status is RequestStatus.CANCELLED
-        req = self.requests[rid] = after_attempt(req, outcome, self.rules, self.epoch(t))
+        req = self.requests[rid] = after_attempt(req, outcome, self.rules, self.at(t))
         if cancelled:
             pass
         elif req.status is RequestStatus.CONNECTED:
             self.m["callbacks_connected"] += 1
-            self.m["time_to_callback"] += self.epoch(t) - req.created_at
-            self.callback_delays.append(self.epoch(t) - req.created_at)
+            delay = (self.at(t) - req.created_at).total_seconds()
+            self.m["time_to_callback"] += delay
+            self.callback_delays.append(delay)
             i = self.owner[rid]
             assert callback_priority(req) > 0  # enters ahead of the live callers
             if self.free:
@@ -485,7 +489,7 @@ class Sim:
             self.m["callbacks_failed"] += 1
         else:
             heapq.heappush(self.backoff, (req.next_attempt_at, rid))
-            self.push(req.next_attempt_at - START, "wake", None)
+            self.push((req.next_attempt_at - START).total_seconds(), "wake", None)
         self.schedule(t)
 
     # -- figures --------------------------------------------------------------------------------------

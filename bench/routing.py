@@ -23,6 +23,7 @@ import random
 import statistics
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -34,6 +35,7 @@ from routing.policy import choose_for_call, decide, desired_penalties  # noqa: E
 from routing.queues import build_queues  # noqa: E402
 from routing.state import LiveState  # noqa: E402
 from telephony.ami.parser import AMIParser  # noqa: E402
+from telephony.clock import utc, utc_now  # noqa: E402
 from telephony.events import (  # noqa: E402
     AgentComplete,
     AgentConnect,
@@ -46,7 +48,9 @@ from telephony.events import (  # noqa: E402
 SEED = 151
 LANGS = ("ar", "en", "fr", "hi", "ur")
 TOPICS = tuple(f"topic{i:02}" for i in range(20))
-NOW = 1_750_000_000.0
+NOW = 1_750_000_000.0  # epoch seconds, as Asterisk stamps its events
+AT = utc(NOW)  # the same time as the core takes it
+SIX, SEVEN = timedelta(seconds=6), timedelta(seconds=7)
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -94,8 +98,8 @@ def loaded_state(profile, n_calls: int, rng: random.Random) -> LiveState:
             memberships.setdefault(member.person_id, []).append(spec.name)
 
     def apply(headers: dict[str, str], t: float) -> None:
-        """Hand-written AMI headers, typed once by the boundary's parser, then applied at ``t``."""
-        state.apply(parse_event({"Timestamp": repr(t), **headers}), t)
+        """Hand-written AMI headers, typed once by the boundary's parser, then applied at ``t`` (epoch)."""
+        state.apply(parse_event({"Timestamp": repr(t), **headers}), utc(t))
 
     for pid, queues in memberships.items():
         login = NOW - rng.uniform(600, 7200)
@@ -140,24 +144,24 @@ def bench_decisions(n_people: int, n_calls: int, rounds: int) -> dict[str, Any]:
 
     gc.collect()
     t0 = time.perf_counter()
-    snap = state.snapshot(NOW)
+    snap = state.snapshot(AT)
     first_snapshot = time.perf_counter() - t0
     snapshot_times = []
     for i in range(20):
-        state.apply(AgentRingNoAnswer(NOW, "ar-topic00", "", "", f"agent-{i:04}", "", 0), NOW)
+        state.apply(AgentRingNoAnswer(NOW, "ar-topic00", "", "", f"agent-{i:04}", "", 0), AT)
         t0 = time.perf_counter()
-        snap = state.snapshot(NOW)
+        snap = state.snapshot(AT)
         snapshot_times.append(time.perf_counter() - t0)
     members = sum(len(m) for m in snap.queues.values())
     calls = sorted(snap.calls.values(), key=lambda c: c.uniqueid)
-    choose_for_call(snap, calls[0], profile, NOW)  # index the profile once
+    choose_for_call(snap, calls[0], profile, AT)  # index the profile once
     samples = []
     person_samples = []  # the calls that are not overflowing (those scan the queue)
     outcomes = {"person": 0, "overflow": 0, "none": 0}
     for round_ in range(rounds):
         for call in calls:
             t0 = time.perf_counter_ns()
-            choice = choose_for_call(snap, call, profile, NOW)
+            choice = choose_for_call(snap, call, profile, AT)
             elapsed = (time.perf_counter_ns() - t0) / 1000
             samples.append(elapsed)
             if choice is None or choice.overflow_to is None:
@@ -167,34 +171,34 @@ def bench_decisions(n_people: int, n_calls: int, rounds: int) -> dict[str, Any]:
     decide_times = []
     for _ in range(5):
         t0 = time.perf_counter()
-        decisions = decide(snap, profile, NOW)
+        decisions = decide(snap, profile, AT)
         decide_times.append(time.perf_counter() - t0)
     t0 = time.perf_counter()
-    desired_penalties(snap, profile, NOW)
+    desired_penalties(snap, profile, AT)
     penalties_time = time.perf_counter() - t0
     # Steady state: Asterisk has applied the decisions; then one agent ends a call.
     for change in decisions.penalties:
-        state.apply(QueueMemberPenalty(NOW, change.queue, change.person_id, "", "", penalty=change.penalty), NOW)
+        state.apply(QueueMemberPenalty(NOW, change.queue, change.person_id, "", "", penalty=change.penalty), AT)
     for pause in decisions.pauses:
         for queue in [pause.queue] if pause.queue else list(snap.people[pause.person_id].queues):
             state.apply(QueueMemberPause(NOW, queue, pause.person_id, "", "", paused=pause.paused,
-                                         paused_reason=pause.reason), NOW)  # fmt: skip
-    settled = decide(state.snapshot(NOW), profile, NOW)
+                                         paused_reason=pause.reason), AT)  # fmt: skip
+    settled = decide(state.snapshot(AT), profile, AT)
     busy = next(v for v in snap.people.values() if v.call_started is not None and len(v.queues) > 1)
-    state.apply(AgentComplete(NOW, next(iter(busy.queues)), "", "", busy.person_id, "", 0, 60, "caller"), NOW)
+    state.apply(AgentComplete(NOW, next(iter(busy.queues)), "", "", busy.person_id, "", 0, 60, "caller"), AT)
     t0 = time.perf_counter()
-    after = decide(state.snapshot(NOW + 6), profile, NOW + 6)
+    after = decide(state.snapshot(AT + SIX), profile, AT + SIX)
     after_time = time.perf_counter() - t0
     # ... and one free agent (ranked first somewhere) takes a call: the ranks behind it move up.
-    settled_snap = state.snapshot(NOW + 6)
+    settled_snap = state.snapshot(AT + SIX)
     for change in after.penalties:
         state.apply(
-            QueueMemberPenalty(NOW + 6, change.queue, change.person_id, "", "", penalty=change.penalty), NOW + 6
+            QueueMemberPenalty(NOW + 6, change.queue, change.person_id, "", "", penalty=change.penalty), AT + SIX
         )
-    starter = next(c.person_id for c in decide(settled_snap, profile, NOW + 6).choices if c.person_id)
+    starter = next(c.person_id for c in decide(settled_snap, profile, AT + SIX).choices if c.person_id)
     state.apply(AgentConnect(NOW + 7, next(iter(settled_snap.people[starter].queues)), "bench-start", "", "", "",
-                             starter, "", 0, 0), NOW + 7)  # fmt: skip
-    start_changes = len(decide(state.snapshot(NOW + 7), profile, NOW + 7).penalties)
+                             starter, "", 0, 0), AT + SEVEN)  # fmt: skip
+    start_changes = len(decide(state.snapshot(AT + SEVEN), profile, AT + SEVEN).penalties)
     result: dict[str, Any] = {
         "people": n_people,
         "queues": n_queues,
@@ -337,7 +341,7 @@ def ours(pieces: list[bytes], people: list[str], with_state: bool) -> tuple[floa
     gc.collect()
     t0 = time.perf_counter()
     for piece in pieces:
-        now = time.time()
+        now = utc_now()
         messages = parser.feed(piece)
         count += len(messages)
         if with_state:
@@ -347,7 +351,7 @@ def ours(pieces: list[bytes], people: list[str], with_state: bool) -> tuple[floa
                     apply(event, now)
     elapsed = time.perf_counter() - t0
     if with_state:
-        state.snapshot(time.time())
+        state.snapshot(utc_now())
     return elapsed, count
 
 
@@ -372,7 +376,7 @@ def panoramisk_run(pieces: list[bytes], people: list[str], with_state: bool) -> 
             if with_state:
                 event = parse_event(dict(message))
                 if event is not None:
-                    apply(event, time.time())
+                    apply(event, utc_now())
 
         def connection_lost(self, exc):  # pragma: no cover - never called here
             pass

@@ -16,12 +16,14 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
 from profiles.model import Profile
 from routing.queues import build_queues
 from telephony import names as v
 from telephony.agi import AGIHangup, AGISession
+from telephony.clock import utc
 
 log = logging.getLogger(__name__)
 
@@ -30,13 +32,13 @@ CONFIRM, ENTER_OTHER = "1", "2"
 
 @dataclass(frozen=True)
 class OfferContext:
-    """What the dialplan passes: the caller's route and their place in the queue."""
+    """What the dialplan passes: the caller's route and their place in the queue (when they joined it)."""
 
     language: str
     topic: str
     specialty: str | None
     queue: str
-    place_at: float | None
+    place_at: datetime | None
     linkedid: str | None
 
 
@@ -60,7 +62,8 @@ def profile_queues(profile: Profile) -> frozenset[str]:
 
 
 def context_from_args(args: list[str], profile: Profile, queues: frozenset[str] | None = None) -> OfferContext | None:
-    """The caller's route from the AGI arguments, or None when it is not one of the profile's."""
+    """The caller's route from the AGI arguments, or None when it is not one of the profile's. The
+    dialplan gives the time the caller joined the queue in epoch seconds: it becomes a datetime here."""
     values = (list(args) + [""] * 6)[:6]
     language, topic, specialty, queue, joined_at, linkedid = values
     topic = topic or profile.default_topic
@@ -71,11 +74,12 @@ def context_from_args(args: list[str], profile: Profile, queues: frozenset[str] 
         return None
     if queue not in (queues if queues is not None else profile_queues(profile)):
         return None
+    place_at: datetime | None = None
     try:
-        place_at: float | None = float(joined_at) if joined_at else None
-    except ValueError:
-        place_at = None
-    if place_at is not None and not math.isfinite(place_at):
+        joined = float(joined_at) if joined_at else 0.0
+        if math.isfinite(joined) and joined > 0:
+            place_at = utc(joined)
+    except (ValueError, OverflowError):
         place_at = None
     return OfferContext(language, topic, specialty or None, queue, place_at, linkedid or None)
 

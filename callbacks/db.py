@@ -27,7 +27,7 @@ The guarantees, and how they are kept:
   stays DIALING, its attempt open with the callback call's ``linkedid`` (``answered``), until the
   scheduler ``finish``es it as CONNECTED (a person talked) or ABANDONED (retried under the policy).
 
-Times are epoch seconds (floats) in the API, like ``callbacks.model``; the columns are UTC datetimes.
+Times are aware UTC datetimes, in the API (like ``callbacks.model``) and in the columns (``UTCDateTime``).
 Each method is one session and one transaction. Call ``cdr.db.upgrade(url)`` before opening a store.
 """
 
@@ -36,7 +36,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Any, Self
 
@@ -66,34 +66,18 @@ NOT_DIALLED = AttemptOutcome.FAILED
 DEFAULT_UNKNOWN_RETRY_SECONDS = 120.0
 
 # The pure policy's "state of the request after an attempt ended with this outcome at this time".
-NextState = Callable[[CallbackRequest, AttemptOutcome, float], CallbackRequest]
+NextState = Callable[[CallbackRequest, AttemptOutcome, datetime], CallbackRequest]
 
 _OPEN_VALUES = tuple(sorted(s.value for s in OPEN_STATUSES))
 
 #: The window of the hourly cap on callback dials (seconds), as ``callbacks.policy.HOUR``.
-HOUR = 3600.0
+HOUR = timedelta(hours=1)
 #: PostgreSQL advisory lock (transaction scope) that serialises the hourly-cap check of every instance.
 DIAL_CAP_LOCK = 0x151CB0
 _ADD_RETRIES = 5
 
 
-# -- conversions ------------------------------------------------------------------------------------
-
-
-def _dt(epoch: float) -> datetime:
-    return datetime.fromtimestamp(epoch, UTC)
-
-
-def _dt_or_none(epoch: float | None) -> datetime | None:
-    return None if epoch is None else _dt(epoch)
-
-
-def _epoch(value: datetime) -> float:
-    return value.timestamp()
-
-
-def _epoch_or_none(value: datetime | None) -> float | None:
-    return None if value is None else value.timestamp()
+# -- rows and the model -----------------------------------------------------------------------------
 
 
 def _request(row: CallbackRequestRow) -> CallbackRequest:
@@ -106,12 +90,12 @@ def _request(row: CallbackRequestRow) -> CallbackRequest:
         queue=row.queue,
         origin=Origin(row.origin),
         original_linkedid=row.original_linkedid,
-        place_at=_epoch(row.place_at),
-        created_at=_epoch(row.created_at),
-        expires_at=_epoch(row.expires_at),
+        place_at=row.place_at,
+        created_at=row.created_at,
+        expires_at=row.expires_at,
         status=RequestStatus(row.status),
         attempts=row.attempts,
-        next_attempt_at=_epoch(row.next_attempt_at),
+        next_attempt_at=row.next_attempt_at,
         priority=row.priority,
     )
 
@@ -120,10 +104,10 @@ def _attempt(row: CallbackAttemptRow) -> CallbackAttempt:
     return CallbackAttempt(
         id=row.id,
         request_id=row.request_id,
-        claimed_at=_epoch(row.claimed_at),
+        claimed_at=row.claimed_at,
         claimed_by=row.claimed_by,
-        dialed_at=_epoch_or_none(row.dialed_at),
-        ended_at=_epoch_or_none(row.ended_at),
+        dialed_at=row.dialed_at,
+        ended_at=row.ended_at,
         outcome=None if row.outcome is None else AttemptOutcome(row.outcome),
         linkedid=row.linkedid,
     )
@@ -138,12 +122,12 @@ def _new_row(request: CallbackRequest, now: datetime) -> CallbackRequestRow:
         queue=request.queue,
         origin=Origin(request.origin).value,
         original_linkedid=request.original_linkedid,
-        place_at=_dt(request.place_at),
-        created_at=_dt(request.created_at),
-        expires_at=_dt(request.expires_at),
+        place_at=request.place_at,
+        created_at=request.created_at,
+        expires_at=request.expires_at,
         status=RequestStatus(request.status).value,
         attempts=request.attempts,
-        next_attempt_at=_dt(request.next_attempt_at),
+        next_attempt_at=request.next_attempt_at,
         priority=request.priority,
         updated_at=now,
     )
@@ -210,9 +194,9 @@ class CallbackStore:
                     now = datetime.now(UTC)
                     existing = await session.scalar(self._open_for_number_query(request.number).with_for_update())
                     if existing is not None:
-                        existing.place_at = min(existing.place_at, _dt(request.place_at))
+                        existing.place_at = min(existing.place_at, request.place_at)
                         existing.priority = max(existing.priority, request.priority)
-                        existing.expires_at = max(existing.expires_at, _dt(request.expires_at))
+                        existing.expires_at = max(existing.expires_at, request.expires_at)
                         existing.updated_at = now
                         await session.flush()
                         return _request(existing)
@@ -255,19 +239,19 @@ class CallbackStore:
             rows = (await session.scalars(query)).all()
         return [_request(row) for row in rows]
 
-    async def recent_request_times(self, number: str, since: float) -> list[float]:
+    async def recent_request_times(self, number: str, since: datetime) -> list[datetime]:
         """``created_at`` of the number's requests (any status) created at or after ``since``, oldest first.
 
         A request merged into an open one by ``add`` was not stored and is not counted.
         """
         query = (
             select(CallbackRequestRow.created_at)
-            .where(CallbackRequestRow.number == number, CallbackRequestRow.created_at >= _dt(since))
+            .where(CallbackRequestRow.number == number, CallbackRequestRow.created_at >= since)
             .order_by(CallbackRequestRow.created_at)
         )
         async with self._read() as session:
             times = (await session.scalars(query)).all()
-        return [_epoch(t) for t in times]
+        return list(times)
 
     async def attempts(self, request_id: int) -> list[CallbackAttempt]:
         """The request's attempts, oldest first."""
@@ -296,7 +280,7 @@ class CallbackStore:
         self,
         request_ids: Sequence[int],
         instance: str,
-        now: float,
+        now: datetime,
         *,
         limit: int | None = None,
     ) -> list[tuple[CallbackRequest, CallbackAttempt]]:
@@ -311,15 +295,14 @@ class CallbackStore:
         ids = list(dict.fromkeys(request_ids))
         if not ids or (limit is not None and limit <= 0):
             return []
-        when = _dt(now)
         preference = case({request_id: rank for rank, request_id in enumerate(ids)}, value=CallbackRequestRow.id)
         candidates = (
             select(CallbackRequestRow)
             .where(
                 CallbackRequestRow.id.in_(ids),
                 CallbackRequestRow.status == RequestStatus.OPEN.value,
-                CallbackRequestRow.next_attempt_at <= when,
-                CallbackRequestRow.expires_at > when,
+                CallbackRequestRow.next_attempt_at <= now,
+                CallbackRequestRow.expires_at > now,
             )
             .order_by(preference)
             .limit(limit)
@@ -339,7 +322,7 @@ class CallbackStore:
                             CallbackRequestRow.id.in_([row.id for row in rows]),
                             CallbackRequestRow.status == RequestStatus.OPEN.value,
                         )
-                        .values(status=RequestStatus.DIALING.value, updated_at=when)
+                        .values(status=RequestStatus.DIALING.value, updated_at=now)
                         .returning(CallbackRequestRow.id),
                         execution_options={"synchronize_session": False},
                     )
@@ -349,7 +332,7 @@ class CallbackStore:
             for row in rows:
                 if row.id not in updated:
                     continue
-                attempt = CallbackAttemptRow(request_id=row.id, claimed_at=when, claimed_by=instance)
+                attempt = CallbackAttemptRow(request_id=row.id, claimed_at=now, claimed_by=instance)
                 session.add(attempt)
                 attempts.append((row, attempt))
             await session.flush()
@@ -357,7 +340,7 @@ class CallbackStore:
                 claimed.append((replace(_request(row), status=RequestStatus.DIALING), _attempt(attempt)))
         return claimed
 
-    async def mark_dialing(self, attempt_id: int, now: float, *, max_dials_per_hour: int | None = None) -> bool:
+    async def mark_dialing(self, attempt_id: int, now: datetime, *, max_dials_per_hour: int | None = None) -> bool:
         """Write ahead that the attempt is about to be dialled: call this BEFORE sending the Originate.
 
         True: ``dialed_at`` is now set; send the Originate (once; never re-send it, e.g. after an AMI
@@ -370,7 +353,6 @@ class CallbackStore:
         ``callbacks.policy.dials_left`` counts), the attempt is closed as not dialled, its request goes
         back to OPEN with its ``attempts`` and ``next_attempt_at`` unchanged, and False is returned.
         """
-        when = _dt(now)
         async with self._write() as session:
             if max_dials_per_hour is not None and self._dialect == "postgresql":
                 await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": DIAL_CAP_LOCK})
@@ -380,35 +362,35 @@ class CallbackStore:
             request = await session.get(CallbackRequestRow, attempt.request_id, with_for_update=True)
             assert request is not None
             if request.status != RequestStatus.DIALING.value:
-                attempt.ended_at = when
+                attempt.ended_at = now
                 attempt.outcome = NOT_DIALLED.value
                 return False
             if max_dials_per_hour is not None:
                 dialled = await session.scalar(
                     select(func.count())
                     .select_from(CallbackAttemptRow)
-                    .where(CallbackAttemptRow.dialed_at > _dt(now - HOUR))
+                    .where(CallbackAttemptRow.dialed_at > now - HOUR)
                 )
                 if (dialled or 0) >= max_dials_per_hour:
-                    attempt.ended_at = when
+                    attempt.ended_at = now
                     attempt.outcome = NOT_DIALLED.value
                     request.status = RequestStatus.OPEN.value
-                    request.updated_at = when
+                    request.updated_at = now
                     return False
-            attempt.dialed_at = when
+            attempt.dialed_at = now
         return True
 
-    async def dial_times(self, since: float) -> list[float]:
+    async def dial_times(self, since: datetime) -> list[datetime]:
         """When each attempt dialled after ``since`` was dialled (``dialed_at``), oldest first: every
         number and every service instance together (the hourly cap counts them all)."""
         query = (
             select(CallbackAttemptRow.dialed_at)
-            .where(CallbackAttemptRow.dialed_at > _dt(since))
+            .where(CallbackAttemptRow.dialed_at > since)
             .order_by(CallbackAttemptRow.dialed_at)
         )
         async with self._read() as session:
             times = (await session.scalars(query)).all()
-        return [_epoch(t) for t in times if t is not None]
+        return [t for t in times if t is not None]
 
     async def answered(self, attempt_id: int, linkedid: str) -> bool:
         """The caller answered the attempt's call (``linkedid``: the callback call's); they now wait
@@ -434,12 +416,11 @@ class CallbackStore:
             assert request is not None
         return _request(request), _attempt(attempt)
 
-    async def served_late(self, linkedid: str, now: float) -> CallbackRequest | None:
+    async def served_late(self, linkedid: str, now: datetime) -> CallbackRequest | None:
         """A person talked to the caller of callback call ``linkedid`` after its attempt was closed
         UNKNOWN (the service restarted while the caller waited): the attempt becomes CONNECTED and its
         request, while still open (OPEN, or DIALING again), CONNECTED, so the served caller is not
         called again. Returns the request's stored state; None when no such attempt exists."""
-        when = _dt(now)
         query = select(CallbackAttemptRow).where(
             CallbackAttemptRow.linkedid == linkedid, CallbackAttemptRow.outcome == AttemptOutcome.UNKNOWN.value
         )
@@ -452,7 +433,7 @@ class CallbackStore:
             attempt.outcome = AttemptOutcome.CONNECTED.value
             if request.status in _OPEN_VALUES:
                 request.status = RequestStatus.CONNECTED.value
-                request.updated_at = when
+                request.updated_at = now
             await session.flush()
             return _request(request)
 
@@ -473,7 +454,7 @@ class CallbackStore:
         self,
         attempt_id: int,
         outcome: AttemptOutcome,
-        now: float,
+        now: datetime,
         *,
         linkedid: str | None = None,
         next_request_state: CallbackRequest,
@@ -486,7 +467,6 @@ class CallbackStore:
         it is (finishing twice changes nothing). Returns the request's stored state.
         Raises ``LookupError`` for an unknown attempt, ``ValueError`` when the state is another request's.
         """
-        when = _dt(now)
         async with self._write() as session:
             attempt = await session.get(CallbackAttemptRow, attempt_id, with_for_update=True)
             if attempt is None:
@@ -499,21 +479,21 @@ class CallbackStore:
             assert request is not None
             if attempt.outcome is None:
                 attempt.outcome = AttemptOutcome(outcome).value
-                attempt.ended_at = when
+                attempt.ended_at = now
                 if linkedid is not None:
                     attempt.linkedid = linkedid
                 if request.status == RequestStatus.DIALING.value:
                     request.status = RequestStatus(next_request_state.status).value
                     request.attempts = next_request_state.attempts
-                    request.next_attempt_at = _dt(next_request_state.next_attempt_at)
-                    request.updated_at = when
+                    request.next_attempt_at = next_request_state.next_attempt_at
+                    request.updated_at = now
             await session.flush()
             return _request(request)
 
     async def recover(
         self,
         instance: str | None,
-        now: float,
+        now: datetime,
         *,
         next_state: NextState | None = None,
         retry_after_seconds: float = DEFAULT_UNKNOWN_RETRY_SECONDS,
@@ -536,7 +516,6 @@ class CallbackStore:
         A request that is no longer DIALING (cancelled meanwhile) keeps its status; its attempt is
         still closed. Returns the closed attempts with their requests' new states.
         """
-        when = _dt(now)
         query = (
             select(CallbackAttemptRow)
             .where(CallbackAttemptRow.outcome.is_(None))
@@ -550,13 +529,13 @@ class CallbackStore:
             for attempt in (await session.scalars(query)).all():
                 request = await session.get(CallbackRequestRow, attempt.request_id, with_for_update=True)
                 assert request is not None
-                attempt.ended_at = when
+                attempt.ended_at = now
                 dialling = request.status == RequestStatus.DIALING.value
                 if attempt.dialed_at is None:
                     attempt.outcome = NOT_DIALLED.value
                     if dialling:
                         request.status = RequestStatus.OPEN.value
-                        request.updated_at = when
+                        request.updated_at = now
                 else:
                     attempt.outcome = AttemptOutcome.UNKNOWN.value
                     if dialling:
@@ -567,27 +546,28 @@ class CallbackStore:
 
     @staticmethod
     def _apply_unknown(
-        request: CallbackRequestRow, now: float, next_state: NextState | None, retry_after_seconds: float
+        request: CallbackRequestRow, now: datetime, next_state: NextState | None, retry_after_seconds: float
     ) -> None:
         current = _request(request)
+        retry = timedelta(seconds=retry_after_seconds)
         if next_state is None:
             new = replace(
                 current,
                 status=RequestStatus.OPEN,
                 attempts=current.attempts + 1,
-                next_attempt_at=now + retry_after_seconds,
+                next_attempt_at=now + retry,
             )
         else:
             new = next_state(current, AttemptOutcome.UNKNOWN, now)
         next_attempt_at = new.next_attempt_at
         if new.status is RequestStatus.OPEN and next_attempt_at <= now:
-            next_attempt_at = now + retry_after_seconds
+            next_attempt_at = now + retry
         if new.status is RequestStatus.DIALING:  # the policy may not leave it claimed
             new = replace(new, status=RequestStatus.OPEN)
         request.status = RequestStatus(new.status).value
         request.attempts = max(new.attempts, current.attempts + 1)
-        request.next_attempt_at = _dt(next_attempt_at)
-        request.updated_at = _dt(now)
+        request.next_attempt_at = next_attempt_at
+        request.updated_at = now
 
     # -- supervisor and housekeeping ----------------------------------------------------------------
 
@@ -611,11 +591,11 @@ class CallbackStore:
             ).all()
         return len(ids)
 
-    async def add_refusal(self, number: str, reason: str, original_linkedid: str | None, now: float) -> None:
+    async def add_refusal(self, number: str, reason: str, original_linkedid: str | None, now: datetime) -> None:
         """Keep a record of a refused callback number (toll-fraud attempts show up here)."""
         async with self._write() as session:
             session.add(CallbackRefusalRow(number=number[:64], reason=reason[:32], original_linkedid=original_linkedid,
-                                           refused_at=_dt(now)))  # fmt: skip
+                                           refused_at=now))  # fmt: skip
 
     async def refusals(self) -> list[tuple[str, str, str | None]]:
         async with self._read() as session:
@@ -640,30 +620,29 @@ class CallbackStore:
             )
         return done is not None
 
-    async def reschedule(self, request_id: int, at: float) -> bool:
+    async def reschedule(self, request_id: int, at: datetime) -> bool:
         """Move an OPEN request's next attempt to ``at``; False if it is unknown or not OPEN (e.g. DIALING)."""
         async with self._write() as session:
             done = await session.scalar(
                 update(CallbackRequestRow)
                 .where(CallbackRequestRow.id == request_id, CallbackRequestRow.status == RequestStatus.OPEN.value)
-                .values(next_attempt_at=_dt(at), updated_at=datetime.now(UTC))
+                .values(next_attempt_at=at, updated_at=datetime.now(UTC))
                 .returning(CallbackRequestRow.id),
                 execution_options={"synchronize_session": False},
             )
         return done is not None
 
-    async def expire(self, now: float) -> int:
+    async def expire(self, now: datetime) -> int:
         """Mark OPEN requests with ``expires_at <= now`` EXPIRED; how many. DIALING ones are left to ``finish``."""
-        when = _dt(now)
         async with self._write() as session:
             ids = (
                 await session.scalars(
                     update(CallbackRequestRow)
                     .where(
                         CallbackRequestRow.status == RequestStatus.OPEN.value,
-                        CallbackRequestRow.expires_at <= when,
+                        CallbackRequestRow.expires_at <= now,
                     )
-                    .values(status=RequestStatus.EXPIRED.value, updated_at=when)
+                    .values(status=RequestStatus.EXPIRED.value, updated_at=now)
                     .returning(CallbackRequestRow.id),
                     execution_options={"synchronize_session": False},
                 )

@@ -1,9 +1,15 @@
-"""What a callback request and an attempt are. Pure data, shared by the policy, the store and the scheduler."""
+"""What a callback request and an attempt are. Pure data, shared by the policy, the store and the scheduler.
+
+Times are aware UTC datetimes; :data:`telephony.clock.EPOCH` stands for "at any time" (a request's
+first attempt may be made at once)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
+
+from telephony.clock import EPOCH
 
 
 class Origin(StrEnum):
@@ -43,12 +49,12 @@ class CallbackRequest:
     queue: str  # the skill group the caller is connected to
     origin: Origin
     original_linkedid: str | None  # the call record it comes from
-    place_at: float  # epoch seconds: the caller's place in the queue (when they first joined)
-    created_at: float
-    expires_at: float
+    place_at: datetime  # the caller's place in the queue (when they first joined)
+    created_at: datetime
+    expires_at: datetime
     status: RequestStatus = RequestStatus.OPEN
     attempts: int = 0
-    next_attempt_at: float = 0.0
+    next_attempt_at: datetime = EPOCH
     priority: int = 0
 
 
@@ -56,9 +62,9 @@ class CallbackRequest:
 class CallbackAttempt:
     id: int | None
     request_id: int
-    claimed_at: float
+    claimed_at: datetime
     claimed_by: str  # which service instance
-    dialed_at: float | None = None  # set BEFORE the Originate is sent
-    ended_at: float | None = None
+    dialed_at: datetime | None = None  # set BEFORE the Originate is sent
+    ended_at: datetime | None = None
     outcome: AttemptOutcome | None = None
     linkedid: str | None = None  # the call record of the callback call

@@ -1,9 +1,9 @@
 """The callback policy: pure decisions about offering, accepting, dialling and retrying callbacks.
 
-Pure and deterministic, like :mod:`routing.policy`: plain data and the time in (``now``, epoch
-seconds), plain data out. No I/O, no clock, no event loop. The store keeps the requests; the
-scheduler asks :func:`due_requests` what to dial, and reports each attempt's end to
-:func:`after_attempt`.
+Pure and deterministic, like :mod:`routing.policy`: plain data and the time in (``now`` and every
+time: aware UTC datetimes; the profile's durations are seconds), plain data out. No I/O, no clock,
+no event loop. The store keeps the requests; the scheduler asks :func:`due_requests` what to dial,
+and reports each attempt's end to :func:`after_attempt`.
 
 Rules, in short (each function documents its own):
 
@@ -49,7 +49,7 @@ import re
 from collections import Counter
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, replace
-from datetime import datetime, time
+from datetime import datetime, time, timedelta
 from enum import StrEnum
 from functools import lru_cache
 from zoneinfo import ZoneInfo
@@ -100,8 +100,8 @@ __all__ = [
 
 #: The handle time assumed when no recent call tells better (seconds).
 DEFAULT_AHT_SECONDS = 180.0
-DAY = 86400.0
-HOUR = 3600.0
+DAY = timedelta(days=1)
+HOUR = timedelta(hours=1)
 _STRIP = re.compile(r"[\s\-.()]")
 _DIGITS = re.compile(r"\+?[0-9]+")
 #: Caller IDs that are no number at all (withheld, unknown): read as empty.
@@ -146,7 +146,7 @@ def _waiting_in(snapshot: Snapshot, queue: str) -> int:
     return sum(1 for call in snapshot.calls.values() if call.queue == queue)
 
 
-def estimated_wait(snapshot: Snapshot, queue: str, position: int, aht_seconds: float | None, now: float) -> float:
+def estimated_wait(snapshot: Snapshot, queue: str, position: int, aht_seconds: float | None, now: datetime) -> float:
     """Seconds a caller at ``position`` (1 = next) in ``queue`` should still wait:
     ``max(0, P - F) * AHT / max(1, N)`` with ``F`` the members who can take a call now and ``N``
     the members logged in and not paused in the queue (both tiers: widened people take calls
@@ -159,19 +159,19 @@ def estimated_wait(snapshot: Snapshot, queue: str, position: int, aht_seconds: f
 
 def aht_from_snapshot(
     snapshot: Snapshot,
-    now: float,
+    now: datetime,
     queue: str | None = None,
     *,
-    window: float = 3600.0,
+    window: float = HOUR.total_seconds(),
     default: float = DEFAULT_AHT_SECONDS,
 ) -> float:
     """The average duration of the calls that ended in the last ``window`` seconds, by the
     members of ``queue`` (everybody when None); ``default`` when there were none. Person
     histories are not kept per queue: a person in several queues counts all their calls."""
     pids: Iterable[str] = snapshot.queues.get(queue, ()) if queue is not None else snapshot.people
-    total = 0.0
+    total = timedelta(0)
     count = 0
-    start = now - window
+    start = now - timedelta(seconds=window)
     for pid in pids:
         view = snapshot.people.get(pid)
         if view is None:
@@ -180,7 +180,7 @@ def aht_from_snapshot(
             if end > start and end > begin:
                 total += end - begin
                 count += 1
-    return total / count if count else default
+    return total.total_seconds() / count if count else default
 
 
 def offer_from_counts(wait_seconds: float, waiting: int, working: int, rules: CallbackRules) -> bool:
@@ -201,7 +201,7 @@ def _crowded(waiting: int, working: int, rules: CallbackRules) -> bool:
 
 
 def should_offer(
-    snapshot: Snapshot, queue: str, position: int, aht_seconds: float | None, rules: CallbackRules, now: float
+    snapshot: Snapshot, queue: str, position: int, aht_seconds: float | None, rules: CallbackRules, now: datetime
 ) -> bool:
     """Whether to offer "press 1 to be called back" to the caller at ``position`` in ``queue``:
     callbacks enabled, and :func:`estimated_wait` above ``offer_after_wait_seconds``, or the
@@ -276,8 +276,8 @@ def check_number(
     rules: CallbackRules,
     *,
     caller_id: bool,
-    recent_request_times: Iterable[float] | None = None,
-    now: float | None = None,
+    recent_request_times: Iterable[datetime] | None = None,
+    now: datetime | None = None,
 ) -> NumberCheck:
     """Validate a number to call back: the caller ID (``caller_id=True``) or digits the caller
     typed. Separators (spaces, dashes, dots, brackets) are dropped; ``empty`` when nothing is
@@ -305,7 +305,7 @@ def check_number(
     return NumberCheck(True, number)
 
 
-def rate_limited(number: str, recent_request_times: Iterable[float], rules: CallbackRules, now: float) -> bool:
+def rate_limited(number: str, recent_request_times: Iterable[datetime], rules: CallbackRules, now: datetime) -> bool:
     """Whether ``number`` already has ``max_requests_per_number_per_day`` requests in the last
     24 hours (``recent_request_times``: the ``created_at`` of the number's requests, any status;
     times after ``now`` count too). A merged request creates no row and does not count."""
@@ -314,20 +314,16 @@ def rate_limited(number: str, recent_request_times: Iterable[float], rules: Call
     return count >= rules.max_requests_per_number_per_day
 
 
-def dials_left(recent_dial_times: Iterable[float | datetime], rules: CallbackRules, now: float | datetime) -> int:
+def dials_left(recent_dial_times: Iterable[datetime], rules: CallbackRules, now: datetime) -> int:
     """How many callback dials may still be made now: ``max_dials_per_hour`` less the dials of
     the last hour (``recent_dial_times``: when each attempt was dialled, every number and every
     service instance together; times after ``now`` count too). Never below 0."""
-    since = _seconds(now) - HOUR
-    count = sum(1 for t in recent_dial_times if _seconds(t) > since)
+    since = now - HOUR
+    count = sum(1 for t in recent_dial_times if t > since)
     return max(0, rules.max_dials_per_hour - count)
 
 
-def _seconds(value: float | datetime) -> float:
-    return value.timestamp() if isinstance(value, datetime) else float(value)
-
-
-def dial_allowed(recent_dial_times: Iterable[float | datetime], rules: CallbackRules, now: float | datetime) -> bool:
+def dial_allowed(recent_dial_times: Iterable[datetime], rules: CallbackRules, now: datetime) -> bool:
     """Whether one more callback dial fits the hourly cap (see :func:`dials_left`)."""
     return dials_left(recent_dial_times, rules, now) > 0
 
@@ -368,12 +364,11 @@ def merge_request(existing_open: CallbackRequest | None, new: CallbackRequest) -
 # -- new requests ---------------------------------------------------------------------------------
 
 
-def _epoch(value: float | datetime | None) -> float | None:
-    if value is None:
-        return None
-    if isinstance(value, datetime):
-        return value.timestamp()
-    return float(value)
+def _moment(value: object) -> datetime | None:
+    """A time fact of a record: an aware datetime, or None when unknown."""
+    if value is None or isinstance(value, datetime):
+        return value
+    raise TypeError(f"a time must be an aware datetime, not {value!r}")
 
 
 def new_request(
@@ -384,9 +379,9 @@ def new_request(
     specialty: str | None,
     queue: str,
     origin: Origin,
-    place_at: float,
+    place_at: datetime,
     rules: CallbackRules,
-    now: float,
+    now: datetime,
     linkedid: str | None = None,
     priority: int = 0,
 ) -> CallbackRequest:
@@ -404,7 +399,7 @@ def new_request(
         original_linkedid=linkedid,
         place_at=place_at,
         created_at=now,
-        expires_at=now + rules.expire_after_seconds,
+        expires_at=now + timedelta(seconds=rules.expire_after_seconds),
         status=RequestStatus.OPEN,
         attempts=0,
         next_attempt_at=now,
@@ -425,17 +420,17 @@ def abandoned_request(
     queue: str | object | None = _FROM_RECORD,
     outcome: str | object = _FROM_RECORD,
     wait_seconds: float | object | None = _FROM_RECORD,
-    started_at: float | datetime | object | None = _FROM_RECORD,
-    joined_at: float | datetime | object | None = _FROM_RECORD,
+    started_at: datetime | object | None = _FROM_RECORD,
+    joined_at: datetime | object | None = _FROM_RECORD,
     linkedid: str | object | None = _FROM_RECORD,
     is_peak: bool,
     rules: CallbackRules,
-    now: float,
+    now: datetime,
     profile: Profile | None = None,
     default_language: str | None = None,
     default_topic: str | None = None,
     priority: int | None = None,
-    recent_request_times: Iterable[float] | None = None,
+    recent_request_times: Iterable[datetime] | None = None,
 ) -> CallbackRequest | None:
     """The request for a caller who hung up unanswered, or None.
 
@@ -499,11 +494,11 @@ def abandoned_request(
                 priority = profile.topic(str(topic_v)).priority
             except KeyError:
                 priority = 0
-    place = _epoch(fact(joined_at, "joined_at"))  # type: ignore[arg-type]
+    place = _moment(fact(joined_at, "joined_at"))
     if place is None:
-        place = _epoch(fact(started_at, "started_at"))  # type: ignore[arg-type]
+        place = _moment(fact(started_at, "started_at"))
     if place is None:
-        place = now - float(wait or 0.0)  # type: ignore[arg-type]
+        place = now - timedelta(seconds=float(wait or 0.0))  # type: ignore[arg-type]
     return new_request(
         number=check.number,
         language=lang,
@@ -522,7 +517,7 @@ def abandoned_request(
 # -- cancellation, expiry, priority ---------------------------------------------------------------
 
 
-def cancels(request: CallbackRequest, answered_call_number: str | None, answered_at: float) -> bool:
+def cancels(request: CallbackRequest, answered_call_number: str | None, answered_at: datetime) -> bool:
     """Whether an answered inbound call cancels ``request``: the request is still open (OPEN or
     DIALING: the store cancels it and ignores the attempt's later outcome), the call comes from
     the request's number (compared without separators, a leading ``+`` ignored) and was
@@ -538,7 +533,7 @@ def _plain(number: str) -> str:
     return _STRIP.sub("", number).lstrip("+")
 
 
-def expire(requests: Iterable[CallbackRequest], now: float) -> list[CallbackRequest]:
+def expire(requests: Iterable[CallbackRequest], now: datetime) -> list[CallbackRequest]:
     """The OPEN requests past their ``expires_at`` (at or before ``now``), as EXPIRED. DIALING
     ones are left to finish their attempt (then :func:`after_attempt`; a later sweep expires
     them). Other statuses are final and never change."""
@@ -567,7 +562,7 @@ def backoff_seconds(attempts: int, rules: CallbackRules) -> float:
 
 
 def after_attempt(
-    request: CallbackRequest, outcome: AttemptOutcome | str, rules: CallbackRules, now: float
+    request: CallbackRequest, outcome: AttemptOutcome | str, rules: CallbackRules, now: datetime
 ) -> CallbackRequest:
     """The request after an attempt ended at ``now`` with ``outcome``. Every outcome counts as
     an attempt. CONNECTED (a person talked to the caller): done. Otherwise (ABANDONED: the
@@ -588,7 +583,7 @@ def after_attempt(
         request,
         status=RequestStatus.OPEN,
         attempts=attempts,
-        next_attempt_at=now + backoff_seconds(attempts, rules),
+        next_attempt_at=now + timedelta(seconds=backoff_seconds(attempts, rules)),
     )
 
 
@@ -608,7 +603,7 @@ class Dial:
     reserve: bool = False
 
 
-def in_quiet_hours(rules: CallbackRules, now: float, timezone: str = "UTC") -> bool:
+def in_quiet_hours(rules: CallbackRules, now: datetime, timezone: str = "UTC") -> bool:
     """Whether ``now`` falls in the quiet hours (local time in ``timezone``): from
     ``quiet_start`` included to ``quiet_end`` excluded, across midnight when the start is after
     the end. No quiet hours when either is unset or both are equal."""
@@ -621,8 +616,8 @@ def in_quiet_hours(rules: CallbackRules, now: float, timezone: str = "UTC") -> b
     return clock >= start or clock < end
 
 
-def _local_clock(now: float, timezone: str) -> time:
-    return datetime.fromtimestamp(now, _zone(timezone)).time()
+def _local_clock(now: datetime, timezone: str) -> time:
+    return now.astimezone(_zone(timezone)).time()
 
 
 @lru_cache(maxsize=16)
@@ -670,7 +665,7 @@ def _ahead(call: WaitingCall, request: CallbackRequest) -> bool:
     return call.priority > request.priority or (call.priority == request.priority and call.joined_at < request.place_at)
 
 
-def _order(request: CallbackRequest) -> tuple[int, float, float, int]:
+def _order(request: CallbackRequest) -> tuple[int, datetime, datetime, int]:
     return (-request.priority, request.place_at, request.created_at, request.id if request.id is not None else -1)
 
 
@@ -683,7 +678,7 @@ def due_requests(
     open_requests: Iterable[CallbackRequest],
     snapshot: Snapshot,
     rules: CallbackRules,
-    now: float,
+    now: datetime,
     *,
     waiting_calls: Iterable[WaitingCall] | None = None,
     profile: Profile | None = None,
@@ -770,7 +765,7 @@ def _pick(
     snapshot: Snapshot,
     queue: str,
     request: CallbackRequest,
-    now: float,
+    now: datetime,
     taken: Collection[str],
     profile: Profile | None,
 ) -> str | None:

@@ -25,9 +25,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +42,7 @@ from routing.service import AgentDesk
 from routing.state import Snapshot
 from telephony import names as v
 from telephony.ami.client import AMIClient, AMIDisconnected, AMIException
+from telephony.clock import utc_now
 from telephony.events import OriginateResponse
 from telephony.prompts import set_offer
 
@@ -52,7 +53,9 @@ ORIGINATE_TIMEOUT_MS = 30_000
 #: A callback dialled this long ago, and neither waiting in a queue nor with a person now, has ended
 #: unseen (its OriginateResponse or record was lost in an AMI gap): closed UNKNOWN, so that it stops
 #: holding a free person and its request is retried under the policy.
-STALE_AFTER_SECONDS = 3600.0
+STALE_AFTER = timedelta(hours=1)
+#: How often the hourly cap is logged while it holds requests back.
+_CAP_LOG_EVERY = timedelta(minutes=1)
 
 
 @dataclass(frozen=True)
@@ -75,7 +78,7 @@ class CallbackService:
         desk: AgentDesk,
         sounds_host_dir: Path | None,
         instance: str,
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], datetime] = utc_now,
         faults: Faults = Faults(),
     ) -> None:
         self.profile = profile
@@ -90,7 +93,7 @@ class CallbackService:
         self._task: asyncio.Task[None] | None = None
         self._pending: dict[str, tuple[CallbackRequest, CallbackAttempt]] = {}  # ActionID -> claimed
         self._offers: dict[str, bool] = {}
-        self._capped_at: float | None = None  # when the hourly cap was last logged
+        self._capped_at: datetime | None = None  # when the hourly cap was last logged
         self.dialled = 0
 
     # -- lifecycle ------------------------------------------------------------------------------
@@ -119,7 +122,8 @@ class CallbackService:
 
     async def book(self, number: str, context: OfferContext) -> Booking:
         now = self.clock()
-        if policy.rate_limited(number, await self.store.recent_request_times(number, now - 86400), self.rules, now):
+        recent = await self.store.recent_request_times(number, now - policy.DAY)
+        if policy.rate_limited(number, recent, self.rules, now):
             return Booking(False, number, "rate_limited")
         request = CallbackRequest(
             id=None,
@@ -132,11 +136,11 @@ class CallbackService:
             original_linkedid=context.linkedid,
             place_at=context.place_at or now,
             created_at=now,
-            expires_at=now + self.rules.expire_after_seconds,
+            expires_at=now + timedelta(seconds=self.rules.expire_after_seconds),
             priority=call_priority(context.topic, False, self.profile) if context.topic else 0,
         )
         stored = await self.store.add(request)
-        log.info("callback request %s for %s (%s), place %.0f", stored.id, number, context.queue, stored.place_at)
+        log.info("callback request %s for %s (%s), place %s", stored.id, number, context.queue, stored.place_at)
         return Booking(True, number, None)
 
     async def refused(self, raw: str, reason: str, context: OfferContext) -> None:
@@ -165,7 +169,7 @@ class CallbackService:
         )
         if request is None:
             return
-        if policy.rate_limited(request.number, await self.store.recent_request_times(request.number, now - 86400),
+        if policy.rate_limited(request.number, await self.store.recent_request_times(request.number, now - policy.DAY),
                                self.rules, now):  # fmt: skip
             return
         stored = await self.store.add(request)
@@ -185,8 +189,8 @@ class CallbackService:
         """Cancel an open request (False if it is not open, or is being dialled)."""
         return await self.store.cancel(request_id)
 
-    async def reschedule(self, request_id: int, at: float) -> bool:
-        """Move an open request's next attempt to ``at`` (epoch seconds); False if it is not open."""
+    async def reschedule(self, request_id: int, at: datetime) -> bool:
+        """Move an open request's next attempt to ``at`` (an aware datetime); False if it is not open."""
         return await self.store.reschedule(request_id, at)
 
     # -- the scheduler --------------------------------------------------------------------------
@@ -223,7 +227,7 @@ class CallbackService:
             return
         left = policy.dials_left(await self.store.dial_times(now - policy.HOUR), self.rules, now)
         if left <= 0:
-            if self._capped_at is None or now - self._capped_at >= 60:
+            if self._capped_at is None or now - self._capped_at >= _CAP_LOG_EVERY:
                 log.warning("callbacks: %d dials in the last hour, the cap (max_dials_per_hour): %d requests wait",
                             self.rules.max_dials_per_hour, len(due))  # fmt: skip
                 self._capped_at = now
@@ -236,10 +240,10 @@ class CallbackService:
             await self._dial(request, attempt)
 
     async def _settle(
-        self, in_flight: list[tuple[CallbackRequest, CallbackAttempt]], snapshot: Snapshot, now: float
+        self, in_flight: list[tuple[CallbackRequest, CallbackAttempt]], snapshot: Snapshot, now: datetime
     ) -> list[tuple[CallbackRequest, CallbackAttempt]]:
         """Close as served the callbacks a person talks to now (the live state saw AgentConnect on
-        the callback call), and as UNKNOWN those dialled over ``STALE_AFTER_SECONDS`` ago that no
+        the callback call), and as UNKNOWN those dialled over ``STALE_AFTER`` ago that no
         queue holds any more; the others are still under way."""
         talking = {view.call_uniqueid for view in snapshot.people.values() if view.call_uniqueid}
         still: list[tuple[CallbackRequest, CallbackAttempt]] = []
@@ -248,11 +252,11 @@ class CallbackService:
                 await self._finish(request, attempt, AttemptOutcome.CONNECTED)
             elif (
                 attempt.dialed_at is not None
-                and now - attempt.dialed_at > STALE_AFTER_SECONDS
+                and now - attempt.dialed_at > STALE_AFTER
                 and attempt.linkedid not in snapshot.calls
             ):
                 log.warning("callback attempt %s for %s dialled %.0f s ago and not seen since: outcome unknown",
-                            attempt.id, request.number, now - attempt.dialed_at)  # fmt: skip
+                            attempt.id, request.number, (now - attempt.dialed_at).total_seconds())  # fmt: skip
                 self._pending.pop(f"callback-{attempt.id}", None)
                 await self._finish(request, attempt, AttemptOutcome.UNKNOWN)
             else:
@@ -369,7 +373,7 @@ class CallbackService:
                  next_state.status.value)  # fmt: skip
 
     # -- the offer ------------------------------------------------------------------------------
-    def _update_offers(self, snapshot, now: float) -> None:
+    def _update_offers(self, snapshot: Snapshot, now: datetime) -> None:
         if self.sounds_host_dir is None:
             return
         waiting: dict[str, int] = {}

@@ -1,6 +1,7 @@
 """Builds exactly one call record per call to the hotline number from typed AMI events.
 
-Pure module (no I/O, no clock): time only enters through event timestamps and ``expire(now, ...)``.
+Pure module (no I/O, no clock): time only enters through event times (``event.at``, an aware UTC
+datetime) and ``expire(now, ...)``.
 It takes the typed events of ``telephony.events``, parsed once at the Asterisk boundary; the root
 feeds it every typed event, and the ones it has no rule for (routing's, QueueStatus rows) are ignored.
 Modelled on wazo-call-logd's CEL interpretor: each event type is handled by one method, chosen
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from types import MappingProxyType
 from typing import Any
@@ -76,16 +77,16 @@ class _CallState:
     linkedid: str
     caller_number: str | None
     caller_name: str | None
-    started_ts: float
+    started_at: datetime
     language: str | None = None
     topic: str | None = None
     specialty: str | None = None
     queue: str | None = None
     route_seen: bool = False
-    first_join_ts: float | None = None
+    first_join_at: datetime | None = None
     in_queue: bool = False
-    last_leave_ts: float | None = None
-    connect_ts: float | None = None
+    last_leave_at: datetime | None = None
+    connect_at: datetime | None = None
     agent: str | None = None
     abandoned: bool = False
     wait_seconds: float | None = None
@@ -95,8 +96,8 @@ class _CallState:
     callback_booked: bool = False
 
 
-def _utc(ts: float) -> datetime:
-    return datetime.fromtimestamp(ts, tz=UTC)
+def _seconds(span: timedelta) -> float:
+    return max(0.0, span.total_seconds())
 
 
 def _caller_id(value: str) -> str | None:
@@ -148,15 +149,16 @@ class RecordBuilder:
                 records.extend(self.feed(event))
         return records
 
-    def expire(self, now: float, max_age_seconds: float) -> list[CallRecord]:
+    def expire(self, now: datetime, max_age_seconds: float) -> list[CallRecord]:
         """Complete calls that started at least ``max_age_seconds`` before ``now`` without a Hangup.
 
         Outcome follows the same rules as on Hangup; the end time is unknown, so ``ended_at``,
         ``hangup_cause`` and durations that would need it are None (talk time comes from
         AgentComplete's TalkTime when that was seen).
         """
-        stale = [lid for lid, call in self._calls.items() if now - call.started_ts >= max_age_seconds]
-        return [self._complete(self._calls.pop(lid), end_ts=None, hangup=None) for lid in stale]
+        oldest = now - timedelta(seconds=max_age_seconds)
+        stale = [lid for lid, call in self._calls.items() if call.started_at <= oldest]
+        return [self._complete(self._calls.pop(lid), end=None, hangup=None) for lid in stale]
 
     # -- handlers -------------------------------------------------------------------------------
 
@@ -178,7 +180,7 @@ class RecordBuilder:
                 linkedid=event.linkedid,
                 caller_number=_caller_id(event.caller_id_num),
                 caller_name=_caller_id(event.caller_id_name),
-                started_ts=event.timestamp,
+                started_at=event.at,
             )
         return []
 
@@ -189,7 +191,7 @@ class RecordBuilder:
                 linkedid=event.linkedid,
                 caller_number=_optional(event.number),
                 caller_name=None,
-                started_ts=event.timestamp,
+                started_at=event.at,
                 language=_optional(event.language),
                 queue=_optional(event.queue),
                 route_seen=True,
@@ -219,38 +221,38 @@ class RecordBuilder:
         if call is not None:
             call.queue = _optional(event.queue) or call.queue
             call.in_queue = True
-            if call.first_join_ts is None:
-                call.first_join_ts = event.timestamp
+            if call.first_join_at is None:
+                call.first_join_at = event.at
         return []
 
     def _on_queue_leave(self, event: QueueCallerLeave) -> list[CallRecord]:
         call = self._caller_call(event.uniqueid, event.linkedid)
         if call is not None:
             call.in_queue = False
-            call.last_leave_ts = event.timestamp
+            call.last_leave_at = event.at
         return []
 
     def _on_queue_abandon(self, event: QueueCallerAbandon) -> list[CallRecord]:
         call = self._caller_call(event.uniqueid, event.linkedid)
-        if call is not None and call.connect_ts is None:
+        if call is not None and call.connect_at is None:
             call.abandoned = True
             call.in_queue = False
-            call.wait_seconds = self._wait(call, event.timestamp, event.hold_time)
+            call.wait_seconds = self._wait(call, event.at, event.hold_time)
         return []
 
     def _on_agent_connect(self, event: AgentConnect) -> list[CallRecord]:
         call = self._caller_call(event.uniqueid, event.linkedid)
-        if call is not None and call.connect_ts is None:
-            call.connect_ts = event.timestamp
+        if call is not None and call.connect_at is None:
+            call.connect_at = event.at
             call.agent = _optional(event.member_name)
             call.queue = _optional(event.queue) or call.queue
             call.in_queue = False
-            call.wait_seconds = self._wait(call, event.timestamp, event.hold_time)
+            call.wait_seconds = self._wait(call, event.at, event.hold_time)
         return []
 
     def _on_agent_complete(self, event: AgentComplete) -> list[CallRecord]:
         call = self._caller_call(event.uniqueid, event.linkedid)
-        if call is not None and call.connect_ts is not None:
+        if call is not None and call.connect_at is not None:
             call.talk_time = event.talk_time
         return []
 
@@ -260,24 +262,24 @@ class RecordBuilder:
         call = self._calls.pop(event.linkedid, None)
         if call is None:
             return []
-        return [self._complete(call, end_ts=event.timestamp, hangup=event)]
+        return [self._complete(call, end=event.at, hangup=event)]
 
     # -- completion -----------------------------------------------------------------------------
 
     @staticmethod
-    def _wait(call: _CallState, ts: float, hold_time: int) -> float:
-        if call.first_join_ts is None:
+    def _wait(call: _CallState, at: datetime, hold_time: int) -> float:
+        if call.first_join_at is None:
             return float(hold_time)
-        return max(0.0, ts - call.first_join_ts)
+        return _seconds(at - call.first_join_at)
 
     @staticmethod
-    def _complete(call: _CallState, end_ts: float | None, hangup: Hangup | None) -> CallRecord:
+    def _complete(call: _CallState, end: datetime | None, hangup: Hangup | None) -> CallRecord:
         wait = call.wait_seconds
         talk: float | None = None
-        if call.connect_ts is not None:
+        if call.connect_at is not None:
             outcome = Outcome.ANSWERED
-            if end_ts is not None:
-                talk = max(0.0, end_ts - call.connect_ts)
+            if end is not None:
+                talk = _seconds(end - call.connect_at)
             elif call.talk_time is not None:
                 talk = float(call.talk_time)
         elif call.abandoned:
@@ -285,14 +287,14 @@ class RecordBuilder:
         elif call.in_queue:
             # Hung up while waiting, but app_queue's QueueCallerAbandon never reached us.
             outcome = Outcome.ABANDONED_QUEUE
-            if end_ts is not None and call.first_join_ts is not None:
-                wait = max(0.0, end_ts - call.first_join_ts)
-        elif call.first_join_ts is not None:
+            if end is not None and call.first_join_at is not None:
+                wait = _seconds(end - call.first_join_at)
+        elif call.first_join_at is not None:
             # Left the queue(s) unanswered: by choice with a callback (it keeps their place, and the
             # callback call has a record of its own), or by a failure (timeout, empty queue, ...).
             outcome = Outcome.ABANDONED_QUEUE if call.callback_booked else Outcome.FAILED
-            if call.last_leave_ts is not None:
-                wait = max(0.0, call.last_leave_ts - call.first_join_ts)
+            if call.last_leave_at is not None:
+                wait = _seconds(call.last_leave_at - call.first_join_at)
         elif call.route_seen:
             outcome = Outcome.FAILED  # routed, but never got into a queue
         else:
@@ -301,7 +303,7 @@ class RecordBuilder:
             linkedid=call.linkedid,
             caller_number=call.caller_number,
             caller_name=call.caller_name,
-            started_at=_utc(call.started_ts),
+            started_at=call.started_at,
             language=call.language,
             topic=call.topic,
             specialty=call.specialty,
@@ -312,7 +314,7 @@ class RecordBuilder:
             talk_seconds=talk,
             hangup_cause=hangup.cause if hangup is not None else None,
             hangup_cause_text=_optional(hangup.cause_txt) if hangup is not None else None,
-            ended_at=_utc(end_ts) if end_ts is not None else None,
+            ended_at=end,
             kind=call.kind,
             callback_of=call.callback_of,
         )

@@ -19,19 +19,23 @@ How the decisions map onto app_queue (which rings the available member with the 
   the member holds a seat again. Other pauses are never touched by the seat plan.
 * auto-pause: ``routing.max_missed_rings`` consecutive missed rings pause the person in all
   queues with reason ``missed-rings`` (0 disables).
+
+``now`` and every time here are aware UTC datetimes; the profile's T1 and T2 are seconds, and how
+long a caller has waited is counted in seconds from two datetimes.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime, timedelta
 from types import MappingProxyType
 from typing import TypeGuard
 
 from profiles.model import Profile, RoutingRules, Topic
 from routing.queues import build_queues, tier
 from routing.state import PersonState, PersonView, Snapshot, WaitingCall
+from telephony.clock import EPOCH
 from telephony.names import EXACT, MAX_RANK, TIER_WIDTH, WIDENED, interface, overflow_queue_name
 
 __all__ = [
@@ -56,7 +60,7 @@ NO_SEAT = "no-seat"
 MISSED_RINGS = "missed-rings"
 CALLBACK_BONUS = 5
 _AVAILABLE_MAX_RANK = MAX_RANK - 1  # rank 99 is for members who cannot take a call now
-_HOUR = 3600.0
+_HOUR = timedelta(hours=1)
 _FREE_IF_UNPAUSED = frozenset({PersonState.AVAILABLE, PersonState.PAUSED})
 
 
@@ -67,7 +71,7 @@ class Choice:
 
     uniqueid: str
     queue: str
-    waited: float
+    waited: float  # seconds since the caller joined
     person_id: str | None = None
     tier: int | None = None
     overflow_to: str | None = None
@@ -109,7 +113,7 @@ class Decisions:
     choices: tuple[Choice, ...]  # every waiting call, highest priority first; person_id and
     # overflow_to both None: nobody can take it yet
     seats: Mapping[str, SeatPlan]
-    recheck_at: float | None  # next time a decision changes without an event (T1, T2, wrap-up end)
+    recheck_at: datetime | None  # next time a decision changes without an event (T1, T2, wrap-up end)
 
 
 # -- the profile, indexed once -------------------------------------------------------------------
@@ -192,21 +196,21 @@ def _free_in(
     return membership is not None and not membership.paused and pid not in blocked
 
 
-def _load_key(view: PersonView, now: float) -> tuple[float, float, int, str]:
+def _load_key(view: PersonView, now: datetime) -> tuple[datetime, float, int, str]:
     return (view.idle_since, view.occupancy(now, _HOUR), view.calls_in_window(now, _HOUR), view.person_id)
 
 
 # -- penalties ------------------------------------------------------------------------------------
 
 
-def desired_penalties(snapshot: Snapshot, profile: Profile, now: float) -> dict[tuple[str, str], int]:
+def desired_penalties(snapshot: Snapshot, profile: Profile, now: datetime) -> dict[tuple[str, str], int]:
     """The penalty every (queue, person) pair should have: every live membership and every
     membership the profile gives (for the penalty of a ``QueueAdd`` at login). Sorted by queue,
     then person id."""
     return _penalties(snapshot, _index(profile), now, _NOTHING_PENDING)
 
 
-def _penalties(snapshot: Snapshot, index: _Index, now: float, pending: _Pending) -> dict[tuple[str, str], int]:
+def _penalties(snapshot: Snapshot, index: _Index, now: datetime, pending: _Pending) -> dict[tuple[str, str], int]:
     """Penalties that keep each tier's free members in load order while changing as few as possible.
 
     Dense ranks would renumber everyone behind a person who starts or ends a call: hundreds of
@@ -216,7 +220,7 @@ def _penalties(snapshot: Snapshot, index: _Index, now: float, pending: _Pending)
     order; the others take the next number, and a band that runs out is renumbered densely.
     """
     people = snapshot.people
-    keys: dict[str, tuple[float, float, int, str]] = {}
+    keys: dict[str, tuple[datetime, float, int, str]] = {}
     result: dict[tuple[str, str], int] = {}
     for queue in sorted(set(index.members).union(snapshot.queues)):
         live = snapshot.queues.get(queue, ())
@@ -276,7 +280,7 @@ def choose_for_call(
     snapshot: Snapshot,
     call: WaitingCall,
     profile: Profile,
-    now: float,
+    now: datetime,
     exclude: Collection[str] = (),
 ) -> Choice | None:
     """The person app_queue will ring for ``call`` (best free tier-0 member, then after T1 the
@@ -290,12 +294,12 @@ def _choose(
     index: _Index,
     profile: Profile,
     call: WaitingCall,
-    now: float,
+    now: datetime,
     exclude: Collection[str],
     pending: _Pending,
 ) -> Choice | None:
     rules = index.rules
-    waited = now - call.joined_at
+    waited = (now - call.joined_at).total_seconds()
     if waited >= rules.overflow_after_seconds:
         target = overflow_queue(profile, call.queue)
         if target != call.queue:
@@ -309,7 +313,7 @@ def _choose(
     # One pass on (tier, idle_since) only; the costlier load figures break exact ties. This is
     # the hot path of the benchmark: cheap tests first.
     best_tier = WIDENED + 1
-    best_idle = 0.0
+    best_idle = EPOCH
     tied: list[PersonView] = []
     for pid in snapshot.queues.get(queue, ()):
         view = people[pid]
@@ -340,14 +344,14 @@ def _choose(
 def seat_plan(
     snapshot: Snapshot,
     profile: Profile,
-    now: float,
+    now: datetime,
     overrides: Mapping[str, int] | None = None,
 ) -> dict[str, SeatPlan]:
     """For every queue with logged-in members: who holds a seat (the first N by login time, then
     person id), who waits, whom to pause ``no-seat`` and whom to unpause. N is the live override
     for the queue, else the profile's seats for the queue in the shift at ``now``."""
     overrides = overrides or {}
-    shift = profile.shift_at(datetime.fromtimestamp(now, UTC)) if profile.shifts else None
+    shift = profile.shift_at(now) if profile.shifts else None
     shift_id = shift.id if shift is not None else None
     people = snapshot.people
     plans: dict[str, SeatPlan] = {}
@@ -394,7 +398,7 @@ def auto_pauses(snapshot: Snapshot, rules: RoutingRules) -> list[str]:
 def decide(
     snapshot: Snapshot,
     profile: Profile,
-    now: float,
+    now: datetime,
     seat_overrides: Mapping[str, int] | None = None,
 ) -> Decisions:
     """All decisions for ``snapshot`` at ``now``. Penalties and choices take the pauses decided
@@ -437,7 +441,7 @@ def decide(
     for call in sorted(snapshot.calls.values(), key=_call_order):
         choice = _choose(snapshot, index, profile, call, now, taken, pending)
         if choice is None:
-            choice = Choice(call.uniqueid, call.queue, now - call.joined_at)  # keeps waiting
+            choice = Choice(call.uniqueid, call.queue, (now - call.joined_at).total_seconds())  # keeps waiting
         elif choice.person_id is not None:
             taken.add(choice.person_id)
         choices.append(choice)
@@ -451,7 +455,7 @@ def decide(
     )
 
 
-def _call_order(call: WaitingCall) -> tuple[int, float, int, str]:
+def _call_order(call: WaitingCall) -> tuple[int, datetime, int, str]:
     return (-call.priority, call.joined_at, call.position, call.uniqueid)
 
 
@@ -462,11 +466,11 @@ def _interface(view: PersonView, queue: str | None = None) -> str:
     return membership.interface if membership is not None else interface(view.person_id)
 
 
-def _recheck_at(snapshot: Snapshot, rules: RoutingRules, now: float) -> float | None:
-    times: Iterable[float] = (
-        t
-        for call in snapshot.calls.values()
-        for t in (call.joined_at + rules.widen_after_seconds, call.joined_at + rules.overflow_after_seconds)
+def _recheck_at(snapshot: Snapshot, rules: RoutingRules, now: datetime) -> datetime | None:
+    widen = timedelta(seconds=rules.widen_after_seconds)
+    overflow = timedelta(seconds=rules.overflow_after_seconds)
+    times: Iterable[datetime] = (
+        t for call in snapshot.calls.values() for t in (call.joined_at + widen, call.joined_at + overflow)
     )
     later = [t for t in times if t > now]
     later.extend(v.wrapup_until for v in snapshot.people.values() if v.wrapup_until > now and v.queues)

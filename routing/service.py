@@ -16,9 +16,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime
+from datetime import datetime
 
 from profiles.model import Person, Profile
 from routing.db import AgentSession, RoutingStore
@@ -26,6 +25,7 @@ from routing.policy import MISSED_RINGS, NO_SEAT, Decisions, decide, desired_pen
 from routing.queues import build_queues
 from routing.state import LiveState, Snapshot
 from telephony.ami.client import AMIClient, AMIDisconnected, AMIError, AMIException
+from telephony.clock import utc_now
 from telephony.events import Event, parse_queue_status
 from telephony.names import WIDENED_MAX_PENALTY, interface, queue_name
 
@@ -39,12 +39,14 @@ class AgentDeskError(ValueError):
 
 
 class AgentDesk:
+    """``clock``: the time now, an aware UTC datetime (the wall clock unless a test gives its own)."""
+
     def __init__(
         self,
         profile: Profile,
         ami: AMIClient,
         store: RoutingStore,
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self.profile = profile
         self.ami = ami
@@ -90,7 +92,7 @@ class AgentDesk:
             await asyncio.wait([task])
 
     async def _load_seats(self) -> None:
-        shift = self.profile.shift_at(datetime.fromtimestamp(self.clock(), UTC))
+        shift = self.profile.shift_at(self.clock())
         self._shift = shift.id if shift else ""
         self.seat_overrides = await self.store.seat_overrides(self._shift)
 
@@ -107,7 +109,7 @@ class AgentDesk:
     async def login(self, person_id: str) -> None:
         self._person(person_id)
         if not self.session(person_id).logged_in:
-            await self._save(AgentSession(person_id, True, False, None, datetime.now(UTC)))
+            await self._save(AgentSession(person_id, True, False, None, self.clock()))
         async with self._lock:
             await self._apply_membership(person_id)
             await self._reconcile_locked()
@@ -208,7 +210,7 @@ class AgentDesk:
         """The current shift id (None without shifts or outside them) and the seats of each queue
         now: the live override, else the profile's for the shift."""
         profile = self.profile
-        shift = profile.shift_at(datetime.fromtimestamp(self.clock(), UTC)) if profile.shifts else None
+        shift = profile.shift_at(self.clock()) if profile.shifts else None
         shift_id = shift.id if shift else None
         return shift_id, {q: self.seat_overrides.get(q, profile.seats_for(q, shift_id)) for q in sorted(self.queues)}
 
@@ -319,7 +321,7 @@ class AgentDesk:
             self._recheck.cancel()
             self._recheck = None
         if decisions.recheck_at is not None:
-            delay = max(0.05, decisions.recheck_at - now)
+            delay = max(0.05, (decisions.recheck_at - now).total_seconds())
             self._recheck = asyncio.get_running_loop().call_later(delay, self.schedule_reconcile)
 
     # -- AMI --------------------------------------------------------------------------------------

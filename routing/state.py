@@ -23,6 +23,11 @@ ignored. Numbers come parsed (malformed ones already read as their default or as
 Load figures kept per person, bounded: the call intervals and the logged-in intervals of the last
 ``history_seconds`` (one hour by default), the total number of calls, the idle-since time (end of
 the last call's wrap-up, or the login). They survive logout and :meth:`reset_from_queue_status`.
+
+Times are aware UTC datetimes (``now``, and every time kept: login, call start and end, wrap-up end,
+when a caller joined). The epochs Asterisk sends (a member's ``LoginTime`` and ``LastCall``) become
+datetimes where the state takes them (:func:`telephony.clock.utc`); "never" is
+:data:`telephony.clock.EPOCH`. Durations are timedeltas.
 """
 
 from __future__ import annotations
@@ -30,11 +35,13 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from enum import StrEnum
 from types import MappingProxyType
 from typing import Any, Protocol, runtime_checkable
 
 from telephony import names
+from telephony.clock import EPOCH, utc
 from telephony.events import (
     AgentCalled,
     AgentComplete,
@@ -67,11 +74,19 @@ __all__ = [
     "WaitingCall",
 ]
 
-HOUR = 3600.0
+HOUR = timedelta(hours=1)
+_NO_TIME = timedelta(0)
 _MAX_CALLS_KEPT = 256  # call intervals kept per person (more than an hour of 15 s calls)
 _MAX_SESSIONS_KEPT = 32  # logged-in intervals kept per person
 _MAX_PENDING_PRIORITIES = 4096  # QUEUE_PRIO values seen for channels that have not joined yet
 _EMPTY: Mapping[str, Membership] = MappingProxyType({})
+_LONGEST = 366 * 86400.0  # a duration from AMI (talk, wait, wrap-up) is read as at most a year
+_RESYNC_SLACK = timedelta(seconds=1)  # a login later than the known session's by more: out and in meanwhile
+
+
+def _duration(seconds: float) -> timedelta:
+    """Seconds from AMI as a duration, within 0 and a year (a garbled number must not overflow a datetime)."""
+    return timedelta(seconds=min(max(seconds, 0.0), _LONGEST))
 
 
 class PersonState(StrEnum):
@@ -113,7 +128,7 @@ class Membership:
     penalty: int
     paused: bool
     pause_reason: str
-    login_time: float
+    login_time: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,15 +141,15 @@ class PersonView:
     pause_reason: str
     reachable: bool  # the device is not INVALID/UNAVAILABLE
     queues: Mapping[str, Membership]
-    login_time: float | None  # start of the current session; None when logged out
-    idle_since: float
+    login_time: datetime | None  # start of the current session; None when logged out
+    idle_since: datetime
     calls_taken: int  # calls completed since this service knows the person
-    history: tuple[tuple[float, float], ...]
-    sessions: tuple[tuple[float, float | None], ...]
+    history: tuple[tuple[datetime, datetime], ...]
+    sessions: tuple[tuple[datetime, datetime | None], ...]
     missed_rings: int  # consecutive unanswered rings (reset by a connect or an unpause)
     call_uniqueid: str | None  # the caller's Uniqueid while on a queue call ("" if unknown)
-    call_started: float | None
-    wrapup_until: float
+    call_started: datetime | None
+    wrapup_until: datetime
     free: bool  # available and reachable: may be rung in the queues where not paused
 
     def can_take(self, queue: str) -> bool:
@@ -144,26 +159,26 @@ class PersonView:
         membership = self.queues.get(queue)
         return membership is not None and not membership.paused
 
-    def occupancy(self, now: float, window: float = HOUR) -> float:
-        """Seconds on call / seconds logged in, over the last ``window`` seconds (0..1)."""
+    def occupancy(self, now: datetime, window: timedelta = HOUR) -> float:
+        """Time on call / time logged in, over the ``window`` before ``now`` (0..1)."""
         start = now - window
-        busy = 0.0
+        busy = _NO_TIME
         for begin, end in self.history:
             if end > start:
                 busy += min(end, now) - max(begin, start)
         if self.call_started is not None:
             busy += now - max(self.call_started, start)
-        logged = 0.0
+        logged = _NO_TIME
         for begin, maybe_end in self.sessions:
             end = now if maybe_end is None else maybe_end
             if end > start:
                 logged += min(end, now) - max(begin, start)
-        if logged <= 0.0 or busy <= 0.0:
+        if logged <= _NO_TIME or busy <= _NO_TIME:
             return 0.0
         return min(busy / logged, 1.0)
 
-    def calls_in_window(self, now: float, window: float = HOUR) -> int:
-        """Calls ended in the last ``window`` seconds, plus the current one."""
+    def calls_in_window(self, now: datetime, window: timedelta = HOUR) -> int:
+        """Calls ended in the ``window`` before ``now``, plus the current one."""
         start = now - window
         count = sum(1 for _, end in self.history if end > start)
         return count + (1 if self.call_started is not None else 0)
@@ -173,7 +188,7 @@ class PersonView:
 class WaitingCall:
     uniqueid: str
     queue: str
-    joined_at: float
+    joined_at: datetime
     position: int
     priority: int
 
@@ -183,7 +198,7 @@ class Snapshot:
     """An immutable view of the live state at ``at``. ``queues`` maps each queue with logged-in
     members to their person ids (sorted); ``calls`` the waiting callers by Uniqueid."""
 
-    at: float
+    at: datetime
     people: Mapping[str, PersonView]
     queues: Mapping[str, tuple[str, ...]]
     calls: Mapping[str, WaitingCall]
@@ -195,13 +210,13 @@ class Snapshot:
 class _Member:
     __slots__ = ("interface", "login_time", "paused", "penalty", "reason", "wrapup")
 
-    def __init__(self, interface: str, login_time: float) -> None:
+    def __init__(self, interface: str, login_time: datetime) -> None:
         self.interface = interface
         self.penalty = 0
         self.paused = False
         self.reason = ""
         self.login_time = login_time
-        self.wrapup = 0.0  # member-specific wrap-up seconds (0: the queue's)
+        self.wrapup = _NO_TIME  # member-specific wrap-up time (0: the queue's)
 
 
 class _Person:
@@ -230,18 +245,18 @@ class _Person:
         self.ringing: str | None = None  # caller Uniqueid while AgentCalled is pending
         self.on_call = False
         self.call_uid = ""
-        self.call_start = 0.0
+        self.call_start = EPOCH
         self.call_queue = ""
-        self.wrapup_until = 0.0
-        self.idle_since = 0.0
+        self.wrapup_until = EPOCH
+        self.idle_since = EPOCH
         self.calls_total = 0
-        self.history: deque[tuple[float, float]] = deque(maxlen=_MAX_CALLS_KEPT)
-        self.sessions: deque[tuple[float, float]] = deque(maxlen=_MAX_SESSIONS_KEPT)
-        self.session_start: float | None = None
+        self.history: deque[tuple[datetime, datetime]] = deque(maxlen=_MAX_CALLS_KEPT)
+        self.sessions: deque[tuple[datetime, datetime]] = deque(maxlen=_MAX_SESSIONS_KEPT)
+        self.session_start: datetime | None = None
         self.missed = 0
 
 
-Handler = Callable[[Any, float], None]
+Handler = Callable[[Any, datetime], None]
 
 _MEMBER_EVENTS = (
     QueueMemberAdded, QueueMemberRemoved, QueueMemberPause, QueueMemberPenalty, QueueMemberStatus,
@@ -267,7 +282,8 @@ class LiveState:
 
     ``people``: the known person ids, or a profile (its people); other members are ignored.
     ``wrapup_seconds``: the queues' wrap-up time, one number or a mapping queue -> seconds (a
-    member's own ``Wrapuptime`` > 0 wins). ``history_seconds``: how far back load is kept.
+    member's own ``Wrapuptime`` > 0 wins). ``history_seconds``: how far back load is kept. Both
+    are settings in seconds; times are aware UTC datetimes.
     """
 
     def __init__(
@@ -275,19 +291,19 @@ class LiveState:
         people: Iterable[str] | _Staffed,
         *,
         wrapup_seconds: float | Mapping[str, float] = 5.0,
-        history_seconds: float = HOUR,
+        history_seconds: float = HOUR.total_seconds(),
     ) -> None:
         if isinstance(people, _Staffed):
             self._known = frozenset(p.id for p in people.people)
         else:
             self._known = frozenset(people)
         if isinstance(wrapup_seconds, Mapping):
-            self._wrapup_default = 0.0
-            self._wrapup_by_queue = {str(k): float(v) for k, v in wrapup_seconds.items()}
+            self._wrapup_default = _NO_TIME
+            self._wrapup_by_queue = {str(k): timedelta(seconds=float(v)) for k, v in wrapup_seconds.items()}
         else:
-            self._wrapup_default = float(wrapup_seconds)
+            self._wrapup_default = timedelta(seconds=float(wrapup_seconds))
             self._wrapup_by_queue = {}
-        self._history_seconds = float(history_seconds)
+        self._history = timedelta(seconds=float(history_seconds))
         self._people: dict[str, _Person] = {}
         self._queues: dict[str, dict[str, None]] = {}  # queue -> member ids (insertion order)
         self._calls: dict[str, WaitingCall] = {}
@@ -300,7 +316,7 @@ class LiveState:
         self._timed: set[str] = set()  # people whose view changes with time (wrap-up)
         self._queue_views: dict[str, tuple[str, ...]] = {}
         self._dirty_queues: set[str] = set()
-        self._last_snapshot = float("-inf")
+        self._last_snapshot: datetime | None = None
         self._dispatch: dict[type, Handler] = {
             QueueMemberAdded: self._on_member_added,
             QueueMemberRemoved: self._on_member_removed,
@@ -324,7 +340,7 @@ class LiveState:
         profile: _Staffed,
         *,
         wrapup_seconds: float | Mapping[str, float] | None = None,
-        history_seconds: float = HOUR,
+        history_seconds: float = HOUR.total_seconds(),
     ) -> LiveState:
         """A state knowing the profile's people, with its queues' wrap-up time (unless ``wrapup_seconds`` is given)."""
         if wrapup_seconds is None:
@@ -344,7 +360,7 @@ class LiveState:
 
     # -- events ---------------------------------------------------------------------------------
 
-    def apply(self, event: Event | None, now: float) -> bool:
+    def apply(self, event: Event | None, now: datetime) -> bool:
         """Apply one typed event (``telephony.events``: AMI is parsed once, at the boundary) received
         at ``now``. Events this state does not use (and None) are ignored. Returns whether the event
         is one this state uses (a hint to re-decide; it may still have changed nothing).
@@ -374,14 +390,14 @@ class LiveState:
     def _touch(self, person: _Person) -> None:
         self._dirty.add(person.pid)
 
-    def _upsert_member(self, person: _Person, event: MemberEvent, now: float) -> _Member | None:
+    def _upsert_member(self, person: _Person, event: MemberEvent, now: datetime) -> _Member | None:
         """Create or update the membership an event describes (all member-blob fields)."""
         queue = event.queue
         if not queue:
             return None
         member = person.members.get(queue)
         if member is None:
-            login = event.login_time or now
+            login = utc(event.login_time) if event.login_time else now
             member = _Member(event.interface or names.interface(person.pid), login)
             if not person.members:
                 self._login(person, login, now)
@@ -394,31 +410,31 @@ class LiveState:
             member.paused = event.paused
             member.reason = event.paused_reason if member.paused else ""
         if event.wrapup is not None:
-            member.wrapup = event.wrapup
+            member.wrapup = _duration(event.wrapup)
         if event.status is not None:
             person.device = event.status
         return member
 
     @staticmethod
-    def _login(person: _Person, login: float, now: float) -> None:
+    def _login(person: _Person, login: datetime, now: datetime) -> None:
         start = min(login, now)
         person.session_start = start
         person.idle_since = max(start, person.wrapup_until)
 
-    def _logout(self, person: _Person, now: float) -> None:
+    def _logout(self, person: _Person, now: datetime) -> None:
         if person.session_start is not None:
             person.sessions.append((person.session_start, now))
             person.session_start = None
         self._stop_ringing(person)
 
-    def _on_member_added(self, event: MemberEvent, now: float) -> None:
+    def _on_member_added(self, event: MemberEvent, now: datetime) -> None:
         person = self._person(event.member_name)
         if person is not None and self._upsert_member(person, event, now) is not None:
             self._touch(person)
 
     _on_member_status = _on_member_added
 
-    def _on_member_pause(self, event: MemberEvent, now: float) -> None:
+    def _on_member_pause(self, event: MemberEvent, now: datetime) -> None:
         person = self._person(event.member_name)
         if person is None:
             return
@@ -428,7 +444,7 @@ class LiveState:
                 person.missed = 0
             self._touch(person)
 
-    def _on_member_removed(self, event: MemberEvent, now: float) -> None:
+    def _on_member_removed(self, event: MemberEvent, now: datetime) -> None:
         person = self._person(event.member_name)
         queue = event.queue
         if person is None or not queue or person.members.pop(queue, None) is None:
@@ -443,7 +459,7 @@ class LiveState:
             self._logout(person, now)
         self._touch(person)
 
-    def _on_agent_called(self, event: AgentCalled, now: float) -> None:
+    def _on_agent_called(self, event: AgentCalled, now: datetime) -> None:
         person = self._person(event.member_name)
         if person is None:
             return
@@ -453,7 +469,7 @@ class LiveState:
         self._ringing_for.setdefault(uid, set()).add(person.pid)
         self._touch(person)
 
-    def _on_ring_no_answer(self, event: AgentRingNoAnswer, now: float) -> None:
+    def _on_ring_no_answer(self, event: AgentRingNoAnswer, now: datetime) -> None:
         person = self._person(event.member_name)
         if person is None:
             return
@@ -461,7 +477,7 @@ class LiveState:
         person.missed += 1
         self._touch(person)
 
-    def _on_agent_connect(self, event: AgentConnect, now: float) -> None:
+    def _on_agent_connect(self, event: AgentConnect, now: datetime) -> None:
         person = self._person(event.member_name)
         if person is None:
             return
@@ -473,16 +489,16 @@ class LiveState:
         person.missed = 0
         self._touch(person)
 
-    def _on_agent_complete(self, event: AgentComplete, now: float) -> None:
+    def _on_agent_complete(self, event: AgentComplete, now: datetime) -> None:
         person = self._person(event.member_name)
         if person is None:
             return
         queue = event.queue or person.call_queue
-        self._end_call(person, queue, now, now, float(event.talk_time))
+        self._end_call(person, queue, now, now, _duration(event.talk_time))
         self._touch(person)
 
-    def _end_call(self, person: _Person, queue: str, ended: float, now: float, talk: float) -> None:
-        start = person.call_start if person.on_call else ended - max(talk, 0.0)
+    def _end_call(self, person: _Person, queue: str, ended: datetime, now: datetime, talk: timedelta) -> None:
+        start = person.call_start if person.on_call else ended - talk
         if ended > start:
             person.history.append((start, ended))
         person.calls_total += 1
@@ -491,15 +507,15 @@ class LiveState:
         person.call_queue = ""
         self._stop_ringing(person)
         member = person.members.get(queue)
-        wrapup = member.wrapup if member is not None and member.wrapup > 0 else None
+        wrapup = member.wrapup if member is not None and member.wrapup > _NO_TIME else None
         if wrapup is None:
             wrapup = self._wrapup_by_queue.get(queue, self._wrapup_default)
         person.wrapup_until = max(person.wrapup_until, ended + wrapup)
         person.idle_since = max(person.idle_since, person.wrapup_until)
         self._prune(person, now)
 
-    def _prune(self, person: _Person, now: float) -> None:
-        horizon = now - self._history_seconds
+    def _prune(self, person: _Person, now: datetime) -> None:
+        horizon = now - self._history
         history = person.history
         while history and history[0][1] <= horizon:
             history.popleft()
@@ -518,7 +534,7 @@ class LiveState:
             if not ringing:
                 del self._ringing_for[uid]
 
-    def _on_caller_join(self, event: QueueCallerJoin, now: float) -> None:
+    def _on_caller_join(self, event: QueueCallerJoin, now: datetime) -> None:
         uid = event.uniqueid
         queue = event.queue
         if not uid or not queue:
@@ -532,7 +548,7 @@ class LiveState:
         self._calls[uid] = WaitingCall(uid, queue, now, event.position, priority)
         self._queue_calls.setdefault(queue, {})[uid] = None
 
-    def _on_caller_leave(self, event: QueueCallerLeave | QueueCallerAbandon, now: float) -> None:
+    def _on_caller_leave(self, event: QueueCallerLeave | QueueCallerAbandon, now: datetime) -> None:
         uid = event.uniqueid
         if not uid:
             return
@@ -563,7 +579,7 @@ class LiveState:
             if other.position > call.position:
                 calls[uid] = WaitingCall(uid, other.queue, other.joined_at, other.position - 1, other.priority)
 
-    def _on_varset(self, event: VarSet, now: float) -> None:
+    def _on_varset(self, event: VarSet, now: datetime) -> None:
         if event.variable != "QUEUE_PRIO" or not event.uniqueid:
             return
         self.set_call_priority(event.uniqueid, event.number or 0)
@@ -576,7 +592,7 @@ class LiveState:
 
     # -- resync ---------------------------------------------------------------------------------
 
-    def reset_from_queue_status(self, rows: Iterable[QueueStatusRow], now: float) -> None:
+    def reset_from_queue_status(self, rows: Iterable[QueueStatusRow], now: datetime) -> None:
         """Rebuild memberships and waiting calls from the rows of a ``QueueStatus`` list
         (``telephony.events.parse_queue_status``: QueueParams, QueueMember, QueueEntry). Load
         figures (call history, sessions, calls taken, missed rings) of the people are kept.
@@ -611,7 +627,7 @@ class LiveState:
             uid = entry.uniqueid
             queue = entry.queue
             if uid and queue:
-                self._calls[uid] = WaitingCall(uid, queue, now - max(entry.wait, 0.0), entry.position, entry.priority)
+                self._calls[uid] = WaitingCall(uid, queue, now - _duration(entry.wait), entry.position, entry.priority)
                 self._queue_calls.setdefault(queue, {})[uid] = None
         self._views.clear()
         self._timed.clear()
@@ -619,20 +635,19 @@ class LiveState:
         self._queue_views.clear()
         self._dirty_queues = set(self._queues)
 
-    def _resync_person(self, person: _Person, rows: list[QueueMember], now: float) -> None:
+    def _resync_person(self, person: _Person, rows: list[QueueMember], now: datetime) -> None:
         was_logged_in = person.session_start is not None
         old_members = person.members
         person.members = {}
         person.ringing = None
-        logins = [row.login_time for row in rows]
-        login = min((t for t in logins if t > 0), default=now)
-        if was_logged_in and person.session_start is not None and login > person.session_start + 1.0:
+        login = min((utc(row.login_time) for row in rows if row.login_time > 0), default=now)
+        if was_logged_in and person.session_start is not None and login > person.session_start + _RESYNC_SLACK:
             # Logged out and in again while we were away.
             person.sessions.append((person.session_start, login))
             person.session_start = None
             was_logged_in = False
         in_call = False
-        last_call = 0.0
+        last_call = EPOCH
         for row in rows:
             queue = row.queue
             if not queue:
@@ -640,29 +655,30 @@ class LiveState:
             old = old_members.get(queue)
             member = _Member(
                 row.interface or (old.interface if old else names.interface(person.pid)),
-                row.login_time or (old.login_time if old else now),
+                utc(row.login_time) if row.login_time else (old.login_time if old else now),
             )
             member.penalty = row.penalty
             member.paused = row.paused
             member.reason = row.paused_reason if member.paused else ""
-            member.wrapup = row.wrapup
+            member.wrapup = _duration(row.wrapup)
             person.members[queue] = member
             person.device = row.status
             in_call = in_call or row.in_call
-            last_call = max(last_call, row.last_call)
+            if row.last_call > 0:
+                last_call = max(last_call, utc(row.last_call))
         if not was_logged_in:
             self._login(person, login, now)
         if person.on_call and not in_call:
             queue = person.call_queue
-            self._end_call(person, queue, last_call if last_call >= person.call_start else now, now, 0.0)
+            self._end_call(person, queue, last_call if last_call >= person.call_start else now, now, _NO_TIME)
         elif in_call and not person.on_call:
             person.on_call = True
             person.call_uid = ""
             person.call_start = now
             person.call_queue = ""
-        if last_call > 0 and not person.on_call:
-            wrapup = max((m.wrapup for m in person.members.values()), default=0.0)
-            if wrapup <= 0:
+        if last_call > EPOCH and not person.on_call:
+            wrapup = max((m.wrapup for m in person.members.values()), default=_NO_TIME)
+            if wrapup <= _NO_TIME:
                 wrapup = max(
                     (self._wrapup_by_queue.get(q, self._wrapup_default) for q in person.members),
                     default=self._wrapup_default,
@@ -672,20 +688,20 @@ class LiveState:
 
     # -- queries --------------------------------------------------------------------------------
 
-    def person_state(self, person_id: str, now: float) -> PersonState:
+    def person_state(self, person_id: str, now: datetime) -> PersonState:
         person = self._people.get(person_id)
         if person is None:
             return PersonState.LOGGED_OUT
         return self._state_of(person, now)[0]
 
-    def next_change_at(self, now: float) -> float | None:
+    def next_change_at(self, now: datetime) -> datetime | None:
         """The earliest time after ``now`` at which a state changes without an event (the end of
         a wrap-up), or None. The adapter should re-decide then."""
         ends = [p.wrapup_until for p in self._people.values() if p.wrapup_until > now and p.members]
         return min(ends) if ends else None
 
     @staticmethod
-    def _state_of(person: _Person, now: float) -> tuple[PersonState, str]:
+    def _state_of(person: _Person, now: datetime) -> tuple[PersonState, str]:
         members = person.members
         if not members:
             return PersonState.LOGGED_OUT, ""
@@ -707,7 +723,7 @@ class LiveState:
             return PersonState.RINGING, reason
         return PersonState.AVAILABLE, reason
 
-    def _view(self, person: _Person, now: float) -> PersonView:
+    def _view(self, person: _Person, now: datetime) -> PersonView:
         self._prune(person, now)
         state, reason = self._state_of(person, now)
         queues = (
@@ -720,7 +736,7 @@ class LiveState:
             if person.members
             else _EMPTY
         )
-        sessions: tuple[tuple[float, float | None], ...] = tuple(person.sessions)
+        sessions: tuple[tuple[datetime, datetime | None], ...] = tuple(person.sessions)
         if person.session_start is not None:
             sessions = (*sessions, (person.session_start, None))
         reachable = person.device not in _DEVICE_UNREACHABLE
@@ -742,13 +758,13 @@ class LiveState:
             free=reachable and state is PersonState.AVAILABLE,
         )
 
-    def snapshot(self, now: float) -> Snapshot:
+    def snapshot(self, now: datetime) -> Snapshot:
         """An immutable view at ``now``. Only people changed since the last snapshot (or whose
         wrap-up ended) are rebuilt."""
         people = self._people
         views = self._views
         timed = self._timed
-        if now < self._last_snapshot:
+        if self._last_snapshot is not None and now < self._last_snapshot:
             self._dirty.update(people)  # the clock went backwards: wrap-ups may apply again
         elif timed:
             for pid in timed:

@@ -8,8 +8,9 @@ Rules, the same for every event:
 
 * Header names are those Asterisk 22 sends; they are looked up case-insensitively.
 * Events carry ``timestamp`` (seconds since the epoch, a float: epochs live only at this edge)
-  from the ``Timestamp:`` header that ``timestampevents = yes`` in manager.conf adds. An event
-  without a valid one is malformed. The rows of a ``QueueStatus`` list (:class:`QueueParams`,
+  from the ``Timestamp:`` header that ``timestampevents = yes`` in manager.conf adds, and give it
+  as an aware UTC datetime, ``at`` (:func:`telephony.clock.utc`), the time form of the core. An
+  event without a valid one is malformed. The rows of a ``QueueStatus`` list (:class:`QueueParams`,
   :class:`QueueMember`, :class:`QueueEntry`) and :class:`OriginateResponse` carry none that we need.
 * Numbers are parsed once, here. A malformed number never raises: it reads as its default
   (``0``), or as ``None`` ("not given") where the consumer must tell a missing value from zero
@@ -26,10 +27,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from types import MappingProxyType
 from typing import TypeAlias, TypeVar
 
 from telephony.ami.message import Message
+from telephony.clock import utc
 from telephony.names import CALLBACK_BOOKED_USEREVENT, CALLBACK_USEREVENT, ROUTE_USEREVENT
 
 __all__ = [
@@ -138,8 +141,20 @@ def caller_name(raw: str) -> str:
 # -- call records ---------------------------------------------------------------------------------
 
 
+class _Stamped:
+    """An event with Asterisk's ``timestamp`` (epoch seconds), and the same time as the core has it."""
+
+    __slots__ = ()
+    timestamp: float
+
+    @property
+    def at(self) -> datetime:
+        """When Asterisk sent the event: ``timestamp`` as an aware UTC datetime."""
+        return utc(self.timestamp)
+
+
 @dataclass(frozen=True, slots=True)
-class Newchannel:
+class Newchannel(_Stamped):
     timestamp: float
     channel: str
     uniqueid: str
@@ -151,7 +166,7 @@ class Newchannel:
 
 
 @dataclass(frozen=True, slots=True)
-class HotlineRoute:
+class HotlineRoute(_Stamped):
     """``UserEvent`` named ``telephony.names.ROUTE_USEREVENT``, sent by the dialplan before Queue()."""
 
     timestamp: float
@@ -165,7 +180,7 @@ class HotlineRoute:
 
 
 @dataclass(frozen=True, slots=True)
-class CallbackStart:
+class CallbackStart(_Stamped):
     """``UserEvent`` named ``telephony.names.CALLBACK_USEREVENT``: a called-back caller answered."""
 
     timestamp: float
@@ -179,7 +194,7 @@ class CallbackStart:
 
 
 @dataclass(frozen=True, slots=True)
-class CallbackBooked:
+class CallbackBooked(_Stamped):
     """``UserEvent`` named ``telephony.names.CALLBACK_BOOKED_USEREVENT``: the caller left the queue
     with a callback that keeps their place."""
 
@@ -189,7 +204,7 @@ class CallbackBooked:
 
 
 @dataclass(frozen=True, slots=True)
-class QueueCallerJoin:
+class QueueCallerJoin(_Stamped):
     timestamp: float
     queue: str
     uniqueid: str
@@ -199,7 +214,7 @@ class QueueCallerJoin:
 
 
 @dataclass(frozen=True, slots=True)
-class QueueCallerAbandon:
+class QueueCallerAbandon(_Stamped):
     timestamp: float
     queue: str
     uniqueid: str
@@ -210,7 +225,7 @@ class QueueCallerAbandon:
 
 
 @dataclass(frozen=True, slots=True)
-class QueueCallerLeave:
+class QueueCallerLeave(_Stamped):
     timestamp: float
     queue: str
     uniqueid: str
@@ -219,7 +234,7 @@ class QueueCallerLeave:
 
 
 @dataclass(frozen=True, slots=True)
-class AgentConnect:
+class AgentConnect(_Stamped):
     """``uniqueid``/``linkedid`` are the caller's channel; ``dest_*`` the agent's."""
 
     timestamp: float
@@ -235,7 +250,7 @@ class AgentConnect:
 
 
 @dataclass(frozen=True, slots=True)
-class AgentComplete:
+class AgentComplete(_Stamped):
     timestamp: float
     queue: str
     uniqueid: str
@@ -248,7 +263,7 @@ class AgentComplete:
 
 
 @dataclass(frozen=True, slots=True)
-class Hangup:
+class Hangup(_Stamped):
     timestamp: float
     channel: str
     uniqueid: str
@@ -261,7 +276,7 @@ class Hangup:
 
 
 @dataclass(frozen=True, slots=True)
-class MemberEvent:
+class MemberEvent(_Stamped):
     """The member blob app_queue sends with every ``QueueMember*`` event. An optional field is
     None when the header is absent or malformed: the consumer keeps what it knew."""
 
@@ -313,7 +328,7 @@ class QueueMemberRinginuse(MemberEvent):
 
 
 @dataclass(frozen=True, slots=True)
-class AgentCalled:
+class AgentCalled(_Stamped):
     """app_queue rings a member for the caller ``uniqueid``."""
 
     timestamp: float
@@ -326,7 +341,7 @@ class AgentCalled:
 
 
 @dataclass(frozen=True, slots=True)
-class AgentRingNoAnswer:
+class AgentRingNoAnswer(_Stamped):
     timestamp: float
     queue: str
     uniqueid: str
@@ -337,14 +352,14 @@ class AgentRingNoAnswer:
 
 
 @dataclass(frozen=True, slots=True)
-class DeviceStateChange:
+class DeviceStateChange(_Stamped):
     timestamp: float
     device: str  # e.g. "PJSIP/agent-ar-1"
     state: str  # e.g. "NOT_INUSE", "INUSE", "RINGING", "UNAVAILABLE"
 
 
 @dataclass(frozen=True, slots=True)
-class VarSet:
+class VarSet(_Stamped):
     """A channel variable set (routing uses ``QUEUE_PRIO``, the caller's priority)."""
 
     timestamp: float
@@ -464,6 +479,8 @@ Event: TypeAlias = (
 
 
 _TRUE = frozenset({"1", "true", "yes", "on"})
+#: Epoch seconds of 9999-12-31 23:59:59 UTC: later ones are no time a datetime can hold.
+_LAST_EPOCH = 253402300799.0
 
 
 class _Headers:
@@ -540,7 +557,15 @@ class _Headers:
             raise EventParseError(f"{self._event}: header 'Timestamp' is not a number: {raw!r}") from None
         if value != value or value in (float("inf"), float("-inf")):
             raise EventParseError(f"{self._event}: header 'Timestamp' is not finite: {raw!r}")
+        if not 0.0 <= value < _LAST_EPOCH:
+            raise EventParseError(f"{self._event}: header 'Timestamp' is not a time: {raw!r}")
         return value
+
+    def moment(self, name: str) -> float | None:
+        """An epoch header (``LoginTime``, ``LastCall``): None when absent, malformed, 0 (Asterisk's
+        "never") or out of the range of a datetime."""
+        value = self.optional_float(name)
+        return value if value is not None and 0.0 < value < _LAST_EPOCH else None
 
 
 # -- decoders -------------------------------------------------------------------------------------
@@ -666,7 +691,7 @@ _M = TypeVar("_M", bound=MemberEvent)
 
 def _member(cls: type[_M]) -> Callable[[_Headers], _M]:
     def decode(h: _Headers) -> _M:
-        login = h.optional_float("LoginTime")
+        login = h.moment("LoginTime")
         return cls(
             timestamp=h.timestamp(),
             queue=h.text("Queue"),
@@ -680,7 +705,7 @@ def _member(cls: type[_M]) -> Callable[[_Headers], _M]:
             wrapup=h.optional_float("Wrapuptime"),
             login_time=login if login else None,
             in_call=h.optional_flag("InCall"),
-            last_call=h.optional_float("LastCall"),
+            last_call=h.moment("LastCall"),
             calls_taken=h.optional_int("CallsTaken"),
             ringinuse=h.optional_flag("Ringinuse"),
         )
@@ -753,8 +778,8 @@ def _queue_member(h: _Headers) -> QueueMember:
         membership=h.text("Membership"),
         penalty=h.integer("Penalty"),
         calls_taken=h.integer("CallsTaken"),
-        last_call=h.number("LastCall"),
-        login_time=h.number("LoginTime"),
+        last_call=h.moment("LastCall") or 0.0,
+        login_time=h.moment("LoginTime") or 0.0,
         in_call=h.flag("InCall"),
         status=h.integer("Status"),
         paused=h.flag("Paused"),

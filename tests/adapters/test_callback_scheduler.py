@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -27,11 +27,16 @@ from routing.state import LiveState
 from storage.engine import upgrade
 from telephony.ami.client import AMIClient
 from telephony.ami.message import Message
+from telephony.clock import epoch
 from telephony.events import OriginateResponse, decode_event
 
 PROFILE = load_profile(Path(__file__).parents[2] / "profiles" / "moh-151.yaml")
-NOON = datetime(2021, 3, 10, 9, 0, tzinfo=UTC).timestamp()  # 12:00 in Kuwait: outside the quiet hours
+NOON = datetime(2021, 3, 10, 9, 0, tzinfo=UTC)  # 12:00 in Kuwait: outside the quiet hours
 Q = "ar-general"
+
+
+def S(seconds: float) -> timedelta:
+    return timedelta(seconds=seconds)
 
 
 def profile(**rules: object):
@@ -47,23 +52,26 @@ class Desk:
         self.synced = True
         self.queues = {q.name for q in build_queues(PROFILE)}
 
-    def event(self, t: float, event: str, **headers: str) -> None:
-        self.state.apply(decode_event(Message({"Event": event, "Timestamp": repr(t), **headers})), t)
+    def event(self, t: datetime, event: str, **headers: str) -> None:
+        """One AMI event at ``t`` (stamped in epoch seconds, as Asterisk does), typed by the boundary's parser."""
+        typed = decode_event(Message({"Event": event, "Timestamp": repr(epoch(t)), **headers}))
+        assert typed is not None, f"{event} is not an event the service uses"
+        self.state.apply(typed, t)
 
-    def login(self, t: float, person: str, *queues: str) -> None:
+    def login(self, t: datetime, person: str, *queues: str) -> None:
         for queue in queues:
             self.event(t, "QueueMemberAdded", Queue=queue, MemberName=person, Interface=f"PJSIP/{person}",
-                       Penalty="0", LoginTime=str(int(t)), Status="1", Paused="0", PausedReason="")  # fmt: skip
+                       Penalty="0", LoginTime=str(int(epoch(t))), Status="1", Paused="0", PausedReason="")  # fmt: skip
 
-    def caller_joins(self, t: float, uniqueid: str, queue: str = Q) -> None:
+    def caller_joins(self, t: datetime, uniqueid: str, queue: str = Q) -> None:
         self.event(t, "QueueCallerJoin", Queue=queue, Uniqueid=uniqueid, Position="1", Count="1")
 
-    def person_answers(self, t: float, uniqueid: str, person: str, queue: str = Q) -> None:
+    def person_answers(self, t: datetime, uniqueid: str, person: str, queue: str = Q) -> None:
         self.event(t, "AgentCalled", Queue=queue, Uniqueid=uniqueid, MemberName=person)
         self.event(t, "QueueCallerLeave", Queue=queue, Uniqueid=uniqueid)
         self.event(t, "AgentConnect", Queue=queue, Uniqueid=uniqueid, MemberName=person, HoldTime="1")
 
-    def caller_leaves(self, t: float, uniqueid: str, queue: str = Q) -> None:
+    def caller_leaves(self, t: datetime, uniqueid: str, queue: str = Q) -> None:
         self.event(t, "QueueCallerAbandon", Queue=queue, Uniqueid=uniqueid, Position="1", HoldTime="5")
         self.event(t, "QueueCallerLeave", Queue=queue, Uniqueid=uniqueid)
 
@@ -91,8 +99,9 @@ class Rig:
     async def request(self, number: str, queue: str = Q, place: float = 600) -> CallbackRequest:
         return await self.store.add(CallbackRequest(
             id=None, number=number, language=queue.split("-", 1)[0], topic=queue.split("-", 1)[1], specialty=None,
-            queue=queue, origin=Origin.ABANDONED_QUEUE, original_linkedid=f"call-{number}", place_at=self.now - place,
-            created_at=self.now - place, expires_at=self.now + 86400, next_attempt_at=self.now - place,
+            queue=queue, origin=Origin.ABANDONED_QUEUE, original_linkedid=f"call-{number}",
+            place_at=self.now - S(place), created_at=self.now - S(place), expires_at=self.now + S(86400),
+            next_attempt_at=self.now - S(place),
         ))  # fmt: skip
 
     async def status(self, request: CallbackRequest) -> tuple[RequestStatus, int]:
@@ -115,10 +124,10 @@ def not_answered(action_id: str) -> OriginateResponse:
 
 def callback_record(linkedid: str, number: str, outcome: Outcome, agent: str | None) -> CallRecord:
     return CallRecord(
-        linkedid=linkedid, caller_number=number, caller_name=None, started_at=datetime.fromtimestamp(NOON, UTC),
+        linkedid=linkedid, caller_number=number, caller_name=None, started_at=NOON,
         language="ar", topic=None, specialty=None, queue=Q, wait_seconds=5.0, outcome=outcome, agent=agent,
         talk_seconds=30.0 if agent else None, hangup_cause=16, hangup_cause_text="Normal Clearing",
-        ended_at=datetime.fromtimestamp(NOON + 60, UTC), kind="callback", callback_of=f"call-{number}",
+        ended_at=NOON + S(60), kind="callback", callback_of=f"call-{number}",
     )  # fmt: skip
 
 
@@ -143,7 +152,7 @@ async def rig(db_url: str) -> AsyncIterator[Rig]:
 
 
 async def test_a_number_the_profile_no_longer_allows_is_refused_at_dial_time_and_the_request_fails(rig):
-    rig.desk.login(NOON - 100, "agent-ar-1", Q)
+    rig.desk.login(NOON - S(100), "agent-ar-1", Q)
     request = await rig.request("55123456")  # allowed when it was booked
     service = rig.service(allowed_numbers=("9[0-9]{7}",))  # the profile changed since
 
@@ -156,7 +165,7 @@ async def test_a_number_the_profile_no_longer_allows_is_refused_at_dial_time_and
 
 
 async def test_a_forged_international_request_in_the_database_is_never_dialled(rig):
-    rig.desk.login(NOON - 100, "agent-ar-1", Q)
+    rig.desk.login(NOON - S(100), "agent-ar-1", Q)
     forged = await rig.request("0088213456789")  # written straight into the store, never checked
     mangled = await rig.request("5512-3456", place=500)  # not as the service stores numbers
     good = await rig.request("55123457", place=400)
@@ -177,11 +186,11 @@ async def test_a_forged_international_request_in_the_database_is_never_dialled(r
 async def test_the_hourly_cap_counts_the_dials_of_every_instance_and_frees_up_an_hour_later(rig):
     for i, number in enumerate(["55100001", "55100002"]):  # another instance dialled twice, 50 and 40 min ago
         other = await rig.request(number, place=4000)
-        ((_, attempt),) = await rig.store.claim([other.id], "two", NOON - 3000 + 600 * i)
-        assert await rig.store.mark_dialing(attempt.id, NOON - 3000 + 600 * i)
-        await rig.store.finish(attempt.id, AttemptOutcome.NO_ANSWER, NOON - 2900 + 600 * i,
+        ((_, attempt),) = await rig.store.claim([other.id], "two", NOON - S(3000 - 600 * i))
+        assert await rig.store.mark_dialing(attempt.id, NOON - S(3000 - 600 * i))
+        await rig.store.finish(attempt.id, AttemptOutcome.NO_ANSWER, NOON - S(2900 - 600 * i),
                                next_request_state=dataclasses.replace(other, status=RequestStatus.FAILED))  # fmt: skip
-    rig.desk.login(NOON - 100, "agent-ar-1", Q)
+    rig.desk.login(NOON - S(100), "agent-ar-1", Q)
     waiting = await rig.request("55123456")
     service = rig.service(max_dials_per_hour=2)
 
@@ -191,7 +200,7 @@ async def test_the_hourly_cap_counts_the_dials_of_every_instance_and_frees_up_an
     assert await rig.status(waiting) == (RequestStatus.OPEN, 0)
     assert await rig.outcomes(waiting) == []  # not even claimed
 
-    rig.now = NOON + 601  # the first of the two dials is now over an hour old
+    rig.now = NOON + S(601)  # the first of the two dials is now over an hour old
     await service.tick()
 
     assert rig.originates() == ["55123456"]
@@ -201,22 +210,22 @@ async def test_the_hourly_cap_counts_the_dials_of_every_instance_and_frees_up_an
 
 
 async def test_an_answered_callback_is_served_only_once_a_person_talks_to_the_caller(rig):
-    rig.desk.login(NOON - 100, "agent-ar-1", Q)
+    rig.desk.login(NOON - S(100), "agent-ar-1", Q)
     request = await rig.request("55123456")
     service = rig.service()
     await service.tick()
     assert rig.originates() == ["55123456"]
 
     await service.on_originate_response(answered(rig.action_id("55123456"), "1615366800.7"))
-    rig.desk.caller_joins(NOON + 3, "1615366800.7")  # greeted, now waiting in the queue
-    rig.now = NOON + 4
+    rig.desk.caller_joins(NOON + S(3), "1615366800.7")  # greeted, now waiting in the queue
+    rig.now = NOON + S(4)
     await service.tick()
 
     assert await rig.status(request) == (RequestStatus.DIALING, 0)  # answered, not yet served
     assert await rig.outcomes(request) == [None]
 
-    rig.desk.person_answers(NOON + 5, "1615366800.7", "agent-ar-1")
-    rig.now = NOON + 6
+    rig.desk.person_answers(NOON + S(5), "1615366800.7", "agent-ar-1")
+    rig.now = NOON + S(6)
     await service.tick()
 
     assert await rig.status(request) == (RequestStatus.CONNECTED, 1)
@@ -226,7 +235,7 @@ async def test_an_answered_callback_is_served_only_once_a_person_talks_to_the_ca
 
 
 async def test_the_record_of_a_callback_a_person_answered_serves_the_request(rig):
-    rig.desk.login(NOON - 100, "agent-ar-1", Q)
+    rig.desk.login(NOON - S(100), "agent-ar-1", Q)
     request = await rig.request("55123456")
     service = rig.service()
     await service.tick()
@@ -239,22 +248,22 @@ async def test_the_record_of_a_callback_a_person_answered_serves_the_request(rig
 
 
 async def test_a_called_back_caller_who_leaves_the_queue_before_a_person_answers_is_called_again(rig):
-    rig.desk.login(NOON - 100, "agent-ar-1", Q)
+    rig.desk.login(NOON - S(100), "agent-ar-1", Q)
     request = await rig.request("55123456")
     service = rig.service(retry_after_seconds=(60,), max_attempts=2)
     await service.tick()
     await service.on_originate_response(answered(rig.action_id("55123456"), "1615366800.9"))
-    rig.desk.caller_joins(NOON + 3, "1615366800.9")
-    rig.desk.caller_leaves(NOON + 20, "1615366800.9")
-    rig.now = NOON + 20
+    rig.desk.caller_joins(NOON + S(3), "1615366800.9")
+    rig.desk.caller_leaves(NOON + S(20), "1615366800.9")
+    rig.now = NOON + S(20)
 
     await service.on_record(callback_record("1615366800.9", "55123456", Outcome.ABANDONED_QUEUE, None))
 
     stored = await rig.store.get(request.id)
-    assert (stored.status, stored.attempts, stored.next_attempt_at) == (RequestStatus.OPEN, 1, NOON + 80)
+    assert (stored.status, stored.attempts, stored.next_attempt_at) == (RequestStatus.OPEN, 1, NOON + S(80))
     assert await rig.outcomes(request) == [AttemptOutcome.ABANDONED]
 
-    rig.now = NOON + 80
+    rig.now = NOON + S(80)
     await service.tick()
     assert rig.originates() == ["55123456", "55123456"]
     (_, second) = rig.server.received("Originate")
@@ -264,7 +273,7 @@ async def test_a_called_back_caller_who_leaves_the_queue_before_a_person_answers
 
 
 async def test_a_callback_nobody_answers_is_retried_under_the_policy(rig):
-    rig.desk.login(NOON - 100, "agent-ar-1", Q)
+    rig.desk.login(NOON - S(100), "agent-ar-1", Q)
     request = await rig.request("55123456")
     service = rig.service(retry_after_seconds=(60,), max_attempts=3)
     await service.tick()
@@ -279,29 +288,29 @@ async def test_a_callback_nobody_answers_is_retried_under_the_policy(rig):
 
 
 async def test_no_second_callback_is_dialled_while_the_first_caller_is_greeted_for_the_one_free_person(rig):
-    rig.desk.login(NOON - 100, "agent-ar-1", Q)
+    rig.desk.login(NOON - S(100), "agent-ar-1", Q)
     first = await rig.request("55100001", place=900)
     await rig.request("55100002", place=800)
     service = rig.service(capacity_share=1.0)
     await service.tick()
     await service.on_originate_response(answered(rig.action_id("55100001"), "1615366800.11"))
 
-    rig.now = NOON + 2  # the caller hears the greeting: not in the queue yet, the person still free
+    rig.now = NOON + S(2)  # the caller hears the greeting: not in the queue yet, the person still free
     await service.tick()
-    rig.desk.caller_joins(NOON + 3, "1615366800.11")
-    rig.now = NOON + 4
+    rig.desk.caller_joins(NOON + S(3), "1615366800.11")
+    rig.now = NOON + S(4)
     await service.tick()
 
     assert rig.originates() == ["55100001"]
-    rig.desk.person_answers(NOON + 5, "1615366800.11", "agent-ar-1")
-    rig.now = NOON + 6
+    rig.desk.person_answers(NOON + S(5), "1615366800.11", "agent-ar-1")
+    rig.now = NOON + S(6)
     await service.tick()
     assert rig.originates() == ["55100001"]  # the one person is busy with the first caller
     assert await rig.status(first) == (RequestStatus.CONNECTED, 1)
 
 
 async def test_a_person_free_in_two_queues_is_counted_on_by_one_callback_not_one_of_each(rig):
-    rig.desk.login(NOON - 100, "agent-ar-1", Q, "ar-complaints")
+    rig.desk.login(NOON - S(100), "agent-ar-1", Q, "ar-complaints")
     await rig.request("55100001", queue=Q, place=900)
     await rig.request("55100002", queue="ar-complaints", place=800)
     service = rig.service(capacity_share=1.0)
@@ -314,7 +323,7 @@ async def test_a_person_free_in_two_queues_is_counted_on_by_one_callback_not_one
 
 async def test_callbacks_are_dialled_up_to_the_free_people(rig):
     for person in ("agent-ar-1", "agent-ar-2"):
-        rig.desk.login(NOON - 100, person, Q)
+        rig.desk.login(NOON - S(100), person, Q)
     for i in range(4):
         await rig.request(f"5510000{i}", place=900 - i)
     service = rig.service(capacity_share=1.0)
@@ -326,14 +335,14 @@ async def test_callbacks_are_dialled_up_to_the_free_people(rig):
 
 
 async def test_a_caller_served_after_a_restart_closed_their_attempt_is_not_called_again(rig):
-    rig.desk.login(NOON - 100, "agent-ar-1", Q)
+    rig.desk.login(NOON - S(100), "agent-ar-1", Q)
     request = await rig.request("55123456")
     service = rig.service(retry_after_seconds=(60,))
     await service.tick()
     await service.on_originate_response(answered(rig.action_id("55123456"), "1615366800.12"))
 
     # The service restarts while the caller waits in the queue: the attempt's fate is unknown.
-    rig.now = NOON + 10
+    rig.now = NOON + S(10)
     restarted = rig.service(retry_after_seconds=(60,))
     await restarted.start()
     await restarted.close()
@@ -343,13 +352,13 @@ async def test_a_caller_served_after_a_restart_closed_their_attempt_is_not_calle
 
     assert await rig.status(request) == (RequestStatus.CONNECTED, 1)
     assert await rig.outcomes(request) == [AttemptOutcome.CONNECTED]
-    rig.now = NOON + 120
+    rig.now = NOON + S(120)
     await restarted.tick()
     assert rig.originates() == ["55123456"]
 
 
 async def test_a_callback_lost_from_sight_stops_holding_a_person_after_an_hour_and_is_retried(rig):
-    rig.desk.login(NOON - 100, "agent-ar-1", Q)
+    rig.desk.login(NOON - S(100), "agent-ar-1", Q)
     first = await rig.request("55100001", place=900)
     await rig.request("55100002", place=800)
     service = rig.service(capacity_share=1.0, retry_after_seconds=(60,))
@@ -357,11 +366,11 @@ async def test_a_callback_lost_from_sight_stops_holding_a_person_after_an_hour_a
     await service.on_originate_response(answered(rig.action_id("55100001"), "1615366800.13"))
     # Its events and record are lost (an AMI gap): the live state never sees the caller again.
 
-    rig.now = NOON + 3599
+    rig.now = NOON + S(3599)
     await service.tick()
     assert rig.originates() == ["55100001"]  # still held for the caller, who may be waiting
 
-    rig.now = NOON + 3601
+    rig.now = NOON + S(3601)
     await service.tick()
 
     assert await rig.outcomes(first) == [AttemptOutcome.UNKNOWN]

@@ -13,6 +13,7 @@ import sys
 import time
 from collections.abc import AsyncIterator
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import psycopg
@@ -35,10 +36,15 @@ from callbacks.model import (
 from callbacks.rows import CALLBACK_OPEN_STATUSES_SQL
 from hotline.schema import metadata
 from storage.engine import downgrade, upgrade
+from telephony.clock import epoch, utc
 
 REPO = Path(__file__).resolve().parents[2]
-T0 = 1_800_000_000.0  # 2027-01-15 08:00:00 UTC
-DAY = 24 * 3600.0
+T0 = datetime(2027, 1, 15, 8, 0, tzinfo=UTC)
+DAY = timedelta(days=1)
+
+
+def S(seconds: float) -> timedelta:
+    return timedelta(seconds=seconds)
 
 
 def a_request(number: str = "0791234567", **changes: object) -> CallbackRequest:
@@ -50,19 +56,19 @@ def a_request(number: str = "0791234567", **changes: object) -> CallbackRequest:
         specialty="paediatrics",
         queue="ar-med-paediatrics",
         origin=Origin.OFFER,
-        original_linkedid=f"{T0 - 600:.0f}.{number[-3:]}",
-        place_at=T0 - 600,
-        created_at=T0 - 300,
+        original_linkedid=f"{epoch(T0) - 600:.0f}.{number[-3:]}",
+        place_at=T0 - S(600),
+        created_at=T0 - S(300),
         expires_at=T0 + DAY,
         status=RequestStatus.OPEN,
         attempts=0,
-        next_attempt_at=T0 - 300,
+        next_attempt_at=T0 - S(300),
         priority=0,
     )
     return replace(request, **changes)  # type: ignore[arg-type]
 
 
-def retry_state(request: CallbackRequest, at: float) -> CallbackRequest:
+def retry_state(request: CallbackRequest, at: datetime) -> CallbackRequest:
     return replace(request, status=RequestStatus.OPEN, attempts=request.attempts + 1, next_attempt_at=at)
 
 
@@ -85,7 +91,7 @@ async def other_store(db_url: str, store: CallbackStore) -> AsyncIterator[Callba
 async def add_many(store: CallbackStore, count: int, prefix: str = "07900") -> list[int]:
     ids = []
     for i in range(count):
-        stored = await store.add(a_request(f"{prefix}{i:05d}", place_at=T0 - 1000 + i))
+        stored = await store.add(a_request(f"{prefix}{i:05d}", place_at=T0 - S(1000 - i)))
         assert stored.id is not None
         ids.append(stored.id)
     return ids
@@ -163,7 +169,7 @@ async def test_the_database_itself_refuses_a_second_open_request_for_a_number(
 
 
 async def test_a_request_round_trips_with_its_id(store: CallbackStore) -> None:
-    request = a_request(specialty=None, origin=Origin.ABANDONED_QUEUE, priority=2, place_at=T0 - 0.25)
+    request = a_request(specialty=None, origin=Origin.ABANDONED_QUEUE, priority=2, place_at=T0 - S(0.25))
 
     stored = await store.add(request)
 
@@ -178,10 +184,10 @@ async def test_a_request_round_trips_with_its_id(store: CallbackStore) -> None:
 async def test_a_second_request_for_a_number_merges_into_the_open_one_keeping_the_earlier_place(
     store: CallbackStore,
 ) -> None:
-    first = await store.add(a_request(place_at=T0 - 100, priority=0, expires_at=T0 + DAY))
+    first = await store.add(a_request(place_at=T0 - S(100), priority=0, expires_at=T0 + DAY))
     second = await store.add(
         a_request(
-            place_at=T0 - 900,
+            place_at=T0 - S(900),
             priority=3,
             created_at=T0,
             expires_at=T0 + 2 * DAY,
@@ -191,7 +197,7 @@ async def test_a_second_request_for_a_number_merges_into_the_open_one_keeping_th
     )
 
     assert second.id == first.id
-    assert (second.place_at, second.priority, second.expires_at) == (T0 - 900, 3, T0 + 2 * DAY)
+    assert (second.place_at, second.priority, second.expires_at) == (T0 - S(900), 3, T0 + 2 * DAY)
     assert (second.created_at, second.original_linkedid, second.origin) == (
         first.created_at,
         first.original_linkedid,
@@ -200,7 +206,7 @@ async def test_a_second_request_for_a_number_merges_into_the_open_one_keeping_th
     assert await store.open_requests() == [second]
     # a later place and a lower priority do not move it back
     third = await store.add(a_request(place_at=T0, priority=1))
-    assert (third.id, third.place_at, third.priority) == (first.id, T0 - 900, 3)
+    assert (third.id, third.place_at, third.priority) == (first.id, T0 - S(900), 3)
 
 
 async def test_a_request_being_dialled_also_takes_the_merge(store: CallbackStore) -> None:
@@ -225,13 +231,13 @@ async def test_a_closed_request_does_not_stop_a_new_one_for_the_number(store: Ca
 async def test_concurrent_adds_for_one_number_from_two_instances_store_one_request(
     store: CallbackStore, other_store: CallbackStore
 ) -> None:
-    requests = [a_request(place_at=T0 - i, priority=i % 4) for i in range(12)]
+    requests = [a_request(place_at=T0 - S(i), priority=i % 4) for i in range(12)]
 
     results = await asyncio.gather(*(s.add(r) for s, r in zip([store, other_store] * 6, requests, strict=True)))
 
     assert len({r.id for r in results}) == 1
     (only,) = await store.open_requests()
-    assert (only.place_at, only.priority) == (T0 - 11, 3)
+    assert (only.place_at, only.priority) == (T0 - S(11), 3)
 
 
 async def test_add_refuses_a_request_that_is_not_open(store: CallbackStore) -> None:
@@ -241,18 +247,18 @@ async def test_add_refuses_a_request_that_is_not_open(store: CallbackStore) -> N
 
 async def test_recent_request_times_counts_the_numbers_stored_requests_since(store: CallbackStore) -> None:
     number = "0795555555"
-    for created in (T0 - 3 * DAY, T0 - 3600, T0 - 60):
+    for created in (T0 - 3 * DAY, T0 - S(3600), T0 - S(60)):
         stored = await store.add(a_request(number, created_at=created))
         await store.cancel(stored.id)
-    await store.add(a_request("0796666666", created_at=T0 - 60))
+    await store.add(a_request("0796666666", created_at=T0 - S(60)))
 
-    assert await store.recent_request_times(number, T0 - DAY) == [T0 - 3600, T0 - 60]
+    assert await store.recent_request_times(number, T0 - DAY) == [T0 - S(3600), T0 - S(60)]
     assert await store.recent_request_times(number, T0) == []
 
 
 async def test_open_requests_are_by_priority_then_place_and_include_dialling_ones(store: CallbackStore) -> None:
-    late = await store.add(a_request("0791000001", place_at=T0 - 10))
-    early = await store.add(a_request("0791000002", place_at=T0 - 500))
+    late = await store.add(a_request("0791000001", place_at=T0 - S(10)))
+    early = await store.add(a_request("0791000002", place_at=T0 - S(500)))
     urgent = await store.add(a_request("0791000003", place_at=T0, priority=5))
     done = await store.add(a_request("0791000004"))
     await store.cancel(done.id)
@@ -286,7 +292,7 @@ async def test_claim_makes_the_request_dialling_and_records_an_attempt_in_the_pr
 
 async def test_claim_takes_only_open_requests_that_are_due_and_not_expired(store: CallbackStore) -> None:
     due = await store.add(a_request("0792000001", next_attempt_at=T0))
-    later = await store.add(a_request("0792000002", next_attempt_at=T0 + 1))
+    later = await store.add(a_request("0792000002", next_attempt_at=T0 + S(1)))
     expired = await store.add(a_request("0792000003", expires_at=T0))
     cancelled = await store.add(a_request("0792000004"))
     await store.cancel(cancelled.id)
@@ -300,23 +306,23 @@ async def test_a_claimed_request_is_not_claimable_again(store: CallbackStore, ot
     request = await store.add(a_request())
     assert len(await store.claim([request.id], "a", T0)) == 1
 
-    assert await store.claim([request.id], "a", T0 + 1) == []
+    assert await store.claim([request.id], "a", T0 + S(1)) == []
     assert await other_store.claim([request.id], "b", T0 + DAY / 2) == []
 
 
 async def test_after_a_retry_state_the_request_is_claimable_again_when_due(store: CallbackStore) -> None:
     stored = await store.add(a_request())
     ((request, attempt),) = await store.claim([stored.id], "a", T0)
-    assert await store.mark_dialing(attempt.id, T0 + 1)
+    assert await store.mark_dialing(attempt.id, T0 + S(1))
 
     after = await store.finish(
-        attempt.id, AttemptOutcome.NO_ANSWER, T0 + 40, next_request_state=retry_state(request, T0 + 640)
+        attempt.id, AttemptOutcome.NO_ANSWER, T0 + S(40), next_request_state=retry_state(request, T0 + S(640))
     )
 
-    assert (after.status, after.attempts, after.next_attempt_at) == (RequestStatus.OPEN, 1, T0 + 640)
-    assert await store.claim([stored.id], "a", T0 + 639) == []
-    ((again, second),) = await store.claim([stored.id], "a", T0 + 640)
-    assert (again.attempts, second.claimed_at) == (1, T0 + 640)
+    assert (after.status, after.attempts, after.next_attempt_at) == (RequestStatus.OPEN, 1, T0 + S(640))
+    assert await store.claim([stored.id], "a", T0 + S(639)) == []
+    ((again, second),) = await store.claim([stored.id], "a", T0 + S(640))
+    assert (again.attempts, second.claimed_at) == (1, T0 + S(640))
     assert [a.outcome for a in await store.attempts(stored.id)] == [AttemptOutcome.NO_ANSWER, None]
 
 
@@ -386,6 +392,7 @@ async def test_sqlite_claim_waits_for_another_writer_and_then_sees_its_claim(sql
 _CLAIMER = """
 import asyncio, json, sys, time
 from callbacks.db import CallbackStore
+from telephony.clock import utc
 
 async def main(url, name, ids, now, start_at):
     store = CallbackStore(url)
@@ -403,7 +410,7 @@ async def main(url, name, ids, now, start_at):
     print(json.dumps(got))
 
 url, name = sys.argv[1], sys.argv[2]
-asyncio.run(main(url, name, json.loads(sys.argv[3]), float(sys.argv[4]), float(sys.argv[5])))
+asyncio.run(main(url, name, json.loads(sys.argv[3]), utc(float(sys.argv[4])), float(sys.argv[5])))
 """
 
 
@@ -420,7 +427,7 @@ async def test_two_service_processes_on_one_database_never_claim_the_same_reques
             db_url,
             name,
             json.dumps(ids),
-            str(T0),
+            str(epoch(T0)),
             str(start_at),
             cwd=REPO,
             stdout=asyncio.subprocess.PIPE,
@@ -447,12 +454,12 @@ async def test_mark_dialing_is_written_once_and_refused_after_a_cancel(store: Ca
     one, two = await add_many(store, 2)
     ((_, first),), ((_, second),) = await store.claim([one], "a", T0), await store.claim([two], "a", T0)
 
-    assert await store.mark_dialing(first.id, T0 + 1) is True
-    assert await store.mark_dialing(first.id, T0 + 2) is False  # never twice (e.g. after an AMI reconnect)
-    assert (await store.get_attempt(first.id))[1].dialed_at == T0 + 1
+    assert await store.mark_dialing(first.id, T0 + S(1)) is True
+    assert await store.mark_dialing(first.id, T0 + S(2)) is False  # never twice (e.g. after an AMI reconnect)
+    assert (await store.get_attempt(first.id))[1].dialed_at == T0 + S(1)
 
     await store.cancel(two)
-    assert await store.mark_dialing(second.id, T0 + 1) is False
+    assert await store.mark_dialing(second.id, T0 + S(1)) is False
     _, closed = await store.get_attempt(second.id)
     assert (closed.dialed_at, closed.outcome) == (None, NOT_DIALLED)
     assert await store.mark_dialing(123_456, T0) is False
@@ -461,12 +468,12 @@ async def test_mark_dialing_is_written_once_and_refused_after_a_cancel(store: Ca
 async def test_an_attempts_outcome_is_linked_to_the_original_call_and_to_its_own_call(store: CallbackStore) -> None:
     stored = await store.add(a_request(original_linkedid="1800000000.17"))
     ((request, attempt),) = await store.claim([stored.id], "a", T0)
-    await store.mark_dialing(attempt.id, T0 + 1)
+    await store.mark_dialing(attempt.id, T0 + S(1))
 
     after = await store.finish(
         attempt.id,
         AttemptOutcome.CONNECTED,
-        T0 + 200,
+        T0 + S(200),
         linkedid="1800000001.99",
         next_request_state=replace(request, status=RequestStatus.CONNECTED, attempts=1),
     )
@@ -475,7 +482,7 @@ async def test_an_attempts_outcome_is_linked_to_the_original_call_and_to_its_own
     back_request, back_attempt = await store.get_attempt(attempt.id)
     assert back_request == after
     assert back_attempt == replace(
-        attempt, dialed_at=T0 + 1, ended_at=T0 + 200, outcome=AttemptOutcome.CONNECTED, linkedid="1800000001.99"
+        attempt, dialed_at=T0 + S(1), ended_at=T0 + S(200), outcome=AttemptOutcome.CONNECTED, linkedid="1800000001.99"
     )
     assert await store.open_for_number(stored.number) is None
 
@@ -484,22 +491,24 @@ async def test_finishing_twice_changes_nothing_and_a_cancelled_request_stays_can
     one, two = await add_many(store, 2)
     ((r1, a1),) = await store.claim([one], "a", T0)
     ((r2, a2),) = await store.claim([two], "a", T0)
-    await store.finish(a1.id, AttemptOutcome.BUSY, T0 + 5, next_request_state=retry_state(r1, T0 + 120))
+    await store.finish(a1.id, AttemptOutcome.BUSY, T0 + S(5), next_request_state=retry_state(r1, T0 + S(120)))
 
     again = await store.finish(
-        a1.id, AttemptOutcome.CONNECTED, T0 + 9, next_request_state=replace(r1, status=RequestStatus.CONNECTED)
+        a1.id, AttemptOutcome.CONNECTED, T0 + S(9), next_request_state=replace(r1, status=RequestStatus.CONNECTED)
     )
-    assert (again.status, again.next_attempt_at) == (RequestStatus.OPEN, T0 + 120)
+    assert (again.status, again.next_attempt_at) == (RequestStatus.OPEN, T0 + S(120))
     assert (await store.get_attempt(a1.id))[1].outcome is AttemptOutcome.BUSY
 
     await store.cancel(two)
-    after = await store.finish(a2.id, AttemptOutcome.NO_ANSWER, T0 + 30, next_request_state=retry_state(r2, T0 + 60))
+    after = await store.finish(
+        a2.id, AttemptOutcome.NO_ANSWER, T0 + S(30), next_request_state=retry_state(r2, T0 + S(60))
+    )
     assert after.status is RequestStatus.CANCELLED
     assert (await store.get_attempt(a2.id))[1].outcome is AttemptOutcome.NO_ANSWER
 
     with pytest.raises(LookupError):
         await store.finish(999_999, AttemptOutcome.BUSY, T0, next_request_state=r1)
-    ((_r3, a3),) = await store.claim([one], "a", T0 + 120)
+    ((_r3, a3),) = await store.claim([one], "a", T0 + S(120))
     with pytest.raises(ValueError):
         await store.finish(a3.id, AttemptOutcome.BUSY, T0, next_request_state=r2)
 
@@ -516,16 +525,16 @@ async def test_recovery_gives_a_claimed_but_never_dialled_request_exactly_one_mo
 
     restarted = CallbackStore(db_url)
     try:
-        ((request, attempt),) = await restarted.recover("hotline-a", T0 + 30)
+        ((request, attempt),) = await restarted.recover("hotline-a", T0 + S(30))
         assert (request.status, request.attempts, request.next_attempt_at) == (
             RequestStatus.OPEN,
             0,
             stored.next_attempt_at,
         )
-        assert (attempt.dialed_at, attempt.outcome, attempt.ended_at) == (None, NOT_DIALLED, T0 + 30)
-        assert await restarted.recover("hotline-a", T0 + 31) == []
+        assert (attempt.dialed_at, attempt.outcome, attempt.ended_at) == (None, NOT_DIALLED, T0 + S(30))
+        assert await restarted.recover("hotline-a", T0 + S(31)) == []
 
-        claims = await asyncio.gather(*(restarted.claim([stored.id], "hotline-a", T0 + 32) for _ in range(5)))
+        claims = await asyncio.gather(*(restarted.claim([stored.id], "hotline-a", T0 + S(32)) for _ in range(5)))
         assert sum(len(c) for c in claims) == 1
         assert len(await restarted.attempts(stored.id)) == 2
     finally:
@@ -537,24 +546,24 @@ async def test_recovery_closes_a_dialled_attempt_without_outcome_as_unknown_and_
 ) -> None:
     stored = await store.add(a_request())
     ((_, attempt),) = await store.claim([stored.id], "hotline-a", T0)
-    assert await store.mark_dialing(attempt.id, T0 + 1)  # the Originate may have been sent: then a crash
+    assert await store.mark_dialing(attempt.id, T0 + S(1))  # the Originate may have been sent: then a crash
 
-    ((request, closed),) = await store.recover("hotline-a", T0 + 60, retry_after_seconds=300)
+    ((request, closed),) = await store.recover("hotline-a", T0 + S(60), retry_after_seconds=300)
 
-    assert (closed.outcome, closed.dialed_at) == (AttemptOutcome.UNKNOWN, T0 + 1)
-    assert (request.status, request.attempts, request.next_attempt_at) == (RequestStatus.OPEN, 1, T0 + 360)
-    assert await store.claim([stored.id], "hotline-a", T0 + 60) == []
-    assert await store.claim([stored.id], "hotline-a", T0 + 359) == []
-    assert len(await store.claim([stored.id], "hotline-a", T0 + 360)) == 1
+    assert (closed.outcome, closed.dialed_at) == (AttemptOutcome.UNKNOWN, T0 + S(1))
+    assert (request.status, request.attempts, request.next_attempt_at) == (RequestStatus.OPEN, 1, T0 + S(360))
+    assert await store.claim([stored.id], "hotline-a", T0 + S(60)) == []
+    assert await store.claim([stored.id], "hotline-a", T0 + S(359)) == []
+    assert len(await store.claim([stored.id], "hotline-a", T0 + S(360))) == 1
 
 
 async def test_recovery_applies_the_policy_to_an_unknown_outcome_but_never_makes_it_due_at_once(
     store: CallbackStore,
 ) -> None:
     one, two = await add_many(store, 2)
-    seen: list[tuple[CallbackRequest, AttemptOutcome, float]] = []
+    seen: list[tuple[CallbackRequest, AttemptOutcome, datetime]] = []
 
-    def policy(request: CallbackRequest, outcome: AttemptOutcome, now: float) -> CallbackRequest:
+    def policy(request: CallbackRequest, outcome: AttemptOutcome, now: datetime) -> CallbackRequest:
         seen.append((request, outcome, now))
         if request.id == one:  # the last attempt: give up
             return replace(request, status=RequestStatus.FAILED, attempts=request.attempts + 1)
@@ -564,12 +573,12 @@ async def test_recovery_applies_the_policy_to_an_unknown_outcome_but_never_makes
         ((_, attempt),) = await store.claim([request_id], "a", T0)
         await store.mark_dialing(attempt.id, T0)
 
-    recovered = await store.recover("a", T0 + 10, next_state=policy, retry_after_seconds=90)
+    recovered = await store.recover("a", T0 + S(10), next_state=policy, retry_after_seconds=90)
 
-    assert [(o, n) for _, o, n in seen] == [(AttemptOutcome.UNKNOWN, T0 + 10)] * 2
+    assert [(o, n) for _, o, n in seen] == [(AttemptOutcome.UNKNOWN, T0 + S(10))] * 2
     states = {r.id: r for r, _ in recovered}
     assert (states[one].status, states[one].attempts) == (RequestStatus.FAILED, 1)
-    assert (states[two].status, states[two].next_attempt_at) == (RequestStatus.OPEN, T0 + 100)
+    assert (states[two].status, states[two].next_attempt_at) == (RequestStatus.OPEN, T0 + S(100))
 
 
 async def test_recovery_of_one_instance_leaves_the_other_instances_calls_alone(
@@ -578,13 +587,13 @@ async def test_recovery_of_one_instance_leaves_the_other_instances_calls_alone(
     mine, theirs = await add_many(store, 2)
     await store.claim([mine], "a", T0)
     ((_, their_attempt),) = await other_store.claim([theirs], "b", T0)
-    await other_store.mark_dialing(their_attempt.id, T0 + 1)
+    await other_store.mark_dialing(their_attempt.id, T0 + S(1))
 
-    assert [r.id for r, _ in await store.recover("a", T0 + 5)] == [mine]
+    assert [r.id for r, _ in await store.recover("a", T0 + S(5))] == [mine]
     assert (await store.get(theirs)).status is RequestStatus.DIALING
     assert (await store.get_attempt(their_attempt.id))[1].outcome is None
 
-    ((request, attempt),) = await store.recover(None, T0 + 6)  # every instance: a single-instance site
+    ((request, attempt),) = await store.recover(None, T0 + S(6))  # every instance: a single-instance site
     assert (request.id, attempt.outcome) == (theirs, AttemptOutcome.UNKNOWN)
 
 
@@ -593,7 +602,7 @@ async def test_recovery_does_not_reopen_a_request_cancelled_while_it_was_claimed
     ((_, _attempt),) = await store.claim([stored.id], "a", T0)
     await store.cancel(stored.id)
 
-    ((request, closed),) = await store.recover("a", T0 + 5)
+    ((request, closed),) = await store.recover("a", T0 + S(5))
 
     assert (request.status, closed.outcome) == (RequestStatus.CANCELLED, NOT_DIALLED)
 
@@ -630,30 +639,30 @@ async def test_reschedule_moves_the_next_attempt_of_an_open_request(store: Callb
     one, two = await add_many(store, 2)
     await store.claim([two], "a", T0)
 
-    assert await store.reschedule(one, T0 + 3600) is True
-    assert await store.reschedule(two, T0 + 3600) is False  # being dialled
+    assert await store.reschedule(one, T0 + S(3600)) is True
+    assert await store.reschedule(two, T0 + S(3600)) is False  # being dialled
     assert await store.reschedule(999_999, T0) is False
-    assert (await store.get(one)).next_attempt_at == T0 + 3600
-    assert await store.claim([one], "a", T0 + 3599) == []
-    assert len(await store.claim([one], "a", T0 + 3600)) == 1
+    assert (await store.get(one)).next_attempt_at == T0 + S(3600)
+    assert await store.claim([one], "a", T0 + S(3599)) == []
+    assert len(await store.claim([one], "a", T0 + S(3600))) == 1
 
 
 async def test_expire_closes_open_requests_past_their_time_but_not_one_being_dialled(store: CallbackStore) -> None:
     old = await store.add(a_request("0794000001", expires_at=T0))
-    young = await store.add(a_request("0794000002", expires_at=T0 + 1))
-    ringing = await store.add(a_request("0794000003", expires_at=T0 + 0.5))
-    await store.claim([ringing.id], "a", T0 - 1)
+    young = await store.add(a_request("0794000002", expires_at=T0 + S(1)))
+    ringing = await store.add(a_request("0794000003", expires_at=T0 + S(0.5)))
+    await store.claim([ringing.id], "a", T0 - S(1))
 
     assert await store.expire(T0) == 1
     assert await store.expire(T0) == 0
     assert (await store.get(old.id)).status is RequestStatus.EXPIRED
     assert (await store.get(young.id)).status is RequestStatus.OPEN
     assert (await store.get(ringing.id)).status is RequestStatus.DIALING
-    assert await store.expire(T0 + 1) == 1
+    assert await store.expire(T0 + S(1)) == 1
 
 
 async def test_a_refused_number_leaves_a_record(store: CallbackStore) -> None:
-    await store.add_refusal("0900123456", "not_allowed", "1700000000.9", 1_700_000_000.0)
-    await store.add_refusal("9" * 100, "not_digits", None, 1_700_000_001.0)
+    await store.add_refusal("0900123456", "not_allowed", "1700000000.9", utc(1_700_000_000.0))
+    await store.add_refusal("9" * 100, "not_digits", None, utc(1_700_000_001.0))
 
     assert await store.refusals() == [("0900123456", "not_allowed", "1700000000.9"), ("9" * 64, "not_digits", None)]

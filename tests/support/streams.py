@@ -21,6 +21,7 @@ from cdr.builder import CallRecord, RecordBuilder
 from routing.state import LiveState
 from telephony.ami.message import Message
 from telephony.ami.parser import AMIParser
+from telephony.clock import EPOCH, utc
 from telephony.events import Event, decode_event
 
 __all__ = ["STREAMS", "ami_stream", "ami_text", "parse_ami", "replay", "typed"]
@@ -71,7 +72,7 @@ def replay(
     source: Iterable[Message | Mapping[str, str] | Event], target: RecordBuilder | LiveState
 ) -> list[CallRecord] | LiveState:
     """Replay messages (or typed events) in order: into a record builder (the records it completed)
-    or into the live routing state (each event applied at its own ``timestamp``; the state)."""
+    or into the live routing state (each event applied at its own time, ``event.at``; the state)."""
     events = typed(source)
     if isinstance(target, RecordBuilder):
         records: list[CallRecord] = []
@@ -79,5 +80,6 @@ def replay(
             records.extend(target.feed(event))
         return records
     for event in events:
-        target.apply(event, float(getattr(event, "timestamp", 0.0)))
+        timestamp = getattr(event, "timestamp", None)
+        target.apply(event, EPOCH if timestamp is None else utc(timestamp))
     return target

@@ -9,13 +9,14 @@ where they matter to show they are ignored.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from support.streams import ami_stream, replay
 
 from cdr.builder import CallRecord, Outcome, RecordBuilder
 from telephony.ami.message import Message
+from telephony.clock import utc
 from telephony.events import EventParseError, Hangup, HotlineRoute, Newchannel, decode_event, parse_event
 
 NUMBER = "151"
@@ -32,10 +33,6 @@ def play(log: AmiLog, builder: RecordBuilder | None = None) -> list[CallRecord]:
 def only(records: list[CallRecord]) -> CallRecord:
     assert len(records) == 1, records
     return records[0]
-
-
-def utc(ts: float) -> datetime:
-    return datetime.fromtimestamp(ts, tz=UTC)
 
 
 # A caller on the Orange trunk dials 151, chooses Arabic > medical > paediatrics, waits 7.4 s in
@@ -464,16 +461,16 @@ def test_expire_completes_calls_whose_hangup_never_came_and_forgets_them() -> No
     # AMI connection lost after the caller joined the queue: no Abandon, no Hangup ever arrives.
     builder = RecordBuilder(number=NUMBER, context=CONTEXT)
     play(ABANDONED_IN_QUEUE[:3], builder)
-    started = 1700001000.0
+    started = utc(1700001000.0)
 
-    assert builder.expire(now=started + 3599.0, max_age_seconds=3600.0) == []
-    record = only(builder.expire(now=started + 3600.0, max_age_seconds=3600.0))
+    assert builder.expire(now=started + timedelta(seconds=3599), max_age_seconds=3600.0) == []
+    record = only(builder.expire(now=started + timedelta(seconds=3600), max_age_seconds=3600.0))
 
     assert record.linkedid == "1700001000.10"
     assert record.outcome is Outcome.ABANDONED_QUEUE
     assert (record.hangup_cause, record.hangup_cause_text, record.ended_at) == (None, None, None)
     assert builder.calls_in_progress == 0
-    assert builder.expire(now=started + 7200.0, max_age_seconds=3600.0) == []
+    assert builder.expire(now=started + timedelta(seconds=7200), max_age_seconds=3600.0) == []
     assert play(ABANDONED_IN_QUEUE[3:], builder) == []  # the late tail of a forgotten call adds nothing
 
 
@@ -481,7 +478,7 @@ def test_expired_answered_call_takes_its_talk_time_from_agent_complete() -> None
     builder = RecordBuilder(number=NUMBER, context=CONTEXT)
     play(ANSWERED_BY_PAEDIATRICIAN[:-1], builder)  # everything but the caller's Hangup
 
-    record = only(builder.expire(now=1700010000.0, max_age_seconds=3600.0))
+    record = only(builder.expire(now=utc(1700010000.0), max_age_seconds=3600.0))
 
     assert record.outcome is Outcome.ANSWERED
     assert record.agent == "Dr. Salma Haddad"

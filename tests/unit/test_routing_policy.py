@@ -7,7 +7,6 @@ who can take a call now (longest idle, lowest occupancy, fewest calls, id); othe
 import dataclasses
 from pathlib import Path
 
-import pytest
 from support.streams import ami_text, replay
 
 from profiles.model import Person, load_profile
@@ -24,6 +23,7 @@ from routing.policy import (
 from routing.queues import build_queues
 from routing.state import LiveState, WaitingCall
 from telephony.ami.message import Message
+from telephony.clock import utc as T
 from telephony.events import decode_event
 
 PROFILE = load_profile(Path(__file__).parents[2] / "profiles" / "moh-151.yaml")
@@ -56,7 +56,7 @@ def ev(state, t, event, **headers):
     """One event written by hand, typed by the boundary's parser (``Timestamp``: ``t``), applied at ``t``."""
     typed = decode_event(Message({"Event": event, "Timestamp": repr(t), **headers}))
     assert typed is not None, f"{event} is not an event routing uses"
-    state.apply(typed, t)
+    state.apply(typed, T(t))
 
 
 def login(state, t, pid, *queues, paused=False, reason=""):
@@ -77,11 +77,12 @@ def call(state, start, end, pid, queue="ar-general"):
 
 
 def waiting(uid, queue, joined_at, priority=0):
-    return WaitingCall(uid, queue, joined_at, 1, priority)
+    """A caller who joined at ``joined_at`` (epoch seconds, like the events here)."""
+    return WaitingCall(uid, queue, T(joined_at), 1, priority)
 
 
 def ranks(profile, snap, now, queue):
-    penalties = desired_penalties(snap, profile, now)
+    penalties = desired_penalties(snap, profile, T(now))
     return {pid: p for (q, pid), p in penalties.items() if q == queue}
 
 
@@ -91,7 +92,7 @@ def apply_decisions(state, decisions, t):
         ev(state, t, "QueueMemberPenalty", Queue=change.queue, MemberName=change.person_id,
            Interface=change.interface, Penalty=str(change.penalty))  # fmt: skip
     for pause in decisions.pauses:
-        view = state.snapshot(t).people[pause.person_id]
+        view = state.snapshot(T(t)).people[pause.person_id]
         for queue in [pause.queue] if pause.queue else sorted(view.queues):
             ev(state, t, "QueueMemberPause", Queue=queue, MemberName=pause.person_id,
                Paused="1" if pause.paused else "0", PausedReason=pause.reason)  # fmt: skip
@@ -130,12 +131,12 @@ def test_an_idle_matching_doctor_ranks_over_a_busy_one():
         Uniqueid: 1700000100.7
         """,
     )
-    snap = state.snapshot(1200.0)
+    snap = state.snapshot(T(1200.0))
     # The busy doctor keeps the penalty Asterisk has (app_queue rings no busy member, so no action
     # is spent on it); the idle one is ranked first among the free, and is the one chosen.
     assert ranks(profile, snap, 1200.0, "ar-medical-paediatrics") == {"doc-ar-paed-2": 0, "doc-ar-paed-1": 0}
     assert not snap.people["doc-ar-paed-1"].free and snap.people["doc-ar-paed-2"].free
-    choice = choose_for_call(snap, waiting("c", "ar-medical-paediatrics", 1190.0), profile, 1200.0)
+    choice = choose_for_call(snap, waiting("c", "ar-medical-paediatrics", 1190.0), profile, T(1200.0))
     assert choice == Choice("c", "ar-medical-paediatrics", 10.0, person_id="doc-ar-paed-2", tier=0)
 
 
@@ -145,10 +146,10 @@ def test_of_two_idle_matching_agents_the_one_idle_longer_gets_rank_0():
     login(state, 1000.0, "agent-ar-2", "ar-general")
     login(state, 1000.0, "agent-en-1", "ar-general")
     call(state, 1100.0, 1200.0, "agent-ar-1")  # idle since 1205 (5 s wrap-up)
-    snap = state.snapshot(1300.0)
+    snap = state.snapshot(T(1300.0))
     # agent-en-1 speaks Arabic at level 2 only: widened, tier 1
     assert ranks(PROFILE, snap, 1300.0, "ar-general") == {"agent-ar-2": 0, "agent-ar-1": 1, "agent-en-1": 100}
-    assert choose_for_call(snap, waiting("c", "ar-general", 1299.0), PROFILE, 1300.0).person_id == "agent-ar-2"
+    assert choose_for_call(snap, waiting("c", "ar-general", 1299.0), PROFILE, T(1300.0)).person_id == "agent-ar-2"
 
 
 def test_equal_idle_times_are_ordered_by_occupancy_then_fewest_calls_then_id():
@@ -161,13 +162,13 @@ def test_equal_idle_times_are_ordered_by_occupancy_then_fewest_calls_then_id():
     call(state, 1300.0, 1400.0, "agent-ar-3")  # 200 s, two calls
     call(state, 1400.0, 1500.0, "agent-ar-3")
     call(state, 1300.0, 1500.0, "agent-ar-4")  # as agent-ar-2: the id decides
-    snap = state.snapshot(2000.0)
-    assert {snap.people[p].idle_since for p in snap.queues["ar-general"]} == {1505.0}
+    snap = state.snapshot(T(2000.0))
+    assert {snap.people[p].idle_since for p in snap.queues["ar-general"]} == {T(1505.0)}
     assert ranks(profile, snap, 2000.0, "ar-general") == {
         "agent-ar-2": 0, "agent-ar-4": 1, "agent-ar-3": 2, "agent-ar-1": 3, "agent-en-1": 199,
     }  # fmt: skip
-    assert choose_for_call(snap, waiting("c", "ar-general", 1990.0), profile, 2000.0).person_id == "agent-ar-2"
-    excluded = choose_for_call(snap, waiting("c", "ar-general", 1990.0), profile, 2000.0, exclude={"agent-ar-2"})
+    assert choose_for_call(snap, waiting("c", "ar-general", 1990.0), profile, T(2000.0)).person_id == "agent-ar-2"
+    excluded = choose_for_call(snap, waiting("c", "ar-general", 1990.0), profile, T(2000.0), exclude={"agent-ar-2"})
     assert excluded.person_id == "agent-ar-4"
 
 
@@ -177,11 +178,11 @@ def test_low_skill_level_is_widened_like_a_second_language():
     assert {(m.person_id, m.penalty) for m in spec.members} >= {("agent-ar-junior", 100), ("agent-ar-1", 0)}
     state = LiveState.from_profile(profile)
     login(state, 1000.0, "agent-ar-junior", "ar-general")
-    assert ranks(profile, state.snapshot(1001.0), 1001.0, "ar-general")["agent-ar-junior"] == 100
+    assert ranks(profile, state.snapshot(T(1001.0)), 1001.0, "ar-general")["agent-ar-junior"] == 100
 
 
 def test_people_of_the_queue_not_logged_in_get_their_tier_base_plus_99():
-    snap = LiveState.from_profile(PROFILE).snapshot(1000.0)
+    snap = LiveState.from_profile(PROFILE).snapshot(T(1000.0))
     assert ranks(PROFILE, snap, 1000.0, "ar-general") == {"agent-ar-1": 99, "agent-ar-2": 99, "agent-en-1": 199}
 
 
@@ -200,41 +201,41 @@ def widening_state():
 def test_a_widened_person_is_never_chosen_before_t1():
     state = widening_state()
     for now in (1000.0, 1010.0, 1029.9):
-        assert choose_for_call(state.snapshot(now), waiting("c", "ar-general", 1000.0), PROFILE, now) is None
+        assert choose_for_call(state.snapshot(T(now)), waiting("c", "ar-general", 1000.0), PROFILE, T(now)) is None
 
 
 def test_after_t1_a_widened_person_is_chosen_when_no_exact_match_is_free():
     state = widening_state()
-    choice = choose_for_call(state.snapshot(1030.0), waiting("c", "ar-general", 1000.0), PROFILE, 1030.0)
+    choice = choose_for_call(state.snapshot(T(1030.0)), waiting("c", "ar-general", 1000.0), PROFILE, T(1030.0))
     assert (choice.person_id, choice.tier) == ("agent-en-1", 1)
 
 
 def test_after_t1_a_free_exact_match_still_goes_first():
     state = widening_state()
     call(state, 950.0, 1000.0, "agent-ar-1")  # idle since 1005, agent-en-1 since 900
-    choice = choose_for_call(state.snapshot(1100.0), waiting("c", "ar-general", 1000.0), PROFILE, 1100.0)
+    choice = choose_for_call(state.snapshot(T(1100.0)), waiting("c", "ar-general", 1000.0), PROFILE, T(1100.0))
     assert (choice.person_id, choice.tier) == ("agent-ar-1", 0)
 
 
 def test_after_t2_the_caller_overflows_to_the_overflow_topic_of_the_same_language():
     state = widening_state()
-    snap = state.snapshot(1180.0)
+    snap = state.snapshot(T(1180.0))
     paed = waiting("c", "ar-medical-paediatrics", 1000.0)
-    assert choose_for_call(snap, paed, PROFILE, 1179.0) is None
-    assert choose_for_call(snap, paed, PROFILE, 1180.0) == Choice(
+    assert choose_for_call(snap, paed, PROFILE, T(1179.0)) is None
+    assert choose_for_call(snap, paed, PROFILE, T(1180.0)) == Choice(
         "c", "ar-medical-paediatrics", 180.0, overflow_to="ar-general"
     )
-    en = choose_for_call(snap, waiting("e", "en-virus", 1000.0), PROFILE, 1200.0)
+    en = choose_for_call(snap, waiting("e", "en-virus", 1000.0), PROFILE, T(1200.0))
     assert en.overflow_to == "en-general"
     complaints = profile_with(overflow_topic="complaints")
-    assert choose_for_call(snap, paed, complaints, 1200.0).overflow_to == "ar-complaints"
+    assert choose_for_call(snap, paed, complaints, T(1200.0)).overflow_to == "ar-complaints"
     default = profile_with(overflow_topic=None)
-    assert choose_for_call(snap, paed, default, 1200.0).overflow_to == "ar-general"  # the default topic
+    assert choose_for_call(snap, paed, default, T(1200.0)).overflow_to == "ar-general"  # the default topic
 
 
 def test_a_caller_already_in_the_overflow_queue_stays_and_gets_anyone_free():
     state = widening_state()
-    choice = choose_for_call(state.snapshot(1300.0), waiting("c", "ar-general", 1000.0), PROFILE, 1300.0)
+    choice = choose_for_call(state.snapshot(T(1300.0)), waiting("c", "ar-general", 1000.0), PROFILE, T(1300.0))
     assert (choice.person_id, choice.overflow_to) == ("agent-en-1", None)
 
 
@@ -275,7 +276,7 @@ def test_the_higher_priority_caller_gets_the_free_person_first():
         Position: 1
         """,
     )
-    decisions = decide(state.snapshot(1005.0), PROFILE, 1005.0)
+    decisions = decide(state.snapshot(T(1005.0)), PROFILE, T(1005.0))
     assert [(c.uniqueid, c.person_id) for c in decisions.choices] == [
         ("late-callback", "agent-ar-1"),
         ("early-normal", None),
@@ -300,10 +301,10 @@ def test_a_burst_of_logins_never_gets_more_than_n_members_taking_calls():
     for i, agent in enumerate(reversed(AGENTS)):  # logins arrive out of login-time order
         now = 1000.0 + i * 0.01
         login(state, 1000.0 + (9 - i), agent.id, "ar-general", paused=True, reason="no-seat")
-        apply_decisions(state, decide(state.snapshot(now), profile, now, overrides), now)
-        assert len(unpaused(state.snapshot(now), "ar-general")) <= 3
-    snap = state.snapshot(1001.0)
-    plan = seat_plan(snap, profile, 1001.0, overrides)["ar-general"]
+        apply_decisions(state, decide(state.snapshot(T(now)), profile, T(now), overrides), now)
+        assert len(unpaused(state.snapshot(T(now)), "ar-general")) <= 3
+    snap = state.snapshot(T(1001.0))
+    plan = seat_plan(snap, profile, T(1001.0), overrides)["ar-general"]
     assert plan.active == ("agent-b-00", "agent-b-01", "agent-b-02")
     assert plan.waiting == tuple(a.id for a in AGENTS[3:])
     assert plan.pause == plan.unpause == ()
@@ -315,7 +316,7 @@ def test_members_added_unpaused_beyond_the_seats_are_paused_no_seat():
     state = LiveState.from_profile(profile)
     for i, agent in enumerate(AGENTS[:5]):
         login(state, 1000.0 + i, agent.id, "ar-general")
-    decisions = decide(state.snapshot(1010.0), profile, 1010.0, {"ar-general": 2})
+    decisions = decide(state.snapshot(T(1010.0)), profile, T(1010.0), {"ar-general": 2})
     assert decisions.pauses == tuple(
         PauseChange(a.id, f"PJSIP/{a.id}", "ar-general", True, "no-seat") for a in AGENTS[2:5]
     )
@@ -330,10 +331,10 @@ def test_a_seat_freed_by_a_logout_goes_to_the_earliest_waiting_login():
     overrides = {"ar-general": 2}
     for i, agent in enumerate(AGENTS[:4]):
         login(state, 1000.0 + i, agent.id, "ar-general", paused=True, reason="no-seat")
-    apply_decisions(state, decide(state.snapshot(1010.0), profile, 1010.0, overrides), 1010.0)
-    assert unpaused(state.snapshot(1010.0), "ar-general") == ["agent-b-00", "agent-b-01"]
+    apply_decisions(state, decide(state.snapshot(T(1010.0)), profile, T(1010.0), overrides), 1010.0)
+    assert unpaused(state.snapshot(T(1010.0)), "ar-general") == ["agent-b-00", "agent-b-01"]
     logout(state, 1100.0, "agent-b-01", "ar-general")
-    decisions = decide(state.snapshot(1100.0), profile, 1100.0, overrides)
+    decisions = decide(state.snapshot(T(1100.0)), profile, T(1100.0), overrides)
     assert decisions.pauses == (PauseChange("agent-b-02", "PJSIP/agent-b-02", "ar-general", False, "no-seat"),)
     assert decisions.seats["ar-general"].waiting == ("agent-b-03",)
 
@@ -343,7 +344,7 @@ def test_a_member_paused_for_another_reason_keeps_the_seat_and_the_reason():
     state = LiveState.from_profile(profile)
     login(state, 1000.0, "agent-b-00", "ar-general", paused=True, reason="break")
     login(state, 1001.0, "agent-b-01", "ar-general", paused=True, reason="no-seat")
-    plan = seat_plan(state.snapshot(1002.0), profile, 1002.0, {"ar-general": 1})["ar-general"]
+    plan = seat_plan(state.snapshot(T(1002.0)), profile, T(1002.0), {"ar-general": 1})["ar-general"]
     assert plan.active == ("agent-b-00",) and plan.unpause == () and plan.pause == ()
 
 
@@ -353,20 +354,20 @@ def test_seats_follow_the_shift_and_a_live_override_raises_or_lowers_them():
     queue = "ar-medical-paediatrics"
     for i in range(1, 6):
         login(state, 100.0 + i, f"doc-ar-paed-{i}", queue, paused=True, reason="no-seat")
-    snap = state.snapshot(NIGHT)
-    assert seat_plan(snap, profile, NIGHT)[queue].unpause == ("doc-ar-paed-1", "doc-ar-paed-2")
-    assert seat_plan(snap, profile, MORNING)[queue].seats == 4
-    apply_decisions(state, decide(snap, profile, NIGHT), NIGHT)
-    raised = decide(state.snapshot(NIGHT), profile, NIGHT, {queue: 3})
+    snap = state.snapshot(T(NIGHT))
+    assert seat_plan(snap, profile, T(NIGHT))[queue].unpause == ("doc-ar-paed-1", "doc-ar-paed-2")
+    assert seat_plan(snap, profile, T(MORNING))[queue].seats == 4
+    apply_decisions(state, decide(snap, profile, T(NIGHT)), NIGHT)
+    raised = decide(state.snapshot(T(NIGHT)), profile, T(NIGHT), {queue: 3})
     assert [(p.person_id, p.paused) for p in raised.pauses] == [("doc-ar-paed-3", False)]
     apply_decisions(state, raised, NIGHT)
-    lowered = decide(state.snapshot(NIGHT), profile, NIGHT, {queue: 1})
+    lowered = decide(state.snapshot(T(NIGHT)), profile, T(NIGHT), {queue: 1})
     assert [(p.person_id, p.paused, p.reason) for p in lowered.pauses] == [
         ("doc-ar-paed-2", True, "no-seat"),
         ("doc-ar-paed-3", True, "no-seat"),
     ]
     apply_decisions(state, lowered, NIGHT)
-    assert unpaused(state.snapshot(NIGHT), queue) == ["doc-ar-paed-1"]
+    assert unpaused(state.snapshot(T(NIGHT)), queue) == ["doc-ar-paed-1"]
 
 
 # -- auto-pause -------------------------------------------------------------------------------------
@@ -382,19 +383,19 @@ def test_three_missed_rings_in_a_row_pause_the_person_in_all_queues():
     state = LiveState.from_profile(PROFILE)
     login(state, 900.0, "agent-ar-1", "ar-general", "ar-virus")
     ring_no_answer(state, 1000.0, "agent-ar-1", 2)
-    assert auto_pauses(state.snapshot(1010.0), PROFILE.routing) == []
+    assert auto_pauses(state.snapshot(T(1010.0)), PROFILE.routing) == []
     ring_no_answer(state, 1010.0, "agent-ar-1", 1)
-    snap = state.snapshot(1020.0)
+    snap = state.snapshot(T(1020.0))
     assert auto_pauses(snap, PROFILE.routing) == ["agent-ar-1"]
     ev(state, 1020.0, "QueueCallerJoin", Queue="ar-general", Uniqueid="c", Position="1")
-    decisions = decide(state.snapshot(1020.0), PROFILE, 1020.0)
+    decisions = decide(state.snapshot(T(1020.0)), PROFILE, T(1020.0))
     assert decisions.pauses == (PauseChange("agent-ar-1", "PJSIP/agent-ar-1", None, True, "missed-rings"),)
     assert decisions.choices[0].person_id is None  # not rung again
     apply_decisions(state, decisions, 1021.0)
-    assert auto_pauses(state.snapshot(1021.0), PROFILE.routing) == []  # already paused
+    assert auto_pauses(state.snapshot(T(1021.0)), PROFILE.routing) == []  # already paused
     # the person (or a supervisor) unpauses: the count starts again
     ev(state, 1100.0, "QueueMemberPause", Queue="ar-general", MemberName="agent-ar-1", Paused="0")
-    assert state.snapshot(1100.0).people["agent-ar-1"].missed_rings == 0
+    assert state.snapshot(T(1100.0)).people["agent-ar-1"].missed_rings == 0
 
 
 def test_a_connect_resets_the_missed_ring_count():
@@ -403,7 +404,7 @@ def test_a_connect_resets_the_missed_ring_count():
     ring_no_answer(state, 1000.0, "agent-ar-1", 2)
     call(state, 1005.0, 1010.0, "agent-ar-1")
     ring_no_answer(state, 1100.0, "agent-ar-1", 2)
-    snap = state.snapshot(1200.0)
+    snap = state.snapshot(T(1200.0))
     assert snap.people["agent-ar-1"].missed_rings == 2
     assert auto_pauses(snap, PROFILE.routing) == []
 
@@ -413,7 +414,7 @@ def test_max_missed_rings_zero_disables_the_auto_pause():
     login(state, 900.0, "agent-ar-1", "ar-general")
     ring_no_answer(state, 1000.0, "agent-ar-1", 10)
     rules = dataclasses.replace(PROFILE.routing, max_missed_rings=0)
-    assert auto_pauses(state.snapshot(1100.0), rules) == []
+    assert auto_pauses(state.snapshot(T(1100.0)), rules) == []
 
 
 # -- decide -------------------------------------------------------------------------------------------
@@ -435,10 +436,10 @@ def busy_state():
 
 def test_decide_sends_only_penalties_that_differ_from_the_current_ones():
     profile, state = busy_state()
-    first = decide(state.snapshot(1500.0), profile, 1500.0)
+    first = decide(state.snapshot(T(1500.0)), profile, T(1500.0))
     assert first.penalties
     apply_decisions(state, first, 1500.0)
-    again = decide(state.snapshot(1500.0), profile, 1500.0)
+    again = decide(state.snapshot(T(1500.0)), profile, T(1500.0))
     assert again.penalties == () and again.pauses == ()
     assert [c.person_id for c in again.choices] == [c.person_id for c in first.choices]
     assert len({c.person_id for c in first.choices}) == 4  # no one rung for two calls
@@ -447,26 +448,26 @@ def test_decide_sends_only_penalties_that_differ_from_the_current_ones():
 def test_decisions_are_deterministic():
     profile, one = busy_state()
     _, two = busy_state()
-    a = decide(one.snapshot(1500.0), profile, 1500.0, {"ar-virus": 6})
-    b = decide(two.snapshot(1500.0), profile, 1500.0, {"ar-virus": 6})
+    a = decide(one.snapshot(T(1500.0)), profile, T(1500.0), {"ar-virus": 6})
+    b = decide(two.snapshot(T(1500.0)), profile, T(1500.0), {"ar-virus": 6})
     assert a == b
-    assert list(desired_penalties(one.snapshot(1500.0), profile, 1500.0).items()) == list(
-        desired_penalties(two.snapshot(1500.0), profile, 1500.0).items()
+    assert list(desired_penalties(one.snapshot(T(1500.0)), profile, T(1500.0)).items()) == list(
+        desired_penalties(two.snapshot(T(1500.0)), profile, T(1500.0)).items()
     )
-    assert decide(one.snapshot(1500.0), profile, 1500.0, {"ar-virus": 6}) == a
+    assert decide(one.snapshot(T(1500.0)), profile, T(1500.0), {"ar-virus": 6}) == a
 
 
 def test_recheck_at_is_the_next_t1_t2_or_wrap_up_end():
     profile, state = busy_state()
-    assert decide(state.snapshot(1401.0), profile, 1401.0).recheck_at == 1430.0  # T1 of w0
+    assert decide(state.snapshot(T(1401.0)), profile, T(1401.0)).recheck_at == T(1430.0)  # T1 of w0
     call(state, 1402.0, 1425.0, "agent-b-05")
-    assert decide(state.snapshot(1426.0), profile, 1426.0).recheck_at == 1430.0
-    assert decide(state.snapshot(1428.0), profile, 1428.0).recheck_at == pytest.approx(1430.0)
-    assert decide(state.snapshot(1429.5), profile, 1429.5).recheck_at == 1430.0
+    assert decide(state.snapshot(T(1426.0)), profile, T(1426.0)).recheck_at == T(1430.0)
+    assert decide(state.snapshot(T(1428.0)), profile, T(1428.0)).recheck_at == T(1430.0)
+    assert decide(state.snapshot(T(1429.5)), profile, T(1429.5)).recheck_at == T(1430.0)
     state2 = LiveState.from_profile(profile)
     login(state2, 1000.0, "agent-b-00", "ar-general")
     call(state2, 1000.0, 1010.0, "agent-b-00")
-    assert decide(state2.snapshot(1012.0), profile, 1012.0).recheck_at == 1015.0
+    assert decide(state2.snapshot(T(1012.0)), profile, T(1012.0)).recheck_at == T(1015.0)
 
 
 def test_a_call_costs_at_most_one_penalty_change_per_queue_not_a_renumbering():
@@ -476,18 +477,18 @@ def test_a_call_costs_at_most_one_penalty_change_per_queue_not_a_renumbering():
     for i, agent in enumerate(agents):
         login(state, 1000.0 + i, agent.id, "ar-general")
     t = 1100.0
-    apply_decisions(state, decide(state.snapshot(t), profile, t, {"ar-general": 30}), t)
-    assert decide(state.snapshot(t), profile, t, {"ar-general": 30}).penalties == ()
+    apply_decisions(state, decide(state.snapshot(T(t)), profile, T(t), {"ar-general": 30}), t)
+    assert decide(state.snapshot(T(t)), profile, T(t), {"ar-general": 30}).penalties == ()
 
     # The best-ranked agent starts a call: the others keep their order, nothing to send.
-    best = choose_for_call(state.snapshot(t), waiting("c1", "ar-general", t), profile, t).person_id
+    best = choose_for_call(state.snapshot(T(t)), waiting("c1", "ar-general", t), profile, T(t)).person_id
     ev(state, t + 1, "AgentConnect", Queue="ar-general", MemberName=best, Uniqueid="c1")
-    assert decide(state.snapshot(t + 1), profile, t + 1, {"ar-general": 30}).penalties == ()
+    assert decide(state.snapshot(T(t + 1)), profile, T(t + 1), {"ar-general": 30}).penalties == ()
 
     # The call ends; after wrap-up the agent is free again and, idle the shortest, goes last: one change.
     ev(state, t + 60, "AgentComplete", Queue="ar-general", MemberName=best, Uniqueid="c1", TalkTime="59")
     after = t + 60 + profile.queue_settings.wrapup_seconds + 1
-    changes = decide(state.snapshot(after), profile, after, {"ar-general": 30}).penalties
+    changes = decide(state.snapshot(T(after)), profile, T(after), {"ar-general": 30}).penalties
     assert [(c.person_id, c.queue) for c in changes] == [(best, "ar-general")]
-    ranks_now = ranks(profile, state.snapshot(after), after, "ar-general")
+    ranks_now = ranks(profile, state.snapshot(T(after)), after, "ar-general")
     assert ranks_now[best] == max(ranks_now[a.id] for a in agents)

@@ -11,6 +11,7 @@ from support.streams import ami_text, replay
 
 from routing.state import LiveState, PersonState
 from telephony.ami.message import Message
+from telephony.clock import utc as T
 from telephony.events import parse_event, parse_queue_status
 
 PEOPLE = ("agent-ar-1", "agent-ar-2", "agent-en-1", "doc-ar-paed-1")
@@ -25,8 +26,9 @@ def play(state, text):
 
 
 def apply_raw(state, headers, now):
-    """Headers written by hand, typed by the boundary's parser (Timestamp: ``now``), then applied."""
-    return state.apply(parse_event(Message({"Timestamp": repr(now), **headers})), now)
+    """Headers written by hand, typed by the boundary's parser (Timestamp: ``now``, epoch seconds),
+    then applied at that time."""
+    return state.apply(parse_event(Message({"Timestamp": repr(now), **headers})), T(now))
 
 
 def fresh(**kwargs):
@@ -77,12 +79,12 @@ CALL_1 = """
 
 def test_member_added_logs_the_person_in_available_and_idle_since_login():
     state = play(fresh(), LOGIN_AR1)
-    view = state.snapshot(1001.0).people["agent-ar-1"]
+    view = state.snapshot(T(1001.0)).people["agent-ar-1"]
     assert view.state is PersonState.AVAILABLE
-    assert view.login_time == 1000.0 and view.idle_since == 1000.0
+    assert view.login_time == T(1000.0) and view.idle_since == T(1000.0)
     assert view.queues["ar-general"].interface == "PJSIP/agent-ar-1"
-    assert state.snapshot(1001.0).queues == {"ar-general": ("agent-ar-1",)}
-    assert state.person_state("agent-ar-2", 1001.0) is PersonState.LOGGED_OUT
+    assert state.snapshot(T(1001.0)).queues == {"ar-general": ("agent-ar-1",)}
+    assert state.person_state("agent-ar-2", T(1001.0)) is PersonState.LOGGED_OUT
 
 
 def test_a_member_whose_name_is_not_a_known_person_is_ignored():
@@ -97,13 +99,13 @@ def test_a_member_whose_name_is_not_a_known_person_is_ignored():
         Paused: 0
         """,
     )
-    snap = state.snapshot(1001.0)
+    snap = state.snapshot(T(1001.0))
     assert snap.people == {} and snap.queues == {}
 
 
 def test_called_member_rings_and_a_ring_no_answer_counts_a_missed_ring():
     state = play(fresh(), LOGIN_AR1 + CALL_1)
-    assert state.person_state("agent-ar-1", 1011.0) is PersonState.RINGING
+    assert state.person_state("agent-ar-1", T(1011.0)) is PersonState.RINGING
     play(
         state,
         """
@@ -116,7 +118,7 @@ def test_called_member_rings_and_a_ring_no_answer_counts_a_missed_ring():
         RingTime: 15
         """,
     )
-    view = state.snapshot(1026.0).people["agent-ar-1"]
+    view = state.snapshot(T(1026.0)).people["agent-ar-1"]
     assert view.state is PersonState.AVAILABLE and view.missed_rings == 1
 
 
@@ -154,10 +156,10 @@ def test_connect_puts_the_member_on_call_and_resets_missed_rings():
         RingTime: 2
         """,
     )
-    snap = state.snapshot(1040.0)
+    snap = state.snapshot(T(1040.0))
     view = snap.people["agent-ar-1"]
     assert view.state is PersonState.ON_CALL
-    assert view.call_uniqueid == "1700000000.1" and view.call_started == 1030.0
+    assert view.call_uniqueid == "1700000000.1" and view.call_started == T(1030.0)
     assert view.missed_rings == 0
     assert snap.calls == {}
 
@@ -184,13 +186,13 @@ def test_complete_means_wrap_up_for_the_queue_wrapup_time_then_available():
         Reason: caller
         """,
     )
-    assert state.snapshot(1092.0).people["agent-ar-1"].state is PersonState.WRAP_UP
-    assert state.next_change_at(1092.0) == 1095.0
-    view = state.snapshot(1095.0).people["agent-ar-1"]
+    assert state.snapshot(T(1092.0)).people["agent-ar-1"].state is PersonState.WRAP_UP
+    assert state.next_change_at(T(1092.0)) == T(1095.0)
+    view = state.snapshot(T(1095.0)).people["agent-ar-1"]
     assert view.state is PersonState.AVAILABLE
-    assert view.idle_since == 1095.0  # idle since the end of the wrap-up
-    assert view.calls_taken == 1 and view.history == ((1030.0, 1090.0),)
-    assert state.next_change_at(1095.0) is None
+    assert view.idle_since == T(1095.0)  # idle since the end of the wrap-up
+    assert view.calls_taken == 1 and view.history == ((T(1030.0), T(1090.0)),)
+    assert state.next_change_at(T(1095.0)) is None
 
 
 def test_a_member_wrapuptime_wins_over_the_queue_setting():
@@ -206,10 +208,10 @@ def test_a_member_wrapuptime_wins_over_the_queue_setting():
         TalkTime: 40
         """,
     )
-    view = state.snapshot(1110.0).people["agent-ar-1"]
-    assert view.state is PersonState.WRAP_UP and view.wrapup_until == 1130.0
+    view = state.snapshot(T(1110.0)).people["agent-ar-1"]
+    assert view.state is PersonState.WRAP_UP and view.wrapup_until == T(1130.0)
     # Started before we saw the connect: the talk time gives the call's start.
-    assert view.history == ((1060.0, 1100.0),)
+    assert view.history == ((T(1060.0), T(1100.0)),)
 
 
 def test_wrapup_seconds_may_differ_per_queue():
@@ -224,7 +226,7 @@ def test_wrapup_seconds_may_differ_per_queue():
         TalkTime: 40
         """,
     )
-    assert state.snapshot(1100.0).people["agent-ar-1"].wrapup_until == 1112.0
+    assert state.snapshot(T(1100.0)).people["agent-ar-1"].wrapup_until == T(1112.0)
 
 
 def test_pause_in_one_queue_keeps_the_person_available_pause_in_all_makes_them_paused():
@@ -248,7 +250,7 @@ def test_pause_in_one_queue_keeps_the_person_available_pause_in_all_makes_them_p
         PausedReason: no-seat
         """,
     )
-    view = state.snapshot(1001.0).people["agent-ar-1"]
+    view = state.snapshot(T(1001.0)).people["agent-ar-1"]
     assert view.state is PersonState.AVAILABLE
     assert view.queues["ar-virus"].paused and view.queues["ar-virus"].pause_reason == "no-seat"
     assert view.can_take("ar-general") and not view.can_take("ar-virus")
@@ -263,7 +265,7 @@ def test_pause_in_one_queue_keeps_the_person_available_pause_in_all_makes_them_p
         PausedReason: no-seat
         """,
     )
-    view = state.snapshot(1002.0).people["agent-ar-1"]
+    view = state.snapshot(T(1002.0)).people["agent-ar-1"]
     assert view.state is PersonState.PAUSED and view.pause_reason == "no-seat"
     play(
         state,
@@ -276,7 +278,7 @@ def test_pause_in_one_queue_keeps_the_person_available_pause_in_all_makes_them_p
         PausedReason:
         """,
     )
-    view = state.snapshot(1003.0).people["agent-ar-1"]
+    view = state.snapshot(T(1003.0)).people["agent-ar-1"]
     assert view.state is PersonState.AVAILABLE and view.queues["ar-general"].pause_reason == ""
 
 
@@ -293,7 +295,7 @@ def test_penalty_event_updates_the_membership():
         Penalty: 103
         """,
     )
-    assert state.snapshot(1001.0).people["agent-ar-1"].queues["ar-general"].penalty == 103
+    assert state.snapshot(T(1001.0)).people["agent-ar-1"].queues["ar-general"].penalty == 103
 
 
 @pytest.mark.parametrize(
@@ -324,7 +326,7 @@ def test_member_status_device_state_gives_the_person_state(status, expected, rea
         Paused: 0
         """,
     )
-    view = state.snapshot(1001.0).people["agent-ar-1"]
+    view = state.snapshot(T(1001.0)).people["agent-ar-1"]
     assert (view.state, view.reachable) == (expected, reachable)
     assert view.can_take("ar-general") is (expected is PersonState.AVAILABLE and reachable)
 
@@ -344,8 +346,8 @@ def test_member_status_for_an_unseen_membership_adds_it():
         Paused: 0
         """,
     )
-    view = state.snapshot(1005.0).people["agent-ar-2"]
-    assert view.state is PersonState.AVAILABLE and view.login_time == 990.0
+    view = state.snapshot(T(1005.0)).people["agent-ar-2"]
+    assert view.state is PersonState.AVAILABLE and view.login_time == T(990.0)
     assert view.queues["ar-general"].penalty == 7
 
 
@@ -373,16 +375,16 @@ def test_removed_from_the_last_queue_logs_out_and_keeps_the_load_figures():
         Interface: PJSIP/agent-ar-1
         """,
     )
-    snap = state.snapshot(1600.0)
+    snap = state.snapshot(T(1600.0))
     view = snap.people["agent-ar-1"]
     assert view.state is PersonState.LOGGED_OUT and view.queues == {} and snap.queues == {}
-    assert view.sessions == ((1000.0, 1600.0),)
-    assert view.occupancy(1600.0) == pytest.approx(300 / 600)
+    assert view.sessions == ((T(1000.0), T(1600.0)),)
+    assert view.occupancy(T(1600.0)) == pytest.approx(300 / 600)
     play(state, LOGIN_AR1.replace("1000", "1800"))
-    view = state.snapshot(2400.0).people["agent-ar-1"]
-    assert view.idle_since == 1800.0 and view.calls_taken == 1
+    view = state.snapshot(T(2400.0)).people["agent-ar-1"]
+    assert view.idle_since == T(1800.0) and view.calls_taken == 1
     # 300 s on call over 600 + 600 s logged in
-    assert view.occupancy(2400.0) == pytest.approx(300 / 1200)
+    assert view.occupancy(T(2400.0)) == pytest.approx(300 / 1200)
 
 
 def test_waiting_calls_follow_join_leave_and_abandon_with_positions_and_priority():
@@ -425,12 +427,12 @@ def test_waiting_calls_follow_join_leave_and_abandon_with_positions_and_priority
         Count: 1
         """,
     )
-    calls = state.snapshot(1005.0).calls
+    calls = state.snapshot(T(1005.0)).calls
     assert {uid: (c.queue, c.position, c.priority, c.joined_at) for uid, c in calls.items()} == {
-        "c1": ("ar-general", 1, 0, 1001.0),
-        "c2": ("ar-general", 1, 5, 1002.0),
-        "c3": ("ar-general", 3, 0, 1003.0),
-        "e1": ("en-general", 1, 0, 1004.0),
+        "c1": ("ar-general", 1, 0, T(1001.0)),
+        "c2": ("ar-general", 1, 5, T(1002.0)),
+        "c3": ("ar-general", 3, 0, T(1003.0)),
+        "e1": ("en-general", 1, 0, T(1004.0)),
     }
     play(
         state,
@@ -444,10 +446,10 @@ def test_waiting_calls_follow_join_leave_and_abandon_with_positions_and_priority
         HoldTime: 8
         """,
     )
-    calls = state.snapshot(1010.0).calls
+    calls = state.snapshot(T(1010.0)).calls
     assert {uid: c.position for uid, c in calls.items()} == {"c1": 1, "c3": 2, "e1": 1}
     state.set_call_priority("c3", 9)
-    assert state.snapshot(1011.0).calls["c3"].priority == 9
+    assert state.snapshot(T(1011.0)).calls["c3"].priority == 9
 
 
 def test_a_caller_leaving_stops_the_ringing_of_members_called_for_it():
@@ -463,7 +465,7 @@ def test_a_caller_leaving_stops_the_ringing_of_members_called_for_it():
         Position: 1
         """,
     )
-    view = state.snapshot(1012.0).people["agent-ar-1"]
+    view = state.snapshot(T(1012.0)).people["agent-ar-1"]
     assert view.state is PersonState.AVAILABLE and view.missed_rings == 0
 
 
@@ -492,10 +494,10 @@ def test_unknown_events_and_malformed_numbers_never_raise():
     apply_raw(state, {"Event": "QueueCallerJoin", "Queue": "ar-general", "Uniqueid": "u", "Position": "1e400"}, 61.0)
     apply_raw(state, {"Event": "QueueMemberRemoved", "MemberName": "agent-ar-1"}, 62.0)  # no Queue
     apply_raw(state, {"Event": "AgentCalled", "MemberName": "nobody"}, 62.0)
-    view = state.snapshot(70.0).people["agent-ar-1"]
-    assert view.login_time == 50.0 and view.queues["ar-general"].penalty == 0
+    view = state.snapshot(T(70.0)).people["agent-ar-1"]
+    assert view.login_time == T(50.0) and view.queues["ar-general"].penalty == 0
     assert view.state is PersonState.AVAILABLE  # wrap-up over at 65
-    assert state.snapshot(70.0).calls["u"].position == 0
+    assert state.snapshot(T(70.0)).calls["u"].position == 0
 
 
 QUEUE_STATUS = """
@@ -578,14 +580,14 @@ def test_resync_from_queue_status_keeps_the_occupancy_history():
         TalkTime: 300
         """,
     )
-    before = state.snapshot(5000.0).people["agent-ar-1"]
-    state.reset_from_queue_status(parse_queue_status(ami(QUEUE_STATUS)), 5000.0)
-    snap = state.snapshot(5000.0)
+    before = state.snapshot(T(5000.0)).people["agent-ar-1"]
+    state.reset_from_queue_status(parse_queue_status(ami(QUEUE_STATUS)), T(5000.0))
+    snap = state.snapshot(T(5000.0))
     after = snap.people["agent-ar-1"]
-    assert after.history == before.history == ((4100.0, 4400.0),)
-    assert after.sessions == before.sessions == ((1000.0, None),)
-    assert after.occupancy(5000.0) == pytest.approx(before.occupancy(5000.0)) == pytest.approx(300 / 3600)
-    assert after.calls_taken == 1 and after.idle_since == 4405.0
+    assert after.history == before.history == ((T(4100.0), T(4400.0)),)
+    assert after.sessions == before.sessions == ((T(1000.0), None),)
+    assert after.occupancy(T(5000.0)) == pytest.approx(before.occupancy(T(5000.0))) == pytest.approx(300 / 3600)
+    assert after.calls_taken == 1 and after.idle_since == T(4405.0)
     assert after.queues["ar-general"].penalty == 2
 
 
@@ -601,18 +603,18 @@ def test_resync_rebuilds_members_and_waiting_calls_and_logs_out_people_not_liste
         Position: 1
         """,
     )
-    state.reset_from_queue_status(parse_queue_status(ami(QUEUE_STATUS)), 5000.0)
-    snap = state.snapshot(5000.0)
+    state.reset_from_queue_status(parse_queue_status(ami(QUEUE_STATUS)), T(5000.0))
+    snap = state.snapshot(T(5000.0))
     assert snap.queues == {"ar-general": ("agent-ar-1", "agent-ar-2")}
     assert snap.people["agent-en-1"].state is PersonState.LOGGED_OUT
-    assert snap.people["agent-en-1"].sessions == ((1000.0, 5000.0),)
+    assert snap.people["agent-en-1"].sessions == ((T(1000.0), T(5000.0)),)
     ar2 = snap.people["agent-ar-2"]
-    assert ar2.state is PersonState.ON_CALL and ar2.login_time == 4000.0
+    assert ar2.state is PersonState.ON_CALL and ar2.login_time == T(4000.0)
     assert ar2.queues["ar-general"].pause_reason == "break"
     ar1 = snap.people["agent-ar-1"]
-    assert ar1.state is PersonState.AVAILABLE and ar1.idle_since == 1405.0  # LastCall + wrap-up
+    assert ar1.state is PersonState.AVAILABLE and ar1.idle_since == T(1405.0)  # LastCall + wrap-up
     (call,) = snap.calls.values()
-    assert (call.uniqueid, call.queue, call.joined_at, call.priority) == ("w1", "ar-general", 4958.0, 3)
+    assert (call.uniqueid, call.queue, call.joined_at, call.priority) == ("w1", "ar-general", T(4958.0), 3)
 
 
 def test_resync_ends_a_call_whose_complete_event_was_missed():
@@ -628,10 +630,10 @@ def test_resync_ends_a_call_whose_complete_event_was_missed():
         """,
     )
     status = QUEUE_STATUS.replace("LastCall: 1400", "LastCall: 4300")
-    state.reset_from_queue_status(parse_queue_status(ami(status)), 5000.0)
-    view = state.snapshot(5000.0).people["agent-ar-1"]
-    assert view.state is PersonState.AVAILABLE and view.history == ((4100.0, 4300.0),)
-    assert view.calls_taken == 1 and view.idle_since == 4305.0
+    state.reset_from_queue_status(parse_queue_status(ami(status)), T(5000.0))
+    view = state.snapshot(T(5000.0)).people["agent-ar-1"]
+    assert view.state is PersonState.AVAILABLE and view.history == ((T(4100.0), T(4300.0)),)
+    assert view.calls_taken == 1 and view.idle_since == T(4305.0)
 
 
 def test_occupancy_and_calls_count_only_the_last_hour():
@@ -641,11 +643,11 @@ def test_occupancy_and_calls_count_only_the_last_hour():
         apply_raw(state, {"Event": "AgentConnect", "Queue": "ar-general", "MemberName": "agent-ar-1"}, t + 500)
         apply_raw(state, {"Event": "AgentComplete", "Queue": "ar-general", "MemberName": "agent-ar-1"}, t + 600)
         t += 1000
-    view = state.snapshot(t).people["agent-ar-1"]
+    view = state.snapshot(T(t)).people["agent-ar-1"]
     assert view.calls_taken == 10
-    assert view.calls_in_window(t) == 4  # ended at t-400, t-1400, t-2400, t-3400
-    assert view.occupancy(t) == pytest.approx(400 / 3600)
-    assert all(end > t - 3600 - 1000 for _, end in view.history)  # old intervals are pruned
+    assert view.calls_in_window(T(t)) == 4  # ended at t-400, t-1400, t-2400, t-3400
+    assert view.occupancy(T(t)) == pytest.approx(400 / 3600)
+    assert all(end > T(t - 3600 - 1000) for _, end in view.history)  # old intervals are pruned
 
 
 def test_history_is_bounded():
@@ -653,13 +655,13 @@ def test_history_is_bounded():
     for i in range(2000):
         apply_raw(state, {"Event": "AgentConnect", "Queue": "ar-general", "MemberName": "agent-ar-1"}, 1000.0 + i)
         apply_raw(state, {"Event": "AgentComplete", "Queue": "ar-general", "MemberName": "agent-ar-1"}, 1000.5 + i)
-    view = state.snapshot(3001.0).people["agent-ar-1"]
+    view = state.snapshot(T(3001.0)).people["agent-ar-1"]
     assert view.calls_taken == 2000 and len(view.history) <= 256
 
 
 def test_snapshot_is_immutable_and_rebuilds_only_changed_people():
     state = play(fresh(), LOGIN_AR1 + LOGIN_AR1.replace("agent-ar-1", "agent-ar-2"))
-    first = state.snapshot(1001.0)
+    first = state.snapshot(T(1001.0))
     with pytest.raises(dataclasses.FrozenInstanceError):
         first.at = 0.0
     with pytest.raises(TypeError):
@@ -667,7 +669,7 @@ def test_snapshot_is_immutable_and_rebuilds_only_changed_people():
     apply_raw(
         state, {"Event": "AgentCalled", "Queue": "ar-general", "MemberName": "agent-ar-2", "Uniqueid": "u"}, 1002.0
     )
-    second = state.snapshot(1002.0)
+    second = state.snapshot(T(1002.0))
     assert second.people["agent-ar-1"] is first.people["agent-ar-1"]
     assert second.people["agent-ar-2"] is not first.people["agent-ar-2"]
     assert first.people["agent-ar-2"].state is PersonState.AVAILABLE  # old snapshots do not change
@@ -679,4 +681,4 @@ def test_the_known_people_may_be_given_as_a_profile():
 
     profile = SimpleNamespace(people=[SimpleNamespace(id="agent-ar-1")])
     state = play(LiveState(profile, wrapup_seconds=5), LOGIN_AR1 + LOGIN_AR1.replace("agent-ar-1", "agent-ar-2"))
-    assert set(state.snapshot(1001.0).people) == {"agent-ar-1"}
+    assert set(state.snapshot(T(1001.0)).people) == {"agent-ar-1"}
