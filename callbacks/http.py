@@ -9,7 +9,6 @@ console's /api/v1) signs the request in, checks the role and sets the acting use
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime
 from typing import Annotated, Any, ClassVar
 
@@ -64,8 +63,8 @@ class Callback(Answer):
 # -- views -------------------------------------------------------------------------------------------------
 
 
-def _iso(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, UTC).isoformat()
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat()
 
 
 def callback_view(r: CallbackRequest) -> dict[str, Any]:
@@ -120,7 +119,9 @@ class _Handlers:
         if action == "cancel":
             done = await callbacks.cancel(request_id)
         else:
-            when = (await body_of(request, Reschedule)).at.timestamp() if action == "reschedule" else time.time()
+            when = (
+                (await body_of(request, Reschedule)).at.astimezone(UTC) if action == "reschedule" else datetime.now(UTC)
+            )
             details["at"] = _iso(when)
             done = await callbacks.reschedule(request_id, when)
         if not done:

@@ -210,7 +210,7 @@ class Console:
         _, seats = self.seats()
         rows: list[dict[str, Any]] = []
         for queue in sorted(desk.queues):
-            waits = [now - c.joined_at for c in snapshot.calls.values() if c.queue == queue]
+            waits = [(now - c.joined_at).total_seconds() for c in snapshot.calls.values() if c.queue == queue]
             counts = {"available": 0, "on_call": 0, "paused": 0}
             for pid in snapshot.queues.get(queue, ()):
                 view = snapshot.people[pid]
@@ -243,7 +243,7 @@ class Console:
             "paused": sum(1 for v in people if v.state is PersonState.PAUSED),
             "callbacks_pending": sum(callbacks.values()),
         }  # fmt: skip
-        return {"at": now, "sl_seconds": SL_SECONDS, "queues": rows, "totals": totals}
+        return {"at": now.timestamp(), "sl_seconds": SL_SECONDS, "queues": rows, "totals": totals}
 
     def agents(self) -> list[dict[str, Any]]:
         return routing_http.agents(self.backend.desk)

@@ -17,7 +17,6 @@ import asyncio
 import logging
 import os
 import secrets
-import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
@@ -73,7 +72,7 @@ async def records_ctx(app: web.Application) -> AsyncIterator[None]:
     async def expire() -> None:
         while True:
             await asyncio.sleep(EXPIRE_EVERY_SECONDS)
-            for record in service.builder.expire(time.time(), EXPIRE_AFTER_SECONDS):
+            for record in service.builder.expire(datetime.now(UTC), EXPIRE_AFTER_SECONDS):
                 service.records.submit(record)
 
     task = asyncio.create_task(expire(), name="hotline-record-expiry")

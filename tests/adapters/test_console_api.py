@@ -254,10 +254,13 @@ async def test_api_reads_and_callbacks(console):
     report = await (await client.get("/api/v1/reports/staffing?day=2026-01-05&interval=60", headers=auth)).json()
     assert report["day"] == "2026-01-05" and len(report["intervals"]) == 24
     # a callback request: call it now, reschedule, cancel
+    from datetime import timedelta
+
     from callbacks.model import CallbackRequest, Origin
+    from telephony.clock import utc
 
     store = app[SERVICE].callbacks.store
-    now = 1_900_000_000.0
+    now = utc(1_900_000_000.0)
     added = await store.add(
         CallbackRequest(
             None,
@@ -270,8 +273,8 @@ async def test_api_reads_and_callbacks(console):
             None,
             now,
             now,
-            now + 3600,
-            next_attempt_at=now + 600,
+            now + timedelta(hours=1),
+            next_attempt_at=now + timedelta(minutes=10),
         )
     )
     listed = await (await client.get("/api/v1/callbacks", headers=auth)).json()

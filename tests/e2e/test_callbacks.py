@@ -171,18 +171,19 @@ async def _served_in(db_url: str, number: str) -> bool:
 async def _add_requests(
     db_url: str, numbers: list[str], queue: str = "ar-general", topic: str = "general", specialty: str | None = None
 ) -> None:
-    import time
+    from datetime import timedelta
 
     from callbacks.model import CallbackRequest, Origin
+    from telephony.clock import utc_now
 
     store = CallbackStore(db_url)
-    now = time.time()
+    now = utc_now()
     try:
         for i, number in enumerate(numbers):
             await store.add(CallbackRequest(
                 id=None, number=number, language="ar", topic=topic, specialty=specialty, queue=queue,
-                origin=Origin.OFFER, original_linkedid=f"test-{uuid.uuid4()}", place_at=now - 60 + i, created_at=now,
-                expires_at=now + 3600,
+                origin=Origin.OFFER, original_linkedid=f"test-{uuid.uuid4()}", place_at=now - timedelta(seconds=60 - i),
+                created_at=now, expires_at=now + timedelta(hours=1),
             ))  # fmt: skip
     finally:
         await store.close()
@@ -320,7 +321,10 @@ async def test_callbacks_of_many_abandoned_callers_are_served_or_retried_and_nev
 
     # No more callbacks under way than free people: a callback is under way from its dial until a
     # person answers it or the caller hangs up; a person is free when not on a call.
-    dials = sorted((a.dialed_at, n) for n, tried in attempts.items() for a in tried if a.dialed_at is not None)
+    # (the SIPp driver keeps Asterisk's epochs: the store's datetimes are compared as epochs)
+    dials = sorted(
+        (a.dialed_at.timestamp(), n) for n, tried in attempts.items() for a in tried if a.dialed_at is not None
+    )
     under_way = [(start, _callback_end(start, number, talks, carried)) for start, number in dials]
     agent_calls = [(c.at, c.ended_at or float("inf")) for a in agents for c in a.answered_calls()]
     for start, _ in under_way:
