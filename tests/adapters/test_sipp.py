@@ -44,17 +44,26 @@ pytestmark = pytest.mark.skipif(shutil.which("sipp") is None, reason="SIPp (sip-
 ARABIC_NAME = "محمد"
 
 
+def _parent(entry: Path) -> int | None:
+    for line in (entry / "status").read_text().splitlines():
+        if line.startswith("PPid:"):
+            return int(line.split()[1])
+    return None
+
+
 def sipp_command_lines() -> dict[int, bytes]:
-    """The raw /proc/<pid>/cmdline of every running SIPp process, by pid."""
+    """The raw /proc/<pid>/cmdline of every SIPp process this test started and that still runs, by pid
+    (SIPp of other test runs on the machine are not this test's business)."""
     found: dict[int, bytes] = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
             raw = (entry / "cmdline").read_bytes()
-        except OSError:  # the process ended meanwhile
+            parent = _parent(entry)
+        except (OSError, ValueError):  # the process ended meanwhile
             continue
-        if os.path.basename(raw.split(b"\0", 1)[0]) == b"sipp":
+        if os.path.basename(raw.split(b"\0", 1)[0]) == b"sipp" and parent == os.getpid():
             found[int(entry.name)] = raw
     return found
 

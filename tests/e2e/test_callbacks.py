@@ -52,11 +52,12 @@ async def test_a_queued_caller_who_presses_1_is_called_back_greeted_in_arabic_an
     busy = asyncio.create_task(call(rig, "96551200001", [ARABIC, GENERAL], max_duration=40))
     await rig.wait_for(lambda: _answered(agent, "96551200001"), timeout=20, what="the first caller")
 
+    # Listen for the callback's greeting before it can happen (a busy machine may call back at once).
+    events = asyncio.create_task(_callback_events(rig, timeout=120))
     # The second caller waits, presses 1, keeps the number read back (no key: confirmed) and hangs up.
     booked = await call(rig, "96551200002", [ARABIC, GENERAL, "1"], max_duration=60)
     assert booked.answered and booked.remote_hung_up, booked.error
 
-    events = asyncio.create_task(_callback_events(rig, timeout=45))
     await rig.wait_for(lambda: _answered(agent, "96551200002"), timeout=45, what="the callback to reach the agent")
     assert called(carrier, "96551200002") == 1
     greeting = await events
