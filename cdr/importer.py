@@ -34,6 +34,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from telephony.clock import utc
+
 __all__ = [
     "ROW_COLUMNS",
     "QueueLogLine",
@@ -339,8 +341,8 @@ def _record_from_queue_log(call: _Call) -> dict[str, Any]:
         "linkedid": call.callid,
         "caller_number": call.caller,
         "caller_name": None,
-        "started_at": datetime.fromtimestamp(call.first_enter, UTC),
-        "ended_at": datetime.fromtimestamp(end, UTC),
+        "started_at": utc(call.first_enter),
+        "ended_at": utc(end),
         "language": language,
         "topic": topic,
         "specialty": specialty,

@@ -9,24 +9,21 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 
 from ivr.menu import Ask, Closed, Menu, overflow_queue, route_priority
 from profiles.model import Profile
 from telephony import names as v
 from telephony.agi import AGIHangup, AGISession
+from telephony.clock import utc_now
 
 log = logging.getLogger(__name__)
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 class IvrHandler:
     """The FastAGI route ``ivr``: one instance serves every call."""
 
-    def __init__(self, profile: Profile, sounds_dir: str, clock: Callable[[], datetime] = _utcnow):
+    def __init__(self, profile: Profile, sounds_dir: str, clock: Callable[[], datetime] = utc_now):
         self.profile = profile
         self.sounds_dir = sounds_dir.rstrip("/")
         self.clock = clock
