@@ -58,7 +58,6 @@ from restapi.models import BodyError
 from routing import http as routing_http
 from routing.service import AgentDesk
 from routing.state import PersonState
-from telephony.ami.client import AMIClient
 
 log = logging.getLogger(__name__)
 
@@ -87,13 +86,9 @@ class Backend(Protocol):
     @property
     def profile(self) -> Profile: ...
     @property
-    def db_url(self) -> str: ...
-    @property
     def desk(self) -> AgentDesk: ...
     @property
     def callbacks(self) -> CallbackService: ...
-    @property
-    def ami(self) -> AMIClient: ...
     @property
     def local_token(self) -> str | None: ...
     @property

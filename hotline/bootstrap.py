@@ -91,7 +91,6 @@ class Service:
         self.config = config
         self.profile = profile
         self.db = Database(settings.db_url)
-        self.db_url = settings.db_url
         self.local_token: str | None = None  # the admin token for local tools, made at start
         self.public_origin = settings.public_origin  # the console's origin behind a TLS proxy
         self.ami = AMIClient(
@@ -126,10 +125,6 @@ class Service:
         self.agi.add_route("callback", CallbackOfferHandler(profile, self.callbacks, config.sounds_dir))
         self.ami.add_event_handler(self.on_ami_event, events=RECORD_EVENTS | self.desk.events)
         self.ami.add_event_handler(self.on_originate_response, events=["OriginateResponse"])
-
-    @property
-    def record_hooks(self) -> list:  # the console's view of the records path
-        return self.records.hooks
 
     def on_ami_event(self, message: Message) -> None:
         """One AMI event: parsed once, then to the record builder, the routing desk and the console."""

@@ -58,12 +58,12 @@ async def records_ctx(app: web.Application) -> AsyncIterator[None]:
     """Migrate the schema, replay the spool, then write records as the builder completes them."""
     service = app[SERVICE]
     config = service.config
-    await asyncio.to_thread(upgrade, service.db_url)
+    await asyncio.to_thread(upgrade, service.db.url)
     await service.records.start()
     if config.asterisk_log_dir is not None:
         since = datetime.now(UTC) - timedelta(hours=config.gap_hours)
         _taken, added = await asyncio.to_thread(
-            import_gap, service.db_url, config.asterisk_log_dir, since, service.profile.number
+            import_gap, service.db.url, config.asterisk_log_dir, since, service.profile.number
         )
         if added:
             log.warning("records: %d calls ended without a record (a restart or an AMI gap): imported from "
