@@ -61,11 +61,17 @@ from profiles.fields import (
 __all__ = [
     "AGENT_PROMPTS",
     "CALLBACK_PROMPTS",
+    "CASE_PROMPTS",
+    "CASE_STATUSES",
     "DAYS",
     "KINDS",
     "REQUIRED_PROMPTS",
     "RESERVED_PERSON_IDS",
     "CallbackRules",
+    "CaseRules",
+    "Department",
+    "Disposition",
+    "District",
     "Language",
     "OpeningHours",
     "Person",
@@ -111,6 +117,25 @@ REQUIRED_PROMPTS = (
 AGENT_PROMPTS = REQUIRED_PROMPTS[6:11]
 CALLBACK_PROMPTS = REQUIRED_PROMPTS[11:]
 OPTIONAL_PROMPTS = ("hold_music",)
+# Texts a profile with cases needs in every language (see CaseRules): the number read back, the
+# self-service report, and "follow a report". A status or a department is read from its label.
+CASE_PROMPTS = (
+    "case_number_is",  # "Your case number is", then the digits, twice
+    "case_pin_is",  # "Your PIN is", then 4 digits
+    "case_goodbye",
+    "report_choose_category",  # self-service: the categories are read as menu options
+    "report_choose_district",
+    "report_record",  # "Describe the problem after the tone; press hash when done"
+    "report_thanks",
+    "follow_option",  # in the topic menu: "To follow a report, press {key}"
+    "follow_enter_number",
+    "follow_enter_pin",
+    "follow_wrong_number",  # the check digit does not match: key it again
+    "follow_not_found",  # an unknown case, a wrong caller number or PIN: all the same
+    "follow_status",  # "The status of your case is {status}, department {department}, since {date}"
+    "follow_too_many",  # lookups from this number are over the limit
+)
+CASE_STATUSES = ("open", "assigned", "in_progress", "closed", "rejected")
 
 #: Every part of a profile is immutable and refuses fields it does not know, so typos do not pass silently.
 STRICT = ConfigDict(extra="forbid")
@@ -119,6 +144,10 @@ STRICT = ConfigDict(extra="forbid")
 LanguageCode = Annotated[Text, reference("languages", "a language of the profile")]
 TopicRef = Annotated[Text, reference("topics", "a topic id")]
 SpecialtyRef = Annotated[Text, reference("specialties", "a specialty id")]
+DepartmentRef = Annotated[Text, reference("departments", "a department id of cases.departments")]
+#: One or two digits: a district or a wrap-up code keyed on the phone.
+Code = Annotated[Text, matching(r"[0-9]{1,2}", "one or two digits")]
+SlaHours = Annotated[StrictInt, between(1, 24 * 366)]
 Labels = dict[LanguageCode, Text]
 
 
@@ -181,12 +210,29 @@ class Specialty:
 
 
 @dataclass(frozen=True, config=STRICT)
+class Disposition:
+    """A wrap-up code an agent chooses after a call of a topic (on the desk page, or keyed on the phone)."""
+
+    code: Code
+    id: Id
+    label: Labels
+
+
+@dataclass(frozen=True, config=STRICT)
 class Topic:
+    """A menu option. With cases, a topic is also a case category."""
+
     id: Id
     key: Key
     label: Labels
     specialties: tuple[Specialty, ...] = ()
     priority: Annotated[StrictInt, between(0, 9)] = 0
+    dispositions: tuple[Disposition, ...] = ()  # wrap-up codes for calls of this topic
+    # cases (only with a cases section): the caller reports by phone, with no agent; the department a new
+    # case of this category goes to; the hours to close it (cases.default_sla_hours when not given)
+    self_report: StrictBool = False
+    department: DepartmentRef | None = None
+    sla_hours: SlaHours | None = None
 
 
 def _languages(value: Any) -> Any:
@@ -350,6 +396,47 @@ class CallbackRules:
 
 
 @dataclass(frozen=True, config=STRICT)
+class District:
+    """A place a report is about; keyed by a self-service caller."""
+
+    id: Id
+    key: Code
+    label: Labels
+
+
+@dataclass(frozen=True, config=STRICT)
+class Department:
+    """Who follows a case up."""
+
+    id: Id
+    label: Labels
+
+
+@dataclass(frozen=True, config=STRICT)
+class CaseRules:
+    """Cases: every report and complaint gets a number (see cases/).
+
+    A profile has cases when it has this section. Categories are the profile's topics; a topic's
+    ``department`` and ``sla_hours`` apply to its cases.
+    """
+
+    departments: Annotated[tuple[Department, ...], Field(min_length=1)]
+    districts: tuple[District, ...] = ()
+    default_department: DepartmentRef | None = None  # a category without a department: this one
+    default_sla_hours: SlaHours = 72
+    follow_key: Key | None = None  # the topic-menu key for "follow a report"; None: no such option
+    max_lookups_per_number_per_hour: Annotated[StrictInt, between(1, 100)] = 5
+    record_max_seconds: Annotated[StrictInt, between(5, 600)] = 60  # a self-service voice note
+    record_silence_seconds: Annotated[StrictInt, between(1, 30)] = 3  # ... ends after this much silence
+
+    def department(self, department_id: str) -> Department:
+        for department in self.departments:
+            if department.id == department_id:
+                return department
+        raise KeyError(department_id)
+
+
+@dataclass(frozen=True, config=STRICT)
 class Shift:
     id: Id
     start: Clock
@@ -382,6 +469,8 @@ class Profile:
     default_seats: int = 30  # seats per queue and shift unless the profile says otherwise
     seats: dict[str, dict[str, int]] = Field(default_factory=dict)  # queue -> shift id -> seats
     callbacks: CallbackRules = Field(default_factory=CallbackRules)
+    cases: CaseRules | None = None  # None: this hotline keeps no cases
+    case_prompts: dict[str, dict[str, Prompt]] = Field(default_factory=dict)  # CASE_PROMPTS, with cases
 
     def shift_at(self, now: datetime) -> Shift | None:
         clock = now.astimezone(ZoneInfo(self.timezone)).time().replace(tzinfo=None)
@@ -404,6 +493,16 @@ class Profile:
             if topic.id == topic_id:
                 return topic
         raise KeyError(topic_id)
+
+    def sla_hours(self, topic_id: str) -> int:
+        """The hours to close a case of category ``topic_id``."""
+        assert self.cases is not None, "this profile has no cases"
+        return self.topic(topic_id).sla_hours or self.cases.default_sla_hours
+
+    def case_department(self, topic_id: str) -> str | None:
+        """The department a new case of category ``topic_id`` goes to (None: nobody yet)."""
+        assert self.cases is not None, "this profile has no cases"
+        return self.topic(topic_id).department or self.cases.default_department
 
     def is_open(self, now: datetime) -> bool:
         """Whether the hotline takes calls at ``now`` (an aware datetime)."""
@@ -460,7 +559,11 @@ class SeatsSection:
 
 
 PromptName = Annotated[
-    Text, one_of(REQUIRED_PROMPTS + OPTIONAL_PROMPTS, "a prompt name (known: " + ", ".join(REQUIRED_PROMPTS) + ")")
+    Text,
+    one_of(
+        REQUIRED_PROMPTS + OPTIONAL_PROMPTS + CASE_PROMPTS,
+        "a prompt name (known: " + ", ".join(REQUIRED_PROMPTS + CASE_PROMPTS) + ")",
+    ),
 ]
 
 
@@ -488,6 +591,7 @@ class ProfileDocument:
     shifts: tuple[Shift, ...] = ()
     seats: SeatsSection = Field(default_factory=SeatsSection)
     callbacks: CallbackRules = Field(default_factory=CallbackRules)
+    cases: CaseRules | None = None
 
     def profile(self, source: str) -> Profile:
         return Profile(
@@ -510,6 +614,8 @@ class ProfileDocument:
             default_seats=self.seats.default,
             seats={queue: dict(per_shift) for queue, per_shift in self.seats.queues.items()},
             callbacks=self.callbacks,
+            cases=self.cases,
+            case_prompts={key: dict(self.prompts[key]) for key in CASE_PROMPTS} if self.cases else {},
         )
 
 
@@ -578,6 +684,7 @@ def _ids(data: dict[str, Any]) -> dict[str, Any]:
 
     topics = _items(data, "topics")
     topic_ids = present("topics", [_text(t, "id") for t in topics])
+    cases = data.get("cases")
     return {
         "languages": present("languages", [_text(lang, "code") for lang in _items(data, "languages")]),
         "topics": topic_ids,
@@ -586,6 +693,9 @@ def _ids(data: dict[str, Any]) -> dict[str, Any]:
         if topic_ids is None
         else [sid for t in topics for sid in (_text(s, "id") for s in _items(t, "specialties")) if sid],
         "shifts": [sid for sid in (_text(s, "id") for s in _items(data, "shifts")) if sid],
+        "departments": [d for d in (_text(x, "id") for x in _items(cases, "departments")) if d]
+        if isinstance(cases, dict)
+        else None,
     }
 
 
@@ -613,6 +723,20 @@ def _unique_ids(data: dict[str, Any]) -> list[tuple[Loc, str]]:
         problems += _unique(_items(topic, "specialties"), ("topics", i, "specialties"), ("id", "key"))
     problems += _unique(_items(data, "people"), ("people",), ("id",))
     problems += _unique(_items(data, "shifts"), ("shifts",), ("id",))
+    for i, topic in enumerate(topics):
+        problems += _unique(_items(topic, "dispositions"), ("topics", i, "dispositions"), ("code", "id"))
+    cases = data.get("cases")
+    problems += _unique(_items(cases, "departments"), ("cases", "departments"), ("id",))
+    problems += _unique(_items(cases, "districts"), ("cases", "districts"), ("id", "key"))
+    follow = _text(cases, "follow_key")
+    if follow is not None:
+        problems += [(("cases", "follow_key"), f"{follow!r} is also the key of topic {_text(t, 'id')!r}")
+                     for t in topics if _text(t, "key") == follow]  # fmt: skip
+    if isinstance(cases, dict):
+        return problems
+    problems += [(("topics", i, what), "needs a cases section (this profile keeps no cases)")
+                 for i, topic in enumerate(topics) for what in ("self_report", "department", "sla_hours")
+                 if isinstance(topic, dict) and topic.get(what) not in (None, False)]  # fmt: skip
     return problems
 
 
@@ -625,14 +749,20 @@ def _every_language(data: dict[str, Any], codes: list[str]) -> list[tuple[Loc, s
             problems.extend(((*loc, code), f"is missing (every {what} needs every language of the profile)")
                             for code in codes if code not in value)  # fmt: skip
 
+    def labels(items: list[Any], loc: Loc) -> None:
+        for j, item in enumerate(items):
+            complete(item.get("label") if isinstance(item, dict) else None, (*loc, j, "label"), "label")
+
     for i, topic in enumerate(_items(data, "topics")):
         complete(topic.get("label") if isinstance(topic, dict) else None, ("topics", i, "label"), "label")
-        for j, specialty in enumerate(_items(topic, "specialties")):
-            label = specialty.get("label") if isinstance(specialty, dict) else None
-            complete(label, ("topics", i, "specialties", j, "label"), "label")
+        labels(_items(topic, "specialties"), ("topics", i, "specialties"))
+        labels(_items(topic, "dispositions"), ("topics", i, "dispositions"))
+    cases = data.get("cases")
+    labels(_items(cases, "departments"), ("cases", "departments"))
+    labels(_items(cases, "districts"), ("cases", "districts"))
     prompts = data.get("prompts")
     if isinstance(prompts, dict):
-        for key in REQUIRED_PROMPTS:
+        for key in REQUIRED_PROMPTS + (CASE_PROMPTS if isinstance(cases, dict) else ()):
             if key not in prompts:
                 problems.append((("prompts", key), "is missing (every prompt needs every language of the profile)"))
             complete(prompts.get(key), ("prompts", key), "prompt")

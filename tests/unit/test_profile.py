@@ -197,7 +197,7 @@ def test_an_unknown_prompt_name_and_an_unknown_section_are_refused():
     data["queue"] = {}
     error = problems(data)
     assert [path for path, _ in error.problems] == ["prompts.welcom", "queue"]
-    assert error.problems[1][1].startswith("unknown field (known: callbacks, hotline, ivr, languages, people")
+    assert error.problems[1][1].startswith("unknown field (known: callbacks, cases, hotline, ivr, languages, people")
 
 
 def test_profile_parts_stay_immutable_and_are_validated_when_changed():
@@ -226,3 +226,80 @@ def test_a_reference_names_what_it_could_be():
         ("seats.queues.ar-general.weekend", "'weekend' is not a shift id (morning, evening, night)"),
         ("people[0].topics[0]", "'weather' is not a topic id (virus, medical, delivery, general, complaints)"),
     ]
+
+
+# -- cases -----------------------------------------------------------------------------------------
+
+CASE_PROMPT_TEXT = {
+    "case_number_is": "Your case number is",
+    "case_pin_is": "Your PIN is",
+    "case_goodbye": "Goodbye.",
+    "report_choose_category": "Please choose the kind of report.",
+    "report_choose_district": "Please choose your district.",
+    "report_record": "Describe the problem after the tone, then press hash.",
+    "report_thanks": "Thank you, your report is registered.",
+    "follow_option": "To follow a report, press {key}.",
+    "follow_enter_number": "Please enter your case number.",
+    "follow_enter_pin": "Please enter your PIN.",
+    "follow_wrong_number": "That number is not right. Please enter it again.",
+    "follow_not_found": "We found no such case.",
+    "follow_status": "Your case is {status}, with {department}, since {date}.",
+    "follow_too_many": "Too many lookups. Please call again later.",
+}
+
+
+def with_cases(data=None):
+    """The 151 profile with a cases section and every case prompt in both languages."""
+    data = data or good()
+    data["cases"] = {
+        "departments": [
+            {"id": "public_health", "label": {"ar": "الصحة العامة", "en": "public health"}},
+            {"id": "technical", "label": {"ar": "الشؤون الفنية", "en": "technical affairs"}},
+        ],
+        "districts": [{"id": "hawalli", "key": "1", "label": {"ar": "حولي", "en": "Hawalli"}}],
+        "default_department": "technical",
+        "follow_key": "9",
+    }
+    for name, text in CASE_PROMPT_TEXT.items():
+        data["prompts"][name] = {"ar": text, "en": text}
+    complaints = next(t for t in data["topics"] if t["id"] == "complaints")
+    complaints.update(
+        self_report=True,
+        department="public_health",
+        sla_hours=48,
+        dispositions=[{"code": "1", "id": "registered", "label": {"ar": "سجلت", "en": "registered"}}],
+    )
+    return data
+
+
+def test_a_profile_with_cases_has_departments_districts_slas_and_case_prompts():
+    profile = parse_profile(with_cases(), source="p.yaml")
+    assert profile.cases is not None
+    assert [d.id for d in profile.cases.departments] == ["public_health", "technical"]
+    assert profile.case_department("complaints") == "public_health"
+    assert profile.case_department("virus") == "technical"  # the default department
+    assert profile.sla_hours("complaints") == 48
+    assert profile.sla_hours("virus") == 72
+    assert profile.topic("complaints").self_report is True
+    assert profile.topic("complaints").dispositions[0].id == "registered"
+    assert profile.case_prompts["follow_status"]["en"].text.startswith("Your case is")
+    assert parse_profile(good(), source="p.yaml").cases is None
+
+
+def test_cases_need_every_case_prompt_known_departments_and_a_free_follow_key():
+    data = with_cases()
+    del data["prompts"]["follow_not_found"]
+    del data["prompts"]["report_thanks"]["ar"]
+    data["cases"]["follow_key"] = data["topics"][0]["key"]
+    data["topics"][0]["department"] = "roads"
+    found = [f"{path}: {message}" for path, message in problems(data).problems]
+    assert "prompts.follow_not_found: is missing (every prompt needs every language of the profile)" in found
+    assert "prompts.report_thanks.ar: is missing (every prompt needs every language of the profile)" in found
+    assert "cases.follow_key: '1' is also the key of topic 'virus'" in found
+    assert any(line.startswith("topics[0].department: 'roads' is not a department id") for line in found)
+
+
+def test_case_fields_on_a_topic_without_a_cases_section_are_refused():
+    data = good()
+    data["topics"][0]["self_report"] = True
+    assert ("topics[0].self_report", "needs a cases section (this profile keeps no cases)") in problems(data).problems
