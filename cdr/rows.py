@@ -35,3 +35,4 @@ class CallRecordRow(Base):
     callback_of: Mapped[str | None] = mapped_column(String(150), index=True)  # original linkedid
     transferred_to: Mapped[str | None] = mapped_column(String(128))  # queue the answered call went on to
     wrapup_seconds: Mapped[float | None] = mapped_column(Float)
+    wrapup_code: Mapped[str | None] = mapped_column(String(64))  # the disposition chosen after the call (a profile id)

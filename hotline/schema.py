@@ -7,6 +7,7 @@ that holds the migrations against the models, and for anyone writing a new migra
 from __future__ import annotations
 
 import callbacks.rows
+import cases.rows
 import cdr.rows
 import console.rows
 import routing.rows
@@ -14,5 +15,5 @@ from storage.base import Base
 
 __all__ = ["FEATURE_ROWS", "metadata"]
 
-FEATURE_ROWS = (cdr.rows, routing.rows, callbacks.rows, console.rows)
+FEATURE_ROWS = (cdr.rows, routing.rows, callbacks.rows, cases.rows, console.rows)
 metadata = Base.metadata
