@@ -22,6 +22,7 @@ class ConsoleUserRow(Base):
     language: Mapped[str] = mapped_column(String(8), nullable=False, server_default="en")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
     disabled: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False, server_default=false())
+    person: Mapped[str | None] = mapped_column(String(40))  # an ``agent`` user's person id in the profile (their desk)
 
 
 class ConsoleSessionRow(Base):

@@ -8,6 +8,8 @@
 * ``case_outbox``: webhook events, one per receiver, written with the change they tell of and kept until
   delivered; ``event_id`` is the idempotency key.
 * ``call_records.wrapup_code``: the disposition the agent chose after the call.
+* ``console_users.person``: the person id (in the profile) of a console user with the ``agent`` role,
+  whose desk page shows their calls.
 
 Revision ID: 0007
 Revises: 0006
@@ -110,9 +112,11 @@ def upgrade() -> None:
     )
     op.create_index(op.f("ix_case_history_case_id"), "case_history", ["case_id"], unique=False)
     op.add_column("call_records", sa.Column("wrapup_code", sa.String(length=64), nullable=True))
+    op.add_column("console_users", sa.Column("person", sa.String(length=40), nullable=True))
 
 
 def downgrade() -> None:
+    op.drop_column("console_users", "person")
     op.drop_column("call_records", "wrapup_code")
     op.drop_index(op.f("ix_case_history_case_id"), table_name="case_history")
     op.drop_table("case_history")
