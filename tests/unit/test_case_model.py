@@ -60,7 +60,8 @@ def test_a_new_number_is_nine_digits_first_not_zero_and_valid():
 def test_numbers_are_not_in_sequence_and_come_from_the_given_source():
     assert new_number(lambda n: 0)[:8] == "10000000"  # the first digit is never 0
     assert new_number(lambda n: n - 1)[:8] == "99999999"
-    assert len({new_number() for _ in range(1000)}) == 1000
+    # 8 random digits: 90 million numbers; 1000 draws collide with odds of about 1 in 180 (the store draws again)
+    assert len({new_number() for _ in range(1000)}) >= 998
 
 
 @pytest.mark.parametrize("text", ["", "12345678", "1234567890", "12345678a", "１２３４５６７８９", " 23636363", None])
