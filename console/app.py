@@ -44,6 +44,7 @@ from aiohttp import WSMsgType, web
 
 from callbacks import http as callbacks_http
 from callbacks.service import CallbackService
+from cases.service import CaseService
 from cdr import http as cdr_http
 from cdr.service import RecordService
 from console import api_models as m
@@ -89,6 +90,8 @@ class Backend(Protocol):
     def desk(self) -> AgentDesk: ...
     @property
     def callbacks(self) -> CallbackService: ...
+    @property
+    def cases(self) -> CaseService | None: ...  # None: this hotline keeps no cases
     @property
     def local_token(self) -> str | None: ...
     @property

@@ -20,6 +20,9 @@ from pathlib import Path
 from callbacks.agi import CallbackOfferHandler
 from callbacks.db import CallbackStore
 from callbacks.service import CallbackService, Faults
+from cases.db import CaseStore
+from cases.service import CaseService
+from cases.webhooks import WebhookSettings
 from cdr.builder import RecordBuilder
 from cdr.db import RecordStore
 from cdr.service import RecordService
@@ -111,6 +114,11 @@ class Service:
             instance_name(settings.agi_port),
             faults=config.faults,
         )
+        #: Cases (None when the profile keeps none: the API answers 404 "this hotline keeps no cases").
+        self.cases: CaseService | None = None
+        if profile.cases is not None:
+            webhooks = WebhookSettings(settings.case_webhook_urls, settings.case_webhook_secret or "")
+            self.cases = CaseService(profile, CaseStore(self.db), webhooks=webhooks)
         self.console = Console(self, ConsoleStore(self.db))
         self.records.add_hook(self.callbacks.on_record)
         self.records.add_hook(self.console.on_record)

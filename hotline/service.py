@@ -2,9 +2,9 @@
 
 ``hotline.bootstrap.Service`` builds the object graph; here aiohttp's ``cleanup_ctx`` only starts
 and stops its parts, in order: the schema is migrated and the records path started first (nothing
-is written before), then AMI with the agent desk, then callbacks, the console, and last the IVR
-(which uses the desk). Shutdown runs the other way and cancels the tasks; CancelledError is never
-swallowed.
+is written before), then AMI with the agent desk, then callbacks, cases (their webhook dispatcher), the
+console, and last the IVR (which uses the desk). Shutdown runs the other way and cancels the tasks;
+CancelledError is never swallowed.
 
 HTTP: ``/health`` for probes, the console's pages, and one admin API, ``/api/v1`` (the console's
 sub-application). Local tools (``hotline agent``, ``hotline seats``) call ``/api/v1`` with the token
@@ -99,6 +99,16 @@ async def callbacks_ctx(app: web.Application) -> AsyncIterator[None]:
     await service.callbacks.close()
 
 
+async def cases_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The case webhooks' dispatcher (events wait in the outbox meanwhile: nothing is lost while it is down)."""
+    cases = app[SERVICE].cases
+    if cases is not None:
+        await cases.start()
+    yield
+    if cases is not None:
+        await cases.close()
+
+
 async def agi_ctx(app: web.Application) -> AsyncIterator[None]:
     service = app[SERVICE]
     await service.agi.start()
@@ -130,7 +140,7 @@ def build_app(config: ServiceConfig) -> web.Application:
     app = web.Application()
     app[SERVICE] = service
     # Order matters: records before events arrive, the desk (on AMI) before the IVR that uses it.
-    app.cleanup_ctx.extend([token_ctx, records_ctx, ami_ctx, callbacks_ctx])
+    app.cleanup_ctx.extend([token_ctx, records_ctx, ami_ctx, callbacks_ctx, cases_ctx])
     app.router.add_get("/health", health)
     setup_console(app, service.console)  # pages, the /api/v1 sub-app and live pushes (its context runs here)
     app.cleanup_ctx.append(agi_ctx)

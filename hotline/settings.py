@@ -10,6 +10,8 @@
 | HOTLINE_TRUNK_MATCH | 127.0.0.1 | comma-separated addresses or networks of the incoming trunk |
 | HOTLINE_TRUNK_CONTACT | sip:127.0.0.1:5070 | where outgoing calls (callbacks) are sent: the carrier or SBC |
 | HOTLINE_PUBLIC_ORIGIN | (none) | the console's origin behind a TLS proxy, e.g. https://hotline.example.org |
+| HOTLINE_CASE_WEBHOOK_URLS | (none) | comma-separated http(s) URLs told of each case created and status changed |
+| HOTLINE_CASE_WEBHOOK_SECRET | (none) | the shared secret the webhook events are signed with (required with URLs) |
 | HOTLINE_TEST_CRASH_AFTER_CLAIM | (off) | end-to-end fault injection: exit between a callback's claim and dial |
 
 The environment is read by :class:`Environment` (pydantic-settings, prefix ``HOTLINE_``); an empty
@@ -26,8 +28,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BeforeValidator, Field, ValidationError
+from pydantic import AfterValidator, BeforeValidator, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, EnvSettingsSource, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
+
+from cases.webhooks import check_urls
 
 DEFAULT_PROFILE = Path(str(resources.files("profiles") / "moh-151.yaml"))
 PREFIX = "HOTLINE_"
@@ -55,6 +59,8 @@ class Settings:
     trunk_contact: str = "sip:127.0.0.1:5070"  # where calls out (callbacks) go: the carrier or SBC
     ivr_deadline_seconds: float = 120.0
     public_origin: str | None = None  # the console's origin behind a TLS proxy (scheme://host[:port])
+    case_webhook_urls: tuple[str, ...] = ()  # receivers of the case events (cases.webhooks)
+    case_webhook_secret: str | None = field(default=None, repr=False)  # signs them; required with URLs
     test_crash_after_claim: bool = False  # fault injection (end-to-end tests only)
     extra: dict[str, str] = field(default_factory=dict)
 
@@ -93,6 +99,10 @@ def _origin(value: str | None) -> str | None:
     if scheme not in ("http", "https") or not sep or not rest or "/" in rest or "?" in rest or "#" in rest:
         raise ValueError("is not an origin: give scheme://host[:port], e.g. https://hotline.example.org")
     return value
+
+
+def _webhook_urls(urls: tuple[str, ...]) -> tuple[str, ...]:
+    return check_urls(urls, secret="checked apart")  # the secret is checked with the whole environment
 
 
 def _db_url(url: str) -> str:
@@ -134,7 +144,17 @@ class Environment(BaseSettings):
     trunk_match: Annotated[tuple[str, ...], NoDecode, BeforeValidator(_comma_separated)] = Settings.trunk_match
     trunk_contact: str = Settings.trunk_contact
     public_origin: Annotated[str | None, AfterValidator(_origin)] = None
+    case_webhook_urls: Annotated[
+        tuple[str, ...], NoDecode, BeforeValidator(_comma_separated), AfterValidator(_webhook_urls)
+    ] = ()
+    case_webhook_secret: SecretStr | None = None
     test_crash_after_claim: bool = False
+
+    @model_validator(mode="after")
+    def _webhooks_signed(self) -> Environment:
+        if self.case_webhook_urls and not (self.case_webhook_secret and self.case_webhook_secret.get_secret_value()):
+            raise ValueError(f"{PREFIX}CASE_WEBHOOK_URLS needs {PREFIX}CASE_WEBHOOK_SECRET to sign the events with")
+        return self
 
     @classmethod
     def settings_customise_sources(
@@ -173,12 +193,18 @@ class Environment(BaseSettings):
             trunk_match=self.trunk_match,
             trunk_contact=self.trunk_contact,
             public_origin=self.public_origin,
+            case_webhook_urls=self.case_webhook_urls,
+            case_webhook_secret=(
+                self.case_webhook_secret.get_secret_value() if self.case_webhook_secret is not None else None
+            ),
             test_crash_after_claim=self.test_crash_after_claim,
         )
 
 
 def _problem(error: Any, variables: Mapping[str, str]) -> str:
-    name = str(error["loc"][0]) if error["loc"] else "?"
+    if not error["loc"]:  # a check of several variables together: its message names them (and no value)
+        return str(error["ctx"]["error"]) if error["type"] == "value_error" else str(error["msg"])
+    name = str(error["loc"][0])
     variable = name if name.isupper() else PREFIX + name.upper()
     value = next((v for k, v in variables.items() if k.upper() == variable), error.get("input"))
     message = str(error["ctx"]["error"]) if error["type"] == "value_error" else error["msg"]
