@@ -11,7 +11,7 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 
-from ivr.menu import Ask, Closed, Menu, overflow_queue, route_priority
+from ivr.menu import Ask, Closed, Follow, Menu, Report, overflow_queue, route_priority
 from profiles.model import Profile
 from telephony import names as v
 from telephony.agi import AGIHangup, AGISession
@@ -37,6 +37,21 @@ class IvrHandler:
                 step = menu.press(digits)
             if isinstance(step, Closed):
                 await session.mset({v.RESULT: "CLOSED"})
+                return
+            if isinstance(step, (Report, Follow)):
+                # The case routes take the caller; the queue is where they go if those fail.
+                topic = step.topic if isinstance(step, Report) else self.profile.default_topic
+                await session.mset(
+                    {
+                        v.LANGUAGE: step.language,
+                        v.TOPIC: topic,
+                        v.SPECIALTY: "",
+                        v.QUEUE: step.queue,
+                        v.OVERFLOW_QUEUE: overflow_queue(self.profile, step.language),
+                        v.PRIORITY: self.profile.topic(topic).priority,
+                        v.RESULT: v.RESULT_REPORT if isinstance(step, Report) else v.RESULT_FOLLOW,
+                    }
+                )
                 return
             await session.mset(
                 {

@@ -1,5 +1,10 @@
 """The IVR menu as a pure state machine: language, then topic, then specialty.
 
+With cases (``profile.cases``), the topic menu also offers "follow a report" (``cases.follow_key``),
+and a ``self_report`` topic leads to the self-service report instead of a queue: the menu ends with
+:class:`Follow` or :class:`Report`, and the dialplan hands the caller to the case routes (cases/agi.py).
+A single-language profile has no language menu: its first topic menu starts with the welcome greeting.
+
 Everything that decides what a caller hears next lives here, and nothing here knows about AGI,
 sockets or the event loop (model: h11's ``_state.py``). The adapter asks ``Menu`` what to play,
 plays it, and feeds the digits back. Time is passed in.
@@ -12,10 +17,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from profiles.model import AGENT_PROMPTS, CALLBACK_PROMPTS, Profile, Prompt, Topic
 from telephony.names import agent_prompt, digit_prompt, overflow_queue_name, queue_name
-from telephony.prompts import Segment
+from telephony.prompts import PromptPlan, Segment
 
 ALL_LANGUAGES = "all"  # the folder of prompts spoken in every language in turn
 
@@ -47,7 +53,25 @@ class Closed:
     prompt: str
 
 
-Step = Ask | Route | Closed
+@dataclass(frozen=True)
+class Report:
+    """The caller chose a ``self_report`` topic: the self-service report (no agent); ``queue`` takes them
+    if the report cannot be taken (our failure)."""
+
+    language: str
+    topic: str
+    queue: str
+
+
+@dataclass(frozen=True)
+class Follow:
+    """The caller chose "follow a report"; ``queue`` takes them if the lookup fails (our failure)."""
+
+    language: str
+    queue: str
+
+
+Step = Ask | Route | Closed | Report | Follow
 
 
 class MenuFinished(RuntimeError):
@@ -56,6 +80,11 @@ class MenuFinished(RuntimeError):
 
 def topics_prompt(language: str, retry: bool = False) -> str:
     return f"{language}/topics{'-retry' if retry else ''}"
+
+
+def welcome_topics_prompt(language: str) -> str:
+    """The first topic menu of a single-language profile: the welcome greeting, then the topics."""
+    return f"{language}/welcome-topics"
 
 
 def specialties_prompt(language: str, topic: str, retry: bool = False) -> str:
@@ -101,8 +130,15 @@ class Menu:
                 self._attempt = 0
                 return self._ask()
         elif self._topic is None:
+            cases = self._profile.cases
+            if cases is not None and cases.follow_key is not None and key == cases.follow_key:
+                self._done = True
+                return Follow(self._language, queue_name(self._language, self._profile.default_topic))
             topic = next((t for t in self._profile.topics if t.key == key), None)
             if topic is not None:
+                if topic.self_report and cases is not None:
+                    self._done = True
+                    return Report(self._language, topic.id, queue_name(self._language, topic.id))
                 if not topic.specialties:
                     return self._route(topic.id, None, defaulted=False)
                 self._topic = topic
@@ -122,7 +158,10 @@ class Menu:
         if self._language is None:
             prompt = language_prompt(retry)
         elif self._topic is None:
-            prompt = topics_prompt(self._language, retry)
+            single = len(self._profile.languages) == 1
+            prompt = (
+                welcome_topics_prompt(self._language) if single and not retry else topics_prompt(self._language, retry)
+            )
         else:
             prompt = specialties_prompt(self._language, self._topic.id, retry)
         return Ask(prompt, self._timeout_ms)
@@ -142,6 +181,42 @@ def overflow_queue(profile: Profile, language: str) -> str:
 def route_priority(profile: Profile, route: Route) -> int:
     """app_queue priority of a caller: urgent topics first (a callback adds to it, later)."""
     return profile.topic(route.topic).priority
+
+
+#: The case prompts played on their own (the others are parts of menus, or made at call time).
+CASE_SINGLE_PROMPTS = (
+    "case_number_is",
+    "case_pin_is",
+    "case_goodbye",
+    "report_record",
+    "report_thanks",
+    "follow_enter_number",
+    "follow_enter_pin",
+    "follow_wrong_number",
+    "follow_not_found",
+    "follow_too_many",
+)
+
+
+def districts_prompt(language: str, retry: bool = False) -> str:
+    """The self-service report's district menu."""
+    return f"{language}/report-districts{'-retry' if retry else ''}"
+
+
+def case_prompt_plan(profile: Profile, code: str, seg: Any, options: Any, invalid: tuple[Segment, ...]) -> PromptPlan:
+    """The case prompts of one language: the single ones by name, and the district menu."""
+    assert profile.cases is not None
+    plan: dict[str, tuple[Segment, ...]] = {}
+    for name in CASE_SINGLE_PROMPTS:
+        plan[agent_prompt(code, name)] = (seg(code, profile.case_prompts[name][code]),)
+    if profile.cases.districts:
+        districts = (
+            seg(code, profile.case_prompts["report_choose_district"][code]),
+            *options(code, [(d.key, d.label) for d in profile.cases.districts]),
+        )
+        plan[districts_prompt(code)] = districts
+        plan[districts_prompt(code, retry=True)] = invalid + districts
+    return plan
 
 
 def prompt_plan(profile: Profile) -> dict[str, tuple[Segment, ...]]:
@@ -173,8 +248,14 @@ def prompt_plan(profile: Profile) -> dict[str, tuple[Segment, ...]]:
             plan[digit_prompt(code, digit)] = (Segment(voices[code], digit, None),)
         invalid = (seg(code, prompts["invalid"][code]),)
         topics = (seg(code, prompts["choose_topic"][code]), *options(code, [(t.key, t.label) for t in profile.topics]))
+        if profile.cases is not None and profile.cases.follow_key is not None:
+            topics += (seg(code, profile.case_prompts["follow_option"][code], key=profile.cases.follow_key),)
         plan[topics_prompt(code)] = topics
         plan[topics_prompt(code, retry=True)] = invalid + topics
+        if len(codes) == 1:  # no language menu: the welcome greeting opens the first topic menu
+            plan[welcome_topics_prompt(code)] = (seg(code, prompts["welcome"][code], key=keys[code]), *topics)
+        if profile.cases is not None:
+            plan.update(case_prompt_plan(profile, code, seg, options, invalid))
         for topic in profile.topics:
             if not topic.specialties:
                 continue

@@ -21,6 +21,18 @@ CALLBACK_BOOKED_USEREVENT = "HotlineCallbackBooked"  # a waiting caller booked a
 CALLBACK_USEREVENT = "HotlineCallback"  # headers: Attempt, Number, Language, Queue, CallbackOf
 
 RESULT_OK = "OK"
+RESULT_REPORT = "REPORT"  # the IVR hands the caller to the self-service report (cases)
+RESULT_FOLLOW = "FOLLOW"  # ... to "follow a report"
+RESULT_RECORD = "RECORD"  # the report route asks the dialplan to record the voice note
+
+# Cases: set by the case routes (cases/agi.py) for the dialplan.
+CASE_NUMBER = "HOTLINE_CASE_NUMBER"  # the case the readback is about (never the PIN)
+CASE_PROMPT = "HOTLINE_CASE_PROMPT"  # files to play, '&'-joined: the number read back twice
+CASE_PIN_PROMPT = "HOTLINE_CASE_PIN_PROMPT"  # ... then the PIN and goodbye
+DISTRICT = "HOTLINE_DISTRICT"  # the district a self-service caller chose (or empty)
+VOICE_NOTE = "HOTLINE_VOICE_NOTE"  # the voice note's file name (no folder, no extension)
+VOICE_NOTES_DIR = "voice-notes"  # the instance's folder of voice notes (0700, Asterisk's user)
+CASE_READBACK_USEREVENT = "HotlineCaseReadback"  # headers: Case, Status (PLAYBACKSTATUS), Prompt
 
 # The dialplan announces the routing decision of each call with this UserEvent, right before Queue().
 # Its headers: Language, Topic, Specialty, Queue, Result (OK, or FALLBACK when the IVR failed).

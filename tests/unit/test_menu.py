@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from ivr.menu import Ask, Closed, Menu, MenuFinished, Route, prompt_plan
+from ivr.menu import Ask, Closed, Follow, Menu, MenuFinished, Report, Route, prompt_plan
 from profiles.model import load_profile
 
 PROFILE = Path(__file__).parents[2] / "profiles" / "moh-151.yaml"
@@ -83,11 +83,94 @@ def test_closed_hours_play_the_closed_prompt(profile):
         menu.press("1")
 
 
-def test_single_language_profile_skips_the_language_menu(profile):
+def test_single_language_profile_skips_the_language_menu_but_plays_its_welcome(profile):
     from dataclasses import replace
 
     arabic_only = replace(profile, languages=profile.languages[:1])
-    assert Menu(arabic_only, NOON).start() == Ask("ar/topics", 5000)
+    menu = Menu(arabic_only, NOON)
+    assert menu.start() == Ask("ar/welcome-topics", 5000)
+    assert menu.press("9") == Ask("ar/topics-retry", 5000)  # the welcome once, not at every retry
+    plan = prompt_plan(arabic_only)
+    welcome = plan["ar/welcome-topics"]
+    assert welcome[0].text == profile.prompts["welcome"]["ar"].text.format(key="1")
+    assert welcome[1:] == plan["ar/topics"]  # one GET DATA: the greeting then the topic menu
+    assert "all/language" in plan  # still made (harmless), never asked for
+
+
+def test_the_940_profile_greets_its_caller_before_the_categories():
+    municipal = load_profile(PROFILE.parent / "municipal-940.yaml")
+    menu = Menu(municipal, NOON)
+    first = menu.start()
+    assert first == Ask("ar/welcome-topics", 5000)
+    segments = prompt_plan(municipal)[first.prompt]
+    assert segments[0].text == municipal.prompts["welcome"]["ar"].text
+    assert "940" in segments[0].text
+
+
+def cases_profile():
+    from test_profile import with_cases
+
+    from profiles.model import parse_profile
+
+    return parse_profile(with_cases(), source="cases.yaml")
+
+
+def test_with_cases_the_follow_key_ends_the_menu_with_follow_in_the_callers_language():
+    menu = Menu(cases_profile(), NOON)
+    menu.start()
+    menu.press("2")
+    assert menu.press("9") == Follow("en", "en-general")
+    with pytest.raises(MenuFinished):
+        menu.press("1")
+
+
+def test_a_self_report_topic_ends_the_menu_with_report_instead_of_a_queue():
+    profile = cases_profile()
+    key = profile.topic("complaints").key
+    menu = Menu(profile, NOON)
+    menu.start()
+    menu.press("1")
+    assert menu.press(key) == Report("ar", "complaints", "ar-complaints")
+
+
+def test_without_cases_the_follow_key_and_self_report_do_nothing(profile):
+    menu = Menu(profile, NOON)
+    menu.start()
+    menu.press("1")
+    assert menu.press("9") == Ask("ar/topics-retry", 5000)  # 9 is no option of the 151 profile
+
+
+def test_a_self_report_caller_who_keys_nothing_still_reaches_a_person():
+    from dataclasses import replace
+
+    profile = cases_profile()
+    profile = replace(profile, default_topic="complaints")  # the default topic is a self-report one
+    menu = Menu(profile, NOON)
+    menu.start()
+    menu.press("1")
+    menu.press("")
+    menu.press("")
+    assert menu.press("") == Route("ar", "complaints", None, "ar-complaints", defaulted=True)
+
+
+def test_the_prompt_plan_with_cases_offers_follow_and_has_every_case_prompt():
+    profile = cases_profile()
+    plan = prompt_plan(profile)
+    assert plan["en/topics"][-1].text == "To follow a report, press 9."
+    assert plan["en/topics-retry"][-1].text == "To follow a report, press 9."
+    for name in ("case-number-is", "case-pin-is", "case-goodbye", "report-record", "report-thanks",
+                 "follow-enter-number", "follow-enter-pin", "follow-wrong-number", "follow-not-found",
+                 "follow-too-many", "agent-failed"):  # fmt: skip
+        assert f"ar/{name}" in plan and f"en/{name}" in plan, name
+    assert [s.text for s in plan["en/report-districts"]] == ["Please choose your district.", "For Hawalli, press 1."]
+    assert plan["en/report-districts-retry"][1:] == plan["en/report-districts"]
+    assert "ar/digit-0" in plan and "ar/digit-9" in plan
+
+
+def test_the_prompt_plan_without_cases_is_unchanged_by_them(profile):
+    plan = prompt_plan(profile)
+    assert not any("case" in name or "follow" in name or "report" in name for name in plan)
+    assert "ar/welcome-topics" not in plan
 
 
 def test_pressing_after_the_route_is_refused(profile):
