@@ -23,6 +23,7 @@ import secrets
 import select
 import shutil
 import signal
+import subprocess
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -34,6 +35,7 @@ import jinja2
 
 from profiles.model import Profile
 from telephony import names as channelvars
+from telephony.prompts import FORMAT as PROMPT_FORMAT
 from telephony.prompts import PromptPlan, install_prompts, offer_off
 
 log = logging.getLogger(__name__)
@@ -43,6 +45,8 @@ TEMPLATE_FOLDERS = ("asterisk", "dialplan")
 AMI_USER = "hotline"
 RUN_USER = "asterisk"  # the Debian package's user, looked up in the root's /etc/passwd
 PID_FILE = "asterisk.pid"
+# What Asterisk creates (voice notes, logs, its database) is its user's alone: 0600 files, 0700 folders.
+ASTERISK_UMASK = 0o077
 FINGERPRINT_FILE = "prepared.sha256"  # what the running Asterisk was started with: config and prompts
 
 
@@ -152,6 +156,12 @@ class AsteriskInstance:
         return self.host_dir / "sounds"
 
     @property
+    def voice_notes_dir(self) -> Path:
+        """Self-service voice notes (health data): 0700, Asterisk's user; Asterisk runs with umask 077,
+        so what it records there is 0600."""
+        return self.host_dir / channelvars.VOICE_NOTES_DIR
+
+    @property
     def credentials_file(self) -> Path:
         return self.host_dir / "credentials.json"
 
@@ -230,6 +240,9 @@ class AsteriskInstance:
         for path in self.dirs(inside=False).values():
             Path(path).mkdir(parents=True, exist_ok=True)
         (self.host_dir / "log" / "cdr-csv").mkdir(exist_ok=True)
+        if profile.cases is not None:
+            self._voice_notes_folder(owner)
+            make_beep(self.sounds_dir / "beep.wav")  # before a voice note (Asterisk's own beep is not installed)
         credentials = Credentials.generate(profile)
         rendered = self.render(profile, plan, credentials)
         install_prompts(plan.prompts, self.settings.cache_dir / "prompts", self.sounds_dir)
@@ -241,6 +254,14 @@ class AsteriskInstance:
         self._fingerprint = self._fingerprint_of(rendered, plan)
         write_private(self.host_dir / FINGERPRINT_FILE, self._fingerprint + "\n")
         return credentials
+
+    def _voice_notes_folder(self, owner: RunAs | None) -> None:
+        """Made 0700 (kept across starts: the notes belong to their cases), owned by Asterisk's user."""
+        folder = self.voice_notes_dir
+        folder.mkdir(mode=0o700, exist_ok=True)
+        folder.chmod(0o700)  # a folder left wider by hand is narrowed; its files are Asterisk's (0600)
+        if owner is not None:
+            os.chown(folder, owner.uid, owner.gid)
 
     def run_as(self) -> RunAs | None:
         """The user Asterisk drops root to: ``asterisk`` of the root's /etc/passwd, when we are root."""
@@ -292,6 +313,8 @@ class AsteriskInstance:
         context = {
             "profile": profile,
             "dirs": self.dirs(inside=True),
+            "voice_notes": f"{self.inside}/{channelvars.VOICE_NOTES_DIR}",
+            "cases": profile.cases,
             "ports": {
                 "sip": self.settings.sip_port,
                 "ami": self.settings.ami_port,
@@ -376,6 +399,7 @@ class AsteriskInstance:
                 stdout=console,
                 stderr=console,
                 start_new_session=True,
+                umask=ASTERISK_UMASK,
             )
         write_private(self.pid_file, f"{self.process.pid}\n")
         try:
@@ -504,6 +528,15 @@ def write_private(path: Path, text: str, *, owner: RunAs | None = None) -> None:
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def make_beep(target: Path) -> None:
+    """The tone before a voice note: 0.3 s of 1 kHz, in the prompts' format."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    command = ["sox", "-n", *PROMPT_FORMAT, str(target), "synth", "0.3", "sine", "1000", "vol", "0.5"]
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise AsteriskError(f"sox could not make the beep: {done.stderr.strip()[-300:]}")
 
 
 def _chown_tree(top: Path, owner: RunAs) -> None:

@@ -191,3 +191,123 @@ def test_the_image_root_keeps_its_own_hosts_file(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setattr(provision.shutil, "copyfile", lambda src, dst: copied.append((src, dst)))
     provision.sync_hosts(Path("/"))
     assert copied == []
+
+
+# -- cases (issue 11): the dialplan of a profile with cases, the voice-note folder, Asterisk's umask ------------
+
+
+def _cases_profile() -> Profile:
+    return load_profile(PROJECT_ROOT / "profiles" / "municipal-940.yaml")
+
+
+def _dialplan_lines(text: str) -> list[str]:
+    return [line.strip() for line in text.splitlines() if line.strip() and not line.strip().startswith(";")]
+
+
+def test_without_cases_the_dialplan_has_no_case_route_and_the_agent_hanging_up_ends_the_call(
+    tmp_path: Path, profile: Profile
+) -> None:
+    rendered = _render(tmp_path, profile)
+    dialplan = rendered["extensions.conf"]
+    assert "case_" not in dialplan and "Record(" not in dialplan and "MEMBERINTERFACE" not in dialplan
+    queues = [line for line in _dialplan_lines(dialplan) if "Queue(${HOTLINE_QUEUE}" in line]
+    assert queues and all(",c" not in line for line in queues)  # no option c: Asterisk ends the call as before
+    assert "app_record" not in rendered["modules.conf"]
+    assert "\n\n same" not in dialplan  # no blank line left where the case blocks would be
+
+
+def _cases_151() -> Profile:
+    from test_profile import with_cases
+
+    from profiles.model import parse_profile
+
+    return parse_profile(with_cases(), source="151-with-cases.yaml")
+
+
+@pytest.mark.parametrize(("make", "queue_calls"), [(_cases_profile, 2), (_cases_151, 4)], ids=["940", "151-callbacks"])
+def test_with_cases_a_served_caller_stays_for_the_read_back_and_is_never_queued_again(
+    tmp_path: Path, make: object, queue_calls: int
+) -> None:
+    assert callable(make)
+    lines = _dialplan_lines(_render(tmp_path, make())["extensions.conf"])
+    queues = [i for i, line in enumerate(lines) if "Queue(${HOTLINE_QUEUE}" in line]
+    # the first queue and the requeue loop; with callbacks also the waiting caller's return and the callback call
+    assert len(queues) == queue_calls
+    for index in queues:
+        assert "Queue(${HOTLINE_QUEUE},c" in lines[index], lines[index]
+        # right after each Queue(), a served caller (a member answered) leaves for the read-back
+        after = lines[index + 1 : index + 3]
+        assert any('GotoIf($["${MEMBERINTERFACE}" != ""]?' in line and "served)" in line for line in after), after
+    served = next(i for i, line in enumerate(lines) if "(served)" in line)
+    assert "/case_readback,${HOTLINE_LANGUAGE},${CHANNEL(linkedid)})" in lines[served + 1]
+    assert lines[served + 2] == 'same => n,GotoIf($["${HOTLINE_RESULT}" = "OK"]?readback)'
+    assert lines[served + 3] == "same => n,Hangup()"  # no case: the call ends as it would have
+    readback = lines[served + 4 : served + 8]
+    assert readback[0] == "same => n(readback),Playback(${HOTLINE_CASE_PROMPT})"
+    assert readback[1].startswith("same => n,UserEvent(HotlineCaseReadback,Case: ${HOTLINE_CASE_NUMBER}")
+    assert "PIN" not in readback[1]
+    assert readback[2:] == ["same => n,Playback(${HOTLINE_CASE_PIN_PROMPT})", "same => n,Hangup()"]
+
+
+def test_with_cases_the_report_records_the_voice_note_with_the_profiles_limits_then_opens_the_case(
+    tmp_path: Path,
+) -> None:
+    profile = _cases_profile()
+    assert profile.cases is not None
+    rendered = _render(tmp_path, profile)
+    lines = _dialplan_lines(rendered["extensions.conf"])
+    assert 'same => n,GotoIf($["${HOTLINE_RESULT}" = "REPORT"]?report)' in lines
+    assert 'same => n,GotoIf($["${HOTLINE_RESULT}" = "FOLLOW"]?follow)' in lines
+    record = next(line for line in lines if "Record(" in line)
+    silence, limit = profile.cases.record_silence_seconds, profile.cases.record_max_seconds
+    assert record == f"same => n,Record(/hotline/unit/voice-notes/${{HOTLINE_VOICE_NOTE}}.wav,{silence},{limit},q)"
+    at = lines.index(record)
+    assert lines[at - 1].endswith("/report-record&/hotline/unit/sounds/beep)")  # the prompt, then our beep
+    assert (
+        "/case_report,${HOTLINE_LANGUAGE},${HOTLINE_TOPIC},${HOTLINE_DISTRICT},${HOTLINE_VOICE_NOTE},"
+        in (lines[at + 2])
+    )
+    # our failure: the apology, then a person (the topic's queue, set by the IVR)
+    failed = next(i for i, line in enumerate(lines) if "(casefailed)" in line)
+    assert lines[failed].endswith("/${HOTLINE_LANGUAGE}/agent-failed)")
+    assert lines[failed + 2] == "same => n,Goto(announce)"
+    assert "load => app_record.so" in rendered["modules.conf"].splitlines()
+    assert "load => format_wav.so" in rendered["modules.conf"].splitlines()
+
+
+def test_the_voice_note_folder_is_made_0700_whatever_the_umask(tmp_path: Path, umask_022: None) -> None:
+    instance = _instance(tmp_path)
+    instance.host_dir.mkdir(parents=True)
+    instance._voice_notes_folder(None)
+    assert stat.S_IMODE(instance.voice_notes_dir.stat().st_mode) == 0o700
+    instance.voice_notes_dir.chmod(0o755)  # widened by hand: narrowed again at the next start
+    (instance.voice_notes_dir / "kept.wav").write_bytes(b"RIFF")
+    instance._voice_notes_folder(None)
+    assert stat.S_IMODE(instance.voice_notes_dir.stat().st_mode) == 0o700
+    assert (instance.voice_notes_dir / "kept.wav").exists()  # the notes belong to their cases: kept
+
+
+async def test_asterisk_is_started_with_umask_077_so_what_it_records_is_0600(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    started: dict[str, object] = {}
+
+    class Started:
+        pid = 4242
+        returncode = None
+
+    async def spawn(*args: object, **kwargs: object) -> Started:
+        started.update(kwargs)
+        return Started()
+
+    async def booted() -> None:
+        return None
+
+    instance = _instance(tmp_path)
+    instance.host_dir.mkdir(parents=True)
+    monkeypatch.setattr(asterisk.asyncio, "create_subprocess_exec", spawn)
+    monkeypatch.setattr(instance, "_wait_booted", booted)
+    monkeypatch.setattr(instance, "running_pids", lambda: [])
+    monkeypatch.setattr(instance, "_chroot", lambda *args: ["asterisk", *args])
+    await instance.start()
+    assert started["umask"] == 0o077
