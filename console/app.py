@@ -1080,4 +1080,7 @@ def setup_console(app: web.Application, console: Console) -> web.Application:
     r.add_get("/callbacks", callbacks_page)
     r.add_get("/reports", reports_page)
     r.add_static("/static/console/", HERE / "static", follow_symlinks=False)
+    from console import case_pages  # it builds on this module: mounted once this module is loaded
+
+    case_pages.setup(app, console)
     return api
