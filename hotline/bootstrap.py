@@ -20,6 +20,7 @@ from pathlib import Path
 from callbacks.agi import CallbackOfferHandler
 from callbacks.db import CallbackStore
 from callbacks.service import CallbackService, Faults
+from cases.agi import CaseFollowHandler, CaseReadbackHandler, CaseReportHandler, VoiceNotes
 from cases.db import CaseStore
 from cases.service import CaseService
 from cases.webhooks import WebhookSettings
@@ -131,6 +132,18 @@ class Service:
         self.agi.add_route("ivr", IvrHandler(profile, config.sounds_dir))
         self.agi.add_route("agent", AgentFeatureHandler(profile, self.desk, config.sounds_dir))
         self.agi.add_route("callback", CallbackOfferHandler(profile, self.callbacks, config.sounds_dir))
+        if self.cases is not None:  # the number read back, the self-service report, follow a report
+            self.agi.add_route("case_readback", CaseReadbackHandler(profile, self.cases, config.sounds_dir))
+            notes = VoiceNotes.beside(config.sounds_dir, config.sounds_host_dir)
+            self.agi.add_route("case_report", CaseReportHandler(profile, self.cases, config.sounds_dir, notes))
+            follow = CaseFollowHandler(
+                profile,
+                self.cases,
+                config.sounds_dir,
+                sounds_host_dir=config.sounds_host_dir,
+                prompt_cache=settings.cache_dir / "prompts",
+            )
+            self.agi.add_route("case_follow", follow)
         self.ami.add_event_handler(self.on_ami_event, events=RECORD_EVENTS | self.desk.events)
         self.ami.add_event_handler(self.on_originate_response, events=["OriginateResponse"])
 
