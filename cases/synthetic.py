@@ -88,7 +88,8 @@ def generate_cases(
 ) -> Iterator[dict[str, Any]]:
     """The cases of one year from ``start`` (aware; default 2025-01-01 00:00 in the profile's zone),
     as ``cases`` rows. Every category of ``shape`` must be a topic of ``profile`` (its department and
-    SLA come from there), and the profile must keep cases."""
+    SLA come from there), and the profile must keep cases: checked at once (a ValueError), before the
+    first case is made."""
     if profile.cases is None:
         raise ValueError(f"{profile.source}: this profile keeps no cases (no cases section)")
     topics = {t.id for t in profile.topics}
@@ -99,6 +100,18 @@ def generate_cases(
     start = start or datetime(2025, 1, 1, tzinfo=tz)
     if start.utcoffset() is None:
         raise ValueError(f"the start must be an aware datetime, got {start!r}")
+    return _generate(profile, seed, start, shape, progress)
+
+
+def _generate(
+    profile: Profile,
+    seed: int,
+    start: datetime,
+    shape: Mapping[str, tuple[int, float]],
+    progress: Callable[[int], None] | None,
+) -> Iterator[dict[str, Any]]:
+    assert profile.cases is not None
+    tz = ZoneInfo(profile.timezone)
     end = start.astimezone(tz).replace(year=start.astimezone(tz).year + 1)
     rng = random.Random(seed)
     districts: list[str | None] = [d.id for d in profile.cases.districts] or [None]

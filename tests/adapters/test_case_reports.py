@@ -4,7 +4,9 @@ the article's counts per category."""
 
 from __future__ import annotations
 
+import json
 import random
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -16,6 +18,7 @@ from cases.report_db import case_report_db, case_report_sql
 from cases.reports import CaseReport, case_report
 from cases.rows import CaseRow
 from cases.synthetic import ARTICLE_940, generate_cases, insert_cases
+from hotline.cli import main
 from profiles.model import load_profile
 from storage.engine import Database, sync_url, upgrade
 
@@ -185,3 +188,37 @@ def test_the_synthetic_940_year_gives_the_articles_counts(db_url):
     with pytest.raises(ValueError, match="already holds 17,534 cases"):
         insert_cases(db_url, again)
     assert case_report_sql(db_url, now=year_end).total.opened == 17_534
+
+
+def test_the_cli_stores_a_synthetic_year_and_reports_it(db_url, tmp_path, capsys):
+    assert main(["cases", "synthetic", "--db", db_url]) == 0
+    assert "added 17,534 synthetic cases (2025)" in capsys.readouterr().out
+    page = tmp_path / "cases.html"
+    argv = ["cases", "report", "--db", db_url, "--profile", str(ROOT / "profiles" / "municipal-940.yaml")]
+    period = ["--from", "2025-01-01", "--to", "2025-12-31", "--now", "2026-01-01"]
+    assert main([*argv, *period, "--json", "--html", str(page)]) == 0
+    figures = json.loads(capsys.readouterr().out)
+    assert figures["start"] == "2025-01-01T00:00:00+03:00" and figures["end"] == "2026-01-01T00:00:00+03:00"
+    assert {c["category"]: c["opened"] for c in figures["categories"]} == {c: n for c, (n, _) in ARTICLE_940.items()}
+    assert figures["total"]["closed"] > 12_000
+    assert 'data-category="parks" data-series="opened" data-value="564"' in page.read_text(encoding="utf-8")
+    # the same figures as a table, and a second year refused with nothing added
+    assert main([*argv, *period]) == 0
+    assert re.search(r"^الإجمالي\s+17534\s+13462\s+76\.8%", capsys.readouterr().out, re.M)
+    assert main(["cases", "synthetic", "--db", db_url]) == 2
+    assert "already holds 17,534 cases" in capsys.readouterr().err
+
+
+def test_the_cli_refuses_bad_input_with_a_clear_message(sqlite_url, capsys):
+    report = ["cases", "report", "--db", sqlite_url, "--profile", str(ROOT / "profiles" / "municipal-940.yaml")]
+    assert main([*report, "--from", "2025-13-01"]) == 2
+    assert "--from must be a day YYYY-MM-DD or an ISO time, got '2025-13-01'" in capsys.readouterr().err
+    assert main([*report, "--from", "2025-06-01", "--to", "2025-01-01"]) == 2
+    assert "the report's period is empty" in capsys.readouterr().err
+    complaints = str(ROOT / "profiles" / "complaints-16528.yaml")
+    assert main(["cases", "synthetic", "--db", sqlite_url, "--profile", complaints]) == 2
+    assert "not topics of the profile: markets_public_health" in capsys.readouterr().err
+    assert main(["cases", "synthetic", "--db", sqlite_url, "--profile", str(ROOT / "profiles" / "moh-151.yaml")]) == 2
+    assert "keeps no cases" in capsys.readouterr().err
+    assert main(["cases", "report", "--db", "mysql://x/y"]) == 2
+    assert "unsupported database URL scheme" in capsys.readouterr().err
