@@ -13,6 +13,7 @@ hotline records [--limit N]      print the latest call records
 hotline profile check [PATH]     validate a profile
 hotline db upgrade               migrate the records database
 hotline report / staffing / generate-records / import-records   reports and staffing (cdr/cli.py)
+hotline cases report / synthetic              cases per category, synthetic 940 cases (cases/cli.py)
 hotline user add|list / token add             supervisor console users and API tokens (console/cli.py)
 """
 
@@ -28,6 +29,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, NoReturn
 from urllib.parse import quote
 
+from cases import cli as case_commands
 from cdr import cli as report_commands
 from console import cli as console_commands
 from hotline.bootstrap import asterisk_plan
@@ -345,6 +347,7 @@ def build_parser() -> argparse.ArgumentParser:
         "upgrade", help="migrate to the latest schema"
     ).set_defaults(func=_db_upgrade)
     report_commands.add_commands(commands)
+    case_commands.add_commands(commands)
     console_commands.add_commands(commands)
     return parser
 
