@@ -66,6 +66,7 @@ LABELS: dict[str, dict[str, str]] = {
         "cases.status": "Status",
         "cases.due": "Due",
         "cases.overdue": "overdue",
+        "cases.overdue_head": "Overdue",
         "cases.late_by": "Late by",
         "cases.any": "any",
         "cases.only_overdue": "Only overdue",
@@ -157,6 +158,7 @@ LABELS: dict[str, dict[str, str]] = {
         "cases.status": "الحالة",
         "cases.due": "موعد الإنجاز",
         "cases.overdue": "متأخر",
+        "cases.overdue_head": "التأخر",
         "cases.late_by": "التأخر",
         "cases.any": "الكل",
         "cases.only_overdue": "المتأخرة فقط",
@@ -539,8 +541,8 @@ def _history_row(entry: HistoryEntry, names: Names) -> dict[str, Any]:
     def value(text: str | None) -> str:
         if text is None:
             return ""
-        if entry.action == "status":
-            return names.status(text)
+        if entry.action in ("status", "created"):
+            return names.status(text) if text in CASE_STATUSES else text
         if entry.action == "department":
             return names.department(text)
         return text

@@ -436,6 +436,8 @@ async def test_a_viewer_reads_the_pages_in_arabic_but_cannot_change_a_case(runni
     page = await get_page(client, f"/cases/{case.number}")
     assert 'id="status-form"' not in page and 'id="department-form"' not in page
     assert "الصحة العامة" in page and "مفتوح" in page
+    created = page[page.index('data-action="created"') :].split("</tr>")[0]
+    assert '<span class="new">مفتوح</span>' in created  # the status a case opens with, in Arabic
     for path, form in (
         (f"/cases/{case.number}/status", {"status": "closed", "reason": "x"}),
         (f"/cases/{case.number}/department", {"department": "technical"}),
