@@ -15,9 +15,10 @@ Three routes, each a short AGI session the dialplan starts (telephony/templates/
 * ``case_follow`` (language): the caller keys a case number (a wrong check digit is asked again, as many
   times as the menu's retries), then the PIN if their number is not the one that opened it; they hear its
   status, department and date, or "not found" (an unknown case, another number, a wrong PIN: all the same),
-  or "too many lookups". The status sentence is made at call time in the caller's voice with espeak-ng
-  (``telephony.prompts.build_prompt``, cached by content), because it holds a date: a fixed prompt per
-  status and department could not say it, and a sentence spoken whole sounds like one.
+  or "too many lookups"; the answer is announced in a UserEvent (``HotlineCaseFollow``). The status sentence
+  is made at call time in the caller's voice with espeak-ng (``telephony.prompts.build_prompt``, cached by
+  content), because it holds a date: a fixed prompt per status and department could not say it, and a
+  sentence spoken whole sounds like one.
 
 If the case service fails (the database is down), a route sets no result: the dialplan plays the apology
 (``agent-failed``) and takes the caller to a person (the topic's queue), or ends the read-back politely.
@@ -334,7 +335,7 @@ class CaseFollowHandler(_Phone):
                 attempt += 1
                 if attempt > self.profile.retries:
                     await session.stream_file(self.prompt(language, "follow_not_found"))
-                    await session.mset({v.RESULT: v.RESULT_OK})
+                    await session.mset({v.CASE_ANSWER: "wrong_number", v.RESULT: v.RESULT_OK})
                     return
                 keyed = await session.get_data(self.prompt(language, "follow_wrong_number"), number_timeout, 9)
             try:
@@ -354,7 +355,8 @@ class CaseFollowHandler(_Phone):
                 await session.stream_file(self.prompt(language, "follow_too_many"))
             else:  # not_found, and bad_check_digit (which the check above never lets through)
                 await session.stream_file(self.prompt(language, "follow_not_found"))
-            await session.mset({v.RESULT: v.RESULT_OK})
+            log.info("follow a report (call %s): %s", session.uniqueid, answer.kind)
+            await session.mset({v.CASE_ANSWER: answer.kind, v.RESULT: v.RESULT_OK})
         except AGIHangup:
             log.info("caller %s hung up while following a report", session.uniqueid)
 

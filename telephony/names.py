@@ -33,6 +33,8 @@ DISTRICT = "HOTLINE_DISTRICT"  # the district a self-service caller chose (or em
 VOICE_NOTE = "HOTLINE_VOICE_NOTE"  # the voice note's file name (no folder, no extension)
 VOICE_NOTES_DIR = "voice-notes"  # the instance's folder of voice notes (0700, Asterisk's user)
 CASE_READBACK_USEREVENT = "HotlineCaseReadback"  # headers: Case, Status (PLAYBACKSTATUS), Prompt
+CASE_ANSWER = "HOTLINE_CASE_ANSWER"  # what a "follow a report" lookup answered: found, not_found, too_many
+CASE_FOLLOW_USEREVENT = "HotlineCaseFollow"  # header: Answer (CASE_ANSWER), never the number keyed
 
 # The dialplan announces the routing decision of each call with this UserEvent, right before Queue().
 # Its headers: Language, Topic, Specialty, Queue, Result (OK, or FALLBACK when the IVR failed).

@@ -298,7 +298,7 @@ async def test_the_caller_who_opened_a_case_hears_its_status_department_and_date
     assert commands[1][0] == "STREAM" and commands[1][2].startswith(f"{SOUNDS}/follow/")
     (segments,) = rig.spoken.said
     assert segments == (Segment("ar", "حالة بلاغك: مفتوح، لدى إدارة صيانة الطرق وشبكات الخدمات، منذ 1/3/2027.", None),)
-    assert msets(commands) == {"HOTLINE_RESULT": "OK"}
+    assert msets(commands) == {"HOTLINE_CASE_ANSWER": "found", "HOTLINE_RESULT": "OK"}
     assert list((rig.sounds_host / "follow").iterdir()) == []  # the sentence is removed once played
 
 
@@ -342,7 +342,7 @@ async def test_a_caller_who_never_keys_a_valid_number_hears_not_found(rig: Rig) 
         "ar/follow-wrong-number",
         "ar/follow-not-found",
     ]
-    assert msets(commands) == {"HOTLINE_RESULT": "OK"}
+    assert msets(commands) == {"HOTLINE_CASE_ANSWER": "wrong_number", "HOTLINE_RESULT": "OK"}
 
 
 async def test_a_lookup_flood_from_one_number_hears_too_many(rig: Rig) -> None:
