@@ -30,6 +30,7 @@ from cases.model import (
     DONE_STATUSES,
     MAX_NOTE,
     MAX_REASON,
+    TRANSITIONS,
     Case,
     CaseError,
     CaseNotFound,
@@ -615,7 +616,8 @@ async def _case_page(
         },
         calls=await _calls(request, case, names),
         history=[_history_row(h, names) for h in history],
-        statuses=[(s, names.status(s)) for s in CASE_STATUSES],
+        # the status it has and those it may move to (the service checks the move again)
+        statuses=[(s, names.status(s)) for s in CASE_STATUSES if s == case.status or s in TRANSITIONS[case.status]],
         departments=[(d.id, names.department(d.id)) for d in profile.cases.departments],
         max_reason=MAX_REASON,
         max_note=MAX_NOTE,

@@ -24,7 +24,7 @@ from cases.model import MAX_NOTE, Case
 from cdr.builder import CallRecord, Outcome
 from console import case_pages
 from console.app import CONSOLE
-from profiles.model import CASE_PROMPTS, Profile, parse_profile
+from profiles.model import CASE_PROMPTS, CASE_STATUSES, Profile, parse_profile
 from telephony.clock import utc_now
 
 ROOT = Path(__file__).parents[2]
@@ -393,6 +393,28 @@ async def test_bad_status_forms_are_refused_clearly_and_change_nothing(running, 
     assert await running.service.cases.get(case.number) == case
     assert [h.action for h in await running.service.cases.history(case.number)] == ["created"]
     assert audit(running.db_path, "case.status") == []
+
+
+async def test_the_status_form_offers_the_moves_the_case_may_make_and_a_reopening_needs_a_reason(running):
+    client = running.client
+    case = await open_case(running, category="complaints")
+    csrf = await login(client)
+
+    def offered(page: str) -> list[str]:
+        form = page[page.index('id="status-form"') :].split("</form>")[0]
+        return re.findall(r'<option value="([a-z_]+)"', form)
+
+    assert offered(await get_page(client, f"/cases/{case.number}")) == list(CASE_STATUSES)
+    closed = await running.service.cases.change(case.number, version=1, actor="x", status="closed", reason="fixed")
+    assert offered(await get_page(client, f"/cases/{case.number}")) == ["open", "closed"]
+    body = {"csrf_token": csrf, "version": closed.version, "status": "open", "reason": "", "note": ""}
+    _, page = await post_form(client, f"/cases/{case.number}/status", body, status=400)
+    assert "reopening a case needs a reason" in page
+    assert await running.service.cases.get(case.number) == closed
+    body["reason"] = "the lamp is broken again"
+    await post_form(client, f"/cases/{case.number}/status", body)
+    reopened = await running.service.cases.get(case.number)
+    assert (reopened.status, reopened.reason, reopened.closed_at) == ("open", "the lamp is broken again", None)
 
 
 async def test_an_unknown_department_or_an_overlong_note_is_refused_and_changes_nothing(running):
