@@ -44,6 +44,7 @@ from aiohttp import WSMsgType, web
 
 from callbacks import http as callbacks_http
 from callbacks.service import CallbackService
+from cases import http as cases_http
 from cases.service import CaseService
 from cdr import http as cdr_http
 from cdr.service import RecordService
@@ -133,9 +134,12 @@ class Console:
             *routing_http.routes(backend.desk),
             *callbacks_http.routes(backend.callbacks),
             *cdr_http.routes(backend.records.store, backend.profile),
+            *cases_http.routes(backend.cases),
         )
         self.public = PUBLIC_PAGES | _guarded_routes(self.operations, "public")
         self.any_role = ANY_ROLE_PAGES | _guarded_routes(self.operations, "any_role")
+        #: (METHOD, path template) -> the roles that may make that change besides those that may change everything
+        self.roles = {(op.method.upper(), API + op.path): frozenset(op.roles) for op in self.operations if op.roles}
 
     @functools.cached_property
     def openapi(self) -> dict[str, Any]:
@@ -406,7 +410,10 @@ async def _guarded(request: web.Request, handler, api: bool):
             if not isinstance(sent, str) or not expected or not secrets.compare_digest(sent, expected):
                 raise error(web.HTTPForbidden, "missing or wrong CSRF token")
         if (method, path) not in console.any_role and not principal.user.can_change:
-            raise error(web.HTTPForbidden, "your role (viewer) cannot change anything")
+            resource = request.match_info.route.resource
+            template = resource.canonical if resource is not None else path
+            if principal.user.role not in console.roles.get((method, template), ()):
+                raise error(web.HTTPForbidden, f"your role ({principal.user.role}) cannot change this")
     request[ACTOR] = console.actor(request)
     return await handler(request)
 

@@ -44,6 +44,8 @@ class Operation:
     public: bool = False
     any_role: bool = False
     websocket: bool = False
+    #: Roles that may make this change besides those whose role may change everything (e.g. ``agent``).
+    roles: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
