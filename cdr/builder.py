@@ -35,7 +35,7 @@ from telephony.events import (
     QueueCallerLeave,
 )
 
-__all__ = ["CallRecord", "Outcome", "RecordBuilder"]
+__all__ = ["CallInProgress", "CallRecord", "Outcome", "RecordBuilder"]
 
 _UNKNOWN_CALLER_ID = frozenset({"", "<unknown>"})
 
@@ -68,6 +68,25 @@ class CallRecord:
     callback_of: str | None = None  # for a callback: the linkedid of the call it answers
     transferred_to: str | None = None  # the queue a transfer took the caller on to
     wrapup_seconds: float | None = None
+    wrapup_code: str | None = None  # the disposition (a profile id) the agent chose for the call
+
+
+@dataclass(frozen=True, slots=True)
+class CallInProgress:
+    """What is known of a call still in progress (for the agent's screen pop)."""
+
+    linkedid: str
+    caller_number: str | None
+    caller_name: str | None
+    started_at: datetime
+    language: str | None
+    topic: str | None
+    specialty: str | None
+    queue: str | None
+    routed: bool  # the IVR routed the caller (False: its fallback, the default queue)
+    agent: str | None
+    connected_at: datetime | None
+    kind: str
 
 
 @dataclass(slots=True)
@@ -83,6 +102,7 @@ class _CallState:
     specialty: str | None = None
     queue: str | None = None
     route_seen: bool = False
+    routed: bool = False  # the route's result was OK (not the dialplan's fallback)
     first_join_at: datetime | None = None
     in_queue: bool = False
     last_leave_at: datetime | None = None
@@ -133,6 +153,26 @@ class RecordBuilder:
     @property
     def calls_in_progress(self) -> int:
         return len(self._calls)
+
+    def in_progress(self, linkedid: str) -> CallInProgress | None:
+        """The call ``linkedid`` while it is in progress; None once its record is complete (or unknown)."""
+        call = self._calls.get(linkedid)
+        if call is None:
+            return None
+        return CallInProgress(
+            linkedid=call.linkedid,
+            caller_number=call.caller_number,
+            caller_name=call.caller_name,
+            started_at=call.started_at,
+            language=call.language,
+            topic=call.topic,
+            specialty=call.specialty,
+            queue=call.queue,
+            routed=call.routed,
+            agent=call.agent,
+            connected_at=call.connect_at,
+            kind=call.kind,
+        )
 
     def feed(self, event: Event) -> list[CallRecord]:
         """Apply one event; returns the records it completed (usually none, at most one)."""
@@ -210,6 +250,7 @@ class RecordBuilder:
         call = self._caller_call(event.uniqueid, event.linkedid)
         if call is not None:
             call.route_seen = True
+            call.routed = event.result == "OK"
             call.language = _optional(event.language)
             call.topic = _optional(event.topic)
             call.specialty = _optional(event.specialty)

@@ -193,14 +193,17 @@ def build_report_from_db(
     present: dict[int, int] | None = None,
     progress: Any = None,
 ) -> Any:
-    """SQL aggregation + report (what ``hotline report`` and the benchmark run)."""
-    from cdr.db import aggregate_sql
-    from cdr.reports import ReportParams, build_report
+    """SQL aggregation + report (what ``hotline report`` and the benchmark run), with the calls per
+    request type (wrap-up codes)."""
+    from cdr.db import aggregate_sql, wrapup_counts_sql
+    from cdr.reports import ReportParams, build_report, wrapup_rows
 
     share, seconds = service_level
     agg = aggregate_sql(url, interval, seconds, start, end)
     params = ReportParams(interval, seconds, share, shrinkage, patience, timezone, start, end)
-    return build_report(agg, params, present=present, shifts=shifts, progress=progress)
+    report = build_report(agg, params, present=present, shifts=shifts, progress=progress)
+    report.wrapups = wrapup_rows(wrapup_counts_sql(url, start, end))
+    return report
 
 
 @_command

@@ -1,21 +1,38 @@
-"""Storage of call records: an asyncio ``RecordStore`` on the shared engine (``storage.engine``)."""
+"""Storage of call records: an asyncio ``RecordStore`` on the shared engine (``storage.engine``).
+
+Wrap-up codes (``set_wrapup``): an agent may choose a call's code before its record is stored (during
+the call, or in the moment between the hang-up and the insert). The code is then kept pending, in
+memory, and applied right after the record's insert commits. The order closes the race: a choice is
+made pending *before* its UPDATE runs, and an insert looks for pending codes *after* it commits, so
+whichever comes second sees the other. (A pending code does not survive a restart of the service.)
+"""
 
 from __future__ import annotations
 
+import logging
+from collections import OrderedDict
 from collections.abc import Iterable
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Self
 
-from sqlalchemy import BindParameter, bindparam, create_engine, select, text
+from sqlalchemy import BindParameter, bindparam, create_engine, desc, select, text, update
 
 from cdr.builder import CallRecord, Outcome
-from cdr.reports import Aggregates, Measures, by_queue, fold_group_row, interval_seconds
+from cdr.reports import Aggregates, Measures, WrapupKey, by_queue, fold_group_row, interval_seconds
 from cdr.rows import CallRecordRow
 from storage.base import UTCDateTime
 from storage.engine import Database, sync_url
 
-__all__ = ["RecordStore", "aggregate_sql"]
+__all__ = ["RecordStore", "WrapupRefused", "aggregate_sql", "wrapup_counts_sql"]
+
+log = logging.getLogger(__name__)
+
+MAX_PENDING_WRAPUPS = 10_000  # codes chosen for calls whose record is not stored yet
+
+
+class WrapupRefused(ValueError):
+    """A wrap-up code for a call another person answered."""
 
 
 # -- reports: the SQL twin of cdr.reports.aggregate ------------------------------------------------
@@ -107,6 +124,39 @@ def aggregate_sql(
         engine.dispose()
 
 
+# -- wrap-up codes: the SQL twin of cdr.reports.wrapup_counts ---------------------------------------
+
+
+def _wrapup_statement(start: datetime | None, end: datetime | None) -> tuple[Any, dict[str, Any]]:
+    conditions = ["(outcome = 'answered' OR wrapup_code IS NOT NULL)"]
+    binds: list[BindParameter[Any]] = []
+    params: dict[str, Any] = {}
+    if start is not None:
+        conditions.append("started_at >= :start")
+        binds.append(bindparam("start", type_=UTCDateTime()))
+        params["start"] = start
+    if end is not None:
+        conditions.append("started_at < :end")
+        binds.append(bindparam("end", type_=UTCDateTime()))
+        params["end"] = end
+    statement = text(
+        f"SELECT topic, wrapup_code, COUNT(*) FROM call_records WHERE {' AND '.join(conditions)} "
+        "GROUP BY topic, wrapup_code"
+    ).bindparams(*binds)
+    return statement, params
+
+
+def wrapup_counts_sql(url: str, start: datetime | None = None, end: datetime | None = None) -> dict[WrapupKey, int]:
+    """:meth:`RecordStore.wrapup_counts` for batch tools (the report CLI): synchronous, its own engine."""
+    engine = create_engine(sync_url(url))
+    try:
+        statement, params = _wrapup_statement(start, end)
+        with engine.connect() as conn:
+            return {(topic, code): int(calls) for topic, code, calls in conn.execute(statement, params)}
+    finally:
+        engine.dispose()
+
+
 # -- store --------------------------------------------------------------------------------------
 
 
@@ -131,6 +181,7 @@ def _row_values(record: CallRecord) -> dict[str, Any]:
         "callback_of": record.callback_of,
         "transferred_to": record.transferred_to,
         "wrapup_seconds": record.wrapup_seconds,
+        "wrapup_code": record.wrapup_code,
     }
 
 
@@ -155,6 +206,7 @@ def _record(row: CallRecordRow) -> CallRecord:
         callback_of=row.callback_of,
         transferred_to=row.transferred_to,
         wrapup_seconds=row.wrapup_seconds,
+        wrapup_code=row.wrapup_code,
     )
 
 
@@ -170,6 +222,8 @@ class RecordStore:
         self._insert = self.db.insert
         self._sessions = self.db.writers
         self._readers = self.db.readers
+        #: linkedid -> (code, agent): chosen before the record was stored (see the module docstring)
+        self._pending_wrapups: OrderedDict[str, tuple[str, str]] = OrderedDict()
 
     async def __aenter__(self) -> Self:
         return self
@@ -194,19 +248,105 @@ class RecordStore:
         )
 
     async def add(self, record: CallRecord) -> bool:
-        """Store one record; False (and nothing written) if its linkedid is already stored."""
+        """Store one record; False (and nothing written) if its linkedid is already stored. A wrap-up
+        code chosen while it was not stored is applied after."""
         async with self._sessions.begin() as session:
             new_id = await session.scalar(self._insert_ignoring_duplicate(record))
+        await self._apply_pending_wrapups([record.linkedid])
         return new_id is not None
 
     async def add_many(self, records: Iterable[CallRecord]) -> int:
         """Store records in one transaction, skipping linkedids already stored; returns how many were new."""
         added = 0
+        linkedids = []
         async with self._sessions.begin() as session:
             for record in records:
+                linkedids.append(record.linkedid)
                 if await session.scalar(self._insert_ignoring_duplicate(record)) is not None:
                     added += 1
+        await self._apply_pending_wrapups(linkedids)
         return added
+
+    # -- wrap-up codes ---------------------------------------------------------------------------
+    async def set_wrapup(self, linkedid: str, code: str, agent: str) -> bool:
+        """Set the wrap-up ``code`` (a disposition id) of the call ``linkedid`` that ``agent`` answered.
+
+        True: it is on the stored record. False: the record is not stored yet; the code is kept and
+        applied when it is (the last choice wins). :class:`WrapupRefused` when the stored record is
+        another person's call (or nobody's)."""
+        pending = (code, agent)
+        self._pending_wrapups[linkedid] = pending  # first: an insert committing from now on applies it
+        self._pending_wrapups.move_to_end(linkedid)
+        while len(self._pending_wrapups) > MAX_PENDING_WRAPUPS:
+            dropped, _ = self._pending_wrapups.popitem(last=False)
+            log.warning("wrap-up code of call %s dropped: its record never came", dropped)
+        try:
+            async with self._sessions.begin() as session:
+                done = await self._update_wrapup(session, linkedid, code, agent)
+                if not done:
+                    stored = (
+                        await session.execute(select(CallRecordRow.agent).where(CallRecordRow.linkedid == linkedid))
+                    ).first()
+                    if stored is not None and stored[0] == agent:  # its insert committed just now
+                        done = await self._update_wrapup(session, linkedid, code, agent)
+                    elif stored is not None:
+                        raise WrapupRefused(f"call {linkedid} was answered by {stored[0] or 'nobody'}, not {agent}")
+        except BaseException:
+            if self._pending_wrapups.get(linkedid) == pending:
+                del self._pending_wrapups[linkedid]
+            raise
+        if done and self._pending_wrapups.get(linkedid) == pending:
+            del self._pending_wrapups[linkedid]
+        return done
+
+    def pending_wrapup(self, linkedid: str) -> str | None:
+        """The code chosen for a call whose record is not stored yet, if any."""
+        found = self._pending_wrapups.get(linkedid)
+        return None if found is None else found[0]
+
+    @staticmethod
+    async def _update_wrapup(session: Any, linkedid: str, code: str, agent: str) -> bool:
+        result = await session.execute(
+            update(CallRecordRow)
+            .where(CallRecordRow.linkedid == linkedid, CallRecordRow.agent == agent)
+            .values(wrapup_code=code)
+            .returning(CallRecordRow.id)
+        )
+        return result.first() is not None
+
+    async def _apply_pending_wrapups(self, linkedids: Iterable[str]) -> None:
+        """After an insert has committed: the codes chosen for these calls while they were not stored."""
+        due = [(lid, self._pending_wrapups[lid]) for lid in linkedids if lid in self._pending_wrapups]
+        if not due:
+            return
+        async with self._sessions.begin() as session:
+            for linkedid, (code, agent) in due:
+                if not await self._update_wrapup(session, linkedid, code, agent):
+                    log.warning("wrap-up code %r of %s for call %s not applied: another person answered it",
+                                code, agent, linkedid)  # fmt: skip
+        for linkedid, pending in due:
+            if self._pending_wrapups.get(linkedid) == pending:
+                del self._pending_wrapups[linkedid]
+
+    async def wrapup_counts(self, start: datetime | None = None, end: datetime | None = None) -> dict[WrapupKey, int]:
+        """Calls per (topic, wrap-up code) in ``[start, end)``, counted in the database (the rule of
+        ``cdr.reports.wrapup_counts``)."""
+        statement, params = _wrapup_statement(start, end)
+        async with self._readers() as session:
+            rows = (await session.execute(statement, params)).all()
+        return {(topic, code): int(calls) for topic, code, calls in rows}
+
+    async def by_caller(self, caller_number: str, limit: int = 10) -> list[CallRecord]:
+        """The latest records of calls from ``caller_number``, newest first (at most ``limit``)."""
+        query = (
+            select(CallRecordRow)
+            .where(CallRecordRow.caller_number == caller_number)
+            .order_by(desc(CallRecordRow.started_at), desc(CallRecordRow.id))
+            .limit(limit)
+        )
+        async with self._readers() as session:
+            rows = (await session.scalars(query)).all()
+        return [_record(row) for row in rows]
 
     async def list_records(self, limit: int | None = None) -> list[CallRecord]:
         """Records ordered by ``started_at`` (oldest first), at most ``limit`` of them."""

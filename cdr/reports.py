@@ -24,6 +24,10 @@ Counting rules (the same in both halves, and checked against each other in the t
 * ASA = mean wait of answered calls; AHT = mean (talk + wrap-up) of answered calls; longest wait
   over all offered calls; occupancy = handle time (inbound and callbacks) / (people present ×
   interval length), attributed to the interval in which the call started.
+* Wrap-up codes ("calls per request type", :func:`wrapup_counts`; the SQL twin is
+  ``cdr.db.RecordStore.wrapup_counts``): the calls that started in the period and were answered
+  (inbound and callbacks) or carry a wrap-up code, counted per (topic, wrap-up code); an answered
+  call without a code counts under the code None.
 """
 
 from __future__ import annotations
@@ -54,6 +58,7 @@ __all__ = [
     "Report",
     "ReportParams",
     "ShiftRow",
+    "WrapupRow",
     "aggregate",
     "bucket_of",
     "build_report",
@@ -62,6 +67,8 @@ __all__ = [
     "interval_seconds",
     "parse_presence_csv",
     "report_to_dict",
+    "wrapup_counts",
+    "wrapup_rows",
 ]
 
 ALLOWED_INTERVALS = (15, 30, 60)
@@ -85,6 +92,7 @@ class RecordFacts:
     callback_of: str | None = None
     transferred_to: str | None = None
     wrapup_seconds: float | None = None
+    wrapup_code: str | None = None
 
     @classmethod
     def of(cls, record: Any) -> RecordFacts:
@@ -102,6 +110,7 @@ class RecordFacts:
             callback_of=getattr(record, "callback_of", None),
             transferred_to=getattr(record, "transferred_to", None),
             wrapup_seconds=getattr(record, "wrapup_seconds", None),
+            wrapup_code=getattr(record, "wrapup_code", None),
         )
 
 
@@ -327,6 +336,15 @@ class ShiftRow:
     understaffed_intervals: int
 
 
+@dataclass(frozen=True, slots=True)
+class WrapupRow:
+    """Calls of one topic with one wrap-up code (``code`` None: answered, no code chosen)."""
+
+    topic: str | None
+    code: str | None
+    calls: int
+
+
 @dataclass(slots=True)
 class Report:
     params: ReportParams
@@ -336,6 +354,7 @@ class Report:
     by_queue: list[tuple[tuple[str | None, str | None, str | None], Measures]]
     shifts: list[ShiftRow]
     overall_aht: float | None
+    wrapups: list[WrapupRow] = field(default_factory=list)  # calls per request type (set by the caller)
 
     @property
     def understaffed(self) -> list[IntervalRow]:
@@ -521,7 +540,41 @@ def report_to_dict(report: Report) -> dict[str, Any]:
             {"start": row.start.isoformat(), "present": row.present, "needed": row.needed, "gap": row.gap}
             for row in report.understaffed
         ],
+        "wrapups": [{"topic": w.topic, "code": w.code, "calls": w.calls} for w in report.wrapups],
     }
+
+
+# -- wrap-up codes: calls per request type ----------------------------------------------------------
+
+WrapupKey = tuple[str | None, str | None]  # (topic, wrap-up code)
+
+
+def wrapup_counts(
+    records: Iterable[RecordFacts], start: datetime | None = None, end: datetime | None = None
+) -> dict[WrapupKey, int]:
+    """Calls per (topic, wrap-up code) that started in ``[start, end)`` (the module's counting rule);
+    the reference of ``cdr.db.RecordStore.wrapup_counts``."""
+    counts: dict[WrapupKey, int] = {}
+    for r in records:
+        if start is not None and r.started_at < start:
+            continue
+        if end is not None and r.started_at >= end:
+            continue
+        if r.outcome != "answered" and r.wrapup_code is None:
+            continue
+        key = (r.topic, r.wrapup_code)
+        counts[key] = counts.get(key, 0) + 1
+    return counts
+
+
+def wrapup_rows(counts: Mapping[WrapupKey, int]) -> list[WrapupRow]:
+    """The counts as rows: by topic, the most frequent code first (no code last)."""
+    return [
+        WrapupRow(topic, code, calls)
+        for (topic, code), calls in sorted(
+            counts.items(), key=lambda item: (_s(item[0][0]), item[0][1] is None, -item[1], _s(item[0][1]))
+        )
+    ]
 
 
 def parse_presence_csv(lines: Iterable[str], interval_minutes: int) -> dict[int, int]:

@@ -1,0 +1,198 @@
+"""Wrap-up codes: the calls each person answered, and the code (a disposition of the call's topic) they choose.
+
+The root hands :meth:`Wrapups.on_event` every typed event, after the record builder has seen it: on
+``AgentConnect`` the call is known as the person's (with what the builder knows of it: the caller's
+number, language, topic, specialty, whether the IVR routed it), and its listeners are told (the
+agent's desk pushes its screen pop); on ``AgentComplete`` the call is over (the person is in wrap-up).
+
+A code is chosen on the desk page (a disposition id, for one of the person's calls) or keyed on the
+phone (``*5`` and the disposition's code, for the person's last call). It must be one of the
+dispositions of the call's topic. ``cdr.db.RecordStore.set_wrapup`` keeps it on the call record,
+or pending until the record is stored. A call this service no longer remembers (a restart) is
+looked up in the records.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from cdr.builder import CallInProgress
+from cdr.db import RecordStore, WrapupRefused
+from profiles.model import Disposition, Profile
+from telephony.events import AgentComplete, AgentConnect, Event
+
+__all__ = ["AgentCall", "WrapupError", "Wrapups"]
+
+log = logging.getLogger(__name__)
+
+KEEP_CALLS = 20  # the latest calls remembered per person (the desk lists them; a code may be chosen for each)
+
+
+class WrapupError(ValueError):
+    """A wrap-up code that cannot be chosen: unknown for the call's topic, or not the person's call."""
+
+
+@dataclass(frozen=True, slots=True)
+class AgentCall:
+    """A call connected to a person: what their desk shows, and what a wrap-up code is chosen for."""
+
+    linkedid: str
+    person: str
+    connected_at: datetime
+    caller_number: str | None = None
+    caller_name: str | None = None
+    language: str | None = None
+    topic: str | None = None
+    specialty: str | None = None
+    queue: str | None = None
+    routed: bool = False  # the IVR routed the caller (False: the dialplan's fallback to the default queue)
+    ended_at: datetime | None = None
+    wrapup_code: str | None = None  # the disposition id chosen
+
+    @property
+    def in_progress(self) -> bool:
+        return self.ended_at is None
+
+
+Listener = Callable[[AgentCall], None]
+
+
+class Wrapups:
+    """``lookup``: the record builder's call in progress by linkedid (``RecordBuilder.in_progress``)."""
+
+    def __init__(
+        self,
+        profile: Profile,
+        store: RecordStore,
+        lookup: Callable[[str], CallInProgress | None],
+        keep: int = KEEP_CALLS,
+    ) -> None:
+        self.profile = profile
+        self.store = store
+        self.lookup = lookup
+        self.keep = keep
+        self.topics = {t.id: t for t in profile.topics}
+        self._calls: dict[str, deque[AgentCall]] = {}
+        self._listeners: list[Listener] = []
+
+    def add_listener(self, listener: Listener) -> None:
+        """``listener(call)`` on each change of a person's call (connected, ended, code chosen); it must not block."""
+        self._listeners.append(listener)
+
+    # -- events ------------------------------------------------------------------------------------
+    def on_event(self, event: Event) -> None:
+        if isinstance(event, AgentConnect):
+            self._connected(event)
+        elif isinstance(event, AgentComplete):
+            call = self.call(event.member_name, event.linkedid)
+            if call is not None and call.ended_at is None:
+                self._replace(dataclasses.replace(call, ended_at=event.at))
+
+    def _connected(self, event: AgentConnect) -> None:
+        person = event.member_name
+        if not person or self.call(person, event.linkedid) is not None:
+            return
+        known = self.lookup(event.linkedid)
+        call = AgentCall(event.linkedid, person, event.at, queue=event.queue or None)
+        if known is not None:
+            call = dataclasses.replace(
+                call,
+                caller_number=known.caller_number,
+                caller_name=known.caller_name,
+                language=known.language,
+                topic=known.topic,
+                specialty=known.specialty,
+                queue=known.queue or call.queue,
+                routed=known.routed,
+            )
+        calls = self._calls.setdefault(person, deque(maxlen=self.keep))
+        calls.appendleft(call)
+        self._tell(call)
+
+    def _replace(self, call: AgentCall) -> None:
+        calls = self._calls.get(call.person)
+        if calls is None:
+            return
+        for i, old in enumerate(calls):
+            if old.linkedid == call.linkedid:
+                calls[i] = call
+                self._tell(call)
+                return
+
+    def _tell(self, call: AgentCall) -> None:
+        for listener in self._listeners:
+            try:
+                listener(call)
+            except Exception:  # a listener's failure must not stop the events
+                log.exception("wrap-up listener failed for call %s", call.linkedid)
+
+    # -- what a person's desk asks -----------------------------------------------------------------
+    def calls_of(self, person: str) -> list[AgentCall]:
+        """The person's latest calls, newest first."""
+        return list(self._calls.get(person, ()))
+
+    def call(self, person: str, linkedid: str) -> AgentCall | None:
+        for call in self._calls.get(person, ()):
+            if call.linkedid == linkedid:
+                return call
+        return None
+
+    def last_call(self, person: str) -> AgentCall | None:
+        calls = self._calls.get(person)
+        return calls[0] if calls else None
+
+    def dispositions(self, topic: str | None) -> tuple[Disposition, ...]:
+        found = self.topics.get(topic) if topic is not None else None
+        return found.dispositions if found is not None else ()
+
+    async def call_of(self, person: str, linkedid: str) -> AgentCall:
+        """One of ``person``'s calls (remembered, else its stored record); WrapupError if it is not theirs."""
+        call = self.call(person, linkedid)
+        if call is not None:
+            return call
+        record = await self.store.get(linkedid)
+        if record is None or record.agent != person:
+            raise WrapupError(f"call {linkedid!r} is not one of {person}'s calls")
+        return AgentCall(
+            linkedid, person, record.started_at, record.caller_number, record.caller_name, record.language,
+            record.topic, record.specialty, record.queue, True, record.ended_at, record.wrapup_code,
+        )  # fmt: skip
+
+    async def choose(self, person: str, linkedid: str, disposition_id: str) -> Disposition:
+        """Choose the wrap-up code of one of ``person``'s calls by its disposition id (the desk page)."""
+        call = await self.call_of(person, linkedid)
+        for disposition in self.dispositions(call.topic):
+            if disposition.id == disposition_id:
+                return await self._store(call, disposition)
+        raise WrapupError(self._unknown(call, repr(disposition_id)))
+
+    async def choose_by_code(self, person: str, code: str) -> tuple[AgentCall, Disposition]:
+        """Choose the wrap-up code of ``person``'s last call by the digits keyed on the phone."""
+        call = self.last_call(person)
+        if call is None:
+            raise WrapupError(f"{person} has no call to wrap up")
+        for disposition in self.dispositions(call.topic):
+            if disposition.code == code:
+                return call, await self._store(call, disposition)
+        raise WrapupError(self._unknown(call, f"code {code!r}"))
+
+    def _unknown(self, call: AgentCall, what: str) -> str:
+        known = ", ".join(f"{d.code} {d.id}" for d in self.dispositions(call.topic))
+        if not known:
+            return f"the topic {call.topic or '(none)'} of call {call.linkedid} has no wrap-up codes"
+        return f"{what} is not a wrap-up code of the topic {call.topic} (codes: {known})"
+
+    async def _store(self, call: AgentCall, disposition: Disposition) -> Disposition:
+        try:
+            stored = await self.store.set_wrapup(call.linkedid, disposition.id, call.person)
+        except WrapupRefused as exc:
+            raise WrapupError(str(exc)) from None
+        log.info("%s: wrap-up %s for call %s (%s)", call.person, disposition.id, call.linkedid,
+                 "stored" if stored else "pending until its record is stored")  # fmt: skip
+        self._replace(dataclasses.replace(call, wrapup_code=disposition.id))
+        return disposition
