@@ -448,7 +448,13 @@ async def test_the_openapi_document_is_generated_from_the_models_and_lists_every
     assert set(routes) == documented
     # each route runs its operation's handler: the console's own and the features', bound to their services
     assert routes == {(op.method, "/api/v1" + op.path): op.handler for op in operations}
-    assert {op.handler.__module__ for op in operations} == {"console.app", "routing.http", "callbacks.http", "cdr.http"}
+    assert {op.handler.__module__ for op in operations} == {
+        "console.app",
+        "routing.http",
+        "callbacks.http",
+        "cdr.http",
+        "cases.http",
+    }
 
 
 async def test_bodies_with_unknown_fields_or_wrong_types_are_refused_naming_the_field(console):
