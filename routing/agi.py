@@ -1,4 +1,4 @@
-"""Feature codes from agent and doctor phones over FastAGI: log in, log out, pause, unpause.
+"""Feature codes from agent and doctor phones over FastAGI: log in, log out, pause, unpause, wrap-up.
 
 The dialplan passes the action (``login`` …) and ``${CHANNEL(endpoint)}`` as the AGI arguments. The
 person is the phone's PJSIP endpoint as Asterisk gives it, and it must agree with the channel
@@ -7,6 +7,11 @@ anything else is refused and nothing is done. (Only Asterisk can call this route
 checks its per-start secret first.) The desk does the work; the agent then hears a confirmation in
 their own language. If anything fails, no result is set and the dialplan plays the "could not be
 done" prompt.
+
+Wrap-up: ``*5`` and a wrap-up code (one or two digits) reaches this route as the action ``wrapup<code>``;
+the code is applied to the person's last call (it must be one of the dispositions of that call's topic,
+see ``cdr.wrapup``). The agent then hears a beep; an unknown code, or no call to wrap up, gets the
+"could not be done" prompt.
 """
 
 from __future__ import annotations
@@ -24,6 +29,9 @@ log = logging.getLogger(__name__)
 
 # chan_pjsip names a channel "PJSIP/<endpoint>-%08x".
 _CHANNEL_SUFFIX = re.compile(r"[0-9a-f]{8}")
+WRAPUP = "wrapup"  # the action of *5<code>: "wrapup" and the code's digits
+_WRAPUP_CODE = re.compile(r"[0-9]{1,2}")
+WRAPUP_CONFIRMATION = "beep"  # an Asterisk sound: the code is kept
 
 CONFIRMATIONS = {
     "login": "agent_logged_in",
@@ -40,12 +48,20 @@ class Desk(Protocol):
     async def unpause(self, person_id: str) -> None: ...
 
 
+class WrapupCodes(Protocol):
+    """Applies a wrap-up code keyed on a phone to the person's last call (``cdr.wrapup.Wrapups``); a
+    ``ValueError`` refuses it."""
+
+    async def choose_by_code(self, person: str, code: str) -> object: ...
+
+
 class AgentFeatureHandler:
     """The FastAGI route ``agent``."""
 
-    def __init__(self, profile: Profile, desk: Desk, sounds_dir: str):
+    def __init__(self, profile: Profile, desk: Desk, sounds_dir: str, wrapups: WrapupCodes | None = None):
         self.profile = profile
         self.desk = desk
+        self.wrapups = wrapups
         self.sounds_dir = sounds_dir.rstrip("/")
         self.languages = {p.id: max(p.languages, key=lambda code: p.languages[code]) for p in profile.people}
 
@@ -62,6 +78,9 @@ class AgentFeatureHandler:
 
     async def __call__(self, session: AGISession) -> None:
         action = session.args[0] if session.args else ""
+        if action.startswith(WRAPUP):
+            await self._wrapup(session, action[len(WRAPUP) :])
+            return
         person_id = self.person_of(session)
         if action not in CONFIRMATIONS or person_id is None:
             log.warning(
@@ -83,3 +102,18 @@ class AgentFeatureHandler:
         with contextlib.suppress(AGIHangup):
             await session.mset({v.AGENT_PROMPT: f"{self.sounds_dir}/{prompt}", v.RESULT: v.RESULT_OK})
         log.info("%s: %s from the phone", person_id, action)
+
+    async def _wrapup(self, session: AGISession, code: str) -> None:
+        person_id = self.person_of(session)
+        if person_id is None or self.wrapups is None or not _WRAPUP_CODE.fullmatch(code):
+            log.warning("wrap-up code %r from channel %r refused: not a code, or not a phone of the profile",
+                        code[:8], session.channel)  # fmt: skip
+            return
+        try:
+            await self.wrapups.choose_by_code(person_id, code)
+        except ValueError as exc:  # an unknown code for the call's topic, no call, another's call
+            log.info("wrap-up code %s from %s refused: %s", code, person_id, exc)
+            return
+        with contextlib.suppress(AGIHangup):
+            await session.mset({v.AGENT_PROMPT: WRAPUP_CONFIRMATION, v.RESULT: v.RESULT_OK})
+        log.info("%s: wrap-up code %s from the phone", person_id, code)
