@@ -27,6 +27,7 @@ from cases.webhooks import WebhookSettings
 from cdr.builder import RecordBuilder
 from cdr.db import RecordStore
 from cdr.service import RecordService
+from cdr.wrapup import Wrapups
 from console.app import Console
 from console.db import ConsoleStore
 from hotline.settings import Settings
@@ -105,6 +106,8 @@ class Service:
         if spool is None and config.token_file is not None:
             spool = config.token_file.parent / "record-spool"
         self.records = RecordService(RecordStore(self.db), spool)
+        # the calls connected to each person (the desk's screen pop) and their wrap-up codes
+        self.wrapups = Wrapups(profile, self.records.store, self.builder.in_progress)
         self.desk = AgentDesk(profile, self.ami, RoutingStore(self.db))
         self.callbacks = CallbackService(
             profile,
@@ -130,7 +133,7 @@ class Service:
             call_deadline=settings.ivr_deadline_seconds,
         )
         self.agi.add_route("ivr", IvrHandler(profile, config.sounds_dir))
-        self.agi.add_route("agent", AgentFeatureHandler(profile, self.desk, config.sounds_dir))
+        self.agi.add_route("agent", AgentFeatureHandler(profile, self.desk, config.sounds_dir, self.wrapups))
         self.agi.add_route("callback", CallbackOfferHandler(profile, self.callbacks, config.sounds_dir))
         if self.cases is not None:  # the number read back, the self-service report, follow a report
             self.agi.add_route("case_readback", CaseReadbackHandler(profile, self.cases, config.sounds_dir))
@@ -159,6 +162,7 @@ class Service:
             return
         for record in self.builder.feed(event):
             self.records.submit(record)
+        self.wrapups.on_event(event)
         self.desk.on_event(event)
         if type(event) in self.desk.event_types:
             self.console.hub.poke()
