@@ -20,6 +20,8 @@ MIN_PASSWORD = 10
 
 Password = Annotated[str, Field(min_length=MIN_PASSWORD, max_length=1024)]
 Role = Literal["supervisor", "viewer"]
+#: The roles a user may have; an ``agent`` (their desk only, with a person id) is added by ``hotline user add``.
+AnyRole = Literal["supervisor", "viewer", "agent"]
 Language = Literal["ar", "en"]
 Via = Literal["session", "token", "local-token"]
 
@@ -94,21 +96,21 @@ class Done(Answer):
 
 class Me(Answer):
     name: str
-    role: Role
+    role: AnyRole
     language: Language
     via: Via
 
 
 class UserOut(Answer):
     name: str
-    role: Role
+    role: AnyRole
     language: Language
     disabled: bool
 
 
 class SessionCreated(Answer):
     name: str
-    role: Role
+    role: AnyRole
     language: Language
     csrf_token: str
 

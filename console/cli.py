@@ -1,6 +1,7 @@
 """``hotline`` sub-commands for the supervisor console's users and API tokens.
 
     hotline user add NAME --role supervisor|viewer [--language ar|en] [--password-stdin]
+    hotline user add NAME --role agent --person ID  an agent or doctor: their own desk (ID: a person of the profile)
     hotline user list
     hotline user disable|enable|remove NAME     ends the user's sessions; the last supervisor stays
     hotline user password NAME [--password-stdin]   sets a new password and ends the user's sessions
@@ -41,8 +42,9 @@ def add_commands(subparsers: Any) -> None:
     user_commands = user.add_subparsers(dest="user_command", required=True)
     add = user_commands.add_parser("add", help="add a console user (asks for the password twice)")
     add.add_argument("name")
-    add.add_argument("--role", choices=("supervisor", "viewer"), required=True)
+    add.add_argument("--role", choices=("supervisor", "viewer", "agent"), required=True)
     add.add_argument("--language", choices=("ar", "en"), default="en")
+    add.add_argument("--person", help="an agent's person id in the profile (the calls their desk shows)")
     add.add_argument("--password-stdin", action="store_true", help="read the password from the first line of stdin")
     add.set_defaults(func=_user_add_command)
     user_commands.add_parser("list", help="list the console users").set_defaults(func=_user_list_command)
@@ -132,17 +134,37 @@ async def _named_user(store: ConsoleStore, args: argparse.Namespace, err: TextIO
     return user
 
 
+def _people(args: argparse.Namespace, settings: Any) -> frozenset[str] | None:
+    """The profile's person ids, to check an agent's ``--person`` (None for the other roles)."""
+    from console.db import ConsoleError
+    from profiles.model import ProfileError, load_profile
+
+    if args.role != "agent" or args.person is None:
+        return None
+    try:
+        profile = load_profile(settings.profile_path)
+    except ProfileError as exc:
+        raise ConsoleError(f"cannot read the profile to check --person: {exc}") from None
+    return frozenset(p.id for p in profile.people)
+
+
 async def _user_add(args: argparse.Namespace, url: str, password: str, out: TextIO) -> None:
     async with _opened(url) as store:
-        user = await store.add_user(args.name, password, args.role, args.language)
-        await store.audit("cli", "cli", "user.add", user.name, {"role": user.role, "language": user.language})
-        print(f"user {user.name!r} added ({user.role})", file=out)
+        user = await store.add_user(
+            args.name, password, args.role, args.language, person=args.person, people=args.people
+        )
+        details = {"role": user.role, "language": user.language}
+        if user.person is not None:
+            details["person"] = user.person
+        await store.audit("cli", "cli", "user.add", user.name, details)
+        print(f"user {user.name!r} added ({user.role}{', ' + user.person if user.person else ''})", file=out)
 
 
 async def _user_list(url: str, out: TextIO) -> None:
     async with _opened(url) as store:
         for user in await store.users():
-            print(f"{user.name}\t{user.role}\t{user.language}", file=out)
+            person = f"\t{user.person}" if user.person else ""
+            print(f"{user.name}\t{user.role}\t{user.language}{person}", file=out)
 
 
 async def _token_add(args: argparse.Namespace, url: str, out: TextIO, err: TextIO) -> int:
@@ -225,8 +247,27 @@ def _token_revoke_command(args: argparse.Namespace, url: str, out: TextIO, err: 
     return asyncio.run(_token_revoke(args, url, out, err))
 
 
+def _user_add_command(
+    args: argparse.Namespace,
+    settings: Any,
+    out: TextIO | None = None,
+    err: TextIO | None = None,
+    stdin: TextIO | None = None,
+) -> int:
+    """``hotline user add``: an agent's person id is checked against the profile before the password is asked."""
+    from console.db import ConsoleError, check_person
+
+    try:
+        args.people = _people(args, settings)
+        check_person(args.role, args.person, args.people)
+    except ConsoleError as exc:
+        print(f"hotline {args.command}: {exc}", file=err or sys.stderr)
+        return 1
+    return _user_add_checked(args, settings, out, err, stdin)
+
+
 @_command
-def _user_add_command(args: argparse.Namespace, url: str, out: TextIO, err: TextIO, stdin: TextIO) -> int:
+def _user_add_checked(args: argparse.Namespace, url: str, out: TextIO, err: TextIO, stdin: TextIO) -> int:
     password = _password(args, stdin, err)
     if password is None:
         return 1

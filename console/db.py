@@ -12,6 +12,7 @@ import dataclasses
 import hashlib
 import json
 import secrets
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -24,7 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from console.rows import ApiTokenRow, AuditLogRow, ConsoleSessionRow, ConsoleUserRow, LoginFailureRow
 from storage.engine import Database
 
-ROLES = ("supervisor", "viewer")
+ROLES = ("supervisor", "viewer", "agent")
 LANGUAGES = ("ar", "en")
 SESSION_HOURS = 12
 MIN_PASSWORD = 10
@@ -46,10 +47,16 @@ class User:
     role: str
     language: str
     disabled: bool = False
+    person: str | None = None  # an ``agent``'s person id in the profile: whose calls their desk shows
 
     @property
     def can_change(self) -> bool:
         return self.role == "supervisor"
+
+    @property
+    def is_agent(self) -> bool:
+        """An agent or doctor: signs in to their own desk only (their calls, cases and wrap-up codes)."""
+        return self.role == "agent"
 
 
 @dataclass(frozen=True)
@@ -108,8 +115,24 @@ def check_language(language: object) -> str:
     return str(language)
 
 
+def check_person(role: str, person: object, people: Collection[str] | None = None) -> str | None:
+    """An ``agent`` has the person id of their desk (one of ``people``, the profile's, when given);
+    the other roles have none."""
+    if role != "agent":
+        if person is not None:
+            raise ConsoleError(f"only an agent has a person id (the role is {role})")
+        return None
+    if not isinstance(person, str) or not person.strip():
+        raise ConsoleError("an agent needs the person id of their desk (--person ID, a person of the profile)")
+    person = person.strip()
+    if people is not None and person not in people:
+        known = ", ".join(sorted(people)[:10]) or "none"
+        raise ConsoleError(f"{person!r} is not a person of the profile (people: {known})")
+    return person
+
+
 def _user(row: ConsoleUserRow) -> User:
-    return User(row.id, row.name, row.role, row.language, row.disabled)
+    return User(row.id, row.name, row.role, row.language, row.disabled, row.person)
 
 
 class ConsoleStore:
@@ -122,13 +145,30 @@ class ConsoleStore:
             await self.db.close()
 
     # -- users ---------------------------------------------------------------------------------
-    async def add_user(self, name: str, password: str, role: str, language: str = "en") -> User:
+    async def add_user(
+        self,
+        name: str,
+        password: str,
+        role: str,
+        language: str = "en",
+        *,
+        person: str | None = None,
+        people: Collection[str] | None = None,
+    ) -> User:
+        """Add a user. An ``agent`` needs ``person``, the person id of their desk (checked against
+        ``people``, the profile's person ids, when given); the other roles have none."""
         name, role, language = check_name(name), check_role(role), check_language(language)
+        person = check_person(role, person, people)
         hashed = await asyncio.to_thread(hash_password, check_password(password))
         try:
             async with self._sessions.begin() as session:
                 row = ConsoleUserRow(
-                    name=name, role=role, password_hash=hashed, language=language, created_at=datetime.now(UTC)
+                    name=name,
+                    role=role,
+                    password_hash=hashed,
+                    language=language,
+                    created_at=datetime.now(UTC),
+                    person=person,
                 )
                 session.add(row)
                 await session.flush()
