@@ -4,13 +4,16 @@
 # Also: make lint (import contracts, ruff, ruff format, mypy; make test runs it), make lock / lock-upgrade (refresh requirements.lock),
 #       make wallboard (refresh the README's picture, docs/wallboard.png).
 SHELL := /bin/bash
-PYTHON ?= python3
+# The system's Python: the service runs as an unprivileged user (`hotline run` as root), which must be able to run
+# the venv's interpreter (one under /root, e.g. pyenv's, is out of its reach).
+PYTHON ?= /usr/bin/python3
+SERVICE_USER ?= hotline
 VENV := .venv
 LOCK := requirements.lock
 PIP_TOOLS := pip-tools==7.6.2
 LOCK_VENV := build/lock-venv
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-DEBS := mmdebstrap sip-tester espeak-ng sox python3-venv ca-certificates chromium
+DEBS := mmdebstrap sip-tester espeak-ng sox python3 python3-venv ca-certificates chromium
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
 .PHONY: run test deps venv provision lint lint-full lock lock-upgrade wallboard clean
@@ -27,8 +30,17 @@ deps:
 		echo "installing Debian packages:" $$missing; \
 		$(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	fi
+	@# the unprivileged user `hotline run` (as root) runs the service as (HOTLINE_SERVICE_USER)
+	@id -u $(SERVICE_USER) >/dev/null 2>&1 || { echo "creating the system user $(SERVICE_USER)"; \
+		$(SUDO) useradd --system --user-group --home-dir /var/lib/hotline --no-create-home \
+			--shell /usr/sbin/nologin $(SERVICE_USER); }
 
-venv: $(VENV)/.installed
+# A venv built from another Python (an older checkout's) is built again from $(PYTHON).
+venv:
+	@if [ -e $(VENV)/bin/python ] && [ "$$(readlink -f $(VENV)/bin/python)" != "$$(readlink -f $(PYTHON))" ]; then \
+		echo "rebuilding $(VENV) from $(PYTHON)"; rm -rf $(VENV); \
+	fi
+	@$(MAKE) --no-print-directory $(VENV)/.installed
 
 # Exact versions (with hashes) from the lock, then the project itself, editable and without resolving anything again.
 $(VENV)/.installed: pyproject.toml $(LOCK)

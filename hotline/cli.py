@@ -26,6 +26,7 @@ import os
 import signal
 import sys
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any, NoReturn
 from urllib.parse import quote
 
@@ -34,6 +35,7 @@ from cdr import cli as report_commands
 from console import cli as console_commands
 from hotline.bootstrap import asterisk_plan
 from hotline.settings import Settings, SettingsError
+from hotline.supervisor import SupervisorError
 from profiles.model import Profile, ProfileError, load_profile
 from telephony.asterisk import AsteriskError, AsteriskInstance
 from telephony.prompts import PromptError
@@ -46,7 +48,14 @@ def _instance(settings: Settings) -> AsteriskInstance:
     return AsteriskInstance(ensure_root(settings.cache_dir), settings)
 
 
-async def _until_signalled(work: Callable[[asyncio.Event], Awaitable[None]]) -> None:
+def configure_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+async def until_signalled(work: Callable[[asyncio.Event], Awaitable[None]]) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -58,20 +67,53 @@ async def _until_signalled(work: Callable[[asyncio.Event], Awaitable[None]]) -> 
             loop.remove_signal_handler(sig)
 
 
+def _service_dir(settings: Settings, instance: AsteriskInstance) -> Path:
+    """The service's own folder (token for local tools, records spool): root's runs hand
+    ``settings.service_dir`` to the service user; a run without root keeps it in the instance folder."""
+    return settings.service_dir if os.geteuid() == 0 else instance.host_dir
+
+
 def _service_config(settings: Settings, profile: Profile, instance: AsteriskInstance):
     from callbacks.service import Faults
     from hotline.service import ServiceConfig
 
+    service_dir = _service_dir(settings, instance)
+    service_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     return ServiceConfig(
         settings,
         profile,
         instance.credentials(),
         f"{instance.inside}/sounds",
-        instance.host_dir / "service-token",
+        service_dir / "service-token",
         instance.sounds_dir,
+        spool_dir=service_dir / "record-spool",
         asterisk_log_dir=instance.host_dir / "log",
         faults=Faults(crash_after_claim=settings.test_crash_after_claim),
     )
+
+
+async def _serve_as_user(
+    settings: Settings, config: Any, instance: AsteriskInstance, stop: asyncio.Event, user: str
+) -> None:
+    """Root's part of `hotline run`: hand the service its folders, then run it as ``user`` and supervise it."""
+    from hotline import supervisor
+    from telephony.prompts import OFFER_DIR
+
+    owner = instance.run_as()
+    account = supervisor.Account.lookup(user, (owner.gid,) if owner else ())
+    service_dir = settings.service_dir
+    supervisor.prepare_folders(account, settings.state_dir, service_dir, settings.db_url)
+    if owner is not None:
+        supervisor.share_with_asterisk(instance.sounds_dir / OFFER_DIR, account, owner.gid)
+    paths = await asyncio.to_thread(supervisor.runtime_paths, account, settings.state_dir)
+    assert instance.process is not None
+    died = asyncio.ensure_future(instance.process.wait())
+    try:
+        await supervisor.supervise(supervisor.ServiceChild(config, account, service_dir, paths), stop, died)
+    finally:
+        died.cancel()
+    if died.done() and not died.cancelled():
+        log.error("Asterisk exited (%s); the service is stopped", instance.process.returncode)
 
 
 async def _run(settings: Settings, profile: Profile, with_service: bool) -> None:
@@ -87,13 +129,18 @@ async def _run(settings: Settings, profile: Profile, with_service: bool) -> None
     )
 
     async def work(stop: asyncio.Event) -> None:
-        if with_service:
+        if with_service and os.geteuid() == 0 and settings.service_user:
+            config = _service_config(settings, profile, instance)
+            await _serve_as_user(settings, config, instance, stop, settings.service_user)
+        elif with_service:
+            if os.geteuid() == 0:
+                log.warning("HOTLINE_SERVICE_USER=root: the service runs as root (not recommended)")
             await serve(_service_config(settings, profile, instance), _StopOnExit(stop, instance))
         else:
             await _StopOnExit(stop, instance).wait()
 
     try:
-        await _until_signalled(work)
+        await until_signalled(work)
     finally:
         print("stopping…", flush=True)
         await instance.stop()
@@ -124,7 +171,7 @@ async def _serve(settings: Settings, profile: Profile) -> None:
 
     instance = _instance(settings)
     config = _service_config(settings, profile, instance)
-    await _until_signalled(lambda stop: serve(config, stop))
+    await until_signalled(lambda stop: serve(config, stop))
 
 
 async def _records(settings: Settings, limit: int) -> None:
@@ -158,7 +205,7 @@ def _admin_token(settings: Settings) -> str | None:
     if root is None:
         return None
     try:
-        return (AsteriskInstance(root, settings).host_dir / "service-token").read_text().strip() or None
+        return (_service_dir(settings, AsteriskInstance(root, settings)) / "service-token").read_text().strip() or None
     except OSError:
         return None
 
@@ -354,13 +401,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    configure_logging(args.verbose)
     try:
         return args.func(args, Settings.from_env())
-    except (ProfileError, SettingsError, ProvisionError, PromptError, AsteriskError) as exc:
+    except (ProfileError, SettingsError, ProvisionError, PromptError, AsteriskError, SupervisorError) as exc:
         print(f"hotline: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

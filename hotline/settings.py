@@ -3,8 +3,8 @@
 | variable | default | meaning |
 |---|---|---|
 | HOTLINE_PROFILE | profiles/moh-151.yaml | the profile YAML |
-| HOTLINE_DB_URL | sqlite:///var/hotline.db | where call records go (SQLite file, or postgresql://…) |
-| HOTLINE_CACHE_DIR | ~/.cache/hotline | the Asterisk root and the prompts ($XDG_CACHE_HOME/hotline if set) |
+| HOTLINE_DB_URL | sqlite:///var/hotline.db (root: the service folder) | SQLite file, or postgresql://… |
+| HOTLINE_CACHE_DIR | ~/.cache/hotline (root: /var/cache/hotline) | Asterisk root, prompts ($XDG_CACHE_HOME/hotline) |
 | HOTLINE_INSTANCE | default | name of the Asterisk run directory |
 | HOTLINE_SIP_PORT / _AMI_PORT / _AGI_PORT / _HTTP_PORT | 5060 / 5038 / 4573 / 8151 | loopback ports |
 | HOTLINE_TRUNK_MATCH | 127.0.0.1 | comma-separated addresses or networks of the incoming trunk |
@@ -12,6 +12,8 @@
 | HOTLINE_PUBLIC_ORIGIN | (none) | the console's origin behind a TLS proxy, e.g. https://hotline.example.org |
 | HOTLINE_CASE_WEBHOOK_URLS | (none) | comma-separated http(s) URLs told of each case created and status changed |
 | HOTLINE_CASE_WEBHOOK_SECRET | (none) | the shared secret the webhook events are signed with (required with URLs) |
+| HOTLINE_SERVICE_USER | hotline | root's `hotline run` runs the service as this user (`root`: not recommended) |
+| HOTLINE_STATE_DIR | /var/lib/hotline | root's service folder, per instance: database, records spool, token |
 | HOTLINE_TEST_CRASH_AFTER_CLAIM | (off) | end-to-end fault injection: exit between a callback's claim and dial |
 
 The environment is read by :class:`Environment` (pydantic-settings, prefix ``HOTLINE_``); an empty
@@ -35,6 +37,8 @@ from cases.webhooks import check_urls
 
 DEFAULT_PROFILE = Path(str(resources.files("profiles") / "moh-151.yaml"))
 PREFIX = "HOTLINE_"
+STATE_DIR = Path("/var/lib/hotline")  # the service's own folders, per instance, when root starts it
+SYSTEM_CACHE_DIR = Path("/var/cache/hotline")  # root's cache (the Asterisk root, prompts)
 
 
 class SettingsError(ValueError):
@@ -62,7 +66,15 @@ class Settings:
     case_webhook_urls: tuple[str, ...] = ()  # receivers of the case events (cases.webhooks)
     case_webhook_secret: str | None = field(default=None, repr=False)  # signs them; required with URLs
     test_crash_after_claim: bool = False  # fault injection (end-to-end tests only)
+    # `hotline run` as root runs the service as this user (None: as root, not recommended), with its
+    # folder (database, records spool, token for local tools) in state_dir/<instance>
+    service_user: str | None = "hotline"
+    state_dir: Path = STATE_DIR
     extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def service_dir(self) -> Path:
+        return self.state_dir / self.instance
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -86,6 +98,15 @@ def _instance(name: str) -> str:
     return name
 
 
+def _user(name: str | None) -> str | None:
+    """A user name, or "root" for none (the service then runs as root: not recommended)."""
+    if name is None or name == "root":
+        return None
+    if not all(c.isalnum() or c in "-_." for c in name) or name.startswith("-"):
+        raise ValueError("is not a user name")
+    return name
+
+
 def _comma_separated(value: Any) -> Any:
     if isinstance(value, str):
         return tuple(part.strip() for part in value.split(",") if part.strip())
@@ -105,10 +126,10 @@ def _webhook_urls(urls: tuple[str, ...]) -> tuple[str, ...]:
     return check_urls(urls, secret="checked apart")  # the secret is checked with the whole environment
 
 
-def _db_url(url: str) -> str:
+def _db_url(url: str | None) -> str | None:
     """Resolve a relative SQLite path against the working directory, so the file is where one expects."""
     prefix = "sqlite:///"
-    if url.startswith(prefix) and not url.startswith(prefix + "/") and url != prefix + ":memory:":
+    if url is not None and url.startswith(prefix) and not url.startswith(prefix + "/") and url != prefix + ":memory:":
         return prefix + str(Path(url[len(prefix) :]).resolve())
     return url
 
@@ -133,7 +154,7 @@ class Environment(BaseSettings):
     model_config = SettingsConfigDict(env_prefix=PREFIX, extra="ignore", frozen=True)
 
     profile: Path = DEFAULT_PROFILE
-    db_url: Annotated[str, AfterValidator(_db_url)] = Settings.db_url
+    db_url: Annotated[str | None, AfterValidator(_db_url)] = None
     cache_dir: Path | None = None
     xdg_cache_home: Path | None = Field(default=None, validation_alias="XDG_CACHE_HOME")
     instance: Annotated[str, AfterValidator(_instance)] = Settings.instance
@@ -149,6 +170,8 @@ class Environment(BaseSettings):
     ] = ()
     case_webhook_secret: SecretStr | None = None
     test_crash_after_claim: bool = False
+    service_user: Annotated[str | None, AfterValidator(_user)] = Settings.service_user
+    state_dir: Path = STATE_DIR
 
     @model_validator(mode="after")
     def _webhooks_signed(self) -> Environment:
@@ -179,11 +202,20 @@ class Environment(BaseSettings):
             cache = self.cache_dir
         elif self.xdg_cache_home is not None:
             cache = self.xdg_cache_home / "hotline"
+        elif os.geteuid() == 0:  # a system service's cache: the service user reaches its instance folder there
+            cache = SYSTEM_CACHE_DIR
         else:
             cache = Settings.cache_dir
+        state_dir = self.state_dir.resolve()
+        if self.db_url is not None:
+            db_url = self.db_url
+        elif os.geteuid() == 0:  # root's tools and the service it runs share the service's folder
+            db_url = f"sqlite:///{state_dir / self.instance / 'hotline.db'}"
+        else:
+            db_url = _db_url(Settings.db_url) or Settings.db_url
         return Settings(
             profile_path=self.profile.resolve(),
-            db_url=self.db_url,
+            db_url=db_url,
             cache_dir=cache.expanduser().resolve(),
             instance=self.instance,
             sip_port=self.sip_port,
@@ -198,6 +230,8 @@ class Environment(BaseSettings):
                 self.case_webhook_secret.get_secret_value() if self.case_webhook_secret is not None else None
             ),
             test_crash_after_claim=self.test_crash_after_claim,
+            service_user=self.service_user,
+            state_dir=state_dir,
         )
 
 

@@ -1,6 +1,7 @@
 """Asterisk's configuration and process, hardened (issue 10, items 2, 4 and 11), against a real Asterisk 22.
 
-One ``hotline run`` of its own (Asterisk and the service in one process, as an operator starts it) on free
+One ``hotline run`` of its own (root: Asterisk, and the service as the unprivileged ``hotline`` user, as an operator
+starts it) on free
 loopback ports. SIPp is driven directly with the scenarios in ``tests/e2e/hardening/``. The crash test runs
 last: it kills that ``hotline run``, starts it again, and stops it for good.
 """
@@ -202,11 +203,9 @@ def hotline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hotline]:
     workdir = tmp_path_factory.mktemp("hotline-hardening")
     instance = f"hardening-{os.getpid()}"
     sip_port, http_port, ami_port = free_udp_port(), _free_tcp_port(), _free_tcp_port()
-    db_url = f"sqlite:///{workdir / 'records.db'}"
     env = {
-        **os.environ,
+        **{k: v for k, v in os.environ.items() if k not in ("HOTLINE_DB_URL", "HOTLINE_SERVICE_USER")},
         "HOTLINE_PROFILE": str(_short_profile(workdir / "profile.yaml")),
-        "HOTLINE_DB_URL": db_url,
         "HOTLINE_INSTANCE": instance,
         "HOTLINE_SIP_PORT": str(sip_port),
         "HOTLINE_AMI_PORT": str(ami_port),
@@ -215,7 +214,10 @@ def hotline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hotline]:
         "HOTLINE_TRUNK_CONTACT": f"sip:127.0.0.1:{free_udp_port()}",
         "HOTLINE_TRUNK_MATCH": "127.0.0.1",
     }
-    rig = Hotline(workdir, env, instance, sip_port, ami_port, http_port, db_url)
+    from hotline.settings import Settings
+
+    settings = Settings.from_env(env)  # root's defaults: the service's folder and database under /var/lib/hotline
+    rig = Hotline(workdir, env, instance, sip_port, ami_port, http_port, settings.db_url)
     try:
         rig.start()
         yield rig
@@ -232,6 +234,7 @@ def hotline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hotline]:
             # Keep Asterisk's logs with the test's files; the run directory itself goes away.
             shutil.copytree(instance_dir / "log", workdir / "asterisk-log", dirs_exist_ok=True)
             shutil.rmtree(instance_dir, ignore_errors=True)
+        shutil.rmtree(settings.service_dir, ignore_errors=True)
 
 
 async def _caller_records(db_url: str, number: str, timeout: float = 20.0) -> list:
@@ -306,6 +309,78 @@ def test_asterisk_does_not_run_as_root(hotline: Hotline) -> None:
     uids = next(line for line in status.splitlines() if line.startswith("Uid:")).split()[1:]
     gids = next(line for line in status.splitlines() if line.startswith("Gid:")).split()[1:]
     assert "0" not in uids and "0" not in gids, status
+
+
+def _status(pid: int) -> dict[str, list[str]]:
+    lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+    return {line.split(":")[0]: line.split(":", 1)[1].split() for line in lines if ":" in line}
+
+
+def _service_pid(hotline: Hotline) -> int:
+    """The service: the child of ``hotline run`` that runs hotline.supervisor (found in /proc)."""
+    assert hotline.process is not None
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (
+                    _status(int(entry.name)).get("PPid") == [str(hotline.process.pid)]
+                    and b"hotline.supervisor" in (entry / "cmdline").read_bytes()
+                ):
+                    return int(entry.name)
+            except OSError:
+                continue
+    raise AssertionError("no service process under 'hotline run'")
+
+
+def test_the_service_runs_as_an_unprivileged_user_with_a_private_folder(hotline: Hotline) -> None:
+    import pwd
+
+    from hotline.settings import Settings
+
+    account = pwd.getpwnam("hotline")  # made by `make` (deps)
+    status = _status(_service_pid(hotline))
+    assert set(status["Uid"]) == {str(account.pw_uid)} and set(status["Gid"]) == {str(account.pw_gid)}, status
+    assert "0" not in status["Groups"], status
+    assert status["CapEff"] == ["0000000000000000"], status
+    # what it writes is its own and nobody else's: the folder 0700, the database, the token and records 0600
+    service_dir = Settings.from_env(hotline.env).service_dir
+    assert service_dir.stat().st_uid == account.pw_uid and service_dir.stat().st_mode & 0o777 == 0o700
+    code, log = hotline.sipp("invite_answered", source="127.0.0.1", caller="96550151020")
+    assert code == 0, log
+    assert asyncio.run(_caller_records(hotline.db_url, "96550151020")), "the service as its user recorded no call"
+    for path in [service_dir / "hotline.db", service_dir / "service-token", service_dir / "record-spool"]:
+        info = path.stat()
+        assert info.st_uid == account.pw_uid, f"{path} belongs to uid {info.st_uid}"
+        assert info.st_mode & 0o077 == 0, f"{path} is {oct(info.st_mode & 0o777)}"
+    # and the local tools still reach it with the token it wrote
+    agent = subprocess.run(
+        [sys.executable, "-m", "hotline", "seats", "ar-general", "5"],
+        env=hotline.env,
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert agent.returncode == 0, agent.stdout + agent.stderr
+
+
+def test_a_killed_service_is_started_again_and_asterisk_goes_on(hotline: Hotline) -> None:
+    before, asterisk = _service_pid(hotline), hotline.asterisk_pids()
+    os.kill(before, signal.SIGKILL)
+    deadline = time.monotonic() + 60
+    while True:
+        health = hotline.health()
+        try:
+            after = _service_pid(hotline)
+        except AssertionError:
+            after = None
+        if after not in (None, before) and health and health.get("ami_connected"):
+            break
+        assert time.monotonic() < deadline, "root did not start the killed service again"
+        time.sleep(0.2)
+    assert hotline.asterisk_pids() == asterisk, "Asterisk was restarted with the service"
+    code, log = hotline.sipp("invite_answered", source="127.0.0.1", caller="96550151021")
+    assert code == 0, f"after the service restart a caller was not answered:\n{log}"
 
 
 def test_second_run_of_a_running_instance_is_refused_and_leaves_it_alone(hotline: Hotline) -> None:

@@ -10,6 +10,7 @@ from hotline.settings import DEFAULT_PROFILE, Settings, SettingsError
 
 def test_without_variables_the_defaults_hold(monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr("os.geteuid", lambda: 1000)
     settings = Settings.from_env({"HOME": "/home/someone"})
     assert settings.profile_path == DEFAULT_PROFILE.resolve()
     assert settings.db_url == f"sqlite:///{tmp_path / 'var' / 'hotline.db'}"
@@ -22,6 +23,24 @@ def test_without_variables_the_defaults_hold(monkeypatch, tmp_path):
         8151,
     )
     assert settings.trunk_match == ("127.0.0.1",) and settings.trunk_contact == "sip:127.0.0.1:5070"
+    assert settings.service_user == "hotline" and settings.service_dir == Path("/var/lib/hotline/default")
+
+
+def test_as_root_the_database_is_in_the_service_folder_that_root_hands_to_the_service_user(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr("os.geteuid", lambda: 0)
+    settings = Settings.from_env({"HOTLINE_STATE_DIR": str(tmp_path / "state"), "HOTLINE_INSTANCE": "line2"})
+    assert settings.service_dir == tmp_path / "state" / "line2"
+    assert settings.db_url == f"sqlite:///{tmp_path / 'state' / 'line2' / 'hotline.db'}"
+    assert settings.cache_dir == Path("/var/cache/hotline")
+    assert Settings.from_env({"HOTLINE_DB_URL": "sqlite:///h.db"}).db_url == f"sqlite:///{tmp_path / 'h.db'}"
+
+
+def test_the_service_user_is_a_user_name_and_root_means_none():
+    assert Settings.from_env({"HOTLINE_SERVICE_USER": "svc-hotline"}).service_user == "svc-hotline"
+    assert Settings.from_env({"HOTLINE_SERVICE_USER": "root"}).service_user is None
+    with pytest.raises(SettingsError, match="HOTLINE_SERVICE_USER='a b' is not a user name"):
+        Settings.from_env({"HOTLINE_SERVICE_USER": "a b"})
 
 
 def test_every_variable_of_the_table_is_read(monkeypatch, tmp_path):
@@ -37,6 +56,8 @@ def test_every_variable_of_the_table_is_read(monkeypatch, tmp_path):
         "HOTLINE_HTTP_PORT": "8152",
         "HOTLINE_TRUNK_MATCH": "192.0.2.10, 198.51.100.0/24,",
         "HOTLINE_TRUNK_CONTACT": "sip:sbc.example:5060",
+        "HOTLINE_SERVICE_USER": "svc",
+        "HOTLINE_STATE_DIR": str(tmp_path / "state"),
     })  # fmt: skip
     assert settings == Settings(
         profile_path=tmp_path / "mine.yaml",
@@ -49,6 +70,8 @@ def test_every_variable_of_the_table_is_read(monkeypatch, tmp_path):
         http_port=8152,
         trunk_match=("192.0.2.10", "198.51.100.0/24"),
         trunk_contact="sip:sbc.example:5060",
+        service_user="svc",
+        state_dir=tmp_path / "state",
     )
 
 
