@@ -295,6 +295,9 @@ def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
             # Keep Asterisk's logs with the test's files; the run directory itself goes away.
             shutil.copytree(instance_dir / "log", workdir / "asterisk-log", dirs_exist_ok=True)
             shutil.rmtree(instance_dir, ignore_errors=True)
+        from hotline.settings import Settings as _Settings
+
+        shutil.rmtree(_Settings.from_env(env).service_dir, ignore_errors=True)  # the service's token and spool
 
 
 @pytest_asyncio.fixture
