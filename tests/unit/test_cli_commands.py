@@ -3,6 +3,7 @@ call the service's one API (``/api/v1``) with the local token."""
 
 import argparse
 import json
+import os
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -80,7 +81,9 @@ def service(tmp_path, monkeypatch):
     (roots / "r1" / "usr" / "sbin").mkdir(parents=True)
     (roots / "r1" / "usr" / "sbin" / "asterisk").touch()
     (roots / "current").write_text("r1\n")
-    token = roots / "r1" / "hotline" / "default" / "service-token"
+    # root's service keeps its token in its own folder (HOTLINE_STATE_DIR), anyone else's in the instance folder
+    folder = tmp_path / "state" / "default" if os.geteuid() == 0 else roots / "r1" / "hotline" / "default"
+    token = folder / "service-token"
     token.parent.mkdir(parents=True)
     token.write_text("local-admin-token\n")
     FakeService.requests, FakeService.status, FakeService.answer = [], 200, {}
@@ -88,6 +91,7 @@ def service(tmp_path, monkeypatch):
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     monkeypatch.setenv("HOTLINE_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("HOTLINE_STATE_DIR", str(tmp_path / "state"))
     monkeypatch.setenv("HOTLINE_HTTP_PORT", str(server.server_port))
     monkeypatch.delenv("HOTLINE_INSTANCE", raising=False)
     yield FakeService
