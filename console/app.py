@@ -399,6 +399,10 @@ async def _guarded(request: web.Request, handler, api: bool):
             raise error(web.HTTPUnauthorized, "sign in, or send an API token")
         raise web.HTTPSeeOther("/login")
     request[PRINCIPAL] = principal
+    if principal.user.is_agent:  # an agent's login reaches their own desk only
+        from console import desk
+
+        desk.only_the_desk(request, api)
     if method not in SAFE_METHODS:
         if principal.via == "session":
             if not _own_origin(request):
@@ -1090,4 +1094,7 @@ def setup_console(app: web.Application, console: Console) -> web.Application:
     from console import case_pages  # it builds on this module: mounted once this module is loaded
 
     case_pages.setup(app, console)
+    from console import desk  # the agent's desk (screen pop, cases, wrap-up codes); it builds on this module
+
+    desk.setup(app, console)
     return api
