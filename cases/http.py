@@ -91,6 +91,11 @@ class CaseOpened(CaseOut):
     pin: str  # read to the caller: another phone may follow the case with it (shown only here)
 
 
+class CaseConflict(Answer):
+    error: str
+    current: CaseOut  # the case as it is now, with its version
+
+
 class HistoryOut(Answer):
     at: Timestamp
     actor: str
@@ -260,7 +265,7 @@ class _Handlers:
                 f"case {number} has changed since version {body.version} (it is at version "
                 f"{stale.current.version}): nothing was changed; look at it again and retry"
             )
-            return web.json_response({"error": message, "current": current}, status=409)
+            return reply(CaseConflict, {"error": message, "current": current}, status=409)
         details = {
             key: value
             for key, value in (
@@ -358,6 +363,7 @@ def routes(cases: CaseService | None) -> tuple[Operation, ...]:
             answer=CaseOut,
             errors=(400, 403, 404, 409),
             parameters=(NUMBER,),
+            error_answers=((409, CaseConflict),),
         ),
         Operation(
             "post",

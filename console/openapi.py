@@ -55,6 +55,7 @@ def document(operations: Iterable[Operation]) -> dict[str, Any]:
     models: set[type[BaseModel]] = {Error}
     for op in operations:
         models |= {x for x in (op.body, _model_of(op.answer)) if x is not None}
+        models |= {model for _, model in op.error_answers}
     if len({model.__name__ for model in models}) != len(models):
         raise ValueError("two models of the API have the same name: their schemas would be renamed")
     pairs: list[tuple[type[BaseModel], Literal["validation", "serialization"]]] = sorted(
@@ -90,6 +91,8 @@ def document(operations: Iterable[Operation]) -> dict[str, Any]:
             responses = {str(op.status): _json(_schema_of(op.answer), "ok")}
         for code in sorted({*op.errors, *(() if op.public else (401,))}):
             responses[str(code)] = error
+        for code, model in op.error_answers:
+            responses[str(code)] = _json(_schema_of(model), "refused")
         item["responses"] = responses
         paths.setdefault("/api/v1" + op.path, {})[op.method] = item
     return {
