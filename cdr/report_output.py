@@ -386,7 +386,7 @@ def _svg_chart(
         parts.append(f'<line x1="{_L}" y1="{yy:.1f}" x2="{_W - _R}" y2="{yy:.1f}" class="grid"/>')
         parts.append(f'<text x="{_L - 6}" y="{yy + 4:.1f}" class="yl">{text}</text>')
     step = max(1, n // 8)
-    for i in range(0, n, step):
+    for i in range(0, len(labels), step):
         parts.append(f'<text x="{x(i):.1f}" y="{_H - _B + 16}" class="xl">{html.escape(labels[i])}</text>')
     if target is not None:
         parts.append(f'<line x1="{_L}" y1="{y(target):.1f}" x2="{_W - _R}" y2="{y(target):.1f}" class="target"/>')
