@@ -1,0 +1,475 @@
+"""Cases on the phone, against a real Asterisk 22 with SIPp, on the municipal 940 profile (Arabic only):
+
+* a caller reaches an agent, a case is opened for that call (the desk page's work, done here through the case
+  service on the same database), the agent hangs up, and the caller hears the number twice, then the PIN, then
+  the call ends;
+* a second call from that number follows the case and hears its status; another number keying the same case
+  number (and a wrong PIN) hears "not found"; a wrong check digit is asked again;
+* a self-service report with a voice note (SIPp sends a tone as RTP) opens a case with the recording, which
+  exists, is 0600 in a 0700 folder, and holds about as much sound as was sent;
+* the single-language profile greets its caller (the first topic menu starts with the welcome).
+
+One Asterisk and one service for the module (a profile of its own). The service runs with debug logging, so its
+AGI session log shows which prompt file each GET DATA and STREAM FILE asked for.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import os
+import shutil
+import signal
+import stat
+import struct
+import subprocess
+import time
+import wave
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+import yaml
+from conftest import PROJECT_ROOT, Rig, _free_tcp_port  # tests/e2e is on sys.path
+from tcp_proxy import TcpProxy
+
+from cases.db import CaseStore
+from cases.model import Case, check_digit
+from cases.service import CaseService
+from cdr.builder import Outcome
+from profiles.model import Profile, load_profile
+from telephony.asterisk import Credentials
+from telephony.sipp import driver
+from telephony.sipp.driver import AgentPhone, CallResult, free_udp_port, place_call
+
+pytestmark = pytest.mark.e2e
+
+NUMBER = "940"
+ROADS = "5"  # roads_networks: agent-940-3 takes it
+CLEANLINESS = "3"  # self_report
+AL_SHATI = "2"  # a district key
+FOLLOW = "9"
+TONE_SECONDS = 4.0
+RECORD_SILENCE = 5  # seconds: longer than any gap in the test's audio
+
+
+def _short_940(target: Path) -> Path:
+    """The 940 profile with short prompts and timeouts; the menus, categories and case rules as shipped."""
+    data = yaml.safe_load((PROJECT_ROOT / "profiles" / "municipal-940.yaml").read_text(encoding="utf-8"))
+    data["ivr"]["retries"] = 1
+    data["ivr"]["digit_timeout_seconds"] = 2
+    short = {
+        "welcome": "أهلا 940",
+        "choose_topic": "النوع",
+        "option": "{key}",
+        "invalid": "عذرا",
+        "report_choose_district": "الحي",
+        "report_record": "سجل",
+        "report_thanks": "شكرا",
+        "case_number_is": "الرقم",
+        "case_pin_is": "السري",
+        "case_goodbye": "سلام",
+        "follow_option": "{key}",
+        "follow_enter_number": "أدخل",
+        "follow_enter_pin": "السري",
+        "follow_wrong_number": "خطأ",
+        "follow_not_found": "لا يوجد",
+        "follow_status": "{status} {department} {date}",
+        "follow_too_many": "كثير",
+    }
+    for name, text in short.items():
+        data["prompts"][name] = {"ar": text}
+    data["queues"]["wrapup_seconds"] = 2
+    data["routing"]["widen_after_seconds"] = 5
+    data["routing"]["overflow_after_seconds"] = 90
+    data["cases"]["record_silence_seconds"] = RECORD_SILENCE
+    data["cases"]["record_max_seconds"] = 20
+    target.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    return target
+
+
+@pytest.fixture(scope="module")
+def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
+    workdir = tmp_path_factory.mktemp("hotline-cases-phone")
+    sip_port, http_port, ami_port = free_udp_port(), _free_tcp_port(), _free_tcp_port()
+    db_url = f"sqlite:///{workdir / 'records.db'}"
+    env = {
+        **os.environ,
+        "HOTLINE_PROFILE": str(_short_940(workdir / "profile.yaml")),
+        "HOTLINE_DB_URL": db_url,
+        "HOTLINE_INSTANCE": f"e2e-cases-{os.getpid()}",
+        "HOTLINE_SIP_PORT": str(sip_port),
+        "HOTLINE_AMI_PORT": str(ami_port),
+        "HOTLINE_AGI_PORT": str(_free_tcp_port()),
+        "HOTLINE_HTTP_PORT": str(http_port),
+        "HOTLINE_TRUNK_CONTACT": f"sip:127.0.0.1:{free_udp_port()}",
+    }
+    rig = Rig(workdir, env, sip_port, http_port, db_url, Credentials("", "", {}), ami_port=ami_port)
+    rig.ami_proxy = TcpProxy(ami_port)
+    asterisk = rig._spawn("asterisk", "start", log_name="asterisk.log")
+    instance_dir: Path | None = None
+    try:
+        deadline = time.monotonic() + 180
+        while "Asterisk is up" not in (workdir / "asterisk.log").read_text(errors="replace"):
+            if asterisk.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("Asterisk did not start:\n" + (workdir / "asterisk.log").read_text())
+            time.sleep(0.2)
+        from hotline.settings import Settings
+        from telephony.asterisk import AsteriskInstance
+        from telephony.provision import current_root
+
+        settings = Settings.from_env(env)
+        root = current_root(settings.cache_dir)
+        assert root is not None
+        instance = AsteriskInstance(root, settings)
+        instance_dir = instance.host_dir
+        rig.credentials = instance.credentials()
+        _start_verbose_service(rig)
+        yield rig
+    finally:
+        rig.stop_service()
+        rig.ami_proxy.close()
+        asterisk.send_signal(signal.SIGTERM)
+        try:
+            asterisk.wait(30)
+        except subprocess.TimeoutExpired:
+            asterisk.kill()
+            asterisk.wait()
+        if instance_dir is not None and instance_dir.is_dir():
+            shutil.copytree(instance_dir / "log", workdir / "asterisk-log", dirs_exist_ok=True)
+            shutil.rmtree(instance_dir, ignore_errors=True)
+
+
+def _start_verbose_service(rig: Rig, timeout: float = 30.0) -> None:
+    """``hotline -v serve``: the AGI session log (each command sent) is the proof of what a caller was played."""
+    rig.service = rig._spawn("-v", "serve", log_name="service.log", env=rig.service_env)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        health = rig.health()
+        if health and health["ami_connected"]:
+            return
+        if rig.service.poll() is not None:
+            break
+        time.sleep(0.2)
+    raise RuntimeError("the hotline service did not come up:\n" + (rig.workdir / "service.log").read_text())
+
+
+@pytest.fixture(scope="module")
+def profile(rig: Rig) -> Profile:
+    return load_profile(rig.env["HOTLINE_PROFILE"])
+
+
+@pytest.fixture(scope="module")
+def instance_dir(rig: Rig) -> Path:
+    from hotline.settings import Settings
+    from telephony.asterisk import AsteriskInstance
+    from telephony.provision import current_root
+
+    settings = Settings.from_env(rig.env)
+    root = current_root(settings.cache_dir)
+    assert root is not None
+    return AsteriskInstance(root, settings).host_dir
+
+
+@pytest_asyncio.fixture
+async def cases(rig: Rig, profile: Profile) -> AsyncIterator[CaseService]:
+    """The case service on the service's database: what the desk page does when the agent opens a case."""
+    store = CaseStore(rig.db_url)
+    yield CaseService(profile, store)
+    await store.close()
+
+
+@pytest_asyncio.fixture
+async def agent(rig: Rig) -> AsyncIterator[AgentPhone]:
+    """agent-940-3 (roads, lighting, parks), logged in; talks 6 s, then hangs up."""
+    phone = rig.phone("agent-940-3", talk_seconds=6.0)
+    await phone.start()
+    try:
+        await phone.register()
+        result = await phone.dial("*41")
+        assert result.answered, result.error
+        await rig.wait_for(lambda: _taking_calls(rig, "agent-940-3"), timeout=15, what="agent-940-3 to take calls")
+        yield phone
+    finally:
+        try:
+            await phone.dial("*42")
+            await phone.unregister()
+        finally:
+            await phone.stop()
+
+
+async def _taking_calls(rig: Rig, person: str) -> bool:
+    return person in (rig.health() or {}).get("taking_calls", [])
+
+
+class Events:
+    """The test's own AMI connection: the events it waits for, kept in arrival order."""
+
+    def __init__(self, rig: Rig, names: list[str]):
+        self.client = rig.ami()
+        self.seen: list[dict[str, str]] = []
+        self.arrived = asyncio.Event()
+        self.client.add_event_handler(self._on_event, events=names)
+
+    def _on_event(self, message) -> None:  # type: ignore[no-untyped-def]
+        self.seen.append(dict(message.headers))
+        self.arrived.set()
+
+    async def __aenter__(self) -> Events:
+        await self.client.start()
+        await self.client.wait_connected(10)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.client.close()
+
+    async def wait(self, predicate, timeout: float, what: str) -> dict[str, str]:  # type: ignore[no-untyped-def]
+        deadline = time.monotonic() + timeout
+        while True:
+            for event in self.seen:
+                if predicate(event):
+                    return event
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError(f"no {what} within {timeout} s; seen: {self.seen}")
+            self.arrived.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.arrived.wait(), left)
+
+
+async def call(rig: Rig, caller: str, dtmf: list[tuple[float, str]], **kwargs: object) -> CallResult:
+    return await place_call(
+        "127.0.0.1",
+        rig.sip_port,
+        number=NUMBER,
+        caller_number=caller,
+        dtmf=dtmf,
+        workdir=rig.workdir / "callers",
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+def keyed(number: str, start: float = 0.4) -> list[tuple[float, str]]:
+    return [(start, number[0])] + [(0.3, digit) for digit in number[1:]]
+
+
+def agi_lines(rig: Rig, uniqueid: str) -> list[str]:
+    """The AGI commands the service sent on one channel (its debug log), in order."""
+    text = (rig.workdir / "service.log").read_text(encoding="utf-8", errors="replace")
+    return [line.split(">> ", 1)[1] for line in text.splitlines() if f"AGI {uniqueid} >> " in line]
+
+
+def digits_of(prompt: str) -> str:
+    return "".join(path.rsplit("digit-", 1)[1] for path in prompt.split("&") if "/digit-" in path)
+
+
+# -- the number, read back ------------------------------------------------------------------------------------
+
+CALLER = "0551100001"
+
+
+async def test_after_the_agent_hangs_up_the_caller_hears_the_case_number_twice_then_the_call_ends(
+    rig: Rig, agent: AgentPhone, cases: CaseService
+) -> None:
+    async with Events(rig, ["AgentConnect", "UserEvent"]) as events:
+        caller = asyncio.create_task(call(rig, CALLER, [(1.0, ROADS)], max_duration=60))
+        connected = await events.wait(
+            lambda e: e.get("Event") == "AgentConnect" and e.get("CallerIDNum") == CALLER, 25, "agent connect"
+        )
+        # The agent opens a case from the desk while they talk (the desk page calls the case service).
+        case = await cases.open(
+            category="roads_networks",
+            description="حفرة كبيرة في طريق الملك فهد",
+            caller_number=CALLER,
+            language="ar",
+            actor="agent-940-3",
+            linkedid=connected["Linkedid"],
+        )
+        readback = await events.wait(
+            lambda e: e.get("UserEvent") == "HotlineCaseReadback" and e.get("CallerIDNum") == CALLER,
+            30,
+            "read-back",
+        )
+        result = await caller
+
+    assert result.answered and result.remote_hung_up, result.error  # Asterisk ended the call after the read-back
+    assert readback["Case"] == case.number and readback["Status"] == "SUCCESS"
+    prompt = readback["Prompt"]
+    assert digits_of(prompt) == case.number * 2, prompt  # digit by digit, twice
+    assert [p.rsplit("/", 1)[1] for p in prompt.split("&")].count("case-number-is") == 2
+    assert prompt.split("&")[0].endswith("/ar/case-number-is")  # in the caller's language
+    (answered,) = agent.answered_calls()
+    assert answered.caller_number == CALLER and answered.ended_by == "local"  # the agent hung up first
+    assert result.ended_at is not None and result.ended_at - (answered.ended_at or 0) > 3.0  # it was read out
+    (record,) = await rig.records_of(CALLER)  # one call, served once: not put back into a queue
+    assert record.outcome is Outcome.ANSWERED and record.agent == "agent-940-3"
+    assert await cases.opened_on_call(connected["Linkedid"]) == [case]
+
+
+# -- follow a report --------------------------------------------------------------------------------------------
+
+
+async def _follow(rig: Rig, caller: str, dtmf: list[tuple[float, str]]) -> tuple[CallResult, dict[str, str]]:
+    async with Events(rig, ["UserEvent"]) as events:
+        result = await call(rig, caller, dtmf, max_duration=60)
+        answer = await events.wait(
+            lambda e: e.get("UserEvent") == "HotlineCaseFollow" and e.get("CallerIDNum") == caller, 10, "follow"
+        )
+    return result, answer
+
+
+async def _case_of(cases: CaseService, caller: str) -> Case:
+    found = await cases.list(caller_number=caller)
+    assert found, f"no case of {caller}: the read-back test opens it"
+    return found[0]
+
+
+async def test_a_second_call_from_the_same_number_hears_the_status_of_its_case(rig: Rig, cases: CaseService) -> None:
+    case = await _case_of(cases, CALLER)
+    result, answer = await _follow(rig, CALLER, [(1.0, FOLLOW), *keyed(case.number, 1.0)])
+
+    assert result.answered and result.remote_hung_up, result.error
+    assert answer["Answer"] == "found"
+    sent = agi_lines(rig, answer["Uniqueid"])
+    assert any("/ar/welcome-topics" in line for line in sent)  # the 940 welcome, then the categories
+    assert any("/ar/follow-enter-number" in line for line in sent)
+    assert not any("/ar/follow-enter-pin" in line for line in sent)  # the number that opened it needs no PIN
+    assert any(line.startswith("b'STREAM FILE") and "/follow/" in line for line in sent)  # the status sentence
+
+
+async def test_another_number_with_the_same_case_number_hears_not_found(rig: Rig, cases: CaseService) -> None:
+    case = await _case_of(cases, CALLER)
+    wrong_pin = "0000" if case.pin != "0000" else "1111"
+    result, answer = await _follow(rig, "0552200002", [(1.0, FOLLOW), *keyed(case.number, 1.0), *keyed(wrong_pin, 1.5)])
+
+    assert result.answered and result.remote_hung_up, result.error
+    assert answer["Answer"] == "not_found"
+    sent = agi_lines(rig, answer["Uniqueid"])
+    assert any("/ar/follow-enter-pin" in line for line in sent)
+    assert any("/ar/follow-not-found" in line for line in sent)
+    assert not any("/follow/" in line for line in sent)  # no status was spoken
+
+
+async def test_a_wrong_check_digit_is_asked_again_with_no_lookup(rig: Rig, cases: CaseService) -> None:
+    case = await _case_of(cases, CALLER)
+    mistyped = case.number[:-1] + str((int(case.number[-1]) + 1) % 10)
+    assert check_digit(mistyped[:-1]) != mistyped[-1]
+    calls_before = len(await rig.records_of(CALLER))
+    # (SIPp's scenario takes some 15 digits at most: the right number keyed again is the adapter test's)
+    result = await call(rig, CALLER, [(1.0, FOLLOW), *keyed(mistyped, 1.0)], hangup_after=2.5)
+
+    assert result.answered and result.dtmf_sent == 10, result.error
+    records = await rig.records_of(CALLER, at_least=calls_before + 1)
+    latest = max(records, key=lambda r: r.started_at)
+    asked = [line for line in agi_lines(rig, latest.linkedid) if line.startswith("b'GET DATA")]
+    assert "/ar/follow-enter-number" in asked[-2] and '"9"' in asked[-2]
+    assert "/ar/follow-wrong-number" in asked[-1] and '"9"' in asked[-1]  # asked again, for nine digits
+    assert not any("follow-not-found" in line or "/follow/" in line for line in agi_lines(rig, latest.linkedid))
+
+
+# -- the self-service report with a voice note ------------------------------------------------------------------
+
+
+def _ulaw(sample: int) -> int:
+    """G.711 mu-law of a 16-bit sample."""
+    sign = 0x80 if sample < 0 else 0
+    biased = min(abs(sample), 32635) + 0x84
+    exponent = max(0, biased.bit_length() - 8)
+    mantissa = (biased >> (exponent + 3)) & 0x0F
+    return ~(sign | (exponent << 4) | mantissa) & 0xFF
+
+
+def tone_pcap(path: Path, seconds: float, *, hz: float = 440.0, amplitude: int = 12000) -> Path:
+    """A pcap of RTP packets (PCMU, 20 ms each) carrying a tone, for SIPp's play_pcap_audio."""
+    rate, per_packet = 8000, 160
+    packets = int(seconds * rate / per_packet)
+    out = bytearray(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))  # pcap header, Ethernet
+    for n in range(packets):
+        payload = bytes(
+            _ulaw(int(amplitude * math.sin(2 * math.pi * hz * (n * per_packet + i) / rate))) for i in range(per_packet)
+        )
+        rtp = struct.pack("!BBHII", 0x80, 0, n & 0xFFFF, n * per_packet, 0x1234ABCD) + payload
+        udp = struct.pack("!HHHH", 6000, 6000, 8 + len(rtp), 0) + rtp
+        ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), n & 0xFFFF, 0, 64, 17, 0, bytes([127, 0, 0, 1]),
+                         bytes([127, 0, 0, 1])) + udp  # fmt: skip
+        frame = b"\x00" * 12 + b"\x08\x00" + ip
+        at = n * 0.02
+        out += struct.pack("<IIII", int(at), int((at % 1) * 1_000_000), len(frame), len(frame)) + frame
+    path.write_bytes(bytes(out))
+    return path
+
+
+def loud_seconds(path: Path, window: float = 0.02, threshold: int = 2000) -> float:
+    """Seconds of a 16-bit mono WAV whose 20 ms windows are louder than ``threshold`` (RMS)."""
+    with wave.open(str(path), "rb") as note:
+        rate, frames = note.getframerate(), note.readframes(note.getnframes())
+    samples = struct.unpack(f"<{len(frames) // 2}h", frames)
+    size = int(rate * window)
+    loud = 0
+    for start in range(0, len(samples) - size + 1, size):
+        chunk = samples[start : start + size]
+        if math.sqrt(sum(s * s for s in chunk) / size) > threshold:
+            loud += 1
+    return loud * window
+
+
+async def test_a_self_service_report_with_a_voice_note_opens_a_case_with_the_recording(
+    rig: Rig, cases: CaseService, instance_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    caller = "0553300003"
+    pcap = tone_pcap(rig.workdir / "tone.pcap", TONE_SECONDS)
+    render = driver.render_call_scenario
+
+    def with_audio(**kwargs: object) -> str:
+        """After the district (the second digit), wait for the prompt and the beep, then send the tone."""
+        text = render(**kwargs)  # type: ignore[arg-type]
+        anchor = '<label id="dtmf_2_done"/>'
+        assert anchor in text
+        audio = f'<pause milliseconds="2500"/><nop><action><exec play_pcap_audio="{pcap}"/></action></nop>'
+        return text.replace(anchor, anchor + audio)
+
+    monkeypatch.setattr(driver, "render_call_scenario", with_audio)
+    dtmf = [(1.0, CLEANLINESS), (1.0, AL_SHATI), (TONE_SECONDS + 1.0, "#")]  # '#' ends the note after the tone
+    async with Events(rig, ["UserEvent"]) as events:
+        result = await call(rig, caller, dtmf, max_duration=60)
+        readback = await events.wait(
+            lambda e: e.get("UserEvent") == "HotlineCaseReadback" and e.get("CallerIDNum") == caller, 15, "read-back"
+        )
+
+    assert result.answered and result.remote_hung_up and result.dtmf_sent == 3, result.error
+    (case,) = await cases.list(caller_number=caller)
+    assert (case.category, case.district, case.source, case.department) == (
+        "cleanliness",
+        "al_shati",
+        "phone",
+        "cleaning",
+    )
+    assert readback["Case"] == case.number and digits_of(readback["Prompt"]) == case.number * 2
+    assert readback["Prompt"].split("&")[0].endswith("/ar/report-thanks")
+    # The recording: in the instance's voice-note folder (0700), the file 0600, with the tone in it.
+    assert case.voice_note is not None and case.voice_note_seconds is not None
+    note = Path(case.voice_note)
+    assert note.parent == instance_dir / "voice-notes" and note.is_file()
+    assert stat.S_IMODE(note.parent.stat().st_mode) == 0o700
+    assert stat.S_IMODE(note.stat().st_mode) == 0o600
+    assert TONE_SECONDS - 0.6 <= loud_seconds(note) <= TONE_SECONDS + 0.3
+    assert TONE_SECONDS - 0.6 <= case.voice_note_seconds <= TONE_SECONDS + 3.0
+
+
+# -- the welcome of a single-language profile -------------------------------------------------------------------
+
+
+async def test_the_single_language_940_profile_greets_its_caller_before_the_categories(
+    rig: Rig, instance_dir: Path
+) -> None:
+    caller = "0554400004"
+    result = await call(rig, caller, [], hangup_after=2.0)  # hangs up in the first menu
+    assert result.answered, result.error
+    (record,) = await rig.records_of(caller)
+    sent = agi_lines(rig, record.linkedid)
+    assert sent and "/ar/welcome-topics" in sent[0], sent  # the first thing played: the welcome, then the menu
+    sounds = instance_dir / "sounds" / "ar"
+    with wave.open(str(sounds / "welcome-topics.wav")) as welcome, wave.open(str(sounds / "topics.wav")) as topics:
+        assert welcome.getnframes() > topics.getnframes() + 8000 * 0.5  # the greeting is in it
