@@ -24,12 +24,13 @@ from datetime import datetime
 from cdr.builder import CallInProgress
 from cdr.db import RecordStore, WrapupRefused
 from profiles.model import Disposition, Profile
-from telephony.events import AgentComplete, AgentConnect, Event
+from telephony.events import AgentComplete, AgentConnect, Event, Hangup
 
 __all__ = ["AgentCall", "WrapupError", "Wrapups"]
 
 log = logging.getLogger(__name__)
 
+MAX_TALKING = 10_000  # calls in progress remembered
 KEEP_CALLS = 20  # the latest calls remembered per person (the desk lists them; a code may be chosen for each)
 
 
@@ -78,6 +79,7 @@ class Wrapups:
         self.keep = keep
         self.topics = {t.id: t for t in profile.topics}
         self._calls: dict[str, deque[AgentCall]] = {}
+        self._talking: dict[str, set[str]] = {}  # linkedid -> the people connected to it, until it ends
         self._listeners: list[Listener] = []
 
     def add_listener(self, listener: Listener) -> None:
@@ -89,9 +91,20 @@ class Wrapups:
         if isinstance(event, AgentConnect):
             self._connected(event)
         elif isinstance(event, AgentComplete):
-            call = self.call(event.member_name, event.linkedid)
-            if call is not None and call.ended_at is None:
-                self._replace(dataclasses.replace(call, ended_at=event.at))
+            self._ended(event.member_name, event.linkedid, event.at)
+            people = self._talking.get(event.linkedid)
+            if people is not None:
+                people.discard(event.member_name)
+                if not people:
+                    del self._talking[event.linkedid]
+        elif isinstance(event, Hangup) and event.uniqueid == event.linkedid:
+            for person in self._talking.pop(event.linkedid, ()):  # no AgentComplete came: the caller is gone
+                self._ended(person, event.linkedid, event.at)
+
+    def _ended(self, person: str, linkedid: str, at: datetime) -> None:
+        call = self.call(person, linkedid)
+        if call is not None and call.ended_at is None:
+            self._replace(dataclasses.replace(call, ended_at=at))
 
     def _connected(self, event: AgentConnect) -> None:
         person = event.member_name
@@ -112,6 +125,9 @@ class Wrapups:
             )
         calls = self._calls.setdefault(person, deque(maxlen=self.keep))
         calls.appendleft(call)
+        self._talking.setdefault(event.linkedid, set()).add(person)
+        while len(self._talking) > MAX_TALKING:  # calls whose end never reached us (an AMI gap)
+            del self._talking[next(iter(self._talking))]
         self._tell(call)
 
     def _replace(self, call: AgentCall) -> None:

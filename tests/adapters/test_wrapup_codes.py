@@ -166,3 +166,10 @@ async def test_without_wrapups_the_code_is_refused(rig):
         assert await dial(server, f"PJSIP/{AGENT}-0000000a", ["wrapup1", AGENT]) == []
     finally:
         await server.close()
+
+
+async def test_a_call_whose_agentcomplete_never_came_ends_with_the_callers_hangup(rig):
+    await rig.feed(call_events("15.1", "0501234567", "parks"))
+    await rig.feed(end_events("15.1", "parks")[1:])  # the Hangup only
+    assert not rig.wrapups.last_call(AGENT).in_progress
+    assert rig.wrapups._talking == {}
