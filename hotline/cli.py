@@ -105,6 +105,7 @@ async def _serve_as_user(
     supervisor.prepare_folders(account, settings.state_dir, service_dir, settings.db_url)
     if owner is not None:
         supervisor.share_with_asterisk(instance.sounds_dir / OFFER_DIR, account, owner.gid)
+    supervisor.grant_read(instance.host_dir / "log", account)
     paths = await asyncio.to_thread(supervisor.runtime_paths, account, settings.state_dir)
     assert instance.process is not None
     died = asyncio.ensure_future(instance.process.wait())

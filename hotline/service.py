@@ -62,9 +62,13 @@ async def records_ctx(app: web.Application) -> AsyncIterator[None]:
     await service.records.start()
     if config.asterisk_log_dir is not None:
         since = datetime.now(UTC) - timedelta(hours=config.gap_hours)
-        _taken, added = await asyncio.to_thread(
-            import_gap, service.db.url, config.asterisk_log_dir, since, service.profile.number
-        )
+        try:
+            _taken, added = await asyncio.to_thread(
+                import_gap, service.db.url, config.asterisk_log_dir, since, service.profile.number
+            )
+        except OSError as exc:  # the service still comes up: callers are not kept waiting for a report
+            log.error("records: the calls of a restart or an AMI gap could not be imported: %s", exc)
+            added = 0
         if added:
             log.warning("records: %d calls ended without a record (a restart or an AMI gap): imported from "
                         "Asterisk's queue_log and Master.csv", added)  # fmt: skip

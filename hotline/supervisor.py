@@ -7,8 +7,10 @@ records, console) needs no privilege at all, so it runs as a system user of its 
 - root prepares the service's folder (``/var/lib/hotline/<instance>``: the SQLite database, the records
   spool, the token for local tools), hands it to that user (0700), and lets the user switch the
   callback offer (the ``sounds/offer`` folder, group ``asterisk`` so Asterisk reads what it writes);
-- the child is the service user with Asterisk's group as its only extra group (to read Asterisk's
-  queue_log and Master.csv for the gap import), umask 077, and the parent-death signal set (it stops
+- Asterisk writes its files 0600 (umask 077): an ACL entry lets the service user, and only it, read
+  Asterisk's queue_log and Master.csv (the gap import after a restart);
+- the child is the service user with Asterisk's group as its only extra group (to enter the
+  instance's folder), umask 077, and the parent-death signal set (it stops
   when ``hotline run`` dies; Asterisk keeps the calls and the next run adopts it);
 - its configuration (settings, profile, credentials, paths) reaches it pickled on its stdin, from its
   own parent: no secret in argv or the environment;
@@ -135,6 +137,26 @@ def share_with_asterisk(folder: Path, account: Account, asterisk_gid: int) -> No
         os.chown(entry, account.uid, asterisk_gid, follow_symlinks=False)
         if entry.is_file():
             entry.chmod(0o640)
+
+
+def grant_read(folder: Path, account: Account) -> None:
+    """Let the service read what Asterisk writes in ``folder`` (queue_log and Master.csv, for the gap
+    import), now and in the files it makes later, though Asterisk makes them 0600 (umask 077): a POSIX
+    ACL entry for that one user, default on the folders, so no one else gains anything."""
+    setfacl = shutil.which("setfacl")
+    if setfacl is None:
+        raise SupervisorError("setfacl is missing (Debian's acl package: make installs it)")
+    # what is there now: the user may read it; what Asterisk makes later: its own, and that user's to read
+    # (a default ACL replaces the umask, so it says Asterisk's 077 again for everyone else)
+    for entries in ([f"u:{account.uid}:rX"], ["-d", f"u::rwX,g::-,o::-,u:{account.uid}:rX,m::rX"]):
+        done = subprocess.run(
+            [setfacl, "-R", *entries[:-1], "-m", entries[-1], str(folder)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise SupervisorError(f"cannot let the service user read {folder}: {done.stderr.strip()}")
 
 
 def readable_by(account: Account, paths: list[Path]) -> bool:

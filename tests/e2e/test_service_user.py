@@ -154,3 +154,24 @@ def test_a_database_folder_outside_the_state_folder_is_never_handed_over(
     assert (state / "shared").stat().st_uid == account.uid and state.stat().st_mode & 0o777 == 0o755
     supervisor.prepare_folders(account, state, state / "default", "postgresql+psycopg://127.0.0.1/test")
     assert (state / "default").stat().st_uid == account.uid
+
+
+def test_the_service_user_and_nobody_else_reads_what_asterisk_writes_0600_in_its_log_folder(
+    account: Account, reachable_dir: Path
+) -> None:
+    log = reachable_dir / "log"
+    (log / "cdr-csv").mkdir(parents=True)
+    old = log / "queue_log"
+    old.write_text("1700000000|NONE|NONE|NONE|QUEUESTART|\n")
+    old.chmod(0o600)
+    supervisor.grant_read(log, account)
+    # what Asterisk writes afterwards, with its umask 077 (Master.csv of the next call)
+    previous = os.umask(0o077)
+    try:
+        (log / "cdr-csv" / "Master.csv").write_text('"","96550000000"\n')
+    finally:
+        os.umask(previous)
+    assert supervisor.readable_by(account, [old, log / "cdr-csv" / "Master.csv"])
+    nobody = Account("nobody", pwd.getpwnam("nobody").pw_uid, pwd.getpwnam("nobody").pw_gid)
+    assert not supervisor.readable_by(nobody, [old])
+    assert not supervisor.readable_by(nobody, [log / "cdr-csv" / "Master.csv"])
