@@ -278,6 +278,7 @@ class CaseReportHandler(_Phone):
                 voice_note = str(path)
             else:
                 seconds = None
+                path.unlink(missing_ok=True)  # '#' at once: an empty file, nothing to keep
         else:
             log.warning("case report: voice note name %r refused (%s)", note, session.uniqueid)
         try:

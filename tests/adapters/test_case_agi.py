@@ -257,6 +257,18 @@ async def test_after_the_recording_the_case_is_opened_with_the_voice_note_and_re
     assert variables["HOTLINE_RESULT"] == "OK"
 
 
+async def test_an_empty_voice_note_opens_the_case_without_it_and_leaves_no_file(rig: Rig) -> None:
+    note = "fedcba9876543210" * 2
+    write_wav(rig.notes.host / f"{note}.wav", 0)  # the caller pressed '#' at once
+    commands = await call(
+        rig.server, "case_report", ["ar", "cleanliness", "al_shati", note, "DTMF", LINKEDID], [OK] * 3
+    )
+    (case,) = await rig.service.opened_on_call(LINKEDID)
+    assert case.voice_note is None and case.description == "(reported by phone, no voice note)"
+    assert list(rig.notes.host.iterdir()) == []
+    assert msets(commands)["HOTLINE_RESULT"] == "OK"
+
+
 async def test_a_forged_voice_note_name_opens_the_case_without_a_file_from_elsewhere(rig: Rig) -> None:
     args = ["ar", "cleanliness", "", "../../../../etc/passwd", "DTMF", LINKEDID]
     commands = await call(rig.server, "case_report", args, [OK, OK, OK])
