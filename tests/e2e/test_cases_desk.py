@@ -277,3 +277,45 @@ async def test_a_wrapup_code_keyed_on_the_phone_lands_on_the_last_call(rig: Rig)
     log = (rig.workdir / "service.log").read_text(encoding="utf-8", errors="replace")
     assert f"wrap-up code 9 from {AGENT} refused" in log
     assert f"{AGENT}: wrap-up code 2 from the phone" in log
+
+
+async def test_a_repeat_caller_pops_with_their_earlier_call_and_open_case_and_the_agent_adds_the_call_to_it(
+    rig: Rig,
+    chromium,
+    agent_user: str,
+    cases: CaseService,  # type: ignore[no-untyped-def]
+) -> None:
+    caller_number = "0551200003"
+    existing = await cases.open(category="parks", description="إنارة الحديقة معطلة", caller_number=caller_number,
+                                language="ar", actor="e2e", source="api")  # fmt: skip
+    page = await sign_in(chromium, rig, agent_user)
+    async with agent_phone(rig, talk_seconds=2.0):
+        first = await call(rig, caller_number, max_duration=60)
+        assert first.answered, first.error
+        (earlier,) = await rig.records_of(caller_number)
+    async with agent_phone(rig, talk_seconds=15.0):
+        caller = asyncio.create_task(call(rig, caller_number, max_duration=60))
+        try:
+            # the page still shows the first call (in wrap-up): wait for the new one
+            await expect(page.locator("#pop")).not_to_have_attribute("data-linkedid", earlier.linkedid, timeout=25000)
+            await expect(page.locator("#pop-number")).to_have_text(caller_number)
+            linkedid = await page.get_attribute("#pop", "data-linkedid")
+            assert linkedid
+            # the number's earlier call and its open case, pushed after the pop
+            await expect(page.locator(f'#earlier tr[data-linkedid="{earlier.linkedid}"]')).to_be_visible(timeout=5000)
+            row = page.locator(f'#open-cases tr[data-case="{existing.number}"]')
+            await expect(row).to_be_visible()
+            await row.locator("button.link-call").click()
+            await expect(row).to_have_attribute("data-linked", "yes", timeout=5000)
+            await page.click('#wrapup-codes button[data-code="added_to_case"]')
+            await expect(page.locator("#wrapup-chosen")).to_have_attribute("data-code", "added_to_case")
+            result = await caller
+        finally:
+            if not caller.done():
+                caller.cancel()
+        assert result.answered, result.error
+    linked = await cases.get(existing.number)
+    assert linked.linkedids == (linkedid,)
+    records = {r.linkedid: r for r in await rig.records_of(caller_number, at_least=2)}
+    assert records[linkedid].wrapup_code == "added_to_case" and records[earlier.linkedid].wrapup_code is None
+    await page.context.close()
