@@ -1,4 +1,5 @@
-"""Cases on the phone, against a real Asterisk 22 with SIPp, on the municipal 940 profile (Arabic only):
+"""Cases on the phone, against a real Asterisk 22 with SIPp, on each of the two case profiles (the municipal 940
+line and the complaints line 16528, both Arabic only):
 
 * a caller reaches an agent, a case is opened for that call (the desk page's work, done here through the case
   service on the same database), the agent hangs up, and the caller hears the number twice, then the PIN, then
@@ -9,7 +10,7 @@
   exists, is 0600 in a 0700 folder, and holds about as much sound as was sent;
 * the single-language profile greets its caller (the first topic menu starts with the welcome).
 
-One Asterisk and one service for the module (a profile of its own). The service runs with debug logging, so its
+One Asterisk and one service at a time: the module runs once per profile. The service runs with debug logging, so its
 AGI session log shows which prompt file each GET DATA and STREAM FILE asked for.
 """
 
@@ -27,6 +28,7 @@ import subprocess
 import time
 import wave
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -46,22 +48,42 @@ from telephony.sipp.driver import AgentPhone, CallResult, free_udp_port, place_c
 
 pytestmark = pytest.mark.e2e
 
-NUMBER = "940"
-ROADS = "5"  # roads_networks: agent-940-3 takes it
-CLEANLINESS = "3"  # self_report
-AL_SHATI = "2"  # a district key
-FOLLOW = "9"
+FOLLOW = "9"  # cases.follow_key of both profiles
 TONE_SECONDS = 4.0
 RECORD_SILENCE = 5  # seconds: longer than any gap in the test's audio
 
 
-def _short_940(target: Path) -> Path:
-    """The 940 profile with short prompts and timeouts; the menus, categories and case rules as shipped."""
-    data = yaml.safe_load((PROJECT_ROOT / "profiles" / "municipal-940.yaml").read_text(encoding="utf-8"))
+@dataclass(frozen=True)
+class Line:
+    """A profile with cases, and what a test keys on it."""
+
+    file: str
+    number: str
+    agent: str  # takes the calls of agent_topic
+    agent_key: str
+    agent_topic: str
+    report_key: str  # a self_report topic
+    report_topic: str
+    report_department: str
+    district_key: str
+    district: str
+
+
+LINES = [
+    Line("municipal-940.yaml", "940", "agent-940-3", "5", "roads_networks", "3", "cleanliness", "cleaning", "2",
+         "al_shati"),
+    Line("complaints-16528.yaml", "16528", "agent-16528-2", "3", "health", "1", "water_sewage", "water_company", "2",
+         "kafr_el_dawwar"),
+]  # fmt: skip
+
+
+def _short(line: Line, target: Path) -> Path:
+    """The profile with short prompts and timeouts; the menus, categories and case rules as shipped."""
+    data = yaml.safe_load((PROJECT_ROOT / "profiles" / line.file).read_text(encoding="utf-8"))
     data["ivr"]["retries"] = 1
     data["ivr"]["digit_timeout_seconds"] = 2
     short = {
-        "welcome": "أهلا 940",
+        "welcome": f"أهلا {line.number}",
         "choose_topic": "النوع",
         "option": "{key}",
         "invalid": "عذرا",
@@ -81,25 +103,29 @@ def _short_940(target: Path) -> Path:
     }
     for name, text in short.items():
         data["prompts"][name] = {"ar": text}
-    data["queues"]["wrapup_seconds"] = 2
-    data["routing"]["widen_after_seconds"] = 5
-    data["routing"]["overflow_after_seconds"] = 90
+    data.setdefault("queues", {})["wrapup_seconds"] = 2
+    data.setdefault("routing", {}).update(widen_after_seconds=5, overflow_after_seconds=90)
     data["cases"]["record_silence_seconds"] = RECORD_SILENCE
     data["cases"]["record_max_seconds"] = 20
     target.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     return target
 
 
+@pytest.fixture(scope="module", params=LINES, ids=lambda line: line.number)
+def line(request: pytest.FixtureRequest) -> Line:
+    return request.param  # type: ignore[no-any-return]
+
+
 @pytest.fixture(scope="module")
-def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
-    workdir = tmp_path_factory.mktemp("hotline-cases-phone")
+def rig(tmp_path_factory: pytest.TempPathFactory, line: Line) -> Iterator[Rig]:
+    workdir = tmp_path_factory.mktemp(f"hotline-cases-phone-{line.number}")
     sip_port, http_port, ami_port = free_udp_port(), _free_tcp_port(), _free_tcp_port()
     db_url = f"sqlite:///{workdir / 'records.db'}"
     env = {
         **os.environ,
-        "HOTLINE_PROFILE": str(_short_940(workdir / "profile.yaml")),
+        "HOTLINE_PROFILE": str(_short(line, workdir / "profile.yaml")),
         "HOTLINE_DB_URL": db_url,
-        "HOTLINE_INSTANCE": f"e2e-cases-{os.getpid()}",
+        "HOTLINE_INSTANCE": f"e2e-cases-{line.number}-{os.getpid()}",
         "HOTLINE_SIP_PORT": str(sip_port),
         "HOTLINE_AMI_PORT": str(ami_port),
         "HOTLINE_AGI_PORT": str(_free_tcp_port()),
@@ -182,15 +208,15 @@ async def cases(rig: Rig, profile: Profile) -> AsyncIterator[CaseService]:
 
 
 @pytest_asyncio.fixture
-async def agent(rig: Rig) -> AsyncIterator[AgentPhone]:
-    """agent-940-3 (roads, lighting, parks), logged in; talks 6 s, then hangs up."""
-    phone = rig.phone("agent-940-3", talk_seconds=6.0)
+async def agent(rig: Rig, line: Line) -> AsyncIterator[AgentPhone]:
+    """The agent of the line's agent topic, logged in; talks 6 s, then hangs up."""
+    phone = rig.phone(line.agent, talk_seconds=6.0)
     await phone.start()
     try:
         await phone.register()
         result = await phone.dial("*41")
         assert result.answered, result.error
-        await rig.wait_for(lambda: _taking_calls(rig, "agent-940-3"), timeout=15, what="agent-940-3 to take calls")
+        await rig.wait_for(lambda: _taking_calls(rig, line.agent), timeout=15, what=f"{line.agent} to take calls")
         yield phone
     finally:
         try:
@@ -243,7 +269,7 @@ async def call(rig: Rig, caller: str, dtmf: list[tuple[float, str]], **kwargs: o
     return await place_call(
         "127.0.0.1",
         rig.sip_port,
-        number=NUMBER,
+        number=load_profile(rig.env["HOTLINE_PROFILE"]).number,
         caller_number=caller,
         dtmf=dtmf,
         workdir=rig.workdir / "callers",
@@ -271,20 +297,20 @@ CALLER = "0551100001"
 
 
 async def test_after_the_agent_hangs_up_the_caller_hears_the_case_number_twice_then_the_call_ends(
-    rig: Rig, agent: AgentPhone, cases: CaseService
+    rig: Rig, line: Line, agent: AgentPhone, cases: CaseService
 ) -> None:
     async with Events(rig, ["AgentConnect", "UserEvent"]) as events:
-        caller = asyncio.create_task(call(rig, CALLER, [(1.0, ROADS)], max_duration=60))
+        caller = asyncio.create_task(call(rig, CALLER, [(1.0, line.agent_key)], max_duration=60))
         connected = await events.wait(
             lambda e: e.get("Event") == "AgentConnect" and e.get("CallerIDNum") == CALLER, 25, "agent connect"
         )
         # The agent opens a case from the desk while they talk (the desk page calls the case service).
         case = await cases.open(
-            category="roads_networks",
-            description="حفرة كبيرة في طريق الملك فهد",
+            category=line.agent_topic,
+            description="حفرة كبيرة في الطريق أمام المستشفى",
             caller_number=CALLER,
             language="ar",
-            actor="agent-940-3",
+            actor=line.agent,
             linkedid=connected["Linkedid"],
         )
         readback = await events.wait(
@@ -304,8 +330,28 @@ async def test_after_the_agent_hangs_up_the_caller_hears_the_case_number_twice_t
     assert answered.caller_number == CALLER and answered.ended_by == "local"  # the agent hung up first
     assert result.ended_at is not None and result.ended_at - (answered.ended_at or 0) > 3.0  # it was read out
     (record,) = await rig.records_of(CALLER)  # one call, served once: not put back into a queue
-    assert record.outcome is Outcome.ANSWERED and record.agent == "agent-940-3"
+    assert record.outcome is Outcome.ANSWERED and record.agent == line.agent
     assert await cases.opened_on_call(connected["Linkedid"]) == [case]
+
+
+async def test_without_a_case_the_call_ends_when_the_agent_hangs_up_and_is_not_queued_again(
+    rig: Rig, line: Line, agent: AgentPhone
+) -> None:
+    caller = "0551100009"
+    async with Events(rig, ["UserEvent"]) as events:
+        result = await call(rig, caller, [(1.0, line.agent_key)], max_duration=60)
+        readbacks = [e for e in events.seen if e.get("UserEvent") == "HotlineCaseReadback"]
+
+    assert result.answered and result.remote_hung_up, result.error
+    assert readbacks == []
+    (answered,) = agent.answered_calls()  # served once: option c did not put the caller back into a queue
+    assert answered.caller_number == caller and answered.ended_by == "local"
+    assert result.ended_at is not None and answered.ended_at is not None
+    assert result.ended_at - answered.ended_at < 2.0  # the call ended with the agent's hang-up, as before
+    (record,) = await rig.records_of(caller)
+    assert record.outcome is Outcome.ANSWERED and record.agent == line.agent
+    sent = agi_lines(rig, record.linkedid)
+    assert sent and not any("HOTLINE_CASE" in line for line in sent)  # the read-back route found nothing to read
 
 
 # -- follow a report --------------------------------------------------------------------------------------------
@@ -333,7 +379,7 @@ async def test_a_second_call_from_the_same_number_hears_the_status_of_its_case(r
     assert result.answered and result.remote_hung_up, result.error
     assert answer["Answer"] == "found"
     sent = agi_lines(rig, answer["Uniqueid"])
-    assert any("/ar/welcome-topics" in line for line in sent)  # the 940 welcome, then the categories
+    assert any("/ar/welcome-topics" in line for line in sent)  # the welcome, then the categories
     assert any("/ar/follow-enter-number" in line for line in sent)
     assert not any("/ar/follow-enter-pin" in line for line in sent)  # the number that opened it needs no PIN
     assert any(line.startswith("b'STREAM FILE") and "/follow/" in line for line in sent)  # the status sentence
@@ -416,7 +462,7 @@ def loud_seconds(path: Path, window: float = 0.02, threshold: int = 2000) -> flo
 
 
 async def test_a_self_service_report_with_a_voice_note_opens_a_case_with_the_recording(
-    rig: Rig, cases: CaseService, instance_dir: Path, monkeypatch: pytest.MonkeyPatch
+    rig: Rig, line: Line, cases: CaseService, instance_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     caller = "0553300003"
     pcap = tone_pcap(rig.workdir / "tone.pcap", TONE_SECONDS)
@@ -431,7 +477,11 @@ async def test_a_self_service_report_with_a_voice_note_opens_a_case_with_the_rec
         return text.replace(anchor, anchor + audio)
 
     monkeypatch.setattr(driver, "render_call_scenario", with_audio)
-    dtmf = [(1.0, CLEANLINESS), (1.0, AL_SHATI), (TONE_SECONDS + 1.0, "#")]  # '#' ends the note after the tone
+    dtmf = [
+        (1.0, line.report_key),
+        (1.0, line.district_key),
+        (TONE_SECONDS + 1.0, "#"),
+    ]  # '#' ends the note after the tone
     async with Events(rig, ["UserEvent"]) as events:
         result = await call(rig, caller, dtmf, max_duration=60)
         readback = await events.wait(
@@ -441,10 +491,10 @@ async def test_a_self_service_report_with_a_voice_note_opens_a_case_with_the_rec
     assert result.answered and result.remote_hung_up and result.dtmf_sent == 3, result.error
     (case,) = await cases.list(caller_number=caller)
     assert (case.category, case.district, case.source, case.department) == (
-        "cleanliness",
-        "al_shati",
+        line.report_topic,
+        line.district,
         "phone",
-        "cleaning",
+        line.report_department,
     )
     assert readback["Case"] == case.number and digits_of(readback["Prompt"]) == case.number * 2
     assert readback["Prompt"].split("&")[0].endswith("/ar/report-thanks")
@@ -461,7 +511,7 @@ async def test_a_self_service_report_with_a_voice_note_opens_a_case_with_the_rec
 # -- the welcome of a single-language profile -------------------------------------------------------------------
 
 
-async def test_the_single_language_940_profile_greets_its_caller_before_the_categories(
+async def test_the_single_language_profile_greets_its_caller_before_the_categories(
     rig: Rig, instance_dir: Path
 ) -> None:
     caller = "0554400004"
