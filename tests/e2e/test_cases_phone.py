@@ -28,6 +28,7 @@ import subprocess
 import time
 import wave
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -67,13 +68,14 @@ class Line:
     report_department: str
     district_key: str
     district: str
+    report_agent: str  # takes the report topic's calls when the report cannot be taken
 
 
 LINES = [
     Line("municipal-940.yaml", "940", "agent-940-3", "5", "roads_networks", "3", "cleanliness", "cleaning", "2",
-         "al_shati"),
+         "al_shati", "agent-940-2"),
     Line("complaints-16528.yaml", "16528", "agent-16528-2", "3", "health", "1", "water_sewage", "water_company", "2",
-         "kafr_el_dawwar"),
+         "kafr_el_dawwar", "agent-16528-1"),
 ]  # fmt: skip
 
 
@@ -210,13 +212,19 @@ async def cases(rig: Rig, profile: Profile) -> AsyncIterator[CaseService]:
 @pytest_asyncio.fixture
 async def agent(rig: Rig, line: Line) -> AsyncIterator[AgentPhone]:
     """The agent of the line's agent topic, logged in; talks 6 s, then hangs up."""
-    phone = rig.phone(line.agent, talk_seconds=6.0)
+    async with _logged_in(rig, line.agent) as phone:
+        yield phone
+
+
+@asynccontextmanager
+async def _logged_in(rig: Rig, person: str, talk_seconds: float = 6.0) -> AsyncIterator[AgentPhone]:
+    phone = rig.phone(person, talk_seconds=talk_seconds)
     await phone.start()
     try:
         await phone.register()
         result = await phone.dial("*41")
         assert result.answered, result.error
-        await rig.wait_for(lambda: _taking_calls(rig, line.agent), timeout=15, what=f"{line.agent} to take calls")
+        await rig.wait_for(lambda: _taking_calls(rig, person), timeout=15, what=f"{person} to take calls")
         yield phone
     finally:
         try:
@@ -523,3 +531,44 @@ async def test_the_single_language_profile_greets_its_caller_before_the_categori
     sounds = instance_dir / "sounds" / "ar"
     with wave.open(str(sounds / "welcome-topics.wav")) as welcome, wave.open(str(sounds / "topics.wav")) as topics:
         assert welcome.getnframes() > topics.getnframes() + 8000 * 0.5  # the greeting is in it
+
+
+# -- our failure: the case service cannot open the case --------------------------------------------------------
+
+
+async def test_when_the_case_cannot_be_opened_the_caller_hears_an_apology_and_reaches_a_person(
+    rig: Rig, line: Line, instance_dir: Path
+) -> None:
+    """The database loses its cases table while a caller records a report (it comes back afterwards): the caller
+    hears the apology (agent-failed) and is taken to the report topic's queue, where a person answers."""
+    import sqlite3
+
+    caller = "0555500005"
+    database = rig.db_url.removeprefix("sqlite:///")
+    notes_before = set((instance_dir / "voice-notes").iterdir())
+    async with _logged_in(rig, line.report_agent, talk_seconds=2.0) as person:
+        with sqlite3.connect(database) as db:
+            db.execute("ALTER TABLE cases RENAME TO cases_away")
+        try:
+            async with Events(rig, ["UserEvent"]) as events:
+                dtmf = [(1.0, line.report_key), (1.0, line.district_key), (2.5, "#")]
+                result = await call(rig, caller, dtmf, max_duration=60)
+                route = await events.wait(
+                    lambda e: e.get("UserEvent") == "HotlineRoute" and e.get("CallerIDNum") == caller, 10, "route"
+                )
+        finally:
+            with sqlite3.connect(database) as db:
+                db.execute("ALTER TABLE cases_away RENAME TO cases")
+        answered = person.answered_calls()
+
+    assert result.answered and result.remote_hung_up, result.error
+    # the dialplan's casefailed path: Playback(agent-failed), then the route announced with CASE_FAILED, then Queue()
+    assert route["Result"] == "CASE_FAILED" and route["Queue"] == f"ar-{line.report_topic}"
+    assert [c.caller_number for c in answered] == [caller]  # a person took the report
+    (record,) = await rig.records_of(caller)
+    assert record.outcome is Outcome.ANSWERED and record.agent == line.report_agent
+    sent = agi_lines(rig, record.linkedid)
+    assert any("HOTLINE_RESULT=RECORD" in command for command in sent)  # the report got as far as the note
+    assert not any("HOTLINE_CASE" in command for command in sent)  # no number was read: no case was opened
+    # this caller sent no sound: the empty note is not kept (one with sound stays, logged, for the person)
+    assert set((instance_dir / "voice-notes").iterdir()) == notes_before
