@@ -402,7 +402,7 @@ class CaseFollowHandler(_Phone):
             return False
         segments = self.status_segments(language, case)
         name = secrets.token_hex(12)
-        folder = self.sounds_host_dir / "follow"
+        folder = self.sounds_host_dir / v.LIVE_PROMPTS_DIR
         target = folder / f"{name}.wav"
         try:
             await asyncio.to_thread(self._install, segments, target)
@@ -410,7 +410,7 @@ class CaseFollowHandler(_Phone):
             log.exception("follow a report: the status sentence could not be made")
             return False
         try:
-            await session.stream_file(f"{self.sounds_dir}/follow/{name}")
+            await session.stream_file(f"{self.sounds_dir}/{v.LIVE_PROMPTS_DIR}/{name}")
         finally:
             target.unlink(missing_ok=True)
         return True
@@ -421,9 +421,12 @@ class CaseFollowHandler(_Phone):
         sounds = target.parent.parent.stat()
         partial = target.with_suffix(".part")
         shutil.copyfile(made, partial)
-        # Asterisk (its own user) reads it: the owner of the prompt folder, readable by it only.
+        # Asterisk (its own user) reads it: as root, the owner of the prompt folder, readable by it only;
+        # as the service's user, in the folder root gave it (group Asterisk's), readable by that group.
         if os.geteuid() == 0:
             os.chown(target.parent, sounds.st_uid, sounds.st_gid)
             os.chown(partial, sounds.st_uid, sounds.st_gid)
-        os.chmod(partial, 0o600)
+            os.chmod(partial, 0o600)
+        else:
+            os.chmod(partial, 0o640)
         partial.rename(target)

@@ -83,6 +83,7 @@ class ServiceConfig:
     sounds_host_dir: Path | None = None  # the prompt folder from here (to switch the callback offer)
     spool_dir: Path | None = None  # completed records wait here until stored (None: beside the token file)
     asterisk_log_dir: Path | None = None  # queue_log and cdr-csv/Master.csv: the gap of a restart is read here
+    prompt_cache: Path | None = None  # prompts made at call time are cached here (None: the settings' cache)
     gap_hours: float = 24.0  # how far back a start looks for calls that ended without a record
     faults: Faults = field(default_factory=Faults)  # fault injection, for the end-to-end tests only
     counters: dict[str, int] = field(default_factory=lambda: {"events": 0})
@@ -144,7 +145,7 @@ class Service:
                 self.cases,
                 config.sounds_dir,
                 sounds_host_dir=config.sounds_host_dir,
-                prompt_cache=settings.cache_dir / "prompts",
+                prompt_cache=config.prompt_cache or settings.cache_dir / "prompts",
             )
             self.agi.add_route("case_follow", follow)
         self.ami.add_event_handler(self.on_ami_event, events=RECORD_EVENTS | self.desk.events)

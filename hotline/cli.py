@@ -87,34 +87,55 @@ def _service_config(settings: Settings, profile: Profile, instance: AsteriskInst
         service_dir / "service-token",
         instance.sounds_dir,
         spool_dir=service_dir / "record-spool",
+        prompt_cache=service_dir / "prompt-cache",
         asterisk_log_dir=instance.host_dir / "log",
         faults=Faults(crash_after_claim=settings.test_crash_after_claim),
     )
 
 
 async def _serve_as_user(
-    settings: Settings, config: Any, instance: AsteriskInstance, stop: asyncio.Event, user: str
-) -> None:
-    """Root's part of `hotline run`: hand the service its folders, then run it as ``user`` and supervise it."""
+    settings: Settings,
+    config: Any,
+    instance: AsteriskInstance,
+    stop: asyncio.Event,
+    *,
+    restart: bool,
+    verbose: bool = False,
+) -> int:
+    """Root's part: hand the service its folders, then run it as ``settings.service_user`` until ``stop``.
+    ``hotline run`` (``restart``) starts it again when it dies and stops it when Asterisk dies; ``hotline
+    serve`` ends with it. Returns the service's exit code (0 when asked to stop)."""
     from hotline import supervisor
-    from telephony.prompts import OFFER_DIR
 
+    assert settings.service_user is not None
     owner = instance.run_as()
-    account = supervisor.Account.lookup(user, (owner.gid,) if owner else ())
+    account = supervisor.Account.lookup(settings.service_user, (owner.gid,) if owner else ())
     service_dir = settings.service_dir
     supervisor.prepare_folders(account, settings.state_dir, service_dir, settings.db_url)
-    if owner is not None:
-        supervisor.share_with_asterisk(instance.sounds_dir / OFFER_DIR, account, owner.gid)
-    supervisor.grant_read(instance.host_dir / "log", account)
+    supervisor.prepare_instance(instance.host_dir, account, owner.gid if owner else None)
     paths = await asyncio.to_thread(supervisor.runtime_paths, account, settings.state_dir)
-    assert instance.process is not None
-    died = asyncio.ensure_future(instance.process.wait())
+    process = instance.process
+    died: asyncio.Future[Any] = (
+        asyncio.ensure_future(process.wait()) if restart and process is not None else asyncio.Future()
+    )
+    child = supervisor.ServiceChild(config, account, service_dir, paths, verbose=verbose)
     try:
-        await supervisor.supervise(supervisor.ServiceChild(config, account, service_dir, paths), stop, died)
+        code = await supervisor.supervise(child, stop, died, restart=restart)
     finally:
         died.cancel()
     if died.done() and not died.cancelled():
-        log.error("Asterisk exited (%s); the service is stopped", instance.process.returncode)
+        log.error("Asterisk exited (%s); the service is stopped", process.returncode if process else "?")
+    return code
+
+
+def _service_user(settings: Settings) -> bool:
+    """Whether the service runs as its own user: when root starts it, unless HOTLINE_SERVICE_USER=root."""
+    if os.geteuid() != 0:
+        return False
+    if not settings.service_user:
+        log.warning("HOTLINE_SERVICE_USER=root: the service runs as root (not recommended)")
+        return False
+    return True
 
 
 async def _run(settings: Settings, profile: Profile, with_service: bool) -> None:
@@ -130,12 +151,10 @@ async def _run(settings: Settings, profile: Profile, with_service: bool) -> None
     )
 
     async def work(stop: asyncio.Event) -> None:
-        if with_service and os.geteuid() == 0 and settings.service_user:
+        if with_service and _service_user(settings):
             config = _service_config(settings, profile, instance)
-            await _serve_as_user(settings, config, instance, stop, settings.service_user)
+            await _serve_as_user(settings, config, instance, stop, restart=True)
         elif with_service:
-            if os.geteuid() == 0:
-                log.warning("HOTLINE_SERVICE_USER=root: the service runs as root (not recommended)")
             await serve(_service_config(settings, profile, instance), _StopOnExit(stop, instance))
         else:
             await _StopOnExit(stop, instance).wait()
@@ -167,12 +186,21 @@ class _StopOnExit:
         return True
 
 
-async def _serve(settings: Settings, profile: Profile) -> None:
+async def _serve(settings: Settings, profile: Profile, verbose: bool) -> int:
     from hotline.service import serve
 
     instance = _instance(settings)
     config = _service_config(settings, profile, instance)
+    if _service_user(settings):
+        codes: list[int] = []
+
+        async def as_user(stop: asyncio.Event) -> None:
+            codes.append(await _serve_as_user(settings, config, instance, stop, restart=False, verbose=verbose))
+
+        await until_signalled(as_user)
+        return codes[0] if codes else 0
     await until_signalled(lambda stop: serve(config, stop))
+    return 0
 
 
 async def _records(settings: Settings, limit: int) -> None:
@@ -296,8 +324,7 @@ def _run_command(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _serve_command(args: argparse.Namespace, settings: Settings) -> int:
-    asyncio.run(_serve(settings, load_profile(settings.profile_path)))
-    return 0
+    return asyncio.run(_serve(settings, load_profile(settings.profile_path), args.verbose))
 
 
 def _asterisk_start(args: argparse.Namespace, settings: Settings) -> int:

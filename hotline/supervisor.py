@@ -42,6 +42,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from telephony.names import LIVE_PROMPTS_DIR, VOICE_NOTES_DIR
+from telephony.prompts import OFFER_DIR
+
 if TYPE_CHECKING:
     from hotline.bootstrap import ServiceConfig
 
@@ -139,16 +142,36 @@ def share_with_asterisk(folder: Path, account: Account, asterisk_gid: int) -> No
             entry.chmod(0o640)
 
 
-def grant_read(folder: Path, account: Account) -> None:
+#: Folders of the instance's prompts where the service writes what Asterisk plays: the callback offer it
+#: switches, the sentences it speaks at call time ("follow a report").
+LIVE_PROMPT_DIRS = (OFFER_DIR, LIVE_PROMPTS_DIR)
+
+
+def prepare_instance(host_dir: Path, account: Account, asterisk_gid: int | None) -> None:
+    """What the service needs of the Asterisk instance's folder, and no more: to write its live prompts
+    (group Asterisk's), to read Asterisk's logs, to read and remove the self-service voice notes."""
+    if asterisk_gid is not None:
+        for name in LIVE_PROMPT_DIRS:
+            folder = host_dir / "sounds" / name
+            folder.mkdir(exist_ok=True)
+            share_with_asterisk(folder, account, asterisk_gid)
+    grant_read(host_dir / "log", account)
+    if (host_dir / VOICE_NOTES_DIR).is_dir():
+        grant_read(host_dir / VOICE_NOTES_DIR, account, write=True)
+
+
+def grant_read(folder: Path, account: Account, *, write: bool = False) -> None:
     """Let the service read what Asterisk writes in ``folder`` (queue_log and Master.csv, for the gap
-    import), now and in the files it makes later, though Asterisk makes them 0600 (umask 077): a POSIX
-    ACL entry for that one user, default on the folders, so no one else gains anything."""
+    import; ``write``: and remove it, the voice notes), now and in the files it makes later, though Asterisk
+    makes them 0600 (umask 077): a POSIX ACL entry for that one user, default on the folders, so no one
+    else gains anything."""
     setfacl = shutil.which("setfacl")
     if setfacl is None:
         raise SupervisorError("setfacl is missing (Debian's acl package: make installs it)")
     # what is there now: the user may read it; what Asterisk makes later: its own, and that user's to read
     # (a default ACL replaces the umask, so it says Asterisk's 077 again for everyone else)
-    for entries in ([f"u:{account.uid}:rX"], ["-d", f"u::rwX,g::-,o::-,u:{account.uid}:rX,m::rX"]):
+    mode = "rwX" if write else "rX"
+    for entries in ([f"u:{account.uid}:{mode}"], ["-d", f"u::rwX,g::-,o::-,u:{account.uid}:{mode},m::{mode}"]):
         done = subprocess.run(
             [setfacl, "-R", *entries[:-1], "-m", entries[-1], str(folder)],
             capture_output=True,
@@ -257,13 +280,16 @@ BOOT = (
 
 
 class ServiceChild:
-    """The service as a child process of ``hotline run``, running as ``account``."""
+    """The service as a child process of ``hotline run`` or ``hotline serve``, running as ``account``."""
 
-    def __init__(self, config: ServiceConfig, account: Account, workdir: Path, paths: tuple[Path, Path]):
+    def __init__(
+        self, config: ServiceConfig, account: Account, workdir: Path, paths: tuple[Path, Path], *, verbose: bool = False
+    ):
         self.config = config
         self.account = account
         self.workdir = workdir
         self.paths = paths
+        self.verbose = verbose
         self.process: asyncio.subprocess.Process | None = None
 
     async def start(self) -> None:
@@ -285,7 +311,7 @@ class ServiceChild:
             umask=0o077,
         )
         assert self.process.stdin is not None
-        self.process.stdin.write(pickle.dumps((self.config, os.getpid())))
+        self.process.stdin.write(pickle.dumps((self.config, os.getpid(), self.verbose)))
         await self.process.stdin.drain()
         self.process.stdin.close()
         log.info("service started as user %s (pid %s)", self.account.name, self.process.pid)
@@ -305,9 +331,12 @@ class ServiceChild:
             await process.wait()
 
 
-async def supervise(child: ServiceChild, stop: asyncio.Event, asterisk_died: asyncio.Future[Any]) -> None:
-    """Run the child until ``stop`` is set or Asterisk dies; start it again when it dies on its own.
-    Raises SupervisorError when it keeps dying at once (its error is in the log above)."""
+async def supervise(
+    child: ServiceChild, stop: asyncio.Event, asterisk_died: asyncio.Future[Any], *, restart: bool = True
+) -> int:
+    """Run the child until ``stop`` is set or Asterisk dies (0). When it dies on its own, start it again
+    (``restart``), or return its exit code. Raises SupervisorError when it keeps dying at once (its error
+    is in the log above)."""
     quick_exits = 0
     try:
         while True:
@@ -320,9 +349,13 @@ async def supervise(child: ServiceChild, stop: asyncio.Event, asterisk_died: asy
             asked.cancel()
             if not exited.done():
                 exited.cancel()
-                return
+                return 0
+            code = child.process.returncode
+            if not restart:
+                log.error("the service exited (%s)", code)
+                return code if code is not None else 1
             quick_exits = quick_exits + 1 if time.monotonic() - started < QUICK_EXIT_SECONDS else 0
-            log.error("the service exited (%s); starting it again", child.process.returncode)
+            log.error("the service exited (%s); starting it again", code)
             if quick_exits >= MAX_QUICK_EXITS:
                 raise SupervisorError(f"the service exited {quick_exits} times in a row at its start; giving up")
             await asyncio.sleep(RESTART_DELAY_SECONDS)
@@ -344,8 +377,8 @@ def child_main() -> None:
     from hotline.cli import configure_logging, until_signalled
     from hotline.service import serve
 
-    config, parent = pickle.load(sys.stdin.buffer)  # from our own parent, over a pipe: trusted
+    config, parent, verbose = pickle.load(sys.stdin.buffer)  # from our own parent, over a pipe: trusted
     _die_with_parent(parent)
-    configure_logging(verbose=False)
+    configure_logging(verbose)
     os.umask(0o077)
     asyncio.run(until_signalled(lambda stop: serve(config, stop)))

@@ -32,6 +32,7 @@ CASE_PIN_PROMPT = "HOTLINE_CASE_PIN_PROMPT"  # ... then the PIN and goodbye
 DISTRICT = "HOTLINE_DISTRICT"  # the district a self-service caller chose (or empty)
 VOICE_NOTE = "HOTLINE_VOICE_NOTE"  # the voice note's file name (no folder, no extension)
 VOICE_NOTES_DIR = "voice-notes"  # the instance's folder of voice notes (0700, Asterisk's user)
+LIVE_PROMPTS_DIR = "follow"  # sounds/follow: sentences the service speaks at call time (a case's status)
 CASE_READBACK_USEREVENT = "HotlineCaseReadback"  # headers: Case, Status (PLAYBACKSTATUS), Prompt
 CASE_ANSWER = "HOTLINE_CASE_ANSWER"  # what a "follow a report" lookup answered: found, not_found, too_many
 CASE_FOLLOW_USEREVENT = "HotlineCaseFollow"  # header: Answer (CASE_ANSWER), never the number keyed

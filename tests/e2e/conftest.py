@@ -239,6 +239,14 @@ class Rig:
             await store.close()
 
 
+def service_db_url(instance: str) -> str:
+    """The service's SQLite database in its own folder (/var/lib/hotline/<instance>): root's ``hotline serve``
+    runs the service as the unprivileged ``hotline`` user, which cannot reach a test's temporary folder."""
+    from hotline.settings import Settings
+
+    return Settings.from_env({"HOTLINE_INSTANCE": instance}).db_url
+
+
 @pytest.fixture(scope="session")
 def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
     workdir = tmp_path_factory.mktemp("hotline-e2e")
@@ -247,7 +255,7 @@ def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
     http_port = _free_tcp_port()
     ami_port = _free_tcp_port()
     carrier_port = free_udp_port()
-    db_url = f"sqlite:///{workdir / 'records.db'}"
+    db_url = service_db_url(instance)
     env = {
         **os.environ,
         "HOTLINE_PROFILE": str(_short_profile(workdir / "profile.yaml")),
