@@ -175,3 +175,25 @@ def test_the_service_user_and_nobody_else_reads_what_asterisk_writes_0600_in_its
     nobody = Account("nobody", pwd.getpwnam("nobody").pw_uid, pwd.getpwnam("nobody").pw_gid)
     assert not supervisor.readable_by(nobody, [old])
     assert not supervisor.readable_by(nobody, [log / "cdr-csv" / "Master.csv"])
+
+
+def test_the_service_gets_its_live_prompts_asterisks_logs_and_the_voice_notes_and_nothing_else(
+    account: Account, reachable_dir: Path
+) -> None:
+    host = reachable_dir / "instance"
+    for folder in ("sounds/offer", "log", "voice-notes", "etc"):
+        (host / folder).mkdir(parents=True)
+    note = host / "voice-notes" / "note.wav"
+    note.write_bytes(b"RIFF")
+    note.chmod(0o600)
+    (host / "etc" / "manager.conf").write_text("secret = s3cret\n")
+    (host / "etc" / "manager.conf").chmod(0o600)
+    asterisk_gid = 4242
+    supervisor.prepare_instance(host, account, asterisk_gid)
+    for name in ("offer", "follow"):  # follow: made for the case status the service speaks at call time
+        info = (host / "sounds" / name).stat()
+        assert (info.st_uid, info.st_gid, info.st_mode & 0o7777) == (account.uid, asterisk_gid, 0o2750), name
+    assert supervisor.readable_by(account, [note])
+    removed = subprocess.run(["rm", str(note)], user=account.uid, group=account.gid, capture_output=True, text=True)
+    assert removed.returncode == 0, removed.stderr  # an empty voice note is removed by the service
+    assert not supervisor.readable_by(account, [host / "etc" / "manager.conf"])
