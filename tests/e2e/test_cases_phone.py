@@ -20,9 +20,9 @@ import asyncio
 import contextlib
 import math
 import os
+import pwd
 import shutil
 import signal
-import stat
 import struct
 import subprocess
 import time
@@ -35,7 +35,7 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 import yaml
-from conftest import PROJECT_ROOT, Rig, _free_tcp_port  # tests/e2e is on sys.path
+from conftest import PROJECT_ROOT, Rig, _free_tcp_port, service_db_url  # tests/e2e is on sys.path
 from tcp_proxy import TcpProxy
 
 from cases.db import CaseStore
@@ -122,12 +122,13 @@ def line(request: pytest.FixtureRequest) -> Line:
 def rig(tmp_path_factory: pytest.TempPathFactory, line: Line) -> Iterator[Rig]:
     workdir = tmp_path_factory.mktemp(f"hotline-cases-phone-{line.number}")
     sip_port, http_port, ami_port = free_udp_port(), _free_tcp_port(), _free_tcp_port()
-    db_url = f"sqlite:///{workdir / 'records.db'}"
+    instance = f"e2e-cases-{line.number}-{os.getpid()}"
+    db_url = service_db_url(instance)  # in the service's folder: root's `hotline serve` runs it as its user
     env = {
         **os.environ,
         "HOTLINE_PROFILE": str(_short(line, workdir / "profile.yaml")),
         "HOTLINE_DB_URL": db_url,
-        "HOTLINE_INSTANCE": f"e2e-cases-{line.number}-{os.getpid()}",
+        "HOTLINE_INSTANCE": instance,
         "HOTLINE_SIP_PORT": str(sip_port),
         "HOTLINE_AMI_PORT": str(ami_port),
         "HOTLINE_AGI_PORT": str(_free_tcp_port()),
@@ -168,6 +169,9 @@ def rig(tmp_path_factory: pytest.TempPathFactory, line: Line) -> Iterator[Rig]:
         if instance_dir is not None and instance_dir.is_dir():
             shutil.copytree(instance_dir / "log", workdir / "asterisk-log", dirs_exist_ok=True)
             shutil.rmtree(instance_dir, ignore_errors=True)
+        from hotline.settings import Settings as _Settings
+
+        shutil.rmtree(_Settings.from_env(env).service_dir, ignore_errors=True)  # the database, token and spool
 
 
 def _start_verbose_service(rig: Rig, timeout: float = 30.0) -> None:
@@ -455,6 +459,13 @@ def tone_pcap(path: Path, seconds: float, *, hz: float = 440.0, amplitude: int =
     return path
 
 
+def _acl(path: Path) -> list[str]:
+    """The POSIX ACL of ``path`` (numeric ids; without an ACL: the mode as the three base entries)."""
+    done = subprocess.run(["getfacl", "-n", "-p", "--omit-header", str(path)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    return [line.split("#")[0].strip() for line in done.stdout.splitlines() if line and not line.startswith("default")]
+
+
 def loud_seconds(path: Path, window: float = 0.02, threshold: int = 2000) -> float:
     """Seconds of a 16-bit mono WAV whose 20 ms windows are louder than ``threshold`` (RMS)."""
     with wave.open(str(path), "rb") as note:
@@ -506,12 +517,18 @@ async def test_a_self_service_report_with_a_voice_note_opens_a_case_with_the_rec
     )
     assert readback["Case"] == case.number and digits_of(readback["Prompt"]) == case.number * 2
     assert readback["Prompt"].split("&")[0].endswith("/ar/report-thanks")
-    # The recording: in the instance's voice-note folder (0700), the file 0600, with the tone in it.
+    # The recording: in the instance's voice-note folder, with the tone in it; the folder and the file are
+    # Asterisk's alone (0700 and 0600: umask 077), and the service user's to read and remove (one ACL entry).
     assert case.voice_note is not None and case.voice_note_seconds is not None
     note = Path(case.voice_note)
     assert note.parent == instance_dir / "voice-notes" and note.is_file()
-    assert stat.S_IMODE(note.parent.stat().st_mode) == 0o700
-    assert stat.S_IMODE(note.stat().st_mode) == 0o600
+    asterisk_uid = note.parent.stat().st_uid
+    for path, owner in ((note.parent, "user::rwx"), (note, "user::rw-")):
+        assert path.stat().st_uid == asterisk_uid and path.stat().st_mode & 0o007 == 0, path
+        entries = _acl(path)
+        assert owner in entries and "group::---" in entries and "other::---" in entries, (path, entries)
+        named = [e for e in entries if e.startswith("user:") and not e.startswith("user::")]
+        assert named == [] or [e.split(":")[1] for e in named] == [str(pwd.getpwnam("hotline").pw_uid)], named
     assert TONE_SECONDS - 0.6 <= loud_seconds(note) <= TONE_SECONDS + 0.3
     assert TONE_SECONDS - 0.6 <= case.voice_note_seconds <= TONE_SECONDS + 3.0
 
@@ -554,8 +571,15 @@ async def test_when_the_case_cannot_be_opened_the_caller_hears_an_apology_and_re
                 dtmf = [(1.0, line.report_key), (1.0, line.district_key), (2.5, "#")]
                 result = await call(rig, caller, dtmf, max_duration=60)
                 route = await events.wait(
-                    lambda e: e.get("UserEvent") == "HotlineRoute" and e.get("CallerIDNum") == caller, 10, "route"
+                    lambda e: (
+                        e.get("UserEvent") == "HotlineRoute"
+                        and e.get("CallerIDNum") == caller
+                        and e.get("Result") == "CASE_FAILED"
+                    ),
+                    10,
+                    "route to a person",
                 )
+                routes = [e["Result"] for e in events.seen if e.get("UserEvent") == "HotlineRoute"]
         finally:
             with sqlite3.connect(database) as db:
                 db.execute("ALTER TABLE cases_away RENAME TO cases")
@@ -563,7 +587,7 @@ async def test_when_the_case_cannot_be_opened_the_caller_hears_an_apology_and_re
 
     assert result.answered and result.remote_hung_up, result.error
     # the dialplan's casefailed path: Playback(agent-failed), then the route announced with CASE_FAILED, then Queue()
-    assert route["Result"] == "CASE_FAILED" and route["Queue"] == f"ar-{line.report_topic}"
+    assert routes == ["REPORT", "CASE_FAILED"] and route["Queue"] == f"ar-{line.report_topic}"
     assert [c.caller_number for c in answered] == [caller]  # a person took the report
     (record,) = await rig.records_of(caller)
     assert record.outcome is Outcome.ANSWERED and record.agent == line.report_agent

@@ -258,6 +258,12 @@ def test_with_cases_the_report_records_the_voice_note_with_the_profiles_limits_t
     lines = _dialplan_lines(rendered["extensions.conf"])
     assert 'same => n,GotoIf($["${HOTLINE_RESULT}" = "REPORT"]?report)' in lines
     assert 'same => n,GotoIf($["${HOTLINE_RESULT}" = "FOLLOW"]?follow)' in lines
+    # a self-served caller is announced as routed (REPORT, FOLLOW), so their record is not an IVR hang-up
+    report = next(line for line in lines if "(report)" in line)
+    assert report.startswith("same => n(report),UserEvent(HotlineRoute,Language: ${HOTLINE_LANGUAGE},Topic: ")
+    assert report.endswith(",Result: REPORT)")
+    follow = next(line for line in lines if "(follow)" in line)
+    assert follow.startswith("same => n(follow),UserEvent(HotlineRoute,") and follow.endswith(",Result: FOLLOW)")
     record = next(line for line in lines if "Record(" in line)
     silence, limit = profile.cases.record_silence_seconds, profile.cases.record_max_seconds
     assert record == f"same => n,Record(/hotline/unit/voice-notes/${{HOTLINE_VOICE_NOTE}}.wav,{silence},{limit},q)"
