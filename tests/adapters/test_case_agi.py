@@ -371,3 +371,46 @@ async def test_a_lookup_flood_from_one_number_hears_too_many(rig: Rig) -> None:
     case = await open_case(rig.service, caller_number=OTHER)
     commands = await call(rig.server, "case_follow", ["ar"], [f"200 result={case.number}", OK, OK], OTHER)
     assert played(commands)[-1] == "ar/follow-too-many"  # even their own case, until the hour has passed
+
+
+# -- the IVR hands the caller to the case routes ----------------------------------------------------------------
+
+
+@pytest.fixture
+async def ivr() -> AsyncIterator[AGIServer]:
+    from ivr.handler import IvrHandler
+
+    server = AGIServer("127.0.0.1", 0, secret=SECRET, call_deadline=5.0)
+    server.add_route("ivr", IvrHandler(PROFILE, SOUNDS, clock=lambda: T0))
+    await server.start()
+    yield server
+    await server.close()
+
+
+async def test_the_ivr_greets_then_hands_a_self_report_topic_to_the_report_with_a_queue_to_fall_back_on(
+    ivr: AGIServer,
+) -> None:
+    commands = await call(ivr, "ivr", [], ["200 result=3", OK])
+    assert played(commands) == ["ar/welcome-topics"]  # one language: the welcome opens the first menu
+    assert msets(commands) == {
+        "HOTLINE_LANGUAGE": "ar",
+        "HOTLINE_TOPIC": "cleanliness",
+        "HOTLINE_SPECIALTY": "",
+        "HOTLINE_QUEUE": "ar-cleanliness",
+        "HOTLINE_OVERFLOW_QUEUE": "ar-cleanliness",
+        "HOTLINE_PRIORITY": "0",
+        "HOTLINE_RESULT": "REPORT",
+    }
+
+
+async def test_the_ivr_hands_the_follow_key_to_follow_a_report(ivr: AGIServer) -> None:
+    commands = await call(ivr, "ivr", [], ["200 result=9", OK])
+    variables = msets(commands)
+    assert variables["HOTLINE_RESULT"] == "FOLLOW" and variables["HOTLINE_LANGUAGE"] == "ar"
+    assert variables["HOTLINE_QUEUE"] == "ar-cleanliness"  # the default topic's queue, if the lookup fails
+
+
+async def test_a_topic_with_agents_is_still_routed_to_its_queue(ivr: AGIServer) -> None:
+    commands = await call(ivr, "ivr", [], ["200 result=5", OK])
+    variables = msets(commands)
+    assert (variables["HOTLINE_RESULT"], variables["HOTLINE_QUEUE"]) == ("OK", "ar-roads_networks")
