@@ -1,14 +1,16 @@
 """The agent's desk in a real browser (Debian's chromium through Playwright) against a real Asterisk 22 and
-SIPp, on the municipal 940 profile (Arabic only):
+SIPp, on each of the two case lines, the municipal 940 and the complaints line 16528 (both Arabic only):
 
-* an agent (role ``agent``, made with ``hotline user add --role agent --person agent-940-2``) signs in and is
-  taken to their desk; a SIPp caller picks parks and reaches that agent's SIPp phone; the screen pop shows the
-  caller's number, language and topic within seconds of AgentConnect (the test waits on the DOM); the agent
-  opens a case from the page and picks a wrap-up code; the call record has the code and the case has the call;
+* an agent (role ``agent``, made with ``hotline user add --role agent --person ID``) signs in and is taken to
+  their desk; a SIPp caller picks a topic and reaches that agent's SIPp phone; the screen pop shows the caller's
+  number, language and topic within seconds of the phone answering (the test waits on the DOM); the agent opens
+  a case from the page and picks a wrap-up code; after the agent hangs up the caller hears the case number; the
+  call record has the code and the case has the call;
+* a repeat caller pops with their earlier call and open case, and the agent adds the call to that case;
 * on a bare SIP phone the agent keys ``*5`` and a wrap-up code after a call: the record gets it; an unknown
   code is refused (the agent hears agent-failed) and changes nothing.
 
-One Asterisk and one service for the module (a profile of its own).
+One Asterisk and one service per profile: the module's rig is parametrized by the line, one at a time.
 """
 
 from __future__ import annotations
@@ -22,13 +24,15 @@ import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import pytest_asyncio
 import yaml
-from conftest import CONSOLE_PASSWORD, PROJECT_ROOT, Rig, _free_tcp_port  # tests/e2e is on sys.path
+from conftest import CONSOLE_PASSWORD, PROJECT_ROOT, Rig, _free_tcp_port, service_db_url  # tests/e2e on sys.path
 from playwright.async_api import Page, expect
+from support.eventually import eventually
 from tcp_proxy import TcpProxy
 
 from cases.db import CaseStore
@@ -40,16 +44,34 @@ from telephony.sipp.driver import AgentPhone, CallResult, free_udp_port, place_c
 
 pytestmark = pytest.mark.e2e
 
-NUMBER = "940"
-PARKS = "4"  # parks: agent-940-2 takes it (not a self-service topic)
-AGENT = "agent-940-2"
-AGENT_USER = "e2e-desk-reem"
-PARKS_LABEL = "صيانة الحدائق والمرافق البلدية"
+
+@dataclass(frozen=True)
+class Line:
+    """One hotline with cases, and what the tests key and expect on it."""
+
+    profile: str  # the file under profiles/
+    number: str
+    topic_key: str  # a topic an agent takes (not a self-service one)
+    topic: str
+    topic_label: str
+    agent: str  # the person whose phone takes that topic here (the only one logged in)
+    opened: str  # the wrap-up code (disposition id) for "a case was opened"
+    phone_code: str  # keyed after *5 on the phone ...
+    phone_code_id: str  # ... and the disposition it is
 
 
-def _short_940(target: Path) -> Path:
-    """The 940 profile with short prompts and timeouts; the menus, categories and case rules as shipped."""
-    data = yaml.safe_load((PROJECT_ROOT / "profiles" / "municipal-940.yaml").read_text(encoding="utf-8"))
+LINES = [
+    pytest.param(Line("municipal-940.yaml", "940", "4", "parks", "صيانة الحدائق والمرافق البلدية", "agent-940-2",
+                      "case_opened", "2", "added_to_case"), id="940"),
+    pytest.param(Line("complaints-16528.yaml", "16528", "2", "electricity", "الكهرباء", "agent-16528-1",
+                      "registered", "3", "status_given"), id="16528"),
+]  # fmt: skip
+AGENT_USER = "e2e-desk-agent"
+
+
+def _short_profile(line: Line, target: Path) -> Path:
+    """The line's profile with short prompts and timeouts; the menus, categories and case rules as shipped."""
+    data = yaml.safe_load((PROJECT_ROOT / "profiles" / line.profile).read_text(encoding="utf-8"))
     data["ivr"]["retries"] = 1
     data["ivr"]["digit_timeout_seconds"] = 2
     for name, text in {
@@ -63,23 +85,28 @@ def _short_940(target: Path) -> Path:
         "follow_option": "{key}",
     }.items():
         data["prompts"][name] = {"ar": text}
-    data["queues"]["wrapup_seconds"] = 2
-    data["routing"]["widen_after_seconds"] = 5
-    data["routing"]["overflow_after_seconds"] = 90
+    data.setdefault("queues", {})["wrapup_seconds"] = 2
+    data["routing"] = {**data.get("routing", {}), "widen_after_seconds": 5, "overflow_after_seconds": 90}
     target.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     return target
 
 
+@pytest.fixture(scope="module", params=LINES)
+def line(request: pytest.FixtureRequest) -> Line:
+    return request.param  # type: ignore[no-any-return]
+
+
 @pytest.fixture(scope="module")
-def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
-    workdir = tmp_path_factory.mktemp("hotline-cases-desk")
+def rig(tmp_path_factory: pytest.TempPathFactory, line: Line) -> Iterator[Rig]:
+    workdir = tmp_path_factory.mktemp(f"hotline-cases-desk-{line.number}")
     sip_port, http_port, ami_port = free_udp_port(), _free_tcp_port(), _free_tcp_port()
-    db_url = f"sqlite:///{workdir / 'records.db'}"
+    instance = f"e2e-desk-{line.number}-{os.getpid()}"
+    db_url = service_db_url(instance)  # in the service's folder: root's `hotline serve` runs it as its user
     env = {
         **os.environ,
-        "HOTLINE_PROFILE": str(_short_940(workdir / "profile.yaml")),
+        "HOTLINE_PROFILE": str(_short_profile(line, workdir / "profile.yaml")),
         "HOTLINE_DB_URL": db_url,
-        "HOTLINE_INSTANCE": f"e2e-desk-{os.getpid()}",
+        "HOTLINE_INSTANCE": instance,
         "HOTLINE_SIP_PORT": str(sip_port),
         "HOTLINE_AMI_PORT": str(ami_port),
         "HOTLINE_AGI_PORT": str(_free_tcp_port()),
@@ -120,6 +147,9 @@ def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
         if instance_dir is not None and instance_dir.is_dir():
             shutil.copytree(instance_dir / "log", workdir / "asterisk-log", dirs_exist_ok=True)
             shutil.rmtree(instance_dir, ignore_errors=True)
+        from hotline.settings import Settings as _Settings
+
+        shutil.rmtree(_Settings.from_env(env).service_dir, ignore_errors=True)  # the database, token and spool
 
 
 @pytest.fixture(scope="module")
@@ -128,10 +158,10 @@ def profile(rig: Rig) -> Profile:
 
 
 @pytest.fixture(scope="module")
-def agent_user(rig: Rig) -> str:
+def agent_user(rig: Rig, line: Line) -> str:
     """The agent's console login, made with the command line as an operator would (Arabic)."""
     done = subprocess.run(
-        [sys.executable, "-m", "hotline", "user", "add", AGENT_USER, "--role", "agent", "--person", AGENT,
+        [sys.executable, "-m", "hotline", "user", "add", AGENT_USER, "--role", "agent", "--person", line.agent,
          "--language", "ar", "--password-stdin"],
         input=CONSOLE_PASSWORD + "\n", env=rig.env, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60,
     )  # fmt: skip
@@ -152,15 +182,15 @@ async def _taking_calls(rig: Rig, person: str) -> bool:
 
 
 @contextlib.asynccontextmanager
-async def agent_phone(rig: Rig, talk_seconds: float) -> AsyncIterator[AgentPhone]:
-    """agent-940-2's phone, logged in with *41; it answers, talks ``talk_seconds``, then hangs up."""
-    phone = rig.phone(AGENT, talk_seconds=talk_seconds)
+async def agent_phone(rig: Rig, line: Line, talk_seconds: float) -> AsyncIterator[AgentPhone]:
+    """The line's agent's phone, logged in with *41; it answers, talks ``talk_seconds``, then hangs up."""
+    phone = rig.phone(line.agent, talk_seconds=talk_seconds)
     await phone.start()
     try:
         await phone.register()
         result = await phone.dial("*41")
         assert result.answered, result.error
-        await rig.wait_for(lambda: _taking_calls(rig, AGENT), timeout=15, what=f"{AGENT} to take calls")
+        await rig.wait_for(lambda: _taking_calls(rig, line.agent), timeout=15, what=f"{line.agent} to take calls")
         yield phone
     finally:
         try:
@@ -170,13 +200,13 @@ async def agent_phone(rig: Rig, talk_seconds: float) -> AsyncIterator[AgentPhone
             await phone.stop()
 
 
-async def call(rig: Rig, caller: str, **kwargs: object) -> CallResult:
+async def call(rig: Rig, line: Line, caller: str, **kwargs: object) -> CallResult:
     return await place_call(
         "127.0.0.1",
         rig.sip_port,
-        number=NUMBER,
+        number=line.number,
         caller_number=caller,
-        dtmf=[(1.0, PARKS)],
+        dtmf=[(1.0, line.topic_key)],
         workdir=rig.workdir / "callers",
         **kwargs,  # type: ignore[arg-type]
     )
@@ -199,8 +229,37 @@ async def sign_in(chromium, rig: Rig, name: str) -> Page:  # type: ignore[no-unt
     return page
 
 
+class Readbacks:
+    """The test's own AMI connection: the read-back UserEvents (the case number heard by the caller)."""
+
+    def __init__(self, rig: Rig) -> None:
+        self.client = rig.ami()
+        self.seen: list[dict[str, str]] = []
+        self.client.add_event_handler(self._on_event, events=["UserEvent"])
+
+    def _on_event(self, message) -> None:  # type: ignore[no-untyped-def]
+        headers = dict(message.headers)
+        if headers.get("UserEvent") == "HotlineCaseReadback":
+            self.seen.append(headers)
+
+    async def __aenter__(self) -> Readbacks:
+        await self.client.start()
+        await self.client.wait_connected(10)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.client.close()
+
+    async def of(self, case: str, timeout: float) -> dict[str, str]:
+        async def found() -> dict[str, str] | None:
+            return next((e for e in self.seen if e.get("Case") == case), None)
+
+        return await eventually(found, timeout=timeout, interval=0.2, what=f"the read-back of case {case}")
+
+
 async def test_the_screen_pop_shows_the_call_and_the_agent_opens_a_case_and_picks_a_wrapup_code(
     rig: Rig,
+    line: Line,
     chromium,
     agent_user: str,
     cases: CaseService,  # type: ignore[no-untyped-def]
@@ -209,92 +268,92 @@ async def test_the_screen_pop_shows_the_call_and_the_agent_opens_a_case_and_pick
     page = await sign_in(chromium, rig, agent_user)
     assert await page.get_attribute("html", "dir") == "rtl"
     assert await page.locator('a[href="/agents"]').count() == 0  # no supervisor pages for an agent
-    async with agent_phone(rig, talk_seconds=20.0) as phone:
-        caller = asyncio.create_task(call(rig, caller_number, max_duration=90))
+    async with Readbacks(rig) as readbacks, agent_phone(rig, line, talk_seconds=20.0) as phone:
+        caller = asyncio.create_task(call(rig, line, caller_number, max_duration=90))
         try:
             await expect(page.locator("#pop-number")).to_have_text(caller_number, timeout=25000)
             shown_at = await page.evaluate("Date.now()") / 1000
-            await expect(page.locator("#pop-topic")).to_have_text(PARKS_LABEL)
+            await expect(page.locator("#pop-topic")).to_have_text(line.topic_label)
             await expect(page.locator("#pop-language")).to_have_text("العربية")
-            await expect(page.locator("#pop-path")).to_contain_text(PARKS_LABEL)
+            await expect(page.locator("#pop-path")).to_contain_text(line.topic_label)
             linkedid = await page.get_attribute("#pop", "data-linkedid")
             assert linkedid
-            connected = await page.evaluate("document.getElementById('pop').dataset.linkedid")
-            assert connected == linkedid
             # the category is the call's topic by default
-            assert await page.input_value("#case-category") == "parks"
-            await page.fill("#case-description", "مقعد مكسور في حديقة الحي")
+            assert await page.input_value("#case-category") == line.topic
+            await page.fill("#case-description", "انقطاع متكرر منذ ثلاثة أيام")
             await page.select_option("#case-district", index=1)
             await page.fill("#case-location", "قرب المسجد")
             await page.click("#case-submit")
             await expect(page.locator("#case-created")).to_be_visible(timeout=5000)
             number = (await page.text_content("#case-number") or "").strip()
             assert len(number) == 9 and number.isdigit(), number
-            await page.click('#wrapup-codes button[data-code="case_opened"]')
+            await page.click(f'#wrapup-codes button[data-code="{line.opened}"]')
             await expect(page.locator("#wrapup-chosen")).to_be_visible(timeout=5000)
-            await expect(page.locator('#wrapup-codes button[data-code="case_opened"]')).to_have_class("chosen")
+            await expect(page.locator(f'#wrapup-codes button[data-code="{line.opened}"]')).to_have_class("chosen")
+            # after the agent hangs up, the page shows the call in wrap-up and the caller hears the number
+            await expect(page.locator("#pop-state")).to_have_attribute("data-ended", "true", timeout=25000)
+            readback = await readbacks.of(number, timeout=60)  # sent once the number and PIN were read out
             result = await caller
         finally:
             if not caller.done():
                 caller.cancel()
-        assert result.answered, result.error
+        assert result.answered and result.remote_hung_up, result.error  # Asterisk ended it after the read-back
+        assert readback["Status"] == "SUCCESS"
         (answered,) = phone.answered_calls()
         assert answered.caller_number == caller_number
-        # after the agent hangs up, the page shows the call in wrap-up
-        await expect(page.locator("#pop-state")).to_have_attribute("data-ended", "true", timeout=10000)
     (record,) = await rig.records_of(caller_number)
-    assert record.linkedid == linkedid and record.outcome is Outcome.ANSWERED and record.agent == AGENT
-    assert record.wrapup_code == "case_opened"
+    assert record.linkedid == linkedid and record.outcome is Outcome.ANSWERED and record.agent == line.agent
+    assert record.wrapup_code == line.opened
     case = await cases.get(number)
     assert (case.category, case.caller_number, case.language, case.source, case.created_by) == (
-        "parks", caller_number, "ar", "desk", agent_user)  # fmt: skip
+        line.topic, caller_number, "ar", "desk", agent_user)  # fmt: skip
     assert case.linkedids == (linkedid,) and case.location == "قرب المسجد" and case.district is not None
-    # the figure: how long after AgentConnect the browser showed the call
-    assert answered.at is not None
+    # the figure: how long after the agent's phone answered the browser showed the call
     pop_seconds = shown_at - answered.at
-    print(f"screen pop shown {pop_seconds:.2f} s after the agent's phone answered")
+    print(f"{line.number}: screen pop shown {pop_seconds:.2f} s after the agent's phone answered")
     assert pop_seconds < 5.0
     await page.context.close()
 
 
-async def test_a_wrapup_code_keyed_on_the_phone_lands_on_the_last_call(rig: Rig) -> None:
+async def test_a_wrapup_code_keyed_on_the_phone_lands_on_the_last_call(rig: Rig, line: Line) -> None:
     caller_number = "0551200002"
-    async with agent_phone(rig, talk_seconds=3.0) as phone:
-        result = await call(rig, caller_number, max_duration=60)
+    async with agent_phone(rig, line, talk_seconds=3.0) as phone:
+        result = await call(rig, line, caller_number, max_duration=60)
         assert result.answered, result.error
         (record,) = await rig.records_of(caller_number)
-        assert record.agent == AGENT and record.wrapup_code is None
-        unknown = await phone.dial("*59")  # parks has no code 9: refused, the agent hears agent-failed
+        assert record.agent == line.agent and record.wrapup_code is None
+        unknown = await phone.dial("*59")  # no topic has a code 9: refused, the agent hears agent-failed
         assert unknown.answered, unknown.error
-        keyed = await phone.dial("*52")  # parks' code 2: added_to_case
+        keyed = await phone.dial(f"*5{line.phone_code}")
         assert keyed.answered, keyed.error
 
         async def coded() -> str | None:
             (now,) = await rig.records_of(caller_number)
             return now.wrapup_code
 
-        assert await rig.wait_for(coded, timeout=10, what="the wrap-up code on the record") == "added_to_case"
+        assert await rig.wait_for(coded, timeout=10, what="the wrap-up code on the record") == line.phone_code_id
     log = (rig.workdir / "service.log").read_text(encoding="utf-8", errors="replace")
-    assert f"wrap-up code 9 from {AGENT} refused" in log
-    assert f"{AGENT}: wrap-up code 2 from the phone" in log
+    assert f"wrap-up code 9 from {line.agent} refused" in log
+    assert f"{line.agent}: wrap-up code {line.phone_code} from the phone" in log
 
 
 async def test_a_repeat_caller_pops_with_their_earlier_call_and_open_case_and_the_agent_adds_the_call_to_it(
     rig: Rig,
+    line: Line,
     chromium,
     agent_user: str,
     cases: CaseService,  # type: ignore[no-untyped-def]
 ) -> None:
     caller_number = "0551200003"
-    existing = await cases.open(category="parks", description="إنارة الحديقة معطلة", caller_number=caller_number,
+    existing = await cases.open(category=line.topic, description="شكوى سابقة لم تحل", caller_number=caller_number,
                                 language="ar", actor="e2e", source="api")  # fmt: skip
     page = await sign_in(chromium, rig, agent_user)
-    async with agent_phone(rig, talk_seconds=2.0):
-        first = await call(rig, caller_number, max_duration=60)
+    async with agent_phone(rig, line, talk_seconds=2.0):
+        first = await call(rig, line, caller_number, max_duration=60)
         assert first.answered, first.error
         (earlier,) = await rig.records_of(caller_number)
-    async with agent_phone(rig, talk_seconds=15.0):
-        caller = asyncio.create_task(call(rig, caller_number, max_duration=60))
+    async with agent_phone(rig, line, talk_seconds=15.0):
+        caller = asyncio.create_task(call(rig, line, caller_number, max_duration=60))
         try:
             # the page still shows the first call (in wrap-up): wait for the new one
             await expect(page.locator("#pop")).not_to_have_attribute("data-linkedid", earlier.linkedid, timeout=25000)
