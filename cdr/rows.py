@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Float, Integer, String, Unicode, func
+from sqlalchemy import Float, Index, Integer, String, Unicode, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from storage.base import Base, UTCDateTime
@@ -12,6 +12,8 @@ from storage.base import Base, UTCDateTime
 
 class CallRecordRow(Base):
     __tablename__ = "call_records"
+    # a number's calls (the desk's earlier calls, nuisance detection)
+    __table_args__ = (Index("ix_call_records_caller_number_started_at", "caller_number", "started_at"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     linkedid: Mapped[str] = mapped_column(String(150), unique=True, nullable=False)

@@ -10,10 +10,13 @@ import callbacks.rows
 import cases.rows
 import cdr.rows
 import console.rows
+import ivr.rows
 import routing.rows
+import screening.rows
+import survey.rows
 from storage.base import Base
 
 __all__ = ["FEATURE_ROWS", "metadata"]
 
-FEATURE_ROWS = (cdr.rows, routing.rows, callbacks.rows, cases.rows, console.rows)
+FEATURE_ROWS = (cdr.rows, ivr.rows, routing.rows, callbacks.rows, cases.rows, survey.rows, screening.rows, console.rows)
 metadata = Base.metadata

@@ -56,6 +56,8 @@ PACKAGES = (
     "console",
     "callbacks",
     "cases",
+    "survey",
+    "screening",
     "ivr",
     "routing",
     "cdr",

@@ -14,6 +14,7 @@ raw document (the validation context), so a broken topic does not hide a broken 
 
 from __future__ import annotations
 
+from datetime import date as Date
 from datetime import datetime, time
 from pathlib import Path
 from typing import Annotated, Any
@@ -117,6 +118,14 @@ REQUIRED_PROMPTS = (
 AGENT_PROMPTS = REQUIRED_PROMPTS[6:11]
 CALLBACK_PROMPTS = REQUIRED_PROMPTS[11:]
 OPTIONAL_PROMPTS = ("hold_music",)
+# Texts for the caller's experience (issue 13), each required in every language only when the profile uses
+# what needs it: the blocked and warned numbers (a nuisance section), a message outside hours (a topic with
+# when_closed: message), the next opening (optional: "closed" alone is played when it is missing), the place
+# in line (queues.announce_position_seconds), the survey (its questions and thanks are in the survey section).
+NUISANCE_PROMPTS = ("blocked", "nuisance_warning")
+MESSAGE_PROMPTS = ("leave_message", "message_thanks")
+POSITION_PROMPTS = ("queue_position", "queue_wait")  # "You are number {position} in line", "... {minutes} minutes"
+EXPERIENCE_PROMPTS = ("closed_next",)  # "We open again {next}." spoken at call time; optional
 # Texts a profile with cases needs in every language (see CaseRules): the number read back, the
 # self-service report, and "follow a report". A status or a department is read from its label.
 CASE_PROMPTS = (
@@ -209,6 +218,39 @@ class Specialty:
     label: Labels
 
 
+Day = Annotated[Text, BeforeValidator(lambda v: v.lower() if isinstance(v, str) else v), one_of(DAYS)]
+
+
+@dataclass(frozen=True, config=STRICT)
+class OpeningHours:
+    days: tuple[Day, ...]
+    open: Clock
+    close: ClosingClock  # None means midnight at the end of the day ("24:00")
+
+    @field_validator("close")
+    @classmethod
+    def _after_open(cls, close: time | None, info: ValidationInfo) -> time | None:
+        opens = info.data.get("open")
+        if close is not None and opens is not None and close <= opens:
+            raise ValueError("must be after open (use 24:00 for midnight)")
+        return close
+
+
+Seconds = Annotated[StrictInt, between(0, 86400)]
+
+
+@dataclass(frozen=True, config=STRICT)
+class InfoOption:
+    """A topic that plays information (a health-education message, a FAQ at peak). After it the caller
+    presses ``person_key`` to reach a person of the topic, or hangs up. With ``when_wait_over_seconds`` the
+    topic plays it only while the estimated wait of its queue is longer (the callback offer's estimate);
+    otherwise the caller goes straight to the queue."""
+
+    message: dict[LanguageCode, Prompt]
+    person_key: Key | None = "0"  # None: information only, no way to a person from here
+    when_wait_over_seconds: Seconds | None = None  # None: always
+
+
 @dataclass(frozen=True, config=STRICT)
 class Disposition:
     """A wrap-up code an agent chooses after a call of a topic (on the desk page, or keyed on the phone)."""
@@ -233,6 +275,13 @@ class Topic:
     self_report: StrictBool = False
     department: DepartmentRef | None = None
     sla_hours: SlaHours | None = None
+    # the caller's experience (issue 13): a survey after the call (needs a survey section), information
+    # played instead of (or before) a queue, the topic's own opening hours (none: the hotline's), and what
+    # a caller of this topic gets outside them: "close" (the closed prompt) or "message" (leave a message)
+    survey: StrictBool = False
+    info: InfoOption | None = None
+    hours: tuple[OpeningHours, ...] = ()
+    when_closed: Annotated[Text, one_of(("close", "message"))] = "close"
 
 
 def _languages(value: Any) -> Any:
@@ -278,14 +327,21 @@ class Person:
         return self
 
 
-Day = Annotated[Text, BeforeValidator(lambda v: v.lower() if isinstance(v, str) else v), one_of(DAYS)]
+@dataclass(frozen=True, config=STRICT)
+class QueueSettings:
+    strategy: Annotated[Text, one_of(STRATEGIES, "an app_queue strategy")] = "leastrecent"
+    ring_seconds: Annotated[StrictInt, between(1, 300)] = 15
+    wrapup_seconds: Annotated[StrictInt, between(0, 3600)] = 5
+    retry_seconds: Annotated[StrictInt, between(0, 60)] = 2
+    # a waiting caller hears their place in line and the estimated wait (the callback offer's estimate)
+    # every this many seconds; 0: never (the queue_position and queue_wait prompts are needed otherwise)
+    announce_position_seconds: Annotated[StrictInt, between(0, 3600)] = 0
 
 
 @dataclass(frozen=True, config=STRICT)
-class OpeningHours:
-    days: tuple[Day, ...]
+class DayHours:
     open: Clock
-    close: ClosingClock  # None means midnight at the end of the day ("24:00")
+    close: ClosingClock  # None: midnight at the end of the day ("24:00")
 
     @field_validator("close")
     @classmethod
@@ -297,11 +353,55 @@ class OpeningHours:
 
 
 @dataclass(frozen=True, config=STRICT)
-class QueueSettings:
-    strategy: Annotated[Text, one_of(STRATEGIES, "an app_queue strategy")] = "leastrecent"
-    ring_seconds: Annotated[StrictInt, between(1, 300)] = 15
-    wrapup_seconds: Annotated[StrictInt, between(0, 3600)] = 5
-    retry_seconds: Annotated[StrictInt, between(0, 60)] = 2
+class SpecialDay:
+    """A public holiday or a special day (a date, or a range of dates, both ends included): its own hours
+    replace the usual ones (none: closed all day), for the topics it names (none: every topic)."""
+
+    date: Date
+    until: Date | None = None
+    name: Text | None = None
+    hours: tuple[DayHours, ...] = ()
+    topics: tuple[TopicRef, ...] = ()
+
+    @field_validator("until")
+    @classmethod
+    def _not_before(cls, until: Date | None, info: ValidationInfo) -> Date | None:
+        start = info.data.get("date")
+        if until is not None and start is not None and until < start:
+            raise ValueError("must not be before date")
+        return until
+
+    def covers(self, day: Date) -> bool:
+        return self.date <= day <= (self.until or self.date)
+
+
+@dataclass(frozen=True, config=STRICT)
+class SurveyQuestion:
+    id: Id
+    text: dict[LanguageCode, Prompt]
+    max: Annotated[StrictInt, between(1, 9)] = 5  # the caller keys 1..max
+
+
+@dataclass(frozen=True, config=STRICT)
+class SurveyRules:
+    """The post-call survey of the topics with ``survey: true``: one or two questions, then thanks."""
+
+    questions: Annotated[tuple[SurveyQuestion, ...], Field(min_length=1, max_length=2)]
+    thanks: dict[LanguageCode, Prompt]
+    timeout_seconds: Annotated[StrictInt, between(1, 30)] = 6
+
+
+@dataclass(frozen=True, config=STRICT)
+class NuisanceRules:
+    """Automatic detection of nuisance callers: ``max_short_calls`` calls within ``within_minutes`` from one
+    number, each shorter than ``short_call_seconds`` after the answer, get a warning the first time, then a
+    block of ``block_minutes``. Withheld numbers are never blocked as a group unless ``block_withheld``."""
+
+    max_short_calls: Annotated[StrictInt, between(2, 1000)] = 5
+    within_minutes: Annotated[StrictInt, between(1, 1440)] = 2
+    short_call_seconds: Annotated[StrictInt, between(1, 3600)] = 10
+    block_minutes: Annotated[StrictInt, between(1, 525600)] = 60
+    block_withheld: StrictBool = False
 
 
 def _flat_topic(why: str) -> AfterValidator:
@@ -471,6 +571,13 @@ class Profile:
     callbacks: CallbackRules = Field(default_factory=CallbackRules)
     cases: CaseRules | None = None  # None: this hotline keeps no cases
     case_prompts: dict[str, dict[str, Prompt]] = Field(default_factory=dict)  # CASE_PROMPTS, with cases
+    holidays: tuple[SpecialDay, ...] = ()  # the profile's; the console adds more (stored, not here)
+    survey: SurveyRules | None = None
+    nuisance: NuisanceRules | None = None  # None: no automatic detection (the block list still works)
+    centre_seats: dict[str, int] = Field(default_factory=dict)  # shift id -> seats of the whole centre
+    centre_default_seats: int | None = None  # a shift not listed; None: no centre-wide limit
+    # the optional prompts, by name, in every language where given (hold_music, blocked, closed_next, ...)
+    extra_prompts: dict[str, dict[str, Prompt]] = Field(default_factory=dict)
 
     def shift_at(self, now: datetime) -> Shift | None:
         clock = now.astimezone(ZoneInfo(self.timezone)).time().replace(tzinfo=None)
@@ -478,6 +585,17 @@ class Profile:
 
     def seats_for(self, queue: str, shift: str | None) -> int:
         return self.seats.get(queue, {}).get(shift or "", self.default_seats)
+
+    def centre_seats_for(self, shift: str | None) -> int | None:
+        """The seats of the whole centre in ``shift`` (all queues together); None: no such limit."""
+        return self.centre_seats.get(shift or "", self.centre_default_seats)
+
+    def prompt(self, name: str, language: str) -> Prompt | None:
+        """Any prompt by name in ``language`` (required, case or optional), None when the profile has none."""
+        for table in (self.prompts, self.case_prompts, self.extra_prompts):
+            if name in table and language in table[name]:
+                return table[name][language]
+        return None
 
     @property
     def overflow_topic(self) -> str:
@@ -534,6 +652,7 @@ class HotlineSection:
     number: Annotated[Text, matching(r"[0-9*#+]{1,20}", "a dialable number (digits, *, #, +)")]
     timezone: Annotated[Text, AfterValidator(_time_zone)] = "UTC"
     hours: tuple[OpeningHours, ...] = ()  # none: 24/7
+    holidays: tuple[SpecialDay, ...] = ()
 
 
 @dataclass(frozen=True, config=STRICT)
@@ -556,12 +675,21 @@ ShiftRef = Annotated[Text, reference("shifts", "a shift id")]
 class SeatsSection:
     default: Annotated[StrictInt, between(0, 10000)] = 30
     queues: dict[Text, dict[ShiftRef, Annotated[StrictInt, between(0, 10000)]]] = Field(default_factory=dict)
+    # the whole centre's seats per shift, beside each queue's (the 151 line: 30 seats per shift in all)
+    centre: dict[ShiftRef, Annotated[StrictInt, between(0, 100000)]] = Field(default_factory=dict)
+    centre_default: Annotated[StrictInt, between(0, 100000)] | None = None
 
 
 PromptName = Annotated[
     Text,
     one_of(
-        REQUIRED_PROMPTS + OPTIONAL_PROMPTS + CASE_PROMPTS,
+        REQUIRED_PROMPTS
+        + OPTIONAL_PROMPTS
+        + CASE_PROMPTS
+        + NUISANCE_PROMPTS
+        + MESSAGE_PROMPTS
+        + POSITION_PROMPTS
+        + EXPERIENCE_PROMPTS,
         "a prompt name (known: " + ", ".join(REQUIRED_PROMPTS + CASE_PROMPTS) + ")",
     ),
 ]
@@ -592,6 +720,8 @@ class ProfileDocument:
     seats: SeatsSection = Field(default_factory=SeatsSection)
     callbacks: CallbackRules = Field(default_factory=CallbackRules)
     cases: CaseRules | None = None
+    survey: SurveyRules | None = None
+    nuisance: NuisanceRules | None = None
 
     def profile(self, source: str) -> Profile:
         return Profile(
@@ -616,6 +746,16 @@ class ProfileDocument:
             callbacks=self.callbacks,
             cases=self.cases,
             case_prompts={key: dict(self.prompts[key]) for key in CASE_PROMPTS} if self.cases else {},
+            holidays=self.hotline.holidays,
+            survey=self.survey,
+            nuisance=self.nuisance,
+            centre_seats=dict(self.seats.centre),
+            centre_default_seats=self.seats.centre_default,
+            extra_prompts={
+                key: dict(value)
+                for key, value in self.prompts.items()
+                if key not in REQUIRED_PROMPTS and key not in CASE_PROMPTS
+            },
         )
 
 
@@ -732,12 +872,33 @@ def _unique_ids(data: dict[str, Any]) -> list[tuple[Loc, str]]:
     if follow is not None:
         problems += [(("cases", "follow_key"), f"{follow!r} is also the key of topic {_text(t, 'id')!r}")
                      for t in topics if _text(t, "key") == follow]  # fmt: skip
+    survey = data.get("survey")
+    problems += _unique(_items(survey, "questions"), ("survey", "questions"), ("id",))
+    if not isinstance(survey, dict):
+        asks = [i for i, topic in enumerate(topics) if isinstance(topic, dict) and topic.get("survey") is True]
+        problems += [(("topics", i, "survey"), "needs a survey section (the questions to ask)") for i in asks]
     if isinstance(cases, dict):
         return problems
     problems += [(("topics", i, what), "needs a cases section (this profile keeps no cases)")
                  for i, topic in enumerate(topics) for what in ("self_report", "department", "sla_hours")
                  if isinstance(topic, dict) and topic.get(what) not in (None, False)]  # fmt: skip
     return problems
+
+
+def _prompts_needed(data: dict[str, Any]) -> tuple[str, ...]:
+    """The prompts beyond the required ones that what the profile uses needs (see the *_PROMPTS lists)."""
+    needed: tuple[str, ...] = ()
+    if isinstance(data.get("cases"), dict):
+        needed += CASE_PROMPTS
+    if isinstance(data.get("nuisance"), dict):
+        needed += NUISANCE_PROMPTS
+    if any(isinstance(t, dict) and t.get("when_closed") == "message" for t in _items(data, "topics")):
+        needed += MESSAGE_PROMPTS
+    queues = data.get("queues")
+    announce = queues.get("announce_position_seconds") if isinstance(queues, dict) else None
+    if isinstance(announce, int) and not isinstance(announce, bool) and announce > 0:
+        needed += POSITION_PROMPTS
+    return needed
 
 
 def _every_language(data: dict[str, Any], codes: list[str]) -> list[tuple[Loc, str]]:
@@ -760,9 +921,18 @@ def _every_language(data: dict[str, Any], codes: list[str]) -> list[tuple[Loc, s
     cases = data.get("cases")
     labels(_items(cases, "departments"), ("cases", "departments"))
     labels(_items(cases, "districts"), ("cases", "districts"))
+    for i, topic in enumerate(_items(data, "topics")):
+        info = topic.get("info") if isinstance(topic, dict) else None
+        complete(info.get("message") if isinstance(info, dict) else None, ("topics", i, "info", "message"), "prompt")
+    survey = data.get("survey")
+    if isinstance(survey, dict):
+        for j, question in enumerate(_items(survey, "questions")):
+            text = question.get("text") if isinstance(question, dict) else None
+            complete(text, ("survey", "questions", j, "text"), "prompt")
+        complete(survey.get("thanks"), ("survey", "thanks"), "prompt")
     prompts = data.get("prompts")
     if isinstance(prompts, dict):
-        for key in REQUIRED_PROMPTS + (CASE_PROMPTS if isinstance(cases, dict) else ()):
+        for key in REQUIRED_PROMPTS + _prompts_needed(data):
             if key not in prompts:
                 problems.append((("prompts", key), "is missing (every prompt needs every language of the profile)"))
             complete(prompts.get(key), ("prompts", key), "prompt")

@@ -2,6 +2,7 @@
 
 import dataclasses
 import re
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -197,7 +198,9 @@ def test_an_unknown_prompt_name_and_an_unknown_section_are_refused():
     data["queue"] = {}
     error = problems(data)
     assert [path for path, _ in error.problems] == ["prompts.welcom", "queue"]
-    assert error.problems[1][1].startswith("unknown field (known: callbacks, cases, hotline, ivr, languages, people")
+    assert error.problems[1][1].startswith(
+        "unknown field (known: callbacks, cases, hotline, ivr, languages, nuisance, people"
+    )
 
 
 def test_profile_parts_stay_immutable_and_are_validated_when_changed():
@@ -303,3 +306,88 @@ def test_case_fields_on_a_topic_without_a_cases_section_are_refused():
     data = good()
     data["topics"][0]["self_report"] = True
     assert ("topics[0].self_report", "needs a cases section (this profile keeps no cases)") in problems(data).problems
+
+
+# -- the caller's experience (issue 13) ---------------------------------------------------------------
+
+EXPERIENCE_PROMPT_TEXT = {
+    "blocked": "This number may not call the hotline.",
+    "nuisance_warning": "Please keep this line free for people who need it.",
+    "leave_message": "We are closed. Leave a message after the tone.",
+    "message_thanks": "Thank you. We will call you back when we open.",
+    "queue_position": "You are number {position} in line.",
+    "queue_wait": "Your wait is about {minutes} minutes.",
+    "closed_next": "We open again {next}.",
+}
+
+
+def with_experience(data=None):
+    """The 151 profile with a survey, information, holidays, topic hours, nuisance rules and centre seats."""
+    data = data or good()
+    both = {"ar": "نص", "en": "text"}
+    data["survey"] = {
+        "questions": [{"id": "score", "max": 5, "text": both}, {"id": "solved", "max": 2, "text": both}],
+        "thanks": both,
+    }
+    data["nuisance"] = {"max_short_calls": 5, "within_minutes": 2, "short_call_seconds": 10, "block_minutes": 60}
+    data["hotline"]["holidays"] = [
+        {
+            "date": "2026-12-31",
+            "until": "2027-01-01",
+            "name": "new year",
+            "hours": [{"open": "10:00", "close": "14:00"}],
+        },
+        {"date": "2027-02-25", "name": "national day", "topics": ["medical"]},  # closed, for doctors only
+    ]
+    data["queues"] = {"announce_position_seconds": 30}
+    data["seats"] = {"default": 10, "centre": {}, "centre_default": 30}
+    for name, text in EXPERIENCE_PROMPT_TEXT.items():
+        data["prompts"][name] = {"ar": text, "en": text}
+    topics = {t["id"]: t for t in data["topics"]}
+    topics["virus"]["info"] = {"message": both, "person_key": "0", "when_wait_over_seconds": 120}
+    topics["medical"]["hours"] = [{"days": ["sun", "mon", "tue", "wed", "thu"], "open": "08:00", "close": "20:00"}]
+    topics["medical"]["when_closed"] = "message"
+    topics["complaints"]["survey"] = True
+    return data
+
+
+def test_a_profile_with_survey_information_calendar_nuisance_and_centre_seats():
+    profile = parse_profile(with_experience(), source="p.yaml")
+    assert [q.id for q in profile.survey.questions] == ["score", "solved"] and profile.survey.questions[1].max == 2
+    assert profile.topic("complaints").survey and not profile.topic("virus").survey
+    assert profile.topic("virus").info.when_wait_over_seconds == 120 and profile.topic("virus").info.person_key == "0"
+    assert profile.topic("medical").when_closed == "message" and profile.topic("medical").hours[0].open.hour == 8
+    assert [h.name for h in profile.holidays] == ["new year", "national day"]
+    assert profile.holidays[0].covers(date(2027, 1, 1)) and not profile.holidays[0].covers(date(2027, 1, 2))
+    assert profile.holidays[1].topics == ("medical",) and profile.holidays[1].hours == ()
+    assert profile.nuisance.max_short_calls == 5 and profile.nuisance.block_withheld is False
+    assert profile.queue_settings.announce_position_seconds == 30
+    assert (
+        profile.centre_seats_for("morning") == 30 and parse_profile(good(), source="p").centre_seats_for(None) is None
+    )
+    assert profile.prompt("queue_position", "en").text == "You are number {position} in line."
+    assert profile.prompt("welcome", "ar") is not None and profile.prompt("hold_music", "en") is None
+
+
+def test_what_the_experience_uses_needs_its_prompts_its_survey_and_every_language():
+    data = with_experience()
+    for name in ("blocked", "leave_message", "queue_wait"):
+        del data["prompts"][name]
+    del data["survey"]
+    data["topics"][0]["info"]["message"].pop("en")
+    data["hotline"]["holidays"][0]["until"] = "2026-12-30"
+    found = [f"{path}: {message}" for path, message in problems(data).problems]
+    assert "prompts.blocked: is missing (every prompt needs every language of the profile)" in found
+    assert "prompts.leave_message: is missing (every prompt needs every language of the profile)" in found
+    assert "prompts.queue_wait: is missing (every prompt needs every language of the profile)" in found
+    assert "topics[0].info.message.en: is missing (every prompt needs every language of the profile)" in found
+    assert "hotline.holidays[0].until: must not be before date" in found
+    complaints = next(i for i, t in enumerate(data["topics"]) if t["id"] == "complaints")
+    assert f"topics[{complaints}].survey: needs a survey section (the questions to ask)" in found
+
+
+def test_without_what_needs_them_the_experience_prompts_stay_optional():
+    data = good()
+    data["prompts"]["closed_next"] = {"ar": "نفتح {next}", "en": "We open {next}"}
+    profile = parse_profile(data, source="p.yaml")
+    assert profile.prompt("closed_next", "en").text == "We open {next}" and profile.prompt("blocked", "en") is None
