@@ -218,6 +218,14 @@ class Specialty:
     label: Labels
 
 
+def _closes_after_opening(close: time | None, info: ValidationInfo) -> time | None:
+    """A closing time after the opening time of the same rule (``None``, midnight, always is)."""
+    opens = info.data.get("open")
+    if close is not None and opens is not None and close <= opens:
+        raise ValueError("must be after open (use 24:00 for midnight)")
+    return close
+
+
 Day = Annotated[Text, BeforeValidator(lambda v: v.lower() if isinstance(v, str) else v), one_of(DAYS)]
 
 
@@ -227,13 +235,7 @@ class OpeningHours:
     open: Clock
     close: ClosingClock  # None means midnight at the end of the day ("24:00")
 
-    @field_validator("close")
-    @classmethod
-    def _after_open(cls, close: time | None, info: ValidationInfo) -> time | None:
-        opens = info.data.get("open")
-        if close is not None and opens is not None and close <= opens:
-            raise ValueError("must be after open (use 24:00 for midnight)")
-        return close
+    _after_open = field_validator("close")(_closes_after_opening)
 
 
 Seconds = Annotated[StrictInt, between(0, 86400)]
@@ -343,13 +345,7 @@ class DayHours:
     open: Clock
     close: ClosingClock  # None: midnight at the end of the day ("24:00")
 
-    @field_validator("close")
-    @classmethod
-    def _after_open(cls, close: time | None, info: ValidationInfo) -> time | None:
-        opens = info.data.get("open")
-        if close is not None and opens is not None and close <= opens:
-            raise ValueError("must be after open (use 24:00 for midnight)")
-        return close
+    _after_open = field_validator("close")(_closes_after_opening)
 
 
 @dataclass(frozen=True, config=STRICT)
