@@ -8,7 +8,7 @@ before that leaves the result unset, and the dialplan sends the caller to the de
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from ivr.menu import Ask, Closed, Follow, Menu, Report, overflow_queue, route_priority
@@ -19,16 +19,54 @@ from telephony.clock import utc_now
 
 log = logging.getLogger(__name__)
 
+#: The screening the root injects: a caller's number (None: withheld) -> "block", "warn" or "pass".
+Screen = Callable[[str | None], Awaitable[str]]
+SCREEN_BLOCK, SCREEN_WARN = "block", "warn"
+RESULT_BLOCKED = "BLOCKED"  # the dialplan plays HOTLINE_PROMPT (if set) and hangs up
+BLOCKED_PROMPT, WARNING_PROMPT = "all/blocked", "all/nuisance-warning"
+
 
 class IvrHandler:
     """The FastAGI route ``ivr``: one instance serves every call."""
 
-    def __init__(self, profile: Profile, sounds_dir: str, clock: Callable[[], datetime] = utc_now):
+    def __init__(
+        self,
+        profile: Profile,
+        sounds_dir: str,
+        clock: Callable[[], datetime] = utc_now,
+        screen: Screen | None = None,
+    ):
         self.profile = profile
         self.sounds_dir = sounds_dir.rstrip("/")
         self.clock = clock
+        self.screen = screen
+
+    async def _screened(self, session: AGISession) -> bool:
+        """Screen the caller before the menu: True when blocked (the dialplan plays ``blocked`` and hangs up);
+        a warned caller hears the warning here and goes on. Our failure lets the caller through."""
+        if self.screen is None:
+            return False
+        try:
+            verdict = await self.screen(session.callerid or None)
+        except Exception:
+            log.exception("screening failed for call %s: the caller goes on", session.uniqueid)
+            return False
+        if verdict == SCREEN_BLOCK:
+            has_prompt = self.profile.prompt("blocked", self.profile.default_language) is not None
+            prompt = f"{self.sounds_dir}/{BLOCKED_PROMPT}" if has_prompt else ""
+            await session.mset({v.PROMPT: prompt, v.RESULT: RESULT_BLOCKED})
+            return True
+        if verdict == SCREEN_WARN and self.profile.prompt("nuisance_warning", self.profile.default_language):
+            await session.stream_file(f"{self.sounds_dir}/{WARNING_PROMPT}")
+        return False
 
     async def __call__(self, session: AGISession) -> None:
+        try:
+            if await self._screened(session):
+                return
+        except AGIHangup:
+            log.debug("caller %s hung up while screened", session.uniqueid)
+            return
         menu = Menu(self.profile, self.clock())
         step = menu.start()
         try:
