@@ -17,6 +17,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from profiles.model import Profile
+
 log = logging.getLogger(__name__)
 
 
@@ -173,6 +175,37 @@ def hold_music(cache: Path) -> Path:
     )
     partial.rename(out)
     return out
+
+
+HOLD_MUSIC_PROMPT = "hold_music"  # the profile's optional prompt, per language: a file or a text
+
+
+def hold_music_class(language: str) -> str:
+    """The music-on-hold class of one language's queues when the profile gives that language hold music."""
+    return f"hotline-{language}"
+
+
+def hold_music_name(language: str) -> str:
+    """The plan's name (and file, under the sounds folder) of one language's hold music: ``moh/<language>/hold``."""
+    return f"moh/{language}/hold"
+
+
+def hold_music_plan(profile: Profile) -> dict[str, tuple[Segment, ...]]:
+    """The hold music of each language the profile gives ``prompts.hold_music`` for (a recorded file,
+    converted, or a text spoken in that language's voice), as prompts of the plan the root hands the
+    instance. Each lands alone in ``sounds/moh/<language>/``: the folder of that language's class
+    (``musiconhold.conf``), the class of that language's queues (``queues.conf``). A language without
+    it keeps the generated ``hotline`` class."""
+    plan: dict[str, tuple[Segment, ...]] = {}
+    for language in profile.languages:
+        prompt = profile.prompt(HOLD_MUSIC_PROMPT, language.code)
+        if prompt is None:
+            continue
+        if prompt.file is not None:
+            plan[hold_music_name(language.code)] = (Segment(language.voice, None, str(prompt.file)),)
+        elif prompt.text:
+            plan[hold_music_name(language.code)] = (Segment(language.voice, prompt.text, None),)
+    return plan
 
 
 def install_prompts(plan: PromptPlan, cache: Path, sounds_dir: Path) -> dict[str, Path]:
