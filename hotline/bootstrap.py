@@ -38,12 +38,16 @@ from routing.agi import AgentFeatureHandler
 from routing.db import RoutingStore
 from routing.queues import build_queues, default_queue
 from routing.service import AgentDesk
+from screening.db import ScreeningStore
+from screening.prompts import prompt_plan as screening_prompts
+from screening.service import ScreeningService
 from storage.engine import Database
 from telephony.agi import AGIServer
 from telephony.ami.client import AMIClient
 from telephony.ami.message import Message
 from telephony.asterisk import Credentials, Plan
 from telephony.events import EventParseError, OriginateResponse, decode_event, parse_event
+from telephony.prompts import hold_music_plan
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +69,9 @@ RECORD_EVENTS = frozenset(
 
 def asterisk_plan(profile: Profile) -> Plan:
     """The queues (with their members), the IVR's fallback queue and every prompt, for rendering."""
-    return Plan(queues=build_queues(profile), default_queue=default_queue(profile), prompts=prompt_plan(profile))
+    prompts = prompt_plan(profile) | hold_music_plan(profile)  # each language's hold music (telephony.prompts)
+    prompts |= screening_prompts(profile)  # what blocked and warned callers hear (screening)
+    return Plan(queues=build_queues(profile), default_queue=default_queue(profile), prompts=prompts)
 
 
 def instance_name(agi_port: int) -> str:
@@ -124,16 +130,19 @@ class Service:
         if profile.cases is not None:
             webhooks = WebhookSettings(settings.case_webhook_urls, settings.case_webhook_secret or "")
             self.cases = CaseService(profile, CaseStore(self.db), webhooks=webhooks)
+        #: Nuisance callers: the block list and the detection (fed by the records), checked at call start.
+        self.screening = ScreeningService(profile, ScreeningStore(self.db))
         self.console = Console(self, ConsoleStore(self.db))
         self.records.add_hook(self.callbacks.on_record)
         self.records.add_hook(self.console.on_record)
+        self.records.add_hook(self.screening.on_record)
         self.agi = AGIServer(
             settings.agi_host,
             settings.agi_port,
             secret=config.credentials.agi_secret,
             call_deadline=settings.ivr_deadline_seconds,
         )
-        self.agi.add_route("ivr", IvrHandler(profile, config.sounds_dir))
+        self.agi.add_route("ivr", IvrHandler(profile, config.sounds_dir, screen=self.screening.screen))
         self.agi.add_route("agent", AgentFeatureHandler(profile, self.desk, config.sounds_dir, self.wrapups))
         self.agi.add_route("callback", CallbackOfferHandler(profile, self.callbacks, config.sounds_dir))
         if self.cases is not None:  # the number read back, the self-service report, follow a report
