@@ -45,6 +45,7 @@ class Outcome(StrEnum):
     ABANDONED_QUEUE = "abandoned_queue"
     ABANDONED_IVR = "abandoned_ivr"
     FAILED = "failed"
+    BLOCKED = "blocked"  # a screened number (HotlineRoute Result BLOCKED): hung up, never queued
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +115,7 @@ class _CallState:
     kind: str = "inbound"
     callback_of: str | None = None
     callback_booked: bool = False
+    blocked: bool = False
 
 
 def _seconds(span: timedelta) -> float:
@@ -251,6 +253,7 @@ class RecordBuilder:
         if call is not None:
             call.route_seen = True
             call.routed = event.result == "OK"
+            call.blocked = event.result == "BLOCKED"
             call.language = _optional(event.language)
             call.topic = _optional(event.topic)
             call.specialty = _optional(event.specialty)
@@ -317,7 +320,9 @@ class RecordBuilder:
     def _complete(call: _CallState, end: datetime | None, hangup: Hangup | None) -> CallRecord:
         wait = call.wait_seconds
         talk: float | None = None
-        if call.connect_at is not None:
+        if call.blocked:
+            outcome = Outcome.BLOCKED
+        elif call.connect_at is not None:
             outcome = Outcome.ANSWERED
             if end is not None:
                 talk = _seconds(end - call.connect_at)
