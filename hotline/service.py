@@ -113,6 +113,12 @@ async def cases_ctx(app: web.Application) -> AsyncIterator[None]:
         await cases.close()
 
 
+async def screening_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The block list and the warnings to hear, loaded before the IVR takes calls (the check reads no database)."""
+    await app[SERVICE].screening.start()
+    yield
+
+
 async def agi_ctx(app: web.Application) -> AsyncIterator[None]:
     service = app[SERVICE]
     await service.agi.start()
@@ -144,7 +150,7 @@ def build_app(config: ServiceConfig) -> web.Application:
     app = web.Application()
     app[SERVICE] = service
     # Order matters: records before events arrive, the desk (on AMI) before the IVR that uses it.
-    app.cleanup_ctx.extend([token_ctx, records_ctx, ami_ctx, callbacks_ctx, cases_ctx])
+    app.cleanup_ctx.extend([token_ctx, records_ctx, ami_ctx, callbacks_ctx, cases_ctx, screening_ctx])
     app.router.add_get("/health", health)
     setup_console(app, service.console)  # pages, the /api/v1 sub-app and live pushes (its context runs here)
     app.cleanup_ctx.append(agi_ctx)
