@@ -11,7 +11,9 @@ Three routes, each a short AGI session the dialplan starts (telephony/templates/
   attempt; skipped when the profile lists no districts), then ``RESULT=RECORD`` with the voice note's file
   name: the dialplan records it (``Record()``, which may last longer than an AGI session may) and comes back
   with (language, topic, district, note, RECORD_STATUS, linkedid): the case is opened with the note and its
-  length (read from the WAV), and the caller hears thanks, the number twice and the PIN.
+  length (read from the WAV), and the caller hears thanks, the number twice and the PIN. A caller who hangs
+  up while recording keeps their report (status HANGUP, from the h extension): the case is opened with the
+  note, and nothing is read; one who hangs up before saying anything leaves no case.
 * ``case_follow`` (language): the caller keys a case number (a wrong check digit is asked again, as many
   times as the menu's retries), then the PIN if their number is not the one that opened it; they hear its
   status, department and date, or "not found" (an unknown case, another number, a wrong PIN: all the same),
@@ -55,6 +57,7 @@ ACTOR = "phone"  # who opened a self-service case, in its history
 VOICE_NOTE_DESCRIPTION = "(voice note)"
 NO_VOICE_NOTE_DESCRIPTION = "(reported by phone, no voice note)"
 NOTE_NAME = re.compile(r"[0-9a-f]{32}")
+HUNG_UP = "HANGUP"  # the status the dialplan's h extension gives: the caller hung up while recording
 #: An AGI command line is read into a 2 KiB buffer by res_agi: an MSet is kept well under it.
 MAX_MSET_BYTES = 1500
 MAX_READBACK_CASES = 2  # a call that opened more reads back the last two
@@ -281,6 +284,9 @@ class CaseReportHandler(_Phone):
                 path.unlink(missing_ok=True)  # '#' at once: an empty file, nothing to keep
         else:
             log.warning("case report: voice note name %r refused (%s)", note, session.uniqueid)
+        if status == HUNG_UP and voice_note is None:
+            log.info("caller %s hung up before saying anything: no report", session.uniqueid)
+            return
         try:
             case = await self.cases.open(
                 category=topic,

@@ -269,6 +269,22 @@ async def test_an_empty_voice_note_opens_the_case_without_it_and_leaves_no_file(
     assert msets(commands)["HOTLINE_RESULT"] == "OK"
 
 
+async def test_a_caller_who_hangs_up_while_recording_keeps_their_report(rig: Rig) -> None:
+    note = "aa" * 16
+    write_wav(rig.notes.host / f"{note}.wav", 6.0)
+    args = ["ar", "cleanliness", "al_shati", note, "HANGUP", LINKEDID]  # from the h extension: the channel is gone
+    commands = await call(rig.server, "case_report", args, ["511 Command Not Permitted on a dead channel"])
+    (case,) = await rig.service.opened_on_call(LINKEDID)
+    assert case.voice_note == str(rig.notes.host / f"{note}.wav") and case.voice_note_seconds == 6.0
+    assert [c[:2] for c in commands] == [["EXEC", "MSet"]]  # the read-back was tried; the caller had gone
+
+
+async def test_a_caller_who_hangs_up_before_saying_anything_leaves_no_case(rig: Rig) -> None:
+    args = ["ar", "cleanliness", "al_shati", "bb" * 16, "HANGUP", LINKEDID]  # no file: hung up at the prompt
+    assert await call(rig.server, "case_report", args, []) == []
+    assert await rig.service.list() == []
+
+
 async def test_a_forged_voice_note_name_opens_the_case_without_a_file_from_elsewhere(rig: Rig) -> None:
     args = ["ar", "cleanliness", "", "../../../../etc/passwd", "DTMF", LINKEDID]
     commands = await call(rig.server, "case_report", args, [OK, OK, OK])

@@ -480,15 +480,12 @@ def loud_seconds(path: Path, window: float = 0.02, threshold: int = 2000) -> flo
     return loud * window
 
 
-async def test_a_self_service_report_with_a_voice_note_opens_a_case_with_the_recording(
-    rig: Rig, line: Line, cases: CaseService, instance_dir: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    caller = "0553300003"
+def _tone_after_the_district(rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The caller's SIPp sends the tone (RTP) once the district is keyed, the prompt and the beep played."""
     pcap = tone_pcap(rig.workdir / "tone.pcap", TONE_SECONDS)
     render = driver.render_call_scenario
 
     def with_audio(**kwargs: object) -> str:
-        """After the district (the second digit), wait for the prompt and the beep, then send the tone."""
         text = render(**kwargs)  # type: ignore[arg-type]
         anchor = '<label id="dtmf_2_done"/>'
         assert anchor in text
@@ -496,6 +493,13 @@ async def test_a_self_service_report_with_a_voice_note_opens_a_case_with_the_rec
         return text.replace(anchor, anchor + audio)
 
     monkeypatch.setattr(driver, "render_call_scenario", with_audio)
+
+
+async def test_a_self_service_report_with_a_voice_note_opens_a_case_with_the_recording(
+    rig: Rig, line: Line, cases: CaseService, instance_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    caller = "0553300003"
+    _tone_after_the_district(rig, monkeypatch)
     dtmf = [
         (1.0, line.report_key),
         (1.0, line.district_key),
@@ -509,6 +513,8 @@ async def test_a_self_service_report_with_a_voice_note_opens_a_case_with_the_rec
 
     assert result.answered and result.remote_hung_up and result.dtmf_sent == 3, result.error
     (case,) = await cases.list(caller_number=caller)
+    (record,) = await rig.records_of(caller)
+    assert await cases.opened_on_call(record.linkedid) == [case]  # linked to the call that made it
     assert (case.category, case.district, case.source, case.department) == (
         line.report_topic,
         line.district,
@@ -531,6 +537,25 @@ async def test_a_self_service_report_with_a_voice_note_opens_a_case_with_the_rec
         assert named == [] or [e.split(":")[1] for e in named] == [str(pwd.getpwnam("hotline").pw_uid)], named
     assert TONE_SECONDS - 0.6 <= loud_seconds(note) <= TONE_SECONDS + 0.3
     assert TONE_SECONDS - 0.6 <= case.voice_note_seconds <= TONE_SECONDS + 3.0
+
+
+async def test_a_caller_who_hangs_up_while_recording_keeps_their_report(
+    rig: Rig, line: Line, cases: CaseService, instance_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    caller = "0553300013"
+    _tone_after_the_district(rig, monkeypatch)
+    # hangs up ~0.5 s after the tone, without pressing #
+    result = await call(rig, caller, [(1.0, line.report_key), (1.0, line.district_key)], hangup_after=4.5)
+
+    assert result.answered and not result.remote_hung_up, result.error
+    found = await rig.wait_for(lambda: cases.list(caller_number=caller), timeout=10, what="the case of the note")
+    (case,) = found
+    (record,) = await rig.records_of(caller)
+    assert await cases.opened_on_call(record.linkedid) == [case]
+    assert (case.category, case.district, case.source) == (line.report_topic, line.district, "phone")
+    assert case.voice_note is not None and Path(case.voice_note).parent == instance_dir / "voice-notes"
+    assert case.voice_note_seconds is not None and TONE_SECONDS - 1.0 <= case.voice_note_seconds <= TONE_SECONDS + 1.0
+    assert TONE_SECONDS - 1.0 <= loud_seconds(Path(case.voice_note)) <= TONE_SECONDS + 0.3
 
 
 # -- the welcome of a single-language profile -------------------------------------------------------------------
