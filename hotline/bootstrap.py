@@ -42,6 +42,8 @@ from screening.db import ScreeningStore
 from screening.prompts import prompt_plan as screening_prompts
 from screening.service import ScreeningService
 from storage.engine import Database
+from survey.agi import SurveyHandler, survey_prompt_plan
+from survey.db import SurveyStore
 from telephony.agi import AGIServer
 from telephony.ami.client import AMIClient
 from telephony.ami.message import Message
@@ -71,6 +73,7 @@ def asterisk_plan(profile: Profile) -> Plan:
     """The queues (with their members), the IVR's fallback queue and every prompt, for rendering."""
     prompts = prompt_plan(profile) | hold_music_plan(profile)  # each language's hold music (telephony.prompts)
     prompts |= screening_prompts(profile)  # what blocked and warned callers hear (screening)
+    prompts |= survey_prompt_plan(profile)  # the survey's questions and thanks (survey)
     return Plan(queues=build_queues(profile), default_queue=default_queue(profile), prompts=prompts)
 
 
@@ -132,6 +135,8 @@ class Service:
             self.cases = CaseService(profile, CaseStore(self.db), webhooks=webhooks)
         #: Nuisance callers: the block list and the detection (fed by the records), checked at call start.
         self.screening = ScreeningService(profile, ScreeningStore(self.db))
+        #: The post-call survey's answers (the console's satisfaction pages read them too).
+        self.survey = SurveyStore(self.db)
         self.console = Console(self, ConsoleStore(self.db))
         self.records.add_hook(self.callbacks.on_record)
         self.records.add_hook(self.console.on_record)
@@ -157,6 +162,9 @@ class Service:
                 prompt_cache=config.prompt_cache or settings.cache_dir / "prompts",
             )
             self.agi.add_route("case_follow", follow)
+        if profile.survey is not None:  # after a person (and the read-back), within the AGI deadline
+            budget = max(5.0, settings.ivr_deadline_seconds - 10)
+            self.agi.add_route("survey", SurveyHandler(profile, self.survey, config.sounds_dir, budget_seconds=budget))
         self.ami.add_event_handler(self.on_ami_event, events=RECORD_EVENTS | self.desk.events)
         self.ami.add_event_handler(self.on_originate_response, events=["OriginateResponse"])
 
