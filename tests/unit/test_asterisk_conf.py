@@ -241,12 +241,14 @@ def test_with_cases_a_served_caller_stays_for_the_read_back_and_is_never_queued_
     served = next(i for i, line in enumerate(lines) if "(served)" in line)
     assert "/case_readback,${HOTLINE_LANGUAGE},${CHANNEL(linkedid)})" in lines[served + 1]
     assert lines[served + 2] == 'same => n,GotoIf($["${HOTLINE_RESULT}" = "OK"]?readback)'
-    assert lines[served + 3] == "same => n,Hangup()"  # no case: the call ends as it would have
+    # no case: the call ends as it would have (no survey in these profiles: the survey label hangs up)
+    assert lines[served + 3] == "same => n,Goto(survey)"
+    assert "same => n(survey),Hangup()" in lines
     readback = lines[served + 4 : served + 8]
     assert readback[0] == "same => n(readback),Playback(${HOTLINE_CASE_PROMPT})"
     assert readback[1].startswith("same => n,UserEvent(HotlineCaseReadback,Case: ${HOTLINE_CASE_NUMBER}")
     assert "PIN" not in readback[1]
-    assert readback[2:] == ["same => n,Playback(${HOTLINE_CASE_PIN_PROMPT})", "same => n,Hangup()"]
+    assert readback[2:] == ["same => n,Playback(${HOTLINE_CASE_PIN_PROMPT})", "same => n,Goto(survey)"]
 
 
 def test_with_cases_the_report_records_the_voice_note_with_the_profiles_limits_then_opens_the_case(
