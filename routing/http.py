@@ -118,6 +118,16 @@ class SeatsOut(Answer):
     shift: str | None
 
 
+class CentreSeatsOut(Answer):
+    """The seats of the whole centre (all queues together): None, no centre-wide limit."""
+
+    shift: str | None
+    seats_now: int | None
+    seats_override: int | None
+    seats_by_shift: dict[str, int | None]
+    taking_calls: list[str]
+
+
 # -- views -------------------------------------------------------------------------------------------------
 
 
@@ -268,6 +278,35 @@ class _Handlers:
         await actor.audit("queue.seats", queue, {"seats": seats, "before": before, "shift": shift})
         return reply(SeatsOut, {"queue": queue, "seats": seats, "shift": shift})
 
+    async def centre_seats(self, request: web.Request) -> web.Response:
+        return reply(CentreSeatsOut, centre_seats_view(self.desk))
+
+    async def set_centre_seats(self, request: web.Request) -> web.Response:
+        desk = self.desk
+        seats = (await body_of(request, Seats)).seats
+        actor = request[ACTOR]
+        before = desk.centre_seats_now()[1]
+        try:
+            await desk.set_centre_seats(seats, by=actor.name)
+        except AgentDeskError as exc:
+            raise error(web.HTTPBadRequest, str(exc)) from None
+        view = centre_seats_view(desk)
+        await actor.audit("centre.seats", "centre", {"seats": seats, "before": before, "shift": view["shift"]})
+        return reply(CentreSeatsOut, view)
+
+
+def centre_seats_view(desk: AgentDesk) -> dict[str, Any]:
+    """The centre's seats now, the live override, the profile's per shift, and who takes calls now."""
+    shift, seats, override = desk.centre_seats_now()
+    profile = desk.profile
+    return {
+        "shift": shift,
+        "seats_now": seats,
+        "seats_override": override,
+        "seats_by_shift": {s.id: profile.centre_seats_for(s.id) for s in profile.shifts},
+        "taking_calls": desk.taking_calls(),
+    }
+
 
 PERSON = path_param("person", {"type": "string", "maxLength": 64}, "an agent's or doctor's id")
 
@@ -320,5 +359,23 @@ def routes(desk: AgentDesk) -> tuple[Operation, ...]:
             answer=SeatsOut,
             errors=(400, 403, 404),
             parameters=(path_param("queue", {"type": "string", "maxLength": 128}),),
+        ),
+        Operation(
+            "get",
+            "/centre/seats",
+            "centre_seats",
+            "the whole centre's seats (people taking calls in all queues together) now and per shift",
+            h.centre_seats,
+            answer=CentreSeatsOut,
+        ),
+        Operation(
+            "put",
+            "/centre/seats",
+            "centre_seats_set",
+            "the whole centre's seats for the current shift, live",
+            h.set_centre_seats,
+            body=Seats,
+            answer=CentreSeatsOut,
+            errors=(400, 403),
         ),
     )

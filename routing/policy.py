@@ -17,6 +17,13 @@ How the decisions map onto app_queue (which rings the available member with the 
 * seats: in each queue, the first N members by login time (then person id) hold a seat; the
   others are paused in that queue with reason ``no-seat``; a ``no-seat`` pause is lifted when
   the member holds a seat again. Other pauses are never touched by the seat plan.
+* centre-wide seats: ``Profile.centre_seats_for(shift)`` (or a supervisor's live figure) caps the people
+  taking calls in the whole centre. People are taken in login order (their earliest login, then person
+  id); each holds a seat in every queue of theirs that still has one, and holds a centre seat when they
+  hold any queue seat; once the centre's seats are all held, everyone after waits in all their queues
+  (``no-seat``), so never more people take calls than the centre's seats. Someone paused everywhere for
+  another reason (a break, missed rings) takes no seat of either kind while paused. No centre limit:
+  the queues' seats alone, as above.
 * auto-pause: ``routing.max_missed_rings`` consecutive missed rings pause the person in all
   queues with reason ``missed-rings`` (0 disables).
 
@@ -34,12 +41,13 @@ from typing import TypeGuard
 
 from profiles.model import Profile, RoutingRules, Topic
 from routing.queues import build_queues, tier
-from routing.state import PersonState, PersonView, Snapshot, WaitingCall
+from routing.state import Membership, PersonState, PersonView, Snapshot, WaitingCall
 from telephony.clock import EPOCH
 from telephony.names import EXACT, MAX_RANK, TIER_WIDTH, WIDENED, interface, overflow_queue_name
 
 __all__ = [
     "CALLBACK_BONUS",
+    "CENTRE",
     "MISSED_RINGS",
     "NO_SEAT",
     "Choice",
@@ -49,6 +57,7 @@ __all__ = [
     "SeatPlan",
     "auto_pauses",
     "call_priority",
+    "centre_seats",
     "choose_for_call",
     "decide",
     "desired_penalties",
@@ -57,6 +66,8 @@ __all__ = [
 ]
 
 NO_SEAT = "no-seat"
+#: The key of the centre-wide seats among the live seat overrides (never a queue name: queues have no '*').
+CENTRE = "*centre"
 MISSED_RINGS = "missed-rings"
 CALLBACK_BONUS = 5
 _AVAILABLE_MAX_RANK = MAX_RANK - 1  # rank 99 is for members who cannot take a call now
@@ -341,6 +352,16 @@ def _choose(
 # -- seats and auto-pauses ----------------------------------------------------------------------------
 
 
+def centre_seats(profile: Profile, now: datetime, overrides: Mapping[str, int] | None = None) -> int | None:
+    """The seats of the whole centre at ``now``: the live override (key :data:`CENTRE`), else the
+    profile's for the shift at ``now``; None: no centre-wide limit."""
+    override = (overrides or {}).get(CENTRE)
+    if override is not None:
+        return max(int(override), 0)
+    shift = profile.shift_at(now) if profile.shifts else None
+    return profile.centre_seats_for(shift.id if shift is not None else None)
+
+
 def seat_plan(
     snapshot: Snapshot,
     profile: Profile,
@@ -349,34 +370,76 @@ def seat_plan(
 ) -> dict[str, SeatPlan]:
     """For every queue with logged-in members: who holds a seat (the first N by login time, then
     person id), who waits, whom to pause ``no-seat`` and whom to unpause. N is the live override
-    for the queue, else the profile's seats for the queue in the shift at ``now``."""
+    for the queue, else the profile's seats for the queue in the shift at ``now``. With a
+    centre-wide limit (:func:`centre_seats`), people beyond it hold no seat anywhere (module doc)."""
     overrides = overrides or {}
     shift = profile.shift_at(now) if profile.shifts else None
     shift_id = shift.id if shift is not None else None
     people = snapshot.people
-    plans: dict[str, SeatPlan] = {}
+    limits: dict[str, int] = {}
+    members: dict[str, list[tuple[datetime, str, Membership]]] = {}
     for queue in sorted(snapshot.queues):
         seats = overrides.get(queue)
         if seats is None:
             seats = profile.seats_for(queue, shift_id)
-        seats = max(int(seats), 0)
-        members = []
+        limits[queue] = max(int(seats), 0)
+        listed = members[queue] = []
         for pid in snapshot.queues[queue]:
             membership = people[pid].queues.get(queue)
             if membership is not None:
-                members.append((membership.login_time, pid, membership))
-        members.sort(key=lambda item: (item[0], item[1]))
-        active = members[:seats]
-        waiting = members[seats:]
+                listed.append((membership.login_time, pid, membership))
+        listed.sort(key=lambda item: (item[0], item[1]))
+    centre = centre_seats(profile, now, overrides)
+    holders = _seat_holders(limits, members, people, centre) if centre is not None else None
+    plans: dict[str, SeatPlan] = {}
+    for queue, listed in members.items():
+        if holders is None:
+            active = listed[: limits[queue]]
+            waiting = listed[limits[queue] :]
+        else:
+            held = holders.get(queue, set())
+            active = [item for item in listed if item[1] in held]
+            waiting = [item for item in listed if item[1] not in held]
         plans[queue] = SeatPlan(
             queue=queue,
-            seats=seats,
+            seats=limits[queue],
             active=tuple(pid for _, pid, _ in active),
             waiting=tuple(pid for _, pid, _ in waiting),
             pause=tuple(pid for _, pid, m in waiting if not m.paused),
             unpause=tuple(pid for _, pid, m in active if m.paused and m.pause_reason == NO_SEAT),
         )
     return plans
+
+
+def _seat_holders(
+    limits: Mapping[str, int],
+    members: Mapping[str, list[tuple[datetime, str, Membership]]],
+    people: Mapping[str, PersonView],
+    centre: int,
+) -> dict[str, set[str]]:
+    """Queue -> the people holding a seat there under the centre-wide limit ``centre`` (module doc)."""
+    first_login: dict[str, datetime] = {}
+    for listed in members.values():
+        for login, pid, _ in listed:
+            if pid not in first_login or login < first_login[pid]:
+                first_login[pid] = login
+    left = dict(limits)
+    holders: dict[str, set[str]] = {}
+    held = 0
+    for pid in sorted(first_login, key=lambda p: (first_login[p], p)):
+        if held >= centre:
+            break
+        view = people[pid]
+        if all(m.paused and m.pause_reason != NO_SEAT for m in view.queues.values()):
+            continue  # on a break (or paused for missed rings): not taking calls, holds no seat
+        queues = [q for q in sorted(view.queues) if q in left and left[q] > 0]
+        if not queues:
+            continue
+        held += 1
+        for queue in queues:
+            left[queue] -= 1
+            holders.setdefault(queue, set()).add(pid)
+    return holders
 
 
 def auto_pauses(snapshot: Snapshot, rules: RoutingRules) -> list[str]:

@@ -21,7 +21,7 @@ from datetime import datetime
 
 from profiles.model import Person, Profile
 from routing.db import AgentSession, RoutingStore
-from routing.policy import MISSED_RINGS, NO_SEAT, Decisions, decide, desired_penalties
+from routing.policy import CENTRE, MISSED_RINGS, NO_SEAT, Decisions, centre_seats, decide, desired_penalties
 from routing.queues import build_queues
 from routing.state import LiveState, Snapshot
 from telephony.ami.client import AMIClient, AMIDisconnected, AMIError, AMIException
@@ -150,6 +150,27 @@ class AgentDesk:
         self.seat_overrides[queue] = seats
         async with self._lock:
             await self._reconcile_locked()
+
+    async def set_centre_seats(self, seats: int, by: str | None = None) -> None:
+        """A supervisor's live centre-wide seats for this shift (all queues together), applied at once."""
+        if seats < 0:
+            raise AgentDeskError("seats cannot be negative")
+        await self._load_seats()
+        await self.store.set_seats(CENTRE, self._shift, seats, by)
+        self.seat_overrides[CENTRE] = seats
+        async with self._lock:
+            await self._reconcile_locked()
+
+    def centre_seats_now(self) -> tuple[str | None, int | None, int | None]:
+        """``(shift id, the centre's seats now, the live override)``: seats None means no centre-wide
+        limit; the override None means the profile's figure for the shift."""
+        profile = self.profile
+        shift = profile.shift_at(self.clock()) if profile.shifts else None
+        return (
+            shift.id if shift else None,
+            centre_seats(profile, self.clock(), self.seat_overrides),
+            self.seat_overrides.get(CENTRE),
+        )
 
     # -- skills (a supervisor's override of a person's topics and specialties) ----------------------
     async def set_skills(self, person_id: str, topics: Iterable[str], specialties: Iterable[str], by: str) -> list[str]:
