@@ -151,6 +151,7 @@ class PersonView:
     call_started: datetime | None
     wrapup_until: datetime
     free: bool  # available and reachable: may be rung in the queues where not paused
+    call_queue: str = ""  # the queue of the call the person is on ("" if none or unknown)
 
     def can_take(self, queue: str) -> bool:
         """Whether app_queue may ring this person for ``queue`` now."""
@@ -756,6 +757,7 @@ class LiveState:
             call_started=person.call_start if person.on_call else None,
             wrapup_until=person.wrapup_until,
             free=reachable and state is PersonState.AVAILABLE,
+            call_queue=person.call_queue if person.on_call else "",
         )
 
     def snapshot(self, now: datetime) -> Snapshot:
