@@ -174,11 +174,22 @@ class Totals(Answer):
     callbacks_pending: int
 
 
+class IntervalBoard(Answer):
+    """Today's calls of one interval (``start``: its UTC epoch seconds), from the records."""
+
+    start: float
+    offered: int
+    answered: int
+    answered_within: int
+
+
 class Wallboard(Answer):
     at: float
     sl_seconds: float
     queues: list[QueueBoard]
     totals: Totals
+    interval_minutes: int
+    intervals: list[IntervalBoard]
 
 
 class AgentLive(Answer):

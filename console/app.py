@@ -47,6 +47,7 @@ from callbacks.service import CallbackService
 from cases import http as cases_http
 from cases.service import CaseService
 from cdr import http as cdr_http
+from cdr.reports import Measures, by_queue
 from cdr.service import RecordService
 from console import api_models as m
 from console import i18n
@@ -59,7 +60,8 @@ from restapi.http import ACTOR, Actor, Operation, body_of, error, path_param, qu
 from restapi.models import BodyError
 from routing import http as routing_http
 from routing.service import AgentDesk
-from routing.state import PersonState
+from routing.state import PersonState, PersonView
+from screening import http as screening_http
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +77,7 @@ PUBLIC_PAGES = frozenset({("GET", "/login"), ("POST", "/login")})
 ANY_ROLE_PAGES = frozenset({("POST", "/logout")})
 SL_SECONDS = cdr_http.SL_SECONDS
 CACHE_SECONDS = 5.0
+WALLBOARD_INTERVAL = 30  # minutes: today's calls per half-hour on the wallboard
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
@@ -124,7 +127,7 @@ class Console:
         self.store = store
         self.throttle = throttle or LoginThrottle()
         self.hub = LiveHub(self.live_payload, still_valid=self._still_valid)
-        self._cache: tuple[float, dict[str, tuple[int, int]], dict[str, int]] | None = None
+        self._cache: tuple[float, dict[str, tuple[int, int]], dict[str, int], list[dict[str, Any]]] | None = None
         self.templates = jinja2.Environment(
             loader=jinja2.PackageLoader("console", "templates"), autoescape=True, undefined=jinja2.StrictUndefined
         )
@@ -135,6 +138,7 @@ class Console:
             *callbacks_http.routes(backend.callbacks),
             *cdr_http.routes(backend.records.store, backend.profile),
             *cases_http.routes(backend.cases),
+            *screening_http.routes(getattr(backend, "screening", None)),  # the block list (None: 404)
         )
         self.public = PUBLIC_PAGES | _guarded_routes(self.operations, "public")
         self.any_role = ANY_ROLE_PAGES | _guarded_routes(self.operations, "any_role")
@@ -186,19 +190,30 @@ class Console:
         return Actor(request[PRINCIPAL].user.name, audit)
 
     # -- figures -------------------------------------------------------------------------------
-    async def _slow_figures(self) -> tuple[dict[str, tuple[int, int]], dict[str, int]]:
+    async def _slow_figures(self) -> tuple[dict[str, tuple[int, int]], dict[str, int], list[dict[str, Any]]]:
+        """Today's service level per queue, the pending callbacks per queue, and today's calls per half-hour
+        (the report's aggregates from the records, in the profile's day), cached for a few seconds."""
         now = time.monotonic()
         if self._cache is not None and now - self._cache[0] < CACHE_SECONDS:
-            return self._cache[1], self._cache[2]
+            return self._cache[1], self._cache[2], self._cache[3]
         profile = self.backend.profile
         midnight = datetime.now(ZoneInfo(profile.timezone)).replace(hour=0, minute=0, second=0, microsecond=0)
-        today = await self.backend.records.store.service_level_by_queue(midnight.astimezone(UTC), SL_SECONDS)
-        sl = {queue: (m.answered, m.answered_within) for queue, m in today.items()}
+        aggregates = await self.backend.records.store.aggregates(
+            WALLBOARD_INTERVAL, SL_SECONDS, start=midnight.astimezone(UTC)
+        )
+        sl = {queue: (m.answered, m.answered_within) for queue, m in by_queue(aggregates).items()}
+        buckets: dict[int, Measures] = {}
+        for (bucket, _queue, _language, _topic), measures in aggregates.groups.items():
+            buckets.setdefault(bucket, Measures()).add(measures)
+        intervals = [
+            {"start": float(bucket), "offered": m.offered, "answered": m.answered, "answered_within": m.answered_within}
+            for bucket, m in sorted(buckets.items())
+        ]
         callbacks: dict[str, int] = {}
         for request in await self.backend.callbacks.open_requests():
             callbacks[request.queue] = callbacks.get(request.queue, 0) + 1
-        self._cache = (now, sl, callbacks)
-        return sl, callbacks
+        self._cache = (now, sl, callbacks, intervals)
+        return sl, callbacks, intervals
 
     def seats(self) -> tuple[str | None, dict[str, int]]:
         """The current shift and the seats of each queue now (the live override, else the profile's)."""
@@ -208,7 +223,7 @@ class Console:
         desk = self.backend.desk
         now = desk.clock()
         snapshot = desk.snapshot()
-        sl, callbacks = await self._slow_figures()
+        sl, callbacks, intervals = await self._slow_figures()
         _, seats = self.seats()
         rows: list[dict[str, Any]] = []
         for queue in sorted(desk.queues):
@@ -218,7 +233,8 @@ class Console:
                 view = snapshot.people[pid]
                 membership = view.queues.get(queue)
                 if view.state in (PersonState.ON_CALL, PersonState.RINGING, PersonState.WRAP_UP):
-                    counts["on_call"] += 1
+                    # a person busy with a call is counted once: in the queue of the call, not in all of theirs
+                    counts["on_call"] += 1 if _busy_queue(view) == queue else 0
                 elif view.state is PersonState.PAUSED or (membership is not None and membership.paused):
                     counts["paused"] += 1
                 else:
@@ -245,7 +261,14 @@ class Console:
             "paused": sum(1 for v in people if v.state is PersonState.PAUSED),
             "callbacks_pending": sum(callbacks.values()),
         }  # fmt: skip
-        return {"at": now.timestamp(), "sl_seconds": SL_SECONDS, "queues": rows, "totals": totals}
+        return {
+            "at": now.timestamp(),
+            "sl_seconds": SL_SECONDS,
+            "queues": rows,
+            "totals": totals,
+            "interval_minutes": WALLBOARD_INTERVAL,
+            "intervals": intervals,
+        }
 
     def agents(self) -> list[dict[str, Any]]:
         return routing_http.agents(self.backend.desk)
@@ -260,6 +283,14 @@ class Console:
             for a in self.agents()
         }
         return {**board, "agents": agents}
+
+
+def _busy_queue(view: PersonView) -> str:
+    """The one queue whose row counts a busy person: the queue of their call, or (ringing, wrapping up, a call
+    of unknown queue) the first of their queues."""
+    if view.call_queue and view.call_queue in view.queues:
+        return view.call_queue
+    return min(view.queues, default="")
 
 
 CONSOLE = web.AppKey("console", Console)
@@ -747,21 +778,21 @@ def render(
 ) -> web.Response:
     principal: Principal | None = request.get(PRINCIPAL)
     lang = language or (principal.user.language if principal else "en")
-    page = (
-        request.config_dict[CONSOLE]
-        .templates.get_template(template)
-        .render(
-            lang=lang,
-            dir=i18n.DIRECTION[lang],
-            t=lambda key: i18n.t(lang, key),
-            user=principal.user if principal else None,
-            csrf=principal.session.csrf_token if principal and principal.session else "",
-            path=request.path,
-            strings=_script_json(
-                {k: v for k, v in i18n.CATALOGUE[lang].items() if k.startswith(("state.", "msg.", "live.", "wb."))}
-            ),
-            **context,
-        )
+    console = request.config_dict[CONSOLE]
+    labels = i18n.Labels(console.backend.profile, lang)
+    page = console.templates.get_template(template).render(
+        lang=lang,
+        profile_labels=labels,
+        queue_labels=_script_json(labels.queues),
+        dir=i18n.DIRECTION[lang],
+        t=lambda key: i18n.t(lang, key),
+        user=principal.user if principal else None,
+        csrf=principal.session.csrf_token if principal and principal.session else "",
+        path=request.path,
+        strings=_script_json(
+            {k: v for k, v in i18n.CATALOGUE[lang].items() if k.startswith(("state.", "msg.", "live.", "wb."))}
+        ),
+        **context,
     )
     return web.Response(text=page, content_type="text/html", status=status)
 
@@ -814,8 +845,56 @@ async def logout_form(request: web.Request) -> web.Response:
     raise response
 
 
+CHART_WIDTH = 480  # the wallboard's chart: a day of half-hours, 10 units each
+CHART_HEIGHT = 100
+
+
+def _day_start(profile: Profile, at: float) -> float:
+    """Midnight of the day of ``at`` in the profile's time zone, as UTC epoch seconds."""
+    local = datetime.fromtimestamp(at, ZoneInfo(profile.timezone))
+    return local.replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
+
+
+def chart_bars(board: dict[str, Any], midnight: float) -> list[dict[str, Any]]:
+    """The bars of today's chart: for each interval with calls, the offered and the answered bar (x, height in
+    the chart's units) and its service level; console.js draws the same from each live snapshot."""
+    minutes = board["interval_minutes"]
+    slots = 24 * 60 // minutes
+    width = CHART_WIDTH / slots
+    top = max((i["offered"] for i in board["intervals"]), default=0)
+    bars = []
+    for interval in board["intervals"]:
+        slot = int((interval["start"] - midnight) // (minutes * 60))
+        if not 0 <= slot < slots or not interval["offered"]:
+            continue
+        answered, within = interval["answered"], interval["answered_within"]
+        bars.append({
+            "slot": slot, "x": round(slot * width, 2), "w": round(width / 2 - 0.5, 2),
+            "offered": interval["offered"], "answered": answered,
+            "h_offered": round(CHART_HEIGHT * interval["offered"] / top, 2),
+            "h_answered": round(CHART_HEIGHT * answered / top, 2),
+            "sl": within / answered if answered else None,
+            "clock": f"{slot * minutes // 60:02d}:{slot * minutes % 60:02d}",
+        })  # fmt: skip
+    return bars
+
+
 async def wallboard_page(request: web.Request) -> web.Response:
-    return render(request, "wallboard.html", board=await request.config_dict[CONSOLE].wallboard())
+    console = request.config_dict[CONSOLE]
+    profile = console.backend.profile
+    lang = request[PRINCIPAL].user.language
+    board = await console.wallboard()
+    midnight = _day_start(profile, board["at"])
+    return render(
+        request,
+        "wallboard.html",
+        board=board,
+        bars=chart_bars(board, midnight),
+        midnight=midnight,
+        chart_width=CHART_WIDTH,
+        chart_height=CHART_HEIGHT,
+        shift=i18n.shift_label(profile, console.seats()[0], lang),
+    )
 
 
 async def agents_page(request: web.Request) -> web.Response:
@@ -1097,4 +1176,7 @@ def setup_console(app: web.Application, console: Console) -> web.Application:
     from console import desk  # the agent's desk (screen pop, cases, wrap-up codes); it builds on this module
 
     desk.setup(app, console)
+    from console import screening_pages  # the block list (nuisance callers); it builds on this module
+
+    screening_pages.setup(app, console)
     return api

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from profiles.model import Profile, Shift
+
 LANGUAGES = ("ar", "en")
 DIRECTION = {"ar": "rtl", "en": "ltr"}
 
@@ -98,6 +100,18 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "rep.shift": "Shift",
         "rep.peak": "Peak needed",
         "rep.seats_needed": "Seats after shrinkage",
+        "wb.today": "Today's calls per half-hour",
+        "wb.offered": "Offered",
+        "wb.answered": "Answered",
+        "wb.no_calls": "No calls yet today.",
+        "wb.sl_none": "Service level: shown once calls are answered today.",
+        "lang.ar": "Arabic",
+        "lang.en": "English",
+        "shift.morning": "Morning",
+        "shift.day": "Day",
+        "shift.evening": "Evening",
+        "shift.night": "Night",
+        "shift.afternoon": "Afternoon",
         "msg.done": "Done.",
         "msg.failed": "Refused:",
         "msg.read_only": "You can look but not change anything (viewer).",
@@ -194,6 +208,18 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "rep.shift": "الوردية",
         "rep.peak": "ذروة المطلوب",
         "rep.seats_needed": "المقاعد بعد نسبة الغياب",
+        "wb.today": "مكالمات اليوم لكل نصف ساعة",
+        "wb.offered": "الواردة",
+        "wb.answered": "المجابة",
+        "wb.no_calls": "لا مكالمات بعد اليوم.",
+        "wb.sl_none": "مستوى الخدمة: يظهر عند الرد على مكالمات اليوم.",
+        "lang.ar": "العربية",
+        "lang.en": "الإنجليزية",
+        "shift.morning": "الصباحية",
+        "shift.day": "النهارية",
+        "shift.evening": "المسائية",
+        "shift.night": "الليلية",
+        "shift.afternoon": "الظهيرة",
         "msg.done": "تم.",
         "msg.failed": "مرفوض:",
         "msg.read_only": "يمكنك المشاهدة فقط دون أي تغيير (مشاهد).",
@@ -210,3 +236,90 @@ def pick_language(accept: str | None) -> str:
     """The login page's language before a user is known: Arabic if the browser prefers it."""
     first = (accept or "").split(",")[0].strip().lower()
     return "ar" if first.startswith("ar") else "en"
+
+
+# -- the profile's names in the reader's language -----------------------------------------------------------
+# A supervisor reads topics, specialties, queues and shifts by the profile's labels, not by their ids. The
+# profile's labels are what the menu reads out ("للشكاوى" for complaints: "for complaints"), so the Arabic
+# "for the" (لل) becomes "the" (ال) on a page. A name the profile does not know is shown as it is.
+
+
+def _plain(label: str, language: str) -> str:
+    if language == "ar" and label.startswith("لل") and len(label) > 2:
+        return "ال" + label[2:]
+    return label
+
+
+def topic_label(profile: Profile, topic_id: str, language: str) -> str:
+    for topic in profile.topics:
+        if topic.id == topic_id:
+            return _plain(topic.label.get(language) or topic.label.get(profile.default_language) or topic_id, language)
+    return topic_id
+
+
+def specialty_label(profile: Profile, specialty_id: str, language: str) -> str:
+    for topic in profile.topics:
+        for specialty in topic.specialties:
+            if specialty.id == specialty_id:
+                label = specialty.label.get(language) or specialty.label.get(profile.default_language)
+                return _plain(label or specialty_id, language)
+    return specialty_id
+
+
+def language_name(code: str, language: str) -> str:
+    name = t(language, f"lang.{code}")
+    return code if name == f"lang.{code}" else name
+
+
+def queue_labels(profile: Profile, language: str) -> dict[str, str]:
+    """Every queue of the profile (language-topic[-specialty]) by its label: "English · complaints", and for a
+    specialty's queue "English · paediatrics"."""
+    out: dict[str, str] = {}
+    for code in profile.language_codes:
+        lang = language_name(code, language)
+        for topic in profile.topics:
+            name = topic_label(profile, topic.id, language)
+            out[f"{code}-{topic.id}"] = f"{lang} · {name}"
+            for specialty in topic.specialties:
+                out[f"{code}-{topic.id}-{specialty.id}"] = (
+                    f"{lang} · {specialty_label(profile, specialty.id, language)}"
+                )
+    return out
+
+
+def queue_label(profile: Profile, queue: str, language: str) -> str:
+    return queue_labels(profile, language).get(queue, queue)
+
+
+def shift_label(profile: Profile, shift_id: str | None, language: str) -> str:
+    """A shift by a name for its id when the console knows one (morning, evening, ...), with its hours."""
+    if not shift_id:
+        return "–"
+    shift: Shift | None = next((s for s in profile.shifts if s.id == shift_id), None)
+    name = t(language, f"shift.{shift_id}")
+    if name == f"shift.{shift_id}":
+        name = shift_id
+    if shift is None:
+        return name
+    return f"{name} ({shift.start:%H:%M}–{shift.end:%H:%M})"
+
+
+class Labels:
+    """The profile's names in one language, for the pages: ``labels.queue("ar-complaints")``."""
+
+    def __init__(self, profile: Profile, language: str) -> None:
+        self.profile = profile
+        self.language = language
+        self.queues = queue_labels(profile, language)
+
+    def queue(self, queue: str) -> str:
+        return self.queues.get(queue, queue)
+
+    def topic(self, topic_id: str) -> str:
+        return topic_label(self.profile, topic_id, self.language)
+
+    def specialty(self, specialty_id: str) -> str:
+        return specialty_label(self.profile, specialty_id, self.language)
+
+    def shift(self, shift_id: str | None) -> str:
+        return shift_label(self.profile, shift_id, self.language)

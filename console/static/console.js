@@ -51,7 +51,51 @@
       const key = cell.dataset.total;
       cell.textContent = (show[key] || String)(data.totals[key]);
     }
+    const slNone = document.getElementById("sl-none");
+    if (slNone) slNone.hidden = data.totals.service_level_today !== null;
+    renderToday(data);
   }
+
+  // Today's calls per interval: the offered and the answered bar of each interval with calls (as the page drew them).
+  const SVG = "http://www.w3.org/2000/svg";
+  function renderToday(data) {
+    const box = document.getElementById("today");
+    const group = document.getElementById("today-bars");
+    if (!box || !group || !data.intervals) return;
+    const midnight = Number(box.dataset.midnight), width = Number(box.dataset.width), height = Number(box.dataset.height);
+    const minutes = data.interval_minutes, slots = 24 * 60 / minutes, step = width / slots;
+    const top = Math.max(0, ...data.intervals.map((i) => i.offered));
+    group.replaceChildren();
+    let drawn = 0;
+    for (const i of data.intervals) {
+      const slot = Math.floor((i.start - midnight) / (minutes * 60));
+      if (slot < 0 || slot >= slots || !i.offered) continue;
+      const w = step / 2 - 0.5, g = document.createElementNS(SVG, "g");
+      g.dataset.slot = String(slot);
+      const title = document.createElementNS(SVG, "title");
+      const clock = pad(Math.floor(slot * minutes / 60)) + ":" + pad(slot * minutes % 60);
+      title.textContent = clock + " \u00b7 " + (S["wb.offered"] || "offered") + " " + i.offered + " \u00b7 " +
+        (S["wb.answered"] || "answered") + " " + i.answered + " \u00b7 " + pct(i.answered ? i.answered_within / i.answered : null);
+      g.appendChild(title);
+      for (const [kind, value, x] of [["offered", i.offered, slot * step], ["answered", i.answered, slot * step + w]]) {
+        const h = height * value / top, rect = document.createElementNS(SVG, "rect");
+        rect.setAttribute("class", kind);
+        rect.setAttribute("x", String(x));
+        rect.setAttribute("y", String(height - h));
+        rect.setAttribute("width", String(w));
+        rect.setAttribute("height", String(h));
+        g.appendChild(rect);
+      }
+      group.appendChild(g);
+      drawn += 1;
+    }
+    const none = document.getElementById("today-none");
+    if (none) none.hidden = drawn > 0;
+  }
+
+  const labelsEl = document.getElementById("queue-labels");
+  const QUEUES = labelsEl ? JSON.parse(labelsEl.textContent) : {};
+  const queueLabel = (q) => QUEUES[q] || q;
 
   function renderAgents(agents) {
     for (const [pid, a] of Object.entries(agents || {})) {
@@ -61,7 +105,7 @@
         cell.textContent = (S["state." + a.state] || a.state) + (a.pause_reason ? " (" + a.pause_reason + ")" : "");
       }
       const queues = document.querySelector('[data-agent-queues="' + CSS.escape(pid) + '"] small');
-      if (queues) queues.textContent = a.queues_now.join(", ");
+      if (queues) queues.textContent = a.queues_now.map(queueLabel).join(", ");
     }
   }
 
