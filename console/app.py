@@ -62,6 +62,7 @@ from routing import http as routing_http
 from routing.service import AgentDesk
 from routing.state import PersonState, PersonView
 from screening import http as screening_http
+from screening import http as screening_http
 
 log = logging.getLogger(__name__)
 
@@ -138,6 +139,7 @@ class Console:
             *callbacks_http.routes(backend.callbacks),
             *cdr_http.routes(backend.records.store, backend.profile),
             *cases_http.routes(backend.cases),
+            *screening_http.routes(getattr(backend, "screening", None)),  # the block list (None: 404)
             *screening_http.routes(getattr(backend, "screening", None)),  # the block list (None: 404)
         )
         self.public = PUBLIC_PAGES | _guarded_routes(self.operations, "public")
@@ -1176,6 +1178,9 @@ def setup_console(app: web.Application, console: Console) -> web.Application:
     from console import desk  # the agent's desk (screen pop, cases, wrap-up codes); it builds on this module
 
     desk.setup(app, console)
+    from console import screening_pages  # the block list (nuisance callers); it builds on this module
+
+    screening_pages.setup(app, console)
     from console import screening_pages  # the block list (nuisance callers); it builds on this module
 
     screening_pages.setup(app, console)
