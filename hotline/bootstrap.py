@@ -15,8 +15,10 @@ from __future__ import annotations
 import logging
 import socket
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
+from callbacks import policy as callback_policy
 from callbacks.agi import CallbackOfferHandler
 from callbacks.db import CallbackStore
 from callbacks.service import CallbackService, Faults
@@ -36,8 +38,11 @@ from ivr.menu import prompt_plan
 from profiles.model import Profile
 from routing.agi import AgentFeatureHandler
 from routing.db import RoutingStore
+from routing.place import EVENTS as PLACE_EVENTS
+from routing.place import PlaceInLine
 from routing.queues import build_queues, default_queue
 from routing.service import AgentDesk
+from routing.state import Snapshot
 from screening.db import ScreeningStore
 from screening.prompts import prompt_plan as screening_prompts
 from screening.service import ScreeningService
@@ -75,6 +80,12 @@ def asterisk_plan(profile: Profile) -> Plan:
     prompts |= screening_prompts(profile)  # what blocked and warned callers hear (screening)
     prompts |= survey_prompt_plan(profile)  # the survey's questions and thanks (survey)
     return Plan(queues=build_queues(profile), default_queue=default_queue(profile), prompts=prompts)
+
+
+def place_estimate(snapshot: Snapshot, queue: str, position: int, now: datetime) -> float:
+    """The place in line speaks the callback offer's estimate: the same wait, the same recent handle time."""
+    aht = callback_policy.aht_from_snapshot(snapshot, now, queue)
+    return callback_policy.estimated_wait(snapshot, queue, position, aht, now)
 
 
 def instance_name(agi_port: int) -> str:
@@ -128,6 +139,17 @@ class Service:
             instance_name(settings.agi_port),
             faults=config.faults,
         )
+        #: Place in line: each waiting caller hears their position and the estimated wait (routing.place).
+        self.place = PlaceInLine(
+            profile,
+            self.ami,
+            self.desk,
+            sounds_dir=config.sounds_dir,
+            sounds_host_dir=config.sounds_host_dir,
+            prompt_cache=config.prompt_cache or settings.cache_dir / "prompts",
+            estimate=place_estimate,
+        )
+        self.ami.add_event_handler(self.place.on_message, events=PLACE_EVENTS)
         #: Cases (None when the profile keeps none: the API answers 404 "this hotline keeps no cases").
         self.cases: CaseService | None = None
         if profile.cases is not None:

@@ -99,7 +99,9 @@ async def ami_ctx(app: web.Application) -> AsyncIterator[None]:
 async def callbacks_ctx(app: web.Application) -> AsyncIterator[None]:
     service = app[SERVICE]
     await service.callbacks.start()
+    await service.place.start()
     yield
+    await service.place.close()
     await service.callbacks.close()
 
 
