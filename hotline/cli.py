@@ -15,6 +15,7 @@ hotline db upgrade               migrate the records database
 hotline report / staffing / generate-records / import-records   reports and staffing (cdr/cli.py)
 hotline cases report / synthetic              cases per category, synthetic 940 cases (cases/cli.py)
 hotline user add|list / token add             supervisor console users and API tokens (console/cli.py)
+hotline survey report                         caller satisfaction per topic, agent, interval (survey/cli.py)
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from hotline.bootstrap import asterisk_plan
 from hotline.settings import Settings, SettingsError
 from hotline.supervisor import SupervisorError
 from profiles.model import Profile, ProfileError, load_profile
+from survey import cli as survey_commands
 from telephony.asterisk import AsteriskError, AsteriskInstance
 from telephony.prompts import PromptError
 from telephony.provision import ProvisionError, current_root, ensure_root
@@ -424,6 +426,7 @@ def build_parser() -> argparse.ArgumentParser:
     report_commands.add_commands(commands)
     case_commands.add_commands(commands)
     console_commands.add_commands(commands)
+    survey_commands.add_commands(commands)
     return parser
 
 
