@@ -3,19 +3,42 @@
 A call costs one ``GET DATA`` per menu attempt and one ``EXEC MSet`` at the end, which sets every
 routing variable and, last, the result variable the dialplan checks. Anything that goes wrong
 before that leaves the result unset, and the dialplan sends the caller to the default queue.
+
+The calendar's special days added from the console come from ``special_days`` (the store's cached list,
+see ivr/calendar_db.py), the estimated wait of a queue from ``wait`` (the callback offer's estimate, handed
+in by the root). A closed topic's next opening is spoken at call time in the caller's language (the
+``closed_next`` prompt, made into ``sounds/follow``, played, and removed).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+import os
+import secrets
+import shutil
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
+from pathlib import Path
 
-from ivr.menu import Ask, Closed, Follow, Menu, Report, overflow_queue, route_priority
-from profiles.model import Profile
+from ivr.menu import (
+    Ask,
+    Closed,
+    Follow,
+    Info,
+    Menu,
+    Message,
+    Report,
+    WaitEstimate,
+    overflow_queue,
+    route_priority,
+    spoken_opening,
+)
+from profiles.model import Profile, SpecialDay
 from telephony import names as v
 from telephony.agi import AGIHangup, AGISession
 from telephony.clock import utc_now
+from telephony.prompts import Segment, build_prompt
 
 log = logging.getLogger(__name__)
 
@@ -35,11 +58,22 @@ class IvrHandler:
         sounds_dir: str,
         clock: Callable[[], datetime] = utc_now,
         screen: Screen | None = None,
+        *,
+        special_days: Callable[[], Awaitable[Sequence[SpecialDay]]] | None = None,
+        wait: WaitEstimate | None = None,
+        sounds_host_dir: Path | None = None,
+        prompt_cache: Path | None = None,
+        speak: Callable[[tuple[Segment, ...], Path], Path] = build_prompt,
     ):
         self.profile = profile
         self.sounds_dir = sounds_dir.rstrip("/")
         self.clock = clock
         self.screen = screen
+        self.special_days = special_days
+        self.wait = wait
+        self.sounds_host_dir = sounds_host_dir
+        self.prompt_cache = prompt_cache
+        self.speak = speak
 
     async def _screened(self, session: AGISession) -> bool:
         """Screen the caller before the menu: True when blocked (the dialplan plays ``blocked`` and hangs up);
@@ -67,14 +101,42 @@ class IvrHandler:
         except AGIHangup:
             log.debug("caller %s hung up while screened", session.uniqueid)
             return
-        menu = Menu(self.profile, self.clock())
+        menu = Menu(self.profile, self.clock(), await self._special_days(), self._estimate)
         step = menu.start()
         try:
             while isinstance(step, Ask):
                 digits = await session.get_data(f"{self.sounds_dir}/{step.prompt}", step.timeout_ms, step.max_digits)
                 step = menu.press(digits)
             if isinstance(step, Closed):
-                await session.mset({v.RESULT: "CLOSED"})
+                await self._closed(session, step)
+                return
+            if isinstance(step, Message):
+                await session.mset(
+                    {
+                        v.LANGUAGE: step.language,
+                        v.TOPIC: step.topic,
+                        v.SPECIALTY: "",
+                        v.QUEUE: step.queue,
+                        v.VOICE_NOTE: secrets.token_hex(16),
+                        v.RESULT: v.RESULT_MESSAGE,
+                    }
+                )
+                return
+            if isinstance(step, Info):
+                route = step.route
+                await session.mset(
+                    {
+                        v.LANGUAGE: route.language,
+                        v.TOPIC: route.topic,
+                        v.SPECIALTY: route.specialty or "",
+                        v.QUEUE: route.queue,
+                        v.OVERFLOW_QUEUE: overflow_queue(self.profile, route.language),
+                        v.PRIORITY: route_priority(self.profile, route),
+                        v.PROMPT: f"{self.sounds_dir}/{step.prompt}",
+                        v.INFO_KEY: step.person_key or "",
+                        v.RESULT: v.RESULT_INFO,
+                    }
+                )
                 return
             if isinstance(step, (Report, Follow)):
                 # The case routes take the caller; the queue is where they go if those fail.
@@ -105,3 +167,79 @@ class IvrHandler:
             log.debug("call %s routed to %s%s", session.uniqueid, step.queue, " (default)" if step.defaulted else "")
         except AGIHangup:
             log.debug("caller %s hung up in the IVR", session.uniqueid)
+
+    async def _special_days(self) -> Sequence[SpecialDay]:
+        """The console's special days; our failure leaves the profile's alone (the caller is not held)."""
+        if self.special_days is None:
+            return ()
+        try:
+            return await self.special_days()
+        except Exception:
+            log.exception("the special days could not be read: the profile's hours and holidays apply")
+            return ()
+
+    def _estimate(self, queue: str) -> float | None:
+        if self.wait is None:
+            return None
+        try:
+            return self.wait(queue)
+        except Exception:
+            log.exception("the estimated wait of %s could not be computed: no information first", queue)
+            return None
+
+    async def _closed(self, session: AGISession, step: Closed) -> None:
+        """The closed prompt: in every language from the dialplan, or in the caller's here, then the next
+        opening when the profile can say it (our failure to make it: the closed prompt alone)."""
+        if step.language is None:
+            await session.mset({v.PROMPT: f"{self.sounds_dir}/{step.prompt}", v.RESULT: v.RESULT_CLOSED})
+            return
+        await session.stream_file(f"{self.sounds_dir}/{step.prompt}")
+        if step.next_opening is not None:
+            await self._say_next(session, step.language, step.next_opening)
+        await session.mset({v.PROMPT: "", v.RESULT: v.RESULT_CLOSED})
+
+    def next_segments(self, language: str, opening: datetime) -> tuple[Segment, ...] | None:
+        prompt = self.profile.prompt("closed_next", language)
+        if prompt is None:
+            return None
+        voice = next(lang.voice for lang in self.profile.languages if lang.code == language)
+        words = spoken_opening(self.profile, self.clock(), opening, language)
+        if prompt.file is not None:  # a recorded sentence cannot say the time: the file, then the words
+            return (Segment(voice, None, str(prompt.file)), Segment(voice, words, None))
+        assert prompt.text is not None
+        return (Segment(voice, prompt.text.replace("{next}", words), None),)
+
+    async def _say_next(self, session: AGISession, language: str, opening: datetime) -> None:
+        segments = self.next_segments(language, opening)
+        if segments is None:
+            return
+        if self.sounds_host_dir is None or self.prompt_cache is None:
+            log.error("closed: no live prompt folder, the next opening cannot be spoken")
+            return
+        name = secrets.token_hex(12)
+        target = self.sounds_host_dir / v.LIVE_PROMPTS_DIR / f"{name}.wav"
+        try:
+            await asyncio.to_thread(self._install, segments, target)
+        except Exception:
+            log.exception("closed: the next opening could not be spoken")
+            return
+        try:
+            await session.stream_file(f"{self.sounds_dir}/{v.LIVE_PROMPTS_DIR}/{name}")
+        finally:
+            target.unlink(missing_ok=True)
+
+    def _install(self, segments: tuple[Segment, ...], target: Path) -> None:
+        """Made (cached) in the service's folder, then copied where Asterisk reads it (see cases/agi.py)."""
+        assert self.prompt_cache is not None
+        made = self.speak(segments, self.prompt_cache)
+        target.parent.mkdir(exist_ok=True)
+        sounds = target.parent.parent.stat()
+        partial = target.with_suffix(".part")
+        shutil.copyfile(made, partial)
+        if os.geteuid() == 0:
+            os.chown(target.parent, sounds.st_uid, sounds.st_gid)
+            os.chown(partial, sounds.st_uid, sounds.st_gid)
+            os.chmod(partial, 0o600)
+        else:
+            os.chmod(partial, 0o640)
+        partial.rename(target)

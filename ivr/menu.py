@@ -5,6 +5,15 @@ and a ``self_report`` topic leads to the self-service report instead of a queue:
 :class:`Follow` or :class:`Report`, and the dialplan hands the caller to the case routes (cases/agi.py).
 A single-language profile has no language menu: its first topic menu starts with the welcome greeting.
 
+The calendar (profiles/calendar.py: topic hours, the profile's and the console's special days) decides here:
+a caller picks a topic, and a topic closed now ends the menu with :class:`Closed` (the ``closed`` prompt in
+the caller's language and, when the profile has ``closed_next``, the next opening, made at call time) or,
+for a ``when_closed: message`` topic, with :class:`Message` (the caller leaves a message for a callback or a
+case). When no topic is open and none takes messages, the menu closes at once: in every language when the
+profile cannot say the next opening, else after the language menu. An information topic (``Topic.info``)
+ends with :class:`Info`: the message, then the person key to the topic's queue; with
+``when_wait_over_seconds`` only while the estimated wait of that queue (handed in) is longer.
+
 Everything that decides what a caller hears next lives here, and nothing here knows about AGI,
 sockets or the event loop (model: h11's ``_state.py``). The adapter asks ``Menu`` what to play,
 plays it, and feeds the digits back. Time is passed in.
@@ -15,11 +24,14 @@ input uses a ``-retry`` file that already starts with the "invalid choice" notic
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from profiles.model import AGENT_PROMPTS, CALLBACK_PROMPTS, Profile, Prompt, Topic
+from profiles.calendar import is_open, next_opening
+from profiles.model import AGENT_PROMPTS, CALLBACK_PROMPTS, MESSAGE_PROMPTS, Profile, Prompt, SpecialDay, Topic
 from telephony.names import agent_prompt, digit_prompt, overflow_queue_name, queue_name
 from telephony.prompts import PromptPlan, Segment
 
@@ -48,9 +60,33 @@ class Route:
 
 @dataclass(frozen=True)
 class Closed:
-    """Outside opening hours: play ``prompt`` and end the call."""
+    """Outside opening hours: play ``prompt`` and end the call. With a ``language`` (the caller chose one),
+    ``next_opening`` is when ``topic`` (None: the hotline) opens again (None: not known)."""
 
     prompt: str
+    language: str | None = None
+    topic: str | None = None
+    next_opening: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Info:
+    """An information topic: play ``prompt``; ``person_key`` (None: none) takes the caller to ``route``."""
+
+    route: Route
+    prompt: str
+    person_key: str | None
+
+
+@dataclass(frozen=True)
+class Message:
+    """A closed topic that takes messages: the caller records one; it is answered at ``next_opening``
+    (None: as soon as a person can)."""
+
+    language: str
+    topic: str
+    queue: str
+    next_opening: datetime | None
 
 
 @dataclass(frozen=True)
@@ -71,7 +107,10 @@ class Follow:
     queue: str
 
 
-Step = Ask | Route | Closed | Report | Follow
+Step = Ask | Route | Closed | Report | Follow | Info | Message
+
+#: The estimated wait of a queue in seconds (the callback offer's estimate), None when not known.
+WaitEstimate = Callable[[str], float | None]
 
 
 class MenuFinished(RuntimeError):
@@ -98,25 +137,60 @@ def language_prompt(retry: bool = False) -> str:
 CLOSED_PROMPT = f"{ALL_LANGUAGES}/closed"
 
 
+def closed_prompt(language: str) -> str:
+    return f"{language}/closed"
+
+
+def info_prompt(language: str, topic: str) -> str:
+    return f"{language}/info-{topic}"
+
+
 class Menu:
     """One caller's way through the menu."""
 
-    def __init__(self, profile: Profile, now: datetime):
+    def __init__(
+        self,
+        profile: Profile,
+        now: datetime,
+        extra_days: Sequence[SpecialDay] = (),
+        wait: WaitEstimate | None = None,
+    ):
         self._profile = profile
         self._now = now
+        self._extra = tuple(extra_days)
+        self._wait = wait
         self._timeout_ms = profile.digit_timeout_seconds * 1000
         self._language: str | None = None
         self._topic: Topic | None = None
         self._attempt = 0
         self._done = False
+        self._all_closed = False
 
     def start(self) -> Step:
-        if not self._profile.is_open(self._now):
-            self._done = True
-            return Closed(CLOSED_PROMPT)
-        if len(self._profile.languages) == 1:
-            self._language = self._profile.languages[0].code
+        profile = self._profile
+        if len(profile.languages) == 1:
+            self._language = profile.languages[0].code
+        if not any(self._open(t) or t.when_closed == "message" for t in profile.topics if not t.self_report):
+            self._all_closed = True
+            can_say_next = any(profile.prompt("closed_next", code) for code in profile.language_codes)
+            if self._language is not None or not can_say_next:
+                return self._closed(None)
         return self._ask()
+
+    def _open(self, topic: Topic | None) -> bool:
+        return is_open(self._profile, self._now, topic, self._extra)
+
+    def _closed(self, topic: Topic | None) -> Closed:
+        """The caller hears that ``topic`` (None: every topic) is closed, and when it opens again."""
+        self._done = True
+        if self._language is None:
+            return Closed(CLOSED_PROMPT)
+        if topic is not None:
+            opening = next_opening(self._profile, self._now, topic, self._extra)
+        else:
+            openings = [next_opening(self._profile, self._now, t, self._extra) for t in self._profile.topics]
+            opening = min((o for o in openings if o is not None), default=None)
+        return Closed(closed_prompt(self._language), self._language, topic.id if topic else None, opening)
 
     def press(self, digits: str) -> Step:
         """Feed what the caller keyed in ('' for no input) and get the next step."""
@@ -128,6 +202,8 @@ class Menu:
             if chosen is not None:
                 self._language = chosen
                 self._attempt = 0
+                if self._all_closed:
+                    return self._closed(None)
                 return self._ask()
         elif self._topic is None:
             cases = self._profile.cases
@@ -139,6 +215,12 @@ class Menu:
                 if topic.self_report and cases is not None:
                     self._done = True
                     return Report(self._language, topic.id, queue_name(self._language, topic.id))
+                if not self._open(topic):
+                    if topic.when_closed == "message":
+                        self._done = True
+                        opening = next_opening(self._profile, self._now, topic, self._extra)
+                        return Message(self._language, topic.id, queue_name(self._language, topic.id), opening)
+                    return self._closed(topic)
                 if not topic.specialties:
                     return self._route(topic.id, None, defaulted=False)
                 self._topic = topic
@@ -166,16 +248,58 @@ class Menu:
             prompt = specialties_prompt(self._language, self._topic.id, retry)
         return Ask(prompt, self._timeout_ms)
 
-    def _route(self, topic: str, specialty: str | None, defaulted: bool) -> Route:
+    def _route(self, topic: str, specialty: str | None, defaulted: bool) -> Route | Info:
         self._done = True
         # A caller who chose a language keeps it even when the topic falls back to the default.
         language = self._language or self._profile.default_language
-        return Route(language, topic, specialty, queue_name(language, topic, specialty), defaulted)
+        route = Route(language, topic, specialty, queue_name(language, topic, specialty), defaulted)
+        info = self._profile.topic(topic).info
+        if defaulted or info is None:
+            return route
+        if info.when_wait_over_seconds is not None:
+            # Only while the wait is long; no estimate (or a short wait): straight to a person.
+            estimate = self._wait(route.queue) if self._wait is not None else None
+            if estimate is None or estimate <= info.when_wait_over_seconds:
+                return route
+        return Info(route, info_prompt(language, topic), info.person_key)
 
 
 def overflow_queue(profile: Profile, language: str) -> str:
     """Where a caller of ``language`` goes after waiting T2 (the profile's overflow topic)."""
     return overflow_queue_name(language, profile.overflow_topic)
+
+
+#: Words for the next opening in the languages hotline ships; another language hears the date and time.
+_WEEKDAYS = {
+    "en": ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"),
+    "ar": ("الاثنين", "الثلاثاء", "الأربعاء", "الخميس", "الجمعة", "السبت", "الأحد"),
+}
+_MONTHS = {
+    "en": ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+           "November", "December"),
+    "ar": ("يناير", "فبراير", "مارس", "أبريل", "مايو", "يونيو", "يوليو", "أغسطس", "سبتمبر", "أكتوبر", "نوفمبر",
+           "ديسمبر"),
+}  # fmt: skip
+_TODAY = {"en": "today at {clock}", "ar": "اليوم الساعة {clock}"}
+_TOMORROW = {"en": "tomorrow at {clock}", "ar": "غدا الساعة {clock}"}
+_ON = {"en": "on {weekday} {day} {month} at {clock}", "ar": "يوم {weekday} {day} {month} الساعة {clock}"}
+
+
+def spoken_opening(profile: Profile, now: datetime, opening: datetime, language: str) -> str:
+    """The next opening as words for the ``closed_next`` prompt's ``{next}``, on the hotline's clock."""
+    zone = ZoneInfo(profile.timezone)
+    local, today = opening.astimezone(zone), now.astimezone(zone).date()
+    clock = local.strftime("%H:%M")
+    if language not in _ON:
+        return local.strftime("%Y-%m-%d %H:%M")
+    if local.date() == today:
+        return _TODAY[language].format(clock=clock)
+    if local.date() == today + timedelta(days=1):
+        return _TOMORROW[language].format(clock=clock)
+    return _ON[language].format(
+        weekday=_WEEKDAYS[language][local.weekday()], day=local.day, month=_MONTHS[language][local.month - 1],
+        clock=clock,
+    )  # fmt: skip
 
 
 def route_priority(profile: Profile, route: Route) -> int:
@@ -241,7 +365,17 @@ def prompt_plan(profile: Profile) -> dict[str, tuple[Segment, ...]]:
     plan[language_prompt()] = language_menu
     plan[language_prompt(retry=True)] = tuple(seg(c, prompts["invalid"][c]) for c in codes) + language_menu
     plan[CLOSED_PROMPT] = tuple(seg(c, prompts["closed"][c]) for c in codes)
+    takes_messages = any(t.when_closed == "message" for t in profile.topics)
     for code in codes:
+        plan[closed_prompt(code)] = (seg(code, prompts["closed"][code]),)
+        if takes_messages:
+            for name in MESSAGE_PROMPTS:
+                message = profile.prompt(name, code)
+                assert message is not None, f"the profile check requires {name} with when_closed: message"
+                plan[agent_prompt(code, name)] = (seg(code, message),)
+        for topic in profile.topics:
+            if topic.info is not None:
+                plan[info_prompt(code, topic.id)] = (seg(code, topic.info.message[code]),)
         for name in AGENT_PROMPTS + CALLBACK_PROMPTS:
             plan[agent_prompt(code, name)] = (seg(code, prompts[name][code]),)
         for digit in "0123456789":  # to read a callback number back, in the caller's language

@@ -95,7 +95,8 @@ async def test_outside_opening_hours_the_result_is_closed():
         commands = await call(agi, ["200 result=0"])
     finally:
         await agi.close()
-    assert commands == [["EXEC", "MSet", "HOTLINE_RESULT=CLOSED"]]
+    # No topic open and no way to say the next opening: the closed prompt in every language, from the dialplan.
+    assert commands == [["EXEC", "MSet", f"HOTLINE_PROMPT={SOUNDS}/all/closed,HOTLINE_RESULT=CLOSED"]]
 
 
 async def test_a_connection_without_the_secret_plays_nothing_and_sets_no_result(server):

@@ -202,3 +202,126 @@ def test_prompt_plan_covers_every_prompt_the_menu_can_ask_for(profile):
     assert voices[0][0] == "ar" and "1" in voices[0][1]
     assert voices[1] == ("en", "Welcome to the Ministry of Health hotline. For English, press 2.")
     assert plan["en/topics"][1].text == "For coronavirus inquiries, press 1."
+
+
+# -- the caller's experience: information topics and the calendar ---------------------------------
+
+
+def experience():
+    from test_profile import with_experience
+
+    from profiles.model import parse_profile
+
+    return parse_profile(with_experience(), source="experience.yaml")
+
+
+WEDNESDAY_NOON = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)  # 12:00 in Kuwait
+FRIDAY_NOON = datetime(2026, 12, 4, 9, 0, tzinfo=UTC)
+
+
+def test_an_information_topic_plays_while_the_wait_is_long_and_routes_at_once_when_short():
+    from ivr.menu import Info
+
+    profile = experience()
+    long_wait = Menu(profile, WEDNESDAY_NOON, wait=lambda queue: 121.0)
+    long_wait.start()
+    long_wait.press("2")
+    route = Route("en", "virus", None, "en-virus", defaulted=False)
+    assert long_wait.press("1") == Info(route, "en/info-virus", "0")
+    short = Menu(profile, WEDNESDAY_NOON, wait=lambda queue: 120.0)
+    short.start()
+    short.press("2")
+    assert short.press("1") == route
+    unknown = Menu(profile, WEDNESDAY_NOON)  # no estimate: straight to a person
+    unknown.start()
+    unknown.press("2")
+    assert unknown.press("1") == route
+
+
+def test_an_information_topic_without_a_wait_limit_always_plays_and_may_have_no_person_key():
+    from dataclasses import replace
+
+    from ivr.menu import Info
+    from profiles.model import InfoOption
+
+    profile = experience()
+    virus = profile.topic("virus")
+    only_info = replace(virus, info=InfoOption(message=virus.info.message, person_key=None))
+    profile = replace(profile, topics=tuple(only_info if t.id == "virus" else t for t in profile.topics))
+    menu = Menu(profile, WEDNESDAY_NOON)
+    menu.start()
+    menu.press("1")
+    assert menu.press("1") == Info(Route("ar", "virus", None, "ar-virus", defaulted=False), "ar/info-virus", None)
+
+
+def test_a_closed_topic_that_takes_messages_ends_with_a_message_for_its_next_opening():
+    from ivr.menu import Message
+
+    menu = Menu(experience(), FRIDAY_NOON)
+    menu.start()
+    menu.press("1")
+    # No doctors on Friday: the message is answered on Sunday at 08:00, Kuwait time.
+    step = menu.press("2")
+    assert step == Message("ar", "medical", "ar-medical", datetime(2026, 12, 6, 5, 0, tzinfo=UTC))
+    with pytest.raises(MenuFinished):
+        menu.press("1")
+
+
+def test_a_closed_topic_plays_closed_in_the_callers_language_with_the_next_opening():
+    from datetime import date
+
+    from profiles.model import SpecialDay
+
+    extra = [SpecialDay(date=date(2026, 12, 2), until=date(2026, 12, 3), topics=("complaints",))]
+    menu = Menu(experience(), WEDNESDAY_NOON, extra_days=extra)
+    menu.start()
+    menu.press("2")
+    assert menu.press("5") == Closed(
+        "en/closed", "en", "complaints", datetime(2026, 12, 3, 21, 0, tzinfo=UTC)
+    )  # Friday 00:00 in Kuwait
+
+
+def test_when_every_topic_is_closed_the_caller_chooses_a_language_to_hear_the_next_opening():
+    from dataclasses import replace
+    from datetime import date
+
+    from profiles.model import SpecialDay
+
+    profile = experience()
+    # (without the doctors' own hours: a holiday that names no topic leaves a topic with its own hours alone)
+    usual = tuple(replace(t, when_closed="close", hours=()) for t in profile.topics)
+    no_messages = replace(profile, topics=usual)
+    closed = [SpecialDay(date=date(2026, 12, 2), name="national day")]
+    menu = Menu(no_messages, WEDNESDAY_NOON, extra_days=closed)
+    assert menu.start() == Ask("all/language", 5000)
+    step = menu.press("2")
+    assert step == Closed("en/closed", "en", None, datetime(2026, 12, 2, 21, 0, tzinfo=UTC))
+    # One language only: no language menu, the closed prompt at once.
+    arabic = replace(no_messages, languages=no_messages.languages[:1])
+    assert Menu(arabic, WEDNESDAY_NOON, extra_days=closed).start() == Closed(
+        "ar/closed", "ar", None, datetime(2026, 12, 2, 21, 0, tzinfo=UTC)
+    )
+    # A topic that takes messages (medical) keeps the menu open for it.
+    messages = replace(profile, topics=tuple(replace(t, hours=()) for t in profile.topics))
+    menu = Menu(messages, WEDNESDAY_NOON, extra_days=closed)
+    assert menu.start() == Ask("all/language", 5000) and menu.press("2") == Ask("en/topics", 5000)
+
+
+def test_the_next_opening_is_spoken_in_the_callers_language():
+    from ivr.menu import spoken_opening
+
+    profile = experience()
+    now = WEDNESDAY_NOON
+    assert spoken_opening(profile, now, datetime(2026, 12, 2, 14, 0, tzinfo=UTC), "en") == "today at 17:00"
+    assert spoken_opening(profile, now, datetime(2026, 12, 3, 5, 0, tzinfo=UTC), "ar") == "غدا الساعة 08:00"
+    sunday = datetime(2026, 12, 6, 5, 0, tzinfo=UTC)
+    assert spoken_opening(profile, now, sunday, "en") == "on Sunday 6 December at 08:00"
+    assert spoken_opening(profile, now, sunday, "ar") == "يوم الأحد 6 ديسمبر الساعة 08:00"
+    assert spoken_opening(profile, now, sunday, "fr") == "2026-12-06 08:00"
+
+
+def test_the_prompt_plan_has_the_closed_information_and_message_prompts_of_each_language():
+    plan = prompt_plan(experience())
+    for code in ("ar", "en"):
+        assert {f"{code}/closed", f"{code}/info-virus", f"{code}/leave-message", f"{code}/message-thanks"} <= set(plan)
+    assert plan["en/leave-message"][0].text == "We are closed. Leave a message after the tone."
