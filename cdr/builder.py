@@ -21,6 +21,7 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Any
 
+from telephony import names as v
 from telephony.events import (
     AgentComplete,
     AgentConnect,
@@ -38,6 +39,8 @@ from telephony.events import (
 __all__ = ["CallInProgress", "CallRecord", "Outcome", "RecordBuilder"]
 
 _UNKNOWN_CALLER_ID = frozenset({"", "<unknown>"})
+#: HotlineRoute results of a caller served without a person (telephony.names RESULT_INFO, RESULT_MESSAGE)
+_SELF_SERVED_RESULTS = frozenset({v.RESULT_INFO, v.RESULT_MESSAGE})
 
 
 class Outcome(StrEnum):
@@ -45,6 +48,7 @@ class Outcome(StrEnum):
     ABANDONED_QUEUE = "abandoned_queue"
     ABANDONED_IVR = "abandoned_ivr"
     FAILED = "failed"
+    SELF_SERVED = "self_served"  # heard an information topic (Result INFO) or left a message (MESSAGE), no person
     BLOCKED = "blocked"  # a screened number (HotlineRoute Result BLOCKED): hung up, never queued
 
 
@@ -116,6 +120,7 @@ class _CallState:
     callback_of: str | None = None
     callback_booked: bool = False
     blocked: bool = False
+    self_served: bool = False  # the last route was information or a message (a later OK route clears it)
 
 
 def _seconds(span: timedelta) -> float:
@@ -254,6 +259,7 @@ class RecordBuilder:
             call.route_seen = True
             call.routed = event.result == "OK"
             call.blocked = event.result == "BLOCKED"
+            call.self_served = event.result in _SELF_SERVED_RESULTS
             call.language = _optional(event.language)
             call.topic = _optional(event.topic)
             call.specialty = _optional(event.specialty)
@@ -341,6 +347,8 @@ class RecordBuilder:
             outcome = Outcome.ABANDONED_QUEUE if call.callback_booked else Outcome.FAILED
             if call.last_leave_at is not None:
                 wait = _seconds(call.last_leave_at - call.first_join_at)
+        elif call.self_served:
+            outcome = Outcome.SELF_SERVED
         elif call.route_seen:
             outcome = Outcome.FAILED  # routed, but never got into a queue
         else:

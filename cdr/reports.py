@@ -21,6 +21,8 @@ Counting rules (the same in both halves, and checked against each other in the t
   They are not offered calls; they are counted as callbacks attempted / reached.
 * Service level: answered with ``wait <= T`` over answered. SL2 (app_queue's ``servicelevelperf2``):
   (answered within T + abandoned in queue within T) / (answered + abandoned in queue).
+* A call served without a person (outcome ``self_served``: it heard an information topic and hung up, or
+  left a message) is offered and counted as self-served; it is not queued, answered, abandoned or failed.
 * ASA = mean wait of answered calls; AHT = mean (talk + wrap-up) of answered calls; longest wait
   over all offered calls; occupancy = handle time (inbound and callbacks) / (people present ×
   interval length), attributed to the interval in which the call started.
@@ -73,6 +75,7 @@ __all__ = [
 
 ALLOWED_INTERVALS = (15, 30, 60)
 INBOUND = "inbound"
+SELF_SERVED = "self_served"  # the outcome of a call served without a person (cdr.builder.Outcome.SELF_SERVED)
 CALLBACK = "callback"
 
 
@@ -123,6 +126,7 @@ class Measures:
     abandoned_ivr: int = 0
     abandoned_queue: int = 0
     failed: int = 0
+    self_served: int = 0  # heard an information topic, or left a message, and needed no person
     answered_within: int = 0
     abandoned_within: int = 0
     wait_answered_sum: float = 0.0
@@ -142,6 +146,7 @@ class Measures:
         self.abandoned_ivr += other.abandoned_ivr
         self.abandoned_queue += other.abandoned_queue
         self.failed += other.failed
+        self.self_served += other.self_served
         self.answered_within += other.answered_within
         self.abandoned_within += other.abandoned_within
         self.wait_answered_sum += other.wait_answered_sum
@@ -160,8 +165,8 @@ class Measures:
 
     @property
     def queued(self) -> int:
-        """Calls that needed a person: offered minus those who hung up in the IVR."""
-        return self.offered - self.abandoned_ivr
+        """Calls that needed a person: offered minus those who hung up in the IVR or were served there."""
+        return self.offered - self.abandoned_ivr - self.self_served
 
     @property
     def asa(self) -> float | None:
@@ -197,6 +202,7 @@ class Measures:
             "abandoned_ivr": self.abandoned_ivr,
             "abandoned_queue": self.abandoned_queue,
             "failed": self.failed,
+            "self_served": self.self_served,
             "answered_within": self.answered_within,
             "abandoned_within": self.abandoned_within,
             "wait_answered_sum": self.wait_answered_sum,
@@ -209,7 +215,7 @@ class Measures:
             "callback_talk_sum": self.callback_talk_sum,
             "agents": self.agents,
             "abandoned": self.abandoned_ivr + self.abandoned_queue,
-            "queued": offered - self.abandoned_ivr,
+            "queued": offered - self.abandoned_ivr - self.self_served,
             "asa": self.wait_answered_sum / answered if answered else None,
             "aht": (self.talk_sum + self.wrapup_sum) / answered if answered else None,
             "service_level": self.answered_within / answered if answered else None,
@@ -285,6 +291,8 @@ def aggregate(records: Iterable[RecordFacts], interval_minutes: int = 30, sl_sec
                 m.abandoned_within += 1
         elif r.outcome == "abandoned_ivr":
             m.abandoned_ivr += 1
+        elif r.outcome == SELF_SERVED:
+            m.self_served += 1
         else:
             m.failed += 1
     for key, people in agents_in_group.items():
@@ -635,6 +643,8 @@ def fold_group_row(
         m.abandoned_within += within
     elif outcome == "abandoned_ivr":
         m.abandoned_ivr += count
+    elif outcome == SELF_SERVED:
+        m.self_served += count
     else:
         m.failed += count
 
