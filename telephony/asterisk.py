@@ -240,7 +240,7 @@ class AsteriskInstance:
         for path in self.dirs(inside=False).values():
             Path(path).mkdir(parents=True, exist_ok=True)
         (self.host_dir / "log" / "cdr-csv").mkdir(exist_ok=True)
-        if profile.cases is not None:
+        if profile.cases is not None or any(t.when_closed == "message" for t in profile.topics):
             self._voice_notes_folder(owner)
             make_beep(self.sounds_dir / "beep.wav")  # before a voice note (Asterisk's own beep is not installed)
         credentials = Credentials.generate(profile)
