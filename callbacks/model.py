@@ -16,6 +16,7 @@ class Origin(StrEnum):
     OFFER = "offer"  # the caller pressed 1 while waiting
     ABANDONED_QUEUE = "abandoned_queue"  # hung up in the queue after N seconds
     ABANDONED_IVR = "abandoned_ivr"  # hung up in the IVR at peak
+    MESSAGE = "message"  # left a message while the topic was closed: called back at its next opening
 
 
 class RequestStatus(StrEnum):

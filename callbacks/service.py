@@ -120,7 +120,11 @@ class CallbackService:
         result = policy.check_number(raw, self.rules, caller_id=caller_id)
         return Booking(result.ok, result.number, result.reason)
 
-    async def book(self, number: str, context: OfferContext) -> Booking:
+    async def book(
+        self, number: str, context: OfferContext, *, at: datetime | None = None, origin: Origin = Origin.OFFER
+    ) -> Booking:
+        """A request for ``number``; with ``at`` (a message left while the topic was closed: its next
+        opening) it is not dialled before then, and it expires ``expire_after_seconds`` after it."""
         now = self.clock()
         recent = await self.store.recent_request_times(number, now - policy.DAY)
         if policy.rate_limited(number, recent, self.rules, now):
@@ -132,13 +136,15 @@ class CallbackService:
             topic=context.topic,
             specialty=context.specialty,
             queue=context.queue,
-            origin=Origin.OFFER,
+            origin=origin,
             original_linkedid=context.linkedid,
             place_at=context.place_at or now,
             created_at=now,
-            expires_at=now + timedelta(seconds=self.rules.expire_after_seconds),
+            expires_at=max(now, at or now) + timedelta(seconds=self.rules.expire_after_seconds),
             priority=call_priority(context.topic, False, self.profile) if context.topic else 0,
         )
+        if at is not None:
+            request = replace(request, next_attempt_at=at)
         stored = await self.store.add(request)
         log.info("callback request %s for %s (%s), place %s", stored.id, number, context.queue, stored.place_at)
         return Booking(True, number, None)

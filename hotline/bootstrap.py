@@ -32,9 +32,12 @@ from cdr.service import RecordService
 from cdr.wrapup import Wrapups
 from console.app import Console
 from console.db import ConsoleStore
+from hotline.messages import leave_message, wait_estimate
 from hotline.settings import Settings
+from ivr.calendar_db import Calendar
 from ivr.handler import IvrHandler
 from ivr.menu import prompt_plan
+from ivr.message import MessageHandler
 from profiles.model import Profile
 from routing.agi import AgentFeatureHandler
 from routing.db import RoutingStore
@@ -54,6 +57,7 @@ from telephony.ami.client import AMIClient
 from telephony.ami.message import Message
 from telephony.asterisk import Credentials, Plan
 from telephony.events import EventParseError, OriginateResponse, decode_event, parse_event
+from telephony.names import VOICE_NOTES_DIR
 from telephony.prompts import hold_music_plan
 
 log = logging.getLogger(__name__)
@@ -169,7 +173,16 @@ class Service:
             secret=config.credentials.agi_secret,
             call_deadline=settings.ivr_deadline_seconds,
         )
-        self.agi.add_route("ivr", IvrHandler(profile, config.sounds_dir, screen=self.screening.screen))
+        # the calendar: special days from the console; information topics; messages left while a topic is closed
+        self.calendar = Calendar(profile, self.db)
+        ivr = IvrHandler(profile, config.sounds_dir, screen=self.screening.screen, special_days=self.calendar.current,
+                         wait=wait_estimate(self.desk), sounds_host_dir=config.sounds_host_dir,
+                         prompt_cache=config.prompt_cache or settings.cache_dir / "prompts")  # fmt: skip
+        self.agi.add_route("ivr", ivr)
+        if any(topic.when_closed == "message" for topic in profile.topics):
+            left = config.sounds_host_dir.parent / VOICE_NOTES_DIR if config.sounds_host_dir else None
+            leave = leave_message(self.cases, self.callbacks)
+            self.agi.add_route("message", MessageHandler(profile, leave, left, self.calendar.current))
         self.agi.add_route("agent", AgentFeatureHandler(profile, self.desk, config.sounds_dir, self.wrapups))
         self.agi.add_route("callback", CallbackOfferHandler(profile, self.callbacks, config.sounds_dir))
         if self.cases is not None:  # the number read back, the self-service report, follow a report
