@@ -1184,4 +1184,7 @@ def setup_console(app: web.Application, console: Console) -> web.Application:
     from console import screening_pages  # the block list (nuisance callers); it builds on this module
 
     screening_pages.setup(app, console)
+    from console import survey_pages  # caller satisfaction (the post-call survey); it builds on this module
+
+    survey_pages.setup(app, console)
     return api
