@@ -1187,4 +1187,7 @@ def setup_console(app: web.Application, console: Console) -> web.Application:
     from console import survey_pages  # caller satisfaction (the post-call survey); it builds on this module
 
     survey_pages.setup(app, console)
+    from console import calendar_pages  # special days (the calendar); it builds on this module
+
+    calendar_pages.setup(app, console)
     return api
