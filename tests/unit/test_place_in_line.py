@@ -134,7 +134,7 @@ def _service(tmp_path: Path, ami: Any, made: list, profile=PROFILE, host: Path |
 
 
 async def test_an_announcement_is_made_in_the_callers_language_and_whispered_to_their_channel(tmp_path):
-    ami, made = FakeAMI(), []
+    ami, made = FakeAMI(), list[tuple[Segment, ...]]()
     place = _service(tmp_path, ami, made)
     announcement = Announcement("c1", "PJSIP/trunk-0000000a", "ar-general", "ar", 3, 9)
     assert await place.announce(announcement)
@@ -173,7 +173,7 @@ async def test_a_recorded_prompt_is_followed_by_the_number(tmp_path):
 
 
 async def test_bad_input_sends_nothing_and_a_failure_leaves_the_caller_waiting(tmp_path):
-    ami, made = FakeAMI(), []
+    ami, made = FakeAMI(), list[tuple[Segment, ...]]()
     place = _service(tmp_path, ami, made)
     assert not await place.announce(Announcement("c1", "PJSIP/x-1", "zz-general", "zz", 1, 1))  # not a language
     assert not await place.announce(Announcement("c1", "PJSIP/x-1", "../-general", "../", 1, 1))
@@ -200,7 +200,7 @@ async def test_bad_input_sends_nothing_and_a_failure_leaves_the_caller_waiting(t
 async def test_tick_announces_each_due_caller_once_at_a_time(tmp_path):
     state = LiveState.from_profile(PROFILE)
     join(state, T0, "c1")
-    ami, made = FakeAMI(), []
+    ami, made = FakeAMI(), list[tuple[Segment, ...]]()
     place = _service(tmp_path, ami, made)
     clock = [T(T0 + 31)]
     place.desk = SimpleNamespace(synced=True, snapshot=lambda: state.snapshot(clock[0]))  # type: ignore[assignment]
