@@ -25,6 +25,7 @@ import logging
 import math
 import os
 import re
+import secrets
 import shutil
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -262,7 +263,7 @@ class PlaceInLine:
                           self.prompt_cache)  # fmt: skip
         target.parent.mkdir(exist_ok=True)
         sounds = target.parent.parent.stat()
-        partial = target.with_suffix(f".{os.getpid()}.part")
+        partial = target.with_suffix(f".{secrets.token_hex(6)}.part")  # two callers may need the same sentence at once
         shutil.copyfile(made, partial)
         # Asterisk (its own user) reads it: as root, owned by the prompt folder's owner; as the service's user,
         # in the folder root gave it (group Asterisk's), readable by that group. Never wider.

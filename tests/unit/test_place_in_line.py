@@ -248,3 +248,24 @@ def test_the_rendered_dialplan_plays_the_sentence_and_loads_chanspy(tmp_path):
     assert "/follow/${EXTEN})" in section and "UserEvent(HotlinePlaceInLine,Prompt: ${EXTEN}" in section
     off = instance.render(BASE, asterisk_plan(BASE), Credentials.generate(BASE), write=False)
     assert "app_chanspy" not in off["modules.conf"] and f"[{PLACE_CONTEXT}]" not in off["extensions.conf"]
+
+
+def test_the_patient_services_profile_announces_in_both_languages(tmp_path):
+    profile = load_profile(Path(__file__).parents[2] / "profiles" / "patient-services.yaml")
+    place = _service(tmp_path, FakeAMI(), [], profile=profile)
+    assert place.enabled and place.interval == profile.queue_settings.announce_position_seconds > 0
+    for language in ("ar", "en"):
+        words = place.segments(language, 2, 5)
+        assert len(words) == 2 and "2" in (words[0].text or "") and "5" in (words[1].text or ""), words
+        assert place.file_name(Announcement("c", "PJSIP/t-1", f"{language}-complaints", language, 2, 5))
+
+
+async def test_two_callers_needing_the_same_sentence_at_once_both_hear_it(tmp_path):
+    import asyncio
+
+    ami, made = FakeAMI(), list[tuple[Segment, ...]]()
+    place = _service(tmp_path, ami, made)
+    same = [Announcement(f"c{i}", f"PJSIP/trunk-0000000{i}", "ar-general", "ar", 2, 6) for i in range(4)]
+    assert all(await asyncio.gather(*(place.announce(a) for a in same)))
+    assert sorted(a["Data"] for a in ami.sent) == [f"PJSIP/trunk-0000000{i},qwES" for i in range(4)]
+    assert [p.name for p in (tmp_path / "sounds" / "follow").iterdir()] == [f"{place.file_name(same[0])}.wav"]
