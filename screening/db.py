@@ -12,6 +12,7 @@ from typing import Self
 
 from sqlalchemy import or_, select, update
 
+from cdr.rows import CallRecordRow
 from screening.model import Block
 from screening.rows import BlockedNumberRow, NuisanceWarningRow
 from storage.engine import Database
@@ -132,3 +133,16 @@ class ScreeningStore:
             query = query.where(NuisanceWarningRow.warned_at >= since)
         async with self.db.readers() as session:
             return [(number, at) for number, at in (await session.execute(query)).all()]
+
+    async def unheard_warnings(self, since: datetime) -> list[str]:
+        """Numbers warned since ``since`` that have not called since their warning (no call record started after
+        it): after a restart, they still have the warning to hear."""
+        called_since = (
+            select(CallRecordRow.id)
+            .where(CallRecordRow.caller_number == NuisanceWarningRow.number)
+            .where(CallRecordRow.started_at > NuisanceWarningRow.warned_at)
+            .exists()
+        )
+        query = select(NuisanceWarningRow.number).where(NuisanceWarningRow.warned_at >= since).where(~called_since)
+        async with self.db.readers() as session:
+            return sorted(set((await session.scalars(query)).all()))

@@ -57,9 +57,8 @@ class ScreeningService:
         if self.detector is not None:
             warned = await self.store.warnings()
             self.detector.warned.update(number for number, _ in warned)
-            # A warning given in the last day that was not heard before a restart is heard on the next call.
-            since = self.clock() - timedelta(days=1)
-            self._to_hear.update(number for number, at in warned if at >= since)
+            # A warning of the last day not heard before a restart (no call since it) is heard on the next call.
+            self._to_hear.update(await self.store.unheard_warnings(self.clock() - timedelta(days=1)))
 
     async def refresh(self) -> None:
         blocks: dict[str, datetime | None] = {}

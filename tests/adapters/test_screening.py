@@ -16,6 +16,7 @@ from support.app import ServiceApp, running_service
 from support.fake_asterisk import FakeAsterisk, asterisk_parse_args, build_environment
 
 from cdr.builder import CallRecord, Outcome
+from cdr.db import RecordStore
 from console.app import CONSOLE
 from ivr.handler import IvrHandler
 from profiles.model import parse_profile
@@ -123,9 +124,13 @@ async def test_detection_from_records_warns_once_then_blocks_for_block_minutes(s
     assert [n for n, _ in await screening.warnings()] == ["0791234567"]
     assert await screening.screen("0791234567") == "warn"
     assert await screening.screen("0791234567") == "pass"  # heard once
-    # a restart keeps the warning: the next detection blocks
+    # a restart keeps the warning (heard: a call was recorded after it): no warning again, the next detection blocks
+    async with RecordStore(db_url) as records:
+        await records.add(record("0791234567", clock.now + timedelta(seconds=1)))
+    await screening.store.warn("0795555555", clock.now)  # warned, not heard before the restart
     again = ScreeningService(PROFILE, screening.store, clock=clock)
     await again.start()
+    assert await again.screen("0791234567") == "pass" and await again.screen("0795555555") == "warn"
     for i in range(5):
         await again.on_record(record("0791234567", T0 + timedelta(seconds=120 + 10 * i)))
     [block] = await again.current()
@@ -136,7 +141,7 @@ async def test_detection_from_records_warns_once_then_blocks_for_block_minutes(s
     for i in range(10):
         await again.on_record(record("0791234567", T0 + timedelta(seconds=200 + i), outcome=Outcome.BLOCKED))
         await again.on_record(record("anonymous", T0 + timedelta(seconds=200 + i)))
-    assert len(await again.current()) == 1 and len(await again.warnings()) == 1
+    assert len(await again.current()) == 1 and len(await again.warnings()) == 2
     assert await again.screen(None) == "pass"
 
 

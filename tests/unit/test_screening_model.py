@@ -123,3 +123,26 @@ def test_an_expiry_must_be_in_the_future_and_have_a_zone():
         valid_expiry(T0 - timedelta(seconds=1), T0)
     with pytest.raises(ScreeningError, match="time zone"):
         valid_expiry(datetime(2030, 1, 1), T0)
+
+
+def test_a_call_the_dialplan_announces_as_blocked_is_recorded_as_blocked_and_booked_no_callback():
+    from support.streams import replay
+
+    from cdr.builder import Outcome, RecordBuilder
+
+    uid = "1700009000.90"
+    common = {"Channel": "PJSIP/trunk-00000090", "Uniqueid": uid, "Linkedid": uid}
+    log = [
+        {"Event": "Newchannel", "Privilege": "call,all", "Timestamp": "1700009000.000000", "ChannelState": "4",
+         "ChannelStateDesc": "Ring", "CallerIDNum": "0791234567", "CallerIDName": "", "Context": "hotline-inbound",
+         "Exten": "151", "Priority": "1", **common},
+        {"Event": "UserEvent", "Privilege": "user,all", "Timestamp": "1700009000.300000", "UserEvent": "HotlineRoute",
+         "Language": "", "Topic": "", "Specialty": "", "Queue": "", "Result": "BLOCKED", **common},
+        {"Event": "Hangup", "Privilege": "call,all", "Timestamp": "1700009003.000000", "Cause": "16",
+         "Cause-txt": "Normal Clearing", **common},
+    ]  # fmt: skip
+    [record] = replay(log, RecordBuilder(number="151", context="hotline-inbound"))
+    assert record.outcome is Outcome.BLOCKED and record.outcome.value == "blocked"
+    assert record.caller_number == "0791234567" and record.queue is None and record.agent is None
+    # the callback service books a callback only for abandoned calls: a blocked caller is never called back
+    assert record.outcome not in (Outcome.ABANDONED_QUEUE, Outcome.ABANDONED_IVR)
