@@ -7,6 +7,7 @@ hotline asterisk cli             Asterisk's console on the running instance
 hotline phones                   the SIP accounts of the agent and doctor phones
 hotline agent login|logout|pause|unpause ID     what agents do with *41-*44, from the service
 hotline seats QUEUE N            a queue's seats for the current shift, live
+hotline block add|remove|list    the block list of nuisance callers, live (audited as the local admin)
 hotline provision [--refresh]    build the Asterisk root and the prompts (cached)
 hotline simulate --callers N --agents M
 hotline records [--limit N]      print the latest call records
@@ -355,6 +356,16 @@ def _seats(args: argparse.Namespace, settings: Settings) -> int:
     return _admin_call(settings, "PUT", f"/queues/{quote(args.queue, safe='')}/seats", {"seats": args.seats})
 
 
+def _block(args: argparse.Namespace, settings: Settings) -> int:
+    """The block list through the running service (its view at call start is refreshed; the change audited)."""
+    if args.block_command == "add":
+        body = {"number": args.number, "reason": args.reason, "expires_at": args.until}
+        return _admin_call(settings, "POST", "/screening/blocks", body)
+    if args.block_command == "remove":
+        return _admin_call(settings, "DELETE", f"/screening/blocks/{quote(args.number, safe='')}", None)
+    return _admin_call(settings, "GET", f"/screening/blocks?state={'past' if args.past else 'current'}", None)
+
+
 def _phones(args: argparse.Namespace, settings: Settings) -> int:
     profile = load_profile(settings.profile_path)
     phones = _instance(settings).credentials().phones
@@ -402,6 +413,16 @@ def build_parser() -> argparse.ArgumentParser:
     seats.add_argument("queue")
     seats.add_argument("seats", type=int)
     seats.set_defaults(func=_seats)
+    block = commands.add_parser("block", help="the block list of nuisance callers (running service)")
+    block_commands = block.add_subparsers(dest="block_command", required=True)
+    block_add = block_commands.add_parser("add", help="block a number with a reason (and an expiry)")
+    block_add.add_argument("number")
+    block_add.add_argument("--reason", required=True)
+    block_add.add_argument("--until", help="when the block ends: ISO time with a zone (default: never)")
+    block_commands.add_parser("remove", help="end a number's block").add_argument("number")
+    block_list = block_commands.add_parser("list", help="the numbers blocked now (--past: the blocks that ended)")
+    block_list.add_argument("--past", action="store_true")
+    block.set_defaults(func=_block)
     provision = commands.add_parser("provision", help="build the Asterisk root and the prompts (cached)")
     provision.add_argument("--refresh", action="store_true", help="rebuild the Asterisk root")
     provision.set_defaults(func=_provision)
