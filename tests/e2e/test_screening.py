@@ -22,6 +22,7 @@ import re
 import shutil
 import signal
 import subprocess
+import sys
 import time
 import urllib.request
 from collections.abc import AsyncIterator, Iterator
@@ -249,6 +250,13 @@ def api(rig: Rig, method: str, path: str, body: dict[str, Any] | None = None) ->
         return exc.code, json.load(exc)
 
 
+def cli(rig: Rig, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "hotline", *args], env=rig.env, cwd=PROJECT_ROOT, capture_output=True, text=True,
+        timeout=60,
+    )  # fmt: skip
+
+
 async def short_calls(rig: Rig, number: str, already: int, count: int, seconds: float = 1.5) -> list[CallRecord]:
     """``count`` calls hanging up ``seconds`` after the answer, each stored before the next is placed."""
     for i in range(count):
@@ -344,9 +352,14 @@ async def test_a_number_blocked_by_a_supervisor_hears_the_message_and_is_hung_up
             e for e in events.seen if e.get("Event") == "QueueCallerJoin" and e.get("Linkedid") == record.linkedid
         ]
     assert invites_to(agent) == rang
-    # Unblocked, the number reaches the menu again.
-    status, ended = api(rig, "DELETE", f"/screening/blocks/{MANUAL}")
-    assert status == 200 and ended[0]["removed_by"] == "local admin"
+    # Unblocked (with the CLI, through the running service), the number reaches the menu again.
+    refused = cli(rig, "block", "add", "05513a0002", "--reason", "abusive")
+    assert refused.returncode == 1 and "number must be a phone number" in refused.stderr
+    listed = cli(rig, "block", "list")
+    assert listed.returncode == 0 and MANUAL in [b["number"] for b in json.loads(listed.stdout)]
+    removed = cli(rig, "block", "remove", MANUAL)
+    assert removed.returncode == 0, removed.stderr
+    assert json.loads(removed.stdout)[0]["removed_by"] == "local admin"
     again = await call(rig, MANUAL, hangup_after=2, max_duration=20)
     assert again.answered and not again.remote_hung_up
     records = await records_of(rig, MANUAL, 2)
