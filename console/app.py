@@ -62,7 +62,6 @@ from routing import http as routing_http
 from routing.service import AgentDesk
 from routing.state import PersonState, PersonView
 from screening import http as screening_http
-from screening import http as screening_http
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +71,8 @@ CSRF_HEADER = "X-CSRF-Token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 API = "/api/v1"
 PAGES = ("/", "/agents", "/queues", "/callbacks", "/reports")
+#: The features' pages the header links to when they are mounted (the survey's, the calendar's, the block list's).
+OPTIONAL_NAV = (("/survey", "nav.survey"), ("/calendar", "nav.calendar"), ("/screening", "nav.screening"))
 # The pages' routes open to all, and the pages' changes every signed-in user may make, whatever the role; the
 # API's are its operations' (``public``, ``any_role``).
 PUBLIC_PAGES = frozenset({("GET", "/login"), ("POST", "/login")})
@@ -139,7 +140,6 @@ class Console:
             *callbacks_http.routes(backend.callbacks),
             *cdr_http.routes(backend.records.store, backend.profile),
             *cases_http.routes(backend.cases),
-            *screening_http.routes(getattr(backend, "screening", None)),  # the block list (None: 404)
             *screening_http.routes(getattr(backend, "screening", None)),  # the block list (None: 404)
         )
         self.public = PUBLIC_PAGES | _guarded_routes(self.operations, "public")
@@ -786,6 +786,7 @@ def render(
         lang=lang,
         profile_labels=labels,
         queue_labels=_script_json(labels.queues),
+        nav_extra=[(page, i18n.t(lang, key)) for page, key in OPTIONAL_NAV if page in _mounted(request.app)],
         dir=i18n.DIRECTION[lang],
         t=lambda key: i18n.t(lang, key),
         user=principal.user if principal else None,
@@ -797,6 +798,11 @@ def render(
         **context,
     )
     return web.Response(text=page, content_type="text/html", status=status)
+
+
+def _mounted(app: web.Application) -> frozenset[str]:
+    """The fixed paths of ``app``'s pages."""
+    return frozenset(info["path"] for resource in app.router.resources() if "path" in (info := resource.get_info()))
 
 
 def _script_json(value: Any) -> Any:
@@ -1178,9 +1184,6 @@ def setup_console(app: web.Application, console: Console) -> web.Application:
     from console import desk  # the agent's desk (screen pop, cases, wrap-up codes); it builds on this module
 
     desk.setup(app, console)
-    from console import screening_pages  # the block list (nuisance callers); it builds on this module
-
-    screening_pages.setup(app, console)
     from console import screening_pages  # the block list (nuisance callers); it builds on this module
 
     screening_pages.setup(app, console)
