@@ -153,3 +153,18 @@ async def test_a_queue_or_shift_the_profile_does_not_know_is_shown_as_it_is():
     assert i18n.shift_label(PROFILE, "weekend", "en") == "weekend"
     assert i18n.shift_label(PROFILE, None, "ar") == "–"
     assert i18n.topic_label(PROFILE, "nope", "ar") == "nope"
+
+
+async def test_the_header_links_the_features_pages_once_they_are_mounted():
+    from aiohttp import web
+
+    from console.app import OPTIONAL_NAV, _mounted
+
+    async def page(_request: web.Request) -> web.Response:
+        return web.Response(text="")
+
+    app = web.Application()
+    app.router.add_get("/calendar", page)
+    app.router.add_get("/calendar/{day}", page)
+    assert [path for path, _ in OPTIONAL_NAV if path in _mounted(app)] == ["/calendar"]
+    assert _mounted(web.Application()) == frozenset()
