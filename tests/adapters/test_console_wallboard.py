@@ -14,6 +14,7 @@ import pytest
 from support.app import PROFILE, running_service
 
 from cdr.builder import CallRecord, Outcome
+from console import i18n
 from console.app import CONSOLE
 from routing.state import PersonState
 
@@ -129,6 +130,8 @@ async def test_queues_topics_specialties_and_shifts_show_with_the_profile_s_labe
     assert "العربية · الشكاوى والاقتراحات" in wallboard and "الإنجليزية · لطب الأطفال" in wallboard
     for raw in ("ar-complaints", "ar-medical-paediatrics", "en-general"):
         assert raw not in wallboard, raw
+    shift = PROFILE.shift_at(datetime.now(UTC))
+    assert shift is not None and f"الوردية الحالية: {i18n.shift_label(PROFILE, shift.id, 'ar')}" in wallboard
     queues = await (await client.get("/queues")).text()
     shown = text_of(queues)
     assert "الصباحية (06:00–14:00)" in shown and "الليلية (22:00–06:00)" in shown
@@ -147,8 +150,6 @@ async def test_queues_topics_specialties_and_shifts_show_with_the_profile_s_labe
 
 
 async def test_a_queue_or_shift_the_profile_does_not_know_is_shown_as_it_is():
-    from console import i18n
-
     assert i18n.queue_label(PROFILE, "xx-unknown", "ar") == "xx-unknown"
     assert i18n.shift_label(PROFILE, "weekend", "en") == "weekend"
     assert i18n.shift_label(PROFILE, None, "ar") == "–"
