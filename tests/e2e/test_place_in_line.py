@@ -15,15 +15,19 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import os
 import re
 import shutil
 import signal
 import subprocess
 import time
+import urllib.error
+import urllib.request
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -242,6 +246,42 @@ async def test_the_centre_wide_seats_hold_under_a_burst_across_two_queues(rig: R
     answered = [r.agent for number in callers for r in await rig.records_of(number) if r.agent]
     assert set(answered) <= set(people[:CENTRE_SEATS]) and len(answered) == len(connected)
 
+    # A supervisor changes the centre's seats live (REST, audited): Asterisk's pauses follow at once.
+    status, body = api(rig, "PUT", "/centre/seats", {"seats": 3})
+    assert status == 200 and (body["seats_now"], body["seats_override"]) == (3, 3), body
+    await rig.wait_for(lambda: _unpaused(rig, "ar-general", people, list(people)), timeout=10, what="3 seats")
+    for bad in ({"seats": -1}, {"seats": "1"}, {}):
+        status, body = api(rig, "PUT", "/centre/seats", bad)
+        assert status == 400 and "seats must be a whole number" in body["error"], body
+    status, body = api(rig, "PUT", "/centre/seats", {"seats": 1})
+    assert status == 200 and body["seats_now"] == 1
+    await rig.wait_for(lambda: _unpaused(rig, "ar-general", people, [people[0]]), timeout=10, what="1 seat")
+    status, body = api(rig, "GET", "/centre/seats")
+    assert status == 200 and body["taking_calls"] == [people[0]] and body["seats_now"] == 1
+
 
 async def _member(rig: Rig, queue: str, person: str) -> bool:
     return person in await rig.members(queue)
+
+
+async def _unpaused(rig: Rig, queue: str, people: tuple[str, ...], expected: list[str]) -> bool:
+    members = await rig.members(queue)
+    return [p for p in people if p in members and members[p]["Paused"] == "0"] == expected
+
+
+def api(rig: Rig, method: str, path: str, body: dict[str, Any] | None = None) -> tuple[int, Any]:
+    """The service's REST API with the admin token it wrote for local tools."""
+    from hotline.settings import Settings
+
+    token = (Settings.from_env(rig.env).service_dir / "service-token").read_text().strip()
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{rig.http_port}/api/v1{path}",
+        method=method,
+        data=json.dumps(body).encode() if body is not None else None,
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.load(response)
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.load(exc)
