@@ -236,3 +236,33 @@ async def test_a_caller_nobody_served_is_not_surveyed(rig: Rig) -> None:
         await store.close()
     sent = agi_lines(rig, record.linkedid)
     assert sent and not any("/survey-q-" in line for line in sent)  # the IVR ran; no question was asked
+
+
+async def test_when_the_answers_cannot_be_stored_the_call_still_ends_politely(rig: Rig, agent: AgentPhone) -> None:
+    """The database loses its survey table during the call (it comes back afterwards): the caller answers, hears
+    thanks (the dialplan's, after the route) and Asterisk ends the call; nothing is stuck, nothing is stored."""
+    import sqlite3
+
+    caller = "0551300004"
+    database = rig.db_url.removeprefix("sqlite:///")
+    with sqlite3.connect(database) as db:
+        db.execute("ALTER TABLE survey_responses RENAME TO survey_away")
+    try:
+        result = await call(rig, caller, [*MENUS, (10.0, "4"), (3.0, "1")], max_duration=60)
+    finally:
+        with sqlite3.connect(database) as db:
+            db.execute("ALTER TABLE survey_away RENAME TO survey_responses")
+
+    assert result.answered and result.remote_hung_up, result.error  # Asterisk ended it, the caller did not
+    assert result.dtmf_sent == 4 and result.duration < 40  # not left waiting on a timeout
+    (record,) = await rig.records_of(caller)
+    assert record.outcome is Outcome.ANSWERED and record.agent == AGENT
+    asked = [line for line in agi_lines(rig, record.linkedid) if line.startswith("b'GET DATA")]
+    assert any('/ar/survey-q-solved" ' in line for line in asked), asked  # both asked before the store failed
+    log = (rig.workdir / "service.log").read_text(encoding="utf-8", errors="replace")
+    assert f"survey of {record.linkedid} could not be stored" in log
+    store = SurveyStore(rig.db_url)
+    try:
+        assert await store.of_call(record.linkedid) is None
+    finally:
+        await store.close()
