@@ -184,4 +184,13 @@ async def test_the_live_wallboard_draws_today_s_calls_and_the_service_level_in_t
         tiles = await page.locator("#totals").bounding_box()
         chart = await page.locator("#today").bounding_box()
         assert tiles and chart and abs(tiles["y"] - chart["y"]) < 5
+
+        # the agents page: a person logged in live shows their queues by their labels, not their names
+        await page.goto(base + "/agents")
+        await expect(page.locator("#live")).not_to_have_class("live off")
+        queues_now = page.locator('[data-agent-queues="agent-ar-1"] small')
+        await expect(queues_now).to_have_text("")
+        await page.click('button[data-act="agent"][data-person="agent-ar-1"][data-action="login"]')
+        await expect(queues_now).to_contain_text("العربية · البلاغات والشكاوى")
+        assert "ar-complaints" not in (await queues_now.text_content() or "")
         await page.context.close()
