@@ -144,6 +144,8 @@ async def test_queues_topics_specialties_and_shifts_show_with_the_profile_s_labe
     english = text_of(await (await client.get("/")).text())
     assert "English · complaints and suggestions" in english and "Arabic · paediatrics" in english
     assert "Morning (06:00–14:00)" in text_of(await (await client.get("/queues")).text())
+    reports = text_of(await (await client.get("/reports")).text())
+    assert "Evening (14:00–22:00)" in reports and not re.search(r"\bevening\b", reports)
     # the page's script gets every queue's label too (for the live updates of the agents' queues)
     page = await (await client.get("/agents")).text()
     assert '"ar-general": "Arabic · general inquiries"' in page
