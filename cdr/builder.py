@@ -116,6 +116,7 @@ class _CallState:
     abandoned: bool = False
     wait_seconds: float | None = None
     talk_time: int | None = None  # from AgentComplete, used only when the Hangup never comes
+    completed_at: datetime | None = None  # AgentComplete: the talk ended (the caller may stay, e.g. a read-back)
     kind: str = "inbound"
     callback_of: str | None = None
     callback_booked: bool = False
@@ -304,6 +305,7 @@ class RecordBuilder:
         call = self._caller_call(event.uniqueid, event.linkedid)
         if call is not None and call.connect_at is not None:
             call.talk_time = event.talk_time
+            call.completed_at = event.at
         return []
 
     def _on_hangup(self, event: Hangup) -> list[CallRecord]:
@@ -330,7 +332,11 @@ class RecordBuilder:
             outcome = Outcome.BLOCKED
         elif call.connect_at is not None:
             outcome = Outcome.ANSWERED
-            if end is not None:
+            # The talk ends when the bridge does (AgentComplete), not when the caller hangs up: with
+            # Queue option c the caller stays on for the case read-back or the survey.
+            if call.completed_at is not None:
+                talk = _seconds(call.completed_at - call.connect_at)
+            elif end is not None:
                 talk = _seconds(end - call.connect_at)
             elif call.talk_time is not None:
                 talk = float(call.talk_time)

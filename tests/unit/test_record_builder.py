@@ -50,7 +50,7 @@ def test_call_answered_by_the_arabic_speaking_paediatrician_is_recorded_with_age
     assert (record.language, record.topic, record.specialty) == ("ar", "medical", "paediatrics")
     assert record.caller_number == "0791234567"
     assert record.wait_seconds == pytest.approx(20.0 - 12.6, abs=1e-3)
-    assert record.talk_seconds == pytest.approx(200.3 - 20.0, abs=1e-3)
+    assert record.talk_seconds == pytest.approx(200.25 - 20.0, abs=1e-3)  # to the end of the bridge
     assert record.started_at == datetime(2023, 11, 14, 22, 13, 20, 100000, tzinfo=UTC)
     assert record.ended_at == utc(1700000200.3)
     assert (record.hangup_cause, record.hangup_cause_text) == (16, "Normal Clearing")
@@ -475,6 +475,7 @@ def test_expire_completes_calls_whose_hangup_never_came_and_forgets_them() -> No
 
 
 def test_expired_answered_call_takes_its_talk_time_from_agent_complete() -> None:
+    # AgentComplete ended the talk (its moment, more precise than its whole-second TalkTime)
     builder = RecordBuilder(number=NUMBER, context=CONTEXT)
     play(ANSWERED_BY_PAEDIATRICIAN[:-1], builder)  # everything but the caller's Hangup
 
@@ -482,8 +483,18 @@ def test_expired_answered_call_takes_its_talk_time_from_agent_complete() -> None
 
     assert record.outcome is Outcome.ANSWERED
     assert record.agent == "Dr. Salma Haddad"
-    assert record.talk_seconds == 180.0
+    assert record.talk_seconds == pytest.approx(180.25, abs=1e-3)
     assert record.hangup_cause is None
+
+
+def test_a_caller_who_stays_after_the_agent_hung_up_has_only_the_talk_counted_as_talk() -> None:
+    # Queue option c: the agent hangs up at 200.25, the caller hears the case read back (or the survey)
+    # and hangs up 25 s later: talk time is the bridge's, not the call's.
+    hangup = dict(ANSWERED_BY_PAEDIATRICIAN[-1])
+    hangup["Timestamp"] = "1700000225.300000"
+    record = only(play([*ANSWERED_BY_PAEDIATRICIAN[:-1], hangup]))
+    assert record.talk_seconds == pytest.approx(200.25 - 20.0, abs=1e-3)
+    assert record.ended_at == utc(1700000225.3)
 
 
 def test_events_of_calls_never_seen_starting_are_ignored() -> None:
