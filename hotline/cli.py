@@ -356,13 +356,17 @@ def _seats(args: argparse.Namespace, settings: Settings) -> int:
     return _admin_call(settings, "PUT", f"/queues/{quote(args.queue, safe='')}/seats", {"seats": args.seats})
 
 
-def _block(args: argparse.Namespace, settings: Settings) -> int:
-    """The block list through the running service (its view at call start is refreshed; the change audited)."""
-    if args.block_command == "add":
-        body = {"number": args.number, "reason": args.reason, "expires_at": args.until}
-        return _admin_call(settings, "POST", "/screening/blocks", body)
-    if args.block_command == "remove":
-        return _admin_call(settings, "DELETE", f"/screening/blocks/{quote(args.number, safe='')}", None)
+# The block list goes through the running service (its view at call start is refreshed; the change audited).
+def _block_add(args: argparse.Namespace, settings: Settings) -> int:
+    body = {"number": args.number, "reason": args.reason, "expires_at": args.until}
+    return _admin_call(settings, "POST", "/screening/blocks", body)
+
+
+def _block_remove(args: argparse.Namespace, settings: Settings) -> int:
+    return _admin_call(settings, "DELETE", f"/screening/blocks/{quote(args.number, safe='')}", None)
+
+
+def _block_list(args: argparse.Namespace, settings: Settings) -> int:
     return _admin_call(settings, "GET", f"/screening/blocks?state={'past' if args.past else 'current'}", None)
 
 
@@ -419,10 +423,13 @@ def build_parser() -> argparse.ArgumentParser:
     block_add.add_argument("number")
     block_add.add_argument("--reason", required=True)
     block_add.add_argument("--until", help="when the block ends: ISO time with a zone (default: never)")
-    block_commands.add_parser("remove", help="end a number's block").add_argument("number")
+    block_add.set_defaults(func=_block_add)
+    block_remove = block_commands.add_parser("remove", help="end a number's block")
+    block_remove.add_argument("number")
+    block_remove.set_defaults(func=_block_remove)
     block_list = block_commands.add_parser("list", help="the numbers blocked now (--past: the blocks that ended)")
     block_list.add_argument("--past", action="store_true")
-    block.set_defaults(func=_block)
+    block_list.set_defaults(func=_block_list)
     provision = commands.add_parser("provision", help="build the Asterisk root and the prompts (cached)")
     provision.add_argument("--refresh", action="store_true", help="rebuild the Asterisk root")
     provision.set_defaults(func=_provision)

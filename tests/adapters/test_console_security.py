@@ -454,6 +454,7 @@ async def test_the_openapi_document_is_generated_from_the_models_and_lists_every
         "callbacks.http",
         "cdr.http",
         "cases.http",
+        "screening.http",
     }
 
 
