@@ -29,6 +29,7 @@ from ivr.menu import (
     Menu,
     Message,
     Report,
+    Route,
     WaitEstimate,
     overflow_queue,
     route_priority,
@@ -123,21 +124,10 @@ class IvrHandler:
                 )
                 return
             if isinstance(step, Info):
-                route = step.route
-                await session.mset(
-                    {
-                        v.LANGUAGE: route.language,
-                        v.TOPIC: route.topic,
-                        v.SPECIALTY: route.specialty or "",
-                        v.QUEUE: route.queue,
-                        v.OVERFLOW_QUEUE: overflow_queue(self.profile, route.language),
-                        v.PRIORITY: route_priority(self.profile, route),
-                        v.PROMPT: f"{self.sounds_dir}/{step.prompt}",
-                        v.INFO_KEY: step.person_key or "",
-                        v.RESULT: v.RESULT_INFO,
-                    }
-                )
-                return
+                routed = await self._inform(session, step)
+                if routed is None:
+                    return
+                step = routed
             if isinstance(step, (Report, Follow)):
                 # The case routes take the caller; the queue is where they go if those fail.
                 topic = step.topic if isinstance(step, Report) else self.profile.default_topic
@@ -167,6 +157,24 @@ class IvrHandler:
             log.debug("call %s routed to %s%s", session.uniqueid, step.queue, " (default)" if step.defaulted else "")
         except AGIHangup:
             log.debug("caller %s hung up in the IVR", session.uniqueid)
+
+    async def _inform(self, session: AGISession, step: Info) -> Route | None:
+        """Announce the route as information (so a caller who hangs up during it counts as served without a
+        person), play it, and wait for the person key: the route to the topic's queue, or None (no key:
+        ``HOTLINE_RESULT=INFO``, the dialplan ends the call)."""
+        route = step.route
+        specialty = route.specialty or ""
+        announced = (v.ROUTE_USEREVENT, f"Language: {route.language}", f"Topic: {route.topic}",
+                     f"Specialty: {specialty}", f"Queue: {route.queue}", f"Result: {v.RESULT_INFO}")  # fmt: skip
+        await session.exec("UserEvent", *announced)
+        keys = step.person_key or ""
+        digits = await session.get_data(
+            f"{self.sounds_dir}/{step.prompt}", self.profile.digit_timeout_seconds * 1000, 1
+        )
+        if keys and digits[:1] == keys:
+            return route
+        await session.mset({v.RESULT: v.RESULT_INFO})
+        return None
 
     async def _special_days(self) -> Sequence[SpecialDay]:
         """The console's special days; our failure leaves the profile's alone (the caller is not held)."""

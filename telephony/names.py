@@ -25,9 +25,8 @@ RESULT_REPORT = "REPORT"  # the IVR hands the caller to the self-service report 
 RESULT_FOLLOW = "FOLLOW"  # ... to "follow a report"
 RESULT_RECORD = "RECORD"  # the report route asks the dialplan to record the voice note
 RESULT_CLOSED = "CLOSED"  # the topic (or the hotline) is closed: the dialplan plays PROMPT, if any, and hangs up
-RESULT_INFO = "INFO"  # an information topic: the dialplan plays PROMPT; INFO_KEY takes the caller to QUEUE
+RESULT_INFO = "INFO"  # an information topic was heard (the IVR announced it) and no person asked for: hang up
 RESULT_MESSAGE = "MESSAGE"  # a closed topic that takes messages: the dialplan records one (VOICE_NOTE)
-INFO_KEY = "HOTLINE_INFO_KEY"  # the key that takes a caller from the information to a person (or empty)
 
 # Cases: set by the case routes (cases/agi.py) for the dialplan.
 CASE_NUMBER = "HOTLINE_CASE_NUMBER"  # the case the readback is about (never the PIN)

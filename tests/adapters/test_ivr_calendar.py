@@ -48,8 +48,8 @@ def mset(command):
     return dict(pair.split("=", 1) for pair in command[2].split(","))
 
 
-@pytest.mark.parametrize(("wait", "result"), [(300.0, "INFO"), (60.0, "OK"), (None, "OK")])
-async def test_information_plays_only_while_the_wait_is_longer_than_the_topics_limit(wait, result):
+@pytest.mark.parametrize(("wait", "played"), [(300.0, True), (60.0, False), (None, False)])
+async def test_information_plays_only_while_the_wait_is_longer_than_the_topics_limit(wait, played):
     asked: list[str] = []
 
     def estimate(queue: str) -> float | None:
@@ -57,14 +57,34 @@ async def test_information_plays_only_while_the_wait_is_longer_than_the_topics_l
         return wait
 
     handler = IvrHandler(PROFILE, SOUNDS, clock=lambda: WEDNESDAY_NOON, wait=estimate)
-    commands = await run(handler, ["200 result=2", "200 result=1", "200 result=0"])
-    variables = mset(commands[2])
+    # English (2), virus (1); while the information plays the caller presses 0: a person.
+    replies = ["200 result=2", "200 result=1"] + (["200 result=0", "200 result=0"] if played else []) + ["200 result=0"]
+    commands = await run(handler, replies)
     assert asked == ["en-virus"]
-    assert variables["HOTLINE_RESULT"] == result and variables["HOTLINE_QUEUE"] == "en-virus"
-    if result == "INFO":
-        assert variables["HOTLINE_PROMPT"] == f"{SOUNDS}/en/info-virus" and variables["HOTLINE_INFO_KEY"] == "0"
-    else:
-        assert "HOTLINE_PROMPT" not in variables
+    if played:
+        assert commands[2] == [
+            "EXEC",
+            "UserEvent",
+            "HotlineRoute,Language: en,Topic: virus,Specialty: ,Queue: en-virus,Result: INFO",
+        ]
+        assert commands[3] == ["GET", "DATA", f"{SOUNDS}/en/info-virus", "5000", "1"]
+    variables = mset(commands[-1])
+    assert variables["HOTLINE_RESULT"] == "OK" and variables["HOTLINE_QUEUE"] == "en-virus"
+    assert len(commands) == (5 if played else 3)
+
+
+@pytest.mark.parametrize("pressed", ["200 result= (timeout)", "200 result=5"])
+async def test_a_caller_who_does_not_press_the_person_key_after_the_information_is_done(pressed):
+    handler = IvrHandler(PROFILE, SOUNDS, clock=lambda: WEDNESDAY_NOON, wait=lambda queue: 300.0)
+    commands = await run(handler, ["200 result=1", "200 result=1", "200 result=0", pressed, "200 result=0"])
+    assert commands[2][:2] == ["EXEC", "UserEvent"] and commands[3][2] == f"{SOUNDS}/ar/info-virus"
+    assert mset(commands[4]) == {"HOTLINE_RESULT": "INFO"}
+
+
+async def test_a_caller_who_hangs_up_during_the_information_gets_no_result():
+    handler = IvrHandler(PROFILE, SOUNDS, clock=lambda: WEDNESDAY_NOON, wait=lambda queue: 300.0)
+    commands = await run(handler, ["200 result=1", "200 result=1", "200 result=0", "HANGUP\n200 result=-1"])
+    assert len(commands) == 4 and not any(c[:2] == ["EXEC", "MSet"] for c in commands)
 
 
 async def test_an_estimate_that_fails_sends_the_caller_to_a_person():
