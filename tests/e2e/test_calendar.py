@@ -333,3 +333,32 @@ async def test_a_caller_who_hangs_up_while_recording_keeps_the_message(
     assert request.origin is Origin.MESSAGE and request.next_attempt_at == tomorrow
     log = (rig.workdir / "service.log").read_text(encoding="utf-8", errors="replace")
     assert f"message of {request.original_linkedid} for suggestions: taken" in log
+
+
+async def test_a_closed_topic_plays_closed_and_the_next_opening_made_at_call_time(rig: Rig) -> None:
+    caller = "0551400005"
+    today = today_in_muscat()
+    status, page = Console(rig).post_form("/calendar/add", [("date", today.isoformat()), ("topics", "urgent")])
+    assert status == 200, page[:2000]
+    async with Events(rig, ["Newchannel"]) as events:
+        # English (2), an urgent request (4): closed today; the call ends after the two prompts.
+        result = await call(rig, caller, dtmf=[(1.5, "2"), (2.0, "4")], max_duration=40)
+        assert result.answered and result.remote_hung_up, result
+        uniqueid = next(e["Uniqueid"] for e in events.seen if e.get("CallerIDNum") == caller)
+    log = (rig.workdir / "service.log").read_text(encoding="utf-8", errors="replace")
+    sent = [line.split(" >> ", 1)[1] for line in log.splitlines() if f"AGI {uniqueid} >> " in line]
+    assert sent[2].startswith("b'STREAM FILE \"") and '/sounds/en/closed"' in sent[2], sent
+    assert re.search(r'/sounds/follow/[0-9a-f]{24}"', sent[3]), sent  # the next opening, spoken at call time
+    assert "HOTLINE_PROMPT=,HOTLINE_RESULT=CLOSED" in sent[4], sent
+    replies = [line.split(" << ", 1)[1] for line in log.splitlines() if f"AGI {uniqueid} << " in line]
+    assert replies[3].startswith("'200 result=0 endpos=") and not replies[3].startswith("'200 result=0 endpos=0'")
+    from hotline.settings import Settings
+    from telephony.asterisk import AsteriskInstance
+    from telephony.provision import current_root
+
+    settings = Settings.from_env(rig.env)
+    root = current_root(settings.cache_dir)
+    assert root is not None
+    assert list((AsteriskInstance(root, settings).sounds_dir / "follow").glob("*.wav")) == []  # removed after
+    (record,) = await rig.records_of(caller, at_least=1, timeout=30)
+    assert record.agent is None and record.outcome is Outcome.ABANDONED_IVR  # closed: never routed
