@@ -304,9 +304,12 @@ def shift_label(profile: Profile, shift_id: str | None, language: str) -> str:
     if not shift_id:
         return "–"
     shift: Shift | None = next((s for s in profile.shifts if s.id == shift_id), None)
-    name = t(language, f"shift.{shift_id}")
-    if name == f"shift.{shift_id}":
-        name = shift_id
+    if shift is not None and shift.label and language in shift.label:
+        name = shift.label[language]
+    else:
+        name = t(language, f"shift.{shift_id}")
+        if name == f"shift.{shift_id}":
+            name = shift_id
     if shift is None:
         return name
     return f"{name} ({shift.start:%H:%M}–{shift.end:%H:%M})"

@@ -537,6 +537,7 @@ class Shift:
     id: Id
     start: Clock
     end: Annotated[time, BeforeValidator(lambda v: "00:00" if v == "24:00" else v), Clock]  # may be before start
+    label: Labels | None = None  # how the console names it (else a name for a usual id, or the id)
 
     def contains(self, clock: time) -> bool:
         if self.start <= self.end:
@@ -914,6 +915,7 @@ def _every_language(data: dict[str, Any], codes: list[str]) -> list[tuple[Loc, s
         complete(topic.get("label") if isinstance(topic, dict) else None, ("topics", i, "label"), "label")
         labels(_items(topic, "specialties"), ("topics", i, "specialties"))
         labels(_items(topic, "dispositions"), ("topics", i, "dispositions"))
+    labels(_items(data, "shifts"), ("shifts",))
     cases = data.get("cases")
     labels(_items(cases, "departments"), ("cases", "departments"))
     labels(_items(cases, "districts"), ("cases", "districts"))

@@ -41,3 +41,12 @@ def test_shifts_by_name_and_hours_and_unknown_names_as_they_are():
     assert i18n.shift_label(MOH, "late", "en") == "late"
     assert i18n.shift_label(MOH, None, "en") == "–"
     assert i18n.language_name("fr", "ar") == "fr"
+
+
+def test_a_shift_the_profile_labels_is_named_by_its_label_in_the_readers_language():
+    from dataclasses import replace
+
+    shift = replace(MOH.shifts[0], label={"ar": "النوبة الأولى", "en": "first watch"})
+    profile = replace(MOH, shifts=(shift, *MOH.shifts[1:]))
+    assert i18n.shift_label(profile, shift.id, "en") == f"first watch ({shift.start:%H:%M}–{shift.end:%H:%M})"
+    assert i18n.shift_label(profile, shift.id, "ar").startswith("النوبة الأولى (")
