@@ -105,3 +105,48 @@ async def test_a_hotline_without_a_survey_answers_404(tmp_path: Path) -> None:
         await login(running.client, "boss")
         page = await running.client.get("/survey")
         assert page.status == 404 and "This hotline has no survey." in await page.text()
+        answer = await running.client.get("/api/v1/survey/figures")
+        assert answer.status == 404 and (await answer.json())["error"] == "this hotline has no survey"
+
+
+# -- the API: /api/v1/survey/figures ---------------------------------------------------------------------------
+
+
+async def api(running: ServiceApp, query: str) -> tuple[int, object]:
+    if not running.client.session.cookie_jar:
+        await login(running.client, "nadia")  # a viewer
+    response = await running.client.get(f"/api/v1/survey/figures?{query}")
+    return response.status, await response.json()
+
+
+async def test_the_api_gives_the_same_figures_to_a_viewer(running: ServiceApp) -> None:
+    status, rows = await api(running, "by=topic&from=2027-03-01&to=2027-03-01&lang=en")
+    assert status == 200, rows
+    assert rows == [
+        {"key": "complaints", "name": "reports and complaints", "asked": 3, "answered": 3, "satisfied": 2,
+         "response_rate": 1.0, "satisfaction": pytest.approx(2 / 3)},
+        {"key": "suggestions", "name": "suggestions", "asked": 1, "answered": 0, "satisfied": 0,
+         "response_rate": 0.0, "satisfaction": None},
+    ]  # fmt: skip
+    status, rows = await api(running, "by=interval&from=2027-03-01T00:00:00Z&interval=60")
+    assert status == 200 and [(r["key"], r["asked"]) for r in rows] == [  # type: ignore[index,union-attr]
+        ("2027-03-01T06:00:00+00:00", 4), ("2027-03-02T06:00:00+00:00", 1)
+    ]  # fmt: skip
+    status, rows = await api(running, "by=agent")
+    assert status == 200 and {r["key"] for r in rows} == {"agent-ar-1", "agent-ar-2", "agent-en-1"}  # type: ignore[index,union-attr]
+
+
+@pytest.mark.parametrize(
+    ("query", "words"),
+    [
+        ("by=shift", "by must be one of topic, agent, interval"),
+        ("interval=20", "interval must be 15, 30 or 60"),
+        ("from=soon", "from must be a day YYYY-MM-DD or an ISO time"),
+        ("from=2027-03-02&to=2027-03-01", "to must be after from"),
+        ("lang=fr", "lang must be one of ar, en"),
+        ("to=9999-12-31", "out of range"),
+    ],
+)
+async def test_the_api_refuses_bad_input_clearly(running: ServiceApp, query: str, words: str) -> None:
+    status, answer = await api(running, query)
+    assert status == 400 and words in answer["error"], answer  # type: ignore[index]
