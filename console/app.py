@@ -62,6 +62,7 @@ from routing import http as routing_http
 from routing.service import AgentDesk
 from routing.state import PersonState, PersonView
 from screening import http as screening_http
+from survey import http as survey_http
 
 log = logging.getLogger(__name__)
 
@@ -141,6 +142,7 @@ class Console:
             *cdr_http.routes(backend.records.store, backend.profile),
             *cases_http.routes(backend.cases),
             *screening_http.routes(getattr(backend, "screening", None)),  # the block list (None: 404)
+            *survey_http.routes(getattr(backend, "survey", None), backend.profile),  # satisfaction (None: 404)
         )
         self.public = PUBLIC_PAGES | _guarded_routes(self.operations, "public")
         self.any_role = ANY_ROLE_PAGES | _guarded_routes(self.operations, "any_role")

@@ -455,6 +455,7 @@ async def test_the_openapi_document_is_generated_from_the_models_and_lists_every
         "cdr.http",
         "cases.http",
         "screening.http",
+        "survey.http",
     }
 
 
