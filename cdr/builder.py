@@ -39,8 +39,9 @@ from telephony.events import (
 __all__ = ["CallInProgress", "CallRecord", "Outcome", "RecordBuilder"]
 
 _UNKNOWN_CALLER_ID = frozenset({"", "<unknown>"})
-#: HotlineRoute results of a caller served without a person (telephony.names RESULT_INFO, RESULT_MESSAGE)
-_SELF_SERVED_RESULTS = frozenset({v.RESULT_INFO, v.RESULT_MESSAGE})
+#: HotlineRoute results of a caller served without a person: an information topic, a message left, a
+#: self-service report, "follow a report" (telephony.names); a later result (a person after all) clears it
+_SELF_SERVED_RESULTS = frozenset({v.RESULT_INFO, v.RESULT_MESSAGE, v.RESULT_REPORT, v.RESULT_FOLLOW})
 
 
 class Outcome(StrEnum):
@@ -48,7 +49,7 @@ class Outcome(StrEnum):
     ABANDONED_QUEUE = "abandoned_queue"
     ABANDONED_IVR = "abandoned_ivr"
     FAILED = "failed"
-    SELF_SERVED = "self_served"  # heard an information topic (Result INFO) or left a message (MESSAGE), no person
+    SELF_SERVED = "self_served"  # information (INFO), a message (MESSAGE), a case by phone (REPORT, FOLLOW): no person
     BLOCKED = "blocked"  # a screened number (HotlineRoute Result BLOCKED): hung up, never queued
 
 

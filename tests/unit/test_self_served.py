@@ -62,10 +62,16 @@ def call(*results: str) -> list[dict[str, str]]:
     return log
 
 
-@pytest.mark.parametrize("result", ["INFO", "MESSAGE"])
+@pytest.mark.parametrize("result", ["INFO", "MESSAGE", "REPORT", "FOLLOW"])
 def test_a_caller_who_heard_the_information_or_left_a_message_was_served_without_a_person(result):
+    # REPORT and FOLLOW: a case reported or followed by phone (cases), also with no person
     (record,) = replay(call(result), RecordBuilder(number="151", context="hotline-inbound"))
     assert record.outcome is Outcome.SELF_SERVED and record.topic == "virus" and record.agent is None
+
+
+def test_a_self_service_report_that_failed_and_went_to_a_person_is_not_self_served():
+    (record,) = replay(call("REPORT", "CASE_FAILED"), RecordBuilder(number="151", context="hotline-inbound"))
+    assert record.outcome is Outcome.FAILED
 
 
 def test_a_caller_who_went_on_to_a_person_is_not_self_served():
