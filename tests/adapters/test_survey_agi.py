@@ -164,3 +164,28 @@ def test_the_prompt_plan_has_every_question_again_and_thanks_in_every_language()
     assert plan[thanks_prompt("en")][0].text == "Thank you for your answers. Goodbye."
     assert len(plan) == 2 * 5
     assert survey_prompt_plan(load_profile(Path(__file__).resolve().parents[2] / "profiles" / "moh-151.yaml")) == {}
+
+
+async def test_past_its_time_budget_the_survey_stores_what_it_has_and_lets_the_call_end(rig: Rig) -> None:
+    """A caller who keeps the line open without keying: the route stops within its budget (under the AGI call
+    deadline), so the call is not cut by the server with nothing stored."""
+    import asyncio
+
+    class SlowSession:
+        def __init__(self) -> None:
+            self.args = ["ar", "complaints", LINKEDID, "agent-ar-1", ""]
+            self.uniqueid = LINKEDID
+            self.asked: list[str] = []
+
+        async def get_data(self, prompt: str, timeout_ms: int, digits: int) -> str:
+            self.asked.append(prompt)
+            if len(self.asked) == 1:
+                return "5"
+            await asyncio.sleep(10)  # the second question: the caller never keys
+            return ""
+
+    handler = SurveyHandler(PROFILE, rig.store, SOUNDS, budget_seconds=0.3, clock=lambda: T0)
+    session = SlowSession()
+    await asyncio.wait_for(handler(session), 3)  # type: ignore[arg-type]
+    assert len(session.asked) == 2
+    assert await rig.store.of_call(LINKEDID) == SurveyResponse(LINKEDID, T0, "complaints", "agent-ar-1", "ar", 5, None)
