@@ -8,8 +8,9 @@ from datetime import UTC, datetime
 import pytest
 from support.streams import replay
 
+from cdr import report_output
 from cdr.builder import Outcome, RecordBuilder
-from cdr.reports import RecordFacts, aggregate, fold_group_row
+from cdr.reports import Measures, RecordFacts, aggregate, fold_group_row
 
 CHANNEL = "PJSIP/orange-trunk-00000050"
 
@@ -92,3 +93,10 @@ def test_the_reports_count_self_served_calls_as_offered_but_not_queued():
     folded = type(measures)()
     fold_group_row(folded, "inbound", "self_served", 1, 0, 0.0, 0.0, 0.0, None, 0, 0)
     assert (folded.offered, folded.self_served, folded.failed) == (1, 1, 0)
+
+
+def test_the_report_tables_show_the_self_served_calls():
+    headers = report_output._MEASURE_HEADERS
+    m = Measures(offered=3, self_served=2, answered=1)
+    assert report_output._measure_cells(m)[headers.index("self-served")] == 2
+    assert "self_served" in report_output._CSV_MEASURES
