@@ -19,6 +19,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -153,9 +154,11 @@ class Rig:
         except OSError:
             return None
 
-    def start_service(self, timeout: float = 30.0, **extra_env: str) -> None:
+    def start_service(self, timeout: float = 30.0, *, verbose: bool = False, **extra_env: str) -> None:
+        """``hotline serve`` (``-v``: its debug log, every AGI command a call got) until it is healthy."""
         assert self.service is None
-        self.service = self._spawn("serve", log_name="service.log", env={**self.service_env, **extra_env})
+        args = ("-v", "serve") if verbose else ("serve",)
+        self.service = self._spawn(*args, log_name="service.log", env={**self.service_env, **extra_env})
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             health = self.health()
@@ -247,18 +250,17 @@ def service_db_url(instance: str) -> str:
     return Settings.from_env({"HOTLINE_INSTANCE": instance}).db_url
 
 
-@pytest.fixture(scope="session")
-def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
-    workdir = tmp_path_factory.mktemp("hotline-e2e")
-    instance = f"e2e-{os.getpid()}"
-    sip_port = free_udp_port()
-    http_port = _free_tcp_port()
-    ami_port = _free_tcp_port()
-    carrier_port = free_udp_port()
+@contextmanager
+def running_rig(workdir: Path, name: str, profile: Path, *, verbose: bool = False) -> Iterator[Rig]:
+    """Asterisk (``hotline asterisk start``) and the service (``hotline serve``: as the unprivileged user) on
+    free loopback ports for ``profile``, with a SIPp carrier port on the trunk; everything goes at the end
+    (Asterisk's logs are kept in ``workdir``)."""
+    instance = f"{name}-{os.getpid()}"
+    sip_port, http_port, ami_port, carrier_port = free_udp_port(), _free_tcp_port(), _free_tcp_port(), free_udp_port()
     db_url = service_db_url(instance)
     env = {
         **os.environ,
-        "HOTLINE_PROFILE": str(_short_profile(workdir / "profile.yaml")),
+        "HOTLINE_PROFILE": str(profile),
         "HOTLINE_DB_URL": db_url,
         "HOTLINE_INSTANCE": instance,
         "HOTLINE_SIP_PORT": str(sip_port),
@@ -288,7 +290,10 @@ def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
         assert root is not None
         instance_dir = AsteriskInstance(root, settings).host_dir
         rig.credentials = AsteriskInstance(root, settings).credentials()
-        rig.start_service()
+        if verbose:
+            rig.start_service(verbose=True)
+        else:
+            rig.start_service()
         yield rig
     finally:
         rig.stop_service()
@@ -306,6 +311,13 @@ def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
         from hotline.settings import Settings as _Settings
 
         shutil.rmtree(_Settings.from_env(env).service_dir, ignore_errors=True)  # the service's token and spool
+
+
+@pytest.fixture(scope="session")
+def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
+    workdir = tmp_path_factory.mktemp("hotline-e2e")
+    with running_rig(workdir, "e2e", _short_profile(workdir / "profile.yaml")) as started:
+        yield started
 
 
 @pytest_asyncio.fixture
