@@ -45,12 +45,28 @@ SKIP_REASON = (
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    _one_line_only(config, items)
     if os.geteuid() == 0 and shutil.which("sipp") and shutil.which("mmdebstrap"):
         return
     skip = pytest.mark.skip(reason=SKIP_REASON)
     for item in items:
         if "tests/e2e/" in str(item.fspath):
             item.add_marker(skip)
+
+
+def _one_line_only(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A test marked ``one_line`` in a module whose rig is parametrized by the hotline line (``line``) runs on
+    the first line only: it proves something of the code, not of the line's profile (the suite's time)."""
+    dropped = [
+        item
+        for item in items
+        if item.get_closest_marker("one_line") is not None
+        and getattr(item, "callspec", None) is not None
+        and item.callspec.indices.get("line", 0) != 0
+    ]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = [item for item in items if item not in dropped]
 
 
 WIDEN_AFTER = 5  # seconds (T1) in the test profile

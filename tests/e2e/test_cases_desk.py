@@ -315,6 +315,7 @@ async def test_the_screen_pop_shows_the_call_and_the_agent_opens_a_case_and_pick
     await page.context.close()
 
 
+@pytest.mark.one_line  # on the first line only: it proves the code, not the profile
 async def test_a_wrapup_code_keyed_on_the_phone_lands_on_the_last_call(rig: Rig, line: Line) -> None:
     caller_number = "0551200002"
     async with agent_phone(rig, line, talk_seconds=3.0) as phone:
@@ -337,6 +338,7 @@ async def test_a_wrapup_code_keyed_on_the_phone_lands_on_the_last_call(rig: Rig,
     assert f"{line.agent}: wrap-up code {line.phone_code} from the phone" in log
 
 
+@pytest.mark.one_line  # on the first line only: it proves the code, not the profile
 async def test_a_repeat_caller_pops_with_their_earlier_call_and_open_case_and_the_agent_adds_the_call_to_it(
     rig: Rig,
     line: Line,

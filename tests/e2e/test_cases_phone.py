@@ -346,6 +346,7 @@ async def test_after_the_agent_hangs_up_the_caller_hears_the_case_number_twice_t
     assert await cases.opened_on_call(connected["Linkedid"]) == [case]
 
 
+@pytest.mark.one_line  # on the first line only: it proves the code, not the profile
 async def test_without_a_case_the_call_ends_when_the_agent_hangs_up_and_is_not_queued_again(
     rig: Rig, line: Line, agent: AgentPhone
 ) -> None:
@@ -410,6 +411,7 @@ async def test_another_number_with_the_same_case_number_hears_not_found(rig: Rig
     assert not any("/follow/" in line for line in sent)  # no status was spoken
 
 
+@pytest.mark.one_line  # on the first line only: it proves the code, not the profile
 async def test_a_wrong_check_digit_is_asked_again_with_no_lookup(rig: Rig, cases: CaseService) -> None:
     case = await _case_of(cases, CALLER)
     mistyped = case.number[:-1] + str((int(case.number[-1]) + 1) % 10)
@@ -539,6 +541,7 @@ async def test_a_self_service_report_with_a_voice_note_opens_a_case_with_the_rec
     assert TONE_SECONDS - 0.6 <= case.voice_note_seconds <= TONE_SECONDS + 3.0
 
 
+@pytest.mark.one_line  # on the first line only: it proves the code, not the profile
 async def test_a_caller_who_hangs_up_while_recording_keeps_their_report(
     rig: Rig, line: Line, cases: CaseService, instance_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -578,6 +581,7 @@ async def test_the_single_language_profile_greets_its_caller_before_the_categori
 # -- our failure: the case service cannot open the case --------------------------------------------------------
 
 
+@pytest.mark.one_line  # on the first line only: it proves the code, not the profile
 async def test_when_the_case_cannot_be_opened_the_caller_hears_an_apology_and_reaches_a_person(
     rig: Rig, line: Line, instance_dir: Path
 ) -> None:
