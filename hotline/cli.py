@@ -25,9 +25,7 @@ import argparse
 import asyncio
 import logging
 import os
-import signal
 import sys
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, NoReturn
 from urllib.parse import quote
@@ -36,6 +34,7 @@ from cases import cli as case_commands
 from cdr import cli as report_commands
 from console import cli as console_commands
 from hotline.bootstrap import asterisk_plan
+from hotline.process import configure_logging, until_signalled
 from hotline.settings import Settings, SettingsError
 from hotline.supervisor import SupervisorError
 from profiles.model import Profile, ProfileError, load_profile
@@ -49,25 +48,6 @@ log = logging.getLogger("hotline")
 
 def _instance(settings: Settings) -> AsteriskInstance:
     return AsteriskInstance(ensure_root(settings.cache_dir), settings)
-
-
-def configure_logging(verbose: bool) -> None:
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-
-
-async def until_signalled(work: Callable[[asyncio.Event], Awaitable[None]]) -> None:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    try:
-        await work(stop)
-    finally:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(sig)
 
 
 def _service_dir(settings: Settings, instance: AsteriskInstance) -> Path:

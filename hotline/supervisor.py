@@ -42,6 +42,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from hotline.process import configure_logging, until_signalled
 from telephony.names import LIVE_PROMPTS_DIR, VOICE_NOTES_DIR
 from telephony.prompts import OFFER_DIR
 
@@ -376,7 +377,6 @@ def _die_with_parent(parent: int) -> None:
 
 def child_main() -> None:
     """The service, in the child: its configuration from stdin, then until SIGTERM."""
-    from hotline.cli import configure_logging, until_signalled
     from hotline.service import serve
 
     config, parent, verbose = pickle.load(sys.stdin.buffer)  # from our own parent, over a pipe: trusted
