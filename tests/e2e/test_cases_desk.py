@@ -17,12 +17,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
-import shutil
-import signal
 import subprocess
 import sys
-import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,17 +26,20 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 import yaml
-from conftest import CONSOLE_PASSWORD, PROJECT_ROOT, Rig, _free_tcp_port, service_db_url  # tests/e2e on sys.path
+from conftest import (  # tests/e2e on sys.path
+    CONSOLE_PASSWORD,
+    PROJECT_ROOT,
+    Rig,
+    running_rig,
+)
 from playwright.async_api import Page, expect
 from support.eventually import eventually
-from tcp_proxy import TcpProxy
 
 from cases.db import CaseStore
 from cases.service import CaseService
 from cdr.builder import Outcome
 from profiles.model import Profile, load_profile
-from telephony.asterisk import Credentials
-from telephony.sipp.driver import AgentPhone, CallResult, free_udp_port, place_call
+from telephony.sipp.driver import AgentPhone, CallResult, place_call
 
 pytestmark = pytest.mark.e2e
 
@@ -99,57 +98,8 @@ def line(request: pytest.FixtureRequest) -> Line:
 @pytest.fixture(scope="module")
 def rig(tmp_path_factory: pytest.TempPathFactory, line: Line) -> Iterator[Rig]:
     workdir = tmp_path_factory.mktemp(f"hotline-cases-desk-{line.number}")
-    sip_port, http_port, ami_port = free_udp_port(), _free_tcp_port(), _free_tcp_port()
-    instance = f"e2e-desk-{line.number}-{os.getpid()}"
-    db_url = service_db_url(instance)  # in the service's folder: root's `hotline serve` runs it as its user
-    env = {
-        **os.environ,
-        "HOTLINE_PROFILE": str(_short_profile(line, workdir / "profile.yaml")),
-        "HOTLINE_DB_URL": db_url,
-        "HOTLINE_INSTANCE": instance,
-        "HOTLINE_SIP_PORT": str(sip_port),
-        "HOTLINE_AMI_PORT": str(ami_port),
-        "HOTLINE_AGI_PORT": str(_free_tcp_port()),
-        "HOTLINE_HTTP_PORT": str(http_port),
-        "HOTLINE_TRUNK_CONTACT": f"sip:127.0.0.1:{free_udp_port()}",
-    }
-    rig = Rig(workdir, env, sip_port, http_port, db_url, Credentials("", "", {}), ami_port=ami_port)
-    rig.ami_proxy = TcpProxy(ami_port)
-    asterisk = rig._spawn("asterisk", "start", log_name="asterisk.log")
-    instance_dir: Path | None = None
-    try:
-        deadline = time.monotonic() + 180
-        while "Asterisk is up" not in (workdir / "asterisk.log").read_text(errors="replace"):
-            if asterisk.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("Asterisk did not start:\n" + (workdir / "asterisk.log").read_text())
-            time.sleep(0.2)
-        from hotline.settings import Settings
-        from telephony.asterisk import AsteriskInstance
-        from telephony.provision import current_root
-
-        settings = Settings.from_env(env)
-        root = current_root(settings.cache_dir)
-        assert root is not None
-        instance = AsteriskInstance(root, settings)
-        instance_dir = instance.host_dir
-        rig.credentials = instance.credentials()
-        rig.start_service()
+    with running_rig(workdir, f"e2e-desk-{line.number}", _short_profile(line, workdir / "profile.yaml")) as rig:
         yield rig
-    finally:
-        rig.stop_service()
-        rig.ami_proxy.close()
-        asterisk.send_signal(signal.SIGTERM)
-        try:
-            asterisk.wait(30)
-        except subprocess.TimeoutExpired:
-            asterisk.kill()
-            asterisk.wait()
-        if instance_dir is not None and instance_dir.is_dir():
-            shutil.copytree(instance_dir / "log", workdir / "asterisk-log", dirs_exist_ok=True)
-            shutil.rmtree(instance_dir, ignore_errors=True)
-        from hotline.settings import Settings as _Settings
-
-        shutil.rmtree(_Settings.from_env(env).service_dir, ignore_errors=True)  # the database, token and spool
 
 
 @pytest.fixture(scope="module")

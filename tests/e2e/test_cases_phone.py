@@ -19,10 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
-import os
 import pwd
-import shutil
-import signal
 import struct
 import subprocess
 import time
@@ -35,17 +32,15 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 import yaml
-from conftest import PROJECT_ROOT, Rig, _free_tcp_port, service_db_url  # tests/e2e is on sys.path
-from tcp_proxy import TcpProxy
+from conftest import PROJECT_ROOT, Rig, running_rig  # tests/e2e is on sys.path
 
 from cases.db import CaseStore
 from cases.model import Case, check_digit
 from cases.service import CaseService
 from cdr.builder import Outcome
 from profiles.model import Profile, load_profile
-from telephony.asterisk import Credentials
 from telephony.sipp import driver
-from telephony.sipp.driver import AgentPhone, CallResult, free_udp_port, place_call
+from telephony.sipp.driver import AgentPhone, CallResult, place_call
 
 pytestmark = pytest.mark.e2e
 
@@ -121,71 +116,8 @@ def line(request: pytest.FixtureRequest) -> Line:
 @pytest.fixture(scope="module")
 def rig(tmp_path_factory: pytest.TempPathFactory, line: Line) -> Iterator[Rig]:
     workdir = tmp_path_factory.mktemp(f"hotline-cases-phone-{line.number}")
-    sip_port, http_port, ami_port = free_udp_port(), _free_tcp_port(), _free_tcp_port()
-    instance = f"e2e-cases-{line.number}-{os.getpid()}"
-    db_url = service_db_url(instance)  # in the service's folder: root's `hotline serve` runs it as its user
-    env = {
-        **os.environ,
-        "HOTLINE_PROFILE": str(_short(line, workdir / "profile.yaml")),
-        "HOTLINE_DB_URL": db_url,
-        "HOTLINE_INSTANCE": instance,
-        "HOTLINE_SIP_PORT": str(sip_port),
-        "HOTLINE_AMI_PORT": str(ami_port),
-        "HOTLINE_AGI_PORT": str(_free_tcp_port()),
-        "HOTLINE_HTTP_PORT": str(http_port),
-        "HOTLINE_TRUNK_CONTACT": f"sip:127.0.0.1:{free_udp_port()}",
-    }
-    rig = Rig(workdir, env, sip_port, http_port, db_url, Credentials("", "", {}), ami_port=ami_port)
-    rig.ami_proxy = TcpProxy(ami_port)
-    asterisk = rig._spawn("asterisk", "start", log_name="asterisk.log")
-    instance_dir: Path | None = None
-    try:
-        deadline = time.monotonic() + 180
-        while "Asterisk is up" not in (workdir / "asterisk.log").read_text(errors="replace"):
-            if asterisk.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("Asterisk did not start:\n" + (workdir / "asterisk.log").read_text())
-            time.sleep(0.2)
-        from hotline.settings import Settings
-        from telephony.asterisk import AsteriskInstance
-        from telephony.provision import current_root
-
-        settings = Settings.from_env(env)
-        root = current_root(settings.cache_dir)
-        assert root is not None
-        instance = AsteriskInstance(root, settings)
-        instance_dir = instance.host_dir
-        rig.credentials = instance.credentials()
-        _start_verbose_service(rig)
+    with running_rig(workdir, f"e2e-cases-{line.number}", _short(line, workdir / "profile.yaml"), verbose=True) as rig:
         yield rig
-    finally:
-        rig.stop_service()
-        rig.ami_proxy.close()
-        asterisk.send_signal(signal.SIGTERM)
-        try:
-            asterisk.wait(30)
-        except subprocess.TimeoutExpired:
-            asterisk.kill()
-            asterisk.wait()
-        if instance_dir is not None and instance_dir.is_dir():
-            shutil.copytree(instance_dir / "log", workdir / "asterisk-log", dirs_exist_ok=True)
-            shutil.rmtree(instance_dir, ignore_errors=True)
-        from hotline.settings import Settings as _Settings
-
-        shutil.rmtree(_Settings.from_env(env).service_dir, ignore_errors=True)  # the database, token and spool
-
-
-def _start_verbose_service(rig: Rig, timeout: float = 30.0) -> None:
-    """``hotline -v serve``: the AGI session log (each command sent) is the proof of what a caller was played."""
-    rig.service = rig._spawn("-v", "serve", log_name="service.log", env=rig.service_env)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        health = rig.health()
-        if health and health["ami_connected"]:
-            return
-        if rig.service.poll() is not None:
-            break
-        time.sleep(0.2)
-    raise RuntimeError("the hotline service did not come up:\n" + (rig.workdir / "service.log").read_text())
 
 
 @pytest.fixture(scope="module")

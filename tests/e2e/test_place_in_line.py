@@ -16,11 +16,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
-import os
 import re
-import shutil
-import signal
-import subprocess
 import time
 import urllib.error
 import urllib.request
@@ -31,13 +27,16 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import Rig, _free_tcp_port, _short_profile, log_in, service_db_url  # tests/e2e is on sys.path
-from tcp_proxy import TcpProxy
+from conftest import (  # tests/e2e is on sys.path
+    Rig,
+    _short_profile,
+    log_in,
+    running_rig,
+)
 
 from callbacks.policy import DEFAULT_AHT_SECONDS
-from telephony.asterisk import Credentials
 from telephony.prompts import hold_music_class
-from telephony.sipp.driver import free_udp_port, place_call
+from telephony.sipp.driver import place_call
 
 pytestmark = pytest.mark.e2e
 
@@ -63,57 +62,8 @@ def _profile(target: Path) -> Path:
 @pytest.fixture(scope="module")
 def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
     workdir = tmp_path_factory.mktemp("hotline-place-in-line")
-    sip_port, http_port, ami_port = free_udp_port(), _free_tcp_port(), _free_tcp_port()
-    instance = f"e2e-place-{os.getpid()}"
-    db_url = service_db_url(instance)
-    env = {
-        **os.environ,
-        "HOTLINE_PROFILE": str(_profile(workdir / "profile.yaml")),
-        "HOTLINE_DB_URL": db_url,
-        "HOTLINE_INSTANCE": instance,
-        "HOTLINE_SIP_PORT": str(sip_port),
-        "HOTLINE_AMI_PORT": str(ami_port),
-        "HOTLINE_AGI_PORT": str(_free_tcp_port()),
-        "HOTLINE_HTTP_PORT": str(http_port),
-        "HOTLINE_TRUNK_CONTACT": f"sip:127.0.0.1:{free_udp_port()}",
-    }
-    rig = Rig(workdir, env, sip_port, http_port, db_url, Credentials("", "", {}), ami_port=ami_port)
-    rig.ami_proxy = TcpProxy(ami_port)
-    asterisk = rig._spawn("asterisk", "start", log_name="asterisk.log")
-    instance_dir: Path | None = None
-    try:
-        deadline = time.monotonic() + 180
-        while "Asterisk is up" not in (workdir / "asterisk.log").read_text(errors="replace"):
-            if asterisk.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("Asterisk did not start:\n" + (workdir / "asterisk.log").read_text())
-            time.sleep(0.2)
-        from hotline.settings import Settings
-        from telephony.asterisk import AsteriskInstance
-        from telephony.provision import current_root
-
-        settings = Settings.from_env(env)
-        root = current_root(settings.cache_dir)
-        assert root is not None
-        found = AsteriskInstance(root, settings)
-        instance_dir = found.host_dir
-        rig.credentials = found.credentials()
-        rig.start_service()
+    with running_rig(workdir, "e2e-place", _profile(workdir / "profile.yaml")) as rig:
         yield rig
-    finally:
-        rig.stop_service()
-        rig.ami_proxy.close()
-        asterisk.send_signal(signal.SIGTERM)
-        try:
-            asterisk.wait(30)
-        except subprocess.TimeoutExpired:
-            asterisk.kill()
-            asterisk.wait()
-        if instance_dir is not None and instance_dir.is_dir():
-            shutil.copytree(instance_dir / "log", workdir / "asterisk-log", dirs_exist_ok=True)
-            shutil.rmtree(instance_dir, ignore_errors=True)
-        from hotline.settings import Settings as _Settings
-
-        shutil.rmtree(_Settings.from_env(env).service_dir, ignore_errors=True)
 
 
 @asynccontextmanager

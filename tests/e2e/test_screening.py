@@ -17,10 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
 import re
-import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -32,13 +29,11 @@ from typing import Any
 import pytest
 import pytest_asyncio
 import yaml
-from conftest import PROJECT_ROOT, Rig, _free_tcp_port, service_db_url  # tests/e2e is on sys.path
-from tcp_proxy import TcpProxy
+from conftest import PROJECT_ROOT, Rig, running_rig  # tests/e2e is on sys.path
 
 from cdr.builder import CallRecord, Outcome
 from screening.db import ScreeningStore
-from telephony.asterisk import Credentials
-from telephony.sipp.driver import AgentPhone, CallResult, free_udp_port, place_call
+from telephony.sipp.driver import AgentPhone, CallResult, place_call
 
 pytestmark = pytest.mark.e2e
 
@@ -82,62 +77,8 @@ def _profile(target: Path) -> Path:
 @pytest.fixture(scope="module")
 def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
     workdir = tmp_path_factory.mktemp("hotline-screening")
-    sip_port, http_port, ami_port = free_udp_port(), _free_tcp_port(), _free_tcp_port()
-    instance = f"e2e-screening-{os.getpid()}"
-    db_url = service_db_url(instance)
-    env = {
-        **os.environ,
-        "HOTLINE_PROFILE": str(_profile(workdir / "profile.yaml")),
-        "HOTLINE_DB_URL": db_url,
-        "HOTLINE_INSTANCE": instance,
-        "HOTLINE_SIP_PORT": str(sip_port),
-        "HOTLINE_AMI_PORT": str(ami_port),
-        "HOTLINE_AGI_PORT": str(_free_tcp_port()),
-        "HOTLINE_HTTP_PORT": str(http_port),
-        "HOTLINE_TRUNK_CONTACT": f"sip:127.0.0.1:{free_udp_port()}",
-    }
-    rig = Rig(workdir, env, sip_port, http_port, db_url, Credentials("", "", {}), ami_port=ami_port)
-    rig.ami_proxy = TcpProxy(ami_port)
-    asterisk = rig._spawn("asterisk", "start", log_name="asterisk.log")
-    instance_dir: Path | None = None
-    try:
-        deadline = time.monotonic() + 180
-        while "Asterisk is up" not in (workdir / "asterisk.log").read_text(errors="replace"):
-            if asterisk.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("Asterisk did not start:\n" + (workdir / "asterisk.log").read_text())
-            time.sleep(0.2)
-        from hotline.settings import Settings
-        from telephony.asterisk import AsteriskInstance
-        from telephony.provision import current_root
-
-        settings = Settings.from_env(env)
-        root = current_root(settings.cache_dir)
-        assert root is not None
-        asterisk_instance = AsteriskInstance(root, settings)
-        instance_dir = asterisk_instance.host_dir
-        rig.credentials = asterisk_instance.credentials()
-        rig.service = rig._spawn("-v", "serve", log_name="service.log", env=rig.service_env)
-        deadline = time.monotonic() + 30
-        while not (rig.health() or {}).get("ami_connected"):
-            if rig.service.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("the service did not come up:\n" + (workdir / "service.log").read_text())
-            time.sleep(0.2)
+    with running_rig(workdir, "e2e-screening", _profile(workdir / "profile.yaml"), verbose=True) as rig:
         yield rig
-    finally:
-        rig.stop_service()
-        rig.ami_proxy.close()
-        asterisk.send_signal(signal.SIGTERM)
-        try:
-            asterisk.wait(30)
-        except subprocess.TimeoutExpired:
-            asterisk.kill()
-            asterisk.wait()
-        if instance_dir is not None and instance_dir.is_dir():
-            shutil.copytree(instance_dir / "log", workdir / "asterisk-log", dirs_exist_ok=True)
-            shutil.rmtree(instance_dir, ignore_errors=True)
-        from hotline.settings import Settings as _Settings
-
-        shutil.rmtree(_Settings.from_env(env).service_dir, ignore_errors=True)
 
 
 class Events:

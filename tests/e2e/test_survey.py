@@ -14,26 +14,19 @@ long (20 s) and the agent talks a short, fixed time: the key lands inside the qu
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import signal
-import subprocess
-import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 import pytest_asyncio
 import yaml
-from conftest import PROJECT_ROOT, Rig, _free_tcp_port, service_db_url  # tests/e2e is on sys.path
-from tcp_proxy import TcpProxy
+from conftest import PROJECT_ROOT, Rig, running_rig  # tests/e2e is on sys.path
 
 from cdr.builder import Outcome
 from survey.db import SurveyStore
 from survey.model import SurveyResponse
-from telephony.asterisk import Credentials
-from telephony.sipp.driver import AgentPhone, CallResult, free_udp_port, place_call
+from telephony.sipp.driver import AgentPhone, CallResult, place_call
 
 pytestmark = pytest.mark.e2e
 
@@ -66,69 +59,8 @@ def _short(target: Path) -> Path:
 @pytest.fixture(scope="module")
 def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
     workdir = tmp_path_factory.mktemp("hotline-survey")
-    sip_port, http_port, ami_port = free_udp_port(), _free_tcp_port(), _free_tcp_port()
-    instance = f"e2e-survey-{os.getpid()}"
-    db_url = service_db_url(instance)  # in the service's folder: root's `hotline serve` runs it as its user
-    env = {
-        **os.environ,
-        "HOTLINE_PROFILE": str(_short(workdir / "profile.yaml")),
-        "HOTLINE_DB_URL": db_url,
-        "HOTLINE_INSTANCE": instance,
-        "HOTLINE_SIP_PORT": str(sip_port),
-        "HOTLINE_AMI_PORT": str(ami_port),
-        "HOTLINE_AGI_PORT": str(_free_tcp_port()),
-        "HOTLINE_HTTP_PORT": str(http_port),
-        "HOTLINE_TRUNK_CONTACT": f"sip:127.0.0.1:{free_udp_port()}",
-    }
-    rig = Rig(workdir, env, sip_port, http_port, db_url, Credentials("", "", {}), ami_port=ami_port)
-    rig.ami_proxy = TcpProxy(ami_port)
-    asterisk = rig._spawn("asterisk", "start", log_name="asterisk.log")
-    instance_dir: Path | None = None
-    try:
-        deadline = time.monotonic() + 180
-        while "Asterisk is up" not in (workdir / "asterisk.log").read_text(errors="replace"):
-            if asterisk.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("Asterisk did not start:\n" + (workdir / "asterisk.log").read_text())
-            time.sleep(0.2)
-        from hotline.settings import Settings
-        from telephony.asterisk import AsteriskInstance
-        from telephony.provision import current_root
-
-        settings = Settings.from_env(env)
-        root = current_root(settings.cache_dir)
-        assert root is not None
-        instance_dir = AsteriskInstance(root, settings).host_dir
-        rig.credentials = AsteriskInstance(root, settings).credentials()
-        _start_verbose_service(rig)
+    with running_rig(workdir, "e2e-survey", _short(workdir / "profile.yaml"), verbose=True) as rig:
         yield rig
-    finally:
-        rig.stop_service()
-        rig.ami_proxy.close()
-        asterisk.send_signal(signal.SIGTERM)
-        try:
-            asterisk.wait(30)
-        except subprocess.TimeoutExpired:
-            asterisk.kill()
-            asterisk.wait()
-        if instance_dir is not None and instance_dir.is_dir():
-            shutil.copytree(instance_dir / "log", workdir / "asterisk-log", dirs_exist_ok=True)
-            shutil.rmtree(instance_dir, ignore_errors=True)
-        from hotline.settings import Settings as _Settings
-
-        shutil.rmtree(_Settings.from_env(env).service_dir, ignore_errors=True)
-
-
-def _start_verbose_service(rig: Rig, timeout: float = 30.0) -> None:
-    rig.service = rig._spawn("-v", "serve", log_name="service.log", env=rig.service_env)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        health = rig.health()
-        if health and health["ami_connected"]:
-            return
-        if rig.service.poll() is not None:
-            break
-        time.sleep(0.2)
-    raise RuntimeError("the hotline service did not come up:\n" + (rig.workdir / "service.log").read_text())
 
 
 @pytest_asyncio.fixture

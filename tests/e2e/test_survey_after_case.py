@@ -8,19 +8,14 @@ One Asterisk and one service for the module (a profile with cases: see test_case
 from __future__ import annotations
 
 import asyncio
-import os
-import shutil
-import signal
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import yaml
-from conftest import Rig, _free_tcp_port, service_db_url  # tests/e2e is on sys.path
-from tcp_proxy import TcpProxy
-from test_cases_phone import LINES, Events, _logged_in, _short, _start_verbose_service, agi_lines, call
+from conftest import Rig, running_rig  # tests/e2e is on sys.path
+from test_cases_phone import LINES, Events, _logged_in, _short, agi_lines, call
 
 from cases.db import CaseStore
 from cases.service import CaseService
@@ -28,8 +23,6 @@ from cdr.builder import Outcome
 from profiles.model import load_profile
 from survey.db import SurveyStore
 from survey.model import SurveyResponse
-from telephony.asterisk import Credentials
-from telephony.sipp.driver import free_udp_port
 
 pytestmark = pytest.mark.e2e
 
@@ -55,56 +48,8 @@ def _with_survey(target: Path) -> Path:
 @pytest.fixture(scope="module")
 def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
     workdir = tmp_path_factory.mktemp("hotline-survey-case")
-    sip_port, http_port, ami_port = free_udp_port(), _free_tcp_port(), _free_tcp_port()
-    instance = f"e2e-survey-case-{os.getpid()}"
-    db_url = service_db_url(instance)
-    env = {
-        **os.environ,
-        "HOTLINE_PROFILE": str(_with_survey(workdir / "profile.yaml")),
-        "HOTLINE_DB_URL": db_url,
-        "HOTLINE_INSTANCE": instance,
-        "HOTLINE_SIP_PORT": str(sip_port),
-        "HOTLINE_AMI_PORT": str(ami_port),
-        "HOTLINE_AGI_PORT": str(_free_tcp_port()),
-        "HOTLINE_HTTP_PORT": str(http_port),
-        "HOTLINE_TRUNK_CONTACT": f"sip:127.0.0.1:{free_udp_port()}",
-    }
-    rig = Rig(workdir, env, sip_port, http_port, db_url, Credentials("", "", {}), ami_port=ami_port)
-    rig.ami_proxy = TcpProxy(ami_port)
-    asterisk = rig._spawn("asterisk", "start", log_name="asterisk.log")
-    instance_dir: Path | None = None
-    try:
-        deadline = time.monotonic() + 180
-        while "Asterisk is up" not in (workdir / "asterisk.log").read_text(errors="replace"):
-            if asterisk.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("Asterisk did not start:\n" + (workdir / "asterisk.log").read_text())
-            time.sleep(0.2)
-        from hotline.settings import Settings
-        from telephony.asterisk import AsteriskInstance
-        from telephony.provision import current_root
-
-        settings = Settings.from_env(env)
-        root = current_root(settings.cache_dir)
-        assert root is not None
-        instance_dir = AsteriskInstance(root, settings).host_dir
-        rig.credentials = AsteriskInstance(root, settings).credentials()
-        _start_verbose_service(rig)
+    with running_rig(workdir, "e2e-survey-case", _with_survey(workdir / "profile.yaml"), verbose=True) as rig:
         yield rig
-    finally:
-        rig.stop_service()
-        rig.ami_proxy.close()
-        asterisk.send_signal(signal.SIGTERM)
-        try:
-            asterisk.wait(30)
-        except subprocess.TimeoutExpired:
-            asterisk.kill()
-            asterisk.wait()
-        if instance_dir is not None and instance_dir.is_dir():
-            shutil.copytree(instance_dir / "log", workdir / "asterisk-log", dirs_exist_ok=True)
-            shutil.rmtree(instance_dir, ignore_errors=True)
-        from hotline.settings import Settings as _Settings
-
-        shutil.rmtree(_Settings.from_env(env).service_dir, ignore_errors=True)
 
 
 async def test_the_survey_follows_the_case_read_back(rig: Rig) -> None:
