@@ -75,6 +75,21 @@ class CallRecord:
     transferred_to: str | None = None  # the queue a transfer took the caller on to
     wrapup_seconds: float | None = None
     wrapup_code: str | None = None  # the disposition (a profile id) the agent chose for the call
+    legs: tuple[Leg, ...] = ()  # every person and place the call was connected to, in order (issue 12)
+
+
+@dataclass(frozen=True, slots=True)
+class Leg:
+    """One person or place a call was connected to, in the order they were (issue 12: transfers, conference).
+    The first leg is where the call was first answered; reports count the call there, once."""
+
+    kind: str  # "person" (a person of the profile), "destination" (a named place outside), "conference"
+    target: str  # the person's or the destination's id
+    queue: str | None  # the queue it was answered from, if any
+    answered_at: datetime
+    ended_at: datetime | None
+    talk_seconds: float | None
+    how: str | None = None  # how it got there: None for the first answer; "blind", "attended", "refer", "conference"
 
 
 @dataclass(frozen=True, slots=True)

@@ -71,6 +71,8 @@ __all__ = [
     "CallbackRules",
     "CaseRules",
     "Department",
+    "Destination",
+    "DirectoryEntry",
     "Disposition",
     "District",
     "Language",
@@ -85,7 +87,9 @@ __all__ = [
     "RoutingRules",
     "Shift",
     "Specialty",
+    "Supervisor",
     "Topic",
+    "TransferRules",
     "load_profile",
     "parse_profile",
 ]
@@ -126,6 +130,13 @@ NUISANCE_PROMPTS = ("blocked", "nuisance_warning")
 MESSAGE_PROMPTS = ("leave_message", "message_thanks")
 POSITION_PROMPTS = ("queue_position", "queue_wait")  # "You are number {position} in line", "... {minutes} minutes"
 EXPERIENCE_PROMPTS = ("closed_next",)  # "We open again {next}." spoken at call time; optional
+# After the answer (issue 12): the announcement before a recorded call (a topic with record: true; recording is
+# never enabled without it), the whisper an agent hears on connect (a topic with whisper: true; "{label}" is the
+# topic's label, spoken in the caller's language, so the agent hears both), and what a caller hears while
+# being handed on.
+RECORDING_PROMPTS = ("recording_notice",)  # "This call may be recorded."
+WHISPER_PROMPTS = ("whisper",)  # "Arabic caller: {label}."
+TRANSFER_PROMPTS = ("transfer_hold",)  # optional: "Please hold, we are connecting you."
 # Texts a profile with cases needs in every language (see CaseRules): the number read back, the
 # self-service report, and "follow a report". A status or a department is read from its label.
 CASE_PROMPTS = (
@@ -158,6 +169,21 @@ DepartmentRef = Annotated[Text, reference("departments", "a department id of cas
 Code = Annotated[Text, matching(r"[0-9]{1,2}", "one or two digits")]
 SlaHours = Annotated[StrictInt, between(1, 24 * 366)]
 Labels = dict[LanguageCode, Text]
+
+#: A short code an agent keys (or a softphone's REFER names) to hand a call on: digits only.
+ShortCode = Annotated[Text, matching(r"[0-9]{2,6}", "2 to 6 digits")]
+#: A phone's feature code in features.conf: DTMF keys only.
+FeatureCode = Annotated[Text, matching(r"[0-9*#]{1,4}", "1 to 4 keys (digits, * and #)")]
+#: A SIP URI a destination is reached at: sip:user@host[:port], nothing that dialplan, a Dial() string or a
+#: SIP header could read as more (no ${, $[, commas, parentheses, semicolons, spaces or line breaks).
+SipUri = Annotated[
+    Text,
+    matching(
+        r"sips?:[A-Za-z0-9._~+-]{1,64}@[A-Za-z0-9.-]{1,253}(:[0-9]{1,5})?", "a SIP URI like sip:desk@10.0.0.5:5060"
+    ),
+]
+#: A number through the trunk: digits, an optional leading +.
+TrunkNumber = Annotated[Text, matching(r"\+?[0-9]{3,15}", "a number of 3 to 15 digits (an optional leading +)")]
 
 
 def _file(value: Path, info: ValidationInfo) -> Path:
@@ -284,6 +310,11 @@ class Topic:
     info: InfoOption | None = None
     hours: tuple[OpeningHours, ...] = ()
     when_closed: Annotated[Text, one_of(("close", "message"))] = "close"
+    # after the answer (issue 12): each answered call of this topic is recorded (MixMonitor, after the
+    # recording_notice prompt) and its file kept this many days; the agent hears the whisper prompt on connect
+    record: StrictBool = False
+    retention_days: Annotated[StrictInt, between(1, 3650)] = 90
+    whisper: StrictBool = False
 
 
 def _languages(value: Any) -> Any:
@@ -310,6 +341,7 @@ class Person:
     topics: tuple[TopicRef, ...]
     specialties: tuple[SpecialtyRef, ...]
     level: Level
+    code: ShortCode | None = None  # the code to hand a call to this person; not given: "2" and their place (201...)
 
     @model_validator(mode="before")
     @classmethod
@@ -338,6 +370,61 @@ class QueueSettings:
     # a waiting caller hears their place in line and the estimated wait (the callback offer's estimate)
     # every this many seconds; 0: never (the queue_position and queue_wait prompts are needed otherwise)
     announce_position_seconds: Annotated[StrictInt, between(0, 3600)] = 0
+
+
+@dataclass(frozen=True, config=STRICT)
+class Destination:
+    """A named place outside the queues and people where calls may be handed on (technical affairs, the
+    emergency control room): a SIP URI, or a number through the trunk. Nothing else outside can be reached."""
+
+    id: PersonId
+    code: ShortCode
+    label: Labels
+    sip: SipUri | None = None
+    number: TrunkNumber | None = None
+
+    @model_validator(mode="after")
+    def _one_way(self) -> Destination:
+        if (self.sip is None) == (self.number is None):
+            raise ValueError("needs a sip URI or a number through the trunk (one of them)")
+        return self
+
+
+@dataclass(frozen=True, config=STRICT)
+class Supervisor:
+    """A supervisor's own phone (a PJSIP endpoint like a person's), rung when they listen to, whisper to or
+    barge into a live call from the console. A console user is linked to it by its id."""
+
+    id: PersonId
+    name: Text
+    language: LanguageCode | None = None  # the prompts they hear; the profile's default language when not given
+
+
+@dataclass(frozen=True, config=STRICT)
+class TransferRules:
+    """The keys an agent's phone uses during a call (features.conf), then a destination's short code."""
+
+    blind: FeatureCode = "#1"
+    attended: FeatureCode = "*2"
+    conference: FeatureCode = "*3"
+    digit_timeout_seconds: Annotated[StrictInt, between(1, 10)] = 3
+    # a caller handed on to a queue enters it with this QUEUE_PRIO (ahead of the callers of a first try)
+    queue_priority: Annotated[StrictInt, between(0, 99)] = 10
+
+
+@dataclass(frozen=True)
+class DirectoryEntry:
+    """One place a call may be handed on to, by its short code: a queue (language, topic, specialty), a
+    person, or a destination of the profile. :meth:`Profile.directory` lists them all; nothing else is reachable."""
+
+    code: str
+    kind: str  # "queue", "person" or "destination"
+    id: str  # the destination's or person's id; for a queue "language:topic[:specialty]"
+    language: str | None = None
+    topic: str | None = None
+    specialty: str | None = None
+    sip: str | None = None
+    number: str | None = None
 
 
 @dataclass(frozen=True, config=STRICT)
@@ -575,6 +662,37 @@ class Profile:
     centre_default_seats: int | None = None  # a shift not listed; None: no centre-wide limit
     # the optional prompts, by name, in every language where given (hold_music, blocked, closed_next, ...)
     extra_prompts: dict[str, dict[str, Prompt]] = Field(default_factory=dict)
+    destinations: tuple[Destination, ...] = ()
+    supervisors: tuple[Supervisor, ...] = ()
+    transfers: TransferRules = Field(default_factory=TransferRules)
+
+    def directory(self) -> tuple[DirectoryEntry, ...]:
+        """Every place a call may be handed on to, by short code: each queue ("1", the language's key, the
+        topic's key, the specialty's key: 112 is the first language's first topic), each person (their code, or
+        "2" and their place in the list: 201, 202, ...), each destination (its code)."""
+        entries = [
+            DirectoryEntry(f"1{lang.key}{topic.key}{spec.key if spec else ''}", "queue",
+                           ":".join((lang.code, topic.id, *((spec.id,) if spec else ()))),
+                           language=lang.code, topic=topic.id, specialty=spec.id if spec else None)
+            for lang in self.languages
+            for topic in self.topics
+            if not topic.self_report
+            for spec in (topic.specialties or (None,))
+        ]  # fmt: skip
+        entries += [DirectoryEntry(person.code or f"2{index + 1:02d}", "person", person.id)
+                    for index, person in enumerate(self.people)]  # fmt: skip
+        entries += [DirectoryEntry(d.code, "destination", d.id, sip=d.sip, number=d.number) for d in self.destinations]
+        return tuple(entries)
+
+    def destination(self, destination_id: str) -> Destination:
+        for destination in self.destinations:
+            if destination.id == destination_id:
+                return destination
+        raise KeyError(destination_id)
+
+    @property
+    def records_calls(self) -> bool:
+        return any(topic.record for topic in self.topics)
 
     def shift_at(self, now: datetime) -> Shift | None:
         clock = now.astimezone(ZoneInfo(self.timezone)).time().replace(tzinfo=None)
@@ -686,7 +804,10 @@ PromptName = Annotated[
         + NUISANCE_PROMPTS
         + MESSAGE_PROMPTS
         + POSITION_PROMPTS
-        + EXPERIENCE_PROMPTS,
+        + EXPERIENCE_PROMPTS
+        + RECORDING_PROMPTS
+        + WHISPER_PROMPTS
+        + TRANSFER_PROMPTS,
         "a prompt name (known: " + ", ".join(REQUIRED_PROMPTS + CASE_PROMPTS) + ")",
     ),
 ]
@@ -719,6 +840,9 @@ class ProfileDocument:
     cases: CaseRules | None = None
     survey: SurveyRules | None = None
     nuisance: NuisanceRules | None = None
+    destinations: tuple[Destination, ...] = ()
+    supervisors: tuple[Supervisor, ...] = ()
+    transfers: TransferRules = Field(default_factory=TransferRules)
 
     def profile(self, source: str) -> Profile:
         return Profile(
@@ -753,6 +877,9 @@ class ProfileDocument:
                 for key, value in self.prompts.items()
                 if key not in REQUIRED_PROMPTS and key not in CASE_PROMPTS
             },
+            destinations=self.destinations,
+            supervisors=self.supervisors,
+            transfers=self.transfers,
         )
 
 
@@ -791,6 +918,8 @@ def parse_profile(data: Any, *, source: str = "<profile>", base_dir: Path | None
     except ValidationError as exc:
         problems += problems_from(exc, ProfileDocument)
     problems += _unique_ids(data) + _every_language(data, context["languages"] or [])
+    if document is not None:
+        problems += _directory_clashes(document.profile(source))
     if problems:
         raise ProfileError(source, [(format_path(loc), message) for loc, message in sort_by_document(problems, data)])
     assert document is not None
@@ -871,6 +1000,11 @@ def _unique_ids(data: dict[str, Any]) -> list[tuple[Loc, str]]:
                      for t in topics if _text(t, "key") == follow]  # fmt: skip
     survey = data.get("survey")
     problems += _unique(_items(survey, "questions"), ("survey", "questions"), ("id",))
+    problems += _unique(_items(data, "destinations"), ("destinations",), ("id", "code"))
+    problems += _unique(_items(data, "supervisors"), ("supervisors",), ("id",))
+    people = {_text(p, "id") for p in _items(data, "people")} - {None}
+    problems += [(("supervisors", i, "id"), f"{_text(s, 'id')!r} is also a person's id")
+                 for i, s in enumerate(_items(data, "supervisors")) if _text(s, "id") in people]  # fmt: skip
     if not isinstance(survey, dict):
         asks = [i for i, topic in enumerate(topics) if isinstance(topic, dict) and topic.get("survey") is True]
         problems += [(("topics", i, "survey"), "needs a survey section (the questions to ask)") for i in asks]
@@ -879,6 +1013,27 @@ def _unique_ids(data: dict[str, Any]) -> list[tuple[Loc, str]]:
     problems += [(("topics", i, what), "needs a cases section (this profile keeps no cases)")
                  for i, topic in enumerate(topics) for what in ("self_report", "department", "sla_hours")
                  if isinstance(topic, dict) and topic.get(what) not in (None, False)]  # fmt: skip
+    return problems
+
+
+def _directory_clashes(profile: Profile) -> list[tuple[Loc, str]]:
+    """Every short code names one place: a person's or a destination's code is not another's (a queue's code
+    comes from the menu keys, so the other one must change)."""
+    problems: list[tuple[Loc, str]] = []
+    seen: dict[str, DirectoryEntry] = {}
+    people = {person.id: index for index, person in enumerate(profile.people)}
+    destinations = {d.id: index for index, d in enumerate(profile.destinations)}
+    for entry in profile.directory():
+        other = seen.setdefault(entry.code, entry)
+        if other is entry:
+            continue
+        if entry.kind == "destination":
+            loc: Loc = ("destinations", destinations[entry.id], "code")
+        elif entry.kind == "person":
+            loc = ("people", people[entry.id], "code")
+        else:  # two queues cannot share menu keys (checked with the keys); a clash is the other's to change
+            continue
+        problems.append((loc, f"short code {entry.code!r} is also the code of {other.kind} {other.id!r}"))
     return problems
 
 
@@ -895,6 +1050,11 @@ def _prompts_needed(data: dict[str, Any]) -> tuple[str, ...]:
     announce = queues.get("announce_position_seconds") if isinstance(queues, dict) else None
     if isinstance(announce, int) and not isinstance(announce, bool) and announce > 0:
         needed += POSITION_PROMPTS
+    topics = [t for t in _items(data, "topics") if isinstance(t, dict)]
+    if any(t.get("record") is True for t in topics):
+        needed += RECORDING_PROMPTS  # recording is never enabled without the announcement
+    if any(t.get("whisper") is True for t in topics):
+        needed += WHISPER_PROMPTS
     return needed
 
 
