@@ -11,16 +11,16 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Self
 
-from sqlalchemy import BindParameter, bindparam, create_engine, desc, select, text, update
+from sqlalchemy import BindParameter, bindparam, create_engine, desc, insert, select, text, update
 
-from cdr.builder import CallRecord, Outcome
+from cdr.builder import CallRecord, Leg, Outcome
 from cdr.reports import Aggregates, Measures, WrapupKey, by_queue, fold_group_row, interval_seconds
-from cdr.rows import CallRecordRow
+from cdr.rows import CallLegRow, CallRecordRow
 from storage.base import UTCDateTime
 from storage.engine import Database, sync_url
 
@@ -185,7 +185,36 @@ def _row_values(record: CallRecord) -> dict[str, Any]:
     }
 
 
-def _record(row: CallRecordRow) -> CallRecord:
+def _leg_values(linkedid: str, legs: Iterable[Leg]) -> list[dict[str, Any]]:
+    return [
+        {
+            "linkedid": linkedid,
+            "position": position,
+            "kind": leg.kind,
+            "target": leg.target,
+            "queue": leg.queue,
+            "answered_at": leg.answered_at,
+            "ended_at": leg.ended_at,
+            "talk_seconds": leg.talk_seconds,
+            "how": leg.how,
+        }
+        for position, leg in enumerate(legs)
+    ]
+
+
+def _leg(row: CallLegRow) -> Leg:
+    return Leg(
+        kind=row.kind,
+        target=row.target,
+        queue=row.queue,
+        answered_at=row.answered_at,
+        ended_at=row.ended_at,
+        talk_seconds=row.talk_seconds,
+        how=row.how,
+    )
+
+
+def _record(row: CallRecordRow, legs: Iterable[CallLegRow] = ()) -> CallRecord:
     return CallRecord(
         linkedid=row.linkedid,
         caller_number=row.caller_number,
@@ -207,7 +236,23 @@ def _record(row: CallRecordRow) -> CallRecord:
         transferred_to=row.transferred_to,
         wrapup_seconds=row.wrapup_seconds,
         wrapup_code=row.wrapup_code,
+        legs=tuple(_leg(leg) for leg in legs),
     )
+
+
+async def _records_with_legs(session: Any, rows: Sequence[CallRecordRow]) -> list[CallRecord]:
+    """The records of ``rows`` with their legs, read in one more query (legs in their order)."""
+    if not rows:
+        return []
+    legs: dict[str, list[CallLegRow]] = {}
+    query = (
+        select(CallLegRow)
+        .where(CallLegRow.linkedid.in_([row.linkedid for row in rows]))
+        .order_by(CallLegRow.linkedid, CallLegRow.position)
+    )
+    for leg in (await session.scalars(query)).all():
+        legs.setdefault(leg.linkedid, []).append(leg)
+    return [_record(row, legs.get(row.linkedid, ())) for row in rows]
 
 
 class RecordStore:
@@ -247,13 +292,21 @@ class RecordStore:
             .returning(CallRecordRow.id)
         )
 
+    async def _store(self, session: Any, record: CallRecord) -> bool:
+        """Insert one record and its legs in ``session``'s transaction; False if it was already stored."""
+        if await session.scalar(self._insert_ignoring_duplicate(record)) is None:
+            return False
+        if record.legs:
+            await session.execute(insert(CallLegRow), _leg_values(record.linkedid, record.legs))
+        return True
+
     async def add(self, record: CallRecord) -> bool:
-        """Store one record; False (and nothing written) if its linkedid is already stored. A wrap-up
-        code chosen while it was not stored is applied after."""
+        """Store one record with its legs (one transaction); False (and nothing written) if its linkedid
+        is already stored. A wrap-up code chosen while it was not stored is applied after."""
         async with self._sessions.begin() as session:
-            new_id = await session.scalar(self._insert_ignoring_duplicate(record))
+            added = await self._store(session, record)
         await self._apply_pending_wrapups([record.linkedid])
-        return new_id is not None
+        return added
 
     async def add_many(self, records: Iterable[CallRecord]) -> int:
         """Store records in one transaction, skipping linkedids already stored; returns how many were new."""
@@ -262,7 +315,7 @@ class RecordStore:
         async with self._sessions.begin() as session:
             for record in records:
                 linkedids.append(record.linkedid)
-                if await session.scalar(self._insert_ignoring_duplicate(record)) is not None:
+                if await self._store(session, record):
                     added += 1
         await self._apply_pending_wrapups(linkedids)
         return added
@@ -346,14 +399,14 @@ class RecordStore:
         )
         async with self._readers() as session:
             rows = (await session.scalars(query)).all()
-        return [_record(row) for row in rows]
+            return await _records_with_legs(session, rows)
 
     async def list_records(self, limit: int | None = None) -> list[CallRecord]:
         """Records ordered by ``started_at`` (oldest first), at most ``limit`` of them."""
         query = select(CallRecordRow).order_by(CallRecordRow.started_at, CallRecordRow.id).limit(limit)
         async with self._readers() as session:
             rows = (await session.scalars(query)).all()
-        return [_record(row) for row in rows]
+            return await _records_with_legs(session, rows)
 
     async def aggregates(
         self,
@@ -377,7 +430,9 @@ class RecordStore:
     async def get(self, linkedid: str) -> CallRecord | None:
         async with self._readers() as session:
             row = await session.scalar(select(CallRecordRow).where(CallRecordRow.linkedid == linkedid))
-        return None if row is None else _record(row)
+            if row is None:
+                return None
+            return (await _records_with_legs(session, [row]))[0]
 
     async def close(self) -> None:
         if self._owned:

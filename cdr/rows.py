@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Float, Index, Integer, String, Unicode, func
+from sqlalchemy import Float, ForeignKey, Index, Integer, String, Unicode, UniqueConstraint, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from storage.base import Base, UTCDateTime
@@ -38,3 +38,30 @@ class CallRecordRow(Base):
     transferred_to: Mapped[str | None] = mapped_column(String(128))  # queue the answered call went on to
     wrapup_seconds: Mapped[float | None] = mapped_column(Float)
     wrapup_code: Mapped[str | None] = mapped_column(String(64))  # the disposition chosen after the call (a profile id)
+
+
+class CallLegRow(Base):
+    """One leg of a call (revision 0009): a person or a place the call was connected to, in order.
+
+    Keyed by the call's ``linkedid`` (not the record's id) so that the importers' bulk paths, which
+    insert records with ``ON CONFLICT DO NOTHING`` and never read ids back, can write legs beside them;
+    ``(linkedid, position)`` is unique, so a leg is stored once however often a record is imported."""
+
+    __tablename__ = "call_legs"
+    __table_args__ = (
+        UniqueConstraint("linkedid", "position", name="uq_call_legs_linkedid_position"),
+        Index("ix_call_legs_target_answered_at", "target", "answered_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    linkedid: Mapped[str] = mapped_column(
+        String(150), ForeignKey("call_records.linkedid", ondelete="CASCADE"), nullable=False
+    )
+    position: Mapped[int] = mapped_column(Integer, nullable=False)  # 0: the first answer, where the call counts
+    kind: Mapped[str] = mapped_column(String(16), nullable=False)  # person | destination | conference
+    target: Mapped[str] = mapped_column(Unicode(255), nullable=False)  # the person's or destination's id
+    queue: Mapped[str | None] = mapped_column(String(128))
+    answered_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    talk_seconds: Mapped[float | None] = mapped_column(Float)
+    how: Mapped[str | None] = mapped_column(String(16))  # None (first answer) | blind | attended | refer | conference

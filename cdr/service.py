@@ -32,7 +32,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from cdr.builder import CallRecord, Outcome
+from cdr.builder import CallRecord, Leg, Outcome
 from cdr.db import RecordStore
 
 log = logging.getLogger(__name__)
@@ -53,16 +53,29 @@ class _Pending:
     hook_failures: int = 0
 
 
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, Outcome):
+        return value.value
+    if isinstance(value, Leg):
+        return {name: _plain(getattr(value, name)) for name in value.__dataclass_fields__}
+    if isinstance(value, tuple):
+        return [_plain(item) for item in value]
+    return value
+
+
 def _to_json(record: CallRecord) -> str:
-    data: dict[str, Any] = {}
-    for name in record.__dataclass_fields__:
-        value = getattr(record, name)
-        if isinstance(value, datetime):
-            value = value.isoformat()
-        elif isinstance(value, Outcome):
-            value = value.value
-        data[name] = value
+    data = {name: _plain(getattr(record, name)) for name in record.__dataclass_fields__}
     return json.dumps(data, ensure_ascii=False)
+
+
+def _leg_from_json(data: dict[str, Any]) -> Leg:
+    for name in ("answered_at", "ended_at"):
+        if data.get(name) is not None:
+            data[name] = datetime.fromisoformat(data[name])
+    known = Leg.__dataclass_fields__
+    return Leg(**{k: v for k, v in data.items() if k in known})
 
 
 def _from_json(text: str) -> CallRecord:
@@ -71,6 +84,7 @@ def _from_json(text: str) -> CallRecord:
         if data.get(name) is not None:
             data[name] = datetime.fromisoformat(data[name])
     data["outcome"] = Outcome(data["outcome"])
+    data["legs"] = tuple(_leg_from_json(leg) for leg in data.get("legs") or ())
     known = CallRecord.__dataclass_fields__
     return CallRecord(**{k: v for k, v in data.items() if k in known})
 
