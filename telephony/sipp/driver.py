@@ -9,6 +9,10 @@ Everything is a child process started with :func:`asyncio.create_subprocess_exec
 * :func:`place_call` -- one SIPp UAC call: INVITE, optional DTMF as SIP INFO
   (``application/dtmf-relay``), then hang up after a delay or wait for the remote BYE.
 * :class:`RejectingPhone` -- a SIPp UAS answering every INVITE with a fixed error (486, 503...).
+* Mid-call requests of an :class:`AgentPhone` (``during_call``): after each answer it can key
+  DTMF (:class:`Dtmf`, SIP INFO: a transfer key and a short code) and send a REFER
+  (:class:`Refer`, a softphone's transfer button); :meth:`AgentPhone.refer_outcomes` reports the
+  REFER's response and the NOTIFYs' sipfrag statuses, :meth:`AgentPhone.dtmf_sent` the digits.
 * :meth:`AgentPhone.dial` / :func:`place_authenticated_call` -- a phone dials an extension or
   feature code (``*41``...) as itself: INVITE from ``<sip:<name>@127.0.0.1>``, answering a
   401/407 digest challenge (``[authentication]``, credentials from an ``-inf`` file) with a
@@ -62,6 +66,7 @@ from telephony.sipp.render import (
     checked_extension,
     checked_host,
     checked_port,
+    checked_refer_target,
     checked_user,
     extension_uri_user,
     render_agent_scenario,
@@ -76,7 +81,10 @@ __all__ = [
     "AgentPhone",
     "AnsweredCall",
     "CallResult",
+    "Dtmf",
     "PortBlock",
+    "Refer",
+    "ReferOutcome",
     "RegistrationError",
     "RejectingPhone",
     "ScenarioError",
@@ -177,6 +185,54 @@ class CallResult:
         if self.answered_at is None or self.ended_at is None:
             return 0.0
         return max(0.0, self.ended_at - self.answered_at)
+
+
+@dataclass(frozen=True)
+class Dtmf:
+    """Mid-call: key ``digits`` (SIP INFO, one per digit ``gap`` apart) ``after`` seconds after the
+    previous step (the answer, for the first step)."""
+
+    digits: str
+    after: float = 1.0
+
+    def step(self) -> tuple[str, float, str]:
+        return ("dtmf", self.after, self.digits)
+
+
+@dataclass(frozen=True)
+class Refer:
+    """Mid-call: send REFER with ``Refer-To: <target>`` (a ``sip:`` URI) ``after`` seconds after the
+    previous step, then wait for its NOTIFYs (until the subscription is terminated)."""
+
+    target: str
+    after: float = 1.0
+
+    def __post_init__(self) -> None:
+        checked_refer_target(self.target)
+
+    def step(self) -> tuple[str, float, str]:
+        return ("refer", self.after, self.target)
+
+
+@dataclass(frozen=True)
+class ReferOutcome:
+    """What became of one REFER an :class:`AgentPhone` sent in one call."""
+
+    call_id: str
+    target: str
+    status: int | None
+    """The REFER's final response (202 accepted, 404 no such target, 603 declined...), None: none came."""
+    notifies: tuple[int, ...] = ()
+    """The sipfrag status of each NOTIFY received (100 Trying, then 200 or an error)."""
+
+    @property
+    def accepted(self) -> bool:
+        return self.status in (200, 202)
+
+    @property
+    def result(self) -> int | None:
+        """The transfer's outcome as NOTIFYed last (200: the target answered), None without a NOTIFY."""
+        return self.notifies[-1] if self.notifies else None
 
 
 @dataclass(frozen=True)
@@ -834,6 +890,7 @@ class AgentPhone(_UasPhone):
         local_port: int,
         ring_seconds: float = 0.5,
         talk_seconds: float | None = None,
+        during_call: Sequence[Dtmf | Refer] = (),
         workdir: Path,
     ) -> None:
         super().__init__(name, local_port=local_port, workdir=workdir)
@@ -842,11 +899,96 @@ class AgentPhone(_UasPhone):
         self.registrar = (checked_host(registrar[0], "registrar host"), checked_port(registrar[1], "registrar port"))
         self.ring_seconds = ring_seconds
         self.talk_seconds = talk_seconds
+        self.during_call: tuple[Dtmf | Refer, ...] = ()
+        self._set_during_call(during_call, talk_seconds)
         self._registrations = 0
         self._dials = 0
 
+    def _set_during_call(self, actions: Sequence[Dtmf | Refer], talk_seconds: float | None) -> None:
+        self.during_call = tuple(actions)
+        self.talk_seconds = talk_seconds
+        self._render()  # refuses bad digits or a bad Refer-To now, not when SIPp starts
+
     def _render(self) -> str:
-        return render_agent_scenario(user=self.name, ring_seconds=self.ring_seconds, talk_seconds=self.talk_seconds)
+        return render_agent_scenario(
+            user=self.name,
+            ring_seconds=self.ring_seconds,
+            talk_seconds=self.talk_seconds,
+            actions=[action.step() for action in self.during_call],
+        )
+
+    async def behave(self, during_call: Sequence[Dtmf | Refer], *, talk_seconds: float | None = None) -> None:
+        """From the next answered call on, do ``during_call`` after the answer, then hang up after
+        ``talk_seconds`` (None: wait for the other side's BYE).
+
+        The SIPp UAS is restarted on the same port (its registration stays valid): calls in
+        progress on this phone are cut, so call this between calls. What it logged so far is kept.
+        """
+        self._set_during_call(during_call, talk_seconds)
+        if self.running:
+            await self.stop()
+            for suffix in (".log", ".messages"):
+                current = Path(f"{self.prefix}{suffix}")
+                if current.exists():
+                    with open(f"{self.prefix}{suffix}.before", "ab") as handle:
+                        handle.write(current.read_bytes())
+            await self.start()
+
+    def _log_lines(self) -> list[str]:
+        return _read_log_lines(Path(f"{self.prefix}.log.before")) + _read_log_lines(self.log_file)
+
+    def dtmf_sent(self, call_id: str | None = None) -> list[str]:
+        """The digits the other side accepted (200 to the INFO), in order; of one call when ``call_id`` is given."""
+        digits = []
+        for line in self._log_lines():
+            fields = line.split()
+            if len(fields) >= 5 and fields[1] == "DTMF_OK" and call_id in (None, fields[2]):
+                digits.append(fields[4])
+        return digits
+
+    def _notified(self) -> dict[str, list[int]]:
+        """Call-ID -> the sipfrag statuses of the ``Event: refer`` NOTIFYs received, in order (from the
+        message trace: SIPp's -aa answers them whenever they come)."""
+        text = ""
+        for path in (Path(f"{self.prefix}.messages.before"), self.message_trace):
+            with contextlib.suppress(OSError):
+                text += path.read_text(encoding="utf-8", errors="replace")
+        found: dict[str, list[int]] = {}
+        for block in re.split(r"\n-{20,}[^\n]*\n", text):
+            message = block.split("message received", 1)
+            if len(message) < 2:
+                continue
+            lines = message[1].split("\n", 1)[-1].lstrip("\r\n").replace("\r\n", "\n")
+            head, _, body = lines.partition("\n\n")
+            if not head.startswith("NOTIFY ") or not re.search(r"^Event:\s*refer", head, re.MULTILINE | re.IGNORECASE):
+                continue
+            call = re.search(r"^(?:Call-ID|i):\s*(\S+)", head, re.MULTILINE | re.IGNORECASE)
+            frag = re.match(r"\s*SIP/2\.0 (\d{3})", body)
+            if call and frag:
+                found.setdefault(call.group(1), []).append(int(frag.group(1)))
+        return found
+
+    def refer_outcomes(self) -> list[ReferOutcome]:
+        """Every REFER sent so far (oldest first): its response and the statuses NOTIFYed for it."""
+        found: dict[tuple[str, int], dict[str, object]] = {}
+        for line in self._log_lines():
+            fields = line.split()
+            if len(fields) < 4 or fields[1] not in ("REFER_SENT", "REFER_FINAL") or not fields[3].isdigit():
+                continue
+            entry = found.setdefault((fields[2], int(fields[3])), {"status": None, "target": ""})
+            value = fields[4] if len(fields) > 4 else ""
+            if fields[1] == "REFER_SENT":
+                entry["target"] = value
+            else:
+                entry["status"] = int(value) if value.isdigit() else None
+        notified = self._notified()
+        outcomes = []
+        for (call_id, _step), entry in found.items():
+            status = entry["status"]
+            # the NOTIFYs belong to the call's accepted REFER (a call has at most one: the transfer ends it)
+            notifies = tuple(notified.get(call_id, ())) if status in (200, 202) else ()
+            outcomes.append(ReferOutcome(call_id, str(entry["target"]), status, notifies))  # type: ignore[arg-type]
+        return outcomes
 
     async def register(self, expires: int = 3600, *, timeout: float = 5.0) -> str:
         """REGISTER ``sip:<name>@<registrar>`` with Contact ``sip:<name>@127.0.0.1:<local_port>``.
@@ -946,7 +1088,7 @@ class AgentPhone(_UasPhone):
         invites: dict[str, dict[str, str]] = {}
         answered: dict[str, float] = {}
         ended: dict[str, tuple[float, str]] = {}
-        for line in _read_log_lines(self.log_file):
+        for line in self._log_lines():
             fields = line.split(" ", 3)
             if len(fields) < 3:
                 continue

@@ -34,6 +34,7 @@ INVITE_FAILURES = (
     600, 603, 604, 606,
 )  # fmt: skip
 INFO_FAILURES = (400, 403, 404, 405, 415, 481, 488, 489, 500, 501, 503)
+REFER_FAILURES = (400, 403, 404, 405, 420, 481, 488, 489, 500, 501, 503, 603)
 REGISTER_FAILURES = (400, 403, 404, 405, 408, 423, 480, 500, 501, 503, 504, 603)
 
 LOCAL_HOST = "127.0.0.1"
@@ -44,6 +45,7 @@ _DTMF_DIGIT = re.compile(r"[0-9*#A-Da-d]")
 _EXTENSION = re.compile(r"[0-9A-Za-z*#_-]{1,64}")
 _REASON = re.compile(r"[A-Za-z0-9 .,'-]{1,64}")
 _FORBIDDEN_IN_MESSAGES = ("\r", "\n", "\x00")
+_REFER_TARGET = re.compile(r"sips?:[^\s<>\"\\\[\]]{1,200}")
 
 
 class ScenarioError(ValueError):
@@ -93,6 +95,7 @@ def _environment() -> jinja2.Environment:
         provisional=PROVISIONAL,
         invite_failures=INVITE_FAILURES,
         info_failures=INFO_FAILURES,
+        refer_failures=REFER_FAILURES,
         register_failures=REGISTER_FAILURES,
     )
     return env
@@ -230,13 +233,62 @@ def render_call_scenario(
     )
 
 
-def render_agent_scenario(*, user: str, ring_seconds: float, talk_seconds: float | None) -> str:
-    """Render the agent-phone UAS scenario (``uas_agent.xml``)."""
+def checked_refer_target(target: str) -> str:
+    """A REFER's Refer-To URI: ``sip:`` or ``sips:`` and no spaces, quotes, angle brackets,
+    square brackets or backslashes (anything else, hostile user parts included, is sent as is)."""
+    if not isinstance(target, str) or not _REFER_TARGET.fullmatch(target):
+        raise ScenarioError(f"Refer-To {target!r} is not a plain sip: URI")
+    return target
+
+
+def agent_steps(actions: Sequence[tuple[str, float, str]], *, gap: float) -> list[dict[str, Any]]:
+    """The steps of an agent phone's mid-call requests: ``("dtmf", after, digits)`` (one INFO per
+    digit, ``gap`` seconds apart) or ``("refer", after, target_uri)``; numbered from 1 per action."""
+    steps: list[dict[str, Any]] = []
+    cseq = 1
+    for number, (kind, after, value) in enumerate(actions, start=1):
+        if after < 0 or gap < 0:
+            raise ScenarioError("mid-call pauses cannot be negative")
+        if kind == "dtmf":
+            if not value or not all(_DTMF_DIGIT.fullmatch(digit) for digit in value):
+                raise ScenarioError(f"{value!r} is not a string of DTMF digits")
+            for index, digit in enumerate(value):
+                pause = after if index == 0 else gap
+                label = f"{number}_{index + 1}"
+                pause_ms = ms(pause) if pause > 0 else None
+                steps.append({"kind": "dtmf", "number": number, "label": label, "digit": digit.upper(),
+                              "cseq": cseq, "pause_ms": pause_ms})  # fmt: skip
+                cseq += 1
+        elif kind == "refer":
+            target = checked_refer_target(value)
+            steps.append({"kind": "refer", "number": number, "label": str(number), "target": target,
+                          "cseq": cseq, "pause_ms": ms(after) if after > 0 else None})  # fmt: skip
+            cseq += 1
+        else:
+            raise ScenarioError(f"unknown mid-call action {kind!r}")
+    return steps
+
+
+def render_agent_scenario(
+    *,
+    user: str,
+    ring_seconds: float,
+    talk_seconds: float | None,
+    actions: Sequence[tuple[str, float, str]] = (),
+    dtmf_gap: float = 0.25,
+    dtmf_duration_ms: int = 160,
+) -> str:
+    """Render the agent-phone UAS scenario (``uas_agent.xml``), with its mid-call requests
+    (see :func:`agent_steps`) after each answer."""
+    steps = agent_steps(actions, gap=dtmf_gap)
     return render_scenario(
         "uas_agent.xml",
         user=checked_user(user, "user"),
         ring_ms=ms(ring_seconds),
         talk_ms=None if talk_seconds is None else ms(talk_seconds),
+        actions=steps,
+        dtmf_duration_ms=int(dtmf_duration_ms),
+        bye_cseq=len(steps) + 1,
     )
 
 

@@ -18,7 +18,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,7 +33,7 @@ from cdr.builder import CallRecord
 from cdr.db import RecordStore
 from telephony.ami.client import AMIClient
 from telephony.asterisk import Credentials
-from telephony.sipp.driver import AgentPhone, free_udp_port
+from telephony.sipp.driver import AgentPhone, Dtmf, Refer, free_udp_port
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -214,7 +214,15 @@ class Rig:
                 service.kill()
                 service.wait()
 
-    def phone(self, person_id: str, *, talk_seconds: float | None = 2.0, ring_seconds: float = 0.3) -> AgentPhone:
+    def phone(
+        self,
+        person_id: str,
+        *,
+        talk_seconds: float | None = 2.0,
+        ring_seconds: float = 0.3,
+        during_call: Sequence[Dtmf | Refer] = (),
+    ) -> AgentPhone:
+        """A person's phone; ``during_call``: DTMF / REFER it sends after each answer (see AgentPhone.behave)."""
         return AgentPhone(
             person_id,
             self.credentials.phones[person_id],
@@ -222,6 +230,7 @@ class Rig:
             local_port=free_udp_port(),
             ring_seconds=ring_seconds,
             talk_seconds=talk_seconds,
+            during_call=during_call,
             workdir=self.workdir / "phones",
         )
 
