@@ -10,12 +10,33 @@ through a ``{event type: handler}`` table.
 A call is identified by its Linkedid, which equals the Uniqueid of the caller's channel (the
 channel whose ``Newchannel`` started the call). Events about other channels of the same call
 (e.g. the agent leg) are ignored except where a rule names them.
+
+**Legs** (issue 12): ``CallRecord.legs`` lists every person and place the caller was connected to, in
+the order they answered. The first is the first answer (the first ``AgentConnect``): the call is counted
+there, once, and the record's own ``agent``, ``queue``, ``wait_seconds`` and ``talk_seconds`` stay that
+first answer's. Later legs come from
+
+* a blind transfer (``BlindTransfer``; ``how`` "blind", or "refer" when ``IsExternal`` says Asterisk did
+  not do it by itself: a SIP REFER from a softphone, or the AMI BlindTransfer action): the caller's own
+  channel goes on through ``hotline-transfer`` into a queue (a later ``AgentConnect`` on the caller's
+  channel) or to an outside destination (``HotlineDestination`` then the ``DialEnd`` that answered);
+* an attended transfer: the person's consultation call reaches a queue (an ``AgentConnect`` on the Local
+  channel of the consultation, same Linkedid) or a destination; it becomes a leg of the caller's call only
+  when ``AttendedTransfer`` succeeds (``how`` "attended", or "refer" for a REFER with Replaces: external).
+  A consultation the person gave up is no leg: the caller never talked to it;
+* a conference (``HotlineConference``): the destination joins (kind "conference", ``how`` "conference"),
+  the person may leave, the destination leaves.
+
+A leg ends when its person or place leaves the caller: ``AgentComplete`` of that member, the transfer
+event that hands the caller on, the ``Hangup`` of the person's or destination's own channel, or the end
+of the call. Its ``talk_seconds`` is ``ended_at - answered_at``: the time that person or place was on
+the call (for an attended transfer, the consultation counts for both people: both were on the phone).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 from types import MappingProxyType
@@ -25,10 +46,15 @@ from telephony import names as v
 from telephony.events import (
     AgentComplete,
     AgentConnect,
+    AttendedTransfer,
+    BlindTransfer,
     CallbackBooked,
     CallbackStart,
+    DialEnd,
     Event,
     Hangup,
+    HotlineConference,
+    HotlineDestination,
     HotlineRoute,
     Newchannel,
     QueueCallerAbandon,
@@ -36,7 +62,10 @@ from telephony.events import (
     QueueCallerLeave,
 )
 
-__all__ = ["CallInProgress", "CallRecord", "Outcome", "RecordBuilder"]
+__all__ = ["CallInProgress", "CallRecord", "Leg", "Outcome", "RecordBuilder"]
+
+PERSON, DESTINATION, CONFERENCE = "person", "destination", "conference"  # Leg.kind
+BLIND, ATTENDED, REFER = "blind", "attended", "refer"  # Leg.how of a transfer (CONFERENCE for a conference)
 
 _UNKNOWN_CALLER_ID = frozenset({"", "<unknown>"})
 #: HotlineRoute results of a caller served without a person: an information topic, a message left, a
@@ -111,6 +140,35 @@ class CallInProgress:
 
 
 @dataclass(slots=True)
+class _LegState:
+    """A leg being built (private, mutable). ``channel``: the person's or destination's own channel, whose
+    Hangup ends the leg; a leg reached from a consultation call is ``pending`` until the transfer completes."""
+
+    kind: str
+    target: str
+    queue: str | None
+    answered_at: datetime | None
+    channel: str = ""
+    how: str | None = None
+    ended_at: datetime | None = None
+    pending: bool = False  # reached by a consultation, not (yet) by the caller
+    promoted: bool = False  # the attended transfer completed before the consulted side answered
+
+    def end(self, at: datetime, *, surely: bool = False) -> None:
+        """The leg ended at ``at``; ``surely``: this fact knows better than an end seen before."""
+        if (self.ended_at is None or surely) and self.answered_at is not None:
+            self.ended_at = max(at, self.answered_at)
+
+    def leg(self, end: datetime | None) -> Leg:
+        assert self.answered_at is not None
+        ended = self.ended_at if self.ended_at is not None else end
+        if ended is not None:
+            ended = max(ended, self.answered_at)
+        talk = _seconds(ended - self.answered_at) if ended is not None else None
+        return Leg(self.kind, self.target, self.queue, self.answered_at, ended, talk, self.how)
+
+
+@dataclass(slots=True)
 class _CallState:
     """What we know so far about one call in progress (private, mutable)."""
 
@@ -138,6 +196,9 @@ class _CallState:
     callback_booked: bool = False
     blocked: bool = False
     self_served: bool = False  # the last route was information or a message (a later OK route clears it)
+    legs: list[_LegState] = field(default_factory=list)  # answered legs, in order, and consultations pending
+    next_how: str | None = None  # a blind transfer handed the caller on: how the next leg came
+    dialling: dict[str, str] = field(default_factory=dict)  # channel -> destination id it is dialling
 
 
 def _seconds(span: timedelta) -> float:
@@ -170,6 +231,11 @@ class RecordBuilder:
                 QueueCallerAbandon: self._on_queue_abandon,
                 AgentConnect: self._on_agent_connect,
                 AgentComplete: self._on_agent_complete,
+                BlindTransfer: self._on_blind_transfer,
+                AttendedTransfer: self._on_attended_transfer,
+                HotlineDestination: self._on_destination,
+                DialEnd: self._on_dial_end,
+                HotlineConference: self._on_conference,
                 Hangup: self._on_hangup,
             }
         )
@@ -273,6 +339,8 @@ class RecordBuilder:
     def _on_route(self, event: HotlineRoute) -> list[CallRecord]:
         call = self._caller_call(event.uniqueid, event.linkedid)
         if call is not None:
+            if call.connect_at is not None:
+                return []  # a route after the answer (a transfer back through the menu) changes nothing counted
             call.route_seen = True
             call.routed = event.result == "OK"
             call.blocked = event.result == "BLOCKED"
@@ -286,7 +354,8 @@ class RecordBuilder:
     def _on_queue_join(self, event: QueueCallerJoin) -> list[CallRecord]:
         call = self._caller_call(event.uniqueid, event.linkedid)
         if call is not None:
-            call.queue = _optional(event.queue) or call.queue
+            if call.connect_at is None:  # once answered, the call stays counted where it was first answered
+                call.queue = _optional(event.queue) or call.queue
             call.in_queue = True
             if call.first_join_at is None:
                 call.first_join_at = event.at
@@ -308,29 +377,182 @@ class RecordBuilder:
         return []
 
     def _on_agent_connect(self, event: AgentConnect) -> list[CallRecord]:
-        call = self._caller_call(event.uniqueid, event.linkedid)
-        if call is not None and call.connect_at is None:
+        call = self._calls.get(event.linkedid)
+        if call is None:
+            return []
+        member = _optional(event.member_name) or _optional(event.interface) or "?"
+        queue = _optional(event.queue)
+        if event.uniqueid != event.linkedid:
+            # A consultation call (an attended transfer) reached a queue: a leg only if the transfer completes.
+            if call.connect_at is not None:
+                call.legs.append(_LegState(PERSON, member, queue, event.at, event.dest_uniqueid, pending=True))
+            return []
+        if call.connect_at is None:
             call.connect_at = event.at
             call.agent = _optional(event.member_name)
-            call.queue = _optional(event.queue) or call.queue
+            call.queue = queue or call.queue
             call.in_queue = False
             call.wait_seconds = self._wait(call, event.at, event.hold_time)
+            call.legs.append(_LegState(PERSON, member, queue, event.at, event.dest_uniqueid))
+        else:
+            # The caller entered a queue again after a transfer and was answered there.
+            call.in_queue = False
+            self._answered(call, _LegState(PERSON, member, queue, event.at, event.dest_uniqueid, how=call.next_how))
         return []
 
     def _on_agent_complete(self, event: AgentComplete) -> list[CallRecord]:
-        call = self._caller_call(event.uniqueid, event.linkedid)
-        if call is not None and call.connect_at is not None:
+        call = self._calls.get(event.linkedid)
+        if call is None or call.connect_at is None:
+            return []
+        member = _optional(event.member_name) or _optional(event.interface) or "?"
+        leg = self._open_leg(call, lambda leg: leg.kind == PERSON and leg.target == member)
+        if leg is not None:
+            leg.end(event.at)
+        first = call.legs[0] if call.legs else None
+        if event.uniqueid == event.linkedid and call.completed_at is None and (first is None or first.target == member):
             call.talk_time = event.talk_time
             call.completed_at = event.at
+            if first is not None and not self._in_conference(call):
+                first.end(event.at, surely=True)  # the bridge's end (the record's talk), not the phone's hang-up
+        return []
+
+    def _on_blind_transfer(self, event: BlindTransfer) -> list[CallRecord]:
+        call = self._calls.get(event.transferee_linkedid) or self._calls.get(event.transferer_linkedid)
+        if call is None or event.result.lower() != "success":
+            return []
+        self._end_channel(call, event.transferer_uniqueid, event.at)
+        call.next_how = REFER if event.is_external else BLIND
+        return []
+
+    def _on_attended_transfer(self, event: AttendedTransfer) -> list[CallRecord]:
+        call = self._calls.get(event.orig_transferer_linkedid) or self._calls.get(event.transferee_linkedid)
+        if call is None or event.result.lower() != "success":
+            return []
+        how = REFER if event.is_external else ATTENDED
+        for uniqueid in (event.orig_transferer_uniqueid, event.second_transferer_uniqueid):
+            self._end_channel(call, uniqueid, event.at)
+        # The consultation the transfer completed: the latest one still pending (and not over).
+        consulted = next((leg for leg in reversed(call.legs) if leg.pending and leg.ended_at is None), None)
+        if consulted is None:
+            call.next_how = how  # what answers the caller next (e.g. a queue the consultation was still in)
+            return []
+        consulted.how = how
+        if consulted.answered_at is None:
+            consulted.promoted = True  # a transfer before the answer: a leg when it answers
+            return []
+        call.legs.remove(consulted)
+        consulted.pending = False
+        self._answered(call, consulted)
+        return []
+
+    def _on_destination(self, event: HotlineDestination) -> list[CallRecord]:
+        call = self._calls.get(event.linkedid)
+        if call is not None:
+            call.dialling[event.uniqueid] = event.destination
+        return []
+
+    def _on_dial_end(self, event: DialEnd) -> list[CallRecord]:
+        call = self._calls.get(event.linkedid)
+        if call is None:
+            return []
+        destination = call.dialling.pop(event.uniqueid, None)
+        if destination is None or event.dial_status.upper() != "ANSWER":
+            return []
+        leg = _LegState(DESTINATION, destination, None, event.at, event.dest_uniqueid)
+        if event.uniqueid == event.linkedid:  # the caller's own channel dials it (a blind transfer)
+            leg.how = call.next_how
+            self._answered(call, leg)
+            return []
+        # A consultation dials it (an attended transfer, or a blind one on a Local channel): a leg when the
+        # transfer completes, unless it already has.
+        promoted = next((x for x in call.legs if x.pending and x.promoted and x.answered_at is None), None)
+        if promoted is not None:
+            call.legs.remove(promoted)
+            leg.how = promoted.how
+            self._answered(call, leg)
+        else:
+            leg.pending = True
+            call.legs.append(leg)
+        return []
+
+    def _on_conference(self, event: HotlineConference) -> list[CallRecord]:
+        call = self._calls.get(event.call)
+        if call is None or call.connect_at is None:
+            return []
+        if event.state == v.CONFERENCE_JOINED:
+            # beside the person, not instead: a conference hands the caller on to nobody
+            call.legs.append(_LegState(CONFERENCE, event.destination, None, event.at, how=CONFERENCE))
+            return []
+        agent = _optional(event.agent)
+        if event.state == v.CONFERENCE_AGENT_LEFT:
+            # When the person leaves, whatever app_queue said when the caller was moved into the conference.
+            leaving = next(
+                (x for x in reversed(call.legs) if not x.pending and x.kind == PERSON and agent in (None, x.target)),
+                None,
+            )
+            if leaving is not None:
+                leaving.end(event.at, surely=True)
+            return []
+        elif event.state == v.CONFERENCE_LEFT:
+            leaving = self._open_leg(call, lambda x: x.kind == CONFERENCE and x.target == event.destination)
+        else:
+            leaving = None
+        if leaving is not None:
+            leaving.end(event.at)
         return []
 
     def _on_hangup(self, event: Hangup) -> list[CallRecord]:
         if event.uniqueid != event.linkedid:
+            call = self._calls.get(event.linkedid)
+            if call is not None:
+                self._end_channel(call, event.uniqueid, event.at, hangup=True)
+                call.dialling.pop(event.uniqueid, None)
             return []
         call = self._calls.pop(event.linkedid, None)
         if call is None:
             return []
         return [self._complete(call, end=event.at, hangup=event)]
+
+    # -- legs -----------------------------------------------------------------------------------
+
+    @staticmethod
+    def _open_leg(call: _CallState, match: Callable[[_LegState], bool]) -> _LegState | None:
+        """The latest answered leg of the caller still open that ``match`` accepts."""
+        return next(
+            (leg for leg in reversed(call.legs) if not leg.pending and leg.ended_at is None and match(leg)),
+            None,
+        )
+
+    @staticmethod
+    def _in_conference(call: _CallState) -> bool:
+        return any(leg.kind == CONFERENCE and not leg.pending for leg in call.legs)
+
+    @staticmethod
+    def _end_channel(call: _CallState, uniqueid: str, at: datetime, *, hangup: bool = False) -> None:
+        """The person's or destination's channel ``uniqueid`` left: its legs end (a pending consultation too).
+        In a conference a person's hang-up is when they left, whatever app_queue said when the caller moved."""
+        if not uniqueid:
+            return
+        joined = [x.answered_at for x in call.legs if x.kind == CONFERENCE and not x.pending and x.answered_at]
+        for leg in call.legs:
+            if leg.channel == uniqueid:
+                # ended when the caller was moved into the conference: the person was still on the call
+                moved = hangup and leg.kind == PERSON and bool(joined) and leg.ended_at is not None
+                leg.end(at, surely=moved and leg.ended_at is not None and leg.ended_at <= min(joined))
+
+    @staticmethod
+    def _answered(call: _CallState, leg: _LegState) -> None:
+        """A later leg answered the caller (a transfer): the previous people have left, unless in a conference."""
+        in_conference = any(x.kind == CONFERENCE and not x.pending and x.ended_at is None for x in call.legs)
+        if not in_conference:
+            for earlier in call.legs:
+                if not earlier.pending and earlier.kind != CONFERENCE:
+                    assert leg.answered_at is not None
+                    earlier.end(leg.answered_at)
+        # keep the order of answers: before any consultation still pending
+        position = next((i for i, x in enumerate(call.legs) if x.pending), len(call.legs))
+        call.legs.insert(position, leg)
+        call.next_how = None
 
     # -- completion -----------------------------------------------------------------------------
 
@@ -341,7 +563,14 @@ class RecordBuilder:
         return _seconds(at - call.first_join_at)
 
     @staticmethod
+    def _legs(call: _CallState, end: datetime | None) -> tuple[Leg, ...]:
+        answered = [leg for leg in call.legs if not leg.pending and leg.answered_at is not None]
+        return tuple(sorted((leg.leg(end) for leg in answered), key=lambda leg: leg.answered_at))
+
+    @staticmethod
     def _complete(call: _CallState, end: datetime | None, hangup: Hangup | None) -> CallRecord:
+        legs = RecordBuilder._legs(call, end)
+        onward = next((leg for leg in legs[1:] if leg.how in (BLIND, ATTENDED, REFER)), None)
         wait = call.wait_seconds
         talk: float | None = None
         if call.blocked:
@@ -350,7 +579,9 @@ class RecordBuilder:
             outcome = Outcome.ANSWERED
             # The talk ends when the bridge does (AgentComplete), not when the caller hangs up: with
             # Queue option c the caller stays on for the case read-back or the survey.
-            if call.completed_at is not None:
+            if legs and legs[0].talk_seconds is not None:
+                talk = legs[0].talk_seconds  # the first answer's; the legs carry everyone's
+            elif call.completed_at is not None:
                 talk = _seconds(call.completed_at - call.connect_at)
             elif end is not None:
                 talk = _seconds(end - call.connect_at)
@@ -393,4 +624,6 @@ class RecordBuilder:
             ended_at=end,
             kind=call.kind,
             callback_of=call.callback_of,
+            transferred_to=None if onward is None else (onward.queue or onward.target),
+            legs=legs if outcome == Outcome.ANSWERED else (),
         )

@@ -33,19 +33,30 @@ from typing import TypeAlias, TypeVar
 
 from telephony.ami.message import Message
 from telephony.clock import utc
-from telephony.names import CALLBACK_BOOKED_USEREVENT, CALLBACK_USEREVENT, ROUTE_USEREVENT
+from telephony.names import (
+    CALLBACK_BOOKED_USEREVENT,
+    CALLBACK_USEREVENT,
+    CONFERENCE_USEREVENT,
+    DESTINATION_USEREVENT,
+    ROUTE_USEREVENT,
+)
 
 __all__ = [
     "AgentCalled",
     "AgentComplete",
     "AgentConnect",
     "AgentRingNoAnswer",
+    "AttendedTransfer",
+    "BlindTransfer",
     "CallbackBooked",
     "CallbackStart",
     "DeviceStateChange",
+    "DialEnd",
     "Event",
     "EventParseError",
     "Hangup",
+    "HotlineConference",
+    "HotlineDestination",
     "HotlineRoute",
     "MemberEvent",
     "Newchannel",
@@ -272,6 +283,88 @@ class Hangup(_Stamped):
     cause_txt: str
 
 
+@dataclass(frozen=True, slots=True)
+class BlindTransfer(_Stamped):
+    """A blind transfer completed (or failed: ``result``). The transferer is the person's channel, the
+    transferee the caller's; ``context``/``extension`` are where the transferee was sent. ``is_external``:
+    Asterisk did not do it by itself: a SIP REFER from a phone (or the AMI BlindTransfer action); a DTMF
+    transfer (features.conf) is internal."""
+
+    timestamp: float
+    result: str  # "Success", "Fail", "Invalid", "Not Permitted"
+    transferer_channel: str
+    transferer_uniqueid: str
+    transferer_linkedid: str
+    transferee_channel: str
+    transferee_uniqueid: str
+    transferee_linkedid: str
+    is_external: bool
+    context: str
+    extension: str
+
+
+@dataclass(frozen=True, slots=True)
+class AttendedTransfer(_Stamped):
+    """An attended transfer completed (or failed: ``result``). ``orig_transferer_*`` is the person's channel
+    in the bridge with the caller; ``second_transferer_*`` the person's channel of the consultation call;
+    ``transfer_target_*`` who was consulted (empty when the target is not a channel, e.g. an application);
+    ``dest_type`` how the two were joined (Bridge, App, Link, Threeway, Fail). ``is_external`` as for
+    :class:`BlindTransfer` (a REFER with Replaces)."""
+
+    timestamp: float
+    result: str
+    orig_transferer_channel: str
+    orig_transferer_uniqueid: str
+    orig_transferer_linkedid: str
+    second_transferer_channel: str
+    second_transferer_uniqueid: str
+    second_transferer_linkedid: str
+    transferee_uniqueid: str
+    transferee_linkedid: str
+    transfer_target_channel: str
+    transfer_target_uniqueid: str
+    transfer_target_linkedid: str
+    dest_type: str
+    is_external: bool
+
+
+@dataclass(frozen=True, slots=True)
+class DialEnd(_Stamped):
+    """A Dial() attempt ended: ``uniqueid``/``linkedid`` are the dialling channel, ``dest_*`` the dialled one;
+    ``dial_status`` ANSWER when it answered."""
+
+    timestamp: float
+    uniqueid: str
+    linkedid: str
+    dest_channel: str
+    dest_uniqueid: str
+    dest_linkedid: str
+    dial_status: str
+
+
+@dataclass(frozen=True, slots=True)
+class HotlineDestination(_Stamped):
+    """``UserEvent`` named ``telephony.names.DESTINATION_USEREVENT``: the channel ``uniqueid`` of the call
+    ``linkedid`` dials the profile's destination ``destination`` (the hotline-destinations context)."""
+
+    timestamp: float
+    uniqueid: str
+    linkedid: str
+    destination: str
+
+
+@dataclass(frozen=True, slots=True)
+class HotlineConference(_Stamped):
+    """``UserEvent`` named ``telephony.names.CONFERENCE_USEREVENT``: the call ``call`` (the caller's linkedid)
+    in a conference with the destination ``destination``: ``state`` joined, agent-left or left."""
+
+    timestamp: float
+    call: str
+    destination: str
+    state: str
+    agent: str
+
+
 # -- routing: queue members and the calls offered to them ----------------------------------------
 
 
@@ -458,6 +551,11 @@ Event: TypeAlias = (
     | AgentConnect
     | AgentComplete
     | Hangup
+    | BlindTransfer
+    | AttendedTransfer
+    | DialEnd
+    | HotlineDestination
+    | HotlineConference
     | QueueMemberAdded
     | QueueMemberRemoved
     | QueueMemberPause
@@ -584,8 +682,22 @@ def _newchannel(h: _Headers) -> Newchannel:
     )
 
 
-def _user_event(h: _Headers) -> HotlineRoute | CallbackStart | CallbackBooked | None:
+def _user_event(
+    h: _Headers,
+) -> HotlineRoute | CallbackStart | CallbackBooked | HotlineDestination | HotlineConference | None:
     name = h.text("UserEvent")
+    if name == DESTINATION_USEREVENT:
+        return HotlineDestination(
+            h.timestamp(), h.required("Uniqueid"), h.required("Linkedid"), h.required("Destination")
+        )
+    if name == CONFERENCE_USEREVENT:
+        return HotlineConference(
+            timestamp=h.timestamp(),
+            call=h.text("Call").strip() or h.required("Linkedid"),  # Call: the caller's call, if sent from elsewhere
+            destination=h.required("Destination"),
+            state=h.required("State"),
+            agent=h.text("Agent"),
+        )
     if name == CALLBACK_BOOKED_USEREVENT:
         return CallbackBooked(h.timestamp(), h.required("Uniqueid"), h.required("Linkedid"))
     if name == CALLBACK_USEREVENT:
@@ -683,6 +795,54 @@ def _hangup(h: _Headers) -> Hangup:
         linkedid=h.required("Linkedid"),
         cause=h.integer("Cause"),
         cause_txt=h.text("Cause-txt"),
+    )
+
+
+def _blind_transfer(h: _Headers) -> BlindTransfer:
+    return BlindTransfer(
+        timestamp=h.timestamp(),
+        result=h.text("Result"),
+        transferer_channel=h.text("TransfererChannel"),
+        transferer_uniqueid=h.text("TransfererUniqueid"),
+        transferer_linkedid=h.text("TransfererLinkedid"),
+        transferee_channel=h.text("TransfereeChannel"),
+        transferee_uniqueid=h.text("TransfereeUniqueid"),
+        transferee_linkedid=h.text("TransfereeLinkedid"),
+        is_external=h.flag("IsExternal"),
+        context=h.text("Context"),
+        extension=h.text("Extension"),
+    )
+
+
+def _attended_transfer(h: _Headers) -> AttendedTransfer:
+    return AttendedTransfer(
+        timestamp=h.timestamp(),
+        result=h.text("Result"),
+        orig_transferer_channel=h.text("OrigTransfererChannel"),
+        orig_transferer_uniqueid=h.text("OrigTransfererUniqueid"),
+        orig_transferer_linkedid=h.text("OrigTransfererLinkedid"),
+        second_transferer_channel=h.text("SecondTransfererChannel"),
+        second_transferer_uniqueid=h.text("SecondTransfererUniqueid"),
+        second_transferer_linkedid=h.text("SecondTransfererLinkedid"),
+        transferee_uniqueid=h.text("TransfereeUniqueid"),
+        transferee_linkedid=h.text("TransfereeLinkedid"),
+        transfer_target_channel=h.text("TransferTargetChannel"),
+        transfer_target_uniqueid=h.text("TransferTargetUniqueid"),
+        transfer_target_linkedid=h.text("TransferTargetLinkedid"),
+        dest_type=h.text("DestType"),
+        is_external=h.flag("IsExternal"),
+    )
+
+
+def _dial_end(h: _Headers) -> DialEnd:
+    return DialEnd(
+        timestamp=h.timestamp(),
+        uniqueid=h.text("Uniqueid"),
+        linkedid=h.text("Linkedid"),
+        dest_channel=h.text("DestChannel"),
+        dest_uniqueid=h.text("DestUniqueid"),
+        dest_linkedid=h.text("DestLinkedid"),
+        dial_status=h.text("DialStatus"),
     )
 
 
@@ -825,6 +985,9 @@ _DECODERS: Mapping[str, Callable[[_Headers], Event | None]] = MappingProxyType(
         "agentconnect": _agent_connect,
         "agentcomplete": _agent_complete,
         "hangup": _hangup,
+        "blindtransfer": _blind_transfer,
+        "attendedtransfer": _attended_transfer,
+        "dialend": _dial_end,
         "queuememberadded": _member(QueueMemberAdded),
         "queuememberremoved": _member(QueueMemberRemoved),
         "queuememberpause": _member(QueueMemberPause),

@@ -44,6 +44,13 @@ CASE_FOLLOW_USEREVENT = "HotlineCaseFollow"  # header: Answer (CASE_ANSWER), nev
 # Its headers: Language, Topic, Specialty, Queue, Result (OK, or FALLBACK when the IVR failed).
 ROUTE_USEREVENT = "HotlineRoute"
 
+# After the answer (issue 12): facts for the call's record (cdr.builder turns them into the call's legs).
+# Sent in hotline-destinations by the channel that dials, right before Dial(): header Destination (its id).
+DESTINATION_USEREVENT = "HotlineDestination"
+# The conference: headers Call (the caller's linkedid), Destination (its id), State (one of the three below), Agent.
+CONFERENCE_USEREVENT = "HotlineConference"
+CONFERENCE_JOINED, CONFERENCE_AGENT_LEFT, CONFERENCE_LEFT = "joined", "agent-left", "left"
+
 # Feature codes dialled from agent and doctor phones, and what they do.
 FEATURE_CODES = {"*41": "login", "*42": "logout", "*43": "pause", "*44": "unpause"}
 

@@ -6,7 +6,11 @@ messages, exactly as Asterisk 22 writes them with ``timestampevents = yes``):
 
 * ``answered_call``: Arabic > medical > paediatrics, 7.4 s in the queue, the doctor hangs up first;
 * ``abandoned_call``: an English caller waits 45.5 s in en-general and hangs up;
-* ``callback_call``: the service calls an abandoned caller back; the caller is queued and answered.
+* ``callback_call``: the service calls an abandoned caller back; the caller is queued and answered;
+* ``blind_transfer_to_queue``, ``blind_transfer_to_destination`` (real captures, issue 12): a caller in
+  ar-general answered by agent-ar-2, blind transferred (the AMI BlindTransfer action: ``IsExternal: Yes``, as
+  a SIP REFER) through ``hotline-transfer`` to ar-complaints (agent-ar-3 answers) or to the
+  ``technical-affairs`` destination (``HotlineDestination``, then Dial on the trunk).
 
 Tests may also write a log by hand (:func:`ami_text`): indented blocks, one header a line.
 """

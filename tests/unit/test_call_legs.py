@@ -1,0 +1,470 @@
+"""The legs of a call (issue 12): who answered, who it went to, and each one's talk time.
+
+Blind transfers are real Asterisk 22 captures (tests/support/ami_streams/blind_transfer_*.txt: a caller in
+ar-general answered by agent-ar-2, who transfers them through ``hotline-transfer`` to ar-complaints, where
+agent-ar-3 answers, or to the ``technical-affairs`` destination on the trunk; the transfer was made with the
+AMI BlindTransfer action, which Asterisk reports like a SIP REFER: ``IsExternal: Yes``). The attended
+transfers and the conference continue the same captured call with events written after Asterisk 22's
+AttendedTransfer / AgentConnect on the consultation's Local channel, and H3's HotlineConference UserEvent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pytest
+from support.streams import ami_stream, ami_text, replay
+
+from cdr.builder import CallRecord, Leg, Outcome, RecordBuilder
+from telephony.ami.message import Message
+from telephony.clock import utc
+
+L = "1796215480.1"  # the captured call: its caller's channel
+AGENT_CHANNEL = "1796215484.2"  # agent-ar-2's channel
+CONNECT = 1796215484.364795  # agent-ar-2 answered (AgentConnect)
+
+
+def play(messages: Sequence[Message]) -> CallRecord:
+    records = replay(messages, RecordBuilder(number="151", context="hotline-inbound"))
+    assert len(records) == 1, records
+    return records[0]
+
+
+def answered_by_agent_ar_2() -> list[Message]:
+    """The captured call up to agent-ar-2's answer (and the bridge), nothing after."""
+    stream = ami_stream("blind_transfer_to_queue")
+    end = next(i for i, m in enumerate(stream) if m.event == "BlindTransfer")
+    return [m for m in stream[:end] if m.get("Linkedid") == L or m.event != "Hangup"]
+
+
+def test_a_blind_transfer_to_another_queue_has_both_people_with_their_own_talk() -> None:
+    record = play(ami_stream("blind_transfer_to_queue"))
+
+    assert record.outcome is Outcome.ANSWERED
+    # counted once, where it was first answered; the record's own figures are the first answer's
+    assert (record.queue, record.agent, record.transferred_to) == ("ar-general", "agent-ar-2", "ar-complaints")
+    assert record.wait_seconds == pytest.approx(CONNECT - 1796215484.057875)
+    assert record.talk_seconds == pytest.approx(1796215488.121718 - CONNECT)  # to its AgentComplete (transfer)
+    first, second = record.legs
+    assert first == Leg("person", "agent-ar-2", "ar-general", utc(CONNECT), utc(1796215488.121718),
+                        pytest.approx(1796215488.121718 - CONNECT), None)  # fmt: skip
+    assert (second.kind, second.target, second.queue, second.how) == ("person", "agent-ar-3", "ar-complaints", "refer")
+    assert second.answered_at == utc(1796215488.433036)
+    assert second.ended_at == utc(1796215500.061635)  # agent-ar-3's AgentComplete (the caller hung up)
+    assert second.talk_seconds == pytest.approx(1796215500.061635 - 1796215488.433036)
+    assert record.ended_at == utc(1796215500.063466)
+
+
+def test_a_dtmf_blind_transfer_is_blind_and_a_refer_is_refer() -> None:
+    """IsExternal: No is Asterisk's own transfer (the features.conf keys); Yes a REFER (or the AMI action)."""
+    stream = [
+        Message([(k, "No" if k == "IsExternal" else v) for k, v in m.headers]) if m.event == "BlindTransfer" else m
+        for m in ami_stream("blind_transfer_to_queue")
+    ]
+    assert play(stream).legs[1].how == "blind"
+    assert play(ami_stream("blind_transfer_to_queue")).legs[1].how == "refer"
+
+
+def test_a_blind_transfer_to_an_outside_destination_records_the_destination_until_the_caller_hangs_up() -> None:
+    record = play(ami_stream("blind_transfer_to_destination"))
+
+    assert (record.queue, record.agent, record.transferred_to) == ("ar-general", "agent-ar-2", "technical-affairs")
+    first, second = record.legs
+    assert (first.target, first.ended_at) == ("agent-ar-2", utc(1796215522.132963))
+    assert first.talk_seconds == pytest.approx(1796215522.132963 - 1796215520.061835)
+    assert (second.kind, second.target, second.queue, second.how) == ("destination", "technical-affairs", None, "refer")
+    assert second.answered_at == utc(1796215522.643982)  # the DialEnd that answered
+    assert second.ended_at == utc(1796215535.754319) == record.ended_at  # the caller hung up first
+    assert second.talk_seconds == pytest.approx(1796215535.754319 - 1796215522.643982)
+    assert record.talk_seconds == first.talk_seconds
+
+
+CONSULT_TO_DESTINATION = f"""
+Event: Newchannel
+Timestamp: 1796215488.500000
+Channel: Local/9001@hotline-transfer-00000001;1
+Uniqueid: 1796215488.5
+Linkedid: {L}
+CallerIDNum: 1202
+CallerIDName: agent-ar-2
+Context: hotline-transfer
+Exten: 9001
+
+Event: Newchannel
+Timestamp: 1796215488.500100
+Channel: Local/9001@hotline-transfer-00000001;2
+Uniqueid: 1796215488.6
+Linkedid: {L}
+CallerIDNum: 1202
+CallerIDName: agent-ar-2
+Context: hotline-transfer
+Exten: 9001
+
+Event: UserEvent
+Timestamp: 1796215488.501000
+Channel: Local/9001@hotline-transfer-00000001;2
+Uniqueid: 1796215488.6
+Linkedid: {L}
+Context: hotline-destinations
+Exten: technical-affairs
+UserEvent: HotlineDestination
+Destination: technical-affairs
+
+Event: Newchannel
+Timestamp: 1796215488.502000
+Channel: PJSIP/trunk-00000005
+Uniqueid: 1796215488.7
+Linkedid: {L}
+CallerIDNum: 1202
+CallerIDName: agent-ar-2
+Context: hotline-inbound
+Exten: s
+
+Event: DialEnd
+Timestamp: 1796215489.000000
+Channel: Local/9001@hotline-transfer-00000001;2
+Uniqueid: 1796215488.6
+Linkedid: {L}
+DestChannel: PJSIP/trunk-00000005
+DestUniqueid: 1796215488.7
+DestLinkedid: {L}
+DialStatus: ANSWER
+"""
+
+CONSULT_TO_QUEUE = f"""
+Event: Newchannel
+Timestamp: 1796215488.500000
+Channel: Local/7001@hotline-transfer-00000001;1
+Uniqueid: 1796215488.5
+Linkedid: {L}
+Context: hotline-transfer
+Exten: 7001
+
+Event: Newchannel
+Timestamp: 1796215488.500100
+Channel: Local/7001@hotline-transfer-00000001;2
+Uniqueid: 1796215488.6
+Linkedid: {L}
+Context: hotline-transfer
+Exten: 7001
+
+Event: QueueCallerJoin
+Timestamp: 1796215488.501000
+Channel: Local/7001@hotline-transfer-00000001;2
+Uniqueid: 1796215488.6
+Linkedid: {L}
+Queue: ar-complaints
+Position: 1
+Count: 1
+
+Event: Newchannel
+Timestamp: 1796215488.502000
+Channel: PJSIP/agent-ar-3-00000005
+Uniqueid: 1796215488.7
+Linkedid: {L}
+Context: hotline-phones
+Exten: s
+
+Event: QueueCallerLeave
+Timestamp: 1796215489.000000
+Channel: Local/7001@hotline-transfer-00000001;2
+Uniqueid: 1796215488.6
+Linkedid: {L}
+Queue: ar-complaints
+Position: 1
+Count: 0
+
+Event: AgentConnect
+Timestamp: 1796215489.000100
+Channel: Local/7001@hotline-transfer-00000001;2
+Uniqueid: 1796215488.6
+Linkedid: {L}
+Queue: ar-complaints
+MemberName: agent-ar-3
+Interface: PJSIP/agent-ar-3
+DestChannel: PJSIP/agent-ar-3-00000005
+DestUniqueid: 1796215488.7
+DestLinkedid: {L}
+HoldTime: 0
+RingTime: 0
+"""
+
+
+def attended_transfer(is_external: str = "No") -> str:
+    return f"""
+Event: AttendedTransfer
+Timestamp: 1796215495.000000
+Result: Success
+OrigTransfererChannel: PJSIP/agent-ar-2-00000002
+OrigTransfererUniqueid: {AGENT_CHANNEL}
+OrigTransfererLinkedid: {L}
+OrigBridgeUniqueid: 59c1f238-dc2b-46f1-92bd-f107df7c647c
+SecondTransfererChannel: PJSIP/agent-ar-2-00000002
+SecondTransfererUniqueid: {AGENT_CHANNEL}
+SecondTransfererLinkedid: {L}
+TransfereeChannel: PJSIP/trunk-00000001
+TransfereeUniqueid: {L}
+TransfereeLinkedid: {L}
+TransferTargetChannel: Local/9001@hotline-transfer-00000001;1
+TransferTargetUniqueid: 1796215488.5
+TransferTargetLinkedid: {L}
+DestType: Bridge
+IsExternal: {is_external}
+
+Event: AgentComplete
+Timestamp: 1796215495.000100
+Channel: PJSIP/trunk-00000001
+Uniqueid: {L}
+Linkedid: {L}
+Queue: ar-general
+MemberName: agent-ar-2
+Interface: PJSIP/agent-ar-2
+DestUniqueid: {AGENT_CHANNEL}
+HoldTime: 0
+TalkTime: 11
+Reason: transfer
+
+Event: Hangup
+Timestamp: 1796215495.010000
+Channel: PJSIP/agent-ar-2-00000002
+Uniqueid: {AGENT_CHANNEL}
+Linkedid: {L}
+Cause: 16
+
+Event: Hangup
+Timestamp: 1796215495.100000
+Channel: Local/9001@hotline-transfer-00000001;2
+Uniqueid: 1796215488.6
+Linkedid: {L}
+Cause: 16
+"""
+
+
+CALLER_HANGS_UP = f"""
+Event: Hangup
+Timestamp: 1796215510.000000
+Channel: PJSIP/trunk-00000001
+Uniqueid: {L}
+Linkedid: {L}
+Cause: 16
+Cause-txt: Normal Clearing
+
+Event: Hangup
+Timestamp: 1796215510.010000
+Channel: PJSIP/trunk-00000005
+Uniqueid: 1796215488.7
+Linkedid: {L}
+Cause: 16
+"""
+
+
+def test_an_attended_transfer_to_technical_affairs_counts_the_consultation_with_both() -> None:
+    record = play(answered_by_agent_ar_2() + ami_text(CONSULT_TO_DESTINATION + attended_transfer() + CALLER_HANGS_UP))
+
+    assert (record.queue, record.agent, record.transferred_to) == ("ar-general", "agent-ar-2", "technical-affairs")
+    first, second = record.legs
+    assert (first.target, first.ended_at, first.how) == ("agent-ar-2", utc(1796215495.0001), None)
+    assert record.talk_seconds == first.talk_seconds == pytest.approx(1796215495.0001 - CONNECT)
+    assert second == Leg("destination", "technical-affairs", None, utc(1796215489.0), utc(1796215510.0),
+                         pytest.approx(21.0), "attended")  # fmt: skip
+
+
+def test_an_attended_transfer_by_refer_with_replaces_is_refer() -> None:
+    record = play(
+        answered_by_agent_ar_2() + ami_text(CONSULT_TO_DESTINATION + attended_transfer("Yes") + CALLER_HANGS_UP)
+    )
+
+    assert record.legs[1].how == "refer"
+
+
+def test_an_attended_transfer_to_another_queue_makes_the_consulted_person_the_second_leg() -> None:
+    end_of_second = f"""
+Event: AgentComplete
+Timestamp: 1796215509.900000
+Channel: Local/7001@hotline-transfer-00000001;2
+Uniqueid: 1796215488.6
+Linkedid: {L}
+Queue: ar-complaints
+MemberName: agent-ar-3
+Interface: PJSIP/agent-ar-3
+HoldTime: 0
+TalkTime: 20
+Reason: caller
+"""
+    record = play(
+        answered_by_agent_ar_2() + ami_text(CONSULT_TO_QUEUE + attended_transfer() + end_of_second + CALLER_HANGS_UP)
+    )
+
+    assert (record.queue, record.agent, record.transferred_to) == ("ar-general", "agent-ar-2", "ar-complaints")
+    first, second = record.legs
+    assert first.target == "agent-ar-2" and first.ended_at == utc(1796215495.0001)
+    assert second == Leg("person", "agent-ar-3", "ar-complaints", utc(1796215489.0001), utc(1796215509.9),
+                         pytest.approx(1796215509.9 - 1796215489.0001), "attended")  # fmt: skip
+
+
+def test_a_consultation_given_up_is_no_leg_of_the_callers_call() -> None:
+    """agent-ar-2 consults agent-ar-3, who hangs up; agent-ar-2 goes back to the caller and finishes the call."""
+    given_up = f"""
+Event: Hangup
+Timestamp: 1796215492.000000
+Channel: PJSIP/agent-ar-3-00000005
+Uniqueid: 1796215488.7
+Linkedid: {L}
+Cause: 16
+
+Event: AgentComplete
+Timestamp: 1796215492.000100
+Channel: Local/7001@hotline-transfer-00000001;2
+Uniqueid: 1796215488.6
+Linkedid: {L}
+Queue: ar-complaints
+MemberName: agent-ar-3
+HoldTime: 0
+TalkTime: 3
+Reason: agent
+
+Event: AgentComplete
+Timestamp: 1796215505.000000
+Channel: PJSIP/trunk-00000001
+Uniqueid: {L}
+Linkedid: {L}
+Queue: ar-general
+MemberName: agent-ar-2
+HoldTime: 0
+TalkTime: 21
+Reason: agent
+"""
+    record = play(answered_by_agent_ar_2() + ami_text(CONSULT_TO_QUEUE + given_up + CALLER_HANGS_UP))
+
+    assert record.transferred_to is None
+    (only,) = record.legs
+    assert (only.target, only.ended_at) == ("agent-ar-2", utc(1796215505.0))
+    assert record.talk_seconds == only.talk_seconds == pytest.approx(1796215505.0 - CONNECT)
+
+
+def conference(state: str, at: float, **headers: str) -> str:
+    extra = "".join(f"{name}: {value}\n" for name, value in headers.items())
+    return f"""
+Event: UserEvent
+Timestamp: {at:.6f}
+UserEvent: HotlineConference
+Call: {L}
+Destination: emergency-control-room
+State: {state}
+{extra}"""
+
+
+def test_a_conference_with_the_control_room_keeps_the_agent_until_they_leave() -> None:
+    """The caller is moved into the ConfBridge (app_queue ends the queue call then: AgentComplete "transfer"),
+    the control room joins, the agent leaves later, the caller and the control room stay."""
+    moved = f"""
+Event: AgentComplete
+Timestamp: 1796215489.000000
+Channel: PJSIP/trunk-00000001
+Uniqueid: {L}
+Linkedid: {L}
+Queue: ar-general
+MemberName: agent-ar-2
+HoldTime: 0
+TalkTime: 5
+Reason: transfer
+"""
+    agent_hangs_up = f"""
+Event: Hangup
+Timestamp: 1796215500.010000
+Channel: PJSIP/agent-ar-2-00000002
+Uniqueid: {AGENT_CHANNEL}
+Linkedid: {L}
+Cause: 16
+"""
+    record = play(
+        answered_by_agent_ar_2()
+        + ami_text(
+            moved
+            + conference("joined", 1796215490.0)
+            + conference("agent-left", 1796215500.0, Agent="agent-ar-2")
+            + agent_hangs_up
+            + CALLER_HANGS_UP
+            + conference("left", 1796215510.02)
+        )
+    )
+
+    assert (record.queue, record.agent, record.transferred_to) == ("ar-general", "agent-ar-2", None)
+    person, room = record.legs
+    assert (person.target, person.ended_at) == ("agent-ar-2", utc(1796215500.0))
+    assert record.talk_seconds == person.talk_seconds == pytest.approx(1796215500.0 - CONNECT)
+    assert room == Leg("conference", "emergency-control-room", None, utc(1796215490.0), utc(1796215510.0),
+                       pytest.approx(20.0), "conference")  # fmt: skip
+
+
+def test_the_control_room_leaving_first_ends_only_its_own_leg() -> None:
+    record = play(
+        answered_by_agent_ar_2()
+        + ami_text(conference("joined", 1796215490.0) + conference("left", 1796215495.0) + CALLER_HANGS_UP)
+    )
+
+    person, room = record.legs
+    assert (room.ended_at, room.talk_seconds) == (utc(1796215495.0), pytest.approx(5.0))
+    assert person.ended_at == utc(1796215510.0)
+
+
+def test_an_unanswered_call_has_no_legs_and_a_transfer_event_of_another_call_changes_nothing() -> None:
+    stream = ami_stream("blind_transfer_to_queue")
+    answer = next(i for i, m in enumerate(stream) if m.event == "DialEnd")
+    hangup = ami_text(f"Event: Hangup\nTimestamp: 1796215485.0\nUniqueid: {L}\nLinkedid: {L}\nCause: 16\n")
+    stranger = ami_text(attended_transfer().replace(L, "1796215999.1").replace(AGENT_CHANNEL, "1796215999.2"))
+    record = play(stream[:answer] + stranger + hangup)
+
+    assert record.outcome is not Outcome.ANSWERED
+    assert record.legs == () and record.transferred_to is None
+
+
+def test_a_failed_blind_transfer_leaves_the_call_with_the_first_person() -> None:
+    failed = f"""
+Event: BlindTransfer
+Timestamp: 1796215488.000000
+Result: Fail
+TransfererUniqueid: {AGENT_CHANNEL}
+TransfererLinkedid: {L}
+TransfereeUniqueid: {L}
+TransfereeLinkedid: {L}
+IsExternal: No
+Context: hotline-transfer
+Extension: 0090555
+"""
+    record = play(answered_by_agent_ar_2() + ami_text(failed + CALLER_HANGS_UP))
+
+    (only,) = record.legs
+    assert (only.target, only.ended_at, only.how) == ("agent-ar-2", utc(1796215510.0), None)
+
+
+def test_the_record_keeps_the_queue_of_the_first_answer_when_the_caller_queues_again() -> None:
+    """asterisk#759: the second queue's QueueCallerJoin must not move the call there."""
+    record = play(ami_stream("blind_transfer_to_queue"))
+
+    assert record.queue == "ar-general"
+    assert (record.language, record.topic) == ("ar", "general")
+
+
+def test_in_a_conference_without_agent_left_the_persons_hang_up_is_when_they_left() -> None:
+    moved = f"""
+Event: AgentComplete
+Timestamp: 1796215489.000000
+Uniqueid: {L}
+Linkedid: {L}
+Queue: ar-general
+MemberName: agent-ar-2
+TalkTime: 5
+Reason: transfer
+
+Event: Hangup
+Timestamp: 1796215503.000000
+Uniqueid: {AGENT_CHANNEL}
+Linkedid: {L}
+Cause: 16
+"""
+    record = play(answered_by_agent_ar_2() + ami_text(conference("joined", 1796215490.0) + moved + CALLER_HANGS_UP))
+
+    person, room = record.legs
+    assert person.ended_at == utc(1796215503.0)
+    assert room.ended_at == utc(1796215510.0)
