@@ -6,9 +6,12 @@ caller's number, language, topic, the IVR path; then that number's earlier calls
 page the agent opens a case for the call (``CaseService.open``, category the call's topic by default), adds
 the call to one of the caller's open cases (``link_call``), and chooses the call's wrap-up code among the
 dispositions of its topic. Each of those acts on one of the agent's own calls only, and is audited.
+With destinations in the profile, the agent also adds one of them to the call ("add to call": a three-way call
+on ConfBridge, ``routing.conference.Conferences.add``, the same operation as the phone's conference key);
+the agent may then hang up while the caller and the destination stay.
 
-Access: an agent's login reaches this page, its socket and its three changes (``POST /desk/case``,
-``/desk/link``, ``/desk/wrapup``, JSON with the session's CSRF token), and their own sign-out, language and
+Access: an agent's login reaches this page, its socket and its changes (``POST /desk/case``, ``/desk/link``,
+``/desk/wrapup``, ``/desk/conference``, JSON with the session's CSRF token), and their own sign-out, language and
 password, and the API changes whose operation names the ``agent`` role (``cases.http``: open a case, link a
 call); nothing else of the console (:func:`only_the_desk`, called by the console's guard). The pages'
 labels, in Arabic and English, are this module's (:data:`LABELS`).
@@ -38,6 +41,7 @@ from console.hub import LiveClient, LiveHub
 from profiles.model import Profile
 from restapi.http import body_of, error
 from restapi.models import Body
+from routing.conference import ConferenceError, Conferences
 
 log = logging.getLogger(__name__)
 
@@ -46,10 +50,11 @@ LIVE = "/desk/live"
 CASE = "/desk/case"
 LINK = "/desk/link"
 WRAPUP = "/desk/wrapup"
+CONFERENCE = "/desk/conference"
 #: What an agent's login may reach beyond the changes every role may make (sign-out, language, password).
 AGENT_ROUTES = frozenset({("GET", PAGE), ("GET", LIVE), ("GET", "/api/v1/me")})
 #: The desk's changes: open to every signed-in role in the console's guard; the handlers take agents only.
-CHANGES = frozenset({("POST", CASE), ("POST", LINK), ("POST", WRAPUP)})
+CHANGES = frozenset({("POST", CASE), ("POST", LINK), ("POST", WRAPUP), ("POST", CONFERENCE)})
 OPEN_STATUSES = ("open", "assigned", "in_progress")
 EARLIER_CALLS = 10
 RECHECK_SECONDS = 10.0  # how often the desk's sockets are checked against the sessions in the database
@@ -89,6 +94,9 @@ LABELS: dict[str, dict[str, str]] = {
         "wrapup": "Wrap-up code",
         "wrapup.none": "This topic has no wrap-up codes.",
         "wrapup.chosen": "Wrap-up code chosen:",
+        "conference": "Add to call",
+        "conference.note": "A three-way call: you may hang up once they talk; the caller stays with them.",
+        "conference.added": "Being added to the call:",
         "when": "When",
         "outcome": "Outcome",
         "agent": "Agent",
@@ -148,6 +156,9 @@ LABELS: dict[str, dict[str, str]] = {
         "wrapup": "رمز الإنهاء",
         "wrapup.none": "لا توجد رموز إنهاء لهذه الخدمة.",
         "wrapup.chosen": "رمز الإنهاء المختار:",
+        "conference": "أضف إلى المكالمة",
+        "conference.note": "مكالمة ثلاثية: يمكنك إنهاء مكالمتك بعد أن يتحدثوا، ويبقى المتصل معهم.",
+        "conference.added": "جارٍ الإضافة إلى المكالمة:",
         "when": "الوقت",
         "outcome": "النتيجة",
         "agent": "الموظف",
@@ -389,6 +400,11 @@ class DeskPage:
     def cases(self) -> Any:
         return getattr(self.console.backend, "cases", None)
 
+    @property
+    def conference(self) -> Conferences | None:
+        """The conference operation (``routing.conference``); None when the profile has no destinations."""
+        return getattr(self.console.backend, "conference", None)
+
     async def _still_valid(self, clients: list[LiveClient]) -> set[LiveClient]:
         sessions = {c.session for c in clients if c.session is not None}
         live, _ = await self.console.store.still_valid(sessions, set())
@@ -500,6 +516,9 @@ async def desk_page(request: web.Request) -> web.Response:
         categories=[(t.id, views.topic(t.id)) for t in profile.topics] if rules else [],
         districts=[(d.id, _localized(d.label, user.language)) for d in rules.districts] if rules else [],
         cases_on=rules is not None and desk.cases is not None,
+        destinations=[(d.id, _localized(d.label, user.language)) for d in profile.destinations]
+        if desk.conference is not None
+        else [],
     )
 
 
@@ -549,6 +568,14 @@ class LinkCall(Body):
     linkedid: Linkedid
     number: Annotated[str, Field(min_length=1, max_length=16)]
     messages: ClassVar[dict[str, str]] = {"number": "number must be a case number"}
+
+
+class AddToCall(Body):
+    """Add one of the profile's destinations (by its id) to one of the agent's calls: a three-way call."""
+
+    linkedid: Linkedid
+    destination: Annotated[str, Field(min_length=1, max_length=64)]
+    messages: ClassVar[dict[str, str]] = {"destination": "destination must be the id of a destination of this hotline"}
 
 
 class WrapupChoice(Body):
@@ -646,6 +673,28 @@ async def wrapup_choose(request: web.Request) -> web.Response:
     )
 
 
+async def conference_add(request: web.Request) -> web.Response:
+    user, person = _agent(request)
+    body = await body_of(request, AddToCall)
+    conference = _desk(request).conference
+    if conference is None:
+        raise error(web.HTTPNotFound, "this hotline has no destinations to add to a call")
+    await _own_call(request, person, body.linkedid)
+    try:
+        plan = await conference.add(person, body.linkedid, body.destination, via="desk")
+    except ConferenceError as exc:
+        status = web.HTTPForbidden if exc.status == 403 else web.HTTPBadRequest
+        raise error(status, str(exc)) from None
+    await request.config_dict[console_app.CONSOLE].audit(
+        request, "call.conference", body.linkedid, {"destination": plan.destination.id, "person": person}
+    )
+    label_of = _localized(plan.destination.label, user.language)
+    return web.json_response(
+        {"linkedid": body.linkedid, "conference": plan.conference, "destination": plan.destination.id,
+         "label": label_of}
+    )  # fmt: skip
+
+
 def setup(app: web.Application, console: Any) -> DeskPage:
     """Mount the desk on the console's app: the page, its socket and its changes (JSON, CSRF)."""
     desk = DeskPage(console)
@@ -659,4 +708,5 @@ def setup(app: web.Application, console: Any) -> DeskPage:
     r.add_post(CASE, _guard(case_create, api=True))
     r.add_post(LINK, _guard(case_link, api=True))
     r.add_post(WRAPUP, _guard(wrapup_choose, api=True))
+    r.add_post(CONFERENCE, _guard(conference_add, api=True))
     return desk

@@ -40,6 +40,9 @@ from ivr.menu import prompt_plan
 from ivr.message import MessageHandler
 from profiles.model import Profile
 from routing.agi import AgentFeatureHandler
+from routing.conference import EVENTS as CONFERENCE_EVENTS
+from routing.conference import ROUTE as CONFERENCE_ROUTE
+from routing.conference import ConferenceKeyHandler, Conferences
 from routing.db import RoutingStore
 from routing.place import EVENTS as PLACE_EVENTS
 from routing.place import PlaceInLine
@@ -200,6 +203,13 @@ class Service:
         if profile.survey is not None:  # after a person (and the read-back), within the AGI deadline
             budget = max(5.0, settings.ivr_deadline_seconds - 10)
             self.agi.add_route("survey", SurveyHandler(profile, self.survey, config.sounds_dir, budget_seconds=budget))
+        #: The conference (an agent adds a destination of the profile to a call): None without destinations.
+        self.conference: Conferences | None = None
+        if profile.destinations:
+            self.conference = Conferences(profile, self.ami)
+            self.ami.add_event_handler(self.conference.on_message, events=CONFERENCE_EVENTS)
+            key = ConferenceKeyHandler(profile, self.conference, config.sounds_dir)
+            self.agi.add_route(CONFERENCE_ROUTE, key)
         self.ami.add_event_handler(self.on_ami_event, events=RECORD_EVENTS | self.desk.events)
         self.ami.add_event_handler(self.on_originate_response, events=["OriginateResponse"])
 

@@ -93,6 +93,8 @@ async def ami_ctx(app: web.Application) -> AsyncIterator[None]:
     await service.ami.start()
     yield
     await service.desk.close()
+    if service.conference is not None:
+        await service.conference.close()
     await service.ami.close()
 
 

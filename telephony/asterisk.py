@@ -242,7 +242,10 @@ class AsteriskInstance:
         (self.host_dir / "log" / "cdr-csv").mkdir(exist_ok=True)
         if profile.cases is not None or any(t.when_closed == "message" for t in profile.topics):
             self._voice_notes_folder(owner)
-            make_beep(self.sounds_dir / "beep.wav")  # before a voice note (Asterisk's own beep is not installed)
+        if profile.cases is not None or any(t.when_closed == "message" for t in profile.topics) or profile.destinations:
+            # before a voice note, and before the destination's code after the conference key (Asterisk's own beep
+            # is a GSM file, and format_gsm is not loaded)
+            make_beep(self.sounds_dir / "beep.wav")
         credentials = Credentials.generate(profile)
         rendered = self.render(profile, plan, credentials)
         install_prompts(plan.prompts, self.settings.cache_dir / "prompts", self.sounds_dir)

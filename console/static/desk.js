@@ -58,6 +58,8 @@
     $("pop-state").dataset.ended = String(call.ended);
     renderCodes(call);
     if (fresh) {
+      const added = $("conference-added");
+      if (added) added.hidden = true;
       const category = $("case-category");
       if (category && call.topic) category.value = call.topic;
       const created = $("case-created");
@@ -146,6 +148,20 @@
       if (row) row.dataset.linked = "yes";
       say((S.linked || "Call added to case") + " " + number, false);
     } catch (e) { button.disabled = false; }
+  }
+
+  // Add to call: one of the profile's destinations joins the call (a three-way call on ConfBridge).
+  for (const button of document.querySelectorAll("#conference-destinations button")) {
+    button.addEventListener("click", async () => {
+      if (!current) return;
+      button.disabled = true;
+      try {
+        const done = await post("/desk/conference", {linkedid: current.linkedid, destination: button.dataset.destination});
+        $("conference-label").textContent = done.label;
+        $("conference-added").hidden = false;
+        $("conference-added").dataset.destination = done.destination;
+      } catch (e) { /* shown */ } finally { button.disabled = false; }
+    });
   }
 
   const form = $("new-case");

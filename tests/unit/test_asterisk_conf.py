@@ -36,6 +36,14 @@ ACTIONS_SENT = {
     "Login": None,
     "Logoff": None,
 }
+# ... and the conference's, when the profile has destinations (routing/conference.py).
+CONFERENCE_ACTIONS_SENT = {
+    "Redirect": "call",
+    "Hangup": "call",
+    "CoreShowChannels": "reporting",
+    "ConfbridgeList": "reporting",
+    "UserEvent": "user",
+}
 
 
 @pytest.fixture(scope="module")
@@ -116,7 +124,8 @@ def test_ami_user_may_send_only_the_classes_of_the_actions_the_service_sends(tmp
     manager = dict(_sections(_render(tmp_path, profile)["manager.conf"]))
     user = manager[asterisk.AMI_USER]
     write = set(user["write"][0].split(","))
-    assert write == {cls for cls in ACTIONS_SENT.values() if cls}
+    sent = ACTIONS_SENT | (CONFERENCE_ACTIONS_SENT if profile.destinations else {})
+    assert write == {cls for cls in sent.values() if cls}
     assert not write & {"system", "command", "config", "all"}
     assert set(user["read"][0].split(",")) == {"call", "agent", "user"}
     assert user["permit"] == ["127.0.0.1/255.255.255.255"]
