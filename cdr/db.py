@@ -19,12 +19,23 @@ from typing import Any, Self
 from sqlalchemy import BindParameter, bindparam, create_engine, desc, insert, select, text, update
 
 from cdr.builder import CallRecord, Leg, Outcome
-from cdr.reports import Aggregates, Measures, WrapupKey, by_queue, fold_group_row, interval_seconds
+from cdr.reports import (
+    TRANSFERS,
+    Aggregates,
+    Measures,
+    PersonKey,
+    PersonMeasures,
+    WrapupKey,
+    by_queue,
+    fold_group_row,
+    fold_person_row,
+    interval_seconds,
+)
 from cdr.rows import CallLegRow, CallRecordRow
 from storage.base import UTCDateTime
 from storage.engine import Database, sync_url
 
-__all__ = ["RecordStore", "WrapupRefused", "aggregate_sql", "wrapup_counts_sql"]
+__all__ = ["RecordStore", "WrapupRefused", "aggregate_sql", "people_figures_sql", "wrapup_counts_sql"]
 
 log = logging.getLogger(__name__)
 
@@ -153,6 +164,65 @@ def wrapup_counts_sql(url: str, start: datetime | None = None, end: datetime | N
         statement, params = _wrapup_statement(start, end)
         with engine.connect() as conn:
             return {(topic, code): int(calls) for topic, code, calls in conn.execute(statement, params)}
+    finally:
+        engine.dispose()
+
+
+# -- per person: the SQL twin of cdr.reports.people_figures -----------------------------------------
+
+
+def _people_statements(start: datetime | None, end: datetime | None) -> tuple[Any, Any, dict[str, Any]]:
+    """Two GROUP BY queries: the legs of the calls that started in the period (each call once per person or
+    place), and the answered records that have no legs (stored before revision 0009) under their agent."""
+    conditions = []
+    binds: list[BindParameter[Any]] = []
+    params: dict[str, Any] = {}
+    if start is not None:
+        conditions.append("r.started_at >= :start")
+        binds.append(bindparam("start", type_=UTCDateTime()))
+        params["start"] = start
+    if end is not None:
+        conditions.append("r.started_at < :end")
+        binds.append(bindparam("end", type_=UTCDateTime()))
+        params["end"] = end
+    period = "".join(f" AND {c}" for c in conditions)
+    transfers = ", ".join(f"'{how}'" for how in sorted(TRANSFERS))
+    legs = text(f"""
+SELECT l.kind, l.target, COUNT(DISTINCT l.linkedid),
+  SUM(CASE WHEN l.position = 0 THEN 1 ELSE 0 END),
+  SUM(CASE WHEN l.how IN ({transfers}) THEN 1 ELSE 0 END),
+  SUM(COALESCE(l.talk_seconds, 0))
+FROM call_legs l JOIN call_records r ON r.linkedid = l.linkedid
+WHERE 1 = 1{period}
+GROUP BY l.kind, l.target
+""").bindparams(*binds)
+    without_legs = text(f"""
+SELECT 'person', r.agent, COUNT(*), COUNT(*), 0, SUM(COALESCE(r.talk_seconds, 0))
+FROM call_records r
+WHERE r.outcome = 'answered' AND r.agent IS NOT NULL{period}
+  AND NOT EXISTS (SELECT 1 FROM call_legs l WHERE l.linkedid = r.linkedid)
+GROUP BY r.agent
+""").bindparams(*binds)
+    return legs, without_legs, params
+
+
+def _fold_people(*row_sets: Iterable[Any]) -> dict[PersonKey, PersonMeasures]:
+    out: dict[PersonKey, PersonMeasures] = {}
+    for rows in row_sets:
+        for row in rows:
+            fold_person_row(out, *row)
+    return out
+
+
+def people_figures_sql(
+    url: str, start: datetime | None = None, end: datetime | None = None
+) -> dict[PersonKey, PersonMeasures]:
+    """:meth:`RecordStore.people_figures` for batch tools (the report CLI): synchronous, its own engine."""
+    engine = create_engine(sync_url(url))
+    try:
+        legs, without_legs, params = _people_statements(start, end)
+        with engine.connect() as conn:
+            return _fold_people(conn.execute(legs, params).all(), conn.execute(without_legs, params).all())
     finally:
         engine.dispose()
 
@@ -388,6 +458,17 @@ class RecordStore:
         async with self._readers() as session:
             rows = (await session.execute(statement, params)).all()
         return {(topic, code): int(calls) for topic, code, calls in rows}
+
+    async def people_figures(
+        self, start: datetime | None = None, end: datetime | None = None
+    ) -> dict[PersonKey, PersonMeasures]:
+        """Per person or place, the calls that started in ``[start, end)`` and the talk of their own legs,
+        counted in the database (the rule of ``cdr.reports.people_figures``)."""
+        legs, without_legs, params = _people_statements(start, end)
+        async with self._readers() as session:
+            leg_rows = (await session.execute(legs, params)).all()
+            record_rows = (await session.execute(without_legs, params)).all()
+        return _fold_people(leg_rows, record_rows)
 
     async def by_caller(self, caller_number: str, limit: int = 10) -> list[CallRecord]:
         """The latest records of calls from ``caller_number``, newest first (at most ``limit``)."""

@@ -13,6 +13,17 @@ segments' call times (each segment counted once, never the overlapping totals). 
 call that went through several queues (overflow) counts in the last one. Wait = first
 ENTERQUEUE to CONNECT (or to ABANDON/EXIT*), across queues.
 
+Legs (issue 12, as the live records have them, ``cdr.builder``): each CONNECT of the call is a leg of that
+person (``how`` None for the first, "blind" after a BLINDTRANSFER, else "attended": an attended transfer is
+logged under the consultation's callid, asterisk#759), ending at the segment's COMPLETE*/transfer line (its
+call time) or at the next CONNECT. The record's ``talk_seconds`` is the first answer's talk, as live; the
+legs carry everyone's. From the CSV CDR, a row of the caller's channel that Dial()ed in the destinations
+context (``hotline-destinations``) and was answered is a leg to that destination (``how`` "blind": the
+caller's own channel dialled it; an attended transfer's consultation has a Local channel of its own, which
+a CDR does not tie to the call, so it is not seen). A leg never says "refer" from the logs: they do not
+tell a REFER from a key press. Legs are inserted after the records (``insert_legs``), only for calls that
+have none yet, so a re-import or a live record's own legs are never doubled.
+
 **CSV CDR** (``cdr_csv`` with ``loguniqueid=yes``: accountcode, src, dst, dcontext, clid, channel,
 dstchannel, lastapp, lastdata, start, answer, end, duration, billsec, disposition, amaflags,
 uniqueid[, userfield][, peeraccount, linkedid, sequence with ``newcdrcolumns=yes``]). Rows of one
@@ -44,6 +55,7 @@ __all__ = [
     "calls_from_queue_log",
     "import_files",
     "import_gap",
+    "insert_legs",
     "merge_calls",
     "parse_queue_log",
     "records_to_rows",
@@ -249,6 +261,15 @@ class _Call:
     last_time: float = 0.0
     caller: str | None = None
     saw_transfer: bool = False
+    legs: list[dict[str, Any]] = field(default_factory=list)  # as the live builder's Leg, in order
+    next_how: str | None = None  # a BLINDTRANSFER was seen: how the next CONNECT came
+
+    def close_leg(self, end: float, talk: float | None = None) -> None:
+        if self.legs and self.legs[-1]["ended_at"] is None:
+            leg = self.legs[-1]
+            start = leg["answered_at"].timestamp()
+            talk = max(0.0, end - start) if talk is None else talk
+            leg["ended_at"], leg["talk_seconds"] = utc(start + talk), talk
 
 
 def _num(data: tuple[str, ...], index: int) -> float | None:
@@ -277,23 +298,31 @@ def calls_from_queue_log(lines: Iterable[QueueLogLine]) -> dict[str, dict[str, A
         elif call is None:
             continue
         elif line.event == "CONNECT":
+            how: str | None = None
             if call.answered_at is None:
                 call.answered_at = line.time
                 call.queue = line.queue
                 call.agent = line.agent or None
-            elif line.queue != call.queue:
-                call.transferred_to = line.queue
+            else:
+                how = call.next_how or "attended"
+                if line.queue != call.queue:
+                    call.transferred_to = line.queue
             if call.open_segment is not None:  # previous segment's end was logged under another callid
                 call.talk += max(0.0, line.time - call.open_segment)
+            call.close_leg(line.time)
+            call.legs.append(_leg("person", line.agent or "?", line.queue or None, line.time, how))
+            call.next_how = None
             call.open_segment = line.time
         elif line.event in _COMPLETE_EVENTS or line.event in _TRANSFER_EVENTS:
             if call.open_segment is not None:
                 # calltime is the second-to-last field (…|holdtime|calltime|origposition)
                 calltime = _num(line.data, len(line.data) - 2) if len(line.data) >= 2 else None
                 call.talk += calltime if calltime is not None else max(0.0, line.time - call.open_segment)
+                call.close_leg(line.time, calltime)
                 call.open_segment = None
             if line.event in _TRANSFER_EVENTS:
                 call.saw_transfer = True
+                call.next_how = "blind" if line.event == "BLINDTRANSFER" else "attended"
             if line.event in _TRANSFER_EVENTS and call.transferred_to is None and call.answered_at is not None:
                 target = line.data[0] if line.data else ""
                 if line.event == "ATTENDEDTRANSFER" and len(line.data) > 1:
@@ -313,6 +342,11 @@ def calls_from_queue_log(lines: Iterable[QueueLogLine]) -> dict[str, dict[str, A
     }
 
 
+def _leg(kind: str, target: str, queue: str | None, at: float, how: str | None) -> dict[str, Any]:
+    return {"kind": kind, "target": target, "queue": queue, "answered_at": utc(at), "ended_at": None,
+            "talk_seconds": None, "how": how}  # fmt: skip
+
+
 def _split_queue(queue: str | None) -> tuple[str | None, str | None, str | None]:
     if not queue:
         return None, None, None
@@ -329,7 +363,8 @@ def _record_from_queue_log(call: _Call) -> dict[str, Any]:
         wait: float | None = call.answered_at - call.first_enter
         if call.open_segment is not None:  # never completed in the log: up to the last line we saw
             call.talk += max(0.0, call.last_time - call.open_segment)
-        talk: float | None = call.talk
+        call.close_leg(call.last_time)
+        talk: float | None = call.legs[0]["talk_seconds"] if call.legs else call.talk  # the first answer's
         end = call.last_time
     elif call.abandoned_at is not None:
         outcome, wait, talk, end = "abandoned_queue", call.abandoned_at - call.first_enter, None, call.abandoned_at
@@ -357,6 +392,8 @@ def _record_from_queue_log(call: _Call) -> dict[str, Any]:
         "callback_of": None,
         "transferred_to": call.transferred_to,
         "wrapup_seconds": None,
+        "legs": call.legs if call.answered_at is not None else [],
+        "next_how": call.next_how,  # a transfer after the last CONNECT (to a destination, seen in the CDR)
     }
 
 
@@ -371,6 +408,7 @@ class _CdrCall:
     src: str | None
     clid: str | None
     numbers: set[str] = field(default_factory=set)
+    destinations: list[dict[str, Any]] = field(default_factory=list)  # legs to outside destinations
 
 
 def _cdr_time(value: str, tz: ZoneInfo) -> datetime | None:
@@ -380,12 +418,21 @@ def _cdr_time(value: str, tz: ZoneInfo) -> datetime | None:
     return datetime.fromisoformat(value).replace(tzinfo=tz).astimezone(UTC)
 
 
+DESTINATIONS_CONTEXT = "hotline-destinations"  # where the dialplan dials the profile's destinations
+TRANSFER_CONTEXT = "hotline-transfer"  # where transfers go: a row there is a call of the hotline too
+
+
 def calls_from_cdr_csv(
-    lines: Iterable[str], timezone: str = "UTC", number: str | None = None
+    lines: Iterable[str],
+    timezone: str = "UTC",
+    number: str | None = None,
+    destinations_context: str = DESTINATIONS_CONTEXT,
 ) -> dict[str, dict[str, Any]]:
     """One record per call (key: linkedid column when present, else uniqueid) from Master.csv rows.
 
-    ``number``: keep only calls with a row whose destination is the hotline number.
+    ``number``: keep only calls with a row whose destination is the hotline number, or that went through the
+    transfer or destinations context (a transfer re-stamps the caller's rows with the code keyed). An answered row in
+    ``destinations_context`` is a leg to the destination it dialled (``dst``: the destination's id).
     """
     tz = ZoneInfo(timezone)
     calls: dict[str, _CdrCall] = {}
@@ -410,6 +457,19 @@ def calls_from_cdr_csv(
             if end is not None and (call.end is None or end > call.end):
                 call.end = end
         call.numbers.add(row[2])
+        if row[3] in (TRANSFER_CONTEXT, destinations_context):
+            call.numbers.add(number or "")  # a transfer re-stamps the caller's rows with the code it keyed
+        if row[3] == destinations_context and row[2] and row[14].strip().upper() == "ANSWERED":
+            try:
+                answer = _cdr_time(row[10], tz)
+            except ValueError:
+                answer = None
+            if answer is not None:
+                ended = end if end is not None and end >= answer else None
+                talk = (ended - answer).total_seconds() if ended is not None else None
+                call.destinations.append({"kind": "destination", "target": row[2], "queue": None,
+                                          "answered_at": answer, "ended_at": ended, "talk_seconds": talk,
+                                          "how": "blind"})  # fmt: skip
     out: dict[str, dict[str, Any]] = {}
     for key, call in calls.items():
         if number is not None and number not in call.numbers:
@@ -434,6 +494,7 @@ def calls_from_cdr_csv(
             "callback_of": None,
             "transferred_to": None,
             "wrapup_seconds": None,
+            "legs": call.destinations,
         }
     return out
 
@@ -450,7 +511,7 @@ def merge_calls(
     queue_calls: dict[str, dict[str, Any]], cdr_calls: dict[str, dict[str, Any]]
 ) -> dict[str, dict[str, Any]]:
     """queue_log records completed by the CDR (caller, true start, end); CDR-only calls kept as IVR abandons."""
-    merged = dict(cdr_calls)
+    merged = {key: {**c, "legs": []} for key, c in cdr_calls.items()}  # legs only with an answer in a queue
     for key, q in queue_calls.items():
         c = cdr_calls.get(key)
         if c is None:
@@ -462,8 +523,60 @@ def merge_calls(
         combined["started_at"] = min(c["started_at"], q["started_at"])
         if c["ended_at"] is not None:
             combined["ended_at"] = c["ended_at"]
+        destinations = c.get("legs") or []
+        if q.get("legs") and destinations:
+            legs = [dict(leg) for leg in q["legs"]]
+            for leg in destinations:  # a person's leg ends when the caller went on to the destination
+                for earlier in legs:
+                    if earlier["ended_at"] is None or earlier["ended_at"] > leg["answered_at"]:
+                        earlier["ended_at"] = max(leg["answered_at"], earlier["answered_at"])
+                        earlier["talk_seconds"] = (earlier["ended_at"] - earlier["answered_at"]).total_seconds()
+            combined["legs"] = sorted([*legs, *destinations], key=lambda leg: leg["answered_at"])
+            if q.get("next_how"):
+                for leg in destinations:
+                    leg["how"] = q["next_how"]
+            if combined["transferred_to"] is None or q.get("next_how"):
+                combined["transferred_to"] = destinations[0]["target"]
         merged[key] = combined
     return merged
+
+
+def insert_legs(url: str, calls: Iterable[dict[str, Any]]) -> int:
+    """Insert the legs of imported calls (dicts with ``linkedid`` and ``legs``) whose record is stored and has
+    no legs yet (one transaction); returns how many legs were added."""
+    from sqlalchemy import create_engine, insert, select
+
+    from cdr.rows import CallLegRow, CallRecordRow
+    from storage.engine import sync_url
+
+    wanted = {call["linkedid"]: call["legs"] for call in calls if call.get("legs")}
+    if not wanted:
+        return 0
+    engine = create_engine(sync_url(url))
+    try:
+        with engine.begin() as conn:
+            ids = list(wanted)
+            have: set[str] = set()
+            stored: set[str] = set()
+            for batch in (ids[i : i + 500] for i in range(0, len(ids), 500)):
+                have.update(conn.execute(select(CallLegRow.linkedid).where(CallLegRow.linkedid.in_(batch))).scalars())
+                stored.update(
+                    conn.execute(select(CallRecordRow.linkedid).where(CallRecordRow.linkedid.in_(batch))).scalars()
+                )
+            rows = [
+                {"linkedid": linkedid, "position": position, **{k: leg[k] for k in _LEG_COLUMNS}}
+                for linkedid, legs in wanted.items()
+                if linkedid in stored and linkedid not in have
+                for position, leg in enumerate(legs)
+            ]
+            if rows:
+                conn.execute(insert(CallLegRow), rows)
+        return len(rows)
+    finally:
+        engine.dispose()
+
+
+_LEG_COLUMNS = ("kind", "target", "queue", "answered_at", "ended_at", "talk_seconds", "how")
 
 
 def import_files(
@@ -484,7 +597,9 @@ def import_files(
             cdr_calls = calls_from_cdr_csv(fh, timezone, number)
     calls = merge_calls(queue_calls, cdr_calls)
     rows = (tuple(call[c] for c in ROW_COLUMNS) for call in calls.values())
-    return len(calls), bulk_insert(url, rows)
+    added = bulk_insert(url, rows)
+    insert_legs(url, calls.values())
+    return len(calls), added
 
 
 def import_gap(url: str, log_dir: Path, since: datetime, number: str) -> tuple[int, int]:
@@ -514,4 +629,6 @@ def import_gap(url: str, log_dir: Path, since: datetime, number: str) -> tuple[i
     ]
     if not calls:
         return 0, 0
-    return len(calls), bulk_insert(url, (tuple(call[c] for c in ROW_COLUMNS) for call in calls))
+    added = bulk_insert(url, (tuple(call[c] for c in ROW_COLUMNS) for call in calls))
+    insert_legs(url, calls)
+    return len(calls), added

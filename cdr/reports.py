@@ -26,6 +26,14 @@ Counting rules (the same in both halves, and checked against each other in the t
 * ASA = mean wait of answered calls; AHT = mean (talk + wrap-up) of answered calls; longest wait
   over all offered calls; occupancy = handle time (inbound and callbacks) / (people present ×
   interval length), attributed to the interval in which the call started.
+* Transfers and conferences (issue 12, the asterisk#759 problem): a transferred call is still one record, so it
+  is offered and answered once, in the queue that answered it first (never again in the queue it was
+  transferred to, live or imported), and counted ``transferred`` there. Its ``talk_seconds`` is the first
+  answer's talk; everyone's own talk is in the call's legs, and the per-person figures
+  (:func:`people_figures`; the SQL twin is ``cdr.db.RecordStore.people_figures``) give each person or place
+  the calls they were on, once per call, how many they answered first, how many reached them by a transfer,
+  and the talk of their own legs. A record without legs (stored before revision 0009) counts for its
+  ``agent`` with its ``talk_seconds``.
 * Wrap-up codes ("calls per request type", :func:`wrapup_counts`; the SQL twin is
   ``cdr.db.RecordStore.wrapup_counts``): the calls that started in the period and were answered
   (inbound and callbacks) or carry a wrap-up code, counted per (topic, wrap-up code); an answered
@@ -55,7 +63,10 @@ __all__ = [
     "Aggregates",
     "GroupKey",
     "IntervalRow",
+    "LegFacts",
     "Measures",
+    "PersonKey",
+    "PersonMeasures",
     "RecordFacts",
     "Report",
     "ReportParams",
@@ -66,8 +77,10 @@ __all__ = [
     "build_report",
     "by_queue",
     "fold_group_row",
+    "fold_person_row",
     "interval_seconds",
     "parse_presence_csv",
+    "people_figures",
     "report_to_dict",
     "wrapup_counts",
     "wrapup_rows",
@@ -77,6 +90,23 @@ ALLOWED_INTERVALS = (15, 30, 60)
 INBOUND = "inbound"
 SELF_SERVED = "self_served"  # the outcome of a call served without a person (cdr.builder.Outcome.SELF_SERVED)
 CALLBACK = "callback"
+
+
+TRANSFERS = frozenset({"blind", "attended", "refer"})  # Leg.how of a leg a transfer reached
+
+
+@dataclass(frozen=True, slots=True)
+class LegFacts:
+    """What a report needs of one leg of a call (a ``cdr.builder.Leg``)."""
+
+    kind: str  # person | destination | conference
+    target: str
+    talk_seconds: float | None = None
+    how: str | None = None
+
+    @classmethod
+    def of(cls, leg: Any) -> LegFacts:
+        return cls(kind=leg.kind, target=leg.target, talk_seconds=leg.talk_seconds, how=leg.how)
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +126,7 @@ class RecordFacts:
     transferred_to: str | None = None
     wrapup_seconds: float | None = None
     wrapup_code: str | None = None
+    legs: tuple[LegFacts, ...] = ()  # in order: the first is the first answer
 
     @classmethod
     def of(cls, record: Any) -> RecordFacts:
@@ -114,6 +145,7 @@ class RecordFacts:
             transferred_to=getattr(record, "transferred_to", None),
             wrapup_seconds=getattr(record, "wrapup_seconds", None),
             wrapup_code=getattr(record, "wrapup_code", None),
+            legs=tuple(LegFacts.of(leg) for leg in getattr(record, "legs", ()) or ()),
         )
 
 
@@ -583,6 +615,70 @@ def wrapup_rows(counts: Mapping[WrapupKey, int]) -> list[WrapupRow]:
             counts.items(), key=lambda item: (_s(item[0][0]), item[0][1] is None, -item[1], _s(item[0][1]))
         )
     ]
+
+
+# -- per person: each one's own legs (transfers split the talk) -------------------------------------
+
+PersonKey = tuple[str, str]  # (leg kind: person | destination | conference, the person's or place's id)
+
+
+@dataclass(slots=True)
+class PersonMeasures:
+    """One person's (or outside place's) calls: each call once, whatever the legs; the talk of their own legs."""
+
+    calls: int = 0
+    first_answers: int = 0  # calls they answered first (where the call is counted)
+    transfers_in: int = 0  # legs that reached them by a transfer (blind, attended or REFER)
+    talk_sum: float = 0.0
+
+    def add(self, other: PersonMeasures) -> None:
+        self.calls += other.calls
+        self.first_answers += other.first_answers
+        self.transfers_in += other.transfers_in
+        self.talk_sum += other.talk_sum
+
+    @property
+    def mean_talk(self) -> float | None:
+        return self.talk_sum / self.calls if self.calls else None
+
+
+def people_figures(
+    records: Iterable[RecordFacts], start: datetime | None = None, end: datetime | None = None
+) -> dict[PersonKey, PersonMeasures]:
+    """Per person or place, the calls that started in ``[start, end)`` (the module's counting rule); the
+    reference of ``cdr.db.RecordStore.people_figures``."""
+    out: dict[PersonKey, PersonMeasures] = {}
+    for r in records:
+        if (start is not None and r.started_at < start) or (end is not None and r.started_at >= end):
+            continue
+        if not r.legs:
+            if r.outcome == "answered" and r.agent is not None:
+                m = out.setdefault(("person", r.agent), PersonMeasures())
+                m.calls += 1
+                m.first_answers += 1
+                m.talk_sum += r.talk_seconds or 0.0
+            continue
+        seen: set[PersonKey] = set()
+        for position, leg in enumerate(r.legs):
+            key = (leg.kind, leg.target)
+            m = out.setdefault(key, PersonMeasures())
+            if key not in seen:
+                seen.add(key)
+                m.calls += 1
+            if position == 0:
+                m.first_answers += 1
+            if leg.how in TRANSFERS:
+                m.transfers_in += 1
+            m.talk_sum += leg.talk_seconds or 0.0
+    return out
+
+
+def fold_person_row(
+    out: dict[PersonKey, PersonMeasures], kind: str, target: str, calls: int, first: int, transfers: int, talk: float
+) -> None:
+    """Add one row of the SQL twin of :func:`people_figures` (legs, or records without legs) to ``out``."""
+    m = out.setdefault((kind, target), PersonMeasures())
+    m.add(PersonMeasures(int(calls), int(first or 0), int(transfers or 0), float(talk or 0.0)))
 
 
 def parse_presence_csv(lines: Iterable[str], interval_minutes: int) -> dict[int, int]:

@@ -98,14 +98,23 @@ def test_queue_log_counts_each_call_once_with_transfers() -> None:
         40,
     )
     blind = calls[f"{T}.5"]  # answered in ar-virus, blind-transferred to a doctor's queue
-    assert (blind["queue"], blind["transferred_to"], blind["talk_seconds"]) == ("ar-virus", "ar-medical-internal", 180)
+    # the record's talk is the first answer's (as live); the legs split the call's talk between the people
+    assert (blind["queue"], blind["transferred_to"], blind["talk_seconds"]) == ("ar-virus", "ar-medical-internal", 60)
+    assert [(leg["target"], leg["queue"], leg["talk_seconds"], leg["how"]) for leg in blind["legs"]] == [
+        ("PJSIP/agent-ar-2", "ar-virus", 60, None),
+        ("PJSIP/doc-ar-int-1", "ar-medical-internal", 120, "blind"),
+    ]
     attended = calls[f"{T}.9"]  # asterisk#759: transfer logged under the consult channel's callid
     assert (attended["queue"], attended["transferred_to"], attended["agent"]) == (
         "ar-general",
         "ar-complaints",
         "PJSIP/7009",
     )
-    assert attended["talk_seconds"] == (337 - 212) + 173
+    assert attended["talk_seconds"] == 337 - 212  # its first segment ends when the second person connects
+    assert [(leg["target"], leg["queue"], leg["talk_seconds"], leg["how"]) for leg in attended["legs"]] == [
+        ("PJSIP/7009", "ar-general", 337 - 212, None),
+        ("PJSIP/7051", "ar-complaints", 173, "attended"),
+    ]
     overflow = calls[f"{T}.13"]  # timed out of ar-virus, answered in ar-general: offered once, there
     assert (overflow["queue"], overflow["wait_seconds"], overflow["outcome"]) == ("ar-general", 200, "answered")
 
@@ -142,8 +151,8 @@ def test_import_is_idempotent_and_reports_count_transfers_once(db_url: str, file
     for (_b, queue, _l, _t), m in agg.groups.items():
         o, a, talk = by_queue.get(queue, (0, 0, 0.0))
         by_queue[queue] = (o + m.offered, a + m.answered, talk + m.talk_sum)
-    assert by_queue["ar-virus"] == (2, 2, 100 + 180)
-    assert by_queue["ar-general"] == (2, 2, 298 + 100)
+    assert by_queue["ar-virus"] == (2, 2, 100 + 60)  # first answers' talk: the transferred calls counted once
+    assert by_queue["ar-general"] == (2, 2, 125 + 100)
     assert by_queue["en-general"] == (1, 0, 0)
     assert by_queue[None] == (1, 0, 0)  # IVR-only call from the CDR
     assert "ar-medical-internal" not in by_queue and "ar-complaints" not in by_queue

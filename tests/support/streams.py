@@ -10,7 +10,10 @@ messages, exactly as Asterisk 22 writes them with ``timestampevents = yes``):
 * ``blind_transfer_to_queue``, ``blind_transfer_to_destination`` (real captures, issue 12): a caller in
   ar-general answered by agent-ar-2, blind transferred (the AMI BlindTransfer action: ``IsExternal: Yes``, as
   a SIP REFER) through ``hotline-transfer`` to ar-complaints (agent-ar-3 answers) or to the
-  ``technical-affairs`` destination (``HotlineDestination``, then Dial on the trunk).
+  ``technical-affairs`` destination (``HotlineDestination``, then Dial on the trunk);
+* ``refer_transfer_to_queue`` (real capture): a caller in ar-virus answered by agent-ar-2, whose softphone
+  sends a SIP REFER to ``sip:7001@…``; res_pjsip_refer transfers the caller through ``hotline-transfer`` to
+  ar-complaints, where agent-ar-3 answers (``BlindTransfer`` with ``IsExternal: Yes``).
 
 Tests may also write a log by hand (:func:`ami_text`): indented blocks, one header a line.
 """

@@ -11,11 +11,13 @@ AttendedTransfer / AgentConnect on the consultation's Local channel, and H3's Ho
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 import pytest
 from support.streams import ami_stream, ami_text, replay
 
 from cdr.builder import CallRecord, Leg, Outcome, RecordBuilder
+from cdr.reports import PersonMeasures, RecordFacts, aggregate, by_queue, people_figures
 from telephony.ami.message import Message
 from telephony.clock import utc
 
@@ -468,3 +470,51 @@ Cause: 16
     person, room = record.legs
     assert person.ended_at == utc(1796215503.0)
     assert room.ended_at == utc(1796215510.0)
+
+
+def test_a_sip_refer_from_the_agents_softphone_is_a_refer_leg() -> None:
+    """Real capture: agent-ar-2's phone REFERs the caller to sip:7001@… (a queue's short code); agent-ar-3
+    answers in ar-complaints."""
+    record = play(ami_stream("refer_transfer_to_queue"))
+
+    assert (record.queue, record.agent, record.transferred_to) == ("ar-virus", "agent-ar-2", "ar-complaints")
+    first, second = record.legs
+    assert (first.target, first.ended_at) == ("agent-ar-2", utc(1796215955.945799))  # AgentComplete, not the BYE
+    assert (second.target, second.queue, second.how) == ("agent-ar-3", "ar-complaints", "refer")
+    assert (second.answered_at, second.ended_at) == (utc(1796215956.252992), utc(1796215969.637891))
+    assert record.talk_seconds == pytest.approx(1796215955.945799 - 1796215953.940537)
+
+
+# -- reports: counted once where first answered, the talk split per person ---------------------------
+
+
+def test_the_reports_count_a_transferred_call_once_in_its_first_queue_and_split_the_talk_per_person() -> None:
+    records = [play(ami_stream(name)) for name in ("blind_transfer_to_queue", "refer_transfer_to_queue")]
+    facts = [RecordFacts.of(r) for r in records]
+
+    queues = by_queue(aggregate(facts, 60, 20.0))
+    assert {q: (m.offered, m.answered, m.transferred) for q, m in queues.items()} == {
+        "ar-general": (1, 1, 1),
+        "ar-virus": (1, 1, 1),
+    }  # never offered again in ar-complaints (asterisk#759)
+    assert sum(m.talk_sum for m in queues.values()) == pytest.approx(sum(r.talk_seconds or 0.0 for r in records))
+    people = people_figures(facts)
+    assert people[("person", "agent-ar-2")] == PersonMeasures(
+        2, 2, 0, pytest.approx(sum(r.legs[0].talk_seconds or 0.0 for r in records))
+    )
+    assert people[("person", "agent-ar-3")] == PersonMeasures(
+        2, 0, 2, pytest.approx(sum(r.legs[1].talk_seconds or 0.0 for r in records))
+    )
+    # the whole call's talk is the sum of the people's: nothing counted twice, nothing lost
+    total = sum(m.talk_sum for m in people.values())
+    assert total == pytest.approx(sum(leg.talk_seconds or 0.0 for r in records for leg in r.legs))
+
+
+def test_a_record_without_legs_counts_for_its_agent_and_an_unanswered_one_for_nobody() -> None:
+    record = play(ami_stream("blind_transfer_to_queue"))
+    old = RecordFacts.of(replace(record, legs=()))
+    unanswered = RecordFacts(started_at=record.started_at, outcome="abandoned_queue", agent=None)
+
+    assert people_figures([old, unanswered]) == {
+        ("person", "agent-ar-2"): PersonMeasures(1, 1, 0, pytest.approx(record.talk_seconds))
+    }
