@@ -194,15 +194,16 @@ def build_report_from_db(
     progress: Any = None,
 ) -> Any:
     """SQL aggregation + report (what ``hotline report`` and the benchmark run), with the calls per
-    request type (wrap-up codes)."""
-    from cdr.db import aggregate_sql, wrapup_counts_sql
-    from cdr.reports import ReportParams, build_report, wrapup_rows
+    request type (wrap-up codes) and each person's own talk (a transferred call's talk split between them)."""
+    from cdr.db import aggregate_sql, people_figures_sql, wrapup_counts_sql
+    from cdr.reports import ReportParams, build_report, person_rows, wrapup_rows
 
     share, seconds = service_level
     agg = aggregate_sql(url, interval, seconds, start, end)
     params = ReportParams(interval, seconds, share, shrinkage, patience, timezone, start, end)
     report = build_report(agg, params, present=present, shifts=shifts, progress=progress)
     report.wrapups = wrapup_rows(wrapup_counts_sql(url, start, end))
+    report.people = person_rows(people_figures_sql(url, start, end))
     return report
 
 

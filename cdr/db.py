@@ -16,7 +16,7 @@ from datetime import datetime
 from types import TracebackType
 from typing import Any, Self
 
-from sqlalchemy import BindParameter, bindparam, create_engine, desc, insert, select, text, update
+from sqlalchemy import BindParameter, bindparam, create_engine, desc, insert, or_, select, text, update
 
 from cdr.builder import CallRecord, Leg, Outcome
 from cdr.reports import (
@@ -392,7 +392,8 @@ class RecordStore:
 
     # -- wrap-up codes ---------------------------------------------------------------------------
     async def set_wrapup(self, linkedid: str, code: str, agent: str) -> bool:
-        """Set the wrap-up ``code`` (a disposition id) of the call ``linkedid`` that ``agent`` answered.
+        """Set the wrap-up ``code`` (a disposition id) of the call ``linkedid`` that ``agent`` answered (first,
+        or after a transfer: any person with a leg of the call; the last choice wins).
 
         True: it is on the stored record. False: the record is not stored yet; the code is kept and
         applied when it is (the last choice wins). :class:`WrapupRefused` when the stored record is
@@ -410,7 +411,10 @@ class RecordStore:
                     stored = (
                         await session.execute(select(CallRecordRow.agent).where(CallRecordRow.linkedid == linkedid))
                     ).first()
-                    if stored is not None and stored[0] == agent:  # its insert committed just now
+                    on_call = stored is not None and (
+                        stored[0] == agent or await self._has_leg(session, linkedid, agent)
+                    )
+                    if on_call:  # its insert committed just now
                         done = await self._update_wrapup(session, linkedid, code, agent)
                     elif stored is not None:
                         raise WrapupRefused(f"call {linkedid} was answered by {stored[0] or 'nobody'}, not {agent}")
@@ -428,10 +432,24 @@ class RecordStore:
         return None if found is None else found[0]
 
     @staticmethod
+    def _legs_of(linkedid: str, agent: str) -> Any:
+        return select(CallLegRow.linkedid).where(
+            CallLegRow.linkedid == linkedid, CallLegRow.kind == "person", CallLegRow.target == agent
+        )
+
+    @staticmethod
+    async def _has_leg(session: Any, linkedid: str, agent: str) -> bool:
+        return (await session.execute(RecordStore._legs_of(linkedid, agent).limit(1))).first() is not None
+
+    @staticmethod
     async def _update_wrapup(session: Any, linkedid: str, code: str, agent: str) -> bool:
+        """Set the code if ``agent`` answered the call, first or after a transfer (a person leg of theirs)."""
         result = await session.execute(
             update(CallRecordRow)
-            .where(CallRecordRow.linkedid == linkedid, CallRecordRow.agent == agent)
+            .where(
+                CallRecordRow.linkedid == linkedid,
+                or_(CallRecordRow.agent == agent, CallRecordRow.linkedid.in_(RecordStore._legs_of(linkedid, agent))),
+            )
             .values(wrapup_code=code)
             .returning(CallRecordRow.id)
         )

@@ -67,6 +67,7 @@ __all__ = [
     "Measures",
     "PersonKey",
     "PersonMeasures",
+    "PersonRow",
     "RecordFacts",
     "Report",
     "ReportParams",
@@ -81,6 +82,7 @@ __all__ = [
     "interval_seconds",
     "parse_presence_csv",
     "people_figures",
+    "person_rows",
     "report_to_dict",
     "wrapup_counts",
     "wrapup_rows",
@@ -385,6 +387,15 @@ class WrapupRow:
     calls: int
 
 
+@dataclass(frozen=True, slots=True)
+class PersonRow:
+    """One person's or outside place's calls and their own talk (``kind`` person, destination, conference)."""
+
+    kind: str
+    target: str
+    measures: PersonMeasures
+
+
 @dataclass(slots=True)
 class Report:
     params: ReportParams
@@ -395,6 +406,7 @@ class Report:
     shifts: list[ShiftRow]
     overall_aht: float | None
     wrapups: list[WrapupRow] = field(default_factory=list)  # calls per request type (set by the caller)
+    people: list[PersonRow] = field(default_factory=list)  # per person and place, their own talk (set by the caller)
 
     @property
     def understaffed(self) -> list[IntervalRow]:
@@ -581,6 +593,18 @@ def report_to_dict(report: Report) -> dict[str, Any]:
             for row in report.understaffed
         ],
         "wrapups": [{"topic": w.topic, "code": w.code, "calls": w.calls} for w in report.wrapups],
+        "people": [
+            {
+                "kind": row.kind,
+                "id": row.target,
+                "calls": row.measures.calls,
+                "first_answers": row.measures.first_answers,
+                "transfers_in": row.measures.transfers_in,
+                "talk_sum": row.measures.talk_sum,
+                "mean_talk": row.measures.mean_talk,
+            }
+            for row in report.people
+        ],
     }
 
 
@@ -671,6 +695,17 @@ def people_figures(
                 m.transfers_in += 1
             m.talk_sum += leg.talk_seconds or 0.0
     return out
+
+
+def person_rows(figures: Mapping[PersonKey, PersonMeasures]) -> list[PersonRow]:
+    """The figures as rows: people first, then outside places and conferences; the most talk first."""
+    order = {"person": 0, "destination": 1, "conference": 2}
+    return [
+        PersonRow(kind, target, m)
+        for (kind, target), m in sorted(
+            figures.items(), key=lambda kv: (order.get(kv[0][0], 3), -kv[1].talk_sum, kv[0][1])
+        )
+    ]
 
 
 def fold_person_row(

@@ -172,7 +172,7 @@ class Wrapups:
         if call is not None:
             return call
         record = await self.store.get(linkedid)
-        if record is None or record.agent != person:
+        if record is None or (record.agent != person and all(leg.target != person for leg in record.legs)):
             raise WrapupError(f"call {linkedid!r} is not one of {person}'s calls")
         return AgentCall(
             linkedid, person, record.started_at, record.caller_number, record.caller_name, record.language,

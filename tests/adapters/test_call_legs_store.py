@@ -156,3 +156,22 @@ async def test_the_spool_keeps_the_legs_of_a_record_across_a_database_outage(tmp
         stored = await store.get(record.linkedid)
         await service.close()
     assert stored == record
+
+
+async def test_the_person_a_call_was_transferred_to_may_choose_its_wrap_up_code_and_a_stranger_may_not(
+    store: RecordStore,
+) -> None:
+    from cdr.db import WrapupRefused
+
+    record = transferred_call()
+    assert await store.set_wrapup(record.linkedid, "lab-results", "omar") is False  # not stored yet: pending
+    await store.add(record)
+    assert (await store.get(record.linkedid)).wrapup_code == "lab-results"  # type: ignore[union-attr]
+
+    assert await store.set_wrapup(record.linkedid, "referred", "salma") is True  # the first answer
+    assert await store.set_wrapup(record.linkedid, "release-letter", "omar") is True  # transferred to: the last wins
+    assert (await store.get(record.linkedid)).wrapup_code == "release-letter"  # type: ignore[union-attr]
+    with pytest.raises(WrapupRefused):
+        await store.set_wrapup(record.linkedid, "referred", "emergency-control-room")  # a place, not a person
+    with pytest.raises(WrapupRefused):
+        await store.set_wrapup(record.linkedid, "referred", "someone-else")

@@ -215,3 +215,30 @@ def test_a_record_fact_carries_its_legs() -> None:
         ("person", "agent-ar-3", "refer"),
     ]
     assert RecordFacts.of(replace(record, outcome=Outcome.ANSWERED, legs=())).legs == ()
+
+
+def test_the_report_shows_each_persons_own_talk_in_text_html_and_json(db_url: str, tmp_path: Path) -> None:
+    from cdr.cli import build_report_from_db
+    from cdr.report_output import render_html, render_text
+    from cdr.reports import report_to_dict
+
+    queue_log, master = tmp_path / "queue_log", tmp_path / "Master.csv"
+    queue_log.write_text(QUEUE_LOG, encoding="utf-8")
+    master.write_text(MASTER_CSV, encoding="utf-8")
+    upgrade(db_url)
+    import_files(db_url, queue_log, master, "UTC", "151")
+
+    report = build_report_from_db(db_url, 60)
+
+    assert [(row.kind, row.target, row.measures.talk_sum) for row in report.people] == [
+        ("person", "agent-ar-3", 12.0),
+        ("person", "agent-ar-2", 6.0),
+        ("destination", "technical-affairs", 13.0),
+    ]
+    assert report.totals.offered == 2  # each transferred call once
+    text = render_text(report)
+    assert "By person" in text and "technical-affairs" in text
+    assert 'id="people"' in render_html(report) and "agent-ar-3" in render_html(report)
+    people = report_to_dict(report)["people"]
+    assert people[0] == {"kind": "person", "id": "agent-ar-3", "calls": 1, "first_answers": 0, "transfers_in": 1,
+                         "talk_sum": 12.0, "mean_talk": 12.0}  # fmt: skip
