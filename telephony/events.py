@@ -694,7 +694,7 @@ def _user_event(
         return HotlineConference(
             timestamp=h.timestamp(),
             call=h.text("Call").strip() or h.required("Linkedid"),  # Call: the caller's call, if sent from elsewhere
-            destination=h.required("Destination"),
+            destination=h.text("Destination"),  # agent-left and ended need none
             state=h.required("State"),
             agent=h.text("Agent"),
         )

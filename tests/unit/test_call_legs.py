@@ -518,3 +518,59 @@ def test_a_record_without_legs_counts_for_its_agent_and_an_unanswered_one_for_no
     assert people_figures([old, unanswered]) == {
         ("person", "agent-ar-2"): PersonMeasures(1, 1, 0, pytest.approx(record.talk_seconds))
     }
+
+
+def test_transfer_and_leg_events_parse_what_asterisk_sends_and_refuse_what_is_malformed() -> None:
+    from telephony.events import (
+        AttendedTransfer,
+        BlindTransfer,
+        DialEnd,
+        EventParseError,
+        HotlineConference,
+        HotlineDestination,
+        decode_event,
+        parse_event,
+    )
+
+    blind = next(m for m in ami_stream("refer_transfer_to_queue") if m.event == "BlindTransfer")
+    event = decode_event(blind)
+    assert isinstance(event, BlindTransfer)
+    assert (event.result, event.is_external, event.context, event.extension) == (
+        "Success", True, "hotline-transfer", "7001")  # fmt: skip
+    assert (event.transferer_uniqueid, event.transferee_uniqueid) == ("1796215953.13", "1796215950.12")
+    (attended,) = ami_text(attended_transfer())[:1]
+    assert isinstance(decode_event(attended), AttendedTransfer)
+    dial_end = next(m for m in ami_stream("blind_transfer_to_destination") if m.event == "DialEnd")
+    assert isinstance(decode_event(dial_end), DialEnd)
+    destination = next(
+        m for m in ami_stream("blind_transfer_to_destination") if m.get("UserEvent") == "HotlineDestination"
+    )
+    assert decode_event(destination) == HotlineDestination(
+        1796215522.134492, "1796215516.8", "1796215516.8", "technical-affairs"
+    )
+    (left,) = ami_text(conference("agent-left", 1796215500.0, Agent="agent-ar-2"))
+    assert decode_event(left) == HotlineConference(
+        1796215500.0, L, "emergency-control-room", "agent-left", "agent-ar-2"
+    )
+
+    # hostile or broken: no time, no call, no state, no destination id: refused, never a leg
+    no_time = ami_text("Event: BlindTransfer\nResult: Success\nTransfereeLinkedid: 1.1\n")[0]
+    with pytest.raises(EventParseError):
+        decode_event(no_time)
+    assert parse_event(no_time) is None
+    no_call = ami_text("Event: UserEvent\nTimestamp: 1.0\nUserEvent: HotlineConference\nState: joined\n")[0]
+    assert parse_event(no_call) is None
+    no_state = ami_text(f"Event: UserEvent\nTimestamp: 1.0\nUserEvent: HotlineConference\nCall: {L}\n")[0]
+    assert parse_event(no_state) is None
+    no_id = ami_text(
+        f"Event: UserEvent\nTimestamp: 1.0\nUniqueid: {L}\nLinkedid: {L}\nUserEvent: HotlineDestination\n"
+    )[0]
+    assert parse_event(no_id) is None
+
+
+def test_a_conference_fact_for_a_call_never_answered_or_unknown_adds_no_leg() -> None:
+    stream = ami_stream("blind_transfer_to_queue")
+    answer = next(i for i, m in enumerate(stream) if m.event == "DialEnd")
+    hangup = ami_text(f"Event: Hangup\nTimestamp: 1796215485.0\nUniqueid: {L}\nLinkedid: {L}\nCause: 16\n")
+    record = play(stream[:answer] + ami_text(conference("joined", 1796215484.1)) + hangup)
+    assert record.legs == ()
