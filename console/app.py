@@ -137,7 +137,7 @@ class Console:
         #: Every operation of /api/v1: the console's own, then the features', bound to their services.
         self.operations: tuple[Operation, ...] = (
             *OPERATIONS,
-            *routing_http.routes(backend.desk),
+            *routing_http.routes(backend.desk, getattr(backend, "ear", None)),  # the supervisor's ear
             *callbacks_http.routes(backend.callbacks),
             *cdr_http.routes(backend.records.store, backend.profile),
             *cases_http.routes(backend.cases),
@@ -191,7 +191,8 @@ class Console:
             await self.audit(request, action, target, details)
             self.invalidate()
 
-        return Actor(request[PRINCIPAL].user.name, audit)
+        user = request[PRINCIPAL].user
+        return Actor(user.name, audit, person=user.person)
 
     # -- figures -------------------------------------------------------------------------------
     async def _slow_figures(self) -> tuple[dict[str, tuple[int, int]], dict[str, int], list[dict[str, Any]]]:

@@ -2,6 +2,8 @@
 
     hotline user add NAME --role supervisor|viewer [--language ar|en] [--password-stdin]
     hotline user add NAME --role agent --person ID  an agent or doctor: their own desk (ID: a person of the profile)
+    hotline user add NAME --role supervisor --person ID  a supervisor with their own phone (ID: a supervisor of the
+                                                profile), rung to listen to a live call
     hotline user list
     hotline user disable|enable|remove NAME     ends the user's sessions; the last supervisor stays
     hotline user password NAME [--password-stdin]   sets a new password and ends the user's sessions
@@ -44,7 +46,10 @@ def add_commands(subparsers: Any) -> None:
     add.add_argument("name")
     add.add_argument("--role", choices=("supervisor", "viewer", "agent"), required=True)
     add.add_argument("--language", choices=("ar", "en"), default="en")
-    add.add_argument("--person", help="an agent's person id in the profile (the calls their desk shows)")
+    add.add_argument(
+        "--person",
+        help="an agent's person id in the profile (the calls their desk shows); a supervisor's own phone (optional)",
+    )
     add.add_argument("--password-stdin", action="store_true", help="read the password from the first line of stdin")
     add.set_defaults(func=_user_add_command)
     user_commands.add_parser("list", help="list the console users").set_defaults(func=_user_list_command)
@@ -134,24 +139,30 @@ async def _named_user(store: ConsoleStore, args: argparse.Namespace, err: TextIO
     return user
 
 
-def _people(args: argparse.Namespace, settings: Any) -> frozenset[str] | None:
-    """The profile's person ids, to check an agent's ``--person`` (None for the other roles)."""
+def _people(args: argparse.Namespace, settings: Any) -> tuple[frozenset[str] | None, frozenset[str] | None]:
+    """The profile's person ids and supervisors' phones, to check a ``--person`` (None when none is given)."""
     from console.db import ConsoleError
     from profiles.model import ProfileError, load_profile
 
-    if args.role != "agent" or args.person is None:
-        return None
+    if args.role not in ("agent", "supervisor") or args.person is None:
+        return None, None
     try:
         profile = load_profile(settings.profile_path)
     except ProfileError as exc:
         raise ConsoleError(f"cannot read the profile to check --person: {exc}") from None
-    return frozenset(p.id for p in profile.people)
+    return frozenset(p.id for p in profile.people), frozenset(s.id for s in profile.supervisors)
 
 
 async def _user_add(args: argparse.Namespace, url: str, password: str, out: TextIO) -> None:
     async with _opened(url) as store:
         user = await store.add_user(
-            args.name, password, args.role, args.language, person=args.person, people=args.people
+            args.name,
+            password,
+            args.role,
+            args.language,
+            person=args.person,
+            people=args.people,
+            supervisors=args.supervisors,
         )
         details = {"role": user.role, "language": user.language}
         if user.person is not None:
@@ -258,8 +269,8 @@ def _user_add_command(
     from console.db import ConsoleError, check_person
 
     try:
-        args.people = _people(args, settings)
-        check_person(args.role, args.person, args.people)
+        args.people, args.supervisors = _people(args, settings)
+        check_person(args.role, args.person, args.people, args.supervisors)
     except ConsoleError as exc:
         print(f"hotline {args.command}: {exc}", file=err or sys.stderr)
         return 1

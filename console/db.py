@@ -47,7 +47,7 @@ class User:
     role: str
     language: str
     disabled: bool = False
-    person: str | None = None  # an ``agent``'s person id in the profile: whose calls their desk shows
+    person: str | None = None  # an ``agent``'s person id in the profile (their desk), a supervisor's own phone
 
     @property
     def can_change(self) -> bool:
@@ -115,12 +115,25 @@ def check_language(language: object) -> str:
     return str(language)
 
 
-def check_person(role: str, person: object, people: Collection[str] | None = None) -> str | None:
-    """An ``agent`` has the person id of their desk (one of ``people``, the profile's, when given);
-    the other roles have none."""
+def check_person(
+    role: str, person: object, people: Collection[str] | None = None, supervisors: Collection[str] | None = None
+) -> str | None:
+    """An ``agent`` has the person id of their desk (one of ``people``, the profile's, when given); a
+    ``supervisor`` may have the id of their own phone (one of ``supervisors``, the profile's, when given: the phone
+    rung when they listen to a live call); a ``viewer`` has none."""
+    if role == "supervisor":
+        if person is None:
+            return None
+        if not isinstance(person, str) or not person.strip():
+            raise ConsoleError("a supervisor's --person is their own phone's id (one of the profile's supervisors)")
+        person = person.strip()
+        if supervisors is not None and person not in supervisors:
+            known = ", ".join(sorted(supervisors)[:10]) or "none"
+            raise ConsoleError(f"{person!r} is not a supervisor's phone of the profile (supervisors: {known})")
+        return person
     if role != "agent":
         if person is not None:
-            raise ConsoleError(f"only an agent has a person id (the role is {role})")
+            raise ConsoleError(f"only an agent or a supervisor has a person id (the role is {role})")
         return None
     if not isinstance(person, str) or not person.strip():
         raise ConsoleError("an agent needs the person id of their desk (--person ID, a person of the profile)")
@@ -154,11 +167,13 @@ class ConsoleStore:
         *,
         person: str | None = None,
         people: Collection[str] | None = None,
+        supervisors: Collection[str] | None = None,
     ) -> User:
         """Add a user. An ``agent`` needs ``person``, the person id of their desk (checked against
-        ``people``, the profile's person ids, when given); the other roles have none."""
+        ``people``, the profile's person ids, when given); a ``supervisor`` may have one, their own phone (checked
+        against ``supervisors``, the profile's, when given); a viewer has none."""
         name, role, language = check_name(name), check_role(role), check_language(language)
-        person = check_person(role, person, people)
+        person = check_person(role, person, people, supervisors)
         hashed = await asyncio.to_thread(hash_password, check_password(password))
         try:
             async with self._sessions.begin() as session:

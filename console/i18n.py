@@ -54,6 +54,11 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "agent.logout": "Log out",
         "agent.pause": "Pause",
         "agent.unpause": "Unpause",
+        "agent.listen": "Listen",
+        "agent.whisper": "Whisper",
+        "agent.barge": "Barge in",
+        "agent.ear_note": "Listen, whisper (the person hears you) and barge in (both hear you) ring your own "
+        "phone, the supervisor's phone your user is linked to; the caller hears nothing of a listen or a whisper.",
         "agent.edit_skills": "Save skills",
         "agent.skills_note": "Changed skills are stored and applied to routing at the person's next login.",
         "agent.override": "changed by a supervisor",
@@ -119,6 +124,8 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "msg.done": "Done.",
         "msg.failed": "Refused:",
         "msg.read_only": "You can look but not change anything (viewer).",
+        "msg.no_call": "This person has no live call now.",
+        "msg.ringing": "Your phone is ringing: answer it to listen.",
     },
     "ar": {
         "title": "لوحة المشرف للخط الساخن",
@@ -166,6 +173,11 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "agent.logout": "تسجيل خروج",
         "agent.pause": "إيقاف مؤقت",
         "agent.unpause": "استئناف",
+        "agent.listen": "استماع",
+        "agent.whisper": "همس",
+        "agent.barge": "مشاركة",
+        "agent.ear_note": "الاستماع والهمس (يسمعك الموظف) والمشاركة (يسمعك الطرفان) ترن هاتفك الخاص، "
+        "هاتف المشرف المرتبط بحسابك؛ لا يسمع المتصل شيئاً من الاستماع أو الهمس.",
         "agent.edit_skills": "حفظ المهارات",
         "agent.skills_note": "تُحفظ المهارات المعدلة وتُطبق على التوجيه عند تسجيل الدخول التالي للشخص.",
         "agent.override": "عدّلها مشرف",
@@ -231,6 +243,8 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "msg.done": "تم.",
         "msg.failed": "مرفوض:",
         "msg.read_only": "يمكنك المشاهدة فقط دون أي تغيير (مشاهد).",
+        "msg.no_call": "لا توجد مكالمة جارية لهذا الشخص الآن.",
+        "msg.ringing": "هاتفك يرن: أجب للاستماع.",
     },
 }
 

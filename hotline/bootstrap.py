@@ -44,11 +44,13 @@ from routing.conference import EVENTS as CONFERENCE_EVENTS
 from routing.conference import ROUTE as CONFERENCE_ROUTE
 from routing.conference import ConferenceKeyHandler, Conferences
 from routing.db import RoutingStore
+from routing.ear import Ear
 from routing.place import EVENTS as PLACE_EVENTS
 from routing.place import PlaceInLine
 from routing.queues import build_queues, default_queue
 from routing.service import AgentDesk
 from routing.state import Snapshot
+from routing.whisper import whisper_prompt_plan
 from screening.db import ScreeningStore
 from screening.prompts import prompt_plan as screening_prompts
 from screening.service import ScreeningService
@@ -86,6 +88,7 @@ def asterisk_plan(profile: Profile) -> Plan:
     prompts = prompt_plan(profile) | hold_music_plan(profile)  # each language's hold music (telephony.prompts)
     prompts |= screening_prompts(profile)  # what blocked and warned callers hear (screening)
     prompts |= survey_prompt_plan(profile)  # the survey's questions and thanks (survey)
+    prompts |= whisper_prompt_plan(profile)  # what the agent of a whispering topic hears on connect (routing)
     return Plan(queues=build_queues(profile), default_queue=default_queue(profile), prompts=prompts)
 
 
@@ -137,6 +140,8 @@ class Service:
         # the calls connected to each person (the desk's screen pop) and their wrap-up codes
         self.wrapups = Wrapups(profile, self.records.store, self.builder.in_progress)
         self.desk = AgentDesk(profile, self.ami, RoutingStore(self.db))
+        #: The live calls, and the supervisor's phone rung into ChanSpy on one of them (routing.ear).
+        self.ear = Ear(profile, self.ami)
         self.callbacks = CallbackService(
             profile,
             self.ami,
@@ -227,6 +232,7 @@ class Service:
             self.records.submit(record)
         self.wrapups.on_event(event)
         self.desk.on_event(event)
+        self.ear.on_event(event)
         if type(event) in self.desk.event_types:
             self.console.hub.poke()
 

@@ -356,6 +356,8 @@ def _phones(args: argparse.Namespace, settings: Settings) -> int:
     print(f"SIP server {settings.sip_host}:{settings.sip_port} (UDP); passwords change at every start")
     for person in profile.people:
         print(f"{person.kind:<7} {person.id:<16} password {phones.get(person.id, '?'):<24} {person.name}")
+    for supervisor in profile.supervisors:  # their own phones, rung when they listen to a live call
+        print(f"{'super':<7} {supervisor.id:<16} password {phones.get(supervisor.id, '?'):<24} {supervisor.name}")
     return 0
 
 

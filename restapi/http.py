@@ -56,6 +56,7 @@ class Actor:
 
     name: str
     audit: Audit  # the host also refreshes what it shows of the feature's figures
+    person: str | None = None  # the profile's id the user is linked to (an agent's desk, a supervisor's own phone)
 
 
 ACTOR = web.RequestKey("restapi.actor", Actor)

@@ -1,4 +1,5 @@
-"""Routing's HTTP API: the agents (list; log in, log out, pause, unpause; skills) and the queues (list; seats).
+"""Routing's HTTP API: the agents (list; log in, log out, pause, unpause; skills), the queues (list; seats) and the
+live calls (list; a supervisor listens to, whispers to or barges into one: :mod:`routing.ear`).
 
 :func:`routes` describes the operations with their handlers bound to the desk; the host (the console's
 /api/v1) signs the request in, checks the role and sets the acting user (``restapi.http.ACTOR``), whose
@@ -8,6 +9,7 @@ console's pages) are made of.
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import Annotated, Any, ClassVar, Literal
 
@@ -15,11 +17,14 @@ from aiohttp import web
 from pydantic import Field
 
 from restapi.http import ACTOR, Operation, body_of, error, path_param, reply
-from restapi.models import Answer, Body, Id, Number, Text64
+from restapi.models import Answer, Body, Id, Number, Text64, Timestamp
+from routing.ear import MODES, Ear, EarError
 from routing.queues import build_queues
 from routing.service import AgentDesk, AgentDeskError
 from routing.state import PersonState
 from telephony.names import queue_name
+
+log = logging.getLogger(__name__)
 
 AGENT_ACTIONS = ("login", "logout", "pause", "unpause")
 _ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
@@ -45,6 +50,33 @@ class Skills(Body):
 class Seats(Body):
     seats: Annotated[int, Field(ge=0, le=10000)]
     messages: ClassVar[dict[str, str]] = {"seats": "seats must be a whole number from 0 to 10000"}
+
+
+class EarRequest(Body):
+    """Listen to, whisper to (the agent hears you) or barge into (both hear you) a live call, on your own phone."""
+
+    mode: Literal["listen", "whisper", "barge"]
+    phone: Id | None = None  # the phone to ring: only your own (the default)
+    messages: ClassVar[dict[str, str]] = {
+        "mode": f"mode must be one of {', '.join(MODES)}",
+        "phone": "phone must be the id of your own phone",
+    }
+
+
+class LiveCallOut(Answer):
+    call: str
+    person: str
+    queue: str
+    since: Timestamp
+
+
+class EarOut(Answer):
+    call: str
+    mode: Literal["listen", "whisper", "barge"]
+    person: str
+    queue: str
+    phone: str
+    ringing: bool
 
 
 class Agent(Answer):
@@ -295,6 +327,75 @@ class _Handlers:
         return reply(CentreSeatsOut, view)
 
 
+#: How each refusal of the ear is answered.
+_EAR_STATUS: dict[str, type[web.HTTPException]] = {
+    "bad_call": web.HTTPBadRequest,
+    "bad_mode": web.HTTPBadRequest,
+    "unknown_call": web.HTTPNotFound,
+    "no_phone": web.HTTPForbidden,
+    "not_your_phone": web.HTTPForbidden,
+    "unavailable": web.HTTPServiceUnavailable,
+}
+
+
+class _EarHandlers:
+    def __init__(self, ear: Ear) -> None:
+        self.ear = ear
+
+    async def calls_live(self, request: web.Request) -> web.Response:
+        return reply(
+            list[LiveCallOut],
+            [{"call": c.call, "person": c.person, "queue": c.queue, "since": c.since.isoformat()}
+             for c in self.ear.live()],
+        )  # fmt: skip
+
+    async def call_ear(self, request: web.Request) -> web.Response:
+        body = await body_of(request, EarRequest)
+        actor = request[ACTOR]
+        call_id = request.match_info["call"]
+        try:
+            rung = await self.ear.ring(call_id, body.mode, actor.person, body.phone)
+        except EarError as exc:
+            log.warning("ear: %s refused to %s (%s %s): %s", actor.name, call_id[:80], body.mode, exc.reason, exc)
+            raise error(_EAR_STATUS[exc.reason], str(exc)) from None
+        call = rung.call
+        await actor.audit(
+            f"call.{rung.mode}",
+            call.call,
+            {"person": call.person, "queue": call.queue, "phone": rung.phone, "agent_channel": call.agent_channel},
+        )
+        out = {"call": call.call, "mode": rung.mode, "person": call.person, "queue": call.queue, "phone": rung.phone,
+               "ringing": True}  # fmt: skip
+        return reply(EarOut, out, status=202)
+
+
+def ear_routes(ear: Ear) -> tuple[Operation, ...]:
+    """The live calls and the supervisor's ear, bound to ``ear``."""
+    h = _EarHandlers(ear)
+    return (
+        Operation(
+            "get",
+            "/calls/live",
+            "calls_live",
+            "the calls connected to a person now (a call's id is what the ear names)",
+            h.calls_live,
+            answer=list[LiveCallOut],
+        ),
+        Operation(
+            "post",
+            "/calls/{call}/ear",
+            "call_ear",
+            "ring your own phone to listen to, whisper to or barge into a live call (ChanSpy on the agent's channel)",
+            h.call_ear,
+            body=EarRequest,
+            answer=EarOut,
+            status=202,
+            errors=(400, 403, 404, 503),
+            parameters=(path_param("call", {"type": "string", "maxLength": 32}, "a live call's id"),),
+        ),
+    )
+
+
 def centre_seats_view(desk: AgentDesk) -> dict[str, Any]:
     """The centre's seats now, the live override, the profile's per shift, and who takes calls now."""
     shift, seats, override = desk.centre_seats_now()
@@ -311,9 +412,13 @@ def centre_seats_view(desk: AgentDesk) -> dict[str, Any]:
 PERSON = path_param("person", {"type": "string", "maxLength": 64}, "an agent's or doctor's id")
 
 
-def routes(desk: AgentDesk) -> tuple[Operation, ...]:
-    """Routing's operations, their handlers bound to ``desk``."""
+def routes(desk: AgentDesk, ear: Ear | None = None) -> tuple[Operation, ...]:
+    """Routing's operations, their handlers bound to ``desk`` (and the live calls' to ``ear``, when given)."""
     h = _Handlers(desk)
+    return (*(ear_routes(ear) if ear is not None else ()), *_desk_routes(h))
+
+
+def _desk_routes(h: _Handlers) -> tuple[Operation, ...]:
     return (
         Operation(
             "get", "/agents", "agents_list", "every person: state, skills, queues", h.agents_list, answer=list[Agent]

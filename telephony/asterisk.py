@@ -102,7 +102,7 @@ class Credentials:
 
     ami_username: str
     ami_secret: str
-    phones: dict[str, str]  # person id -> SIP password
+    phones: dict[str, str]  # person id (or a supervisor's phone id) -> SIP password
     agi_secret: str = field(default_factory=lambda: secrets.token_hex(24))
 
     def to_json(self) -> str:
@@ -127,9 +127,15 @@ class Credentials:
         return cls(
             AMI_USER,
             secrets.token_urlsafe(24),
-            {p.id: secrets.token_urlsafe(16) for p in profile.people},
+            {phone: secrets.token_urlsafe(16) for phone in phone_ids(profile)},
             secrets.token_hex(24),
         )
+
+
+def phone_ids(profile: Profile) -> tuple[str, ...]:
+    """Every PJSIP phone of the profile: each person's, then each supervisor's own (their ids never clash: the
+    profile check refuses a supervisor id that is a person's)."""
+    return (*(p.id for p in profile.people), *(s.id for s in profile.supervisors))
 
 
 class AsteriskInstance:
@@ -277,7 +283,7 @@ class AsteriskInstance:
             saved = Credentials.from_json(self.credentials_file.read_text())
         except (OSError, ValueError, KeyError, TypeError):
             return None
-        return saved if set(saved.phones) == {p.id for p in profile.people} else None
+        return saved if set(saved.phones) == set(phone_ids(profile)) else None
 
     @staticmethod
     def _fingerprint_of(rendered: dict[str, str], plan: Plan) -> str:
@@ -313,6 +319,15 @@ class AsteriskInstance:
             }
             for p in profile.people
         ]
+        supervisors = [
+            {
+                "id": s.id,
+                "name": s.name,
+                "password": credentials.phones[s.id],
+                "language": s.language or profile.default_language,
+            }
+            for s in profile.supervisors
+        ]
         context = {
             "profile": profile,
             "dirs": self.dirs(inside=True),
@@ -333,6 +348,7 @@ class AsteriskInstance:
             "agi": {"host": self.settings.agi_host, "port": self.settings.agi_port, "secret": credentials.agi_secret},
             "ami": {"username": credentials.ami_username, "secret": credentials.ami_secret},
             "people": people,
+            "supervisors": supervisors,
             "queues": plan.queues,
             "default_queue": plan.default_queue,
             "settings": profile.queue_settings,

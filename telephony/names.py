@@ -111,3 +111,14 @@ def agent_prompt(language: str, name: str) -> str:
 def digit_prompt(language: str, digit: str) -> str:
     """One digit spoken in ``language``, e.g. ``ar/digit-7``."""
     return f"{language}/digit-{digit}"
+
+
+# -- the whisper on connect and the supervisor's ear (issue 12) ------------------------------------------------
+
+#: The dialplan global naming a queue's whisper file: ``HOTLINE_WHISPER_<queue>`` (only for queues that whisper).
+WHISPER_PREFIX = "HOTLINE_WHISPER_"
+
+
+def whisper_prompt(queue: str) -> str:
+    """The prompt file of a queue's whisper (the caller's language and topic): ``whisper/ar-medical-paediatrics``."""
+    return f"whisper/{queue}"

@@ -136,6 +136,13 @@
         const p = encodeURIComponent(button.dataset.person);
         await api("POST", "/api/v1/agents/" + p + "/" + button.dataset.action,
                   button.dataset.action === "pause" ? {reason: "supervisor"} : undefined);
+      } else if (kind === "ear") {
+        // listen to, whisper to or barge into the person's live call: the service rings your own phone
+        const calls = await (await fetch("/api/v1/calls/live", {credentials: "same-origin"})).json();
+        const call = (Array.isArray(calls) ? calls : []).find((c) => c.person === button.dataset.person);
+        if (!call) { say(S["msg.no_call"], true); return; }
+        await api("POST", "/api/v1/calls/" + encodeURIComponent(call.call) + "/ear", {mode: button.dataset.mode});
+        say(S["msg.ringing"], false);
       } else if (kind === "skills") {
         const form = document.querySelector('form[data-skills-for="' + CSS.escape(button.dataset.person) + '"]');
         const picked = (name) => Array.from(form.querySelectorAll('input[name="' + name + '"]:checked')).map((i) => i.value);

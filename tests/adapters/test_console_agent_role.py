@@ -44,8 +44,8 @@ async def test_an_agent_has_the_person_of_their_desk_and_changes_nothing_else(st
         ("agent", None, "an agent needs the person id of their desk"),
         ("agent", "  ", "an agent needs the person id of their desk"),
         ("agent", "agent-ar-1", "'agent-ar-1' is not a person of the profile"),
-        ("supervisor", "agent-940-1", "only an agent has a person id"),
-        ("viewer", "agent-940-1", "only an agent has a person id"),
+        ("viewer", "supervisor-1", "only an agent or a supervisor has a person id"),
+        ("viewer", "agent-940-1", "only an agent or a supervisor has a person id"),
         ("janitor", None, "role must be one of supervisor, viewer, agent"),
     ],
 )
