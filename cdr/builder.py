@@ -27,9 +27,10 @@ first answer's. Later legs come from
 * a conference (``HotlineConference``): the destination joins (kind "conference", ``how`` "conference"),
   the person may leave, the destination leaves.
 
-A leg ends when its person or place leaves the caller: ``AgentComplete`` of that member, the transfer
-event that hands the caller on, the ``Hangup`` of the person's or destination's own channel, or the end
-of the call. Its ``talk_seconds`` is ``ended_at - answered_at``: the time that person or place was on
+A leg ends when its person or place leaves the caller: the transfer event that hands the caller on (it
+stands, whatever app_queue's ``AgentComplete`` says after), ``AgentComplete`` of that member (the end of the
+bridge: it wins over the phone's own hang-up), the ``Hangup`` of the person's or destination's own channel,
+or the end of the call. Its ``talk_seconds`` is ``ended_at - answered_at``: the time that person or place was on
 the call (for an attended transfer, the consultation counts for both people: both were on the phone).
 """
 
@@ -152,6 +153,7 @@ class _LegState:
     how: str | None = None
     ended_at: datetime | None = None
     pending: bool = False  # reached by a consultation, not (yet) by the caller
+    handed_on: bool = False  # ended by a transfer event: that end stands (app_queue's AgentComplete may come later)
     promoted: bool = False  # the attended transfer completed before the consulted side answered
 
     def end(self, at: datetime, *, surely: bool = False) -> None:
@@ -412,7 +414,7 @@ class RecordBuilder:
         if event.uniqueid == event.linkedid and call.completed_at is None and (first is None or first.target == member):
             call.talk_time = event.talk_time
             call.completed_at = event.at
-            if first is not None and not self._in_conference(call):
+            if first is not None and not first.handed_on and not self._in_conference(call):
                 first.end(event.at, surely=True)  # the bridge's end (the record's talk), not the phone's hang-up
         return []
 
@@ -420,7 +422,7 @@ class RecordBuilder:
         call = self._calls.get(event.transferee_linkedid) or self._calls.get(event.transferer_linkedid)
         if call is None or event.result.lower() != "success":
             return []
-        self._end_channel(call, event.transferer_uniqueid, event.at)
+        self._end_channel(call, event.transferer_uniqueid, event.at, handed_on=True)
         call.next_how = REFER if event.is_external else BLIND
         return []
 
@@ -430,7 +432,7 @@ class RecordBuilder:
             return []
         how = REFER if event.is_external else ATTENDED
         for uniqueid in (event.orig_transferer_uniqueid, event.second_transferer_uniqueid):
-            self._end_channel(call, uniqueid, event.at)
+            self._end_channel(call, uniqueid, event.at, handed_on=True)
         # The consultation the transfer completed: the latest one still pending (and not over).
         consulted = next((leg for leg in reversed(call.legs) if leg.pending and leg.ended_at is None), None)
         if consulted is None:
@@ -528,7 +530,9 @@ class RecordBuilder:
         return any(leg.kind == CONFERENCE and not leg.pending for leg in call.legs)
 
     @staticmethod
-    def _end_channel(call: _CallState, uniqueid: str, at: datetime, *, hangup: bool = False) -> None:
+    def _end_channel(
+        call: _CallState, uniqueid: str, at: datetime, *, hangup: bool = False, handed_on: bool = False
+    ) -> None:
         """The person's or destination's channel ``uniqueid`` left: its legs end (a pending consultation too).
         In a conference a person's hang-up is when they left, whatever app_queue said when the caller moved."""
         if not uniqueid:
@@ -538,6 +542,8 @@ class RecordBuilder:
             if leg.channel == uniqueid:
                 # ended when the caller was moved into the conference: the person was still on the call
                 moved = hangup and leg.kind == PERSON and bool(joined) and leg.ended_at is not None
+                if handed_on and leg.ended_at is None and not leg.pending:
+                    leg.handed_on = True
                 leg.end(at, surely=moved and leg.ended_at is not None and leg.ended_at <= min(joined))
 
     @staticmethod

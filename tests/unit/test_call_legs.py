@@ -46,10 +46,10 @@ def test_a_blind_transfer_to_another_queue_has_both_people_with_their_own_talk()
     # counted once, where it was first answered; the record's own figures are the first answer's
     assert (record.queue, record.agent, record.transferred_to) == ("ar-general", "agent-ar-2", "ar-complaints")
     assert record.wait_seconds == pytest.approx(CONNECT - 1796215484.057875)
-    assert record.talk_seconds == pytest.approx(1796215488.121718 - CONNECT)  # to its AgentComplete (transfer)
+    assert record.talk_seconds == pytest.approx(1796215488.121615 - CONNECT)  # to the transfer
     first, second = record.legs
-    assert first == Leg("person", "agent-ar-2", "ar-general", utc(CONNECT), utc(1796215488.121718),
-                        pytest.approx(1796215488.121718 - CONNECT), None)  # fmt: skip
+    assert first == Leg("person", "agent-ar-2", "ar-general", utc(CONNECT), utc(1796215488.121615),
+                        pytest.approx(1796215488.121615 - CONNECT), None)  # fmt: skip
     assert (second.kind, second.target, second.queue, second.how) == ("person", "agent-ar-3", "ar-complaints", "refer")
     assert second.answered_at == utc(1796215488.433036)
     assert second.ended_at == utc(1796215500.061635)  # agent-ar-3's AgentComplete (the caller hung up)
@@ -72,8 +72,8 @@ def test_a_blind_transfer_to_an_outside_destination_records_the_destination_unti
 
     assert (record.queue, record.agent, record.transferred_to) == ("ar-general", "agent-ar-2", "technical-affairs")
     first, second = record.legs
-    assert (first.target, first.ended_at) == ("agent-ar-2", utc(1796215522.132963))
-    assert first.talk_seconds == pytest.approx(1796215522.132963 - 1796215520.061835)
+    assert (first.target, first.ended_at) == ("agent-ar-2", utc(1796215522.132904))  # BlindTransfer
+    assert first.talk_seconds == pytest.approx(1796215522.132904 - 1796215520.061835)
     assert (second.kind, second.target, second.queue, second.how) == ("destination", "technical-affairs", None, "refer")
     assert second.answered_at == utc(1796215522.643982)  # the DialEnd that answered
     assert second.ended_at == utc(1796215535.754319) == record.ended_at  # the caller hung up first
@@ -265,8 +265,8 @@ def test_an_attended_transfer_to_technical_affairs_counts_the_consultation_with_
 
     assert (record.queue, record.agent, record.transferred_to) == ("ar-general", "agent-ar-2", "technical-affairs")
     first, second = record.legs
-    assert (first.target, first.ended_at, first.how) == ("agent-ar-2", utc(1796215495.0001), None)
-    assert record.talk_seconds == first.talk_seconds == pytest.approx(1796215495.0001 - CONNECT)
+    assert (first.target, first.ended_at, first.how) == ("agent-ar-2", utc(1796215495.0), None)  # the transfer
+    assert record.talk_seconds == first.talk_seconds == pytest.approx(1796215495.0 - CONNECT)
     assert second == Leg("destination", "technical-affairs", None, utc(1796215489.0), utc(1796215510.0),
                          pytest.approx(21.0), "attended")  # fmt: skip
 
@@ -299,7 +299,7 @@ Reason: caller
 
     assert (record.queue, record.agent, record.transferred_to) == ("ar-general", "agent-ar-2", "ar-complaints")
     first, second = record.legs
-    assert first.target == "agent-ar-2" and first.ended_at == utc(1796215495.0001)
+    assert first.target == "agent-ar-2" and first.ended_at == utc(1796215495.0)
     assert second == Leg("person", "agent-ar-3", "ar-complaints", utc(1796215489.0001), utc(1796215509.9),
                          pytest.approx(1796215509.9 - 1796215489.0001), "attended")  # fmt: skip
 
@@ -479,10 +479,10 @@ def test_a_sip_refer_from_the_agents_softphone_is_a_refer_leg() -> None:
 
     assert (record.queue, record.agent, record.transferred_to) == ("ar-virus", "agent-ar-2", "ar-complaints")
     first, second = record.legs
-    assert (first.target, first.ended_at) == ("agent-ar-2", utc(1796215955.945799))  # AgentComplete, not the BYE
+    assert (first.target, first.ended_at) == ("agent-ar-2", utc(1796215955.945667))  # the transfer, not the BYE
     assert (second.target, second.queue, second.how) == ("agent-ar-3", "ar-complaints", "refer")
     assert (second.answered_at, second.ended_at) == (utc(1796215956.252992), utc(1796215969.637891))
-    assert record.talk_seconds == pytest.approx(1796215955.945799 - 1796215953.940537)
+    assert record.talk_seconds == pytest.approx(1796215955.945667 - 1796215953.940537)
 
 
 # -- reports: counted once where first answered, the talk split per person ---------------------------
@@ -574,3 +574,20 @@ def test_a_conference_fact_for_a_call_never_answered_or_unknown_adds_no_leg() ->
     hangup = ami_text(f"Event: Hangup\nTimestamp: 1796215485.0\nUniqueid: {L}\nLinkedid: {L}\nCause: 16\n")
     record = play(stream[:answer] + ami_text(conference("joined", 1796215484.1)) + hangup)
     assert record.legs == ()
+
+
+def test_an_agent_complete_that_comes_late_after_an_attended_transfer_does_not_stretch_the_first_leg() -> None:
+    """The caller stays in app_queue's bridge through an attended transfer: if app_queue reports the first person's
+    AgentComplete only when the call ends, their leg still ends at the transfer."""
+    transfer = attended_transfer()
+    early_complete = transfer[transfer.index("Event: AgentComplete") : transfer.index("Event: Hangup")]
+    late_complete = early_complete.replace("1796215495.000100", "1796215509.950000")
+    record = play(
+        answered_by_agent_ar_2()
+        + ami_text(CONSULT_TO_QUEUE + transfer.replace(early_complete, "") + late_complete + CALLER_HANGS_UP)
+    )
+
+    first, second = record.legs
+    assert first.ended_at == utc(1796215495.0)
+    assert record.talk_seconds == pytest.approx(1796215495.0 - CONNECT)
+    assert (second.target, second.how) == ("agent-ar-3", "attended")
