@@ -8,6 +8,9 @@ SHELL := /bin/bash
 # the venv's interpreter (one under /root, e.g. pyenv's, is out of its reach).
 PYTHON ?= /usr/bin/python3
 SERVICE_USER ?= hotline
+# Test modules run on this many workers at once (pytest-xdist, a module at a time per worker: an end-to-end
+# module's Asterisk stays in one worker); 1 runs them one after another.
+TEST_JOBS ?= 2
 VENV := .venv
 LOCK := requirements.lock
 PIP_TOOLS := pip-tools==7.6.2
@@ -22,7 +25,7 @@ run: deps venv provision
 	$(SUDO) $(VENV)/bin/hotline run
 
 test: deps venv provision lint
-	$(SUDO) $(VENV)/bin/python -m pytest -ra
+	$(SUDO) $(VENV)/bin/python -m pytest -ra -n $(TEST_JOBS) --dist loadfile
 
 deps:
 	@missing=$$(for p in $(DEBS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \

@@ -28,6 +28,7 @@ import asyncio
 import contextlib
 import ctypes
 import errno
+import fcntl
 import logging
 import os
 import pickle
@@ -235,6 +236,14 @@ def runtime_paths(account: Account, state_dir: Path) -> tuple[Path, Path]:
     code, site = code_root(), site_packages()
     if readable_by(account, [code / "hotline" / "__init__.py", site]):
         return code, site
+    state_dir.mkdir(parents=True, exist_ok=True)
+    # Two starts at once (two instances, parallel test workers) take turns: the swap below is not atomic.
+    with open(state_dir / f".{RUNTIME}.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _link_runtime(code, site, state_dir)
+
+
+def _link_runtime(code: Path, site: Path, state_dir: Path) -> tuple[Path, Path]:
     runtime = state_dir / RUNTIME
     fresh = state_dir / f".{RUNTIME}.{os.getpid()}"
     shutil.rmtree(fresh, ignore_errors=True)

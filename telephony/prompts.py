@@ -53,6 +53,12 @@ def _digest(*parts: str) -> str:
     return hashlib.sha256("\0".join((VERSION, *parts)).encode()).hexdigest()[:24]
 
 
+def _partial(out: Path, what: str = "part") -> Path:
+    """A file to write ``out`` into before renaming it in place: its own per process, so two processes making the
+    same prompt at once (two services, parallel test workers) never write into one file."""
+    return out.with_name(f"{out.stem}.{what}.{os.getpid()}{out.suffix}")
+
+
 def _need(tool: str) -> None:
     if shutil.which(tool) is None:
         raise PromptError(f"{tool} is not installed: run 'make deps' (apt-get install espeak-ng sox) as root")
@@ -75,11 +81,11 @@ def segment_file(segment: Segment, cache: Path) -> Path:
     if out.exists():
         return out
     out.parent.mkdir(parents=True, exist_ok=True)
-    partial = out.with_suffix(".part.wav")
+    partial = _partial(out)
     if segment.file is not None:
         _run(["sox", segment.file, *FORMAT, str(partial)])
     else:
-        raw = out.with_suffix(".espeak.wav")
+        raw = _partial(out, "espeak")
         _run(espeak_command(segment.voice, segment.text or "", raw))
         _run(["sox", str(raw), *FORMAT, str(partial)])
         raw.unlink()
@@ -91,7 +97,7 @@ def _silence(cache: Path) -> Path:
     out = cache / "segments" / f"silence-{PAUSE_SECONDS}.wav"
     if not out.exists():
         out.parent.mkdir(parents=True, exist_ok=True)
-        partial = out.with_suffix(".part.wav")
+        partial = _partial(out)
         _run(["sox", "-n", *FORMAT, str(partial), "trim", "0", str(PAUSE_SECONDS)])
         partial.rename(out)
     return out
@@ -110,7 +116,7 @@ def build_prompt(segments: tuple[Segment, ...], cache: Path) -> Path:
         if index:
             sequence.append(str(pause))
         sequence.append(str(part))
-    partial = out.with_suffix(".part.wav")
+    partial = _partial(out)
     if len(sequence) == 1:
         shutil.copyfile(sequence[0], partial)
     else:
@@ -125,7 +131,7 @@ def hold_music(cache: Path) -> Path:
     if out.exists():
         return out
     out.parent.mkdir(parents=True, exist_ok=True)
-    partial = out.with_suffix(".part.wav")
+    partial = _partial(out)
     _run(
         [
             "sox",

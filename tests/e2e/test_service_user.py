@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import tempfile
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -87,7 +88,32 @@ def test_a_checkout_the_service_user_cannot_read_is_linked_into_the_state_folder
     (code / "hotline" / "__init__.py").write_text("CHANGED = True\n")
     assert supervisor.runtime_paths(account, reachable_dir) == paths
     assert (paths[0] / "hotline" / "__init__.py").read_text() == "CHANGED = True\n"
-    assert [p.name for p in reachable_dir.iterdir()] == ["runtime"], "a half-built runtime was left behind"
+    # only the runtime and the lock two starts at once take turns on (parallel workers, two instances)
+    left = sorted(p.name for p in reachable_dir.iterdir())
+    assert left == [".runtime.lock", "runtime"], "a half-built runtime was left behind"
+
+
+def test_two_starts_at_once_link_the_runtime_in_turn(
+    account: Account, tmp_path: Path, reachable_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two instances (or two parallel test workers) starting at the same moment each get a whole runtime: the swap of
+    the folder is not atomic, so they take turns (without it, one start fails renaming onto the other's folder)."""
+    code = tmp_path / "checkout"
+    for package in supervisor.PACKAGES:
+        shutil.copytree(supervisor.code_root() / package, code / package)
+    site = tmp_path / "site-packages"
+    for index in range(300):  # enough files that the two links overlap in time
+        (site / f"pkg{index}").mkdir(parents=True)
+        (site / f"pkg{index}" / "__init__.py").write_text(f"X = {index}\n")
+    monkeypatch.setattr(supervisor, "code_root", lambda: code)
+    monkeypatch.setattr(supervisor, "site_packages", lambda: site)
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(lambda _: supervisor.runtime_paths(account, reachable_dir), range(4)))
+
+    assert set(results) == {(reachable_dir / "runtime" / "src", reachable_dir / "runtime" / "site")}
+    assert (reachable_dir / "runtime" / "site" / "pkg299" / "__init__.py").read_text() == "X = 299\n"
+    assert sorted(p.name for p in reachable_dir.iterdir()) == [".runtime.lock", "runtime"]
 
 
 def test_a_checkout_the_service_user_can_read_is_used_as_it_is(
