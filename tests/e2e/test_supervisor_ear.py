@@ -4,10 +4,10 @@
   doctor's phone has heard the queue's whisper (the caller's language and specialty): Asterisk's own times show the
   gap between the doctor's channel going Up and app_queue's AgentConnect, as long as the whisper file; a caller of a
   topic without a whisper is put through at once;
-* supervisor listen: the console's API (a supervisor's token, their user linked to their phone) asks to listen to a
-  live call; the supervisor's SIPp phone is rung and answers, and Asterisk reports ChanSpyStart with the agent's
-  channel as the spyee; whisper and barge run ChanSpy with their options (``w``, ``B``); each is in the audit log;
-  a viewer is refused and nothing rings.
+* supervisor listen: the console (the Listen button on the Agents page in Chromium, then the API with a supervisor's
+  token; their user linked to their phone) asks to listen to a live call; the supervisor's SIPp phone is rung and
+  answers, and Asterisk reports ChanSpyStart with the agent's channel as the spyee; whisper and barge run ChanSpy with
+  their options (``w``, ``B``); each is in the audit log; a viewer is refused and nothing rings.
 
 One Asterisk for the module: the default profile shortened (as the other e2e modules), the medical topic whispering.
 """
@@ -27,6 +27,7 @@ import aiohttp
 import pytest
 import yaml
 from conftest import PROJECT_ROOT, Rig, _short_profile, running_rig  # tests/e2e is on sys.path
+from playwright.async_api import expect
 
 from hotline.settings import Settings
 from telephony.asterisk import AsteriskInstance
@@ -191,8 +192,22 @@ async def _talking_caller(rig: Rig, number: str) -> None:
         await client.close()
 
 
+async def _agents_page(rig: Rig, chromium: Any, name: str) -> Any:
+    """The console's Agents page in Chromium, signed in as ``name``."""
+    context = await chromium.new_context(viewport={"width": 1180, "height": 760})
+    page = await context.new_page()
+    origin = f"http://127.0.0.1:{rig.http_port}"
+    await page.goto(origin + "/login")
+    await page.fill('input[name="name"]', name)
+    await page.fill('input[name="password"]', PASSWORD)
+    async with page.expect_navigation():
+        await page.click('button[type="submit"]')
+    await page.goto(origin + "/agents")
+    return page
+
+
 async def test_a_supervisor_listens_whispers_and_barges_from_the_console_on_their_own_phone(
-    rig: Rig, phones, tokens: dict[str, str], supervisor_phone: AgentPhone
+    rig: Rig, phones, tokens: dict[str, str], supervisor_phone: AgentPhone, chromium: Any
 ) -> None:
     await phones("agent-ar-1", talk_seconds=25)
     async with ami_events(rig, ["AgentConnect", "AgentComplete", "ChanSpyStart", "Hangup"]) as events:
@@ -211,10 +226,15 @@ async def test_a_supervisor_listens_whispers_and_barges_from_the_console_on_thei
         status, refused = await _api(rig, "POST", f"/calls/{agent_channel.replace('/', '%2F')}/ear", tokens["mona"],
                                      {"mode": "listen"})  # fmt: skip
         assert status in (400, 404) and refused["error"]
+        page = await _agents_page(rig, chromium, "mona")
         for count, (mode, options) in enumerate((("listen", "qES"), ("whisper", "qESw"), ("barge", "qESB")), 1):
-            status, body = await _api(rig, "POST", f"/calls/{call['call']}/ear", tokens["mona"], {"mode": mode})
-            assert status == 202, body
-            assert (body["phone"], body["person"], body["mode"]) == (SUPERVISOR_PHONE, "agent-ar-1", mode)
+            if mode == "listen":  # the console's button on the person's row (the Agents page)
+                await page.click(f'button[data-act="ear"][data-person="agent-ar-1"][data-mode="{mode}"]')
+                await expect(page.locator("#flash")).to_have_text("Your phone is ringing: answer it to listen.")
+            else:  # the same through the API, with the supervisor's token
+                status, body = await _api(rig, "POST", f"/calls/{call['call']}/ear", tokens["mona"], {"mode": mode})
+                assert status == 202, body
+                assert (body["phone"], body["person"], body["mode"]) == (SUPERVISOR_PHONE, "agent-ar-1", mode)
             await rig.wait_for(lambda n=count: len(_of(events, "ChanSpyStart")) == n, timeout=10, what=f"the {mode}")
             start = _of(events, "ChanSpyStart")[-1]
             assert start["SpyeeChannel"] == agent_channel  # the agent's channel of that call
