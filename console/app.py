@@ -56,6 +56,7 @@ from console.hub import LiveClient, LiveHub
 from console.openapi import document
 from console.throttle import LoginThrottle
 from profiles.model import Profile
+from recording import http as recording_http
 from restapi.http import ACTOR, Actor, Operation, body_of, error, path_param, query_param, reply
 from restapi.models import BodyError
 from routing import http as routing_http
@@ -73,7 +74,12 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 API = "/api/v1"
 PAGES = ("/", "/agents", "/queues", "/callbacks", "/reports")
 #: The features' pages the header links to when they are mounted (the survey's, the calendar's, the block list's).
-OPTIONAL_NAV = (("/survey", "nav.survey"), ("/calendar", "nav.calendar"), ("/screening", "nav.screening"))
+OPTIONAL_NAV = (
+    ("/survey", "nav.survey"),
+    ("/calendar", "nav.calendar"),
+    ("/screening", "nav.screening"),
+    ("/recordings", "nav.recordings"),
+)
 # The pages' routes open to all, and the pages' changes every signed-in user may make, whatever the role; the
 # API's are its operations' (``public``, ``any_role``).
 PUBLIC_PAGES = frozenset({("GET", "/login"), ("POST", "/login")})
@@ -143,11 +149,14 @@ class Console:
             *cases_http.routes(backend.cases),
             *screening_http.routes(getattr(backend, "screening", None)),  # the block list (None: 404)
             *survey_http.routes(getattr(backend, "survey", None), backend.profile),  # satisfaction (None: 404)
+            *recording_http.routes(getattr(backend, "recording", None)),  # call recordings (None: 404)
         )
         self.public = PUBLIC_PAGES | _guarded_routes(self.operations, "public")
         self.any_role = ANY_ROLE_PAGES | _guarded_routes(self.operations, "any_role")
         #: (METHOD, path template) -> the roles that may make that change besides those that may change everything
         self.roles = {(op.method.upper(), API + op.path): frozenset(op.roles) for op in self.operations if op.roles}
+        #: (METHOD, path template) of the reads only those who may change may make (the recordings)
+        self.restricted = frozenset((op.method.upper(), API + op.path) for op in self.operations if op.restricted)
 
     @functools.cached_property
     def openapi(self) -> dict[str, Any]:
@@ -439,6 +448,10 @@ async def _guarded(request: web.Request, handler, api: bool):
         from console import desk
 
         desk.only_the_desk(request, api)
+    if method in SAFE_METHODS and console.restricted and not principal.user.can_change:
+        resource = request.match_info.route.resource
+        if (method, resource.canonical if resource is not None else path) in console.restricted:
+            raise error(web.HTTPForbidden, f"your role ({principal.user.role}) cannot see this")
     if method not in SAFE_METHODS:
         if principal.via == "session":
             if not _own_origin(request):
@@ -1196,4 +1209,7 @@ def setup_console(app: web.Application, console: Console) -> web.Application:
     from console import calendar_pages  # special days (the calendar); it builds on this module
 
     calendar_pages.setup(app, console)
+    from console import recording_pages  # call recordings (supervisors only); it builds on this module
+
+    recording_pages.setup(app, console)
     return api

@@ -39,6 +39,9 @@ from ivr.handler import IvrHandler
 from ivr.menu import prompt_plan
 from ivr.message import MessageHandler
 from profiles.model import Profile
+from recording.db import RecordingStore
+from recording.prompts import recording_prompt_plan
+from recording.service import RecordingService
 from routing.agi import AgentFeatureHandler
 from routing.conference import EVENTS as CONFERENCE_EVENTS
 from routing.conference import ROUTE as CONFERENCE_ROUTE
@@ -62,7 +65,7 @@ from telephony.ami.client import AMIClient
 from telephony.ami.message import Message
 from telephony.asterisk import Credentials, Plan
 from telephony.events import EventParseError, OriginateResponse, decode_event, parse_event
-from telephony.names import VOICE_NOTES_DIR
+from telephony.names import RECORDINGS_DIR, VOICE_NOTES_DIR
 from telephony.prompts import hold_music_plan
 
 log = logging.getLogger(__name__)
@@ -89,6 +92,7 @@ def asterisk_plan(profile: Profile) -> Plan:
     prompts |= screening_prompts(profile)  # what blocked and warned callers hear (screening)
     prompts |= survey_prompt_plan(profile)  # the survey's questions and thanks (survey)
     prompts |= whisper_prompt_plan(profile)  # what the agent of a whispering topic hears on connect (routing)
+    prompts |= recording_prompt_plan(profile)  # "this call may be recorded", before a recorded topic's queue
     return Plan(queues=build_queues(profile), default_queue=default_queue(profile), prompts=prompts)
 
 
@@ -171,10 +175,16 @@ class Service:
         self.screening = ScreeningService(profile, ScreeningStore(self.db))
         #: The post-call survey's answers (the console's satisfaction pages read them too).
         self.survey = SurveyStore(self.db)
+        #: Call recordings (topics with record: true): the rows, the purge, the disk; the console plays them.
+        recordings = config.sounds_host_dir.parent / RECORDINGS_DIR if config.sounds_host_dir else None
+        self.recording = RecordingService(profile, RecordingStore(self.db), recordings, self.ami)
         self.console = Console(self, ConsoleStore(self.db))
         self.records.add_hook(self.callbacks.on_record)
         self.records.add_hook(self.console.on_record)
         self.records.add_hook(self.screening.on_record)
+        if self.recording.enabled:
+            self.records.add_hook(self.recording.on_record)
+            self.ami.add_event_handler(self.recording.on_event, events=["UserEvent"])
         self.agi = AGIServer(
             settings.agi_host,
             settings.agi_port,

@@ -11,6 +11,7 @@ import cases.rows
 import cdr.rows
 import console.rows
 import ivr.rows
+import recording.rows
 import routing.rows
 import screening.rows
 import survey.rows
@@ -18,5 +19,15 @@ from storage.base import Base
 
 __all__ = ["FEATURE_ROWS", "metadata"]
 
-FEATURE_ROWS = (cdr.rows, ivr.rows, routing.rows, callbacks.rows, cases.rows, survey.rows, screening.rows, console.rows)
+FEATURE_ROWS = (
+    cdr.rows,
+    ivr.rows,
+    routing.rows,
+    callbacks.rows,
+    cases.rows,
+    survey.rows,
+    screening.rows,
+    recording.rows,
+    console.rows,
+)
 metadata = Base.metadata

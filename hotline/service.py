@@ -123,6 +123,17 @@ async def screening_ctx(app: web.Application) -> AsyncIterator[None]:
     yield
 
 
+async def recording_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Call recordings: the disk checked every few seconds (recording off when full), the purge every minute."""
+    recording = app[SERVICE].recording
+    task = asyncio.create_task(recording.run(), name="hotline-recordings") if recording.enabled else None
+    yield
+    if task is not None:
+        task.cancel()
+        await asyncio.wait([task])
+    await recording.close()
+
+
 async def agi_ctx(app: web.Application) -> AsyncIterator[None]:
     service = app[SERVICE]
     await service.agi.start()
@@ -154,7 +165,7 @@ def build_app(config: ServiceConfig) -> web.Application:
     app = web.Application()
     app[SERVICE] = service
     # Order matters: records before events arrive, the desk (on AMI) before the IVR that uses it.
-    app.cleanup_ctx.extend([token_ctx, records_ctx, ami_ctx, callbacks_ctx, cases_ctx, screening_ctx])
+    app.cleanup_ctx.extend([token_ctx, records_ctx, ami_ctx, callbacks_ctx, cases_ctx, screening_ctx, recording_ctx])
     app.router.add_get("/health", health)
     setup_console(app, service.console)  # pages, the /api/v1 sub-app and live pushes (its context runs here)
     app.cleanup_ctx.append(agi_ctx)

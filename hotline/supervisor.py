@@ -44,7 +44,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hotline.process import configure_logging, until_signalled
-from telephony.names import LIVE_PROMPTS_DIR, VOICE_NOTES_DIR
+from telephony.names import LIVE_PROMPTS_DIR, RECORDINGS_DIR, VOICE_NOTES_DIR
 from telephony.prompts import OFFER_DIR
 
 if TYPE_CHECKING:
@@ -60,6 +60,7 @@ PACKAGES = (
     "cases",
     "survey",
     "screening",
+    "recording",
     "ivr",
     "routing",
     "cdr",
@@ -153,15 +154,17 @@ LIVE_PROMPT_DIRS = (OFFER_DIR, LIVE_PROMPTS_DIR)
 
 def prepare_instance(host_dir: Path, account: Account, asterisk_gid: int | None) -> None:
     """What the service needs of the Asterisk instance's folder, and no more: to write its live prompts
-    (group Asterisk's), to read Asterisk's logs, to read and remove the self-service voice notes."""
+    (group Asterisk's), to read Asterisk's logs, to read and remove the self-service voice notes and the call
+    recordings."""
     if asterisk_gid is not None:
         for name in LIVE_PROMPT_DIRS:
             folder = host_dir / "sounds" / name
             folder.mkdir(exist_ok=True)
             share_with_asterisk(folder, account, asterisk_gid)
     grant_read(host_dir / "log", account)
-    if (host_dir / VOICE_NOTES_DIR).is_dir():
-        grant_read(host_dir / VOICE_NOTES_DIR, account, write=True)
+    for private in (VOICE_NOTES_DIR, RECORDINGS_DIR):  # the service serves them and removes them (purge)
+        if (host_dir / private).is_dir():
+            grant_read(host_dir / private, account, write=True)
 
 
 def grant_read(folder: Path, account: Account, *, write: bool = False) -> None:

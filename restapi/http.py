@@ -46,6 +46,8 @@ class Operation:
     websocket: bool = False
     #: Roles that may make this change besides those whose role may change everything (e.g. ``agent``).
     roles: tuple[str, ...] = ()
+    #: A read only those who may change (and ``roles``) may make: health data (the call recordings).
+    restricted: bool = False
     #: Refusals whose body says more than ``{"error": message}``: (status, answer model), documented as such.
     error_answers: tuple[tuple[int, Any], ...] = ()
 

@@ -168,6 +168,11 @@ class AsteriskInstance:
         return self.host_dir / channelvars.VOICE_NOTES_DIR
 
     @property
+    def recordings_dir(self) -> Path:
+        """Call recordings (health data), like the voice notes: 0700, Asterisk's user, its files 0600."""
+        return self.host_dir / channelvars.RECORDINGS_DIR
+
+    @property
     def credentials_file(self) -> Path:
         return self.host_dir / "credentials.json"
 
@@ -252,6 +257,8 @@ class AsteriskInstance:
             # before a voice note, and before the destination's code after the conference key (Asterisk's own beep
             # is a GSM file, and format_gsm is not loaded)
             make_beep(self.sounds_dir / "beep.wav")
+        if profile.records_calls:
+            self._private_folder(self.recordings_dir, owner)  # kept across starts: purged by their retention
         credentials = Credentials.generate(profile)
         rendered = self.render(profile, plan, credentials)
         install_prompts(plan.prompts, self.settings.cache_dir / "prompts", self.sounds_dir)
@@ -266,7 +273,10 @@ class AsteriskInstance:
 
     def _voice_notes_folder(self, owner: RunAs | None) -> None:
         """Made 0700 (kept across starts: the notes belong to their cases), owned by Asterisk's user."""
-        folder = self.voice_notes_dir
+        self._private_folder(self.voice_notes_dir, owner)
+
+    @staticmethod
+    def _private_folder(folder: Path, owner: RunAs | None) -> None:
         folder.mkdir(mode=0o700, exist_ok=True)
         folder.chmod(0o700)  # a folder left wider by hand is narrowed; its files are Asterisk's (0600)
         if owner is not None:
@@ -332,6 +342,7 @@ class AsteriskInstance:
             "profile": profile,
             "dirs": self.dirs(inside=True),
             "voice_notes": f"{self.inside}/{channelvars.VOICE_NOTES_DIR}",
+            "recordings": f"{self.inside}/{channelvars.RECORDINGS_DIR}",
             "cases": profile.cases,
             "ports": {
                 "sip": self.settings.sip_port,

@@ -40,6 +40,15 @@ CASE_READBACK_USEREVENT = "HotlineCaseReadback"  # headers: Case, Status (PLAYBA
 CASE_ANSWER = "HOTLINE_CASE_ANSWER"  # what a "follow a report" lookup answered: found, not_found, too_many
 CASE_FOLLOW_USEREVENT = "HotlineCaseFollow"  # header: Answer (CASE_ANSWER), never the number keyed
 
+# Recording (issue 12): a topic with record: true. The caller hears the notice before the queue; only a notice
+# played to its end marks the call (RECORD, inherited by the agent's channel), and only a marked call is recorded,
+# on the agent's channel once connected, into RECORDINGS_DIR/<linkedid>.wav (Asterisk's user, 0600).
+RECORD = "HOTLINE_RECORD"  # the recorded topic, set on the caller's channel (inherited: __) after the notice
+RECORDING_OFF = "HOTLINE_RECORDING_OFF"  # a global the service sets to a reason (e.g. DISK_FULL): no recording
+RECORDINGS_DIR = "recordings"  # the instance's folder of call recordings (0700, Asterisk's user; ACL: the service)
+RECORDING_NOTICE_USEREVENT = "HotlineRecordingNotice"  # headers: Topic, Language, Status (PLAYBACKSTATUS)
+RECORDING_USEREVENT = "HotlineRecording"  # headers: Topic, Status (STARTED or OFF), File, Reason
+
 # The dialplan announces the routing decision of each call with this UserEvent, right before Queue().
 # Its headers: Language, Topic, Specialty, Queue, Result (OK, or FALLBACK when the IVR failed).
 ROUTE_USEREVENT = "HotlineRoute"

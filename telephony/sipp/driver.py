@@ -576,8 +576,9 @@ async def place_call(
     workdir: Path,
     local_port: int | None = None,
     tag: str | None = None,
+    audio: Path | None = None,
 ) -> CallResult:
-    """Place one call with SIPp and report how it went.
+    """Place one call with SIPp and report how it went (``audio``: a PCMU WAV the caller sends as RTP).
 
     INVITE ``sip:<number>@<target_host>:<target_port>`` from ``"<caller_name>"
     <sip:<caller_number>@127.0.0.1>``; 100/180/181/182/183 are accepted in any order, a final
@@ -609,6 +610,7 @@ async def place_call(
         hangup_after=hangup_after,
         max_duration=max_duration,
         answer_timeout=answer_timeout,
+        audio=None if audio is None else str(audio),
     )
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)

@@ -189,6 +189,9 @@ def _hangup(hangup_after: float | None, max_duration: float, waited: float = 0.0
 # --------------------------------------------------------------------------- scenarios
 
 
+_AUDIO_PATH = re.compile(r"/[A-Za-z0-9/._-]{1,400}")
+
+
 def render_call_scenario(
     *,
     target_host: str,
@@ -201,8 +204,12 @@ def render_call_scenario(
     answer_timeout: float,
     caller_name: str | None = None,
     dtmf_duration_ms: int = 160,
+    audio: str | None = None,
 ) -> str:
-    """Render the one-call UAC scenario (``uac_call.xml``), the display name included."""
+    """Render the one-call UAC scenario (``uac_call.xml``), the display name included; with ``audio`` (a WAV of
+    PCMU at 8 kHz), the caller sends it as RTP, looped, from the answer on (so a recording has talk to hold)."""
+    if audio is not None and not _AUDIO_PATH.fullmatch(audio):
+        raise ScenarioError(f"{audio!r}: an audio file's absolute path of letters, digits and ./_-")
     steps: list[dict[str, Any]] = []
     cseq = 2
     waited = 0.0
@@ -230,6 +237,7 @@ def render_call_scenario(
         hangup=_hangup(hangup_after, max_duration, waited),
         bye_cseq=cseq,
         bye_timeout_ms=5000,
+        audio=audio,
     )
 
 

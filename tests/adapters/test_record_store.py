@@ -90,7 +90,7 @@ def test_upgrade_to_head_creates_call_records_with_its_columns_and_indexes(db_ur
     unique = {uq["name"]: uq["column_names"] for uq in inspector.get_unique_constraints("call_records")}
     assert unique["uq_call_records_linkedid"] == ["linkedid"]
     with sync_engine.connect() as conn:
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == "0009"
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == "0010"
     assert {"agent_sessions", "queue_seats"} <= set(inspector.get_table_names())
 
 

@@ -44,6 +44,8 @@ CONFERENCE_ACTIONS_SENT = {
     "ConfbridgeList": "reporting",
     "UserEvent": "user",
 }
+# ... and the recordings', when a topic records (recording/service.py: the global that turns recording off).
+RECORDING_ACTIONS_SENT = {"Setvar": "call"}
 
 
 @pytest.fixture(scope="module")
@@ -125,6 +127,7 @@ def test_ami_user_may_send_only_the_classes_of_the_actions_the_service_sends(tmp
     user = manager[asterisk.AMI_USER]
     write = set(user["write"][0].split(","))
     sent = ACTIONS_SENT | (CONFERENCE_ACTIONS_SENT if profile.destinations else {})
+    sent |= RECORDING_ACTIONS_SENT if profile.records_calls and not profile.destinations else {}
     assert write == {cls for cls in sent.values() if cls}
     assert not write & {"system", "command", "config", "all"}
     assert set(user["read"][0].split(",")) == {"call", "agent", "user"}
