@@ -250,3 +250,4 @@ class Service:
         event = parse_event(message)
         if isinstance(event, OriginateResponse):
             await self.callbacks.on_originate_response(event)
+            self.ear.on_originate_response(event)

@@ -28,7 +28,7 @@ from profiles.model import Profile
 from telephony import names
 from telephony.ami.client import AMIClient, AMIDisconnected, AMIException
 from telephony.clock import utc_now
-from telephony.events import AgentComplete, AgentConnect, Event, Hangup
+from telephony.events import AgentComplete, AgentConnect, Event, Hangup, OriginateResponse
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +40,7 @@ CALL_ID = re.compile(r"[0-9]{1,20}\.[0-9]{1,10}")
 #: The agent's channel as Asterisk names it: ``PJSIP/<person>-<8 hex>``; nothing ChanSpy could read as more.
 AGENT_CHANNEL = re.compile(r"PJSIP/[A-Za-z0-9_.-]{1,64}-[0-9a-f]{8}")
 ACTION_PREFIX = "ear-"
+_MAX_PENDING = 64  # rings remembered until Asterisk says how they ended
 
 
 class EarError(Exception):
@@ -84,6 +85,8 @@ class Ear:
         self.supervisors = frozenset(s.id for s in profile.supervisors)
         self.calls: dict[str, LiveCall] = {}  # the caller's Uniqueid -> the call
         self._sequence = itertools.count(1)
+        self._rung: dict[str, Rung] = {}  # ActionID -> the ring not yet answered or failed
+        self.unanswered: list[Rung] = []  # the last rings the supervisor's phone did not answer (kept bounded)
 
     # -- live calls --------------------------------------------------------------------------------------
     def on_event(self, event: Event | None) -> None:
@@ -165,4 +168,18 @@ class Ear:
             log.warning("ear: the %s of call %s by %s was not sent: %s", mode, call.call, phone, exc)
             raise EarError("unavailable", f"Asterisk refused to ring {phone}: {exc}") from None
         log.info("ear: %s rung to %s call %s (%s, %s)", phone, mode, call.call, call.person, call.agent_channel)
-        return Rung(call, mode, phone, action_id)
+        rung = Rung(call, mode, phone, action_id)
+        self._rung[action_id] = rung
+        while len(self._rung) > _MAX_PENDING:
+            self._rung.pop(next(iter(self._rung)))
+        return rung
+
+    def on_originate_response(self, event: OriginateResponse) -> None:
+        """The outcome of a ring (the root hands over each typed OriginateResponse): a phone that is not
+        registered, busy or not answered is logged (the console said "ringing")."""
+        rung = self._rung.pop(event.action_id, None)
+        if rung is None or event.success:
+            return
+        log.warning("ear: %s did not answer the %s of call %s (reason %s): the phone may not be registered",
+                    rung.phone, rung.mode, rung.call.call, event.reason)  # fmt: skip
+        self.unanswered = [*self.unanswered[-(_MAX_PENDING - 1) :], rung]

@@ -162,3 +162,18 @@ async def test_the_agents_page_gives_supervisors_the_ear_and_viewers_nothing_to_
         client.session.cookie_jar.clear()
     script = await (await client.get("/static/console/console.js")).text()
     assert '"/api/v1/calls/live"' in script and '"/ear"' in script  # the button asks for the person's live call
+
+
+async def test_a_ring_the_supervisors_phone_does_not_answer_is_logged(ear, caplog):
+    running, tokens = ear
+    await _connect(running)
+    answer = await running.client.post(f"/api/v1/calls/{CALL}/ear", json={"mode": "whisper"}, headers=tokens["mona"])
+    assert answer.status == 202
+    action_id = running.ami.received("Originate")[-1].get("ActionID")
+    failed = {"Event": "OriginateResponse", "ActionID": action_id, "Response": "Failure",
+              "Channel": "PJSIP/supervisor-1", "Reason": "0", "Uniqueid": "<null>"}  # fmt: skip
+    await running.app_queue.broadcast(failed)
+    await running.ami.wait_until(lambda: running.service.ear.unanswered)
+    (missed,) = running.service.ear.unanswered
+    assert (missed.phone, missed.mode, missed.call.call) == ("supervisor-1", "whisper", CALL)
+    assert "supervisor-1 did not answer the whisper" in caplog.text
