@@ -89,8 +89,14 @@ SELECT {bucket} AS bucket, queue, language, topic, kind, outcome,
   SUM(COALESCE(wrapup_seconds, 0)),
   MAX(wait_seconds),
   COUNT(transferred_to),
-  COUNT(DISTINCT agent)
-FROM call_records {where}
+  COUNT(DISTINCT agent),
+  SUM(COALESCE(onward.talk, 0))
+FROM call_records
+LEFT JOIN (
+  SELECT linkedid AS onward_id, SUM(talk_seconds) AS talk FROM call_legs WHERE position > 0 AND kind = 'person'
+  GROUP BY linkedid
+) onward ON onward.onward_id = call_records.linkedid
+{where}
 GROUP BY 1, queue, language, topic, kind, outcome
 """).bindparams(*binds)
     agent_where = where + (" AND " if where else "WHERE ") + "agent IS NOT NULL"

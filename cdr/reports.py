@@ -24,8 +24,9 @@ Counting rules (the same in both halves, and checked against each other in the t
 * A call served without a person (outcome ``self_served``: it heard an information topic and hung up, or
   left a message) is offered and counted as self-served; it is not queued, answered, abandoned or failed.
 * ASA = mean wait of answered calls; AHT = mean (talk + wrap-up) of answered calls; longest wait
-  over all offered calls; occupancy = handle time (inbound and callbacks) / (people present ×
-  interval length), attributed to the interval in which the call started.
+  over all offered calls; occupancy = handle time (inbound and callbacks, and the talk of the people
+  a call was transferred on to) / (people present × interval length), attributed to the interval in
+  which the call started.
 * Transfers and conferences (issue 12, the asterisk#759 problem): a transferred call is still one record, so it
   is offered and answered once, in the queue that answered it first (never again in the queue it was
   transferred to, live or imported), and counted ``transferred`` there. Its ``talk_seconds`` is the first
@@ -171,6 +172,9 @@ class Measures:
     callbacks: int = 0
     callbacks_answered: int = 0
     callback_talk_sum: float = 0.0
+    # the talk of the people a call was transferred on to (person legs after the first): their work, counted in
+    # the occupancy of the interval and queue where the call is counted, not in its AHT (the first answer's)
+    onward_talk_sum: float = 0.0
     # distinct people answering: in a group, inbound calls only; in an interval, inbound and callbacks
     agents: int = 0  # (not additive: set per group / interval)
 
@@ -190,6 +194,7 @@ class Measures:
         self.callbacks += other.callbacks
         self.callbacks_answered += other.callbacks_answered
         self.callback_talk_sum += other.callback_talk_sum
+        self.onward_talk_sum += other.onward_talk_sum
         if other.max_wait is not None and (self.max_wait is None or other.max_wait > self.max_wait):
             self.max_wait = other.max_wait
 
@@ -212,7 +217,7 @@ class Measures:
 
     @property
     def handle_sum(self) -> float:
-        return self.talk_sum + self.wrapup_sum + self.callback_talk_sum
+        return self.talk_sum + self.wrapup_sum + self.callback_talk_sum + self.onward_talk_sum
 
     @property
     def service_level(self) -> float | None:
@@ -247,6 +252,7 @@ class Measures:
             "callbacks": self.callbacks,
             "callbacks_answered": self.callbacks_answered,
             "callback_talk_sum": self.callback_talk_sum,
+            "onward_talk_sum": self.onward_talk_sum,
             "agents": self.agents,
             "abandoned": self.abandoned_ivr + self.abandoned_queue,
             "queued": offered - self.abandoned_ivr - self.self_served,
@@ -300,6 +306,7 @@ def aggregate(records: Iterable[RecordFacts], interval_minutes: int = 30, sl_sec
             agents_in_bucket.setdefault(bucket, set()).add(r.agent)
             if r.kind != CALLBACK and r.outcome == "answered":
                 agents_in_group.setdefault(key, set()).add(r.agent)
+        m.onward_talk_sum += sum(leg.talk_seconds or 0.0 for leg in r.legs[1:] if leg.kind == "person")
         if r.kind == CALLBACK:
             m.callbacks += 1
             if r.outcome == "answered":
@@ -747,11 +754,13 @@ def fold_group_row(
     max_wait: float | None,
     transferred: int,
     agents: int,
+    onward_talk: float = 0.0,
 ) -> None:
     """Add one ``GROUP BY (bucket, queue, language, topic, kind, outcome)`` row of the SQL twin to ``m``.
 
     The counting rules are the module docstring's, the same as :func:`aggregate` (tested against it).
     """
+    m.onward_talk_sum += float(onward_talk or 0.0)
     if kind == CALLBACK:
         m.callbacks += count
         if outcome == "answered":

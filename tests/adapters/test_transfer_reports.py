@@ -242,3 +242,20 @@ def test_the_report_shows_each_persons_own_talk_in_text_html_and_json(db_url: st
     people = report_to_dict(report)["people"]
     assert people[0] == {"kind": "person", "id": "agent-ar-3", "calls": 1, "first_answers": 0, "transfers_in": 1,
                          "talk_sum": 12.0, "mean_talk": 12.0}  # fmt: skip
+
+
+async def test_the_people_a_call_went_on_to_count_in_the_occupancy_not_in_the_aht(db_url: str) -> None:
+    from cdr.reports import ReportParams, build_report
+
+    upgrade(db_url)
+    records = live_records()
+    async with RecordStore(db_url) as store:
+        await store.add_many(records)
+        agg = await store.aggregates(60, 20.0)
+    onward = sum(leg.talk_seconds or 0.0 for r in records for leg in r.legs[1:] if leg.kind == "person")
+    assert onward > 0
+    totals = build_report(agg, ReportParams(60, 20.0)).totals
+    assert totals.onward_talk_sum == pytest.approx(onward)  # agent-ar-3's two calls (not the destination)
+    assert totals.handle_sum == pytest.approx(sum(r.talk_seconds or 0.0 for r in records) + onward)
+    assert totals.aht == pytest.approx(sum(r.talk_seconds or 0.0 for r in records) / 3)  # the first answers'
+    assert agg.groups == aggregate([RecordFacts.of(r) for r in records], 60, 20.0).groups
