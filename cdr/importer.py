@@ -15,7 +15,9 @@ ENTERQUEUE to CONNECT (or to ABANDON/EXIT*), across queues.
 
 Legs (issue 12, as the live records have them, ``cdr.builder``): each CONNECT of the call is a leg of that
 person (``how`` None for the first, "blind" after a BLINDTRANSFER, else "attended": an attended transfer is
-logged under the consultation's callid, asterisk#759), ending at the segment's COMPLETE*/transfer line (its
+logged under the consultation's callid, asterisk#759: with the CSV CDR, whose rows of that Local channel carry the
+caller's number, the consultation's queue "call" is folded into the caller's, see ``_fold_consultations``; from
+the queue_log alone it stays a call of its own), ending at the segment's COMPLETE*/transfer line (its
 call time) or at the next CONNECT. The record's ``talk_seconds`` is the first answer's talk, as live; the
 legs carry everyone's. From the CSV CDR, a row of the caller's channel that Dial()ed in the destinations
 context (``hotline-destinations``) and was answered is a leg to that destination (``how`` "blind": the
@@ -262,6 +264,7 @@ class _Call:
     caller: str | None = None
     saw_transfer: bool = False
     legs: list[dict[str, Any]] = field(default_factory=list)  # as the live builder's Leg, in order
+    attended_at: float | None = None  # an ATTENDEDTRANSFER logged under this call's own callid (Asterisk 22)
     next_how: str | None = None  # a BLINDTRANSFER was seen: how the next CONNECT came
 
     def close_leg(self, end: float, talk: float | None = None) -> None:
@@ -323,6 +326,8 @@ def calls_from_queue_log(lines: Iterable[QueueLogLine]) -> dict[str, dict[str, A
             if line.event in _TRANSFER_EVENTS:
                 call.saw_transfer = True
                 call.next_how = "blind" if line.event == "BLINDTRANSFER" else "attended"
+                if line.event == "ATTENDEDTRANSFER" and call.answered_at is not None:
+                    call.attended_at = line.time
             if line.event in _TRANSFER_EVENTS and call.transferred_to is None and call.answered_at is not None:
                 target = line.data[0] if line.data else ""
                 if line.event == "ATTENDEDTRANSFER" and len(line.data) > 1:
@@ -394,6 +399,8 @@ def _record_from_queue_log(call: _Call) -> dict[str, Any]:
         "wrapup_seconds": None,
         "legs": call.legs if call.answered_at is not None else [],
         "next_how": call.next_how,  # a transfer after the last CONNECT (to a destination, seen in the CDR)
+        "answered_at": utc(call.answered_at) if call.answered_at is not None else None,
+        "attended_at": utc(call.attended_at) if call.attended_at is not None else None,
     }
 
 
@@ -427,12 +434,16 @@ def calls_from_cdr_csv(
     timezone: str = "UTC",
     number: str | None = None,
     destinations_context: str = DESTINATIONS_CONTEXT,
+    consultations: list[dict[str, Any]] | None = None,
 ) -> dict[str, dict[str, Any]]:
     """One record per call (key: linkedid column when present, else uniqueid) from Master.csv rows.
 
     ``number``: keep only calls with a row whose destination is the hotline number, or that went through the
     transfer or destinations context (a transfer re-stamps the caller's rows with the code keyed). An answered row in
     ``destinations_context`` is a leg to the destination it dialled (``dst``: the destination's id).
+
+    Rows of an attended transfer's consultation (a ``Local/`` channel, or app_queue's own ``AppQueue`` row of the
+    person's phone) are no call of their own: they go to ``consultations`` (if given) for :func:`merge_calls`.
     """
     tz = ZoneInfo(timezone)
     calls: dict[str, _CdrCall] = {}
@@ -448,6 +459,16 @@ def calls_from_cdr_csv(
         except ValueError:
             continue
         if start is None:
+            continue
+        if row[5].startswith("Local/") or row[7] == "AppQueue":
+            if consultations is not None:
+                try:
+                    answer = _cdr_time(row[10], tz)
+                except ValueError:
+                    answer = None
+                consultations.append({"key": key, "src": row[1], "dst": row[2], "context": row[3],
+                                      "answered": row[14].strip().upper() == "ANSWERED", "answer": answer,
+                                      "end": end})  # fmt: skip
             continue
         call = calls.get(key)
         if call is None:
@@ -507,10 +528,65 @@ def _clid_name(clid: str | None) -> str | None:
     return clid[1:end] or None if end > 0 else None
 
 
+def _attended_call(queue_calls: dict[str, dict[str, Any]], caller: str, at: datetime | None) -> dict[str, Any] | None:
+    """The answered call of ``caller`` whose person made an attended transfer after ``at`` (its consultation)."""
+    if at is None:
+        return None
+    found = [
+        q
+        for q in queue_calls.values()
+        if q.get("attended_at") is not None
+        and q["caller_number"] == caller
+        and q["answered_at"] <= at <= q["attended_at"]
+    ]
+    return min(found, key=lambda q: q["attended_at"]) if len(found) >= 1 else None
+
+
+def _fold_consultations(
+    queue_calls: dict[str, dict[str, Any]], consultations: Iterable[dict[str, Any]], destinations_context: str
+) -> dict[str, dict[str, Any]]:
+    """asterisk#759 in Asterisk 22's own logs: an attended transfer to a queue logs the consulted person's ENTERQUEUE
+    and CONNECT under the consultation's callid (a Local channel), and one to a destination leaves only the Local
+    channel's CDR row. The CDR tells them: the consultation's rows are a Local channel's, with the caller's number
+    (after the transfer). Such a queue "call" becomes the legs of the caller's call (how "attended"), and a
+    destination's row a destination leg; the caller's call says where it went."""
+    local_rows = {c["key"]: c for c in consultations if c["src"]}
+    folded = dict(queue_calls)
+    for key, x in queue_calls.items():
+        row = local_rows.get(key)
+        if row is None or x["outcome"] != "answered" or not x.get("legs"):
+            continue
+        y = _attended_call(queue_calls, row["src"], x["started_at"])
+        if y is None or y is x:
+            continue
+        legs = [dict(leg) for leg in x["legs"]]
+        legs[0]["how"] = "attended"
+        y["legs"] = sorted([*y["legs"], *legs], key=lambda leg: leg["answered_at"])
+        y["transferred_to"] = x["queue"]
+        del folded[key]
+    for row in consultations:
+        if row["context"] != destinations_context or not row["answered"] or row["answer"] is None or not row["dst"]:
+            continue
+        y = _attended_call(queue_calls, row["src"], row["answer"])
+        if y is None:
+            continue
+        end = row["end"] if row["end"] is not None and row["end"] >= row["answer"] else None
+        talk = (end - row["answer"]).total_seconds() if end is not None else None
+        leg = {"kind": "destination", "target": row["dst"], "queue": None, "answered_at": row["answer"],
+               "ended_at": end, "talk_seconds": talk, "how": "attended"}  # fmt: skip
+        y["legs"] = sorted([*y["legs"], leg], key=lambda leg: leg["answered_at"])
+        y["transferred_to"] = row["dst"]
+    return folded
+
+
 def merge_calls(
-    queue_calls: dict[str, dict[str, Any]], cdr_calls: dict[str, dict[str, Any]]
+    queue_calls: dict[str, dict[str, Any]],
+    cdr_calls: dict[str, dict[str, Any]],
+    consultations: Iterable[dict[str, Any]] = (),
+    destinations_context: str = DESTINATIONS_CONTEXT,
 ) -> dict[str, dict[str, Any]]:
     """queue_log records completed by the CDR (caller, true start, end); CDR-only calls kept as IVR abandons."""
+    queue_calls = _fold_consultations(queue_calls, consultations, destinations_context)
     merged = {key: {**c, "legs": []} for key, c in cdr_calls.items()}  # legs only with an answer in a queue
     for key, q in queue_calls.items():
         c = cdr_calls.get(key)
@@ -589,13 +665,14 @@ def import_files(
     """Import into the migrated database at ``url``; returns (calls read, records added)."""
     queue_calls: dict[str, dict[str, Any]] = {}
     cdr_calls: dict[str, dict[str, Any]] = {}
+    consultations: list[dict[str, Any]] = []
     if queue_log is not None:
         with open(queue_log, encoding="utf-8", errors="replace") as fh:
             queue_calls = calls_from_queue_log(parse_queue_log(fh, timezone))
     if cdr_csv is not None:
         with open(cdr_csv, encoding="utf-8", errors="replace", newline="") as fh:
-            cdr_calls = calls_from_cdr_csv(fh, timezone, number)
-    calls = merge_calls(queue_calls, cdr_calls)
+            cdr_calls = calls_from_cdr_csv(fh, timezone, number, consultations=consultations)
+    calls = merge_calls(queue_calls, cdr_calls, consultations)
     rows = (tuple(call[c] for c in ROW_COLUMNS) for call in calls.values())
     added = bulk_insert(url, rows)
     insert_legs(url, calls.values())
@@ -614,9 +691,10 @@ def import_gap(url: str, log_dir: Path, since: datetime, number: str) -> tuple[i
     queue_log, cdr_csv = log_dir / "queue_log", log_dir / "cdr-csv" / "Master.csv"
     queue_calls: dict[str, dict[str, Any]] = {}
     cdr_calls: dict[str, dict[str, Any]] = {}
+    consultations: list[dict[str, Any]] = []
     if cdr_csv.exists():
         with open(cdr_csv, encoding="utf-8", errors="replace", newline="") as fh:
-            cdr_calls = calls_from_cdr_csv(fh, "UTC", number)
+            cdr_calls = calls_from_cdr_csv(fh, "UTC", number, consultations=consultations)
     if not cdr_calls:
         return 0, 0
     if queue_log.exists():
@@ -624,7 +702,7 @@ def import_gap(url: str, log_dir: Path, since: datetime, number: str) -> tuple[i
             queue_calls = calls_from_queue_log(parse_queue_log(fh, "UTC"))
     calls = [
         call
-        for key, call in merge_calls(queue_calls, cdr_calls).items()
+        for key, call in merge_calls(queue_calls, cdr_calls, consultations).items()
         if key in cdr_calls and call["started_at"] >= since
     ]
     if not calls:

@@ -259,3 +259,45 @@ async def test_the_people_a_call_went_on_to_count_in_the_occupancy_not_in_the_ah
     assert totals.handle_sum == pytest.approx(sum(r.talk_seconds or 0.0 for r in records) + onward)
     assert totals.aht == pytest.approx(sum(r.talk_seconds or 0.0 for r in records) / 3)  # the first answers'
     assert agg.groups == aggregate([RecordFacts.of(r) for r in records], 60, 20.0).groups
+
+
+# -- attended transfers by the phone's keys (*2 and a code): real captures of Asterisk 22 -------------------
+# tests/support/ami_streams/attended_transfer_to_{destination,queue}.txt and the logs Asterisk wrote for them.
+ATTENDED_QUEUE_LOG = (LOGS / "attended_transfers.queue_log").read_text(encoding="utf-8")
+ATTENDED_MASTER_CSV = (LOGS / "attended_transfers.Master.csv").read_text(encoding="utf-8")
+
+
+def test_imported_attended_transfers_count_once_although_asterisk_logs_the_consultation_as_a_call(
+    db_url: str, tmp_path: Path
+) -> None:
+    """asterisk#759 as Asterisk 22 still logs it: the consulted person's ENTERQUEUE/CONNECT in ar-complaints under
+    the consultation's callid; the CDR's Local channel rows tie it back to the caller's call."""
+    queue_log, master = tmp_path / "queue_log", tmp_path / "Master.csv"
+    queue_log.write_text(ATTENDED_QUEUE_LOG, encoding="utf-8")
+    master.write_text(ATTENDED_MASTER_CSV, encoding="utf-8")
+    upgrade(db_url)
+
+    assert import_files(db_url, queue_log, master, "UTC", "151") == (2, 2)
+
+    queues = by_queue(aggregate_sql(db_url, 60, 20.0))
+    assert {q: (m.offered, m.answered, m.transferred) for q, m in queues.items()} == {"ar-virus": (2, 2, 2)}
+    assert people_figures_sql(db_url) == {
+        ("person", "agent-ar-2"): PersonMeasures(2, 2, 0, 20.0),  # ATTENDEDTRANSFER's call time, 10 s each
+        ("person", "agent-ar-3"): PersonMeasures(1, 0, 1, 18.0),
+        ("destination", "technical-affairs"): PersonMeasures(1, 0, 1, 18.0),
+    }
+
+
+async def test_live_attended_transfers_by_the_phones_keys_have_the_consulted_leg(db_url: str) -> None:
+    upgrade(db_url)
+    records = []
+    for name in ("attended_transfer_to_destination", "attended_transfer_to_queue"):
+        records += replay(ami_stream(name), RecordBuilder(number="151", context="hotline-inbound"))
+    async with RecordStore(db_url) as store:
+        await store.add_many(records)
+        queues = by_queue(await store.aggregates(60, 20.0))
+        people = await store.people_figures()
+    assert {q: (m.offered, m.answered, m.transferred) for q, m in queues.items()} == {"ar-virus": (2, 2, 2)}
+    assert people == people_figures([RecordFacts.of(r) for r in records])
+    assert people[("person", "agent-ar-3")].transfers_in == 1
+    assert people[("destination", "technical-affairs")].calls == 1

@@ -13,7 +13,11 @@ messages, exactly as Asterisk 22 writes them with ``timestampevents = yes``):
   ``technical-affairs`` destination (``HotlineDestination``, then Dial on the trunk);
 * ``refer_transfer_to_queue`` (real capture): a caller in ar-virus answered by agent-ar-2, whose softphone
   sends a SIP REFER to ``sip:7001@…``; res_pjsip_refer transfers the caller through ``hotline-transfer`` to
-  ar-complaints, where agent-ar-3 answers (``BlindTransfer`` with ``IsExternal: Yes``).
+  ar-complaints, where agent-ar-3 answers (``BlindTransfer`` with ``IsExternal: Yes``);
+* ``attended_transfer_to_destination``, ``attended_transfer_to_queue`` (real captures): agent-ar-2 keys ``*2`` and
+  the code (9001: technical-affairs; 7001: ar-complaints) over SIP INFO, the consulted side answers, agent-ar-2
+  hangs up: ``AttendedTransfer`` (``IsExternal: No``); the consultation is a Local channel of the same Linkedid.
+  Their queue_log and Master.csv lines are in ``asterisk_logs/attended_transfers.*``.
 
 Tests may also write a log by hand (:func:`ami_text`): indented blocks, one header a line.
 """

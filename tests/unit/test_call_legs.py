@@ -591,3 +591,29 @@ def test_an_agent_complete_that_comes_late_after_an_attended_transfer_does_not_s
     assert first.ended_at == utc(1796215495.0)
     assert record.talk_seconds == pytest.approx(1796215495.0 - CONNECT)
     assert (second.target, second.how) == ("agent-ar-3", "attended")
+
+
+# -- real captures of attended transfers made with the phone's keys (*2, then the code; the agent hangs up) ----
+
+
+def test_a_real_attended_transfer_to_technical_affairs() -> None:
+    record = play(ami_stream("attended_transfer_to_destination"))
+
+    assert (record.queue, record.agent, record.transferred_to) == ("ar-virus", "agent-ar-2", "technical-affairs")
+    first, second = record.legs
+    assert (first.target, first.answered_at, first.ended_at) == (
+        "agent-ar-2", utc(1796216842.884286), utc(1796216852.408098))  # fmt: skip
+    assert (second.kind, second.target, second.how) == ("destination", "technical-affairs", "attended")
+    assert second.answered_at == utc(1796216846.912058)  # it answered the consultation
+    assert second.ended_at == utc(1796216864.578143)  # its own hang-up
+    assert record.talk_seconds == pytest.approx(1796216852.408098 - 1796216842.884286)
+
+
+def test_a_real_attended_transfer_to_another_queue() -> None:
+    record = play(ami_stream("attended_transfer_to_queue"))
+
+    assert (record.queue, record.agent, record.transferred_to) == ("ar-virus", "agent-ar-2", "ar-complaints")
+    first, second = record.legs
+    assert (first.target, first.ended_at, first.how) == ("agent-ar-2", utc(1796216893.412701), None)
+    assert (second.target, second.queue, second.how) == ("agent-ar-3", "ar-complaints", "attended")
+    assert (second.answered_at, second.ended_at) == (utc(1796216887.726039), utc(1796216905.561701))
