@@ -383,6 +383,16 @@ class Destination:
     sip: SipUri | None = None
     number: TrunkNumber | None = None
 
+    @field_validator("id")
+    @classmethod
+    def _not_a_special_extension(cls, value: str) -> str:
+        # the id is an extension of the dialplan's hotline-destinations: Asterisk's own single letters mean more
+        if value in ("a", "e", "h", "i", "o", "s", "t"):
+            raise ValueError(
+                f"{value!r} is one of Asterisk's special extensions (a, e, h, i, o, s, t); choose another id"
+            )
+        return value
+
     @model_validator(mode="after")
     def _one_way(self) -> Destination:
         if (self.sip is None) == (self.number is None):

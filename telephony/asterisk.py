@@ -19,6 +19,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import secrets
 import select
 import shutil
@@ -90,6 +91,58 @@ class Plan:
 
 class AsteriskError(RuntimeError):
     """Asterisk could not be configured, started or reached."""
+
+
+# What may reach the dialplan from the directory (the profile refuses anything else at load; this checks again where
+# it becomes dialplan, so a profile built in code cannot slip a pattern, a variable or a second dial string through).
+_CODE = re.compile(r"[0-9]{2,6}")
+_ID = re.compile(r"[a-z][a-z0-9-]{0,39}")
+_SIP_URI = re.compile(r"sips?:[A-Za-z0-9._~+-]{1,64}@[A-Za-z0-9.-]{1,253}(:[0-9]{1,5})?")
+_NUMBER = re.compile(r"\+?[0-9]{3,15}")
+_SPECIAL_EXTENSIONS = frozenset({"a", "e", "h", "i", "o", "s", "t", "T"})
+
+
+def transfer_plan(profile: Profile, queues: Sequence[str]) -> dict[str, Any]:
+    """What the transfer and destinations contexts are rendered from: one entry per short code of
+    ``profile.directory()`` (a queue by its app_queue name, a person by their phone, a destination by its id)
+    and one per destination (its dial string). Raises AsteriskError for anything that is not plainly a code,
+    an id, a queue of ``queues``, a SIP URI or a number."""
+    known = set(queues)
+    directory: list[dict[str, str]] = []
+    for entry in profile.directory():
+        if not _CODE.fullmatch(entry.code):
+            raise AsteriskError(f"directory code {entry.code!r} is not 2 to 6 digits")
+        item = {"code": entry.code, "kind": entry.kind, "id": entry.id}
+        if entry.kind == "queue":
+            if entry.language is None or entry.topic is None:
+                raise AsteriskError(f"directory code {entry.code}: a queue needs a language and a topic")
+            item["queue"] = channelvars.queue_name(entry.language, entry.topic, entry.specialty)
+            if item["queue"] not in known:
+                raise AsteriskError(f"directory code {entry.code}: no queue {item['queue']!r}")
+            item.update(language=entry.language, topic=entry.topic, specialty=entry.specialty or "")
+        elif entry.kind in ("person", "destination"):
+            if not _ID.fullmatch(entry.id) or entry.id in _SPECIAL_EXTENSIONS:
+                raise AsteriskError(f"directory code {entry.code}: {entry.id!r} cannot name a phone or destination")
+            if entry.kind == "person":
+                item["dial"] = channelvars.interface(entry.id)
+        else:
+            raise AsteriskError(f"directory code {entry.code}: unknown kind {entry.kind!r}")
+        directory.append(item)
+    if len({item["code"] for item in directory}) != len(directory):
+        raise AsteriskError("the directory names one code twice")
+    destinations = []
+    for destination in profile.destinations:
+        if not _ID.fullmatch(destination.id) or destination.id in _SPECIAL_EXTENSIONS:
+            raise AsteriskError(f"destination id {destination.id!r} cannot be a dialplan extension")
+        if destination.sip is not None and not _SIP_URI.fullmatch(destination.sip):
+            raise AsteriskError(f"destination {destination.id}: {destination.sip!r} is not a plain SIP URI")
+        if destination.number is not None and not _NUMBER.fullmatch(destination.number):
+            raise AsteriskError(f"destination {destination.id}: {destination.number!r} is not a plain number")
+        destinations.append(
+            {"id": destination.id, "dial": channelvars.destination_dial(destination.sip, destination.number)}
+        )
+    return {"directory": directory, "destinations": destinations, "rules": profile.transfers,
+            "sip_destinations": any(d.sip for d in profile.destinations)}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -253,10 +306,8 @@ class AsteriskInstance:
         (self.host_dir / "log" / "cdr-csv").mkdir(exist_ok=True)
         if profile.cases is not None or any(t.when_closed == "message" for t in profile.topics):
             self._voice_notes_folder(owner)
-        if profile.cases is not None or any(t.when_closed == "message" for t in profile.topics) or profile.destinations:
-            # before a voice note, and before the destination's code after the conference key (Asterisk's own beep
-            # is a GSM file, and format_gsm is not loaded)
-            make_beep(self.sounds_dir / "beep.wav")
+        # before a voice note, and what an agent hears on a transfer key (Asterisk's own beep is not installed)
+        make_beep(self.sounds_dir / "beep.wav")
         if profile.records_calls:
             self._private_folder(self.recordings_dir, owner)  # kept across starts: purged by their retention
         credentials = Credentials.generate(profile)
@@ -365,6 +416,7 @@ class AsteriskInstance:
             "settings": profile.queue_settings,
             "v": channelvars,
             "feature_codes": channelvars.FEATURE_CODES,
+            "transfer": transfer_plan(profile, [q.name for q in plan.queues]),
             "routing": {
                 "exact_max_penalty": channelvars.EXACT_MAX_PENALTY,
                 "widened_max_penalty": channelvars.WIDENED_MAX_PENALTY,

@@ -60,6 +60,27 @@ DESTINATION_USEREVENT = "HotlineDestination"
 CONFERENCE_USEREVENT = "HotlineConference"
 CONFERENCE_JOINED, CONFERENCE_AGENT_LEFT, CONFERENCE_LEFT = "joined", "agent-left", "left"
 
+# Transfers (issue 12). An agent's transfer keys (features.conf) and a softphone's REFER land in TRANSFER_CONTEXT: one
+# extension per short code of the profile's directory, nothing else. Destinations outside are dialled in one place,
+# DESTINATIONS_CONTEXT (one extension per destination id: Local/<id>@hotline-destinations reaches one).
+TRANSFER_CONTEXT = "hotline-transfer"
+DESTINATIONS_CONTEXT = "hotline-destinations"
+TRANSFER_LANGUAGE = "HOTLINE_TRANSFER_LANGUAGE"  # the caller's language, inherited (__) by the agent's channel
+# A call handed on by a short code. Headers: Code, Kind (queue, person, destination), Target (the queue's name, the
+# person's or the destination's id), How (BLIND: the caller's own channel, a blind transfer or REFER; ATTENDED: the
+# agent's consultation call, a Local channel; OTHER), Transferer (the agent's channel, when Asterisk says).
+TRANSFER_USEREVENT = "HotlineTransfer"
+# DESTINATION_USEREVENT (above) also carries Call: the caller's linkedid (HOTLINE_LINKEDID on a conference's leg,
+# else the channel's own). How that dial ended, after Dial() (or in h when the calling side hung up first): headers
+# Destination, Call, Status (Dial's DIALSTATUS: ANSWER, BUSY, NOANSWER, CONGESTION, CHANUNAVAIL; CANCEL when the
+# calling side hung up first), Talk (seconds answered, ANSWEREDTIME).
+DESTINATION_RESULT_USEREVENT = "HotlineDestinationResult"
+# A person's phone rung by a transfer's code, after the Dial. Headers: Person, Status (as above), Talk.
+PERSON_TRANSFER_USEREVENT = "HotlinePersonTransfer"
+# Destinations reached at a SIP URI leave through this endpoint (never the carrier's, whose credentials they must not
+# see); it accepts nothing inbound.
+DESTINATIONS_ENDPOINT = "trunk-destinations"
+
 # Feature codes dialled from agent and doctor phones, and what they do.
 FEATURE_CODES = {"*41": "login", "*42": "logout", "*43": "pause", "*44": "unpause"}
 
@@ -86,6 +107,16 @@ def person_of_channel(channel: str) -> str | None:
 def trunk_dial(number: str) -> str:
     """The dial string of an outside number through the trunk."""
     return f"{PJSIP}{number}@{TRUNK_ENDPOINT}"
+
+
+def destination_dial(sip: str | None, number: str | None) -> str:
+    """The dial string of a profile destination: its SIP URI through :data:`DESTINATIONS_ENDPOINT`, or its number
+    through the trunk."""
+    if sip:
+        return f"{PJSIP}{DESTINATIONS_ENDPOINT}/{sip}"
+    if number:
+        return trunk_dial(number)
+    raise ValueError("a destination needs a SIP URI or a number")
 
 
 def queue_name(language: str, topic: str, specialty: str | None = None) -> str:

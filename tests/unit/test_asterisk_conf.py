@@ -236,14 +236,15 @@ def _cases_151() -> Profile:
     return parse_profile(with_cases(), source="151-with-cases.yaml")
 
 
-@pytest.mark.parametrize(("make", "queue_calls"), [(_cases_profile, 2), (_cases_151, 4)], ids=["940", "151-callbacks"])
+@pytest.mark.parametrize(("make", "queue_calls"), [(_cases_profile, 3), (_cases_151, 5)], ids=["940", "151-callbacks"])
 def test_with_cases_a_served_caller_stays_for_the_read_back_and_is_never_queued_again(
     tmp_path: Path, make: object, queue_calls: int
 ) -> None:
     assert callable(make)
     lines = _dialplan_lines(_render(tmp_path, make())["extensions.conf"])
     queues = [i for i, line in enumerate(lines) if "Queue(${HOTLINE_QUEUE}" in line]
-    # the first queue and the requeue loop; with callbacks also the waiting caller's return and the callback call
+    # the first queue, the requeue loop and a caller handed on to a queue (hotline-handed-on); with callbacks also
+    # the waiting caller's return and the callback call
     assert len(queues) == queue_calls
     for index in queues:
         assert "Queue(${HOTLINE_QUEUE},c" in lines[index], lines[index]

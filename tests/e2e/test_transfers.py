@@ -1,0 +1,230 @@
+"""Transfers on a real Asterisk with SIPp phones (issue 12, deliverables 1 and 2; the toll-fraud line):
+
+* blind transfer by DTMF to another queue: the caller keeps their language (English, from an agent whose phone speaks
+  Arabic) and enters ahead of a caller already waiting there; the second queue's person answers them first;
+* attended transfer by DTMF to ``technical-affairs``, a SIPp UAS, which answers; the agent hangs up and the caller
+  stays with technical affairs until they hang up;
+* a softphone's REFER to an allowed destination (``emergency-control-room``, code 99) works (202, NOTIFY 200);
+* REFERs to ``sip:0090…@anything`` and to a number outside the profile are refused with a SIP error and logged by
+  Asterisk, the agent stays with the caller, the carrier's UAS on the trunk sees no INVITE; a code that does not
+  exist keyed by the agent is refused too, and the caller's own transfer keys do nothing.
+
+One Asterisk for the module: the default profile shortened (as the other e2e modules), its destinations pointing at
+this module's SIPp UASes. Facts come from Asterisk's own AMI events and the phones' SIP traces, never from sleeps.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+import yaml
+from conftest import Rig, _short_profile, running_rig  # tests/e2e is on sys.path
+
+from telephony.sipp.driver import AgentPhone, Dtmf, Refer, free_udp_port, place_call
+
+pytestmark = pytest.mark.e2e
+
+ARABIC, ENGLISH = "1", "2"
+VIRUS, MEDICAL, GENERAL = "1", "2", "4"
+PAEDIATRICS = "1"
+PORTS = {"technical-affairs": free_udp_port(), "emergency-control-room": free_udp_port()}
+HOSTILE = "00901234567"  # an international premium number, through "anything"
+OUTSIDE = "96522000000"  # a plain number the profile does not name
+
+
+def _profile(target: Path) -> Path:
+    _short_profile(target)
+    data = yaml.safe_load(target.read_text(encoding="utf-8"))
+    data["callbacks"]["enabled"] = False  # nothing else rings the trunk here
+    for destination in data["destinations"]:  # the shipped PBX addresses, rewritten to this module's UASes
+        user = destination["sip"].split(":")[1].split("@")[0]
+        destination["sip"] = f"sip:{user}@127.0.0.1:{PORTS[destination['id']]}"
+    target.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    return target
+
+
+@pytest.fixture(scope="module")
+def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
+    workdir = tmp_path_factory.mktemp("hotline-transfers")
+    with running_rig(workdir, "e2e-transfers", _profile(workdir / "profile.yaml")) as rig:
+        yield rig
+
+
+@pytest_asyncio.fixture
+async def outside(rig: Rig) -> AsyncIterator[dict[str, AgentPhone]]:
+    """The destinations' far ends: SIPp UASes that answer every call and wait for the other side's BYE."""
+    phones = {
+        name: AgentPhone(
+            name, "-", local_port=port, ring_seconds=0.3, talk_seconds=None, workdir=rig.workdir / "outside"
+        )
+        for name, port in PORTS.items()
+    }
+    for phone in phones.values():
+        await phone.start()
+    yield phones
+    for phone in phones.values():
+        await phone.stop()
+
+
+@asynccontextmanager
+async def ami_events(rig: Rig, names: list[str]) -> AsyncIterator[list[dict[str, str]]]:
+    """Every event of ``names`` Asterisk sends while the block runs (the test's own AMI login), in order."""
+    seen: list[dict[str, str]] = []
+    client = rig.ami()
+    client.add_event_handler(lambda m: seen.append({**dict(m.headers), "_at": repr(time.monotonic())}), events=names)
+    await client.start()
+    try:
+        await client.wait_connected(10)
+        yield seen
+    finally:
+        await client.close()
+
+
+def _of(events: list[dict[str, str]], name: str, **headers: str) -> list[dict[str, str]]:
+    return [
+        e
+        for e in events
+        if (e.get("Event") == name or (e.get("Event") == "UserEvent" and e.get("UserEvent") == name))
+        and all(e.get(key) == value for key, value in headers.items())
+    ]
+
+
+async def call(rig: Rig, number: str, digits: list[str], *, then: list[tuple[float, str]] = (), **kwargs):  # type: ignore[assignment]
+    dtmf = [(1.0, digits[0])] + [(0.8, d) for d in digits[1:]] + list(then)
+    return await place_call(
+        "127.0.0.1", rig.sip_port, caller_number=number, dtmf=dtmf, workdir=rig.workdir / "callers", **kwargs
+    )
+
+
+def messages_log(rig: Rig) -> str:
+    from hotline.settings import Settings
+    from telephony.asterisk import AsteriskInstance
+    from telephony.provision import current_root
+
+    settings = Settings.from_env(rig.env)
+    root = current_root(settings.cache_dir)
+    assert root is not None
+    path = AsteriskInstance(root, settings).messages_log
+    return path.read_text(encoding="utf-8", errors="replace") if path.exists() else ""
+
+
+EVENTS = ["QueueCallerJoin", "BlindTransfer", "AttendedTransfer", "AgentConnect", "UserEvent", "DialBegin"]
+
+
+async def test_blind_transfer_to_another_queue_keeps_the_callers_language_and_puts_them_ahead(rig: Rig, phones) -> None:
+    # agent-ar-1's phone speaks Arabic; it takes English callers when widening (English is its second language)
+    await phones("agent-ar-1", during_call=[Dtmf("#1", after=2.0), Dtmf("1221", after=1.0)], talk_seconds=15)
+    async with ami_events(rig, EVENTS) as events:
+        waiting = asyncio.create_task(call(rig, "96551400001", [ENGLISH, MEDICAL, PAEDIATRICS], max_duration=60))
+        await rig.wait_for(lambda: _of(events, "QueueCallerJoin", Queue="en-medical-paediatrics"), timeout=20,
+                           what="a caller waiting for an English paediatrician")  # fmt: skip
+        caller = asyncio.create_task(call(rig, "96551400002", [ENGLISH, VIRUS], max_duration=60))
+        joins = lambda: _of(events, "QueueCallerJoin", Queue="en-medical-paediatrics", CallerIDNum="96551400002")  # noqa: E731
+        await rig.wait_for(joins, timeout=30, what="the transferred caller in the paediatrics queue")
+        (joined,) = joins()
+        assert joined["Position"] == "1" and joined["Count"] == "2"  # ahead of the caller who was waiting
+        assert joined["Language"] == "en"  # their own language, not the agent's phone's
+        (transfer,) = _of(events, "HotlineTransfer")
+        assert (transfer["Code"], transfer["Kind"], transfer["Target"], transfer["How"]) == (
+            "1221", "queue", "en-medical-paediatrics", "BLIND")  # fmt: skip
+        (blind,) = _of(events, "BlindTransfer")
+        assert blind["Result"] == "Success" and blind["IsExternal"] == "No" and blind["Extension"] == "1221"
+        doctor = await phones("doc-en-paed-1", talk_seconds=2)
+        await rig.wait_for(lambda: doctor.answered_calls(), timeout=20, what="the paediatrician's first call")
+        assert doctor.answered_calls()[0].caller_number == "96551400002"
+        results = await asyncio.gather(caller, waiting)
+    assert results[0].answered and results[0].remote_hung_up, results[0].error
+
+
+async def test_attended_transfer_to_technical_affairs_which_answers_and_keeps_the_caller(
+    rig: Rig, phones, outside: dict[str, AgentPhone]
+) -> None:
+    agent = await phones("agent-ar-2", during_call=[Dtmf("*2", after=2.0), Dtmf("71", after=1.0)], talk_seconds=3)
+    affairs = outside["technical-affairs"]
+    async with ami_events(rig, EVENTS) as events:
+        result = await call(rig, "96551400003", [ARABIC, GENERAL], hangup_after=20, max_duration=40)
+    assert result.answered and not result.remote_hung_up, result.error  # the caller hung up, nobody dropped them
+    await rig.wait_for(lambda: all(c.ended_at for c in affairs.answered_calls()), what="technical affairs' BYE")
+    (answered,) = affairs.answered_calls()
+    assert answered.ended_by == "remote" and answered.ended_at is not None and result.ended_at is not None
+    assert abs(answered.ended_at - result.ended_at) < 1.5  # technical affairs talked to the caller until the end
+    (agent_call,) = agent.answered_calls()
+    assert agent_call.ended_by == "local" and agent_call.ended_at is not None
+    assert answered.ended_at - agent_call.ended_at > 5  # ... long after the agent left
+    (transfer,) = _of(events, "HotlineTransfer")
+    assert (transfer["Code"], transfer["Kind"], transfer["Target"], transfer["How"]) == (
+        "71", "destination", "technical-affairs", "ATTENDED")  # fmt: skip
+    assert _of(events, "HotlineDestination", Destination="technical-affairs")
+    (attended,) = _of(events, "AttendedTransfer")
+    assert attended["Result"] == "Success", attended
+
+
+async def test_a_refer_to_an_allowed_destination_reaches_it(rig: Rig, phones, outside: dict[str, AgentPhone]) -> None:
+    # a softphone hangs up its side once the transfer is NOTIFYed (here: 3 s after the REFER's 202)
+    agent = await phones("agent-ar-2", during_call=[Refer(f"sip:99@127.0.0.1:{rig.sip_port}", after=2.0)],
+                         talk_seconds=3)  # fmt: skip
+    room = outside["emergency-control-room"]
+    async with ami_events(rig, EVENTS) as events:
+        result = await call(rig, "96551400004", [ARABIC, GENERAL], hangup_after=14, max_duration=40)
+    assert result.answered and not result.remote_hung_up, result.error
+    (outcome,) = agent.refer_outcomes()
+    assert outcome.status == 202 and outcome.result == 200, outcome
+    (agent_call,) = agent.answered_calls()
+    assert agent_call.ended_at is not None and result.ended_at is not None
+    assert result.ended_at - agent_call.ended_at > 5  # the caller talked on with the control room
+    await rig.wait_for(lambda: all(c.ended_at for c in room.answered_calls()), what="the control room's BYE")
+    (answered,) = room.answered_calls()
+    assert answered.ended_by == "remote" and answered.ended_at is not None and result.ended_at is not None
+    assert abs(answered.ended_at - result.ended_at) < 1.5
+    (blind,) = _of(events, "BlindTransfer")
+    assert blind["Result"] == "Success" and blind["IsExternal"] == "Yes" and blind["Extension"] == "99"
+    (transfer,) = _of(events, "HotlineTransfer")
+    assert (transfer["Code"], transfer["Target"], transfer["How"]) == ("99", "emergency-control-room", "BLIND")
+
+
+async def test_refers_and_codes_outside_the_directory_are_refused_logged_and_place_no_call(
+    rig: Rig, phones, carrier: AgentPhone, outside: dict[str, AgentPhone]
+) -> None:
+    agent = await phones(
+        "agent-ar-2",
+        during_call=[
+            Refer(f"sip:{HOSTILE}@anything.example", after=2.0),
+            Refer(f"sip:{OUTSIDE}@127.0.0.1:{rig.sip_port}", after=1.0),
+            Dtmf("#1", after=1.0),
+            Dtmf(HOSTILE, after=1.0),  # a blind transfer key, then a number that is no code
+        ],
+        talk_seconds=12,
+    )
+    async with ami_events(rig, EVENTS) as events:
+        # the caller tries the transfer keys too, while the agent talks: callers cannot transfer (no Queue option T)
+        result = await call(rig, "96551400005", [ARABIC, GENERAL], then=[(10.0, "#"), (0.3, "1"), (0.3, "7"),
+                            (0.3, "1")], max_duration=60)  # fmt: skip
+    assert result.answered and result.remote_hung_up, result.error
+    outcomes = agent.refer_outcomes()
+    assert [o.target for o in outcomes] == [
+        f"sip:{HOSTILE}@anything.example",
+        f"sip:{OUTSIDE}@127.0.0.1:{rig.sip_port}",
+    ]
+    # Asterisk accepts a REFER for processing (202), then NOTIFYs the refusal: the target does not exist (404)
+    assert all(o.result == 404 for o in outcomes), outcomes
+    assert agent.dtmf_sent() == ["#", "1", *HOSTILE]
+    # the agent stayed with the caller: the agent's own timer ended the call, and the caller heard that BYE
+    (agent_call,) = agent.answered_calls()
+    assert agent_call.ended_by == "local" and agent_call.ended_at is not None and result.ended_at is not None
+    assert abs(result.ended_at - agent_call.ended_at) < 1.5
+    dialled = [e["DestChannel"] for e in _of(events, "DialBegin")]
+    assert not _of(events, "HotlineTransfer")
+    assert all(channel.startswith("PJSIP/agent-ar-2-") for channel in dialled), dialled  # only the queue rang the agent
+    assert all(e.get("Result") != "Success" for e in _of(events, "BlindTransfer") + _of(events, "AttendedTransfer"))
+    # nobody outside was called: not the carrier (the trunk), not a destination
+    carrier_log = carrier.log_file.read_text(errors="replace") if carrier.log_file.exists() else ""
+    assert carrier.running and carrier.answered_calls() == [] and "HL INVITE" not in carrier_log
+    assert all(phone.answered_calls() == [] for phone in outside.values())
+    log = messages_log(rig)
+    assert HOSTILE in log and OUTSIDE in log, "Asterisk did not log the refused REFERs"
