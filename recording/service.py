@@ -127,9 +127,16 @@ class RecordingService:
         """A records hook: finish the call's recording once its file is closed (in the background)."""
         if not self.enabled:
             return
-        task = asyncio.create_task(self.finish(record.linkedid, record.ended_at or self.clock(), record.talk_seconds))
+        task = asyncio.create_task(self._finish(record.linkedid, record.ended_at or self.clock(), record.talk_seconds))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    async def _finish(self, linkedid: str, ended_at: datetime, talk_seconds: float | None) -> Recording | None:
+        try:
+            return await self.finish(linkedid, ended_at, talk_seconds)
+        except Exception:
+            log.exception("recording of call %s: its end could not be noted", linkedid)
+            return None
 
     async def finish(self, linkedid: str, ended_at: datetime, talk_seconds: float | None = None) -> Recording | None:
         """The file's length once MixMonitor has closed it: complete; missing, empty, or (the disk filled during the
@@ -152,7 +159,7 @@ class RecordingService:
         else:
             if short:
                 reason = "TRUNCATED"
-            elif self.folder is None or not (self.folder / recording.file).exists():
+            elif self.folder is None or not _is_file(self.folder / recording.file):
                 reason = "MISSING"
             else:
                 reason = "EMPTY"
@@ -249,4 +256,12 @@ class RecordingService:
         if self.folder is None or recording.file is None or recording.purged_at is not None:
             return None
         path = self.folder / file_name(recording.linkedid)
-        return path if path.is_file() else None
+        return path if _is_file(path) else None
+
+
+def _is_file(path: Path) -> bool:
+    """Whether ``path`` is a file we can see; False when the folder cannot be reached (its mode narrowed by hand)."""
+    try:
+        return path.is_file()
+    except OSError:
+        return False

@@ -385,3 +385,26 @@ async def test_a_disk_that_fills_during_a_call_stops_the_recording_not_the_call(
         print(f"measured: disk full during the call: WAV {row.duration_seconds:.2f} s of {record.talk_seconds:.2f} s")
         status, body, _ = await asyncio.to_thread(_api, rig, console_users["supervisor"], "/api/v1/recordings")
         assert status == 200 and b'"failed"' in body and b"truncated" in body, body
+
+
+async def test_an_unwritable_folder_stops_the_recording_not_the_call(rig: Rig, phones, console_users) -> None:
+    """Asterisk cannot create the file (its folder made read-only for it): MixMonitor records nothing, the talk goes
+    on, the row says failed (MISSING) and the console warns."""
+    audio = _mulaw_tone(rig.workdir / "tone.wav")
+    await phones(AGENT, talk_seconds=TALK)
+    with small_disk(rig, "20m") as folder:
+        folder.chmod(0o500)  # not even Asterisk (its owner) may create a file in it now (nor the service read it)
+        async with ami_events(rig, ["UserEvent"]) as events:
+            result = await _call(rig, "96551400004", audio)
+            (record,) = await rig.records_of("96551400004")
+        assert result.answered and result.remote_hung_up, result.error
+        assert record.agent == AGENT and record.talk_seconds is not None and record.talk_seconds >= TALK - 1, record
+        ours = [e for e in events if e.get("Linkedid") == record.linkedid]
+        # MixMonitor was asked, and could not write
+        assert [e["Status"] for e in ours if e.get("UserEvent") == "HotlineRecording"] == ["STARTED"]
+        row = await _recording(rig, record.linkedid, "failed")
+        assert row.reason == "MISSING"
+        folder.chmod(0o700)
+        assert not (folder / f"{record.linkedid}.wav").exists()
+        status, body, _ = await asyncio.to_thread(_api, rig, console_users["supervisor"], "/api/v1/recordings")
+        assert status == 200 and b'"failed"' in body and b"missing" in body, body
