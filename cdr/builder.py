@@ -154,6 +154,7 @@ class _LegState:
     ended_at: datetime | None = None
     pending: bool = False  # reached by a consultation, not (yet) by the caller
     handed_on: bool = False  # ended by a transfer event: that end stands (app_queue's AgentComplete may come later)
+    moved: bool = False  # ended by app_queue's AgentComplete "transfer" with no transfer: the caller was moved
     promoted: bool = False  # the attended transfer completed before the consulted side answered
 
     def end(self, at: datetime, *, surely: bool = False) -> None:
@@ -407,15 +408,22 @@ class RecordBuilder:
         if call is None or call.connect_at is None:
             return []
         member = _optional(event.member_name) or _optional(event.interface) or "?"
+        # "transfer" without a transfer event: the caller was moved out of the queue's bridge (into a conference,
+        # where the person goes on talking): their leg ends when they leave, not now
+        moved = event.reason.lower() == "transfer" and not any(x.handed_on for x in call.legs if x.target == member)
+        if moved and self._in_conference(call):
+            return []
         leg = self._open_leg(call, lambda leg: leg.kind == PERSON and leg.target == member)
         if leg is not None:
             leg.end(event.at)
+            leg.moved = moved
         first = call.legs[0] if call.legs else None
         if event.uniqueid == event.linkedid and call.completed_at is None and (first is None or first.target == member):
             call.talk_time = event.talk_time
             call.completed_at = event.at
             if first is not None and not first.handed_on and not self._in_conference(call):
                 first.end(event.at, surely=True)  # the bridge's end (the record's talk), not the phone's hang-up
+                first.moved = moved
         return []
 
     def _on_blind_transfer(self, event: BlindTransfer) -> list[CallRecord]:
@@ -482,7 +490,11 @@ class RecordBuilder:
         if call is None or call.connect_at is None:
             return []
         if event.state == v.CONFERENCE_JOINED:
-            # beside the person, not instead: a conference hands the caller on to nobody
+            # beside the person, not instead: a conference hands the caller on to nobody. The person moved into it
+            # with the caller is still on the call (app_queue ended its queue call when they were moved).
+            for leg in call.legs:
+                if leg.moved and leg.kind == PERSON:
+                    leg.ended_at, leg.moved = None, False
             call.legs.append(_LegState(CONFERENCE, event.destination, None, event.at, how=CONFERENCE))
             return []
         agent = _optional(event.agent)

@@ -617,3 +617,23 @@ def test_a_real_attended_transfer_to_another_queue() -> None:
     assert (first.target, first.ended_at, first.how) == ("agent-ar-2", utc(1796216893.412701), None)
     assert (second.target, second.queue, second.how) == ("agent-ar-3", "ar-complaints", "attended")
     assert (second.answered_at, second.ended_at) == (utc(1796216887.726039), utc(1796216905.561701))
+
+
+def test_an_agent_who_stays_in_the_conference_to_the_end_talks_to_the_end() -> None:
+    """H3 moves caller and agent into the ConfBridge (app_queue: AgentComplete "transfer"); nobody leaves before the
+    caller hangs up: the agent's leg runs to the end of the call, and so does the record's talk."""
+    moved = f"""
+Event: AgentComplete
+Timestamp: 1796215489.000000
+Uniqueid: {L}
+Linkedid: {L}
+Queue: ar-general
+MemberName: agent-ar-2
+TalkTime: 5
+Reason: transfer
+"""
+    record = play(answered_by_agent_ar_2() + ami_text(moved + conference("joined", 1796215490.0) + CALLER_HANGS_UP))
+
+    person, room = record.legs
+    assert person.ended_at == room.ended_at == utc(1796215510.0)
+    assert record.talk_seconds == pytest.approx(1796215510.0 - CONNECT)
