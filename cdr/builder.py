@@ -155,7 +155,6 @@ class _LegState:
     pending: bool = False  # reached by a consultation, not (yet) by the caller
     handed_on: bool = False  # ended by a transfer event: that end stands (app_queue's AgentComplete may come later)
     moved: bool = False  # ended by app_queue's AgentComplete "transfer" with no transfer: the caller was moved
-    promoted: bool = False  # the attended transfer completed before the consulted side answered
 
     def end(self, at: datetime, *, surely: bool = False) -> None:
         """The leg ended at ``at``; ``surely``: this fact knows better than an end seen before."""
@@ -201,6 +200,7 @@ class _CallState:
     self_served: bool = False  # the last route was information or a message (a later OK route clears it)
     legs: list[_LegState] = field(default_factory=list)  # answered legs, in order, and consultations pending
     next_how: str | None = None  # a blind transfer handed the caller on: how the next leg came
+    consult_how: str | None = None  # an attended transfer completed before its consultation was answered
     dialling: dict[str, str] = field(default_factory=dict)  # channel -> destination id it is dialling
 
 
@@ -388,7 +388,7 @@ class RecordBuilder:
         if event.uniqueid != event.linkedid:
             # A consultation call (an attended transfer) reached a queue: a leg only if the transfer completes.
             if call.connect_at is not None:
-                call.legs.append(_LegState(PERSON, member, queue, event.at, event.dest_uniqueid, pending=True))
+                self._consulted(call, _LegState(PERSON, member, queue, event.at, event.dest_uniqueid))
             return []
         if call.connect_at is None:
             call.connect_at = event.at
@@ -444,12 +444,9 @@ class RecordBuilder:
         # The consultation the transfer completed: the latest one still pending (and not over).
         consulted = next((leg for leg in reversed(call.legs) if leg.pending and leg.ended_at is None), None)
         if consulted is None:
-            call.next_how = how  # what answers the caller next (e.g. a queue the consultation was still in)
+            call.consult_how = how  # completed before the consultation was answered: what answers it is the leg
             return []
         consulted.how = how
-        if consulted.answered_at is None:
-            consulted.promoted = True  # a transfer before the answer: a leg when it answers
-            return []
         call.legs.remove(consulted)
         consulted.pending = False
         self._answered(call, consulted)
@@ -473,17 +470,18 @@ class RecordBuilder:
             leg.how = call.next_how
             self._answered(call, leg)
             return []
-        # A consultation dials it (an attended transfer, or a blind one on a Local channel): a leg when the
-        # transfer completes, unless it already has.
-        promoted = next((x for x in call.legs if x.pending and x.promoted and x.answered_at is None), None)
-        if promoted is not None:
-            call.legs.remove(promoted)
-            leg.how = promoted.how
+        self._consulted(call, leg)
+        return []
+
+    def _consulted(self, call: _CallState, leg: _LegState) -> None:
+        """A consultation call (an attended transfer's Local channel) was answered by ``leg``: a leg of the
+        caller's call when the transfer completes, or now if it already has (a transfer before the answer)."""
+        if call.consult_how is not None:
+            leg.how, call.consult_how = call.consult_how, None
             self._answered(call, leg)
         else:
             leg.pending = True
             call.legs.append(leg)
-        return []
 
     def _on_conference(self, event: HotlineConference) -> list[CallRecord]:
         call = self._calls.get(event.call)

@@ -637,3 +637,17 @@ Reason: transfer
     person, room = record.legs
     assert person.ended_at == room.ended_at == utc(1796215510.0)
     assert record.talk_seconds == pytest.approx(1796215510.0 - CONNECT)
+
+
+def test_an_attended_transfer_completed_while_the_consultation_still_rings_makes_its_answer_the_leg() -> None:
+    """A "blonde" transfer: agent-ar-2 hangs up while agent-ar-3 still rings; when agent-ar-3 answers the Local
+    channel's queue call, that is the caller's second leg."""
+    ringing, answered = CONSULT_TO_QUEUE.split("Event: QueueCallerLeave")
+    answered = "Event: QueueCallerLeave" + answered.replace("1796215489.0001", "1796215496.0").replace(
+        "1796215489.000000", "1796215495.9"
+    )
+    record = play(answered_by_agent_ar_2() + ami_text(ringing + attended_transfer() + answered + CALLER_HANGS_UP))
+
+    first, second = record.legs
+    assert first.ended_at == utc(1796215495.0)
+    assert (second.target, second.how, second.answered_at) == ("agent-ar-3", "attended", utc(1796215496.0))
