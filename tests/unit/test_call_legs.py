@@ -651,3 +651,22 @@ def test_an_attended_transfer_completed_while_the_consultation_still_rings_makes
     first, second = record.legs
     assert first.ended_at == utc(1796215495.0)
     assert (second.target, second.how, second.answered_at) == ("agent-ar-3", "attended", utc(1796215496.0))
+
+
+def test_the_service_listens_to_every_event_the_record_builder_reads() -> None:
+    """The root subscribes the records path to a list of AMI events: a leg's event left out of it never arrives."""
+    from support.streams import STREAMS
+
+    from hotline.bootstrap import RECORD_EVENTS
+    from telephony.events import decode_event
+
+    builder = RecordBuilder(number="151", context="hotline-inbound")
+    read = set(builder._handlers)  # the event types it has a rule for
+    needed = {
+        message.event
+        for path in sorted(STREAMS.glob("*.txt"))
+        for message in ami_stream(path.stem)
+        if type(decode_event(message)) in read
+    }
+    assert {"BlindTransfer", "AttendedTransfer", "DialEnd", "AgentConnect", "UserEvent"} <= needed
+    assert needed <= RECORD_EVENTS
