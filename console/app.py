@@ -798,7 +798,10 @@ def render(
     lang = language or (principal.user.language if principal else "en")
     console = request.config_dict[CONSOLE]
     labels = i18n.Labels(console.backend.profile, lang)
+    recording = getattr(console.backend, "recording", None)  # recording off (a full disk): every page says so
+    recording_off = recording.off if recording is not None and principal is not None else None
     page = console.templates.get_template(template).render(
+        recording_off=i18n.t(lang, f"recording.off.{recording_off.code}") if recording_off else "",
         lang=lang,
         profile_labels=labels,
         queue_labels=_script_json(labels.queues),

@@ -137,10 +137,14 @@ async def test_the_recordings_page_is_for_supervisors_and_plays_nothing_by_itsel
     assert 'preload="none"' in text and 'href="/api/v1/recordings/1700.1/audio?download=1"' in text
     assert 'data-linkedid="1700.2"' in text and 'src="/api/v1/recordings/1700.2/audio"' not in text  # not recorded
     assert 'data-code="disk_full"' in text and "the disk is full" in text
+    wallboard = await (await client.get("/")).text()  # every page's header says recording is off
+    assert 'id="recording-off"' in wallboard and "Recording is off: the disk is full" in wallboard
     assert await audit(running) == []
     viewer = TestClient(client.server)
     try:
         await login(viewer, "nadia")
+        board = await (await viewer.get("/")).text()
+        assert 'id="recording-off"' in board and "القرص ممتلئ" in board  # the viewer sees it too: no health data
         refused = await viewer.get("/recordings")
         assert refused.status == 403 and "للمشرفين" in await refused.text()
         assert 'data-linkedid="1700.1"' not in await refused.text()
@@ -155,4 +159,5 @@ async def test_a_hotline_that_records_nothing_has_no_recordings(tmp_path: Path) 
         response = await running.client.get("/api/v1/recordings")
         assert response.status == 404 and "records no calls" in (await response.json())["error"]
         assert (await running.client.get("/recordings")).status == 404  # the page is not mounted
-        assert 'href="/recordings"' not in await (await running.client.get("/")).text()
+        home = await (await running.client.get("/")).text()
+        assert 'href="/recordings"' not in home and 'id="recording-off"' not in home

@@ -346,6 +346,8 @@ async def test_a_full_disk_stops_the_recording_not_the_call_and_the_console_warn
     assert row.status == "off" and row.file is None and row.reason == "DISK_FULL"
     assert not (full_disk / f"{record.linkedid}.wav").exists()
     assert await warned()
+    status, page, _ = await asyncio.to_thread(_api, rig, console_users["viewer"], "/")  # the wallboard's header
+    assert status == 200 and 'id="recording-off"' in page.decode() and "disk is full" in page.decode()
 
 
 async def test_a_disk_that_fills_during_a_call_stops_the_recording_not_the_call(
