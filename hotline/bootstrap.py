@@ -81,6 +81,10 @@ RECORD_EVENTS = frozenset(
         "QueueCallerLeave",
         "AgentConnect",
         "AgentComplete",
+        # a call's legs (issue 12): who it was handed on to, and how
+        "BlindTransfer",
+        "AttendedTransfer",
+        "DialEnd",
         "Hangup",
         "BlindTransfer",  # the legs of a call (issue 12): transfers and the destinations dialled
         "AttendedTransfer",

@@ -10,7 +10,8 @@
   exist keyed by the agent is refused too, and the caller's own transfer keys do nothing.
 
 One Asterisk for the module: the default profile shortened (as the other e2e modules), its destinations pointing at
-this module's SIPp UASes. Facts come from Asterisk's own AMI events and the phones' SIP traces, never from sleeps.
+this module's SIPp UASes. Facts come from Asterisk's own AMI events and the phones' SIP traces, never from sleeps;
+each call's record shows its legs (who answered, who it went to and how, talk per person).
 """
 
 from __future__ import annotations
@@ -140,6 +141,16 @@ async def test_blind_transfer_to_another_queue_keeps_the_callers_language_and_pu
         assert doctor.answered_calls()[0].caller_number == "96551400002"
         results = await asyncio.gather(caller, waiting)
     assert results[0].answered and results[0].remote_hung_up, results[0].error
+    # the record: first answered by agent-ar-1 in en-virus, then the paediatrician after the blind transfer
+    (record,) = await rig.records_of("96551400002")
+    legs = [(leg.kind, leg.target, leg.queue, leg.how) for leg in record.legs]
+    assert legs == [("person", "agent-ar-1", "en-virus", None),
+                    ("person", "doc-en-paed-1", "en-medical-paediatrics", "blind")], record.legs  # fmt: skip
+    first, second = record.legs
+    assert first.talk_seconds is not None and 2 <= first.talk_seconds <= 8  # keyed #1 2 s in, 1221 a second later
+    answered = doctor.answered_calls()[0]
+    assert answered.ended_at is not None and second.talk_seconds is not None
+    assert abs(second.talk_seconds - (answered.ended_at - answered.at)) < 1.5
 
 
 async def test_attended_transfer_to_technical_affairs_which_answers_and_keeps_the_caller(
@@ -163,6 +174,11 @@ async def test_attended_transfer_to_technical_affairs_which_answers_and_keeps_th
     assert _of(events, "HotlineDestination", Destination="technical-affairs")
     (attended,) = _of(events, "AttendedTransfer")
     assert attended["Result"] == "Success", attended
+    (record,) = await rig.records_of("96551400003")
+    legs = [(leg.kind, leg.target, leg.how) for leg in record.legs]
+    assert legs == [("person", "agent-ar-2", None), ("destination", "technical-affairs", "attended")], record.legs
+    assert record.legs[1].talk_seconds is not None
+    assert abs(record.legs[1].talk_seconds - (answered.ended_at - answered.at)) < 1.5  # technical affairs' own talk
 
 
 async def test_a_refer_to_an_allowed_destination_reaches_it(rig: Rig, phones, outside: dict[str, AgentPhone]) -> None:
@@ -186,6 +202,11 @@ async def test_a_refer_to_an_allowed_destination_reaches_it(rig: Rig, phones, ou
     assert blind["Result"] == "Success" and blind["IsExternal"] == "Yes" and blind["Extension"] == "99"
     (transfer,) = _of(events, "HotlineTransfer")
     assert (transfer["Code"], transfer["Target"], transfer["How"]) == ("99", "emergency-control-room", "BLIND")
+    (record,) = await rig.records_of("96551400004")
+    legs = [(leg.kind, leg.target, leg.how) for leg in record.legs]
+    assert legs == [("person", "agent-ar-2", None), ("destination", "emergency-control-room", "refer")], record.legs
+    assert record.legs[1].talk_seconds is not None
+    assert abs(record.legs[1].talk_seconds - (answered.ended_at - answered.at)) < 1.5
 
 
 async def test_refers_and_codes_outside_the_directory_are_refused_logged_and_place_no_call(
@@ -228,3 +249,5 @@ async def test_refers_and_codes_outside_the_directory_are_refused_logged_and_pla
     assert all(phone.answered_calls() == [] for phone in outside.values())
     log = messages_log(rig)
     assert HOSTILE in log and OUTSIDE in log, "Asterisk did not log the refused REFERs"
+    (record,) = await rig.records_of("96551400005")
+    assert [(leg.kind, leg.target) for leg in record.legs] == [("person", "agent-ar-2")], record.legs
