@@ -86,9 +86,6 @@ RECORD_EVENTS = frozenset(
         "AttendedTransfer",
         "DialEnd",
         "Hangup",
-        "BlindTransfer",  # the legs of a call (issue 12): transfers and the destinations dialled
-        "AttendedTransfer",
-        "DialEnd",
     }
 )
 

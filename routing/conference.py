@@ -57,7 +57,7 @@ CONTEXT = "hotline-conference"
 CALLER_EXTEN = "caller"
 AGENT_EXTEN = "agent"
 #: H1's context: one extension per destination of the profile; the only place that dials outside.
-DESTINATIONS_CONTEXT = "hotline-destinations"
+DESTINATIONS_CONTEXT = v.DESTINATIONS_CONTEXT  # "hotline-destinations"
 #: confbridge.conf.j2's profiles and menu.
 BRIDGE_PROFILE = "hotline-bridge"
 CALLER_PROFILE = "hotline-caller"
