@@ -81,10 +81,6 @@ RECORD_EVENTS = frozenset(
         "QueueCallerLeave",
         "AgentConnect",
         "AgentComplete",
-        # a call's legs (issue 12): who it was handed on to, and how
-        "BlindTransfer",
-        "AttendedTransfer",
-        "DialEnd",
         "Hangup",
     }
 )

@@ -4,6 +4,9 @@
   Arabic) and enters ahead of a caller already waiting there; the second queue's person answers them first;
 * attended transfer by DTMF to ``technical-affairs``, a SIPp UAS, which answers; the agent hangs up and the caller
   stays with technical affairs until they hang up;
+* attended transfer by DTMF to a queue: the consultation call carries the caller's language, the paediatrician it
+  reaches keeps the caller once the agent hangs up;
+* a blind transfer (REFER) to a destination that is busy brings the caller back to their queue and to a person;
 * a softphone's REFER to an allowed destination (``emergency-control-room``, code 99) works (202, NOTIFY 200);
 * REFERs to ``sip:0090…@anything`` and to a number outside the profile are refused with a SIP error and logged by
   Asterisk, the agent stays with the caller, the carrier's UAS on the trunk sees no INVITE; a code that does not
@@ -27,7 +30,7 @@ import pytest_asyncio
 import yaml
 from conftest import Rig, _short_profile, running_rig  # tests/e2e is on sys.path
 
-from telephony.sipp.driver import AgentPhone, Dtmf, Refer, free_udp_port, place_call
+from telephony.sipp.driver import AgentPhone, Dtmf, Refer, RejectingPhone, free_udp_port, place_call
 
 pytestmark = pytest.mark.e2e
 
@@ -251,3 +254,59 @@ async def test_refers_and_codes_outside_the_directory_are_refused_logged_and_pla
     assert HOSTILE in log and OUTSIDE in log, "Asterisk did not log the refused REFERs"
     (record,) = await rig.records_of("96551400005")
     assert [(leg.kind, leg.target) for leg in record.legs] == [("person", "agent-ar-2")], record.legs
+
+
+async def test_attended_transfer_to_a_queue_hands_on_the_callers_language(rig: Rig, phones) -> None:
+    # The consultation call of an attended transfer is the agent's (a Local channel): it still carries the caller's
+    # language (inherited), not the agent's phone's
+    agent = await phones("agent-ar-1", during_call=[Dtmf("*2", after=2.0), Dtmf("1221", after=1.0)], talk_seconds=8)
+    doctor = await phones("doc-en-paed-1", talk_seconds=None)
+    async with ami_events(rig, EVENTS) as events:
+        result = await call(rig, "96551400006", [ENGLISH, VIRUS], hangup_after=30, max_duration=60)
+    assert result.answered and not result.remote_hung_up, result.error
+    (joined,) = _of(events, "QueueCallerJoin", Queue="en-medical-paediatrics")
+    assert joined["Channel"].startswith("Local/1221@hotline-transfer-") and joined["Language"] == "en", joined
+    (attended,) = _of(events, "AttendedTransfer")
+    assert attended["Result"] == "Success", attended
+    await rig.wait_for(lambda: all(c.ended_at for c in doctor.answered_calls()), what="the paediatrician's BYE")
+    (answered,) = doctor.answered_calls()
+    (agent_call,) = agent.answered_calls()
+    assert answered.ended_by == "remote" and answered.ended_at is not None and result.ended_at is not None
+    assert abs(answered.ended_at - result.ended_at) < 1.5  # the caller talked with the paediatrician to the end
+    assert agent_call.ended_at is not None and answered.ended_at - agent_call.ended_at > 5
+    (record,) = await rig.records_of("96551400006")
+    legs = [(leg.kind, leg.target, leg.how) for leg in record.legs]
+    assert legs == [("person", "agent-ar-1", None), ("person", "doc-en-paed-1", "attended")], record.legs
+
+
+async def test_a_destination_that_is_busy_brings_the_blind_transferred_caller_back_to_a_person(
+    rig: Rig, phones
+) -> None:
+    busy = RejectingPhone(status=486, reason="Busy Here", local_port=PORTS["emergency-control-room"],
+                          workdir=rig.workdir / "outside", name="room-busy")  # fmt: skip
+    await busy.start()
+    try:
+        agent = await phones("agent-ar-2", during_call=[Refer(f"sip:99@127.0.0.1:{rig.sip_port}", after=4.0)],
+                             talk_seconds=3)  # fmt: skip
+        async with ami_events(rig, EVENTS) as events:
+            caller = asyncio.create_task(call(rig, "96551400007", [ARABIC, GENERAL], max_duration=60))
+            await rig.wait_for(lambda: _of(events, "AgentConnect", MemberName="agent-ar-2"), timeout=20,
+                               what="agent-ar-2 answering")  # fmt: skip
+            # agent-ar-2 leaves the queues (its phone would REFER again); agent-ar-3 takes calls instead
+            assert (await agent.dial("*42")).answered
+            other = await phones("agent-ar-3", talk_seconds=2)
+            await rig.wait_for(lambda: _of(events, "AgentConnect", MemberName="agent-ar-3"), timeout=30,
+                               what="the caller answered again, by agent-ar-3")  # fmt: skip
+            result = await caller
+        (outcome,) = agent.refer_outcomes()
+        assert outcome.accepted, outcome
+        assert busy.rejected_call_ids(), "the control room was not dialled"
+        (dialled,) = _of(events, "HotlineDestinationResult", Destination="emergency-control-room")
+        assert dialled["Status"] == "BUSY", dialled
+        assert len(_of(events, "QueueCallerJoin", Queue="ar-general", CallerIDNum="96551400007")) == 2
+        assert [c.caller_number for c in other.answered_calls()] == ["96551400007"]
+        assert result.answered and result.remote_hung_up, result.error  # agent-ar-3 ended the call, nobody dropped it
+        (record,) = await rig.records_of("96551400007")
+        assert [(leg.kind, leg.target) for leg in record.legs] == [("person", "agent-ar-2"), ("person", "agent-ar-3")]
+    finally:
+        await busy.stop()
