@@ -82,6 +82,9 @@ RECORD_EVENTS = frozenset(
         "AgentConnect",
         "AgentComplete",
         "Hangup",
+        "BlindTransfer",  # the legs of a call (issue 12): transfers and the destinations dialled
+        "AttendedTransfer",
+        "DialEnd",
     }
 )
 
