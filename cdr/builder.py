@@ -201,7 +201,8 @@ class _CallState:
     legs: list[_LegState] = field(default_factory=list)  # answered legs, in order, and consultations pending
     next_how: str | None = None  # a blind transfer handed the caller on: how the next leg came
     consult_how: str | None = None  # an attended transfer completed before its consultation was answered
-    dialling: dict[str, str] = field(default_factory=dict)  # channel -> destination id it is dialling
+    # channel -> (kind, id) it is dialling: a destination, or a person's phone (a transfer to a person's code)
+    dialling: dict[str, tuple[str, str]] = field(default_factory=dict)
 
 
 def _seconds(span: timedelta) -> float:
@@ -455,17 +456,17 @@ class RecordBuilder:
     def _on_destination(self, event: HotlineDestination) -> list[CallRecord]:
         call = self._calls.get(event.linkedid)
         if call is not None:
-            call.dialling[event.uniqueid] = event.destination
+            call.dialling[event.uniqueid] = (PERSON if event.kind == "person" else DESTINATION, event.destination)
         return []
 
     def _on_dial_end(self, event: DialEnd) -> list[CallRecord]:
         call = self._calls.get(event.linkedid)
         if call is None:
             return []
-        destination = call.dialling.pop(event.uniqueid, None)
-        if destination is None or event.dial_status.upper() != "ANSWER":
+        dialled = call.dialling.pop(event.uniqueid, None)
+        if dialled is None or event.dial_status.upper() != "ANSWER":
             return []
-        leg = _LegState(DESTINATION, destination, None, event.at, event.dest_uniqueid)
+        leg = _LegState(dialled[0], dialled[1], None, event.at, event.dest_uniqueid)
         if event.uniqueid == event.linkedid:  # the caller's own channel dials it (a blind transfer)
             leg.how = call.next_how
             self._answered(call, leg)

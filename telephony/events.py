@@ -345,12 +345,14 @@ class DialEnd(_Stamped):
 @dataclass(frozen=True, slots=True)
 class HotlineDestination(_Stamped):
     """``UserEvent`` named ``telephony.names.DESTINATION_USEREVENT``: the channel ``uniqueid`` of the call
-    ``linkedid`` dials the profile's destination ``destination`` (the hotline-destinations context)."""
+    ``linkedid`` dials the profile's destination ``destination`` (the hotline-destinations context), or, with
+    ``kind`` "person", the phone of the person ``destination`` (a transfer to a person's code, hotline-transfer)."""
 
     timestamp: float
     uniqueid: str
     linkedid: str
     destination: str
+    kind: str = "destination"  # or "person"
 
 
 @dataclass(frozen=True, slots=True)
@@ -687,8 +689,9 @@ def _user_event(
 ) -> HotlineRoute | CallbackStart | CallbackBooked | HotlineDestination | HotlineConference | None:
     name = h.text("UserEvent")
     if name == DESTINATION_USEREVENT:
+        kind = "person" if h.text("Kind").strip().lower() == "person" else "destination"
         return HotlineDestination(
-            h.timestamp(), h.required("Uniqueid"), h.required("Linkedid"), h.required("Destination")
+            h.timestamp(), h.required("Uniqueid"), h.required("Linkedid"), h.required("Destination"), kind
         )
     if name == CONFERENCE_USEREVENT:
         return HotlineConference(

@@ -75,7 +75,8 @@ TRANSFER_USEREVENT = "HotlineTransfer"
 # Destination, Call, Status (Dial's DIALSTATUS: ANSWER, BUSY, NOANSWER, CONGESTION, CHANUNAVAIL; CANCEL when the
 # calling side hung up first), Talk (seconds answered, ANSWEREDTIME).
 DESTINATION_RESULT_USEREVENT = "HotlineDestinationResult"
-# A person's phone rung by a transfer's code, after the Dial. Headers: Person, Status (as above), Talk.
+# A person's phone rung by a transfer's code: DESTINATION_USEREVENT with Kind: person before the Dial (the record's
+# leg), then this after it. Headers: Person, Status (as above), Talk.
 PERSON_TRANSFER_USEREVENT = "HotlinePersonTransfer"
 # Destinations reached at a SIP URI leave through this endpoint (never the carrier's, whose credentials they must not
 # see); it accepts nothing inbound.

@@ -6,6 +6,7 @@
   stays with technical affairs until they hang up;
 * attended transfer by DTMF to a queue: the consultation call carries the caller's language, the paediatrician it
   reaches keeps the caller once the agent hangs up;
+* a blind transfer to a person's code rings their phone;
 * a blind transfer (REFER) to a destination that is busy brings the caller back to their queue and to a person;
 * a softphone's REFER to an allowed destination (``emergency-control-room``, code 99) works (202, NOTIFY 200);
 * REFERs to ``sip:0090…@anything`` and to a number outside the profile are refused with a SIP error and logged by
@@ -310,3 +311,22 @@ async def test_a_destination_that_is_busy_brings_the_blind_transferred_caller_ba
         assert [(leg.kind, leg.target) for leg in record.legs] == [("person", "agent-ar-2"), ("person", "agent-ar-3")]
     finally:
         await busy.stop()
+
+
+async def test_blind_transfer_to_a_persons_code_rings_their_phone(rig: Rig, phones) -> None:
+    await phones("agent-ar-2", during_call=[Dtmf("#1", after=2.0), Dtmf("201", after=1.0)], talk_seconds=15)
+    colleague = await phones("agent-ar-1", login=False, talk_seconds=None)  # registered, taking no queue calls
+    async with ami_events(rig, EVENTS) as events:
+        result = await call(rig, "96551400008", [ARABIC, GENERAL], hangup_after=15, max_duration=40)
+    assert result.answered and not result.remote_hung_up, result.error
+    await rig.wait_for(lambda: all(c.ended_at for c in colleague.answered_calls()), what="agent-ar-1's BYE")
+    (answered,) = colleague.answered_calls()
+    assert answered.caller_number == "96551400008" and answered.ended_by == "remote"
+    (transfer,) = _of(events, "HotlineTransfer")
+    assert (transfer["Code"], transfer["Kind"], transfer["Target"], transfer["How"]) == (
+        "201", "person", "agent-ar-1", "BLIND")  # fmt: skip
+    (record,) = await rig.records_of("96551400008")
+    legs = [(leg.kind, leg.target, leg.how) for leg in record.legs]
+    assert legs == [("person", "agent-ar-2", None), ("person", "agent-ar-1", "blind")], record.legs
+    assert record.legs[1].talk_seconds is not None and answered.ended_at is not None
+    assert abs(record.legs[1].talk_seconds - (answered.ended_at - answered.at)) < 1.5

@@ -222,3 +222,12 @@ def test_two_entries_of_one_code_are_refused() -> None:
     entries = [DirectoryEntry("201", "person", "agent-ar-1"), DirectoryEntry("201", "person", "agent-ar-2")]
     with pytest.raises(AsteriskError):
         transfer_plan(_fake_profile(entries), QUEUES)
+
+
+def test_a_person_dialled_by_a_transfer_code_is_announced_for_the_record() -> None:
+    from telephony.events import HotlineDestination, decode_event
+
+    headers = {"Event": "UserEvent", "UserEvent": "HotlineDestination", "Timestamp": "1796217366.1",
+               "Uniqueid": "1.4", "Linkedid": "1.1", "Destination": "agent-ar-1", "Kind": "person"}  # fmt: skip
+    assert decode_event(headers) == HotlineDestination(1796217366.1, "1.4", "1.1", "agent-ar-1", "person")
+    assert decode_event({**headers, "Kind": "anything"}) == HotlineDestination(1796217366.1, "1.4", "1.1", "agent-ar-1")
