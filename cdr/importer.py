@@ -47,6 +47,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from telephony import names as v
 from telephony.clock import utc
 
 __all__ = [
@@ -425,8 +426,8 @@ def _cdr_time(value: str, tz: ZoneInfo) -> datetime | None:
     return datetime.fromisoformat(value).replace(tzinfo=tz).astimezone(UTC)
 
 
-DESTINATIONS_CONTEXT = "hotline-destinations"  # where the dialplan dials the profile's destinations
-TRANSFER_CONTEXT = "hotline-transfer"  # where transfers go: a row there is a call of the hotline too
+# where the dialplan dials the profile's destinations, and where transfers go (a row there is the hotline's call)
+DESTINATIONS_CONTEXT, TRANSFER_CONTEXT = v.DESTINATIONS_CONTEXT, v.TRANSFER_CONTEXT
 
 
 def calls_from_cdr_csv(
