@@ -670,3 +670,20 @@ def test_the_service_listens_to_every_event_the_record_builder_reads() -> None:
     }
     assert {"BlindTransfer", "AttendedTransfer", "DialEnd", "AgentConnect", "UserEvent"} <= needed
     assert needed <= RECORD_EVENTS
+
+
+def test_a_transfer_to_a_persons_code_dials_their_phone_and_is_a_person_leg() -> None:
+    """H1's dialplan says ``Kind: person`` when a person's code dials their phone (not a queue, not a destination)."""
+    stream = [
+        Message([*((k, "agent-ar-3" if k == "Destination" else v) for k, v in m.headers), ("Kind", "person")])
+        if m.get("UserEvent") == "HotlineDestination"
+        else m
+        for m in ami_stream("blind_transfer_to_destination")
+    ]
+    record = play(stream)
+
+    first, second = record.legs
+    assert first.target == "agent-ar-2"
+    assert (second.kind, second.target, second.queue, second.how) == ("person", "agent-ar-3", None, "refer")
+    assert record.transferred_to == "agent-ar-3"
+    assert people_figures([RecordFacts.of(record)])[("person", "agent-ar-3")].transfers_in == 1
