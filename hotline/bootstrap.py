@@ -66,7 +66,7 @@ from telephony.ami.message import Message
 from telephony.asterisk import Credentials, Plan
 from telephony.events import EventParseError, OriginateResponse, decode_event, parse_event
 from telephony.names import RECORDINGS_DIR, VOICE_NOTES_DIR
-from telephony.prompts import hold_music_plan
+from telephony.prompts import hold_music_plan, transfer_hold_plan
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +95,7 @@ def asterisk_plan(profile: Profile) -> Plan:
     prompts |= screening_prompts(profile)  # what blocked and warned callers hear (screening)
     prompts |= survey_prompt_plan(profile)  # the survey's questions and thanks (survey)
     prompts |= whisper_prompt_plan(profile)  # what the agent of a whispering topic hears on connect (routing)
+    prompts |= transfer_hold_plan(profile)  # what a caller handed on blind hears first (optional)
     prompts |= recording_prompt_plan(profile)  # "this call may be recorded", before a recorded topic's queue
     return Plan(queues=build_queues(profile), default_queue=default_queue(profile), prompts=prompts)
 

@@ -141,8 +141,9 @@ def transfer_plan(profile: Profile, queues: Sequence[str]) -> dict[str, Any]:
         destinations.append(
             {"id": destination.id, "dial": channelvars.destination_dial(destination.sip, destination.number)}
         )
+    hold = [lang.code for lang in profile.languages if profile.prompt("transfer_hold", lang.code) is not None]
     return {"directory": directory, "destinations": destinations, "rules": profile.transfers,
-            "sip_destinations": any(d.sip for d in profile.destinations)}  # fmt: skip
+            "sip_destinations": any(d.sip for d in profile.destinations), "hold_languages": hold}  # fmt: skip
 
 
 @dataclass(frozen=True)

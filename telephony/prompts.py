@@ -214,6 +214,25 @@ def hold_music_plan(profile: Profile) -> dict[str, tuple[Segment, ...]]:
     return plan
 
 
+TRANSFER_HOLD_PROMPT = "transfer_hold"  # played as sounds/<language>/transfer-hold to a caller handed on blind
+
+
+def transfer_hold_plan(profile: Profile) -> dict[str, tuple[Segment, ...]]:
+    """What a caller handed on blind hears before the queue, person or destination (``prompts.transfer_hold``,
+    optional): ``<language>/transfer-hold`` for each language the profile gives it in."""
+    plan: dict[str, tuple[Segment, ...]] = {}
+    for language in profile.languages:
+        prompt = profile.prompt(TRANSFER_HOLD_PROMPT, language.code)
+        if prompt is None:
+            continue
+        name = f"{language.code}/{TRANSFER_HOLD_PROMPT.replace('_', '-')}"
+        if prompt.file is not None:
+            plan[name] = (Segment(language.voice, None, str(prompt.file)),)
+        elif prompt.text:
+            plan[name] = (Segment(language.voice, prompt.text, None),)
+    return plan
+
+
 def install_prompts(plan: PromptPlan, cache: Path, sounds_dir: Path) -> dict[str, Path]:
     """Make every prompt of the plan and copy it into ``sounds_dir``. Returns name -> file."""
     _need("sox")

@@ -107,7 +107,7 @@ async def call(rig: Rig, number: str, digits: list[str], *, then: list[tuple[flo
     )
 
 
-def messages_log(rig: Rig) -> str:
+def instance(rig: Rig):  # type: ignore[no-untyped-def]
     from hotline.settings import Settings
     from telephony.asterisk import AsteriskInstance
     from telephony.provision import current_root
@@ -115,7 +115,11 @@ def messages_log(rig: Rig) -> str:
     settings = Settings.from_env(rig.env)
     root = current_root(settings.cache_dir)
     assert root is not None
-    path = AsteriskInstance(root, settings).messages_log
+    return AsteriskInstance(root, settings)
+
+
+def messages_log(rig: Rig) -> str:
+    path = instance(rig).messages_log
     return path.read_text(encoding="utf-8", errors="replace") if path.exists() else ""
 
 
@@ -123,6 +127,8 @@ EVENTS = ["QueueCallerJoin", "BlindTransfer", "AttendedTransfer", "AgentConnect"
 
 
 async def test_blind_transfer_to_another_queue_keeps_the_callers_language_and_puts_them_ahead(rig: Rig, phones) -> None:
+    # what the caller hears first, in their language (the profile's transfer_hold), is made for Asterisk
+    assert (instance(rig).sounds_dir / "en" / "transfer-hold.wav").stat().st_size > 1000
     # agent-ar-1's phone speaks Arabic; it takes English callers when widening (English is its second language)
     await phones("agent-ar-1", during_call=[Dtmf("#1", after=2.0), Dtmf("1221", after=1.0)], talk_seconds=15)
     async with ami_events(rig, EVENTS) as events:

@@ -231,3 +231,23 @@ def test_a_person_dialled_by_a_transfer_code_is_announced_for_the_record() -> No
                "Uniqueid": "1.4", "Linkedid": "1.1", "Destination": "agent-ar-1", "Kind": "person"}  # fmt: skip
     assert decode_event(headers) == HotlineDestination(1796217366.1, "1.4", "1.1", "agent-ar-1", "person")
     assert decode_event({**headers, "Kind": "anything"}) == HotlineDestination(1796217366.1, "1.4", "1.1", "agent-ar-1")
+
+
+def test_a_caller_handed_on_blind_hears_transfer_hold_in_their_language_only_where_the_profile_has_it(
+    tmp_path: Path,
+) -> None:
+    from telephony.prompts import transfer_hold_plan
+
+    profile = load_profile(PROJECT_ROOT / "profiles" / "moh-151.yaml")
+    assert set(transfer_hold_plan(profile)) == {"ar/transfer-hold", "en/transfer-hold"}
+    dialplan = _render(tmp_path, profile)["extensions.conf"]
+    plays = [line for line in dialplan.splitlines() if "transfer-hold" in line]
+    # before a queue, a person's phone and each destination; never on an attended transfer's consultation
+    assert len(plays) == 1 + len(profile.people) + len(profile.destinations)
+    guards = [line for line in dialplan.splitlines() if '"${BLINDTRANSFER}" = "" | !(' in line]
+    assert len(guards) == len(plays) and all(line.endswith("]?+2)") for line in guards)
+    data = yaml.safe_load((PROJECT_ROOT / "profiles" / "moh-151.yaml").read_text(encoding="utf-8"))
+    del data["prompts"]["transfer_hold"]  # optional: without it nothing is played
+    without = parse_profile(data)
+    assert transfer_hold_plan(without) == {}
+    assert "transfer-hold" not in _render(tmp_path / "without", without)["extensions.conf"]
