@@ -80,6 +80,8 @@ OPTIONAL_NAV = (
     ("/screening", "nav.screening"),
     ("/recordings", "nav.recordings"),
 )
+#: ... of which these only for those who may change (a viewer's header does not offer a page that refuses them).
+CHANGERS_NAV = frozenset({"/recordings"})
 # The pages' routes open to all, and the pages' changes every signed-in user may make, whatever the role; the
 # API's are its operations' (``public``, ``any_role``).
 PUBLIC_PAGES = frozenset({("GET", "/login"), ("POST", "/login")})
@@ -805,7 +807,12 @@ def render(
         lang=lang,
         profile_labels=labels,
         queue_labels=_script_json(labels.queues),
-        nav_extra=[(page, i18n.t(lang, key)) for page, key in OPTIONAL_NAV if page in _mounted(request.app)],
+        nav_extra=[
+            (page, i18n.t(lang, key))
+            for page, key in OPTIONAL_NAV
+            if page in _mounted(request.app)
+            and (page not in CHANGERS_NAV or (principal is not None and principal.user.can_change))
+        ],
         dir=i18n.DIRECTION[lang],
         t=lambda key: i18n.t(lang, key),
         user=principal.user if principal else None,

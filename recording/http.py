@@ -99,8 +99,11 @@ class _Handlers:
         path = None if recording is None else service.path_of(recording)
         if recording is None or path is None:
             raise error(web.HTTPNotFound, "no recording of this call is kept (none made, failed or purged)")
-        action = "recording.download" if download else "recording.play"
-        await request[ACTOR].audit(action, linkedid, {"topic": recording.topic})
+        # A browser plays a file in pieces (Range requests, and again on every seek): a play is audited once, at
+        # the request that starts at the first byte; a piece further on is the same play going on.
+        if _starts_at_first_byte(request.headers.get("Range")):
+            action = "recording.download" if download else "recording.play"
+            await request[ACTOR].audit(action, linkedid, {"topic": recording.topic})
         disposition = "attachment" if download else "inline"
         headers = {
             "Content-Type": "audio/wav",
@@ -108,6 +111,16 @@ class _Handlers:
             "Cache-Control": "no-store",
         }
         return web.FileResponse(path, headers=headers)
+
+
+def _starts_at_first_byte(range_header: str | None) -> bool:
+    """No Range (the whole file), or a byte range from 0 (``bytes=0-``, ``bytes=0-1023``). Anything else, a malformed
+    range included, is not a new play (aiohttp serves or refuses it; it is never a way to play unaudited from 0)."""
+    if range_header is None:
+        return True
+    unit, _, ranges = range_header.strip().partition("=")
+    first = ranges.split(",")[0].strip()
+    return unit.strip().lower() == "bytes" and first.partition("-")[0].strip() == "0"
 
 
 def routes(service: RecordingService | None) -> tuple[Operation, ...]:

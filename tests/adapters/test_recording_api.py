@@ -79,6 +79,21 @@ async def test_a_supervisor_lists_plays_and_downloads_and_each_is_audited(runnin
     assert await audit(running) == [("boss", "recording.download", "1700.1"), ("boss", "recording.play", "1700.1")]
 
 
+async def test_a_play_the_browser_fetches_in_pieces_is_audited_once(running: ServiceApp) -> None:
+    client = running.client
+    await login(client, "boss")
+    whole = (running.service.recording.folder / "1700.1.wav").read_bytes()
+    first = await client.get("/api/v1/recordings/1700.1/audio", headers={"Range": "bytes=0-"})
+    assert first.status == 206 and await first.read() == whole
+    for later in ("bytes=1000-", "bytes=2000-2999", "bytes=-500"):  # the rest of the play, and seeks
+        piece = await client.get("/api/v1/recordings/1700.1/audio", headers={"Range": later})
+        assert piece.status == 206, later
+    assert await audit(running) == [("boss", "recording.play", "1700.1")]
+    again = await client.get("/api/v1/recordings/1700.1/audio", headers={"Range": "bytes=0-1023"})  # played again
+    assert again.status == 206 and len(await again.read()) == 1024
+    assert await audit(running) == [("boss", "recording.play", "1700.1")] * 2
+
+
 @pytest.mark.parametrize("who", ["nadia", "desk", None])
 async def test_viewers_agents_and_strangers_cannot_list_or_play(running: ServiceApp, who: str | None) -> None:
     client = running.client
@@ -145,6 +160,7 @@ async def test_the_recordings_page_is_for_supervisors_and_plays_nothing_by_itsel
         await login(viewer, "nadia")
         board = await (await viewer.get("/")).text()
         assert 'id="recording-off"' in board and "القرص ممتلئ" in board  # the viewer sees it too: no health data
+        assert 'href="/recordings"' not in board  # ... but is not offered a page that refuses them
         refused = await viewer.get("/recordings")
         assert refused.status == 403 and "للمشرفين" in await refused.text()
         assert 'data-linkedid="1700.1"' not in await refused.text()
