@@ -456,6 +456,7 @@ async def test_the_openapi_document_is_generated_from_the_models_and_lists_every
         "cases.http",
         "screening.http",
         "survey.http",
+        "recording.http",
     }
 
 
