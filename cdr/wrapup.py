@@ -5,6 +5,15 @@ The root hands :meth:`Wrapups.on_event` every typed event, after the record buil
 number, language, topic, specialty, whether the IVR routed it), and its listeners are told (the
 agent's desk pushes its screen pop); on ``AgentComplete`` the call is over (the person is in wrap-up).
 
+A conference (issue 12, ``routing.conference``) moves the caller and the agent out of Queue() into a ConfBridge:
+app_queue's ``AgentComplete`` then no longer means the person stopped talking (it comes for the move, Reason
+``transfer`` with no transfer event of the person's channel, or when either channel of the queue's call goes,
+while the person may still be in the conference). While the call is a conference (the service's
+``HotlineConference`` facts ``adding`` / ``joined``), or after such a ``transfer`` that no ``BlindTransfer`` /
+``AttendedTransfer`` of the person's channel explains, the call stays live on the desk; it ends when the person
+leaves the conference (``agent-left``), the conference ends (``ended``), or the person's channel or the caller's
+hangs up.
+
 A code is chosen on the desk page (a disposition id, for one of the person's calls) or keyed on the
 phone (``*5`` and the disposition's code, for the person's last call). It must be one of the
 dispositions of the call's topic. ``cdr.db.RecordStore.set_wrapup`` keeps it on the call record,
@@ -24,7 +33,16 @@ from datetime import datetime
 from cdr.builder import CallInProgress
 from cdr.db import RecordStore, WrapupRefused
 from profiles.model import Disposition, Profile
-from telephony.events import AgentComplete, AgentConnect, Event, Hangup
+from telephony import names
+from telephony.events import (
+    AgentComplete,
+    AgentConnect,
+    AttendedTransfer,
+    BlindTransfer,
+    Event,
+    Hangup,
+    HotlineConference,
+)
 
 __all__ = ["AgentCall", "WrapupError", "Wrapups"]
 
@@ -80,6 +98,9 @@ class Wrapups:
         self.topics = {t.id: t for t in profile.topics}
         self._calls: dict[str, deque[AgentCall]] = {}
         self._talking: dict[str, set[str]] = {}  # linkedid -> the people connected to it, until it ends
+        self._channels: dict[str, tuple[str, str]] = {}  # a person's channel (Uniqueid) -> (linkedid, person)
+        self._handed_on: set[str] = set()  # people's channels (Uniqueid) that transferred their call
+        self._conferences: set[str] = set()  # linkedids that are conferences now (HotlineConference)
         self._listeners: list[Listener] = []
 
     def add_listener(self, listener: Listener) -> None:
@@ -91,17 +112,63 @@ class Wrapups:
         if isinstance(event, AgentConnect):
             self._connected(event)
         elif isinstance(event, AgentComplete):
-            self._ended(event.member_name, event.linkedid, event.at)
-            people = self._talking.get(event.linkedid)
-            if people is not None:
-                people.discard(event.member_name)
-                if not people:
-                    del self._talking[event.linkedid]
-        elif isinstance(event, Hangup) and event.uniqueid == event.linkedid:
-            for person in self._talking.pop(event.linkedid, ()):  # no AgentComplete came: the caller is gone
-                self._ended(person, event.linkedid, event.at)
+            if not self._still_talking(event):
+                self._ended(event.member_name, event.linkedid, event.at)
+        elif isinstance(event, BlindTransfer):
+            self._handed_on.add(event.transferer_uniqueid)
+        elif isinstance(event, AttendedTransfer):
+            self._handed_on.update((event.orig_transferer_uniqueid, event.second_transferer_uniqueid))
+        elif isinstance(event, HotlineConference):
+            self._conference(event)
+        elif isinstance(event, Hangup):
+            if event.uniqueid == event.linkedid:  # the caller is gone (no AgentComplete came, or a conference)
+                for person in list(self._talking.get(event.linkedid, ())):
+                    self._ended(person, event.linkedid, event.at)
+                self._conferences.discard(event.linkedid)
+            leg = self._channels.pop(event.uniqueid, None)
+            self._handed_on.discard(event.uniqueid)
+            if leg is not None:  # the person's own channel is gone: whatever app_queue said, they are not talking
+                self._ended(leg[1], leg[0], event.at)
+
+    def _still_talking(self, event: AgentComplete) -> bool:
+        """app_queue ended its call, but the person still talks in the conference the call was moved into."""
+        if event.member_name not in self._talking.get(event.linkedid, ()):
+            return False
+        if event.linkedid in self._conferences:
+            return True
+        if event.reason.lower() != "transfer":
+            return False
+        channel = self._channel_of(event.linkedid, event.member_name)
+        return channel is not None and channel not in self._handed_on  # moved, not transferred
+
+    def _channel_of(self, linkedid: str, person: str) -> str | None:
+        return next((u for u, leg in self._channels.items() if leg == (linkedid, person)), None)
+
+    def _conference(self, event: HotlineConference) -> None:
+        linkedid = event.call
+        if event.state in ("adding", names.CONFERENCE_JOINED):
+            if linkedid in self._talking:
+                self._conferences.add(linkedid)
+        elif event.state == names.CONFERENCE_AGENT_LEFT:
+            people = [event.agent] if event.agent else list(self._talking.get(linkedid, ()))
+            for person in people:
+                self._ended(person, linkedid, event.at)
+        elif event.state == "ended":
+            for person in list(self._talking.get(linkedid, ())):
+                self._ended(person, linkedid, event.at)
+            self._conferences.discard(linkedid)
 
     def _ended(self, person: str, linkedid: str, at: datetime) -> None:
+        people = self._talking.get(linkedid)
+        if people is not None:
+            people.discard(person)
+            if not people:
+                del self._talking[linkedid]
+                self._conferences.discard(linkedid)
+        channel = self._channel_of(linkedid, person)
+        if channel is not None:
+            del self._channels[channel]
+            self._handed_on.discard(channel)
         call = self.call(person, linkedid)
         if call is not None and call.ended_at is None:
             self._replace(dataclasses.replace(call, ended_at=at))
@@ -126,8 +193,17 @@ class Wrapups:
         calls = self._calls.setdefault(person, deque(maxlen=self.keep))
         calls.appendleft(call)
         self._talking.setdefault(event.linkedid, set()).add(person)
+        if event.dest_uniqueid:
+            self._channels[event.dest_uniqueid] = (event.linkedid, person)
         while len(self._talking) > MAX_TALKING:  # calls whose end never reached us (an AMI gap)
-            del self._talking[next(iter(self._talking))]
+            forgotten = next(iter(self._talking))
+            del self._talking[forgotten]
+            self._conferences.discard(forgotten)
+            for channel in [u for u, leg in self._channels.items() if leg[0] == forgotten]:
+                del self._channels[channel]
+                self._handed_on.discard(channel)
+        while len(self._handed_on) > MAX_TALKING:
+            self._handed_on.pop()
         self._tell(call)
 
     def _replace(self, call: AgentCall) -> None:

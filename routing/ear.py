@@ -12,7 +12,12 @@ from a request: it is the agent's channel that Asterisk reported for that call. 
 (:class:`EarError`); every call rung is audited by the host (``call.listen``, ``call.whisper``, ``call.barge``).
 
 The live calls are kept from the typed events the root fans out (:meth:`Ear.on_event`): ``AgentConnect`` adds one,
-``AgentComplete`` and the ``Hangup`` of either channel end it.
+``AgentComplete`` and the ``Hangup`` of either channel end it. A conference (``routing.conference``) moves the caller
+and the agent out of Queue() into a ConfBridge, and app_queue's ``AgentComplete`` then no longer means the agent
+stopped talking: while the call is a conference (the service's ``HotlineConference`` facts ``adding`` / ``joined``),
+or after a ``transfer`` that no ``BlindTransfer`` / ``AttendedTransfer`` of the agent's channel explains (the move),
+the call stays live (the agent's channel is the same one, now in the ConfBridge, so ChanSpy on it still works) until
+the agent leaves (``agent-left``), the conference ends (``ended``) or either channel hangs up.
 """
 
 from __future__ import annotations
@@ -28,7 +33,16 @@ from profiles.model import Profile
 from telephony import names
 from telephony.ami.client import AMIClient, AMIDisconnected, AMIException
 from telephony.clock import utc_now
-from telephony.events import AgentComplete, AgentConnect, Event, Hangup, OriginateResponse
+from telephony.events import (
+    AgentComplete,
+    AgentConnect,
+    AttendedTransfer,
+    BlindTransfer,
+    Event,
+    Hangup,
+    HotlineConference,
+    OriginateResponse,
+)
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +55,7 @@ CALL_ID = re.compile(r"[0-9]{1,20}\.[0-9]{1,10}")
 AGENT_CHANNEL = re.compile(r"PJSIP/[A-Za-z0-9_.-]{1,64}-[0-9a-f]{8}")
 ACTION_PREFIX = "ear-"
 _MAX_PENDING = 64  # rings remembered until Asterisk says how they ended
+_MAX_CONFERENCES = 10_000  # conferences remembered whose end never reached us (an AMI gap)
 
 
 class EarError(Exception):
@@ -84,6 +99,8 @@ class Ear:
         self.people = frozenset(p.id for p in profile.people)
         self.supervisors = frozenset(s.id for s in profile.supervisors)
         self.calls: dict[str, LiveCall] = {}  # the caller's Uniqueid -> the call
+        self._handed_on: set[str] = set()  # live calls (the caller's Uniqueid) whose agent transferred the caller
+        self._conferences: dict[str, None] = {}  # linkedids that are conferences now (ordered: the oldest first)
         self._sequence = itertools.count(1)
         self._rung: dict[str, Rung] = {}  # ActionID -> the ring not yet answered or failed
         self.unanswered: list[Rung] = []  # the last rings the supervisor's phone did not answer (kept bounded)
@@ -102,12 +119,52 @@ class Ear:
                 self.calls[event.uniqueid] = LiveCall(
                     event.uniqueid, event.linkedid, event.queue, person, event.dest_channel, event.at
                 )
+                self._handed_on.discard(event.uniqueid)
         elif isinstance(event, AgentComplete):
-            self.calls.pop(event.uniqueid, None)
+            call = self.calls.get(event.uniqueid)
+            if call is not None and call.person == event.member_name and not self._in_conference(call, event):
+                self._end(call.call)
+        elif isinstance(event, BlindTransfer):
+            self._transferred(event.transferer_channel)
+        elif isinstance(event, AttendedTransfer):
+            self._transferred(event.orig_transferer_channel, event.second_transferer_channel)
+        elif isinstance(event, HotlineConference):
+            self._conference(event)
         elif isinstance(event, Hangup):
-            self.calls.pop(event.uniqueid, None)
+            self._end(event.uniqueid)
             for call in [c for c in self.calls.values() if c.agent_channel == event.channel]:
-                self.calls.pop(call.call, None)
+                self._end(call.call)
+            if event.uniqueid == event.linkedid:
+                self._conferences.pop(event.linkedid, None)
+
+    def _in_conference(self, call: LiveCall, event: AgentComplete) -> bool:
+        """app_queue ended its call, but the agent still talks in the conference the call was moved into."""
+        if call.linkedid in self._conferences:
+            return True
+        return event.reason.lower() == "transfer" and call.call not in self._handed_on
+
+    def _transferred(self, *channels: str) -> None:
+        for call in self.calls.values():
+            if call.agent_channel in channels:
+                self._handed_on.add(call.call)
+
+    def _conference(self, event: HotlineConference) -> None:
+        linkedid = event.call
+        if event.state in ("adding", names.CONFERENCE_JOINED):
+            if any(c.linkedid == linkedid for c in self.calls.values()):
+                self._conferences[linkedid] = None
+                while len(self._conferences) > _MAX_CONFERENCES:
+                    self._conferences.pop(next(iter(self._conferences)))
+        elif event.state in (names.CONFERENCE_AGENT_LEFT, "ended"):
+            for call in [c for c in self.calls.values() if c.linkedid == linkedid]:
+                if event.state == "ended" or not event.agent or call.person == event.agent:
+                    self._end(call.call)
+            if event.state == "ended" or not any(c.linkedid == linkedid for c in self.calls.values()):
+                self._conferences.pop(linkedid, None)
+
+    def _end(self, call_id: str) -> None:
+        self.calls.pop(call_id, None)
+        self._handed_on.discard(call_id)
 
     def live(self) -> list[LiveCall]:
         """The live calls, oldest first."""

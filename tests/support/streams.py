@@ -18,6 +18,10 @@ messages, exactly as Asterisk 22 writes them with ``timestampevents = yes``):
   the code (9001: technical-affairs; 7001: ar-complaints) over SIP INFO, the consulted side answers, agent-ar-2
   hangs up: ``AttendedTransfer`` (``IsExternal: No``); the consultation is a Local channel of the same Linkedid.
   Their queue_log and Master.csv lines are in ``asterisk_logs/attended_transfers.*``.
+* ``conference_by_phone_key`` (real capture, issue 12): a caller in ar-virus answered by agent-ar-1, who keys the
+  conference key and 99; the service Redirects both into ``hotline-<linkedid>``, the emergency-control-room UAS
+  joins (``HotlineConference`` facts), the agent hangs up (app_queue's ``AgentComplete`` Reason ``agent``), then
+  the caller. It also holds the agent phone's login and queue-member events before the call.
 
 Tests may also write a log by hand (:func:`ami_text`): indented blocks, one header a line.
 """
