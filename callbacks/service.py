@@ -95,6 +95,7 @@ class CallbackService:
         self._offers: dict[str, bool] = {}
         self._capped_at: datetime | None = None  # when the hourly cap was last logged
         self.dialled = 0
+        self.claimed = 0  # attempts this instance claimed (each then dialled once, or closed): hotline.metrics
 
     # -- lifecycle ------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -224,6 +225,7 @@ class CallbackService:
             for request, attempt in await self.store.claim(
                 sorted(i for i in refused if i is not None), self.instance, now
             ):
+                self.claimed += 1
                 await self._dial(request, attempt)  # refused there, once, by whoever claimed it
             requests = [r for r in requests if r.id not in refused]
         # Every callback under way (any instance's) holds a free person until a person talks to the caller.
@@ -243,6 +245,7 @@ class CallbackService:
             if self.faults.crash_after_claim:
                 log.critical("fault injection: exiting between the claim and the dial")
                 os._exit(70)
+            self.claimed += 1
             await self._dial(request, attempt)
 
     async def _settle(

@@ -447,6 +447,12 @@ class CaseStore:
                 .values(next_attempt_at=retry_at, last_error=error[:500])
             )
 
+    async def outbox_backlog(self) -> int:
+        """How many outbox rows wait for delivery (the webhook backlog of /metrics)."""
+        query = select(func.count()).select_from(CaseOutboxRow).where(CaseOutboxRow.delivered_at.is_(None))
+        async with self._read() as session:
+            return int((await session.scalar(query)) or 0)
+
     async def outbox(self, *, undelivered: bool = False) -> builtins.list[dict[str, Any]]:
         """The outbox rows (for checks and the console), oldest first."""
         query = select(CaseOutboxRow).order_by(CaseOutboxRow.id)

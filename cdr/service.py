@@ -104,6 +104,8 @@ class RecordService:
         self.hook_retry_seconds = hook_retry_seconds
         self.hooks: list[Hook] = []
         self.written = 0
+        #: Calls ended, by outcome (each record submitted once): read by hotline.metrics.
+        self.ended: dict[str, int] = {}
         self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
         self._hook_retries: set[asyncio.Task[None]] = set()
@@ -117,7 +119,14 @@ class RecordService:
     # -- in ---------------------------------------------------------------------------------------
     def submit(self, record: CallRecord) -> None:
         """Spool the record on disk, then queue it for the writer. Never blocks on the database."""
+        outcome = record.outcome.value
+        self.ended[outcome] = self.ended.get(outcome, 0) + 1
         self._enqueue(_Pending(record, self._spool(record)))
+
+    @property
+    def spool_depth(self) -> int:
+        """Records not yet stored with every hook done (each one a spool file while it waits)."""
+        return self._in_flight + len(self._hook_retries)
 
     def _enqueue(self, pending: _Pending) -> None:
         self._in_flight += 1

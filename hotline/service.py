@@ -6,9 +6,10 @@ is written before), then AMI with the agent desk, then callbacks, cases (their w
 console, and last the IVR (which uses the desk). Shutdown runs the other way and cancels the tasks;
 CancelledError is never swallowed.
 
-HTTP: ``/health`` for probes, the console's pages, and one admin API, ``/api/v1`` (the console's
-sub-application). Local tools (``hotline agent``, ``hotline seats``) call ``/api/v1`` with the token
-the service writes for them at start (mode 0600, removed at stop).
+HTTP: ``/health`` for probes, ``/metrics`` for Prometheus (``hotline.metrics``), the console's pages,
+and one admin API, ``/api/v1`` (the console's sub-application). Local tools (``hotline agent``,
+``hotline seats``) call ``/api/v1`` with the token the service writes for them at start (mode 0600,
+removed at stop).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from aiohttp import web
 from cdr.importer import import_gap
 from console.app import setup_console
 from hotline.bootstrap import Service, ServiceConfig
+from hotline.metrics import METRICS, Metrics, metrics_handler
 from storage.engine import upgrade
 from telephony.asterisk import write_private
 
@@ -164,9 +166,11 @@ def build_app(config: ServiceConfig) -> web.Application:
     service = Service(config)
     app = web.Application()
     app[SERVICE] = service
+    app[METRICS] = Metrics(service, config.settings.metrics_token)  # GET /metrics (hotline.metrics: who may read)
     # Order matters: records before events arrive, the desk (on AMI) before the IVR that uses it.
     app.cleanup_ctx.extend([token_ctx, records_ctx, ami_ctx, callbacks_ctx, cases_ctx, screening_ctx, recording_ctx])
     app.router.add_get("/health", health)
+    app.router.add_get("/metrics", metrics_handler)
     setup_console(app, service.console)  # pages, the /api/v1 sub-app and live pushes (its context runs here)
     app.cleanup_ctx.append(agi_ctx)
     return app

@@ -65,6 +65,7 @@ class Settings:
     public_origin: str | None = None  # the console's origin behind a TLS proxy (scheme://host[:port])
     case_webhook_urls: tuple[str, ...] = ()  # receivers of the case events (cases.webhooks)
     case_webhook_secret: str | None = field(default=None, repr=False)  # signs them; required with URLs
+    metrics_token: str | None = field(default=None, repr=False)  # /metrics needs it as a bearer token (else: loopback)
     test_crash_after_claim: bool = False  # fault injection (end-to-end tests only)
     # `hotline run` as root runs the service as this user (None: as root, not recommended), with its
     # folder (database, records spool, token for local tools) in state_dir/<instance>
@@ -122,6 +123,12 @@ def _origin(value: str | None) -> str | None:
     return value
 
 
+def _metrics_token(value: SecretStr | None) -> SecretStr | None:
+    if value is not None and (len(value.get_secret_value()) < 16 or not value.get_secret_value().isprintable()):
+        raise ValueError("must be at least 16 printable characters (e.g. from `openssl rand -hex 24`)")
+    return value
+
+
 def _webhook_urls(urls: tuple[str, ...]) -> tuple[str, ...]:
     return check_urls(urls, secret="checked apart")  # the secret is checked with the whole environment
 
@@ -169,6 +176,7 @@ class Environment(BaseSettings):
         tuple[str, ...], NoDecode, BeforeValidator(_comma_separated), AfterValidator(_webhook_urls)
     ] = ()
     case_webhook_secret: SecretStr | None = None
+    metrics_token: Annotated[SecretStr | None, AfterValidator(_metrics_token)] = None
     test_crash_after_claim: bool = False
     service_user: Annotated[str | None, AfterValidator(_user)] = Settings.service_user
     state_dir: Path = STATE_DIR
@@ -229,6 +237,7 @@ class Environment(BaseSettings):
             case_webhook_secret=(
                 self.case_webhook_secret.get_secret_value() if self.case_webhook_secret is not None else None
             ),
+            metrics_token=self.metrics_token.get_secret_value() if self.metrics_token is not None else None,
             test_crash_after_claim=self.test_crash_after_claim,
             service_user=self.service_user,
             state_dir=state_dir,

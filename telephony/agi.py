@@ -40,6 +40,7 @@ import inspect
 import logging
 import re
 import secrets
+import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -547,6 +548,9 @@ class AGIServer:
         self._server: asyncio.Server | None = None
         self._sessions: set[asyncio.Task[None]] = set()
         self._refused_over_cap = 0  # connections closed since the cap was last reached
+        #: Sessions handed to a route since start, and who hears of each one's end (route, seconds): hotline.metrics.
+        self.sessions_total = 0
+        self.session_observers: list[Callable[[str, float], None]] = []
 
     # -- configuration -----------------------------------------------------------------------
 
@@ -666,7 +670,13 @@ class AGIServer:
                     session.channel,
                 )
                 return
-            await self._run_handler(handler, session)
+            self.sessions_total += 1
+            started = time.monotonic()
+            try:
+                await self._run_handler(handler, session)
+            finally:
+                for observe in self.session_observers:
+                    observe(session.script, time.monotonic() - started)
         finally:
             writer.close()
 

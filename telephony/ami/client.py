@@ -285,6 +285,8 @@ class AMIClient:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._connection_count = 0
         self._closed = False
+        #: Successful logins since start (the first, then one per reconnect): read by hotline.metrics.
+        self.logins = 0
         #: AMI protocol version announced by the banner of the current connection.
         self.version: str | None = None
 
@@ -327,6 +329,11 @@ class AMIClient:
     def connected(self) -> bool:
         """True while logged in."""
         return self._conn is not None and self._conn.logged_in
+
+    @property
+    def reconnects(self) -> int:
+        """Logins after the first one: each is a connection lost and made again."""
+        return max(0, self.logins - 1)
 
     @property
     def last_error(self) -> BaseException | None:
@@ -610,6 +617,7 @@ class AMIClient:
             raise
         self.version = conn.parser.version
         conn.logged_in = True
+        self.logins += 1
         logger.info(
             "AMI connected to %s:%s as %r (AMI %s, connection #%d)",
             self.host, self.port, self.username, self.version, conn.number,

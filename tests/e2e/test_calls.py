@@ -198,3 +198,39 @@ async def test_callers_display_names_are_stored_as_their_phones_show_them(rig):
     report = {numbers[n]: (delivered.get(n), stored[n]) for n in numbers}
     assert set(delivered) == set(numbers), report
     assert stored == numbers, report  # name -> (Asterisk's CallerIDName, stored)
+
+
+def _scrape(rig) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    import urllib.request
+
+    from prometheus_client.parser import text_string_to_metric_families
+
+    with urllib.request.urlopen(f"http://127.0.0.1:{rig.http_port}/metrics", timeout=5) as response:
+        text = response.read().decode()
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+
+
+async def test_metrics_count_a_real_call(rig):
+    """/metrics (hotline.metrics) from the unprivileged service: one call is one more call ended, record written and
+    IVR session, with its duration."""
+    before = await asyncio.to_thread(_scrape, rig)
+    result = await call(rig, "96550000090", hangup_after=1.0)
+    assert result.answered, result.error
+    (record,) = await rig.records_of("96550000090")
+
+    after = await asyncio.to_thread(_scrape, rig)
+
+    def grew(name: str, **labels: str) -> float:
+        key = (name, tuple(sorted(labels.items())))
+        return after.get(key, 0) - before.get(key, 0)
+
+    assert grew("hotline_calls_ended_total", outcome=record.outcome.value) == 1
+    assert grew("hotline_records_written_total") == 1
+    assert grew("hotline_agi_sessions_total") >= 1
+    assert grew("hotline_agi_session_seconds_count", route="ivr") == 1
+    assert grew("hotline_agi_session_seconds_sum", route="ivr") > 0
+    assert after[("hotline_ami_connected", ())] == 1
