@@ -33,7 +33,7 @@ import json
 import logging
 import secrets
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -138,6 +138,8 @@ class Console:
         self.store = store
         self.throttle = throttle or LoginThrottle()
         self.hub = LiveHub(self.live_payload, still_valid=self._still_valid)
+        #: Every hub of live feeds (the wallboard's, the agents' desks'): access that ends closes its feeds in all.
+        self.hubs: list[LiveHub] = [self.hub]
         self._cache: tuple[float, dict[str, tuple[int, int]], dict[str, int], list[dict[str, Any]]] | None = None
         self.templates = jinja2.Environment(
             loader=jinja2.PackageLoader("console", "templates"), autoescape=True, undefined=jinja2.StrictUndefined
@@ -181,6 +183,10 @@ class Console:
                 else True
             )
         }
+
+    async def close_feeds(self, matches: Callable[[LiveClient], bool], reason: str) -> int:
+        """Close the live feeds that ``matches`` in every hub, at once; how many."""
+        return sum([await hub.close_where(matches, reason) for hub in self.hubs])
 
     async def on_record(self, _record: object) -> None:
         """A record hook: today's figures changed."""
@@ -402,6 +408,19 @@ def _harden(headers: Any, path: str) -> None:
         headers.setdefault("Cache-Control", "no-store")
 
 
+HSTS = "max-age=31536000"
+
+
+async def harden_every_answer(request: web.Request, response: web.StreamResponse) -> None:
+    """``on_response_prepare``: the security headers on every answer of the service, whoever made it: the pages,
+    the API, the features' pages, the static files, ``/health``, and aiohttp's own 404, 405 and 500 (an unknown
+    address, a wrong method, a page that failed); HSTS when the console is reached over https."""
+    _harden(response.headers, request.path)
+    console = request.config_dict.get(CONSOLE)
+    if console is not None and _secure(request):
+        response.headers.setdefault("Strict-Transport-Security", HSTS)
+
+
 @web.middleware
 async def console_middleware(request: web.Request, handler):
     path = request.path
@@ -436,7 +455,8 @@ async def console_middleware(request: web.Request, handler):
 async def _guarded(request: web.Request, handler, api: bool):
     method, path = request.method, request.path
     console = request.config_dict[CONSOLE]
-    if path.startswith("/static/console/") or (method, path) in console.public:
+    public = ("GET" if method == "HEAD" else method, path) in console.public  # HEAD /login: not a loop to itself
+    if path.startswith("/static/console/") or public:
         if method not in SAFE_METHODS and not _own_origin(request):
             raise error(web.HTTPForbidden, "cross-site request refused")
         return await handler(request)
@@ -549,7 +569,8 @@ async def _end_session(request: web.Request, principal: Principal) -> None:
     console = request.config_dict[CONSOLE]
     assert principal.secret is not None
     await console.store.end_session(principal.secret)
-    await console.hub.close_session(digest(principal.secret), "signed out")
+    ended = digest(principal.secret)
+    await console.close_feeds(lambda c: c.session == ended, "signed out")
     await console.audit(request, "session.logout", principal.user.name, {})
 
 
@@ -601,7 +622,7 @@ async def me_password(request: web.Request) -> web.Response:
     await console.store.set_password(user.id, body.new_password)
     ended = await console.store.end_sessions(user.id, keep=principal.secret)
     kept = digest(principal.secret) if principal.secret else None
-    await console.hub.close_where(
+    await console.close_feeds(
         lambda c: c.user_id == user.id and (kept is None or c.session != kept), "the password changed"
     )
     await console.audit(request, "user.password", user.name, {"sessions_ended": ended})
@@ -644,7 +665,7 @@ async def _other_user(request: web.Request, doing: str) -> User:
 async def _end_access(console: Console, user: User, reason: str) -> int:
     """End every session of ``user`` and close their live feeds; how many sessions ended."""
     ended = await console.store.end_sessions(user.id)
-    await console.hub.close_user(user.id, reason)
+    await console.close_feeds(lambda c: c.user_id == user.id, reason)
     return ended
 
 
@@ -655,7 +676,7 @@ async def users_remove(request: web.Request) -> web.Response:
         await console.store.remove_user(user)
     except ConsoleError as exc:
         raise error(web.HTTPConflict, str(exc)) from None
-    await console.hub.close_user(user.id, "the user was removed")
+    await console.close_feeds(lambda c: c.user_id == user.id, "the user was removed")
     await console.audit(request, "user.remove", user.name, {"role": user.role})
     return reply(m.Done, {"done": "removed"})
 
@@ -667,7 +688,7 @@ async def users_disable(request: web.Request) -> web.Response:
         user = await console.store.set_disabled(user, True)
     except ConsoleError as exc:
         raise error(web.HTTPConflict, str(exc)) from None
-    await console.hub.close_user(user.id, "the user was disabled")
+    await console.close_feeds(lambda c: c.user_id == user.id, "the user was disabled")
     await console.audit(request, "user.disable", user.name, {})
     return reply(m.UserOut, _user_out(user))
 
@@ -738,7 +759,7 @@ async def tokens_revoke(request: web.Request) -> web.Response:
     token = await console.store.revoke_token(int(raw))
     if token is None:
         raise error(web.HTTPNotFound, f"no token {raw}")
-    await console.hub.close_token(token.id, "the token was revoked")
+    await console.close_feeds(lambda c: c.token == token.id, "the token was revoked")
     await console.audit(
         request, "token.revoke", token.user, {"id": token.id, "label": token.label, "prefix": token.prefix}
     )
@@ -1188,6 +1209,7 @@ def setup_console(app: web.Application, console: Console) -> web.Application:
     """
     app[CONSOLE] = console
     app.middlewares.append(console_middleware)
+    app.on_response_prepare.append(harden_every_answer)
     app.cleanup_ctx.append(console_ctx)
     api = web.Application()
     api[CONSOLE] = console

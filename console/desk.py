@@ -699,6 +699,7 @@ def setup(app: web.Application, console: Any) -> DeskPage:
     """Mount the desk on the console's app: the page, its socket and its changes (JSON, CSRF)."""
     desk = DeskPage(console)
     app[DESK] = desk
+    console.hubs.append(desk.hub)  # a sign-out, disabled or removed user, or new password closes the desk's socket too
     console.any_role = console.any_role | CHANGES  # the handlers take agents only (:func:`_agent`)
 
     app.cleanup_ctx.append(lambda _app: desk.run())

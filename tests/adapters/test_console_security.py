@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
+import pytest
 from aiohttp import WSMsgType
 from aiohttp.test_utils import TestClient
 from aiohttp.web_urldispatcher import PrefixedSubAppResource
@@ -414,6 +415,139 @@ async def test_security_headers_are_on_redirects_and_refusals_too(console):
         assert answer.headers["X-Frame-Options"] == "DENY"
         assert answer.headers["X-Content-Type-Options"] == "nosniff"
         assert answer.headers["Cache-Control"] == "no-store"
+
+
+HARDENED = {
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
+
+
+def assert_hardened(answer: aiohttp.ClientResponse, data: bool = True) -> None:
+    where = f"{answer.method} {answer.url.path} ({answer.status})"
+    csp = answer.headers.get("Content-Security-Policy", "")
+    assert "frame-ancestors 'none'" in csp and "default-src 'self'" in csp, where
+    for name, value in HARDENED.items():
+        assert answer.headers.get(name) == value, (where, name)
+    if data:
+        assert answer.headers.get("Cache-Control") == "no-store", where
+
+
+async def test_every_answer_of_the_service_carries_the_security_headers(console):
+    """Not only the console's own routes: an unknown address (404), a wrong method on a feature's page (405),
+    a page that fails (500, no traceback), /health, static files and HEAD requests."""
+    client, app, _, auth, _ = console
+    anonymous = [
+        await client.get("/no/such/page"),
+        await client.get("/api/v1/no-such-operation"),
+        await client.get("/health"),
+        await client.get("/static/console/no-such-file.css"),
+        await client.head("/login"),
+        await client.post("/desk/live", allow_redirects=False),  # the desk's socket takes GET only
+        await client.get("/desk", allow_redirects=False),  # to /login
+    ]
+    assert [a.status for a in anonymous] == [404, 401, 200, 404, 200, 405, 303]
+    for answer in anonymous:
+        assert_hardened(answer, data=not answer.url.path.startswith("/static/"))
+    static = await client.get("/static/console/console.css")
+    assert static.status == 200
+    assert_hardened(static, data=False)  # no data in it: the browser may keep it
+    await login(client)
+    for answer in [await client.get("/no/such/page"), await client.put("/desk")]:
+        assert answer.status in (404, 405)
+        assert_hardened(answer)
+
+    async def broken() -> dict[str, Any]:
+        raise RuntimeError("the figures failed")
+
+    app[CONSOLE].wallboard = broken  # type: ignore[method-assign]
+    failed = await client.get("/")
+    assert failed.status == 500 and "the figures failed" not in await failed.text()
+    assert_hardened(failed)
+    failed = await client.get("/api/v1/wallboard", headers=auth)
+    assert failed.status == 500 and (await failed.json()) == {"error": "internal error (logged)"}
+    assert_hardened(failed)
+
+
+async def test_hsts_only_when_the_console_is_reached_over_https(console):
+    client, app, _, _, _ = console
+    assert "Strict-Transport-Security" not in (await client.get("/login")).headers
+    app[SERVICE].public_origin = "https://hotline.example.org"
+    for answer in (await client.get("/login"), await client.get("/nowhere")):
+        assert answer.headers["Strict-Transport-Security"] == "max-age=31536000"
+
+
+# -- an agent's desk socket ends with their access ---------------------------------------------------------
+
+
+async def desk_socket(client: TestClient, name: str) -> tuple[aiohttp.ClientSession, Any, str]:
+    """A browser of ``name`` (an agent) with their desk's socket open, and its CSRF token."""
+    browser = aiohttp.ClientSession(base_url=str(client.make_url("")), cookie_jar=aiohttp.CookieJar(unsafe=True))
+    csrf = await sign_in(browser, name, "an agent's password")
+    ws = await browser.ws_connect("/desk/live")
+    first = await ws.receive(timeout=GUARD)
+    assert first.type is WSMsgType.TEXT and json.loads(first.data)["type"] == "state"
+    return browser, ws, csrf
+
+
+async def desk_closed(ws: aiohttp.ClientWebSocketResponse) -> aiohttp.WSMessage:
+    """The desk's socket closes within a few seconds, long before the hub's 30-second check."""
+    while True:
+        message = await ws.receive(timeout=5.0)
+        if message.type in (WSMsgType.CLOSE, WSMsgType.CLOSED, WSMsgType.CLOSING):
+            return message
+
+
+@pytest.mark.parametrize("how", ["disable", "remove", "password reset", "sign-out", "own password"])
+async def test_an_agents_desk_socket_closes_at_once_when_their_access_ends(console, how):
+    client, app, _, auth, _ = console
+    store = app[CONSOLE].store
+    await store.add_user("huda", "an agent's password", "agent", person="agent-ar-1")
+    await store.add_user("reem", "an agent's password", "agent", person="agent-ar-2")
+    browser, ws, csrf = await desk_socket(client, "huda")
+    other_browser, other, _ = await desk_socket(client, "reem")
+    try:
+        h = {"X-CSRF-Token": csrf}
+        if how == "disable":
+            response = await client.post("/api/v1/users/huda/disable", headers=auth)
+        elif how == "remove":
+            response = await client.delete("/api/v1/users/huda", headers=auth)
+        elif how == "password reset":
+            response = await client.put("/api/v1/users/huda/password", json={"password": "reset by boss"}, headers=auth)
+        elif how == "sign-out":
+            response = await browser.delete("/api/v1/session", headers=h)
+        else:  # their own password, from another browser: this one's session ends
+            async with another_browser(client) as laptop:
+                laptop_csrf = await sign_in(laptop, "huda", "an agent's password")
+                response = await laptop.put(
+                    "/api/v1/me/password",
+                    json={"old_password": "an agent's password", "new_password": "a newer password"},
+                    headers={"X-CSRF-Token": laptop_csrf},
+                )
+        assert response.status == 200, await response.text()
+        message = await desk_closed(ws)
+        assert message.data == aiohttp.WSCloseCode.POLICY_VIOLATION
+        assert not other.closed  # another agent's socket stays
+        assert len(app[CONSOLE].hubs) == 2 and len(app[CONSOLE].hubs[1].clients) == 1
+    finally:
+        await browser.close()
+        await other_browser.close()
+
+
+async def test_a_revoked_token_is_refused_on_pages_and_the_api_alike(console):
+    client, app, _, auth, db = console
+    made = await (await client.post("/api/v1/tokens", json={"label": "kiosk"}, headers=auth)).json()
+    kiosk = {"Authorization": f"Bearer {made['token']}"}
+    assert (await client.get("/agents", headers=kiosk)).status == 200
+    token_id = next(t.id for t in await app[CONSOLE].store.tokens() if t.label == "kiosk")
+    assert (await client.delete(f"/api/v1/tokens/{token_id}", headers=auth)).status == 200
+    for path in ("/agents", "/", "/api/v1/wallboard", "/api/v1/live", "/desk"):
+        answer = await client.get(path, headers=kiosk, allow_redirects=False)
+        assert answer.status == 401, path
+        assert (await answer.json())["error"] == "unknown or revoked API token"
+        assert_hardened(answer)
+    assert ("boss", "token.revoke", "boss") in rows(db, "SELECT actor, action, target FROM audit_log")
 
 
 # -- the API's models and document ----------------------------------------------------------------------------
