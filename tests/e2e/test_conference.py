@@ -20,6 +20,7 @@ import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
 
+import aiohttp
 import pytest
 import pytest_asyncio
 import yaml
@@ -229,7 +230,10 @@ async def test_from_the_desk_the_agent_adds_the_control_room_then_leaves_and_the
         await expect(page.locator("#conference-added")).to_be_visible(timeout=10000)
         await eventually(lambda: _joined(ami, conference), timeout=20, interval=0.2, what="the control room to join")
         assert len(await ami.members(conference)) == 3  # caller, agent, control room
+        # the agent still talks, now in the conference: the desk shows the call live, not "wrap-up"
+        await expect(page.locator("#pop-state")).to_have_attribute("data-ended", "false")
         await stays_connected(ami, control_room, conference, linkedid)
+        await expect(page.locator("#pop-state")).to_have_attribute("data-ended", "true", timeout=5000)  # left
         record = await ends_cleanly(rig, ami, control_room, call, number, conference)
     finally:
         if not call.done():
@@ -250,8 +254,27 @@ async def _joined(ami: Asterisk, conference: str) -> bool:
 # -- from the phone ----------------------------------------------------------------------------------------------
 
 
+@pytest.fixture(scope="module")
+def viewer_token(rig: Rig) -> str:
+    """A viewer's API token (anyone may see the live calls), made with the CLI as an operator would."""
+    for args, stdin in ((["user", "add", "e2e-conference-viewer", "--role", "viewer", "--password-stdin"],
+                         CONSOLE_PASSWORD + "\n"), (["token", "add", "e2e-conference-viewer"], None)):  # fmt: skip
+        done = subprocess.run([sys.executable, "-m", "hotline", *args], input=stdin, env=rig.env, cwd=PROJECT_ROOT,
+                              capture_output=True, text=True, timeout=60)  # fmt: skip
+        assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout.strip()
+
+
+async def live_calls(rig: Rig, token: str) -> list[tuple[str, str]]:
+    """The supervisor's ear's live calls (``GET /api/v1/calls/live``): (call, person)."""
+    url = f"http://127.0.0.1:{rig.http_port}/api/v1/calls/live"
+    async with aiohttp.ClientSession() as session, session.get(url, headers={"Authorization": f"Bearer {token}"}) as r:
+        assert r.status == 200, await r.text()
+        return [(c["call"], c["person"]) for c in await r.json()]
+
+
 async def test_from_the_phone_the_agent_keys_the_conference_key_and_the_control_rooms_code_then_leaves(
-    rig: Rig, phones, control_room: AgentPhone, ami: Asterisk
+    rig: Rig, phones, control_room: AgentPhone, ami: Asterisk, viewer_token: str
 ) -> None:
     number = "96551000002"
     keys = [Dtmf("*3", after=2.0), Dtmf(CONTROL_ROOM_CODE, after=1.0)]
@@ -264,12 +287,19 @@ async def test_from_the_phone_the_agent_keys_the_conference_key_and_the_control_
         await eventually(lambda: _joined(ami, conference), timeout=20, interval=0.2, what="the control room to join")
         assert phone.dtmf_sent() == ["*", "3", "9", "9"]
         assert ami.facts(linkedid)[0]["Via"] == "phone"
+        # the agent still talks, now in the conference: the ear keeps the call live (ChanSpy on the same channel)
+        assert await live_calls(rig, viewer_token) == [(linkedid, AGENT)]
         await stays_connected(ami, control_room, conference, linkedid)
+        await eventually(lambda: _not_live(rig, viewer_token), timeout=5, interval=0.2, what="the ear to let go")
         record = await ends_cleanly(rig, ami, control_room, call, number, conference)
     finally:
         if not call.done():
             call.cancel()
     assert record.linkedid == linkedid
+
+
+async def _not_live(rig: Rig, token: str) -> bool:
+    return await live_calls(rig, token) == []
 
 
 async def _answered(phone: AgentPhone) -> bool:
