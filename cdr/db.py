@@ -10,6 +10,7 @@ whichever comes second sees the other. (A pending code does not survive a restar
 from __future__ import annotations
 
 import logging
+import re
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from datetime import datetime
@@ -35,11 +36,38 @@ from cdr.rows import CallLegRow, CallRecordRow
 from storage.base import UTCDateTime
 from storage.engine import Database, sync_url
 
-__all__ = ["RecordStore", "WrapupRefused", "aggregate_sql", "people_figures_sql", "wrapup_counts_sql"]
+__all__ = [
+    "RecordStore",
+    "WrapupRefused",
+    "aggregate_sql",
+    "people_figures_sql",
+    "storable_text",
+    "wrapup_counts_sql",
+]
 
 log = logging.getLogger(__name__)
 
 MAX_PENDING_WRAPUPS = 10_000  # codes chosen for calls whose record is not stored yet
+
+#: What a caller's phone sends as its name or number is stored as sent, with two visible exceptions (the
+#: same on SQLite and PostgreSQL): a character no database text can hold (NUL, which PostgreSQL refuses,
+#: and a lone surrogate, which UTF-8 cannot encode) becomes U+FFFD, and text longer than its column keeps
+#: its start and ends with U+2026 (PostgreSQL refuses it whole otherwise, and the record would be lost).
+REPLACEMENT = "\ufffd"
+ELLIPSIS = "\u2026"
+CALLER_NAME_LENGTH = 255  # call_records.caller_name, Unicode(255)
+CALLER_NUMBER_LENGTH = 128  # call_records.caller_number, String(128)
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def storable_text(value: str | None, length: int) -> str | None:
+    """``value`` as it is stored in a column of ``length`` characters (see :data:`REPLACEMENT`)."""
+    if value is None:
+        return None
+    text = _UNSTORABLE.sub(REPLACEMENT, value)
+    if len(text) > length:
+        text = text[: length - 1] + ELLIPSIS
+    return text
 
 
 class WrapupRefused(ValueError):
@@ -239,8 +267,8 @@ def people_figures_sql(
 def _row_values(record: CallRecord) -> dict[str, Any]:
     return {
         "linkedid": record.linkedid,
-        "caller_number": record.caller_number,
-        "caller_name": record.caller_name,
+        "caller_number": storable_text(record.caller_number, CALLER_NUMBER_LENGTH),
+        "caller_name": storable_text(record.caller_name, CALLER_NAME_LENGTH),
         "started_at": record.started_at,
         "ended_at": record.ended_at,
         "language": record.language,
