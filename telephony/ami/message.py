@@ -4,7 +4,7 @@
   case-insensitively, repeated headers preserved (:meth:`Message.getall`). There is deliberately
   no ``to_dict``: the typed events of :mod:`telephony.events` are what leaves the boundary.
 * :func:`encode_action` - an action (a mapping of header -> value, list values for a repeated
-  header such as ``Variable``) as the bytes to send; CR/LF in a name or value is refused.
+  header such as ``Variable``) as the bytes to send; CR, LF or NUL in a name or value is refused.
 * :func:`redact` - a copy of an action with its secrets (``Secret``, ``Key``) replaced, for logs
   and exceptions.
 """
@@ -171,15 +171,17 @@ def redact(action: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _check_header_text(text: str, what: str) -> None:
-    if "\r" in text or "\n" in text:
-        raise ValueError(f"AMI {what} must not contain CR or LF: {text[:40]!r}")
+    if "\r" in text or "\n" in text or "\x00" in text:
+        # CR/LF would end the action early and let the rest be read as another one; Asterisk reads a
+        # line as a C string, so a NUL would silently cut the value short.
+        raise ValueError(f"AMI {what} must not contain CR or LF (nor NUL): {text[:40]!r}")
 
 
 def encode_action(action: Mapping[str, Any]) -> bytes:
     """Serialise an action; list/tuple values become repeated headers.
 
     Raises ValueError when a header name or value contains CR or LF (it would end the action
-    early and let the rest be read as another action).
+    early and let the rest be read as another action) or NUL (Asterisk would cut the value there).
     """
     lines: list[str] = []
     for key, value in action.items():

@@ -31,9 +31,12 @@ __all__ = ["MAX_LINE", "MAX_MESSAGE", "AMIParser"]
 logger = logging.getLogger(__name__)
 
 #: Default caps, in decoded characters. An AMI header line is short (a long caller name or a
-#: channel variable is a few hundred characters); a message with ``Output:`` lines of a CLI
-#: command is the largest thing Asterisk sends us.
-MAX_LINE = 16 * 1024
+#: channel variable is a few hundred characters), but a caller chooses their own display name: SIP
+#: carries up to 64 KB of it (pjproject's packet limit), and Asterisk repeats it as ``CallerIDName``
+#: in every event of the channel, so a line cap below that would drop all of that caller's events
+#: (and their call record). A message with ``Output:`` lines of a CLI command is the largest thing
+#: Asterisk sends us.
+MAX_LINE = 128 * 1024
 MAX_MESSAGE = 1024 * 1024
 
 _BANNER_PREFIX = "Asterisk Call Manager/"
