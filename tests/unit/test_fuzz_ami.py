@@ -7,15 +7,22 @@
   Asterisk reads exactly one action with exactly our headers, or the encoder refuses it (ValueError)
   before anything is written. Asterisk's reader (manager.c ``get_input``) ends a line at ``\\n`` (with
   or without ``\\r``) and an action at an empty line; a NUL would cut a value short, so it is refused too.
+* The one action that carries what a caller typed (the callback's Originate: the number in ``Channel`` and
+  in a ``Variable`` that Asterisk splits on ``,``) only ever carries plain ASCII digits.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from callbacks.policy import check_number
+from profiles.model import load_profile
 from telephony.ami.message import Message, encode_action
 from telephony.ami.parser import AMIParser
+from telephony.names import trunk_dial
 
 FAST = settings(max_examples=150, deadline=None)
 SLOW = settings(max_examples=30, deadline=None)
@@ -140,3 +147,28 @@ def test_a_name_with_an_action_inside_is_refused() -> None:
         except ValueError:
             continue
         raise AssertionError(f"{name!r} was encoded")
+
+
+# -- the one action that carries what a caller typed: the callback's Originate ------------------------------
+
+CALLBACK_RULES = load_profile(Path(__file__).parents[2] / "profiles" / "moh-151.yaml").callbacks
+NUMBERS = st.one_of(
+    st.from_regex(r"[569][0-9]{7}", fullmatch=True),
+    st.builds(lambda n, junk: n + junk, st.from_regex(r"[569][0-9]{7}", fullmatch=True), HOSTILE_TEXT),
+    st.text(st.sampled_from("0123456789 -.()+٠١٢٣٤٥٦٧٨٩@/,&;${}[]\r\n\x00")),
+    HOSTILE_TEXT,
+)
+
+
+@FAST
+@given(NUMBERS)
+def test_a_number_called_back_is_plain_ascii_digits_in_one_originate(raw: str) -> None:
+    # The caller ID or the digits a caller keyed go into Channel (PJSIP/<number>@trunk) and a Variable
+    # header, which Asterisk splits on ','. Only plain ASCII digits ever get that far.
+    check = check_number(raw, CALLBACK_RULES, caller_id=True)
+    if not check.ok:
+        return
+    assert check.number.isascii() and check.number.isdigit()
+    action = {"Action": "Originate", "Channel": trunk_dial(check.number), "Variable": [f"N={check.number}"]}
+    (read,) = asterisk_reads(encode_action(action))
+    assert read == [("Action", "Originate"), ("Channel", trunk_dial(check.number)), ("Variable", f"N={check.number}")]
