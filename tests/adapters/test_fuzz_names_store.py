@@ -146,6 +146,9 @@ def test_the_console_puts_a_caller_name_on_the_page_as_text_only() -> None:
     desk = (console / "static" / "desk.js").read_text()
     assert '$("pop-name").textContent = call.caller_name' in desk
     assert '$("pop-number").textContent = call.caller_number' in desk
+    # ... in a <bdi>, so a name with U+202E (RIGHT-TO-LEFT OVERRIDE) cannot turn the text after it around
+    page = (console / "templates" / "desk.html").read_text()
+    assert '<bdi id="pop-name">' in page and '<bdi id="pop-number" dir="ltr">' in page
     for script in (console / "static").glob("*.js"):
         code = script.read_text()
         assert "innerHTML" not in code and "insertAdjacentHTML" not in code and "outerHTML" not in code, script
