@@ -14,7 +14,11 @@ Mounted by ``hotline.service.build_app`` with :func:`setup_console`. Access:
 * sign-in is throttled per name and per address (429 with Retry-After, the same whether or not the
   name exists); disabling or removing a user, signing out or revoking a token ends the sessions and
   closes the live feeds concerned;
-* behind a TLS proxy, ``public_origin`` (``HOTLINE_PUBLIC_ORIGIN``) is the only Origin accepted.
+* behind a TLS proxy, ``public_origin`` (``HOTLINE_PUBLIC_ORIGIN``) is the only Origin accepted;
+* every answer of the service carries the security headers (:func:`harden_every_answer`, on_response_prepare),
+  aiohttp's own 404, 405 and 500 included; a user changes their own password on ``/account`` (a form) or with
+  ``PUT /api/v1/me/password``; ending access closes the feeds of every hub (``Console.hubs``: the wallboard's and
+  the desks').
 
 /api/v1 is an aiohttp sub-application made of operations (``restapi.http.Operation``): the console's own
 (:data:`OPERATIONS`: session, me, users, tokens, audit, wallboard, live; bodies and answers in
@@ -72,7 +76,7 @@ COOKIE = "hotline_console"
 CSRF_HEADER = "X-CSRF-Token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 API = "/api/v1"
-PAGES = ("/", "/agents", "/queues", "/callbacks", "/reports")
+PAGES = ("/", "/agents", "/queues", "/callbacks", "/reports", "/account")
 #: The features' pages the header links to when they are mounted (the survey's, the calendar's, the block list's).
 OPTIONAL_NAV = (
     ("/survey", "nav.survey"),
@@ -85,7 +89,7 @@ CHANGERS_NAV = frozenset({"/recordings"})
 # The pages' routes open to all, and the pages' changes every signed-in user may make, whatever the role; the
 # API's are its operations' (``public``, ``any_role``).
 PUBLIC_PAGES = frozenset({("GET", "/login"), ("POST", "/login")})
-ANY_ROLE_PAGES = frozenset({("POST", "/logout")})
+ANY_ROLE_PAGES = frozenset({("POST", "/logout"), ("POST", "/account")})
 SL_SECONDS = cdr_http.SL_SECONDS
 CACHE_SECONDS = 5.0
 WALLBOARD_INTERVAL = 30  # minutes: today's calls per half-hour on the wallboard
@@ -607,6 +611,19 @@ async def me_language(request: web.Request) -> web.Response:
 
 async def me_password(request: web.Request) -> web.Response:
     body = await body_of(request, m.PasswordChange)
+    await change_own_password(request, body.old_password, body.new_password)
+    return reply(m.Done, {"done": "password"})
+
+
+class WrongOldPassword(Exception):
+    """A password change whose old password is wrong (counted as a failed sign-in)."""
+
+
+async def change_own_password(request: web.Request, old: str, new: str) -> int:
+    """The signed-in user's new password, given the old one (API and the account page): their other sessions
+    and live feeds end; audited. Raises :class:`Throttled` and :class:`WrongOldPassword` (counted like a failed
+    sign-in, so guessing the old password here is throttled too) and ``ConsoleError`` for a bad new password.
+    How many sessions ended."""
     principal: Principal = request[PRINCIPAL]
     if principal.via == "local-token":
         raise error(web.HTTPBadRequest, "the local admin has no password")
@@ -615,18 +632,22 @@ async def me_password(request: web.Request) -> web.Response:
     try:
         await _check_throttle(request, user.name)
     except Throttled as exc:
-        raise _throttled(exc) from None
-    if not await console.store.check_password_of(user.id, body.old_password):
+        if request.path.startswith(API):
+            raise _throttled(exc) from None
+        raise
+    if not await console.store.check_password_of(user.id, old):
         await _failed_sign_in(request, user.name, "wrong old password on a password change")
-        raise error(web.HTTPForbidden, "the old password is wrong")
-    await console.store.set_password(user.id, body.new_password)
+        if request.path.startswith(API):
+            raise error(web.HTTPForbidden, "the old password is wrong")
+        raise WrongOldPassword
+    await console.store.set_password(user.id, new)
     ended = await console.store.end_sessions(user.id, keep=principal.secret)
     kept = digest(principal.secret) if principal.secret else None
     await console.close_feeds(
         lambda c: c.user_id == user.id and (kept is None or c.session != kept), "the password changed"
     )
     await console.audit(request, "user.password", user.name, {"sessions_ended": ended})
-    return reply(m.Done, {"done": "password"})
+    return ended
 
 
 def _supervisors_only(request: web.Request) -> None:
@@ -1018,6 +1039,31 @@ async def reports_page(request: web.Request) -> web.Response:
     )
 
 
+async def account_page(request: web.Request) -> web.Response:
+    return render(request, "account.html", message=None, changed=request.query.get("changed") == "1")
+
+
+async def account_form(request: web.Request) -> web.Response:
+    """The account page's form: one's own password, with the old one (CSRF checked by the guard)."""
+    form = await request.post()
+    old, new, again = form.get("old_password"), form.get("new_password"), form.get("new_password_again")
+    if not all(isinstance(v, str) and len(v) <= 1024 for v in (old, new, again)):
+        return render(request, "account.html", status=400, message="account.bad_new", changed=False)
+    if new != again:
+        return render(request, "account.html", status=400, message="account.differ", changed=False)
+    try:
+        await change_own_password(request, str(old), str(new))
+    except Throttled as exc:
+        page = render(request, "account.html", status=429, message="login.throttled", changed=False)
+        page.headers["Retry-After"] = str(exc.seconds)
+        return page
+    except WrongOldPassword:
+        return render(request, "account.html", status=403, message="account.wrong_old", changed=False)
+    except ConsoleError:
+        return render(request, "account.html", status=400, message="account.bad_new", changed=False)
+    raise web.HTTPSeeOther("/account?changed=1")
+
+
 def jinja2_markup(html_text: str) -> Any:
     from markupsafe import Markup
 
@@ -1225,6 +1271,8 @@ def setup_console(app: web.Application, console: Console) -> web.Application:
     r.add_get("/queues", queues_page)
     r.add_get("/callbacks", callbacks_page)
     r.add_get("/reports", reports_page)
+    r.add_get("/account", account_page)
+    r.add_post("/account", account_form)
     r.add_static("/static/console/", HERE / "static", follow_symlinks=False)
     from console import case_pages  # it builds on this module: mounted once this module is loaded
 

@@ -171,6 +171,54 @@ async def test_a_supervisor_resets_anothers_password_and_their_sessions_and_live
     assert response.status == 404
 
 
+async def test_the_account_page_changes_ones_own_password_with_the_old_one(console):
+    """The form for people without the API: CSRF, the old password, the new one twice; the other sessions end."""
+    client, _, _, _, db = console
+    async with another_browser(client) as laptop:
+        await sign_in(laptop, "viewer", VIEWER_PASSWORD)
+        csrf = await login(client, "viewer", VIEWER_PASSWORD)
+        page = await client.get("/account")
+        assert page.status == 200 and 'name="new_password_again"' in await page.text()
+        assert f'name="csrf_token" value="{csrf}"' in await page.text()
+        assert_hardened(page)
+        form = {"old_password": VIEWER_PASSWORD, "new_password": "a brand new secret"}
+        form["new_password_again"] = form["new_password"]
+        cases = [
+            ({**form, "csrf_token": "forged"}, 403, "CSRF"),
+            (dict(form), 403, "CSRF"),  # no token at all
+            ({**form, "csrf_token": csrf, "old_password": "not the old one"}, 403, "كلمة المرور الحالية غير صحيحة"),
+            ({**form, "csrf_token": csrf, "new_password_again": "a brand new secreT"}, 400, "مختلفتان"),
+            ({**form, "csrf_token": csrf, "new_password": "short", "new_password_again": "short"}, 400, "1024"),
+        ]
+        for data, status, says in cases:
+            answer = await client.post("/account", data=data, allow_redirects=False)
+            assert answer.status == status and says in await answer.text(), (data, await answer.text())
+        assert (await laptop.get("/api/v1/me")).status == 200  # nothing changed yet
+        answer = await client.post("/account", data={**form, "csrf_token": csrf}, allow_redirects=False)
+        assert answer.status == 303 and answer.headers["Location"] == "/account?changed=1"
+        assert_hardened(answer)
+        assert 'id="account-changed"' in await (await client.get("/account?changed=1")).text()
+        assert (await client.get("/api/v1/me")).status == 200  # this session goes on
+        assert (await laptop.get("/api/v1/me")).status == 401  # the other one ended
+    await sign_in(client, "viewer", "a brand new secret")
+    audit = rows(db, "SELECT actor, via, action FROM audit_log WHERE actor = 'viewer'")
+    assert ("viewer", "session", "user.password") in audit
+    assert ("viewer", "session", "session.login_failed") in audit  # the wrong old password counts
+
+
+async def test_guessing_the_old_password_on_the_account_page_is_throttled(console):
+    client, app, _, _, _ = console
+    app[CONSOLE].throttle = LoginThrottle(per_account=2, per_address=100)
+    csrf = await login(client)
+    form = {"csrf_token": csrf, "new_password": "x" * 12, "new_password_again": "x" * 12}
+    for _ in range(2):
+        answer = await client.post("/account", data={**form, "old_password": "a guess!!!!"}, allow_redirects=False)
+        assert answer.status == 403
+    answer = await client.post("/account", data={**form, "old_password": BOSS_PASSWORD}, allow_redirects=False)
+    assert answer.status == 429 and int(answer.headers["Retry-After"]) >= 1
+    assert (await client.post("/api/v1/session", json={"name": "boss", "password": "x" * 12})).status in (401, 429)
+
+
 # -- disabling and removing users ------------------------------------------------------------------------
 
 
