@@ -772,14 +772,33 @@ async def tokens_add(request: web.Request) -> web.Response:
     )
 
 
+async def my_tokens(request: web.Request) -> web.Response:
+    principal: Principal = request[PRINCIPAL]
+    if principal.via == "local-token":
+        return reply(list[m.TokenOut], [])
+    tokens = await request.config_dict[CONSOLE].store.tokens(principal.user.id)
+    return reply(list[m.TokenOut], [_token_out(t) for t in tokens])
+
+
+async def my_tokens_revoke(request: web.Request) -> web.Response:
+    """Revoke one of one's own tokens (any role): another's is "no token" (404), as if it did not exist."""
+    return await _revoke(request, mine=True)
+
+
 async def tokens_revoke(request: web.Request) -> web.Response:
+    return await _revoke(request, mine=False)
+
+
+async def _revoke(request: web.Request, mine: bool) -> web.Response:
     raw = request.match_info["id"]
     if not raw.isdigit() or len(raw) > 9:
         raise error(web.HTTPBadRequest, "the token id must be a whole number")
     console = request.config_dict[CONSOLE]
-    token = await console.store.revoke_token(int(raw))
+    principal: Principal = request[PRINCIPAL]
+    owner = principal.user.id if mine and principal.via != "local-token" else None
+    token = await console.store.revoke_token(int(raw), owner)
     if token is None:
-        raise error(web.HTTPNotFound, f"no token {raw}")
+        raise error(web.HTTPNotFound, f"no token {raw}" + (" of yours" if mine else ""))
     await console.close_feeds(lambda c: c.token == token.id, "the token was revoked")
     await console.audit(
         request, "token.revoke", token.user, {"id": token.id, "label": token.label, "prefix": token.prefix}
@@ -1215,6 +1234,26 @@ OPERATIONS: tuple[Operation, ...] = (
         answer=m.TokenOut,
         errors=(400, 403, 404),
         parameters=(path_param("id", {"type": "integer", "minimum": 1}),),
+    ),
+    Operation(
+        "get",
+        "/me/tokens",
+        "me_tokens",
+        "one's own API tokens (any role): never their clear text",
+        my_tokens,
+        answer=list[m.TokenOut],
+        roles=("viewer", "agent"),  # an agent's login reaches it too
+    ),
+    Operation(
+        "delete",
+        "/me/tokens/{id}",
+        "me_tokens_revoke",
+        "revoke one of one's own API tokens for good (any role); live feeds opened with it close",
+        my_tokens_revoke,
+        answer=m.TokenOut,
+        errors=(400, 403, 404),
+        parameters=(path_param("id", {"type": "integer", "minimum": 1}),),
+        roles=("viewer", "agent"),
     ),
     Operation(
         "get",

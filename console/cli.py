@@ -9,6 +9,7 @@
     hotline user password NAME [--password-stdin]   sets a new password and ends the user's sessions
     hotline token add USER [--label LABEL]      prints a new API token once (acting as USER, with USER's role)
     hotline token list | revoke ID
+    hotline token revoke --user NAME            revokes every active token of NAME (a lost laptop, a leaver)
 
 Every change is written to the audit log as "cli". A running service closes the live feeds of a
 user or token ended here within 30 s.
@@ -76,8 +77,9 @@ def add_commands(subparsers: Any) -> None:
     token_commands.add_parser("list", help="list the API tokens (never their clear text)").set_defaults(
         func=_token_list_command
     )
-    revoke = token_commands.add_parser("revoke", help="revoke an API token for good")
-    revoke.add_argument("id", type=int)
+    revoke = token_commands.add_parser("revoke", help="revoke an API token (or every one of a user's) for good")
+    revoke.add_argument("id", type=int, nargs="?")
+    revoke.add_argument("--user", help="revoke every active token of this user instead")
     revoke.set_defaults(func=_token_revoke_command)
 
 
@@ -224,6 +226,11 @@ async def _token_list(url: str, out: TextIO) -> None:
 
 
 async def _token_revoke(args: argparse.Namespace, url: str, out: TextIO, err: TextIO) -> int:
+    if (args.id is None) == (args.user is None):
+        print("hotline token revoke: give a token ID or --user NAME (one of them)", file=err)
+        return 2
+    if args.user is not None:
+        return await _token_revoke_all(args.user, url, out, err)
     async with _opened(url) as store:
         token = await store.revoke_token(args.id)
         if token is None:
@@ -231,6 +238,20 @@ async def _token_revoke(args: argparse.Namespace, url: str, out: TextIO, err: Te
             return 1
         await store.audit("cli", "cli", "token.revoke", token.user, {"id": token.id, "label": token.label})
         print(f"token {token.id} of {token.user!r} ({token.label}) revoked", file=out)
+        return 0
+
+
+async def _token_revoke_all(name: str, url: str, out: TextIO, err: TextIO) -> int:
+    async with _opened(url) as store:
+        user = await store.user_by_name(name)
+        if user is None:
+            print(f"hotline token: no user named {name!r}", file=err)
+            return 1
+        revoked = [t for t in await store.tokens(user.id) if not t.revoked]
+        for token in revoked:
+            await store.revoke_token(token.id)
+            await store.audit("cli", "cli", "token.revoke", user.name, {"id": token.id, "label": token.label})
+        print(f"{len(revoked)} tokens of {user.name!r} revoked", file=out)
         return 0
 
 

@@ -440,27 +440,27 @@ class ConsoleStore:
             found[0].last_used_at = datetime.now(UTC)
             return _user(found[1]), found[0].id
 
-    async def tokens(self) -> list[Token]:
+    async def tokens(self, user_id: int | None = None) -> list[Token]:
+        """Every API token, or ``user_id``'s only."""
+        query = select(ApiTokenRow, ConsoleUserRow.name).join(ConsoleUserRow, ConsoleUserRow.id == ApiTokenRow.user_id)
+        if user_id is not None:
+            query = query.where(ApiTokenRow.user_id == user_id)
         async with self._sessions() as session:
-            found = (
-                await session.execute(
-                    select(ApiTokenRow, ConsoleUserRow.name)
-                    .join(ConsoleUserRow, ConsoleUserRow.id == ApiTokenRow.user_id)
-                    .order_by(ApiTokenRow.id)
-                )
-            ).all()
+            found = (await session.execute(query.order_by(ApiTokenRow.id))).all()
         return [_token(row, name) for row, name in found]
 
-    async def revoke_token(self, token_id: int) -> Token | None:
-        """Revoke a token for good (None if there is no such token); revoking twice changes nothing."""
+    async def revoke_token(self, token_id: int, user_id: int | None = None) -> Token | None:
+        """Revoke a token for good (None if there is no such token, or it is not ``user_id``'s when given);
+        revoking twice changes nothing."""
+        query = (
+            select(ApiTokenRow, ConsoleUserRow.name)
+            .join(ConsoleUserRow, ConsoleUserRow.id == ApiTokenRow.user_id)
+            .where(ApiTokenRow.id == token_id)
+        )
+        if user_id is not None:
+            query = query.where(ApiTokenRow.user_id == user_id)
         async with self._sessions.begin() as session:
-            found = (
-                await session.execute(
-                    select(ApiTokenRow, ConsoleUserRow.name)
-                    .join(ConsoleUserRow, ConsoleUserRow.id == ApiTokenRow.user_id)
-                    .where(ApiTokenRow.id == token_id)
-                )
-            ).first()
+            found = (await session.execute(query)).first()
             if found is None:
                 return None
             found[0].revoked = True

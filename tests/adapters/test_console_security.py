@@ -374,6 +374,41 @@ async def test_a_revoked_token_stops_working_and_its_live_feed_closes(console):
     assert (await client.delete("/api/v1/tokens/x", headers=auth)).status == 400
 
 
+async def test_anyone_lists_and_revokes_their_own_tokens_and_only_theirs(console):
+    """A viewer's token made on the server (hotline token add viewer) for a wallboard screen: the viewer sees it and
+    revokes it themself; another's token is "no token" to them."""
+    client, app, _, auth, db = console
+    store = app[CONSOLE].store
+    agent = await store.add_user("huda", "an agent's password", "agent", person="agent-ar-1")
+    screen = await store.add_token(await store.user_by_name("viewer"), "lobby screen")
+    await store.add_token(agent, "huda's script")
+    screen_auth = {"Authorization": f"Bearer {screen}"}
+    ws = await client.ws_connect("/api/v1/live", headers=screen_auth)
+    bosses = await (await client.get("/api/v1/me/tokens", headers=auth)).json()
+    assert [t["label"] for t in bosses] == ["automation"]
+    csrf = await login(client, "viewer", VIEWER_PASSWORD)
+    h = {"X-CSRF-Token": csrf}
+    mine = await (await client.get("/api/v1/me/tokens")).json()
+    assert [(t["user"], t["label"], t["revoked"]) for t in mine] == [("viewer", "lobby screen", False)]
+    assert screen not in json.dumps(mine)
+    answer = await client.delete(f"/api/v1/me/tokens/{bosses[0]['id']}", headers=h)
+    assert answer.status == 404 and "of yours" in (await answer.json())["error"]
+    assert (await client.delete(f"/api/v1/me/tokens/{mine[0]['id']}")).status == 403  # CSRF
+    assert (await client.delete(f"/api/v1/tokens/{mine[0]['id']}", headers=h)).status == 403  # all tokens: supervisors
+    answer = await client.delete(f"/api/v1/me/tokens/{mine[0]['id']}", headers=h)
+    assert answer.status == 200 and (await answer.json())["revoked"] is True
+    await closed(ws)
+    assert (await client.get("/api/v1/wallboard", headers=screen_auth)).status == 401
+    assert (await client.get("/api/v1/me/tokens", headers=auth)).status == 200  # boss's token untouched
+    assert ("viewer", "token.revoke", "viewer") in rows(db, "SELECT actor, action, target FROM audit_log")
+    # an agent's login (their desk only) reaches their own tokens too
+    csrf = await login(client, "huda", "an agent's password")
+    mine = await (await client.get("/api/v1/me/tokens")).json()
+    assert [t["label"] for t in mine] == ["huda's script"]
+    answer = await client.delete(f"/api/v1/me/tokens/{mine[0]['id']}", headers={"X-CSRF-Token": csrf})
+    assert answer.status == 200
+
+
 async def test_a_supervisor_may_not_mint_a_token_for_another_user(console):
     client, _, _, auth, db = console
     response = await client.post("/api/v1/tokens", json={"label": "sneaky", "user": "viewer"}, headers=auth)

@@ -211,3 +211,40 @@ def test_console_users_and_tokens_are_ended_from_the_command_line_and_audited(tm
     assert main(["user", "remove", "amal"]) == 1  # the last supervisor stays
     captured = capsys.readouterr()
     assert "no user named 'night'" in captured.err and "supervisor" in captured.err
+
+
+def test_every_token_of_a_user_is_revoked_from_the_command_line(tmp_path, monkeypatch, capsys):
+    import asyncio
+    import io
+    import sys
+
+    from console.db import ConsoleStore
+
+    url = f"sqlite:///{tmp_path / 'h.db'}"
+    monkeypatch.setenv("HOTLINE_DB_URL", url)
+    monkeypatch.setattr(sys, "stdin", io.StringIO("a long enough password\nanother long password\n"))
+    assert main(["user", "add", "amal", "--role", "supervisor", "--password-stdin"]) == 0
+    assert main(["user", "add", "night", "--role", "viewer", "--password-stdin"]) == 0
+    made = {}
+    for owner, label in (("night", "tv"), ("night", "laptop"), ("amal", "script")):
+        assert main(["token", "add", owner, "--label", label]) == 0
+        made[label] = capsys.readouterr().out.strip().splitlines()[-1]
+    assert main(["token", "revoke"]) == 2 and main(["token", "revoke", "1", "--user", "night"]) == 2
+    assert main(["token", "revoke", "--user", "nobody"]) == 1
+    assert "no user named 'nobody'" in capsys.readouterr().err
+    assert main(["token", "revoke", "--user", "night"]) == 0
+    assert "2 tokens of 'night' revoked" in capsys.readouterr().out
+
+    async def users_of() -> dict[str, object]:
+        store = ConsoleStore(url)
+        try:
+            found = {label: await store.token_user(token) for label, token in made.items()}
+            return {label: user.name if user else None for label, user in found.items()} | {
+                "audit": [(r["actor"], r["action"], r["target"]) for r in await store.audit_rows()]
+            }
+        finally:
+            await store.close()
+
+    state = asyncio.run(users_of())
+    assert (state["tv"], state["laptop"], state["script"]) == (None, None, "amal")
+    assert state["audit"][:2] == [("cli", "token.revoke", "night")] * 2
