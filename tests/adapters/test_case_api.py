@@ -155,8 +155,9 @@ async def test_viewers_read_and_supervisors_change(api):
     assert (await send(running, "POST", f"/cases/{number}/calls", viewer, {"linkedid": "1.1"}))[0] == 403
     detail = (await send(running, "GET", f"/cases/{number}", boss))[1]
     assert detail["version"] == 1 and detail["calls"] == [] and len(detail["history"]) == 1
-    assert running.app[CONSOLE].roles == {("POST", "/api/v1/cases"): {"agent"},
-                                          ("POST", "/api/v1/cases/{number}/calls"): {"agent"}}  # fmt: skip
+    case_roles = {key: roles for key, roles in running.app[CONSOLE].roles.items() if key[1].startswith("/api/v1/cases")}
+    assert case_roles == {("POST", "/api/v1/cases"): {"agent"},
+                          ("POST", "/api/v1/cases/{number}/calls"): {"agent"}}  # fmt: skip
 
 
 async def test_agents_open_cases_and_link_calls_but_change_nothing_else(api):
