@@ -172,18 +172,24 @@ def aggregate_sql(
 # -- wrap-up codes: the SQL twin of cdr.reports.wrapup_counts ---------------------------------------
 
 
-def _wrapup_statement(start: datetime | None, end: datetime | None) -> tuple[Any, dict[str, Any]]:
-    conditions = ["(outcome = 'answered' OR wrapup_code IS NOT NULL)"]
+def _period(
+    column: str, start: datetime | None, end: datetime | None
+) -> tuple[list[str], list[BindParameter[Any]], dict[str, Any]]:
+    """The conditions, binds and parameters that keep the calls whose ``column`` is in [start, end) (None: open)."""
+    conditions: list[str] = []
     binds: list[BindParameter[Any]] = []
     params: dict[str, Any] = {}
-    if start is not None:
-        conditions.append("started_at >= :start")
-        binds.append(bindparam("start", type_=UTCDateTime()))
-        params["start"] = start
-    if end is not None:
-        conditions.append("started_at < :end")
-        binds.append(bindparam("end", type_=UTCDateTime()))
-        params["end"] = end
+    for name, operator, value in (("start", ">=", start), ("end", "<", end)):
+        if value is not None:
+            conditions.append(f"{column} {operator} :{name}")
+            binds.append(bindparam(name, type_=UTCDateTime()))
+            params[name] = value
+    return conditions, binds, params
+
+
+def _wrapup_statement(start: datetime | None, end: datetime | None) -> tuple[Any, dict[str, Any]]:
+    conditions, binds, params = _period("started_at", start, end)
+    conditions.insert(0, "(outcome = 'answered' OR wrapup_code IS NOT NULL)")
     statement = text(
         f"SELECT topic, wrapup_code, COUNT(*) FROM call_records WHERE {' AND '.join(conditions)} "
         "GROUP BY topic, wrapup_code"
@@ -208,17 +214,7 @@ def wrapup_counts_sql(url: str, start: datetime | None = None, end: datetime | N
 def _people_statements(start: datetime | None, end: datetime | None) -> tuple[Any, Any, dict[str, Any]]:
     """Two GROUP BY queries: the legs of the calls that started in the period (each call once per person or
     place), and the answered records that have no legs (stored before revision 0009) under their agent."""
-    conditions = []
-    binds: list[BindParameter[Any]] = []
-    params: dict[str, Any] = {}
-    if start is not None:
-        conditions.append("r.started_at >= :start")
-        binds.append(bindparam("start", type_=UTCDateTime()))
-        params["start"] = start
-    if end is not None:
-        conditions.append("r.started_at < :end")
-        binds.append(bindparam("end", type_=UTCDateTime()))
-        params["end"] = end
+    conditions, binds, params = _period("r.started_at", start, end)
     period = "".join(f" AND {c}" for c in conditions)
     transfers = ", ".join(f"'{how}'" for how in sorted(TRANSFERS))
     legs = text(f"""
