@@ -19,7 +19,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import AsyncIterator, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -269,6 +269,21 @@ class Rig:
                 await asyncio.sleep(0.25)
         finally:
             await store.close()
+
+
+@asynccontextmanager
+async def ami_events(rig: Rig, names: list[str]) -> AsyncIterator[list[dict[str, str]]]:
+    """Every event of ``names`` Asterisk sends while the block runs (the test's own AMI login), in order; each
+    with ``_at``, when it reached the test (time.monotonic())."""
+    seen: list[dict[str, str]] = []
+    client = rig.ami()
+    client.add_event_handler(lambda m: seen.append({**dict(m.headers), "_at": repr(time.monotonic())}), events=names)
+    await client.start()
+    try:
+        await client.wait_connected(10)
+        yield seen
+    finally:
+        await client.close()
 
 
 def service_db_url(instance: str) -> str:

@@ -17,11 +17,9 @@ import asyncio
 import itertools
 import json
 import re
-import time
 import urllib.error
 import urllib.request
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +28,7 @@ import yaml
 from conftest import (  # tests/e2e is on sys.path
     Rig,
     _short_profile,
+    ami_events,
     log_in,
     running_rig,
 )
@@ -64,20 +63,6 @@ def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
     workdir = tmp_path_factory.mktemp("hotline-place-in-line")
     with running_rig(workdir, "e2e-place", _profile(workdir / "profile.yaml")) as rig:
         yield rig
-
-
-@asynccontextmanager
-async def ami_events(rig: Rig, names: list[str]) -> AsyncIterator[list[dict[str, str]]]:
-    """Every event of ``names`` Asterisk sends while the block runs (the test's own AMI login), in order."""
-    seen: list[dict[str, str]] = []
-    client = rig.ami()
-    client.add_event_handler(lambda m: seen.append({**dict(m.headers), "_at": repr(time.monotonic())}), events=names)
-    await client.start()
-    try:
-        await client.wait_connected(10)
-        yield seen
-    finally:
-        await client.close()
 
 
 async def call(rig: Rig, number: str, digits: list[str], **kwargs):

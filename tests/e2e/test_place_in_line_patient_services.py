@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import Rig, running_rig  # tests/e2e is on sys.path
-from test_place_in_line import _joined, ami_events
+from conftest import Rig, ami_events, running_rig  # tests/e2e is on sys.path
+from test_place_in_line import _joined
 from test_screening import _profile as _patient_services
 
 from telephony.sipp.driver import CallResult, place_call

@@ -23,14 +23,21 @@ import struct
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 import yaml
-from conftest import CONSOLE_PASSWORD, PROJECT_ROOT, Rig, _short_profile, running_rig  # tests/e2e is on sys.path
+from conftest import (  # tests/e2e is on sys.path
+    CONSOLE_PASSWORD,
+    PROJECT_ROOT,
+    Rig,
+    _short_profile,
+    ami_events,
+    running_rig,
+)
 from playwright.async_api import expect
 
 from recording.db import RecordingStore
@@ -104,19 +111,6 @@ def _recordings_dir(rig: Rig) -> Path:
     root = current_root(settings.cache_dir)
     assert root is not None
     return AsteriskInstance(root, settings).recordings_dir
-
-
-@asynccontextmanager
-async def ami_events(rig: Rig, names: list[str]) -> AsyncIterator[list[dict[str, str]]]:
-    seen: list[dict[str, str]] = []
-    client = rig.ami()
-    client.add_event_handler(lambda m: seen.append(dict(m.headers)), events=names)
-    await client.start()
-    try:
-        await client.wait_connected(10)
-        yield seen
-    finally:
-        await client.close()
 
 
 async def _call(rig: Rig, number: str, audio: Path):

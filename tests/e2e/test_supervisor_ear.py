@@ -19,14 +19,13 @@ import subprocess
 import sys
 import wave
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
 import yaml
-from conftest import PROJECT_ROOT, Rig, _short_profile, running_rig  # tests/e2e is on sys.path
+from conftest import PROJECT_ROOT, Rig, _short_profile, ami_events, running_rig  # tests/e2e is on sys.path
 from playwright.async_api import expect
 
 from hotline.settings import Settings
@@ -84,20 +83,6 @@ def tokens(rig: Rig) -> dict[str, str]:
              stdin=PASSWORD + "\n")  # fmt: skip
     _hotline(rig, "user", "add", "looker", "--role", "viewer", "--password-stdin", stdin=PASSWORD + "\n")
     return {name: _hotline(rig, "token", "add", name).strip() for name in ("mona", "looker")}
-
-
-@asynccontextmanager
-async def ami_events(rig: Rig, names: list[str]) -> AsyncIterator[list[dict[str, str]]]:
-    """Every event of ``names`` Asterisk sends while the block runs (the test's own AMI login), in order."""
-    seen: list[dict[str, str]] = []
-    client = rig.ami()
-    client.add_event_handler(lambda m: seen.append(dict(m.headers)), events=names)
-    await client.start()
-    try:
-        await client.wait_connected(10)
-        yield seen
-    finally:
-        await client.close()
 
 
 async def _api(rig: Rig, method: str, path: str, token: str, body: Any = None) -> tuple[int, Any]:

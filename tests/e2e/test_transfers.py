@@ -21,15 +21,13 @@ each call's record shows its legs (who answered, who it went to and how, talk pe
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
 import pytest_asyncio
 import yaml
-from conftest import Rig, _short_profile, running_rig  # tests/e2e is on sys.path
+from conftest import Rig, _short_profile, ami_events, running_rig  # tests/e2e is on sys.path
 
 from telephony.sipp.driver import AgentPhone, Dtmf, Refer, RejectingPhone, free_udp_port, place_call
 
@@ -75,20 +73,6 @@ async def outside(rig: Rig) -> AsyncIterator[dict[str, AgentPhone]]:
     yield phones
     for phone in phones.values():
         await phone.stop()
-
-
-@asynccontextmanager
-async def ami_events(rig: Rig, names: list[str]) -> AsyncIterator[list[dict[str, str]]]:
-    """Every event of ``names`` Asterisk sends while the block runs (the test's own AMI login), in order."""
-    seen: list[dict[str, str]] = []
-    client = rig.ami()
-    client.add_event_handler(lambda m: seen.append({**dict(m.headers), "_at": repr(time.monotonic())}), events=names)
-    await client.start()
-    try:
-        await client.wait_connected(10)
-        yield seen
-    finally:
-        await client.close()
 
 
 def _of(events: list[dict[str, str]], name: str, **headers: str) -> list[dict[str, str]]:
