@@ -45,12 +45,10 @@ Rules, in short (each function documents its own):
 from __future__ import annotations
 
 import math
-import re
 from collections import Counter
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, time, timedelta
-from enum import StrEnum
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
@@ -62,6 +60,7 @@ from callbacks.model import (
     RequestStatus,
 )
 from profiles.model import CallbackRules, Profile
+from profiles.numbers import NumberCheck, Reason, check_allowed, plain
 from routing.policy import CALLBACK_BONUS, choose_for_call
 from routing.state import PersonView, Snapshot, WaitingCall
 from telephony.names import queue_name
@@ -102,10 +101,6 @@ __all__ = [
 DEFAULT_AHT_SECONDS = 180.0
 DAY = timedelta(days=1)
 HOUR = timedelta(hours=1)
-_STRIP = re.compile(r"[\s\-.()]")
-_DIGITS = re.compile(r"\+?[0-9]+")
-#: Caller IDs that are no number at all (withheld, unknown): read as empty.
-_NO_CALLER_ID = frozenset({"anonymous", "unknown", "restricted", "private", "unavailable", "<unknown>"})
 
 
 # -- estimated wait and the offer -----------------------------------------------------------------
@@ -235,42 +230,6 @@ def is_peak(snapshot: Snapshot, rules: CallbackRules, queue: str | None = None) 
 # -- numbers --------------------------------------------------------------------------------------
 
 
-class Reason(StrEnum):
-    """Why a number is refused: stable codes for logs, reports and the IVR."""
-
-    EMPTY = "empty"
-    NOT_DIGITS = "not_digits"
-    NOT_ALLOWED = "not_allowed"
-    RATE_LIMITED = "rate_limited"
-
-
-@dataclass(frozen=True, slots=True)
-class NumberCheck:
-    ok: bool
-    number: str  # normalised (separators dropped); "" when empty
-    reason: Reason | None = None  # None when ok
-
-
-@lru_cache(maxsize=64)
-def _patterns(patterns: tuple[str, ...]) -> tuple[re.Pattern[str], ...]:
-    return tuple(re.compile(p) for p in patterns)
-
-
-#: What a pattern starts with when it names an international prefix itself (after ``^`` and ``(``/``(?:``).
-_INTERNATIONAL_PATTERN = re.compile(r"(?:\^)?(?:\((?:\?:)?)*(?:00|\\\+|\[\+\])")
-
-
-@lru_cache(maxsize=64)
-def _international_patterns(patterns: tuple[str, ...]) -> tuple[re.Pattern[str], ...]:
-    """The patterns that name a leading ``00`` or ``+`` themselves: only these may match an international number."""
-    return tuple(re.compile(p) for p in patterns if _INTERNATIONAL_PATTERN.match(p))
-
-
-def is_international(number: str) -> bool:
-    """A number with a leading ``+`` or ``00``: it leaves the country (and may cost a fortune)."""
-    return number.startswith(("+", "00"))
-
-
 def check_number(
     raw: str | None,
     rules: CallbackRules,
@@ -288,18 +247,10 @@ def check_number(
     checked exactly like a typed number: it can be spoofed. With ``recent_request_times`` and
     ``now``, also ``rate_limited`` (see :func:`rate_limited`). The scheduler calls it again with
     the request's number before each dial."""
-    text = (raw or "").strip()
-    if caller_id and text.lower() in _NO_CALLER_ID:
-        text = ""
-    number = _STRIP.sub("", text)
-    if not number:
-        return NumberCheck(False, "", Reason.EMPTY)
-    if not _DIGITS.fullmatch(number):
-        return NumberCheck(False, number, Reason.NOT_DIGITS)
-    patterns = tuple(rules.allowed_numbers)
-    usable = _international_patterns(patterns) if is_international(number) else _patterns(patterns)
-    if not any(p.fullmatch(number) for p in usable):
-        return NumberCheck(False, number, Reason.NOT_ALLOWED)
+    result = check_allowed(raw, rules.allowed_numbers, caller_id=caller_id)
+    if not result.ok:
+        return result
+    number = result.number
     if recent_request_times is not None and now is not None and rate_limited(number, recent_request_times, rules, now):
         return NumberCheck(False, number, Reason.RATE_LIMITED)
     return NumberCheck(True, number)
@@ -526,11 +477,7 @@ def cancels(request: CallbackRequest, answered_call_number: str | None, answered
         return False
     if answered_at < request.created_at:
         return False
-    return _plain(answered_call_number) == _plain(request.number)
-
-
-def _plain(number: str) -> str:
-    return _STRIP.sub("", number).lstrip("+")
+    return plain(answered_call_number) == plain(request.number)
 
 
 def expire(requests: Iterable[CallbackRequest], now: datetime) -> list[CallbackRequest]:

@@ -58,6 +58,7 @@ from telephony.events import (
     HotlineDestination,
     HotlineRoute,
     Newchannel,
+    OutboundStart,
     QueueCallerAbandon,
     QueueCallerJoin,
     QueueCallerLeave,
@@ -100,7 +101,7 @@ class CallRecord:
     hangup_cause: int | None
     hangup_cause_text: str | None
     ended_at: datetime | None
-    kind: str = "inbound"  # or "callback": an attempt to call a caller back
+    kind: str = "inbound"  # or "callback": an attempt to call a caller back; "campaign", "manual": outbound (issue 14)
     callback_of: str | None = None  # for a callback: the linkedid of the call it answers
     transferred_to: str | None = None  # the queue a transfer took the caller on to
     wrapup_seconds: float | None = None
@@ -229,6 +230,7 @@ class RecordBuilder:
                 Newchannel: self._on_newchannel,
                 HotlineRoute: self._on_route,
                 CallbackStart: self._on_callback_start,
+                OutboundStart: self._on_outbound_start,
                 CallbackBooked: self._on_callback_booked,
                 QueueCallerJoin: self._on_queue_join,
                 QueueCallerLeave: self._on_queue_leave,
@@ -331,6 +333,20 @@ class RecordBuilder:
                 route_seen=True,
                 kind="callback",
                 callback_of=_optional(event.callback_of),
+            )
+        return []
+
+    def _on_outbound_start(self, event: OutboundStart) -> list[CallRecord]:
+        """An outbound call answered by the number (a campaign's, or an agent's click-to-call): a record of its
+        own, of kind ``campaign`` or ``manual``, its caller the number called."""
+        if event.uniqueid == event.linkedid and event.linkedid not in self._calls:
+            self._calls[event.linkedid] = _CallState(
+                linkedid=event.linkedid,
+                caller_number=_optional(event.number),
+                caller_name=None,
+                started_at=event.at,
+                language=_optional(event.language),
+                kind=event.kind,
             )
         return []
 

@@ -11,6 +11,7 @@ import cases.rows
 import cdr.rows
 import console.rows
 import ivr.rows
+import outbound.rows
 import recording.rows
 import routing.rows
 import screening.rows
@@ -28,6 +29,7 @@ FEATURE_ROWS = (
     survey.rows,
     screening.rows,
     recording.rows,
+    outbound.rows,
     console.rows,
 )
 metadata = Base.metadata

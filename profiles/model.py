@@ -62,6 +62,7 @@ from profiles.fields import (
 __all__ = [
     "AGENT_PROMPTS",
     "CALLBACK_PROMPTS",
+    "CAMPAIGN_PROMPTS",
     "CASE_PROMPTS",
     "CASE_STATUSES",
     "DAYS",
@@ -69,6 +70,9 @@ __all__ = [
     "REQUIRED_PROMPTS",
     "RESERVED_PERSON_IDS",
     "CallbackRules",
+    "Campaign",
+    "CampaignScript",
+    "CampaignWindow",
     "CaseRules",
     "Department",
     "Destination",
@@ -77,6 +81,7 @@ __all__ = [
     "District",
     "Language",
     "OpeningHours",
+    "OutboundRules",
     "Person",
     "Profile",
     "ProfileDocument",
@@ -137,6 +142,15 @@ EXPERIENCE_PROMPTS = ("closed_next",)  # "We open again {next}." spoken at call 
 RECORDING_PROMPTS = ("recording_notice",)  # "This call may be recorded."
 WHISPER_PROMPTS = ("whisper",)  # "Arabic caller: {label}."
 TRANSFER_PROMPTS = ("transfer_hold",)  # optional: "Please hold, we are connecting you."
+# Outbound campaigns (issue 14), needed in every language when the profile has a campaign: what the person who
+# answers hears (the question names the keys), and what follows each key.
+CAMPAIGN_PROMPTS = (
+    "campaign_greeting",  # "Hello, this is the COVID call centre, calling to ask how you are."
+    "campaign_question",  # "If you are well, press 1. To speak to a doctor, press 2. In an emergency, press 9."
+    "campaign_thanks",  # after "well": "Thank you. Take care."
+    "campaign_doctor",  # after "doctor": "Please hold, a doctor will speak to you."
+    "campaign_emergency",  # after "emergency": "We are connecting you to the emergency control room."
+)
 # Texts a profile with cases needs in every language (see CaseRules): the number read back, the
 # self-service report, and "follow a report". A status or a department is read from its label.
 CASE_PROMPTS = (
@@ -588,6 +602,91 @@ class CallbackRules:
         return self.quiet_hours.end if self.quiet_hours else None
 
 
+#: What a key of a campaign's script does: the person is well (thanks, the call ends), wants a doctor (the
+#: doctor queue of their language, ahead of inbound callers of the topic), or has an emergency (the
+#: campaign's emergency destination at once, and an alert on the console).
+SCRIPT_ACTIONS = ("well", "doctor", "emergency")
+
+
+@dataclass(frozen=True, config=STRICT)
+class CampaignScript:
+    """The short IVR a campaign plays to the person who answers, in their language: ``campaign_greeting``,
+    then ``campaign_question`` (which names the keys), one key; a wrong key or none asks again ``retries`` times."""
+
+    well: Key = "1"
+    doctor: Key = "2"
+    emergency: Key = "9"
+    retries: Annotated[StrictInt, between(0, 5)] = 2
+    timeout_seconds: Annotated[StrictInt, between(1, 30)] = 6
+
+    @model_validator(mode="after")
+    def _distinct_keys(self) -> CampaignScript:
+        keys = (self.well, self.doctor, self.emergency)
+        if len(set(keys)) != len(keys):
+            raise ValueError(f"the keys well, doctor and emergency must differ, got {', '.join(keys)}")
+        return self
+
+    def action(self, key: str) -> str | None:
+        """The action of a key pressed (``well``, ``doctor``, ``emergency``), None for any other key."""
+        return {self.well: "well", self.doctor: "doctor", self.emergency: "emergency"}.get(key)
+
+
+@dataclass(frozen=True, config=STRICT)
+class CampaignWindow:
+    """When a campaign calls, in the profile's local time: from ``start`` to ``end`` on ``days``."""
+
+    start: Clock
+    end: Clock
+    days: tuple[Day, ...] = DAYS
+
+    @model_validator(mode="after")
+    def _start_before_end(self) -> CampaignWindow:
+        if self.end <= self.start:
+            raise ValueError("end must be after start (a window is within one day)")
+        return self
+
+
+@dataclass(frozen=True, config=STRICT)
+class Campaign:
+    """Outbound follow-up (issue 14): every day, in the window, call each person of a list, play the script in
+    their language, and act on the key. Progressive pacing: a call is placed only while a person of the doctor
+    queue is free to take a "doctor" key, and never more than ``max_concurrent`` at once."""
+
+    id: Id
+    label: Labels
+    list: Id  # the contact list's name (`hotline campaign import --list NAME FILE`, or the console)
+    window: CampaignWindow
+    topic: TopicRef  # "doctor" joins the queue of the person's language and this topic
+    specialty: SpecialtyRef | None = None  # ... and this specialty (of that topic)
+    emergency: PersonId = "emergency-control-room"  # a destination id of the profile
+    max_concurrent: Annotated[StrictInt, between(1, 500)] = 3
+    attempts_per_day: Annotated[StrictInt, between(1, 10)] = 3
+    retry_after_seconds: Annotated[tuple[RetryDelay, ...], Field(min_length=1)] = (900, 1800)  # the last repeats
+    ring_seconds: Annotated[StrictInt, between(5, 120)] = 30
+    priority: Annotated[StrictInt, between(0, 99)] = 20  # QUEUE_PRIO of a "doctor": ahead of the topic's callers
+    script: CampaignScript = Field(default_factory=CampaignScript)
+    enabled: StrictBool = True
+
+
+@dataclass(frozen=True, config=STRICT)
+class OutboundRules:
+    """Every call hotline places other than a callback (campaigns, an agent's click-to-call) goes only to a
+    number that fully matches one of ``allowed_numbers`` (see profiles/numbers.py) and is not on the
+    do-not-call list (these numbers, and those added from the console or the CLI)."""
+
+    allowed_numbers: Annotated[tuple[Regex, ...], Field(min_length=1)]
+    do_not_call: tuple[TrunkNumber, ...] = ()
+    quiet_hours: QuietHours | None = None  # no campaign call from ... until ..., whatever the windows say
+    campaigns: tuple[Campaign, ...] = ()
+    manual_dialling: StrictBool = True  # an agent may click to call a number from the desk
+
+    def campaign(self, campaign_id: str) -> Campaign:
+        for campaign in self.campaigns:
+            if campaign.id == campaign_id:
+                return campaign
+        raise KeyError(campaign_id)
+
+
 @dataclass(frozen=True, config=STRICT)
 class District:
     """A place a report is about; keyed by a self-service caller."""
@@ -675,6 +774,7 @@ class Profile:
     destinations: tuple[Destination, ...] = ()
     supervisors: tuple[Supervisor, ...] = ()
     transfers: TransferRules = Field(default_factory=TransferRules)
+    outbound: OutboundRules | None = None  # None: no campaigns and no click-to-call
 
     def directory(self) -> tuple[DirectoryEntry, ...]:
         """Every place a call may be handed on to, by short code: each queue ("1", the language's key, the
@@ -817,7 +917,8 @@ PromptName = Annotated[
         + EXPERIENCE_PROMPTS
         + RECORDING_PROMPTS
         + WHISPER_PROMPTS
-        + TRANSFER_PROMPTS,
+        + TRANSFER_PROMPTS
+        + CAMPAIGN_PROMPTS,
         "a prompt name (known: " + ", ".join(REQUIRED_PROMPTS + CASE_PROMPTS) + ")",
     ),
 ]
@@ -853,6 +954,7 @@ class ProfileDocument:
     destinations: tuple[Destination, ...] = ()
     supervisors: tuple[Supervisor, ...] = ()
     transfers: TransferRules = Field(default_factory=TransferRules)
+    outbound: OutboundRules | None = None
 
     def profile(self, source: str) -> Profile:
         return Profile(
@@ -890,6 +992,7 @@ class ProfileDocument:
             destinations=self.destinations,
             supervisors=self.supervisors,
             transfers=self.transfers,
+            outbound=self.outbound,
         )
 
 
@@ -930,6 +1033,7 @@ def parse_profile(data: Any, *, source: str = "<profile>", base_dir: Path | None
     problems += _unique_ids(data) + _every_language(data, context["languages"] or [])
     if document is not None:
         problems += _directory_clashes(document.profile(source))
+        problems += _campaign_references(document.profile(source))
     if problems:
         raise ProfileError(source, [(format_path(loc), message) for loc, message in sort_by_document(problems, data)])
     assert document is not None
@@ -1012,6 +1116,7 @@ def _unique_ids(data: dict[str, Any]) -> list[tuple[Loc, str]]:
     problems += _unique(_items(survey, "questions"), ("survey", "questions"), ("id",))
     problems += _unique(_items(data, "destinations"), ("destinations",), ("id", "code"))
     problems += _unique(_items(data, "supervisors"), ("supervisors",), ("id",))
+    problems += _unique(_items(data.get("outbound"), "campaigns"), ("outbound", "campaigns"), ("id",))
     people = {_text(p, "id") for p in _items(data, "people")} - {None}
     problems += [(("supervisors", i, "id"), f"{_text(s, 'id')!r} is also a person's id")
                  for i, s in enumerate(_items(data, "supervisors")) if _text(s, "id") in people]  # fmt: skip
@@ -1047,6 +1152,31 @@ def _directory_clashes(profile: Profile) -> list[tuple[Loc, str]]:
     return problems
 
 
+def _campaign_references(profile: Profile) -> list[tuple[Loc, str]]:
+    """A campaign's emergency is a destination of the profile, its topic takes calls (not self-service), and
+    its specialty is one of that topic's."""
+    problems: list[tuple[Loc, str]] = []
+    if profile.outbound is None:
+        return problems
+    destinations = {d.id for d in profile.destinations}
+    for index, campaign in enumerate(profile.outbound.campaigns):
+        if campaign.emergency not in destinations:
+            known = ", ".join(sorted(destinations)) or "none defined"
+            problems.append((("outbound", "campaigns", index, "emergency"),
+                             f"{campaign.emergency!r} is not a destination id ({known})"))  # fmt: skip
+        topic = profile.topic(campaign.topic)
+        if topic.self_report:
+            problems.append((("outbound", "campaigns", index, "topic"), "must be a topic people answer"))
+        specialties = {spec.id for spec in topic.specialties}
+        if campaign.specialty is not None and campaign.specialty not in specialties:
+            problems.append((("outbound", "campaigns", index, "specialty"),
+                             f"{campaign.specialty!r} is not a specialty of topic {topic.id!r}"))  # fmt: skip
+        elif campaign.specialty is None and specialties:
+            problems.append((("outbound", "campaigns", index, "specialty"),
+                             f"topic {topic.id!r} has specialties: name one"))  # fmt: skip
+    return problems
+
+
 def _prompts_needed(data: dict[str, Any]) -> tuple[str, ...]:
     """The prompts beyond the required ones that what the profile uses needs (see the *_PROMPTS lists)."""
     needed: tuple[str, ...] = ()
@@ -1065,6 +1195,8 @@ def _prompts_needed(data: dict[str, Any]) -> tuple[str, ...]:
         needed += RECORDING_PROMPTS  # recording is never enabled without the announcement
     if any(t.get("whisper") is True for t in topics):
         needed += WHISPER_PROMPTS
+    if _items(data.get("outbound"), "campaigns"):
+        needed += CAMPAIGN_PROMPTS
     return needed
 
 
@@ -1086,6 +1218,7 @@ def _every_language(data: dict[str, Any], codes: list[str]) -> list[tuple[Loc, s
         labels(_items(topic, "specialties"), ("topics", i, "specialties"))
         labels(_items(topic, "dispositions"), ("topics", i, "dispositions"))
     labels(_items(data, "shifts"), ("shifts",))
+    labels(_items(data.get("outbound"), "campaigns"), ("outbound", "campaigns"))
     cases = data.get("cases")
     labels(_items(cases, "departments"), ("cases", "departments"))
     labels(_items(cases, "districts"), ("cases", "districts"))

@@ -38,6 +38,7 @@ from telephony.names import (
     CALLBACK_USEREVENT,
     CONFERENCE_USEREVENT,
     DESTINATION_USEREVENT,
+    OUTBOUND_USEREVENT,
     ROUTE_USEREVENT,
 )
 
@@ -61,6 +62,7 @@ __all__ = [
     "MemberEvent",
     "Newchannel",
     "OriginateResponse",
+    "OutboundStart",
     "QueueCallerAbandon",
     "QueueCallerJoin",
     "QueueCallerLeave",
@@ -202,6 +204,22 @@ class CallbackStart(_Stamped):
     language: str
     queue: str
     callback_of: str
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundStart(_Stamped):
+    """``UserEvent`` named ``telephony.names.OUTBOUND_USEREVENT``: an outbound call (a campaign's, or an agent's
+    click-to-call) was answered by the number: its call record starts, of kind ``campaign`` or ``manual``."""
+
+    timestamp: float
+    uniqueid: str
+    linkedid: str
+    kind: str  # "campaign" or "manual"
+    number: str
+    language: str
+    campaign: str  # a campaign call: the campaign's id
+    attempt: str  # ... and the attempt's id
+    person: str  # a manual call: the agent whose phone rang first
 
 
 @dataclass(frozen=True, slots=True)
@@ -546,6 +564,7 @@ Event: TypeAlias = (
     Newchannel
     | HotlineRoute
     | CallbackStart
+    | OutboundStart
     | CallbackBooked
     | QueueCallerJoin
     | QueueCallerAbandon
@@ -686,8 +705,21 @@ def _newchannel(h: _Headers) -> Newchannel:
 
 def _user_event(
     h: _Headers,
-) -> HotlineRoute | CallbackStart | CallbackBooked | HotlineDestination | HotlineConference | None:
+) -> HotlineRoute | CallbackStart | OutboundStart | CallbackBooked | HotlineDestination | HotlineConference | None:
     name = h.text("UserEvent")
+    if name == OUTBOUND_USEREVENT:
+        kind = h.text("Kind").strip().lower()
+        return OutboundStart(
+            timestamp=h.timestamp(),
+            uniqueid=h.required("Uniqueid"),
+            linkedid=h.required("Linkedid"),
+            kind=kind if kind in ("campaign", "manual") else "manual",
+            number=h.text("Number"),
+            language=h.text("Language"),
+            campaign=h.text("Campaign"),
+            attempt=h.text("Attempt"),
+            person=h.text("Person"),
+        )
     if name == DESTINATION_USEREVENT:
         kind = "person" if h.text("Kind").strip().lower() == "person" else "destination"
         return HotlineDestination(

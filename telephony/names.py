@@ -20,6 +20,20 @@ CALLBACK_OF = "HOTLINE_CALLBACK_OF"  # on a callback call: the linkedid of the o
 CALLBACK_BOOKED_USEREVENT = "HotlineCallbackBooked"  # a waiting caller booked a callback and leaves
 CALLBACK_USEREVENT = "HotlineCallback"  # headers: Attempt, Number, Language, Queue, CallbackOf
 
+# Outbound work (issue 14): campaign calls and an agent's click-to-call. The service originates them (AMI) into
+# these contexts; the dialplan there dials the number through the trunk and sends OUTBOUND_USEREVENT from the
+# channel that starts the call's record (headers: Kind, Number, Language, Campaign, Attempt, Person).
+CAMPAIGN_CONTEXT = "hotline-campaign-out"  # the script played to the person who answers
+MANUAL_CONTEXT = "hotline-manual-out"  # the agent's phone answered: now the number
+OUTBOUND_USEREVENT = "HotlineOutbound"
+OUTBOUND_KIND = "HOTLINE_OUTBOUND_KIND"  # "campaign" or "manual": the record's kind
+OUTBOUND_NUMBER = "HOTLINE_OUTBOUND_NUMBER"  # the number dialled, as checked by the service
+CAMPAIGN = "HOTLINE_CAMPAIGN"  # the campaign's id
+CAMPAIGN_ATTEMPT = "HOTLINE_CAMPAIGN_ATTEMPT"  # the attempt's id
+MANUAL_CALL = "HOTLINE_MANUAL_CALL"  # the manual call's id
+OUTBOUND_PERSON = "HOTLINE_OUTBOUND_PERSON"  # a manual call: the agent (profile id) whose phone rang first
+CAMPAIGN_KEY_USEREVENT = "HotlineCampaignKey"  # headers: Attempt, Key, Action (what the person keyed in the script)
+
 RESULT_OK = "OK"
 RESULT_REPORT = "REPORT"  # the IVR hands the caller to the self-service report (cases)
 RESULT_FOLLOW = "FOLLOW"  # ... to "follow a report"

@@ -199,7 +199,7 @@ def test_an_unknown_prompt_name_and_an_unknown_section_are_refused():
     error = problems(data)
     assert [path for path, _ in error.problems] == ["prompts.welcom", "queue"]
     assert error.problems[1][1].startswith(
-        "unknown field (known: callbacks, cases, destinations, hotline, ivr, languages, nuisance, people"
+        "unknown field (known: callbacks, cases, destinations, hotline, ivr, languages, nuisance, outbound, people"
     )
 
 
