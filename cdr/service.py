@@ -1,21 +1,19 @@
-"""The records path: every completed call record is spooled, stored once, then handed to the hooks.
+"""The records path: every completed call record is journaled, stored once, then handed to the hooks.
 
-1. ``submit(record)`` (called from the AMI event handler) first writes the record to a spool file
-   on disk (created 0600), then queues it. A record is never only in memory.
-2. The writer inserts it (idempotent: a linkedid already stored is skipped). A database that is
-   down is retried every ``retry_seconds``; a cancel in that wait leaves the record in the spool.
+1. ``submit(record)`` (called from the AMI event handler) appends the record to the journal
+   (``cdr/journal.py``: an append-only file, 0600), then queues it. A record is never only in memory.
+2. The writer takes what is queued in batches (up to ``batch_size``): one fsync of the journal for the
+   batch, then one transaction stores every record of it (idempotent: a linkedid already stored is
+   skipped). A database that is down (PostgreSQL stopped, SQLite locked) is retried every
+   ``retry_seconds``; meanwhile records keep coming into the journal and the queue, and the batch that
+   follows takes them together. A cancel in that wait leaves them in the journal.
 3. Each hook (callbacks for abandoned callers, the console, ...) is then called on its own. A hook
    that fails is retried on its own, later, and never makes the record be inserted again, so the
-   other hooks and the next records go on. (The old writer re-queued the record after a failed
-   hook; the insert then reported a duplicate and skipped the hooks, and the abandoned caller never
-   got a callback.)
-4. When the insert and every hook are done, the spool file goes. At start, ``start()`` replays what
-   the spool still holds (a crash, a kill, a database down at shutdown): the insert is skipped for
-   records already stored and the hooks run again, so hooks must be idempotent (the callback hook
-   is: one open request per number).
-
-A spool file survives a crash of the process; it is not fsync-ed, so it does not survive a power
-cut of the machine (the queue_log/Master.csv gap import at start covers that case).
+   other hooks and the next records go on.
+4. When the insert and every hook are done, the journal marks the record done. At start, ``start()``
+   replays what the journal still holds (a crash, a kill, a database down at shutdown): the insert is
+   skipped for records already stored and the hooks run again, so hooks must be idempotent (the
+   callback hook is: one open request per number).
 """
 
 from __future__ import annotations
@@ -24,16 +22,17 @@ import asyncio
 import contextlib
 import json
 import logging
-import os
-import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.exc import InterfaceError, OperationalError
+
 from cdr.builder import CallRecord, Leg, Outcome
 from cdr.db import RecordStore
+from cdr.journal import Journal
 
 log = logging.getLogger(__name__)
 
@@ -41,14 +40,12 @@ Hook = Callable[[CallRecord], Awaitable[None]]
 
 RETRY_SECONDS = 1.0
 HOOK_RETRY_SECONDS = (1.0, 5.0, 30.0, 120.0)  # then every 120 s
-_SAFE = re.compile(r"[^A-Za-z0-9_.-]")
+BATCH_SIZE = 200  # records stored in one transaction at most
 
 
 @dataclass
 class _Pending:
     record: CallRecord
-    path: Path | None
-    inserted: bool = False
     hooks_left: list[Hook] = field(default_factory=list)
     hook_failures: int = 0
 
@@ -97,9 +94,13 @@ class RecordService:
         *,
         retry_seconds: float = RETRY_SECONDS,
         hook_retry_seconds: tuple[float, ...] = HOOK_RETRY_SECONDS,
+        batch_size: int = BATCH_SIZE,
     ) -> None:
         self.store = store
         self.spool_dir = spool_dir
+        self.journal = Journal(spool_dir) if spool_dir is not None else None
+        self.batch_size = batch_size
+        self.batches = 0  # transactions of the writer: hotline.metrics, bench/records.py
         self.retry_seconds = retry_seconds
         self.hook_retry_seconds = hook_retry_seconds
         self.hooks: list[Hook] = []
@@ -118,14 +119,16 @@ class RecordService:
 
     # -- in ---------------------------------------------------------------------------------------
     def submit(self, record: CallRecord) -> None:
-        """Spool the record on disk, then queue it for the writer. Never blocks on the database."""
+        """Journal the record on disk, then queue it for the writer. Never blocks on the database."""
         outcome = record.outcome.value
         self.ended[outcome] = self.ended.get(outcome, 0) + 1
-        self._enqueue(_Pending(record, self._spool(record)))
+        if self.journal is not None:
+            self.journal.append(record.linkedid, _to_json(record))
+        self._enqueue(_Pending(record))
 
     @property
     def spool_depth(self) -> int:
-        """Records not yet stored with every hook done (each one a spool file while it waits)."""
+        """Records not yet stored with every hook done (each one in the journal while it waits)."""
         return self._in_flight + len(self._hook_retries)
 
     def _enqueue(self, pending: _Pending) -> None:
@@ -133,32 +136,23 @@ class RecordService:
         self._idle.clear()
         self._queue.put_nowait(pending)
 
-    def _spool(self, record: CallRecord) -> Path | None:
-        if self.spool_dir is None:
-            return None
-        path = self.spool_dir / f"{_SAFE.sub('_', record.linkedid)}.json"
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(_to_json(record))
-        return path
-
     # -- lifecycle --------------------------------------------------------------------------------
     async def start(self) -> None:
-        """Replay what the spool holds, then start writing."""
-        if self.spool_dir is not None:
-            self.spool_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        """Replay what the journal holds, then start writing."""
+        if self.journal is not None:
             replayed = 0
-            for path in sorted(self.spool_dir.glob("*.json")):
+            for entry in self.journal.open():
                 try:
-                    record = _from_json(path.read_text(encoding="utf-8"))
-                except (OSError, ValueError, TypeError, KeyError) as exc:
-                    log.error("spooled record %s cannot be read (%s); kept as %s.bad", path.name, exc, path.stem)
-                    path.rename(path.with_suffix(".bad"))
+                    record = _from_json(entry.text)
+                except (ValueError, TypeError, KeyError) as exc:
+                    log.error("journaled record of call %s cannot be read (%s): left out", entry.linkedid, exc)
+                    if entry.legacy is not None:
+                        entry.legacy.rename(entry.legacy.with_suffix(".bad"))
                     continue
-                self._enqueue(_Pending(record, path))
+                self._enqueue(_Pending(record))
                 replayed += 1
             if replayed:
-                log.info("records: %d spooled records replayed", replayed)
+                log.info("records: %d journaled records replayed", replayed)
         self._tasks.append(asyncio.create_task(self._write(), name="hotline-record-writer"))
 
     async def drained(self) -> None:
@@ -173,6 +167,8 @@ class RecordService:
         for task in [*self._tasks, *self._hook_retries]:
             task.cancel()
         await asyncio.gather(*self._tasks, *self._hook_retries, return_exceptions=True)
+        if self.journal is not None:
+            self.journal.close()
         if left:
             where = f"kept in {self.spool_dir} and replayed at the next start" if self.spool_dir else "LOST (no spool)"
             log.warning("records: %d records not written at shutdown: %s", left, where)
@@ -180,29 +176,50 @@ class RecordService:
     # -- the writer -------------------------------------------------------------------------------
     async def _write(self) -> None:
         while True:
-            pending = await self._queue.get()
-            await self._insert(pending)
-            pending.hooks_left = list(self.hooks)
-            await self._run_hooks(pending)
-            self._in_flight -= 1
+            batch = [await self._queue.get()]
+            while len(batch) < self.batch_size and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            if self.journal is not None:
+                await self.journal.sync()  # on the disk before the database has them
+            await self._insert(batch)
+            for pending in batch:
+                pending.hooks_left = list(self.hooks)
+                await self._run_hooks(pending)
+                self._in_flight -= 1
             if self._in_flight == 0:
                 self._idle.set()
 
-    async def _insert(self, pending: _Pending) -> None:
-        while not pending.inserted:
+    async def _insert(self, batch: list[_Pending]) -> None:
+        """Store the batch in one transaction, retried as a whole while the database is unreachable or locked.
+        A batch the database refuses for what it holds is stored record by record, so a record it refuses holds
+        back only itself and those after it (each retried until stored), never the ones before."""
+        while True:
             try:
-                if await self.store.add(pending.record):
-                    self.written += 1
-                pending.inserted = True
+                self.written += await self.store.add_many(p.record for p in batch)
+                self.batches += 1
+                return
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                log.exception(
-                    "could not store the record of call %s; retrying in %.0f s",
-                    pending.record.linkedid,
-                    self.retry_seconds,
-                )
+            except (OperationalError, InterfaceError, OSError) as exc:  # down, unreachable, locked: all of it waits
+                log.warning("could not store the records of %d calls (%s first): %s; retrying in %.0f s",
+                            len(batch), batch[0].record.linkedid, exc, self.retry_seconds)  # fmt: skip
                 await asyncio.sleep(self.retry_seconds)
+            except Exception:
+                log.exception("the database refused the records of %d calls (%s first); storing them one by one",
+                              len(batch), batch[0].record.linkedid)  # fmt: skip
+                break
+        for pending in batch:
+            while True:
+                try:
+                    self.written += await self.store.add_many([pending.record])
+                    self.batches += 1
+                    break
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    log.warning("could not store the record of call %s (%s); retrying in %.0f s",
+                                pending.record.linkedid, exc, self.retry_seconds)  # fmt: skip
+                    await asyncio.sleep(self.retry_seconds)
 
     async def _call_hooks(self, pending: _Pending) -> None:
         """Call the hooks still due for this record; those that fail stay due (logged, first with the trace)."""
@@ -242,5 +259,5 @@ class RecordService:
         self._done(pending)
 
     def _done(self, pending: _Pending) -> None:
-        if pending.path is not None:
-            pending.path.unlink(missing_ok=True)
+        if self.journal is not None:
+            self.journal.done(pending.record.linkedid)

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import stat
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy.engine import make_url
 from support.eventually import eventually
+from support.tcp_proxy import TcpProxy
 
 from cdr.builder import CallRecord, Outcome
 from cdr.db import RecordStore
@@ -58,7 +61,7 @@ async def test_a_hook_that_fails_after_the_insert_is_retried_alone_and_the_calle
         assert sorted(console_seen) == ["1700000000.1", "1700000000.2"]  # each once: never re-run for the others
         assert [r.linkedid for r in await store.list_records()] == ["1700000000.1", "1700000000.2"]
         assert service.written == 2
-        await eventually(lambda: not list((tmp_path / "spool").glob("*.json")))  # done: the spool is empty
+        await eventually(lambda: service.journal is not None and service.journal.depth == 0)  # done: nothing to replay
         await service.close()
 
 
@@ -74,8 +77,8 @@ async def test_records_survive_a_database_that_is_down_at_shutdown_and_are_repla
         with caplog.at_level(logging.WARNING, logger="cdr.service"):
             await service.close(timeout=0.2)  # cancels the writer in its retry sleep
     assert "2 records not written at shutdown" in caplog.text and str(spool) in caplog.text
-    files = sorted(spool.glob("*.json"))
-    assert [f.name for f in files] == ["1700000001.1.json", "1700000001.2.json"]
+    files = sorted(spool.glob("records-*.jsonl"))
+    assert len(files) == 1 and '"1700000001.1"' in files[0].read_text() and '"1700000001.2"' in files[0].read_text()
     assert stat.S_IMODE(spool.stat().st_mode) == 0o700
     assert all(stat.S_IMODE(f.stat().st_mode) == 0o600 for f in files)  # caller numbers are health data
 
@@ -98,7 +101,7 @@ async def test_records_survive_a_database_that_is_down_at_shutdown_and_are_repla
     ]
     assert records[0].started_at == T0 and records[0].wait_seconds == 40.0
     assert sorted(seen) == ["1700000001.1", "1700000001.2"]
-    assert not list(spool.glob("*.json"))
+    assert [f.name for f in spool.glob("records-*.jsonl")] == ["records-00000002.jsonl"]  # the replayed one is gone
 
 
 async def test_a_replayed_record_already_stored_is_not_stored_twice_but_its_hooks_run(
@@ -132,3 +135,111 @@ async def test_a_replayed_record_already_stored_is_not_stored_twice_but_its_hook
         assert len(await store.list_records()) == 1
     assert seen == [record]
     assert service.written == 0
+    assert not list(spool.glob("*.json"))  # the old form's file goes once its record is done
+
+
+async def test_a_killed_service_leaves_every_record_in_the_journal_and_the_next_start_stores_each_once(
+    db_url: str, tmp_path: Path
+) -> None:
+    """Killed while storing (its tasks gone, nothing closed): whatever it had stored or not, the next start
+    stores every record exactly once and runs the hooks of those not done."""
+    upgrade(db_url)
+    spool = tmp_path / "spool"
+    async with RecordStore(db_url) as store:
+        service = RecordService(store, spool, batch_size=7)
+        done_hooks: list[str] = []
+
+        async def stalls_after_20(record: CallRecord) -> None:
+            if len(done_hooks) >= 20:
+                await asyncio.Event().wait()  # the process is killed here
+            done_hooks.append(record.linkedid)
+
+        service.add_hook(stalls_after_20)
+        await service.start()
+        for i in range(60):
+            service.submit(abandoned(f"1700000003.{i}", f"9655000{i:04d}"))
+        await eventually(lambda: len(done_hooks) == 20 and service.written >= 21)  # part done, part stored, part not
+        for task in service._tasks:  # a kill: no close, no done marks for what was in flight
+            task.cancel()
+        assert service.journal is not None
+        left = service.journal.depth  # journaled and not done
+        service.journal.close()
+    assert left == 40
+    seen: list[str] = []
+
+    async def hook(record: CallRecord) -> None:
+        seen.append(record.linkedid)
+
+    async with RecordStore(db_url) as store:
+        again = RecordService(store, spool)
+        again.add_hook(hook)
+        await again.start()
+        await again.drained()
+        stored = [r.linkedid for r in await store.list_records()]
+        await again.close()
+    assert sorted(stored) == sorted(f"1700000003.{i}" for i in range(60))  # each once (linkedid is unique)
+    assert len(seen) == len(set(seen)) == left  # the hooks of exactly those not done, each once
+
+
+async def test_a_locked_sqlite_database_holds_records_in_the_journal_and_they_are_stored_in_batches_after(
+    db_url: str, tmp_path: Path
+) -> None:
+    """SQLite locked by another writer (as a backup or a long report would): records wait in the fsynced
+    journal, nothing is lost, and when the lock goes they are stored in a few transactions, each once."""
+    import sqlite3
+
+    upgrade(db_url)
+    spool = tmp_path / "spool"
+    locker = sqlite3.connect(str(tmp_path / "h.db"), isolation_level=None)
+    locker.execute("BEGIN EXCLUSIVE")
+    try:
+        async with RecordStore(db_url) as store:
+            service = RecordService(store, spool, retry_seconds=0.05)
+            await service.start()
+            for i in range(120):
+                service.submit(abandoned(f"1700000004.{i}", f"9655100{i:04d}"))
+            await eventually(lambda: service.journal is not None and service.journal.syncs >= 1)
+            assert service.written == 0 and service.spool_depth == 120
+            lines = "".join(p.read_text() for p in spool.glob("records-*.jsonl"))
+            assert all(f'"1700000004.{i}"' in lines for i in range(120))
+            locker.execute("ROLLBACK")
+            await service.drained()
+            stored = await store.list_records()
+            await service.close()
+    finally:
+        locker.close()
+    assert len(stored) == 120 and service.written == 120
+    assert service.batches < 60  # batched: far fewer transactions than records
+    assert service.journal is not None and service.journal.depth == 0
+
+
+async def test_records_wait_out_a_stopped_postgresql_in_the_journal_and_are_stored_once_when_it_is_back(
+    postgres_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """PostgreSQL stopped under load (the proxy in front of it refuses, as a stopped server does): records keep
+    coming into the fsynced journal; when it is back they are all stored, each once, in a few transactions."""
+    upgrade(postgres_url)
+    proxy = TcpProxy(make_url(postgres_url).port or 5432)
+    proxied = make_url(postgres_url).set(port=proxy.port).render_as_string(hide_password=False)
+    spool = tmp_path / "spool"
+    try:
+        async with RecordStore(proxied) as store:
+            service = RecordService(store, spool, retry_seconds=0.05)
+            await service.start()
+            service.submit(abandoned("1700000005.0"))
+            await service.drained()  # the pool holds a live connection now
+            proxy.down()
+            with caplog.at_level(logging.WARNING, logger="cdr.service"):
+                for i in range(1, 150):
+                    service.submit(abandoned(f"1700000005.{i}", f"9655200{i:04d}"))
+                await eventually(lambda: caplog.text.count("could not store") >= 3)  # it tried, and tries again
+            assert service.written == 1 and service.spool_depth == 149
+            assert service.journal is not None and service.journal.syncs >= 2
+            proxy.up()
+            await service.drained()
+            stored = await store.list_records()
+            await service.close()
+    finally:
+        proxy.close()
+    assert sorted(r.linkedid for r in stored) == sorted(f"1700000005.{i}" for i in range(150))
+    assert service.written == 150 and service.batches < 50

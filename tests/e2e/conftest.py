@@ -27,7 +27,7 @@ import pytest
 import pytest_asyncio
 import yaml
 from support.eventually import eventually
-from tcp_proxy import TcpProxy  # tests/e2e is on sys.path (rootdir-less conftest)
+from support.tcp_proxy import TcpProxy
 
 from cdr.builder import CallRecord
 from cdr.db import RecordStore

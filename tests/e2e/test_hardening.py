@@ -348,7 +348,9 @@ def test_the_service_runs_as_an_unprivileged_user_with_a_private_folder(hotline:
     code, log = hotline.sipp("invite_answered", source="127.0.0.1", caller="96550151020")
     assert code == 0, log
     assert asyncio.run(_caller_records(hotline.db_url, "96550151020")), "the service as its user recorded no call"
-    for path in [service_dir / "hotline.db", service_dir / "service-token", service_dir / "record-spool"]:
+    journal = sorted((service_dir / "record-spool").glob("records-*.jsonl"))  # the records' journal (cdr/journal.py)
+    assert journal, "the service keeps no records' journal"
+    for path in [service_dir / "hotline.db", service_dir / "service-token", service_dir / "record-spool", *journal]:
         info = path.stat()
         assert info.st_uid == account.pw_uid, f"{path} belongs to uid {info.st_uid}"
         assert info.st_mode & 0o077 == 0, f"{path} is {oct(info.st_mode & 0o777)}"

@@ -1,8 +1,9 @@
-"""A loopback TCP proxy the tests can cut, to kill the service's AMI connection on demand.
+"""A loopback TCP proxy the tests can cut, to kill a connection on demand (the service's AMI, a database).
 
 It runs its own event loop in a thread, so it outlives each test's loop. ``cut()`` closes every
 open connection at once (both sides see the connection drop); new connections are accepted again
-right away, which is what a reconnecting client needs.
+right away, which is what a reconnecting client needs. ``down()`` cuts and then refuses every new
+connection until ``up()``: the server behind it looks stopped.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ class TcpProxy:
             probe.bind(("127.0.0.1", 0))
             self.port = probe.getsockname()[1]
         self.connections = 0
+        self.refusing = False
         self._writers: set[asyncio.StreamWriter] = set()
         self._loop = asyncio.new_event_loop()
         self._ready = threading.Event()
@@ -33,6 +35,9 @@ class TcpProxy:
         self._loop.run_forever()
 
     async def _handle(self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
+        if self.refusing:
+            client_writer.transport.abort()
+            return
         try:
             server_reader, server_writer = await asyncio.open_connection(*self.target)
         except OSError:
@@ -67,6 +72,14 @@ class TcpProxy:
             self._writers.clear()
 
         self._loop.call_soon_threadsafe(close_all)
+
+    def down(self) -> None:
+        """The server behind looks stopped: open connections drop, new ones are refused until :meth:`up`."""
+        self.refusing = True
+        self.cut()
+
+    def up(self) -> None:
+        self.refusing = False
 
     def close(self) -> None:
         def stop() -> None:
