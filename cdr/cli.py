@@ -13,6 +13,7 @@ Wiring (in ``hotline/cli.py``): ``add_commands(subparsers)``; each command sets 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import functools
 import json
 import sys
@@ -32,7 +33,7 @@ from cdr.staffing import (
 
 __all__ = ["COMMANDS", "add_commands", "parse_service_level", "run"]
 
-COMMANDS = ("report", "staffing", "generate-records", "import-records")
+COMMANDS = ("report", "staffing", "generate-records", "import-records", "records")
 
 
 def parse_service_level(text: str) -> tuple[float, float]:
@@ -120,6 +121,19 @@ def add_commands(subparsers: Any) -> None:
     imp.add_argument("--timezone", help="zone of local times in the files (default: the profile's)")
     imp.add_argument("--number", help="keep only CDR calls to this number (default: the profile's)")
     imp.set_defaults(func=_import)
+
+    records = subparsers.add_parser("records", help="the call records against Asterisk's own CDR")
+    actions = records.add_subparsers(dest="records_action", required=True)
+    check = actions.add_parser("check", help="compare the store with Master.csv for a time range; lists what differs")
+    check.add_argument(
+        "--from", dest="date_from", required=True, help="first day (YYYY-MM-DD, profile time zone) or ISO time"
+    )
+    check.add_argument(
+        "--to", dest="date_to", help="last day, inclusive (YYYY-MM-DD) or ISO time (exclusive); default: now"
+    )
+    check.add_argument("--cdr-csv", type=Path, help="Master.csv (default: this instance's, written with usegmtime)")
+    check.add_argument("--timezone", default="UTC", help="zone of the times in Master.csv (default UTC: usegmtime)")
+    check.set_defaults(func=_records_check)
 
 
 def run(args: argparse.Namespace, settings: Any, out: TextIO | None = None, err: TextIO | None = None) -> int | None:
@@ -279,6 +293,56 @@ def _import(args: argparse.Namespace, settings: Any, out: TextIO, err: TextIO) -
     read, added = import_files(settings.db_url, args.queue_log, args.cdr_csv, timezone, number)
     print(f"read {read:,} calls, added {added:,} new records", file=out)
     return 0
+
+
+@_command
+def _records_check(args: argparse.Namespace, settings: Any, out: TextIO, err: TextIO) -> int:
+    """Exit 0 when the store and Master.csv agree for the range, 1 when something differs (listed)."""
+    from cdr.check import compare
+    from cdr.db import RecordStore
+    from cdr.importer import calls_from_cdr_csv
+    from telephony.clock import utc_now
+
+    profile = _profile(settings, err)
+    if profile is None:
+        raise ValueError("the check needs the profile (its number and time zone)")
+    tz = ZoneInfo(profile.timezone)
+    start = _moment(args.date_from, tz, end=False)
+    end = _moment(args.date_to, tz, end=True) or utc_now()
+    assert start is not None
+    path = args.cdr_csv or _instance_cdr_csv(settings)
+    try:
+        with open(path, encoding="utf-8", errors="replace", newline="") as fh:
+            cdr_calls = calls_from_cdr_csv(fh, args.timezone, profile.number)
+    except OSError as exc:
+        raise ValueError(f"cannot read the CDR file {path}: {exc.strerror or exc}") from None
+
+    async def stored() -> list[Any]:
+        async with RecordStore(settings.db_url) as store:
+            return await store.list_records(start=start, end=end)
+
+    result = compare(asyncio.run(stored()), cdr_calls, start, end)
+    print(f"{start.isoformat()} .. {end.isoformat()}: {result.compared} calls in both, "
+          f"{len(result.missing)} missing from the store, {len(result.unknown)} not in Master.csv, "
+          f"{len(result.different)} differences", file=out)  # fmt: skip
+    for key in result.missing:
+        call = cdr_calls[key]
+        print(f"missing  {key}  {call['started_at'].isoformat()}  {call['caller_number'] or '-'}", file=out)
+    for key in result.unknown:
+        print(f"unknown  {key}", file=out)
+    for diff in result.different:
+        print(f"differs  {diff.linkedid}  {diff.field}: store {diff.store!r}, Master.csv {diff.cdr!r}", file=out)
+    return 0 if result.ok else 1
+
+
+def _instance_cdr_csv(settings: Any) -> Path:
+    """This instance's Master.csv (inside its sid root), without building a root that is not there."""
+    from telephony.provision import current_root
+
+    root = current_root(settings.cache_dir)
+    if root is None:
+        raise ValueError("no Asterisk root here: give --cdr-csv PATH")
+    return root / "hotline" / settings.instance / "log" / "cdr-csv" / "Master.csv"
 
 
 def _safe(url: str) -> str:

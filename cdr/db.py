@@ -530,9 +530,16 @@ class RecordStore:
             rows = (await session.scalars(query)).all()
             return await _records_with_legs(session, rows)
 
-    async def list_records(self, limit: int | None = None) -> list[CallRecord]:
-        """Records ordered by ``started_at`` (oldest first), at most ``limit`` of them."""
+    async def list_records(
+        self, limit: int | None = None, *, start: datetime | None = None, end: datetime | None = None
+    ) -> list[CallRecord]:
+        """Records ordered by ``started_at`` (oldest first), at most ``limit`` of them; with ``start`` and
+        ``end``, those that started in ``[start, end)``."""
         query = select(CallRecordRow).order_by(CallRecordRow.started_at, CallRecordRow.id).limit(limit)
+        if start is not None:
+            query = query.where(CallRecordRow.started_at >= start)
+        if end is not None:
+            query = query.where(CallRecordRow.started_at < end)
         async with self._readers() as session:
             rows = (await session.scalars(query)).all()
             return await _records_with_legs(session, rows)

@@ -223,3 +223,44 @@ def test_the_gap_of_a_restart_is_imported_from_the_instances_logs_without_half_r
     # at the next start nothing is added twice, and an old gap is not read again
     assert import_gap(db_url, log_dir, since=datetime.fromtimestamp(T - 3600, UTC), number="151") == (3, 0)
     assert import_gap(db_url, log_dir, since=datetime.fromtimestamp(T + 3600, UTC), number="151") == (0, 0)
+
+
+def test_records_check_lists_what_differs_between_the_store_and_master_csv(
+    db_url: str, files: tuple[Path, Path]
+) -> None:
+    """`hotline records check`: agree -> exit 0; a lost record, a record Asterisk never logged and a wrong
+    caller number -> exit 1, each listed by linkedid."""
+    _, master = files
+    parser = argparse.ArgumentParser(prog="hotline")
+    cli.add_commands(parser.add_subparsers(dest="command"))
+    settings = Settings(db_url=db_url)  # the 151 profile: its number, Asia/Kuwait
+    upgrade(db_url)
+    import_files(db_url, None, master, "Asia/Kuwait", "151")
+    argv = ["records", "check", "--from", "2021-03-01", "--to", "2021-03-01", "--cdr-csv", str(master),
+            "--timezone", "Asia/Kuwait"]  # fmt: skip
+    out = io.StringIO()
+    assert cli.run(parser.parse_args(argv), settings, out=out, err=io.StringIO()) == 0, out.getvalue()
+    assert "2 calls in both, 0 missing from the store, 0 not in Master.csv, 0 differences" in out.getvalue()
+
+    engine = create_engine(sync_url(db_url))
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM call_legs WHERE linkedid = :l"), {"l": f"{T}.15"})
+        conn.execute(text("DELETE FROM call_records WHERE linkedid = :l"), {"l": f"{T}.15"})  # lost
+        conn.execute(text("UPDATE call_records SET caller_number = '96559999999' WHERE linkedid = :l"),
+                     {"l": f"{T}.1"})  # fmt: skip
+        insert = (
+            "INSERT INTO call_records (linkedid, started_at, outcome, kind) VALUES (:l, :s, 'abandoned_ivr', 'inbound')"
+        )
+        conn.execute(text(insert), {"l": "1614590000.77", "s": datetime.fromtimestamp(T + 900, UTC)})
+    engine.dispose()
+    out = io.StringIO()
+    assert cli.run(parser.parse_args(argv), settings, out=out, err=io.StringIO()) == 1
+    report = out.getvalue()
+    assert "1 missing from the store, 1 not in Master.csv, 1 differences" in report, report
+    assert f"missing  {T}.15  " in report and "96550000015" in report
+    assert "unknown  1614590000.77" in report
+    assert f"differs  {T}.1  caller_number: store '96559999999', Master.csv '96550000001'" in report
+    out = io.StringIO()  # another day: nothing to compare, nothing differs
+    argv[3:6] = ["2021-03-02", "--to", "2021-03-02"]
+    assert cli.run(parser.parse_args(argv), settings, out=out, err=io.StringIO()) == 0
+    assert "0 calls in both" in out.getvalue()
