@@ -5,8 +5,9 @@
                      [--erlang-a --patience S]
     hotline generate-records [--calls N] [--months 2021-01,2021-02]
     hotline import-records [--queue-log PATH] [--cdr-csv PATH] [--timezone TZ]
+    hotline records check --from D [--to D] [--cdr-csv PATH]   (the store against Master.csv)
 
-Wiring (in ``hotline/cli.py``): ``add_commands(subparsers)``; each command sets its
+Wiring (in ``hotline/cli.py``): ``add_commands(subparsers)``, and ``add_records_actions`` under ``records``; each command sets its
 ``func(args, settings, out=None, err=None) -> int`` (``set_defaults``), which the root calls.
 """
 
@@ -31,9 +32,9 @@ from cdr.staffing import (
     traffic_erlangs,
 )
 
-__all__ = ["COMMANDS", "add_commands", "parse_service_level", "run"]
+__all__ = ["COMMANDS", "add_commands", "add_records_actions", "parse_service_level", "run"]
 
-COMMANDS = ("report", "staffing", "generate-records", "import-records", "records")
+COMMANDS = ("report", "staffing", "generate-records", "import-records")
 
 
 def parse_service_level(text: str) -> tuple[float, float]:
@@ -122,8 +123,9 @@ def add_commands(subparsers: Any) -> None:
     imp.add_argument("--number", help="keep only CDR calls to this number (default: the profile's)")
     imp.set_defaults(func=_import)
 
-    records = subparsers.add_parser("records", help="the call records against Asterisk's own CDR")
-    actions = records.add_subparsers(dest="records_action", required=True)
+
+def add_records_actions(actions: Any) -> None:
+    """Add ``check`` to the subparsers of ``hotline records`` (whose plain form prints the latest records)."""
     check = actions.add_parser("check", help="compare the store with Master.csv for a time range; lists what differs")
     check.add_argument(
         "--from", dest="date_from", required=True, help="first day (YYYY-MM-DD, profile time zone) or ISO time"

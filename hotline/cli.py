@@ -11,6 +11,7 @@ hotline block add|remove|list    the block list of nuisance callers, live (audit
 hotline provision [--refresh]    build the Asterisk root and the prompts (cached)
 hotline simulate --callers N --agents M
 hotline records [--limit N]      print the latest call records
+hotline records check --from D   the store against Asterisk's Master.csv for a time range (cdr/cli.py)
 hotline profile check [PATH]     validate a profile
 hotline db upgrade               migrate the records database
 hotline report / staffing / generate-records / import-records   reports and staffing (cdr/cli.py)
@@ -421,9 +422,10 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("--talk-seconds", type=float, default=3.0)
     simulate.add_argument("--seed", type=int, default=151)
     simulate.set_defaults(func=_simulate)
-    records = commands.add_parser("records", help="print the latest call records")
+    records = commands.add_parser("records", help="print the latest call records; check: the store against Master.csv")
     records.add_argument("--limit", type=int, default=20)
     records.set_defaults(func=_records_command)
+    report_commands.add_records_actions(records.add_subparsers(dest="records_action"))
     profile_cmd = commands.add_parser("profile", help="profiles")
     profile_commands = profile_cmd.add_subparsers(dest="profile_command", required=True)
     check = profile_commands.add_parser("check", help="validate a profile")

@@ -13,6 +13,7 @@ from sqlalchemy import create_engine, text
 from cdr import cli
 from cdr.db import aggregate_sql
 from cdr.importer import calls_from_cdr_csv, calls_from_queue_log, import_files, parse_queue_log
+from hotline.cli import build_parser
 from hotline.settings import Settings
 from storage.engine import sync_url, upgrade
 
@@ -231,15 +232,14 @@ def test_records_check_lists_what_differs_between_the_store_and_master_csv(
     """`hotline records check`: agree -> exit 0; a lost record, a record Asterisk never logged and a wrong
     caller number -> exit 1, each listed by linkedid."""
     _, master = files
-    parser = argparse.ArgumentParser(prog="hotline")
-    cli.add_commands(parser.add_subparsers(dest="command"))
+    parser = build_parser()  # `hotline records check` beside the plain `hotline records`
     settings = Settings(db_url=db_url)  # the 151 profile: its number, Asia/Kuwait
     upgrade(db_url)
     import_files(db_url, None, master, "Asia/Kuwait", "151")
     argv = ["records", "check", "--from", "2021-03-01", "--to", "2021-03-01", "--cdr-csv", str(master),
             "--timezone", "Asia/Kuwait"]  # fmt: skip
     out = io.StringIO()
-    assert cli.run(parser.parse_args(argv), settings, out=out, err=io.StringIO()) == 0, out.getvalue()
+    assert parser.parse_args(argv).func(parser.parse_args(argv), settings, out, io.StringIO()) == 0, out.getvalue()
     assert "2 calls in both, 0 missing from the store, 0 not in Master.csv, 0 differences" in out.getvalue()
 
     engine = create_engine(sync_url(db_url))
@@ -254,7 +254,7 @@ def test_records_check_lists_what_differs_between_the_store_and_master_csv(
         conn.execute(text(insert), {"l": "1614590000.77", "s": datetime.fromtimestamp(T + 900, UTC)})
     engine.dispose()
     out = io.StringIO()
-    assert cli.run(parser.parse_args(argv), settings, out=out, err=io.StringIO()) == 1
+    assert parser.parse_args(argv).func(parser.parse_args(argv), settings, out, io.StringIO()) == 1
     report = out.getvalue()
     assert "1 missing from the store, 1 not in Master.csv, 1 differences" in report, report
     assert f"missing  {T}.15  " in report and "96550000015" in report
@@ -262,5 +262,5 @@ def test_records_check_lists_what_differs_between_the_store_and_master_csv(
     assert f"differs  {T}.1  caller_number: store '96559999999', Master.csv '96550000001'" in report
     out = io.StringIO()  # another day: nothing to compare, nothing differs
     argv[3:6] = ["2021-03-02", "--to", "2021-03-02"]
-    assert cli.run(parser.parse_args(argv), settings, out=out, err=io.StringIO()) == 0
+    assert parser.parse_args(argv).func(parser.parse_args(argv), settings, out, io.StringIO()) == 0
     assert "0 calls in both" in out.getvalue()
