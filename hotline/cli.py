@@ -18,6 +18,7 @@ hotline report / staffing / generate-records / import-records   reports and staf
 hotline cases report / synthetic              cases per category, synthetic 940 cases (cases/cli.py)
 hotline user add|list / token add             supervisor console users and API tokens (console/cli.py)
 hotline survey report                         caller satisfaction per topic, agent, interval (survey/cli.py)
+hotline campaign import|lists / dnc add|remove|list   contact lists and the do-not-call list (outbound/cli.py)
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from hotline.bootstrap import asterisk_plan
 from hotline.process import configure_logging, until_signalled
 from hotline.settings import Settings, SettingsError
 from hotline.supervisor import SupervisorError
+from outbound import cli as outbound_commands
 from profiles.model import Profile, ProfileError, load_profile
 from survey import cli as survey_commands
 from telephony.asterisk import AsteriskError, AsteriskInstance
@@ -439,6 +441,7 @@ def build_parser() -> argparse.ArgumentParser:
     case_commands.add_commands(commands)
     console_commands.add_commands(commands)
     survey_commands.add_commands(commands)
+    outbound_commands.add_commands(commands)
     return parser
 
 

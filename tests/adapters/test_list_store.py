@@ -8,6 +8,8 @@ spelling of a number; two imports at once of one list run one after the other. H
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,6 +18,7 @@ import pytest
 import yaml
 from sqlalchemy import Engine, text
 
+from hotline.cli import main
 from outbound.list_db import ImportRefused, ImportResult, ListStore
 from profiles.model import Profile, parse_profile
 from storage.engine import upgrade
@@ -217,3 +220,91 @@ async def test_a_long_hindi_name_fits_its_column(store):
     await do_import(store, data)
     (person,) = await store.contacts("raipur")
     assert person.name == name and len(person.name) == 255 and person.fields == {"note": "ग" * 1000}
+
+
+# -- the commands: hotline campaign import|lists, hotline dnc add|remove|list --------------------------------------
+
+
+@pytest.fixture
+def profile_file(tmp_path: Path) -> Path:
+    """The test profile as a file, for --profile."""
+    data = yaml.safe_load((PROFILES / "moh-151.yaml").read_text(encoding="utf-8"))
+    _add_hindi(data)
+    data["languages"].append({"code": "hi", "key": "3", "voice": "hi"})
+    data["ivr"]["default"]["language"] = "hi"
+    data["outbound"] = {"allowed_numbers": [r"[6-9][0-9]{9}", r"\+91[6-9][0-9]{9}"], "do_not_call": ["+919999900000"]}
+    path = tmp_path / "india.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def test_campaign_import_prints_the_counts_then_unchanged(sqlite_url, profile_file, tmp_path, capsys):
+    patients = tmp_path / "patients.csv"
+    patients.write_bytes(FIRST + b"+91 99999 00000,Listed,hi,Ward 1,50\n")
+    args = ["campaign", "import", "--list", "raipur", str(patients), "--db", sqlite_url, "--profile", str(profile_file)]
+    assert main(args) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "raipur: 4 rows, 4 added, 0 updated, 0 removed",
+        "1 on the do-not-call list: imported, never called",
+    ]
+    assert main(args) == 0
+    assert capsys.readouterr().out.splitlines()[0] == "raipur: unchanged, this file is already imported (4 rows)"
+    assert main(["campaign", "lists", "--db", sqlite_url]) == 0
+    (line,) = capsys.readouterr().out.splitlines()
+    assert line.split()[:3] == ["raipur", "4", "people"]
+
+
+def test_campaign_import_of_a_bad_file_prints_every_bad_row_and_imports_nothing(
+    sqlite_url, profile_file, tmp_path, capsys
+):
+    patients = tmp_path / "patients.csv"
+    patients.write_bytes(FIRST + b"0088212345678,Sat,hi,,\n9876543210,Again,xx,,\n")
+    args = ["campaign", "import", "--list", "raipur", str(patients), "--db", sqlite_url, "--profile", str(profile_file)]
+    assert main(args) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.splitlines() == [
+        f"{patients}: refused, nothing imported (2 bad rows):",
+        "line 5: the number '0088212345678' matches none of the profile's outbound.allowed_numbers "
+        "(an international number needs a pattern naming its 00 or + prefix)",
+        "line 6: the number 9876543210 is also on line 2",
+        "line 6: unknown language 'xx': one of ar, en, hi (empty: hi)",
+    ]
+    assert main(["campaign", "lists", "--db", sqlite_url]) == 0
+    assert capsys.readouterr().out == "no contact lists (hotline campaign import --list NAME FILE)\n"
+    assert main([*args[:4], str(tmp_path / "missing.csv"), *args[5:]]) == 2
+    assert "No such file" in capsys.readouterr().err
+
+
+def test_dnc_commands(sqlite_url, profile_file, capsys):
+    db = ["--db", sqlite_url]
+    assert main(["dnc", "add", "+91 87654 32109", "--reason", "asked on the phone", *db]) == 0
+    assert capsys.readouterr().out.startswith("+918765432109: on the do-not-call list since ")
+    assert main(["dnc", "list", *db, "--profile", str(profile_file)]) == 0
+    listed = capsys.readouterr().out.splitlines()
+    assert listed[0].split() == ["+919999900000", "the", "profile"]
+    assert listed[1].split()[0] == "+918765432109" and listed[1].endswith("cli          asked on the phone")
+    assert main(["dnc", "add", "12ab", "--reason", "x", *db]) == 2
+    assert capsys.readouterr().err == "hotline dnc add: not a phone number: '12ab'\n"
+    assert main(["dnc", "remove", "918765432109", *db, "--profile", str(profile_file)]) == 0
+    assert main(["dnc", "remove", "918765432109", *db, "--profile", str(profile_file)]) == 1
+    assert main(["dnc", "remove", "9999900000", *db, "--profile", str(profile_file)]) == 1
+    assert main(["dnc", "remove", "+919999900000", *db, "--profile", str(profile_file)]) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert err == [
+        "hotline dnc remove: 918765432109 is not on the do-not-call list",
+        "hotline dnc remove: 9999900000 is not on the do-not-call list",
+        "hotline dnc remove: +919999900000 is in the profile's outbound.do_not_call: change it there",
+    ]
+
+
+def test_the_hotline_command_itself_refuses_a_bad_file(sqlite_url, profile_file, tmp_path):
+    patients = tmp_path / "patients.csv"
+    patients.write_bytes(b"number,name\n9876543210,a\x00b\n")
+    run = subprocess.run(
+        [sys.executable, "-m", "hotline.cli", "campaign", "import", "--list", "raipur", str(patients),
+         "--db", sqlite_url, "--profile", str(profile_file)],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert run.returncode == 1, run.stderr
+    assert run.stderr.splitlines()[-1] == "line 2: the name has a control character (U+0000)"
