@@ -7,8 +7,9 @@
     hotline import-records [--queue-log PATH] [--cdr-csv PATH] [--timezone TZ]
     hotline records check --from D [--to D] [--cdr-csv PATH]   (the store against Master.csv)
 
-Wiring (in ``hotline/cli.py``): ``add_commands(subparsers)``, and ``add_records_actions`` under ``records``; each command sets its
-``func(args, settings, out=None, err=None) -> int`` (``set_defaults``), which the root calls.
+Wiring (in ``hotline/cli.py``): ``add_commands(subparsers)``, and ``add_records_actions`` under ``records``;
+each command sets its ``func(args, settings, out=None, err=None) -> int`` (``set_defaults``), which the root
+calls.
 """
 
 from __future__ import annotations

@@ -19,12 +19,16 @@ Counting rules (the same in both halves, and checked against each other in the t
   ``talk_seconds`` is the caller's whole talk time, counted once.
 * ``kind = 'callback'`` records are call-back attempts (``callback_of`` = the original linkedid).
   They are not offered calls; they are counted as callbacks attempted / reached.
+* ``kind = 'campaign'`` and ``'manual'`` records (issue 14) are calls the hotline placed: a campaign's call
+  answered by the person called, an agent's click-to-call. They are not offered calls either; they are
+  counted as outbound calls and, when a person of the centre talked to them (outcome ``answered``), their
+  talk and wrap-up count in occupancy.
 * Service level: answered with ``wait <= T`` over answered. SL2 (app_queue's ``servicelevelperf2``):
   (answered within T + abandoned in queue within T) / (answered + abandoned in queue).
 * A call served without a person (outcome ``self_served``: it heard an information topic and hung up, or
   left a message) is offered and counted as self-served; it is not queued, answered, abandoned or failed.
 * ASA = mean wait of answered calls; AHT = mean (talk + wrap-up) of answered calls; longest wait
-  over all offered calls; occupancy = handle time (inbound and callbacks, and the talk of the people
+  over all offered calls; occupancy = handle time (inbound, callbacks and outbound calls, and the talk of the people
   a call was transferred on to) / (people present × interval length), attributed to the interval in
   which the call started.
 * Transfers and conferences (issue 12, the asterisk#759 problem): a transferred call is still one record, so it
@@ -93,6 +97,7 @@ ALLOWED_INTERVALS = (15, 30, 60)
 INBOUND = "inbound"
 SELF_SERVED = "self_served"  # the outcome of a call served without a person (cdr.builder.Outcome.SELF_SERVED)
 CALLBACK = "callback"
+OUTBOUND = frozenset({"campaign", "manual"})  # calls the hotline places (issue 14): not offered, their talk is work
 
 
 TRANSFERS = frozenset({"blind", "attended", "refer"})  # Leg.how of a leg a transfer reached
@@ -172,6 +177,9 @@ class Measures:
     callbacks: int = 0
     callbacks_answered: int = 0
     callback_talk_sum: float = 0.0
+    outbound: int = 0  # campaign and manual calls placed (answered by the number called)
+    outbound_answered: int = 0  # ... that a person of the centre talked to (a doctor after "2", the agent who dialled)
+    outbound_talk_sum: float = 0.0  # their talk and wrap-up: occupancy, like callbacks
     # the talk of the people a call was transferred on to (person legs after the first): their work, counted in
     # the occupancy of the interval and queue where the call is counted, not in its AHT (the first answer's)
     onward_talk_sum: float = 0.0
@@ -194,6 +202,9 @@ class Measures:
         self.callbacks += other.callbacks
         self.callbacks_answered += other.callbacks_answered
         self.callback_talk_sum += other.callback_talk_sum
+        self.outbound += other.outbound
+        self.outbound_answered += other.outbound_answered
+        self.outbound_talk_sum += other.outbound_talk_sum
         self.onward_talk_sum += other.onward_talk_sum
         if other.max_wait is not None and (self.max_wait is None or other.max_wait > self.max_wait):
             self.max_wait = other.max_wait
@@ -217,7 +228,7 @@ class Measures:
 
     @property
     def handle_sum(self) -> float:
-        return self.talk_sum + self.wrapup_sum + self.callback_talk_sum + self.onward_talk_sum
+        return self.talk_sum + self.wrapup_sum + self.callback_talk_sum + self.outbound_talk_sum + self.onward_talk_sum
 
     @property
     def service_level(self) -> float | None:
@@ -252,6 +263,9 @@ class Measures:
             "callbacks": self.callbacks,
             "callbacks_answered": self.callbacks_answered,
             "callback_talk_sum": self.callback_talk_sum,
+            "outbound": self.outbound,
+            "outbound_answered": self.outbound_answered,
+            "outbound_talk_sum": self.outbound_talk_sum,
             "onward_talk_sum": self.onward_talk_sum,
             "agents": self.agents,
             "abandoned": self.abandoned_ivr + self.abandoned_queue,
@@ -304,7 +318,7 @@ def aggregate(records: Iterable[RecordFacts], interval_minutes: int = 30, sl_sec
             m = result.groups[key] = Measures()
         if r.agent is not None:
             agents_in_bucket.setdefault(bucket, set()).add(r.agent)
-            if r.kind != CALLBACK and r.outcome == "answered":
+            if r.kind != CALLBACK and r.kind not in OUTBOUND and r.outcome == "answered":
                 agents_in_group.setdefault(key, set()).add(r.agent)
         m.onward_talk_sum += sum(leg.talk_seconds or 0.0 for leg in r.legs[1:] if leg.kind == "person")
         if r.kind == CALLBACK:
@@ -312,6 +326,12 @@ def aggregate(records: Iterable[RecordFacts], interval_minutes: int = 30, sl_sec
             if r.outcome == "answered":
                 m.callbacks_answered += 1
                 m.callback_talk_sum += (r.talk_seconds or 0.0) + (r.wrapup_seconds or 0.0)
+            continue
+        if r.kind in OUTBOUND:
+            m.outbound += 1
+            if r.outcome == "answered":
+                m.outbound_answered += 1
+                m.outbound_talk_sum += (r.talk_seconds or 0.0) + (r.wrapup_seconds or 0.0)
             continue
         m.offered += 1
         wait = r.wait_seconds or 0.0
@@ -766,6 +786,12 @@ def fold_group_row(
         if outcome == "answered":
             m.callbacks_answered += count
             m.callback_talk_sum += float(talk) + float(wrapup)
+        return
+    if kind in OUTBOUND:
+        m.outbound += count
+        if outcome == "answered":
+            m.outbound_answered += count
+            m.outbound_talk_sum += float(talk) + float(wrapup)
         return
     m.offered += count
     if max_wait is not None and (m.max_wait is None or max_wait > m.max_wait):

@@ -272,3 +272,29 @@ def test_record_facts_from_a_call_record() -> None:
     facts = RecordFacts.of(record)
     assert (facts.outcome, facts.kind, facts.transferred_to) == ("abandoned_queue", "inbound", None)
     assert RecordFacts.of(replace(facts, kind="callback")).kind == "callback"
+
+
+def test_outbound_calls_are_not_offered_calls_and_their_talk_is_work_in_both_halves(db_url: str) -> None:
+    """Campaign and click-to-call records (issue 14): never offered, answered or abandoned inbound calls on the
+    wallboard or in the reports; counted as outbound, and their talk counts in occupancy."""
+    upgrade(db_url)
+    virus = {"queue": "ar-virus", "language": "ar", "topic": "virus"}
+    outbound = [
+        RecordFacts(at(8), "answered", **virus, talk_seconds=120, wrapup_seconds=15, agent="d1", kind="campaign"),
+        RecordFacts(at(9), "self_served", language="ar", kind="campaign"),  # "well": no person
+        RecordFacts(at(10), "answered", talk_seconds=40, agent="a2", kind="manual"),
+        RecordFacts(at(11), "failed", kind="manual"),
+    ]
+    facts = hand_built() + outbound
+    assert bulk_insert(db_url, _rows(facts)) == len(facts)
+    for interval in (15, 30, 60):
+        ours = aggregate_sql(db_url, interval, 20.0)
+        reference = aggregate(facts, interval, 20.0)
+        assert ours.groups == reference.groups
+        assert ours.agents_by_bucket == reference.agents_by_bucket
+    groups = aggregate_sql(db_url, 30, 20.0).groups
+    m = groups[(int(T0.timestamp()), "ar-virus", "ar", "virus")]
+    assert (m.offered, m.answered, m.outbound, m.outbound_answered, m.outbound_talk_sum) == (6, 3, 1, 1, 135.0)
+    total_offered = sum(g.offered for g in groups.values())
+    assert total_offered == sum(g.offered for g in aggregate(hand_built(), 30, 20.0).groups.values())
+    assert sum(g.outbound for g in groups.values()) == 4 and sum(g.outbound_answered for g in groups.values()) == 2
