@@ -270,7 +270,15 @@ def _api_error(exc: Any) -> str:
 
 
 def _profile_check(args: argparse.Namespace, settings: Settings) -> int:
+    from telephony.prompts import check_profile_recordings
+
     profile = load_profile(args.path or settings.profile_path)
+    recordings = check_profile_recordings(profile)  # a recorded prompt that would play as silence or noise
+    if recordings:
+        print(f"{profile.source}: {len(recordings)} recorded prompts cannot be used:", file=sys.stderr)
+        for problem in recordings:
+            print(f"  {problem}", file=sys.stderr)
+        return 2  # as for any other problem of the profile
     print(
         f"{profile.source}: ok — {profile.name}, number {profile.number}, "
         f"{len(profile.languages)} languages, {len(profile.topics)} topics, {len(profile.people)} people"

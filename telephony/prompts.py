@@ -4,6 +4,15 @@ Each file the menu can ask for (the IVR's ``ivr.menu.prompt_plan``, handed in by
 segments: a text spoken in one language's voice, or a recorded file. Segments and whole prompts are cached under
 ``<cache>/prompts`` by a hash of what they are made of, so a second set-up costs nothing.
 Output: 8 kHz mono 16-bit WAV, which Asterisk plays with format_wav.
+
+A recorded file (``{file: ...}`` in the profile) may come in any rate, channels and sample format a WAV holds
+(PCM 8 to 32 bits, float, A-law, µ-law, ADPCM, GSM): sox converts it. What would play as silence or noise is
+refused with a :class:`RecordingError` that names the file and the problem: a file that is no WAV (an MP3 or an
+Ogg renamed ``.wav``, garbage), a header that does not hold together, an encoding sox cannot read, a truncated
+file (its header announces more audio than it holds: sox would play half of it without a word), a file with no
+audio, or one that is silent once converted. ``hotline profile check`` reads the headers
+(:func:`check_profile_recordings`); making the prompts (``hotline provision``, the start of an instance) checks the
+header again, converts, and checks the result.
 """
 
 from __future__ import annotations
@@ -12,12 +21,16 @@ import hashlib
 import logging
 import os
 import shutil
+import struct
 import subprocess
+import sys
+import wave
+from array import array
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from profiles.model import Profile
+from profiles.model import Profile, Prompt
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +54,185 @@ VERSION = "1"  # bump to invalidate the cache when the recipe changes
 
 class PromptError(RuntimeError):
     """A prompt could not be made."""
+
+
+class RecordingError(PromptError):
+    """A recorded prompt file that cannot be made into a prompt: the file and what is wrong with it."""
+
+    def __init__(self, path: str | Path, problem: str) -> None:
+        self.path = str(path)
+        self.problem = problem
+        super().__init__(f"{path}: {problem}")
+
+
+@dataclass(frozen=True)
+class Recording:
+    """What a WAV file's header says it holds."""
+
+    path: Path
+    encoding: str  # "PCM 16-bit", "float 32-bit", "A-law", ...
+    rate: int
+    channels: int
+    seconds: float
+    exact: bool = True  # the length is exact (PCM, float, A-law, µ-law); else the header's average byte rate
+
+
+#: The WAV encodings sox reads (format tag -> name); the bits each allows (None: any the header gives).
+_WAV_ENCODINGS: dict[int, tuple[str, tuple[int, ...] | None]] = {
+    0x0001: ("PCM", (8, 16, 24, 32)),
+    0x0003: ("float", (32, 64)),
+    0x0006: ("A-law", (8,)),
+    0x0007: ("µ-law", (8,)),
+    0x0002: ("MS ADPCM", None),
+    0x0011: ("IMA ADPCM", None),
+    0x0031: ("GSM 6.10", None),
+}
+#: Well-known tags sox cannot read, named in the refusal.
+_OTHER_TAGS = {0x0050: "MPEG audio", 0x0055: "MP3", 0x00FF: "AAC", 0x0161: "Windows Media Audio", 0x2000: "AC-3"}
+_EXTENSIBLE = 0xFFFE
+_UNKNOWN_LENGTH = 0xFFFFFFFF  # a streaming writer that never went back to fill the length in: read to the end
+#: A converted recording whose loudest sample stays below this (1 % of full scale) is silence.
+SILENCE_PEAK = 328
+#: A converted recording may differ from the header's length by this much (resampling rounds at the edges).
+LENGTH_TOLERANCE_SECONDS = 0.05
+
+
+def _sniff(head: bytes) -> str:
+    """What a file that is no WAV looks like, for the refusal."""
+    if head.startswith(b"ID3") or (len(head) > 1 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0):
+        return "is an MP3 file, not a WAV: convert it (for example with ffmpeg -i in.mp3 -ar 8000 -ac 1 out.wav)"
+    if head.startswith(b"OggS"):
+        return "is an Ogg file, not a WAV: convert it to WAV"
+    if head.startswith(b"fLaC"):
+        return "is a FLAC file, not a WAV: convert it to WAV"
+    if head.startswith((b"RIFX", b"RF64")):
+        return f"is a {head[:4].decode()} file (not a plain little-endian WAV): save it as a plain WAV"
+    if head.startswith(b"RIFF"):
+        return f"is a RIFF file of type {head[8:12]!r}, not WAVE"
+    return "is not a WAV file (no RIFF/WAVE header)"
+
+
+def check_recording(path: str | Path) -> Recording:
+    """Read a WAV file's header and refuse (:class:`RecordingError`) what cannot become a prompt: see the module."""
+    path = Path(path)
+    try:
+        with path.open("rb") as handle:
+            size = os.fstat(handle.fileno()).st_size
+            head = handle.read(12)
+            if size == 0:
+                raise RecordingError(path, "is empty")
+            if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+                raise RecordingError(path, _sniff(head))
+            fmt: tuple[int, int, int, int, int, int] | None = None
+            while True:
+                chunk = handle.read(8)
+                if len(chunk) < 8:
+                    what = "no audio (no data chunk)" if fmt else "no fmt chunk"
+                    raise RecordingError(path, f"is truncated or damaged: {what}")
+                name, length = struct.unpack("<4sI", chunk)
+                if name == b"fmt ":
+                    body = handle.read(length + (length & 1))
+                    if length < 16 or len(body) < 16:
+                        raise RecordingError(path, "is damaged: its fmt chunk is too short")
+                    tag, channels, rate, byte_rate, block_align, bits = struct.unpack("<HHIIHH", body[:16])
+                    if tag == _EXTENSIBLE and length >= 26:
+                        tag = struct.unpack("<H", body[24:26])[0]  # the sub-format's first two bytes
+                    fmt = (tag, channels, rate, byte_rate, block_align, bits)
+                elif name == b"data":
+                    if fmt is None:
+                        raise RecordingError(path, "is damaged: its audio comes before its fmt chunk")
+                    return _recording(path, fmt, length, size - handle.tell())
+                else:
+                    handle.seek(length + (length & 1), os.SEEK_CUR)
+    except OSError as exc:
+        raise RecordingError(path, f"cannot be read: {exc.strerror or exc}") from exc
+
+
+def _recording(path: Path, fmt: tuple[int, int, int, int, int, int], declared: int, present: int) -> Recording:
+    tag, channels, rate, byte_rate, block_align, bits = fmt
+    if tag not in _WAV_ENCODINGS:
+        name = _OTHER_TAGS.get(tag, "an unknown encoding")
+        raise RecordingError(path, f"holds {name} (WAV format 0x{tag:04x}), which cannot be converted: save it as PCM")
+    encoding, allowed_bits = _WAV_ENCODINGS[tag]
+    if not 1 <= channels <= 8:
+        raise RecordingError(path, f"is damaged: its header gives {channels} channels")
+    if not 1000 <= rate <= 384_000:
+        raise RecordingError(path, f"is damaged: its header gives a sample rate of {rate} Hz")
+    if allowed_bits is not None:
+        if bits not in allowed_bits:
+            raise RecordingError(path, f"is damaged: {encoding} with {bits} bits per sample")
+        if block_align != channels * bits // 8 or byte_rate != rate * block_align:
+            raise RecordingError(path, "is damaged: its header's block size or byte rate does not match its format")
+        encoding = f"{encoding} {bits}-bit" if tag in (0x0001, 0x0003) else encoding
+    if byte_rate == 0 or block_align == 0:
+        raise RecordingError(path, "is damaged: its header gives no byte rate")
+    if declared == _UNKNOWN_LENGTH:
+        declared = present
+    elif declared > present:
+        raise RecordingError(
+            path,
+            f"is truncated: its header announces {declared / byte_rate:.2f} s of audio, "
+            f"the file holds {present / byte_rate:.2f} s",
+        )
+    if declared < block_align:
+        raise RecordingError(path, "holds no audio (its data chunk is empty)")
+    return Recording(path, encoding, rate, channels, declared / byte_rate, exact=allowed_bits is not None)
+
+
+def check_converted(out: Path, recording: Recording) -> None:
+    """Refuse a conversion that is not what Asterisk plays, is silent, or is not as long as the original."""
+    try:
+        with wave.open(str(out), "rb") as converted:
+            shape = (converted.getframerate(), converted.getnchannels(), converted.getsampwidth())
+            frames = converted.readframes(converted.getnframes())
+    except (OSError, EOFError, wave.Error) as exc:
+        raise RecordingError(recording.path, f"could not be converted: {exc}") from exc
+    if shape != (8000, 1, 2):
+        raise RecordingError(
+            recording.path, f"was converted to {shape[0]} Hz, {shape[1]} channels, {shape[2] * 8} bits"
+        )
+    samples = array("h", frames)
+    if sys.byteorder == "big":
+        samples.byteswap()
+    seconds = len(samples) / 8000
+    share = 0.01 if recording.exact else 0.05
+    if abs(seconds - recording.seconds) > max(LENGTH_TOLERANCE_SECONDS, recording.seconds * share):
+        raise RecordingError(
+            recording.path, f"was converted to {seconds:.2f} s of audio, its header announces {recording.seconds:.2f} s"
+        )
+    if not samples or max(max(samples), -min(samples)) < SILENCE_PEAK:
+        raise RecordingError(recording.path, f"holds only silence ({recording.encoding}, {recording.seconds:.2f} s)")
+
+
+def convert_recording(source: Path, out: Path) -> Recording:
+    """Convert a recorded file into ``out`` (8 kHz mono 16-bit WAV), or refuse it (:class:`RecordingError`)."""
+    try:
+        with source.open("rb") as handle:
+            riff = handle.read(4) == b"RIFF"
+    except OSError as exc:
+        raise RecordingError(source, f"cannot be read: {exc.strerror or exc}") from exc
+    wav = riff or source.suffix.lower() == ".wav"
+    recording = check_recording(source) if wav else None
+    # -G: guard against clipping when mixing channels and resampling; a WAV named otherwise is read as one
+    command = ["sox", "-G", *(("-t", "wav") if wav else ()), str(source), *FORMAT, str(out)]
+    result = subprocess.run(command, capture_output=True, text=True)
+    try:
+        if result.returncode != 0:
+            raise RecordingError(source, f"could not be converted: {result.stderr.strip()[-500:] or 'sox failed'}")
+        if recording is None:  # another format sox reads (FLAC, Ogg...): as long as sox made it
+            recording = Recording(source, source.suffix.lstrip(".") or "audio", 8000, 1, _seconds(out))
+        check_converted(out, recording)
+    except (RecordingError, OSError, EOFError, wave.Error) as exc:
+        out.unlink(missing_ok=True)
+        if isinstance(exc, RecordingError):
+            raise
+        raise RecordingError(source, f"could not be converted: {exc}") from exc
+    return recording
+
+
+def _seconds(wav_file: Path) -> float:
+    with wave.open(str(wav_file), "rb") as handle:
+        return handle.getnframes() / handle.getframerate()
 
 
 def _run(command: list[str]) -> None:
@@ -73,7 +265,11 @@ def espeak_command(voice: str, text: str, out: Path) -> list[str]:
 def segment_file(segment: Segment, cache: Path) -> Path:
     if segment.file is not None:
         source = Path(segment.file)
-        key = _digest("file", str(source), str(source.stat().st_mtime_ns), str(source.stat().st_size))
+        try:
+            stat = source.stat()
+        except OSError as exc:
+            raise RecordingError(source, f"cannot be read: {exc.strerror or exc}") from exc
+        key = _digest("file-2", str(source), str(stat.st_mtime_ns), str(stat.st_size))  # 2: checked, -G
     else:
         assert segment.text is not None
         key = _digest("espeak", segment.voice, segment.text)
@@ -83,7 +279,7 @@ def segment_file(segment: Segment, cache: Path) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
     partial = _partial(out)
     if segment.file is not None:
-        _run(["sox", segment.file, *FORMAT, str(partial)])
+        convert_recording(Path(segment.file), partial)
     else:
         raw = _partial(out, "espeak")
         _run(espeak_command(segment.voice, segment.text or "", raw))
@@ -231,6 +427,43 @@ def transfer_hold_plan(profile: Profile) -> dict[str, tuple[Segment, ...]]:
         elif prompt.text:
             plan[name] = (Segment(language.voice, prompt.text, None),)
     return plan
+
+
+def profile_recordings(profile: Profile) -> list[tuple[str, Path]]:
+    """Every recorded file the profile names, with where (``prompts.closed.en``, ``topics.faq.info.message.ar``...)."""
+    found: list[tuple[str, Prompt]] = []
+    for table in (profile.prompts, profile.case_prompts, profile.extra_prompts):
+        found += [(f"prompts.{name}.{code}", prompt) for name, by in table.items() for code, prompt in by.items()]
+    for topic in profile.topics:
+        if topic.info is not None:
+            found += [(f"topics.{topic.id}.info.message.{code}", p) for code, p in topic.info.message.items()]
+    if profile.survey is not None:
+        for question in profile.survey.questions:
+            found += [(f"survey.questions.{question.id}.text.{code}", p) for code, p in question.text.items()]
+        found += [(f"survey.thanks.{code}", p) for code, p in profile.survey.thanks.items()]
+    return [(where, prompt.file) for where, prompt in found if prompt.file is not None]
+
+
+def check_profile_recordings(profile: Profile) -> list[str]:
+    """The problems of the profile's recorded files, one line each (``where: file: problem``), read from their
+    headers (``hotline profile check``); the conversion at provisioning checks the rest (silence)."""
+    problems = []
+    for where, path in profile_recordings(profile):
+        if path.suffix.lower() != ".wav" and not _starts_with_riff(path):
+            continue  # another format: sox tells at provisioning
+        try:
+            check_recording(path)
+        except RecordingError as exc:
+            problems.append(f"{where}: {exc}")
+    return problems
+
+
+def _starts_with_riff(path: Path) -> bool:
+    try:
+        with path.open("rb") as handle:
+            return handle.read(4) == b"RIFF"
+    except OSError:
+        return True  # check_recording names the error
 
 
 def install_prompts(plan: PromptPlan, cache: Path, sounds_dir: Path) -> dict[str, Path]:
