@@ -272,3 +272,31 @@ def test_profile_check_passes_recordings_in_any_wav_format(tmp_path: Path, capsy
     profile = parse_profile(data, source=str(path), base_dir=tmp_path)
     assert check_profile_recordings(profile) == []
     assert profile.prompt("welcome", "en").file == tmp_path / "welcome-en.wav"
+
+
+# -- the shipped Hindi profile's prompts ------------------------------------------------------------------------
+
+
+def test_every_prompt_of_the_covid_profile_is_made_in_hindi_and_english(tmp_path: Path) -> None:
+    from hotline.bootstrap import asterisk_plan
+    from profiles.model import CAMPAIGN_PROMPTS, load_profile
+
+    profile = load_profile(COVID)
+    voices = {language.code: language.voice for language in profile.languages}
+    plan = dict(asterisk_plan(profile).prompts)
+    for name in CAMPAIGN_PROMPTS:  # what a patient hears on the daily call
+        for code in profile.language_codes:
+            prompt = profile.prompt(name, code)
+            assert prompt is not None and prompt.text is not None
+            plan[f"{code}/{name}"] = (Segment(voices[code], prompt.text, None),)
+    hindi = {name for name in plan if name.startswith("hi/")}
+    assert len(hindi) >= 30 and {f"hi/{name}" for name in CAMPAIGN_PROMPTS} <= hindi
+    assert all(s.voice == "hi" for name in hindi for s in plan[name])  # espeak-ng's Hindi voice
+    installed = install_prompts(plan, tmp_path / "cache", tmp_path / "sounds")
+    assert set(installed) == set(plan)
+    for name, path in installed.items():
+        shape, samples = read_output(path)
+        assert shape == (8000, 1, 2), name
+        assert len(samples) > 8000 * 0.2 and np.sqrt(np.mean(samples**2)) > 0.01, name  # spoken, not silence
+    hi, en = (read_output(installed[f"{code}/campaign_question"])[1] for code in ("hi", "en"))
+    assert len(hi) != len(en) or not np.array_equal(hi, en)  # two languages, not one file twice
