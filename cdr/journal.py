@@ -50,6 +50,7 @@ class Journal:
         self._segment = 0
         self._size = 0
         self._dirty = False
+        self._torn = False
         self._where: dict[str, int] = {}  # linkedid -> the segment holding its record, until done
         self._open_in: dict[int, int] = {}  # segment -> how many of its records are not done
         self._legacy: dict[str, Path] = {}  # linkedid -> its old-form spool file
@@ -158,9 +159,17 @@ class Journal:
     def _write(self, line: str) -> None:
         assert self._fd is not None, "the journal is not open"
         data = line.encode("utf-8")
-        written = os.write(self._fd, data)
-        while written < len(data):  # a short write (a signal): the rest
-            written += os.write(self._fd, data[written:])
+        if self._torn:  # a write that failed half-way (a full disk) left a torn line: end it first
+            data = b"\n" + data
+        written = 0
+        try:
+            while written < len(data):  # a short write (a signal): the rest
+                written += os.write(self._fd, data[written:])
+        except OSError:
+            self._torn = self._torn or written > 0
+            self._size += written
+            raise
+        self._torn = False
         self._size += len(data)
         self._dirty = True
 

@@ -101,6 +101,7 @@ class RecordService:
         self.journal = Journal(spool_dir) if spool_dir is not None else None
         self.batch_size = batch_size
         self.batches = 0  # transactions of the writer: hotline.metrics, bench/records.py
+        self.journal_failures = 0  # records the journal could not take (a full disk): stored from memory
         self.retry_seconds = retry_seconds
         self.hook_retry_seconds = hook_retry_seconds
         self.hooks: list[Hook] = []
@@ -123,7 +124,13 @@ class RecordService:
         outcome = record.outcome.value
         self.ended[outcome] = self.ended.get(outcome, 0) + 1
         if self.journal is not None:
-            self.journal.append(record.linkedid, _to_json(record))
+            try:
+                self.journal.append(record.linkedid, _to_json(record))
+            except OSError as exc:  # a full or read-only disk: the record goes on, from memory only
+                self.journal_failures += 1
+                if self.journal_failures == 1 or self.journal_failures % 100 == 0:
+                    log.error("records: the journal cannot be written (%s): %d records held in memory only until "
+                              "stored; a crash now would lose them", exc, self.journal_failures)  # fmt: skip
         self._enqueue(_Pending(record))
 
     @property
@@ -180,7 +187,10 @@ class RecordService:
             while len(batch) < self.batch_size and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
             if self.journal is not None:
-                await self.journal.sync()  # on the disk before the database has them
+                try:
+                    await self.journal.sync()  # on the disk before the database has them
+                except OSError as exc:
+                    log.error("records: the journal cannot be synced (%s); storing the batch anyway", exc)
             await self._insert(batch)
             for pending in batch:
                 pending.hooks_left = list(self.hooks)
@@ -260,4 +270,8 @@ class RecordService:
 
     def _done(self, pending: _Pending) -> None:
         if self.journal is not None:
-            self.journal.done(pending.record.linkedid)
+            try:
+                self.journal.done(pending.record.linkedid)
+            except OSError as exc:  # a full disk: replayed at the next start, stored once (its linkedid)
+                log.warning("records: call %s stored, but the journal cannot mark it done (%s)",
+                            pending.record.linkedid, exc)  # fmt: skip

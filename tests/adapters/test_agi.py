@@ -1025,3 +1025,87 @@ async def test_a_multiline_reply_over_the_byte_cap_ends_the_session(start_server
     reply = "520-Invalid command syntax.  Proper usage follows:\n" + body + "520 End of proper usage.\n"
     fake = await run_fake(server.port, [reply])
     assert fake.closed_by_server and errors == [AGIProtocolError]
+
+
+async def _held_connection(port: int, uniqueid: str) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(environment_bytes(build_environment(port=port, uniqueid=uniqueid)))
+    await writer.drain()
+    return reader, writer
+
+
+async def _closed(reader: asyncio.StreamReader) -> bool:
+    """The server closed the connection (EOF or reset) within 30 s, sending nothing first."""
+    try:
+        async with asyncio.timeout(30):
+            return await reader.read() == b""
+    except ConnectionResetError:
+        return True
+
+
+async def test_five_hundred_connects_at_once_the_cap_serves_its_share_closes_the_rest_and_serves_after(
+    start_server: ServerFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A burst of 500 FastAGI connects at once (a flood, or a peak after a restart): the default cap's
+    sessions run, every connection over it is closed at once (the dialplan then routes that caller to the
+    default queue: never silence), and once the burst ends new calls are served again."""
+    server = await start_server(env_timeout=60.0, call_deadline=120.0)  # the default cap
+    cap = server.max_sessions
+    caplog.set_level(logging.WARNING, logger="telephony.agi")
+    release = asyncio.Event()
+    started: list[str] = []
+
+    async def handler(session: AGISession) -> None:
+        started.append(session.uniqueid)
+        await release.wait()
+
+    server.add_route("ivr", handler)
+    connections = await asyncio.gather(*(_held_connection(server.port, f"burst.{i}") for i in range(500)))
+    await eventually(lambda: len(started) == cap, timeout=30)
+    running = set(started)
+    over = [reader for i, (reader, _) in enumerate(connections) if f"burst.{i}" not in running]
+    assert len(over) == 500 - cap
+    assert all(await asyncio.gather(*(_closed(reader) for reader in over)))  # closed, and none ran its route
+    assert len(started) == cap and server.active_sessions == cap
+    release.set()
+    await eventually(lambda: server.active_sessions == 0, timeout=30)
+    for _, writer in connections:
+        writer.close()
+    after = await run_fake(server.port, uniqueid="after.burst")
+    assert after.closed_by_server and started[-1] == "after.burst" and len(started) == cap + 1
+
+
+async def test_slow_loris_clients_are_closed_after_the_environment_timeout_and_calls_go_on(
+    start_server: ServerFactory,
+) -> None:
+    """Clients that dribble their environment a byte at a time never finish it: each is closed when the
+    environment timeout ends (a whole-environment deadline, not one per byte), no route runs for them, and a
+    real call made meanwhile is served."""
+    server = await start_server(env_timeout=1.0)
+    started: list[str] = []
+    server.add_route("ivr", lambda session: started.append(session.uniqueid))
+    stop = asyncio.Event()
+
+    async def loris(i: int) -> bool:
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        data = environment_bytes(build_environment(port=server.port, uniqueid=f"loris.{i}"))
+        try:
+            for byte in data:
+                if reader.at_eof() or stop.is_set():
+                    break
+                writer.write(bytes([byte]))
+                await writer.drain()
+                await asyncio.sleep(0.05)  # 20 bytes a second: the environment would take minutes
+            return await _closed(reader)
+        except (ConnectionResetError, BrokenPipeError):
+            return True
+        finally:
+            writer.close()
+
+    lorises = [asyncio.create_task(loris(i)) for i in range(50)]
+    real = await run_fake(server.port, uniqueid="real.1")
+    assert real.closed_by_server and started == ["real.1"]
+    closed = await asyncio.gather(*lorises)
+    stop.set()
+    assert all(closed) and started == ["real.1"]  # every loris closed by the server, none ran a route
+    await eventually(lambda: server.active_sessions == 0)

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import os
 import stat
+import subprocess
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -243,3 +247,49 @@ async def test_records_wait_out_a_stopped_postgresql_in_the_journal_and_are_stor
         proxy.close()
     assert sorted(r.linkedid for r in stored) == sorted(f"1700000005.{i}" for i in range(150))
     assert service.written == 150 and service.batches < 50
+
+
+@pytest.fixture
+def tiny_disk(tmp_path: Path) -> Iterator[Path]:
+    """A real 64 KiB file system (tmpfs), to fill up: mounting needs root (CI runs as root)."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a small tmpfs to fill needs root; CI runs the suite as root")
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k,mode=0700", "tmpfs", str(mount)], check=True)
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+async def test_a_full_disk_under_the_journal_loses_no_record_and_the_journal_resumes_when_space_is_back(
+    db_url: str, tiny_disk: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The records folder's disk is full: each record is still stored (from memory), the writer goes on, the
+    failure is logged and counted; once space is back the journal takes records again, readable at replay."""
+    upgrade(db_url)
+    spool = tiny_disk / "spool"
+    filler = tiny_disk / "filler"
+    async with RecordStore(db_url) as store:
+        service = RecordService(store, spool)
+        await service.start()
+        with filler.open("wb", buffering=0) as handle, contextlib.suppress(OSError):  # fill it to the last block
+            while True:
+                handle.write(b"\0" * 4096)
+                handle.flush()
+        with caplog.at_level(logging.ERROR, logger="cdr.service"):
+            for i in range(30):
+                service.submit(abandoned(f"1700000006.{i}", f"9655300{i:04d}"))
+            await service.drained()
+        assert service.journal_failures > 0 and "the journal cannot be written" in caplog.text
+        assert service.written == 30  # every record stored all the same
+        filler.unlink()  # space is back
+        service.submit(abandoned("1700000006.99"))
+        assert service.journal is not None and service.journal.depth >= 1  # journaled again
+        await service.drained()
+        stored = {r.linkedid for r in await store.list_records()}
+        await service.close()
+    assert stored == {f"1700000006.{i}" for i in range(30)} | {"1700000006.99"}
+    again = RecordService(None, spool)  # type: ignore[arg-type]  # only the journal is read
+    assert again.journal is not None and again.journal.open() == []  # no torn line breaks a later one
