@@ -633,7 +633,8 @@ class RecordBuilder:
             outcome = Outcome.ABANDONED_QUEUE if call.callback_booked else Outcome.FAILED
             if call.last_leave_at is not None:
                 wait = _seconds(call.last_leave_at - call.first_join_at)
-        elif call.self_served:
+        elif call.self_served or call.kind == "campaign":
+            # A campaign's person answered and heard the script (well, emergency, no key): no person was due.
             outcome = Outcome.SELF_SERVED
         elif call.route_seen:
             outcome = Outcome.FAILED  # routed, but never got into a queue

@@ -38,6 +38,10 @@ from ivr.calendar_db import Calendar
 from ivr.handler import IvrHandler
 from ivr.menu import prompt_plan
 from ivr.message import MessageHandler
+from outbound.campaign_db import CampaignStore
+from outbound.prompts import campaign_prompt_plan
+from outbound.service import ACTION_PREFIX as CAMPAIGN_ACTION
+from outbound.service import CampaignService
 from profiles.model import Profile
 from recording.db import RecordingStore
 from recording.prompts import recording_prompt_plan
@@ -97,6 +101,7 @@ def asterisk_plan(profile: Profile) -> Plan:
     prompts |= whisper_prompt_plan(profile)  # what the agent of a whispering topic hears on connect (routing)
     prompts |= transfer_hold_plan(profile)  # what a caller handed on blind hears first (optional)
     prompts |= recording_prompt_plan(profile)  # "this call may be recorded", before a recorded topic's queue
+    prompts |= campaign_prompt_plan(profile)  # an outbound campaign's script (greeting, question, after each key)
     return Plan(queues=build_queues(profile), default_queue=default_queue(profile), prompts=prompts)
 
 
@@ -159,6 +164,12 @@ class Service:
             instance_name(settings.agi_port),
             faults=config.faults,
         )
+        #: Outbound campaigns (None when the profile has none): the paced dialler, the script's keys, the alerts.
+        self.campaigns: CampaignService | None = None
+        if profile.outbound is not None and profile.outbound.campaigns:
+            self.campaigns = CampaignService(
+                profile, self.ami, CampaignStore(self.db), self.desk, instance_name(settings.agi_port)
+            )
         #: Place in line: each waiting caller hears their position and the estimated wait (routing.place).
         self.place = PlaceInLine(
             profile,
@@ -186,6 +197,9 @@ class Service:
         self.records.add_hook(self.callbacks.on_record)
         self.records.add_hook(self.console.on_record)
         self.records.add_hook(self.screening.on_record)
+        if self.campaigns is not None:
+            self.records.add_hook(self.campaigns.on_record)  # a campaign call's end, and who took a "doctor"
+            self.ami.add_event_handler(self.campaigns.on_message, events=["UserEvent"])  # the script's keys
         if self.recording.enabled:
             self.records.add_hook(self.recording.on_record)
             self.ami.add_event_handler(self.recording.on_event, events=["UserEvent"])
@@ -253,5 +267,9 @@ class Service:
     async def on_originate_response(self, message: Message) -> None:
         event = parse_event(message)
         if isinstance(event, OriginateResponse):
+            if event.action_id.startswith(CAMPAIGN_ACTION):
+                if self.campaigns is not None:
+                    await self.campaigns.on_originate_response(event)
+                return
             await self.callbacks.on_originate_response(event)
             self.ear.on_originate_response(event)

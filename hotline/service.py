@@ -109,6 +109,16 @@ async def callbacks_ctx(app: web.Application) -> AsyncIterator[None]:
     await service.callbacks.close()
 
 
+async def campaigns_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Outbound campaigns: recover this instance's attempts left in flight, then the paced dialler."""
+    campaigns = app[SERVICE].campaigns
+    if campaigns is not None:
+        await campaigns.start()
+    yield
+    if campaigns is not None:
+        await campaigns.close()
+
+
 async def cases_ctx(app: web.Application) -> AsyncIterator[None]:
     """The case webhooks' dispatcher (events wait in the outbox meanwhile: nothing is lost while it is down)."""
     cases = app[SERVICE].cases
@@ -168,7 +178,9 @@ def build_app(config: ServiceConfig) -> web.Application:
     app[SERVICE] = service
     app[METRICS] = Metrics(service, config.settings.metrics_token)  # GET /metrics (hotline.metrics: who may read)
     # Order matters: records before events arrive, the desk (on AMI) before the IVR that uses it.
-    app.cleanup_ctx.extend([token_ctx, records_ctx, ami_ctx, callbacks_ctx, cases_ctx, screening_ctx, recording_ctx])
+    app.cleanup_ctx.extend(
+        [token_ctx, records_ctx, ami_ctx, callbacks_ctx, campaigns_ctx, cases_ctx, screening_ctx, recording_ctx]
+    )
     app.router.add_get("/health", health)
     app.router.add_get("/metrics", metrics_handler)
     setup_console(app, service.console)  # pages, the /api/v1 sub-app and live pushes (its context runs here)

@@ -146,6 +146,38 @@ def transfer_plan(profile: Profile, queues: Sequence[str]) -> dict[str, Any]:
             "sip_destinations": any(d.sip for d in profile.destinations), "hold_languages": hold}  # fmt: skip
 
 
+def campaign_plan(profile: Profile) -> list[dict[str, Any]]:
+    """What the campaign context (``hotline-campaign-out``) is rendered from: one extension per campaign (its id),
+    its keys, tries, timeout, the doctor's queue priority and its emergency destination's id. Raises AsteriskError
+    for an id that cannot be an extension, a key that is not one digit, or an emergency that is no destination."""
+    if profile.outbound is None:
+        return []
+    destinations = {d.id for d in profile.destinations}
+    plan = []
+    for campaign in profile.outbound.campaigns:
+        if not _ID.fullmatch(campaign.id) or campaign.id in _SPECIAL_EXTENSIONS:
+            raise AsteriskError(f"campaign id {campaign.id!r} cannot be a dialplan extension")
+        script = campaign.script
+        for key in (script.well, script.doctor, script.emergency):
+            if not re.fullmatch(r"[0-9*#]", key):
+                raise AsteriskError(f"campaign {campaign.id}: key {key!r} is not one key")
+        if campaign.emergency not in destinations:
+            raise AsteriskError(f"campaign {campaign.id}: {campaign.emergency!r} is not a destination of the profile")
+        plan.append(
+            {
+                "id": campaign.id,
+                "well": script.well,
+                "doctor": script.doctor,
+                "emergency": script.emergency,
+                "retries": script.retries,
+                "timeout": script.timeout_seconds,
+                "priority": campaign.priority,
+                "destination": campaign.emergency,
+            }
+        )
+    return plan
+
+
 @dataclass(frozen=True)
 class Credentials:
     """Generated at run time; read back by tools such as ``hotline simulate``.
@@ -418,6 +450,7 @@ class AsteriskInstance:
             "v": channelvars,
             "feature_codes": channelvars.FEATURE_CODES,
             "transfer": transfer_plan(profile, [q.name for q in plan.queues]),
+            "campaigns": campaign_plan(profile),
             "routing": {
                 "exact_max_penalty": channelvars.EXACT_MAX_PENALTY,
                 "widened_max_penalty": channelvars.WIDENED_MAX_PENALTY,
