@@ -35,8 +35,9 @@ from sqlalchemy import delete, func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from outbound.list_db import ListStore
 from outbound.model import Action, Alert, Attempt, Contact, DayState, Outcome, day_state, next_attempt_at
-from outbound.rows import CampaignAlertRow, CampaignAttemptRow, ContactListRow, ContactRow, DoNotCallRow
+from outbound.rows import CampaignAlertRow, CampaignAttemptRow, ContactRow
 from profiles.model import Campaign
 from storage.engine import Database
 
@@ -132,6 +133,7 @@ class CampaignStore:
     def __init__(self, db: Database | str) -> None:
         self.db, self._owned = Database.of(db)
         self._dialect = self.db.dialect
+        self.lists = ListStore(self.db)  # the people of the lists and the do-not-call list
 
     async def close(self) -> None:
         if self._owned:
@@ -147,30 +149,14 @@ class CampaignStore:
         async with self.db.readers() as session:
             yield session
 
-    # -- contacts (TODO: read through outbound.list_db.ListStore once it lands) ------------------------------
+    # -- contacts: the list store's ---------------------------------------------------------------------------
 
     async def contacts(self, list_name: str) -> list[Contact]:
         """The people of a list (not removed), in the file's order."""
-        query = (
-            select(ContactRow)
-            .join(ContactListRow, ContactListRow.id == ContactRow.list_id)
-            .where(ContactListRow.name == list_name, ContactRow.removed_at.is_(None))
-            .order_by(ContactRow.line, ContactRow.id)
-        )
-        async with self._read() as session:
-            rows = (await session.scalars(query)).all()
-        return [_contact(row) for row in rows]
+        return await self.lists.contacts(list_name)
 
     async def contact(self, contact_id: int) -> Contact | None:
-        async with self._read() as session:
-            row = await session.get(ContactRow, contact_id)
-        return None if row is None else _contact(row)
-
-    async def is_dnc(self, number: str) -> bool:
-        """Whether the do-not-call table holds ``number`` (the profile's own list is the caller's to check)."""
-        async with self._read() as session:
-            found = await session.scalar(select(DoNotCallRow.id).where(DoNotCallRow.number == number))
-        return found is not None
+        return await self.lists.contact(contact_id)
 
     # -- a day's attempts ------------------------------------------------------------------------------------
 

@@ -41,7 +41,7 @@ from outbound.model import (
 )
 from outbound.model import progressive_slots as slots_of
 from profiles.model import Campaign, Profile
-from profiles.numbers import check_allowed, plain
+from profiles.numbers import check_allowed
 from routing.service import AgentDesk
 from routing.state import Snapshot
 from telephony import names as v
@@ -217,15 +217,13 @@ class CampaignService:
             return check.reason.value if check.reason is not None else "not_allowed"
         if check.number != number:
             return "not_normalised"
-        if plain(number) in {plain(n) for n in self.rules.do_not_call}:
-            return "do_not_call"
         return None
 
     async def _dial(self, campaign: Campaign, claimed: Claimed) -> None:
         contact, attempt = claimed.contact, claimed.attempt
         assert attempt.id is not None
         reason = self._refusal(contact.number)
-        if reason is None and await self.store.is_dnc(contact.number):
+        if reason is None and await self.store.lists.is_dnc(contact.number, self.profile):
             reason = "do_not_call"
         if reason is not None:
             log.warning("campaign %s: %s (contact %s) refused at dial time: %s", campaign.id, contact.number,

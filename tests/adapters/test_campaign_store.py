@@ -13,7 +13,7 @@ from sqlalchemy import insert
 
 from outbound.campaign_db import CampaignStore
 from outbound.model import Action, DayState, Outcome
-from outbound.rows import ContactListRow, ContactRow, DoNotCallRow
+from outbound.rows import ContactListRow, ContactRow
 from profiles.model import Campaign, CampaignWindow
 from storage.engine import Database, upgrade
 
@@ -202,11 +202,3 @@ async def test_recover_closes_a_crashed_instances_attempts_and_never_redials_a_d
     assert states[never.contact.id] is DayState.PENDING  # nobody was called: claimed again, as attempt 1
     again = await store.claim(campaign, ids[:3], "a", DAY, T0 + S(7200), limit=3)
     assert [(c.contact.id, c.attempt.number) for c in again] == [(never.contact.id, 1)]
-
-
-async def test_the_do_not_call_table_is_read(store: CampaignStore, db_url: str) -> None:
-    async with Database(db_url) as db, db.writers.begin() as session:
-        await session.execute(
-            insert(DoNotCallRow).values(number="96550000001", reason="asked", added_at=T0, added_by="cli")
-        )
-    assert await store.is_dnc("96550000001") and not await store.is_dnc("96550000002")

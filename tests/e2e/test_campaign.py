@@ -12,7 +12,6 @@ One Asterisk for the module: the default profile shortened (as the other e2e mod
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
@@ -22,13 +21,11 @@ import pytest
 import pytest_asyncio
 import yaml
 from conftest import Rig, _short_profile, running_rig  # tests/e2e is on sys.path
-from sqlalchemy import insert, select
 
 from cdr.builder import Outcome as RecordOutcome
 from outbound.campaign_db import CampaignStore
+from outbound.list_db import ListStore
 from outbound.model import Action, Attempt, DayState, Outcome
-from outbound.rows import ContactListRow, ContactRow
-from storage.engine import Database
 from telephony.sipp.driver import AgentPhone, Dtmf, free_udp_port
 
 pytestmark = pytest.mark.e2e
@@ -120,28 +117,26 @@ async def control_room(rig: Rig) -> AsyncIterator[AgentPhone]:
 # -- helpers ------------------------------------------------------------------------------------------------------
 
 
-async def add_patients(rig: Rig, numbers: list[str], *, language: str = "ar") -> list[int]:
-    """Add people to the campaign's list (as an import would), in order; their contact ids."""
-    now = datetime.now(UTC)
-    async with Database(rig.db_url) as db, db.writers.begin() as session:
-        list_id = await session.scalar(select(ContactListRow.id).where(ContactListRow.name == "patients"))
-        if list_id is None:
-            list_id = (
-                await session.execute(
-                    insert(ContactListRow)
-                    .values(name="patients", created_at=now, updated_at=now)
-                    .returning(ContactListRow.id)
-                )
-            ).scalar_one()
-        line = len((await session.scalars(select(ContactRow.id).where(ContactRow.list_id == list_id))).all()) + 2
-        ids = []
-        for offset, number in enumerate(numbers):
-            values = {"list_id": list_id, "number": number, "name": f"Patient {number[-4:]}", "language": language,
-                      "fields": json.dumps({"ward": "7"}), "line": line + offset, "updated_at": now}  # fmt: skip
-            ids.append(
-                (await session.execute(insert(ContactRow).values(**values).returning(ContactRow.id))).scalar_one()
-            )
-    return ids
+_LIST: list[tuple[str, str]] = []  # every patient of the module's list so far: (number, language)
+
+
+async def add_patients(rig: Rig, numbers: list[str], *, language: str = "ar") -> None:
+    """Add people to the campaign's list as an operator would: the list's file, grown by these rows, imported again
+    (``ListStore.import_csv``, as ``hotline campaign import`` does)."""
+    _LIST.extend((number, language) for number in numbers)
+    rows = "".join(f"{n},Patient {n[-4:]},{lang},7\n" for n, lang in _LIST)
+    data = ("number,name,language,ward\n" + rows).encode()
+    async with ListStore(rig.db_url) as lists:
+        result = await lists.import_csv(
+            "patients", data, filename="patients.csv", by="e2e", profile=_profile_of(rig), now=datetime.now(UTC)
+        )
+    assert result.added == len(numbers), result
+
+
+def _profile_of(rig: Rig):
+    from profiles.model import load_profile
+
+    return load_profile(Path(rig.env["HOTLINE_PROFILE"]))
 
 
 async def attempts_of(rig: Rig, number: str) -> list[Attempt]:
@@ -170,9 +165,7 @@ async def states(rig: Rig, numbers: list[str]) -> dict[str, DayState]:
 
 
 def _campaign(rig: Rig):
-    from profiles.model import load_profile
-
-    return load_profile(Path(rig.env["HOTLINE_PROFILE"])).outbound.campaign(CAMPAIGN)  # type: ignore[union-attr]
+    return _profile_of(rig).outbound.campaign(CAMPAIGN)  # type: ignore[union-attr]
 
 
 def invites(phone: AgentPhone, number: str) -> int:
