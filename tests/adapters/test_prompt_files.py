@@ -271,7 +271,8 @@ def test_profile_check_passes_recordings_in_any_wav_format(tmp_path: Path, capsy
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
     profile = parse_profile(data, source=str(path), base_dir=tmp_path)
     assert check_profile_recordings(profile) == []
-    assert profile.prompt("welcome", "en").file == tmp_path / "welcome-en.wav"
+    welcome = profile.prompt("welcome", "en")
+    assert welcome is not None and welcome.file == tmp_path / "welcome-en.wav"
 
 
 # -- the shipped Hindi profile's prompts ------------------------------------------------------------------------

@@ -87,18 +87,18 @@ def test_the_daily_health_check_calls_the_home_isolation_list_by_day_with_three_
     assert PROFILE.outbound is not None
     [campaign] = PROFILE.outbound.campaigns
     assert campaign.list == "home_isolation"
-    assert (campaign.window.start, campaign.window.end) == (time(9), time(18))
+    assert (campaign.window.start, campaign.window.end) == (time(9), time(17))  # 8 hours
     assert campaign.attempts_per_day == 3
     assert campaign.retry_after_seconds == (1800, 3600)
     assert campaign.topic == "doctor" and campaign.specialty is None
     assert campaign.priority > max(t.priority for t in PROFILE.topics)  # ahead of the inbound callers
     assert (campaign.script.well, campaign.script.doctor, campaign.script.emergency) == ("1", "2", "9")
-    # 09:00 to 18:00 in Raipur, whatever the server's zone: 03:30 to 12:30 UTC
+    # 09:00 to 17:00 in Raipur, whatever the server's zone: 03:30 to 11:30 UTC
     rules = PROFILE.outbound
     assert not window_open(campaign, rules, PROFILE.timezone, datetime(2026, 12, 2, 3, 29, tzinfo=UTC))
     assert window_open(campaign, rules, PROFILE.timezone, datetime(2026, 12, 2, 3, 30, tzinfo=UTC))
-    assert window_open(campaign, rules, PROFILE.timezone, datetime(2026, 12, 2, 12, 29, tzinfo=UTC))
-    assert not window_open(campaign, rules, PROFILE.timezone, datetime(2026, 12, 2, 12, 30, tzinfo=UTC))
+    assert window_open(campaign, rules, PROFILE.timezone, datetime(2026, 12, 2, 11, 29, tzinfo=UTC))
+    assert not window_open(campaign, rules, PROFILE.timezone, datetime(2026, 12, 2, 11, 30, tzinfo=UTC))
     assert rules.quiet_hours is not None  # and never at night, whatever a window says
 
 
