@@ -99,6 +99,7 @@ _CODE = re.compile(r"[0-9]{2,6}")
 _ID = re.compile(r"[a-z][a-z0-9-]{0,39}")
 _SIP_URI = re.compile(r"sips?:[A-Za-z0-9._~+-]{1,64}@[A-Za-z0-9.-]{1,253}(:[0-9]{1,5})?")
 _NUMBER = re.compile(r"\+?[0-9]{3,15}")
+_CAMPAIGN_ID = re.compile(r"[a-z][a-z0-9_]{0,39}")  # a profile's id: a literal extension (no leading _)
 _SPECIAL_EXTENSIONS = frozenset({"a", "e", "h", "i", "o", "s", "t", "T"})
 
 
@@ -155,7 +156,7 @@ def campaign_plan(profile: Profile) -> list[dict[str, Any]]:
     destinations = {d.id for d in profile.destinations}
     plan = []
     for campaign in profile.outbound.campaigns:
-        if not _ID.fullmatch(campaign.id) or campaign.id in _SPECIAL_EXTENSIONS:
+        if not _CAMPAIGN_ID.fullmatch(campaign.id) or campaign.id in _SPECIAL_EXTENSIONS:
             raise AsteriskError(f"campaign id {campaign.id!r} cannot be a dialplan extension")
         script = campaign.script
         for key in (script.well, script.doctor, script.emergency):

@@ -147,3 +147,11 @@ def test_a_campaign_the_dialplan_cannot_hold_is_refused(tmp_path: Path, change: 
     profile = dataclasses.replace(profile, outbound=dataclasses.replace(profile.outbound, campaigns=(campaign,)))
     with pytest.raises(AsteriskError, match=message):
         campaign_plan(profile)
+
+
+def test_the_covid_profile_renders_its_daily_health_check(tmp_path: Path) -> None:
+    profile = load_profile(PROJECT_ROOT / "profiles" / "covid-followup.yaml")
+    rendered = _render(tmp_path, profile)
+    lines = _context(rendered["extensions.conf"], "hotline-campaign-out")
+    assert lines[0] == "exten => daily_health_check,1,Set(CHANNEL(language)=${HOTLINE_LANGUAGE})"
+    assert {name.split("/")[0] for name in campaign_prompt_plan(profile)} == set(profile.language_codes)
