@@ -31,40 +31,48 @@ roles the operation declares, and hands feature handlers the acting user with an
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import functools
-import json
 import logging
-import secrets
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 import jinja2
 from aiohttp import WSMsgType, web
 
 from callbacks import http as callbacks_http
-from callbacks.service import CallbackService
 from cases import http as cases_http
-from cases.service import CaseService
 from cdr import http as cdr_http
 from cdr.reports import Measures, by_queue
-from cdr.service import RecordService
 from console import api_models as m
-from console import i18n
-from console.db import SESSION_HOURS, ConsoleError, ConsoleStore, Session, Token, User, digest
+from console import calendar_pages, case_pages, desk, i18n, recording_pages, screening_pages, survey_pages
+from console.base import (
+    CONSOLE,
+    COOKIE,
+    PRINCIPAL,
+    AgentGate,
+    Backend,
+    Principal,
+    guarded_call,
+    harden,
+    markup,
+    no_desk,
+    own_origin,
+    public_origin,
+    render,
+)
+from console.db import SESSION_HOURS, ConsoleError, ConsoleStore, Token, User, digest
 from console.hub import LiveClient, LiveHub
 from console.openapi import document
 from console.throttle import LoginThrottle
 from profiles.model import Profile
 from recording import http as recording_http
-from restapi.http import ACTOR, Actor, Operation, body_of, error, path_param, query_param, reply
+from restapi.http import Actor, Operation, body_of, error, path_param, query_param, reply
 from restapi.models import BodyError
 from routing import http as routing_http
-from routing.service import AgentDesk
 from routing.state import PersonState, PersonView
 from screening import http as screening_http
 from survey import http as survey_http
@@ -72,20 +80,8 @@ from survey import http as survey_http
 log = logging.getLogger(__name__)
 
 HERE = Path(__file__).resolve().parent
-COOKIE = "hotline_console"
-CSRF_HEADER = "X-CSRF-Token"
-SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 API = "/api/v1"
 PAGES = ("/", "/agents", "/queues", "/callbacks", "/reports", "/account")
-#: The features' pages the header links to when they are mounted (the survey's, the calendar's, the block list's).
-OPTIONAL_NAV = (
-    ("/survey", "nav.survey"),
-    ("/calendar", "nav.calendar"),
-    ("/screening", "nav.screening"),
-    ("/recordings", "nav.recordings"),
-)
-#: ... of which these only for those who may change (a viewer's header does not offer a page that refuses them).
-CHANGERS_NAV = frozenset({"/recordings"})
 # The pages' routes open to all, and the pages' changes every signed-in user may make, whatever the role; the
 # API's are its operations' (``public``, ``any_role``).
 PUBLIC_PAGES = frozenset({("GET", "/login"), ("POST", "/login")})
@@ -93,45 +89,6 @@ ANY_ROLE_PAGES = frozenset({("POST", "/logout"), ("POST", "/account")})
 SL_SECONDS = cdr_http.SL_SECONDS
 CACHE_SECONDS = 5.0
 WALLBOARD_INTERVAL = 30  # minutes: today's calls per half-hour on the wallboard
-
-CSP = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
-    "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
-)
-
-
-class Backend(Protocol):
-    """What the console needs of the running service; the composition root hands it in."""
-
-    @property
-    def profile(self) -> Profile: ...
-    @property
-    def desk(self) -> AgentDesk: ...
-    @property
-    def callbacks(self) -> CallbackService: ...
-    @property
-    def cases(self) -> CaseService | None: ...  # None: this hotline keeps no cases
-    @property
-    def local_token(self) -> str | None: ...
-    @property
-    def records(self) -> RecordService: ...
-    @property
-    def public_origin(self) -> str | None:
-        """The origin browsers use (``https://hotline.example.org``) behind a proxy; None: the request's own."""
-        ...
-
-
-@dataclasses.dataclass(frozen=True)
-class Principal:
-    user: User
-    via: str  # session | token
-    session: Session | None = None
-    secret: str | None = None  # the cookie value (to end the session)
-    token_id: int | None = None  # the API token used (via token)
-
-
-#: Who acts through the token that the service writes for local tools (`hotline agent`, `hotline seats`).
-LOCAL_ADMIN = User(id=0, name="local admin", role="supervisor", language="en")
 
 
 class Console:
@@ -165,6 +122,8 @@ class Console:
         self.roles = {(op.method.upper(), API + op.path): frozenset(op.roles) for op in self.operations if op.roles}
         #: (METHOD, path template) of the reads only those who may change may make (the recordings)
         self.restricted = frozenset((op.method.upper(), API + op.path) for op in self.operations if op.restricted)
+        #: Where an agent's login may go: nowhere until the desk is mounted (``console.desk.setup``).
+        self.agent_gate: AgentGate = no_desk
 
     @functools.cached_property
     def openapi(self) -> dict[str, Any]:
@@ -319,8 +278,10 @@ def _busy_queue(view: PersonView) -> str:
     return min(view.queues, default="")
 
 
-CONSOLE = web.AppKey("console", Console)
-PRINCIPAL = web.RequestKey("principal", Principal)
+def _console(request: web.Request) -> Console:
+    """The console that :func:`setup_console` mounted, as this module knows it (``CONSOLE`` is typed with what
+    the pages need of it, ``console.base.ConsoleState``)."""
+    return cast(Console, request.config_dict[CONSOLE])
 
 
 def _guarded_routes(operations: Iterable[Operation], flag: str) -> frozenset[tuple[str, str]]:
@@ -337,25 +298,8 @@ def _guarded_routes(operations: Iterable[Operation], flag: str) -> frozenset[tup
 # -- request helpers -----------------------------------------------------------------------------------
 
 
-def _public_origin(request: web.Request) -> str | None:
-    origin = getattr(request.config_dict[CONSOLE].backend, "public_origin", None)
-    return origin.rstrip("/").lower() if origin else None
-
-
-def _own_origin(request: web.Request) -> bool:
-    """No Origin (not a browser's cross-site request), or ours: the configured public origin when
-    there is one (behind a TLS proxy the request itself looks like plain http), else the request's."""
-    origin = request.headers.get("Origin")
-    if origin is None:
-        return True
-    public = _public_origin(request)
-    if public is not None:
-        return origin.rstrip("/").lower() == public
-    return origin == f"{request.scheme}://{request.host}"
-
-
 def _secure(request: web.Request) -> bool:
-    public = _public_origin(request)
+    public = public_origin(request)
     return request.secure or (public is not None and public.startswith("https://"))
 
 
@@ -371,27 +315,6 @@ def _set_session_cookie(request: web.Request, response: web.StreamResponse, secr
     )
 
 
-async def _principal(request: web.Request) -> Principal | None:
-    store = request.config_dict[CONSOLE].store
-    auth = request.headers.get("Authorization")
-    if auth is not None:
-        scheme, _, token = auth.partition(" ")
-        if scheme.lower() != "bearer" or not token.strip() or len(token) > 256:
-            raise error(web.HTTPUnauthorized, "the Authorization header must be 'Bearer <token>'")
-        local = request.config_dict[CONSOLE].backend.local_token
-        if local is not None and secrets.compare_digest(token.strip().encode(), local.encode()):
-            return Principal(LOCAL_ADMIN, "local-token")
-        found = await store.token(token.strip())
-        if found is None:
-            raise error(web.HTTPUnauthorized, "unknown or revoked API token")
-        return Principal(found[0], "token", token_id=found[1])
-    secret = request.cookies.get(COOKIE)
-    if not secret or len(secret) > 128:
-        return None
-    session = await store.session(secret)
-    return None if session is None else Principal(session.user, "session", session, secret)
-
-
 def _is_console(path: str) -> bool:
     return (
         path in PAGES
@@ -402,16 +325,6 @@ def _is_console(path: str) -> bool:
     )
 
 
-def _harden(headers: Any, path: str) -> None:
-    """The console's security headers, on every answer: pages, API, errors and redirects alike."""
-    headers.setdefault("Content-Security-Policy", CSP)
-    headers.setdefault("X-Content-Type-Options", "nosniff")
-    headers.setdefault("Referrer-Policy", "same-origin")  # "no-referrer" makes Origin: null
-    headers.setdefault("X-Frame-Options", "DENY")
-    if not path.startswith("/static/"):
-        headers.setdefault("Cache-Control", "no-store")
-
-
 HSTS = "max-age=31536000"
 
 
@@ -419,7 +332,7 @@ async def harden_every_answer(request: web.Request, response: web.StreamResponse
     """``on_response_prepare``: the security headers on every answer of the service, whoever made it: the pages,
     the API, the features' pages, the static files, ``/health``, and aiohttp's own 404, 405 and 500 (an unknown
     address, a wrong method, a page that failed); HSTS when the console is reached over https."""
-    _harden(response.headers, request.path)
+    harden(response.headers, request.path)
     console = request.config_dict.get(CONSOLE)
     if console is not None and _secure(request):
         response.headers.setdefault("Strict-Transport-Security", HSTS)
@@ -432,69 +345,28 @@ async def console_middleware(request: web.Request, handler):
         return await handler(request)
     api = path.startswith("/api/v1")
     try:
-        response = await _guarded(request, handler, api)
+        response = await guarded_call(request, handler, api)
     except web.HTTPException as exc:
         if api and exc.content_type != "application/json" and exc.status >= 400:
             headers = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else None
             response = web.json_response({"error": exc.reason}, status=exc.status, headers=headers)
         else:
-            _harden(exc.headers, path)
+            harden(exc.headers, path)
             raise
     except (ConsoleError, BodyError) as exc:
         refused = error(web.HTTPBadRequest, str(exc))
-        _harden(refused.headers, path)
+        harden(refused.headers, path)
         raise refused from None
     except Exception:
         if not api:
             raise
         log.exception("console API error on %s %s", request.method, path)
         failed = error(web.HTTPInternalServerError, "internal error (logged)")
-        _harden(failed.headers, path)
+        harden(failed.headers, path)
         raise failed from None
     if isinstance(response, web.StreamResponse) and not response.prepared:
-        _harden(response.headers, path)
+        harden(response.headers, path)
     return response
-
-
-async def _guarded(request: web.Request, handler, api: bool):
-    method, path = request.method, request.path
-    console = request.config_dict[CONSOLE]
-    public = ("GET" if method == "HEAD" else method, path) in console.public  # HEAD /login: not a loop to itself
-    if path.startswith("/static/console/") or public:
-        if method not in SAFE_METHODS and not _own_origin(request):
-            raise error(web.HTTPForbidden, "cross-site request refused")
-        return await handler(request)
-    principal = await _principal(request)
-    if principal is None:
-        if api:
-            raise error(web.HTTPUnauthorized, "sign in, or send an API token")
-        raise web.HTTPSeeOther("/login")
-    request[PRINCIPAL] = principal
-    if principal.user.is_agent:  # an agent's login reaches their own desk only
-        from console import desk
-
-        desk.only_the_desk(request, api)
-    if method in SAFE_METHODS and console.restricted and not principal.user.can_change:
-        resource = request.match_info.route.resource
-        if (method, resource.canonical if resource is not None else path) in console.restricted:
-            raise error(web.HTTPForbidden, f"your role ({principal.user.role}) cannot see this")
-    if method not in SAFE_METHODS:
-        if principal.via == "session":
-            if not _own_origin(request):
-                raise error(web.HTTPForbidden, "cross-site request refused")
-            sent: object = request.headers.get(CSRF_HEADER)
-            if sent is None and request.content_type == "application/x-www-form-urlencoded":
-                sent = (await request.post()).get("csrf_token")
-            expected = principal.session.csrf_token if principal.session else ""
-            if not isinstance(sent, str) or not expected or not secrets.compare_digest(sent, expected):
-                raise error(web.HTTPForbidden, "missing or wrong CSRF token")
-        if (method, path) not in console.any_role and not principal.user.can_change:
-            resource = request.match_info.route.resource
-            template = resource.canonical if resource is not None else path
-            if principal.user.role not in console.roles.get((method, template), ()):
-                raise error(web.HTTPForbidden, f"your role ({principal.user.role}) cannot change this")
-    request[ACTOR] = console.actor(request)
-    return await handler(request)
 
 
 # -- sign-in, throttled --------------------------------------------------------------------------------
@@ -507,7 +379,7 @@ class Throttled(Exception):
 
 
 async def _check_throttle(request: web.Request, name: str) -> None:
-    console = request.config_dict[CONSOLE]
+    console = _console(request)
     address = request.remote or "unknown"
     now = datetime.now(UTC)
     by_name, by_address = await console.store.login_failures(name, address, console.throttle.since(now))
@@ -518,7 +390,7 @@ async def _check_throttle(request: web.Request, name: str) -> None:
 
 
 async def _failed_sign_in(request: web.Request, name: str, why: str) -> None:
-    console = request.config_dict[CONSOLE]
+    console = _console(request)
     address = request.remote or "unknown"
     await console.store.add_login_failure(name, address)
     await console.store.audit(
@@ -531,7 +403,7 @@ async def sign_in(request: web.Request, name: str, password: str) -> User | None
     and audited. Raises :class:`Throttled` (before the password is checked) after too many failures for
     this name, whether or not it exists, or from this address."""
     await _check_throttle(request, name)
-    console = request.config_dict[CONSOLE]
+    console = _console(request)
     user = await console.store.authenticate(name, password)
     if user is None:
         await _failed_sign_in(request, name, "wrong user name or password, or disabled")
@@ -550,12 +422,12 @@ def _throttled(exc: Throttled) -> web.HTTPException:
 
 
 async def openapi(request: web.Request) -> web.Response:
-    return web.json_response(request.config_dict[CONSOLE].openapi)
+    return web.json_response(_console(request).openapi)
 
 
 async def session_create(request: web.Request) -> web.Response:
     body = await body_of(request, m.SessionCreate)
-    console = request.config_dict[CONSOLE]
+    console = _console(request)
     try:
         user = await sign_in(request, body.name, body.password)
     except Throttled as exc:
@@ -570,7 +442,7 @@ async def session_create(request: web.Request) -> web.Response:
 
 
 async def _end_session(request: web.Request, principal: Principal) -> None:
-    console = request.config_dict[CONSOLE]
+    console = _console(request)
     assert principal.secret is not None
     await console.store.end_session(principal.secret)
     ended = digest(principal.secret)
@@ -604,8 +476,8 @@ async def me(request: web.Request) -> web.Response:
 async def me_language(request: web.Request) -> web.Response:
     language = (await body_of(request, m.LanguageChange)).language
     principal: Principal = request[PRINCIPAL]
-    await request.config_dict[CONSOLE].store.set_language(principal.user.id, language)
-    await request.config_dict[CONSOLE].audit(request, "user.language", principal.user.name, {"language": language})
+    await _console(request).store.set_language(principal.user.id, language)
+    await _console(request).audit(request, "user.language", principal.user.name, {"language": language})
     return reply(m.LanguageOut, {"language": language})
 
 
@@ -627,7 +499,7 @@ async def change_own_password(request: web.Request, old: str, new: str) -> int:
     principal: Principal = request[PRINCIPAL]
     if principal.via == "local-token":
         raise error(web.HTTPBadRequest, "the local admin has no password")
-    console = request.config_dict[CONSOLE]
+    console = _console(request)
     user = principal.user
     try:
         await _check_throttle(request, user.name)
@@ -657,12 +529,12 @@ def _supervisors_only(request: web.Request) -> None:
 
 async def users_list(request: web.Request) -> web.Response:
     _supervisors_only(request)
-    return reply(list[m.UserOut], [_user_out(u) for u in await request.config_dict[CONSOLE].store.users()])
+    return reply(list[m.UserOut], [_user_out(u) for u in await _console(request).store.users()])
 
 
 async def users_add(request: web.Request) -> web.Response:
     body = await body_of(request, m.NewUser)
-    console = request.config_dict[CONSOLE]
+    console = _console(request)
     try:
         user = await console.store.add_user(body.name, body.password, body.role, body.language)
     except ConsoleError as exc:
@@ -675,7 +547,7 @@ async def users_add(request: web.Request) -> web.Response:
 async def _other_user(request: web.Request, doing: str) -> User:
     """The user named in the path: 404 if there is none, 409 if it is the one asking."""
     name = request.match_info["name"]
-    user = await request.config_dict[CONSOLE].store.user_by_name(name) if len(name) <= 64 else None
+    user = await _console(request).store.user_by_name(name) if len(name) <= 64 else None
     if user is None:
         raise error(web.HTTPNotFound, f"no user named {name!r}")
     if user.id == request[PRINCIPAL].user.id:
@@ -692,7 +564,7 @@ async def _end_access(console: Console, user: User, reason: str) -> int:
 
 async def users_remove(request: web.Request) -> web.Response:
     user = await _other_user(request, "remove")
-    console = request.config_dict[CONSOLE]
+    console = _console(request)
     try:
         await console.store.remove_user(user)
     except ConsoleError as exc:
@@ -704,7 +576,7 @@ async def users_remove(request: web.Request) -> web.Response:
 
 async def users_disable(request: web.Request) -> web.Response:
     user = await _other_user(request, "disable")
-    console = request.config_dict[CONSOLE]
+    console = _console(request)
     try:
         user = await console.store.set_disabled(user, True)
     except ConsoleError as exc:
@@ -716,7 +588,7 @@ async def users_disable(request: web.Request) -> web.Response:
 
 async def users_enable(request: web.Request) -> web.Response:
     user = await _other_user(request, "enable")
-    console = request.config_dict[CONSOLE]
+    console = _console(request)
     user = await console.store.set_disabled(user, False)
     await console.audit(request, "user.enable", user.name, {})
     return reply(m.UserOut, _user_out(user))
@@ -725,7 +597,7 @@ async def users_enable(request: web.Request) -> web.Response:
 async def users_password(request: web.Request) -> web.Response:
     user = await _other_user(request, "reset the password of (use PUT /api/v1/me/password)")
     body = await body_of(request, m.PasswordReset)
-    console = request.config_dict[CONSOLE]
+    console = _console(request)
     await console.store.set_password(user.id, body.password)
     ended = await _end_access(console, user, "the password was reset")
     await console.audit(request, "user.password_reset", user.name, {"sessions_ended": ended})
@@ -746,12 +618,12 @@ def _token_out(token: Token) -> dict[str, Any]:
 
 async def tokens_list(request: web.Request) -> web.Response:
     _supervisors_only(request)
-    return reply(list[m.TokenOut], [_token_out(t) for t in await request.config_dict[CONSOLE].store.tokens()])
+    return reply(list[m.TokenOut], [_token_out(t) for t in await _console(request).store.tokens()])
 
 
 async def tokens_add(request: web.Request) -> web.Response:
     body = await body_of(request, m.NewToken)
-    console = request.config_dict[CONSOLE]
+    console = _console(request)
     principal: Principal = request[PRINCIPAL]
     owner = principal.user
     if principal.via == "local-token":  # the service's own token for local tools: like `hotline token add USER`
@@ -776,7 +648,7 @@ async def my_tokens(request: web.Request) -> web.Response:
     principal: Principal = request[PRINCIPAL]
     if principal.via == "local-token":
         return reply(list[m.TokenOut], [])
-    tokens = await request.config_dict[CONSOLE].store.tokens(principal.user.id)
+    tokens = await _console(request).store.tokens(principal.user.id)
     return reply(list[m.TokenOut], [_token_out(t) for t in tokens])
 
 
@@ -793,7 +665,7 @@ async def _revoke(request: web.Request, mine: bool) -> web.Response:
     raw = request.match_info["id"]
     if not raw.isdigit() or len(raw) > 9:
         raise error(web.HTTPBadRequest, "the token id must be a whole number")
-    console = request.config_dict[CONSOLE]
+    console = _console(request)
     principal: Principal = request[PRINCIPAL]
     owner = principal.user.id if mine and principal.via != "local-token" else None
     token = await console.store.revoke_token(int(raw), owner)
@@ -810,14 +682,14 @@ async def audit_list(request: web.Request) -> web.Response:
     raw = request.query.get("limit", "100")
     if not raw.isdigit() or not 1 <= int(raw) <= 1000:
         raise error(web.HTTPBadRequest, "limit must be a whole number from 1 to 1000")
-    return reply(list[m.AuditEntry], await request.config_dict[CONSOLE].store.audit_rows(int(raw)))
+    return reply(list[m.AuditEntry], await _console(request).store.audit_rows(int(raw)))
 
 
 # -- API: wallboard ------------------------------------------------------------------------------------------
 
 
 async def wallboard(request: web.Request) -> web.Response:
-    return reply(m.Wallboard, await request.config_dict[CONSOLE].wallboard())
+    return reply(m.Wallboard, await _console(request).wallboard())
 
 
 # -- WebSocket -----------------------------------------------------------------------------------------------
@@ -827,9 +699,9 @@ async def live(request: web.Request) -> web.StreamResponse:
     ws = web.WebSocketResponse(heartbeat=30.0)
     if not ws.can_prepare(request).ok:
         raise error(web.HTTPBadRequest, "this is a WebSocket endpoint: connect with a WebSocket client")
-    if not _own_origin(request):
+    if not own_origin(request):
         raise error(web.HTTPForbidden, "cross-site WebSocket refused")
-    console = request.config_dict[CONSOLE]
+    console = _console(request)
     principal: Principal = request[PRINCIPAL]
     first = await console.live_payload()
     await ws.prepare(request)
@@ -854,50 +726,6 @@ async def live(request: web.Request) -> web.StreamResponse:
 # -- pages ------------------------------------------------------------------------------------------------
 
 
-def render(
-    request: web.Request, template: str, status: int = 200, language: str | None = None, **context: Any
-) -> web.Response:
-    principal: Principal | None = request.get(PRINCIPAL)
-    lang = language or (principal.user.language if principal else "en")
-    console = request.config_dict[CONSOLE]
-    labels = i18n.Labels(console.backend.profile, lang)
-    recording = getattr(console.backend, "recording", None)  # recording off (a full disk): every page says so
-    recording_off = recording.off if recording is not None and principal is not None else None
-    page = console.templates.get_template(template).render(
-        recording_off=i18n.t(lang, f"recording.off.{recording_off.code}") if recording_off else "",
-        lang=lang,
-        profile_labels=labels,
-        queue_labels=_script_json(labels.queues),
-        nav_extra=[
-            (page, i18n.t(lang, key))
-            for page, key in OPTIONAL_NAV
-            if page in _mounted(request.app)
-            and (page not in CHANGERS_NAV or (principal is not None and principal.user.can_change))
-        ],
-        dir=i18n.DIRECTION[lang],
-        t=lambda key: i18n.t(lang, key),
-        user=principal.user if principal else None,
-        csrf=principal.session.csrf_token if principal and principal.session else "",
-        path=request.path,
-        strings=_script_json(
-            {k: v for k, v in i18n.CATALOGUE[lang].items() if k.startswith(("state.", "msg.", "live.", "wb."))}
-        ),
-        **context,
-    )
-    return web.Response(text=page, content_type="text/html", status=status)
-
-
-def _mounted(app: web.Application) -> frozenset[str]:
-    """The fixed paths of ``app``'s pages."""
-    return frozenset(info["path"] for resource in app.router.resources() if "path" in (info := resource.get_info()))
-
-
-def _script_json(value: Any) -> Any:
-    """JSON safe inside <script type="application/json"> (no '<', '>' or '&' to end the element)."""
-    text = json.dumps(value, ensure_ascii=False).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-    return jinja2_markup(text)
-
-
 async def login_page(request: web.Request) -> web.Response:
     lang = request.query.get("lang") if request.query.get("lang") in i18n.LANGUAGES else None
     return render(
@@ -913,7 +741,7 @@ async def login_form(request: web.Request) -> web.Response:
     form = await request.post()
     name, password = form.get("name"), form.get("password")
     lang = i18n.pick_language(request.headers.get("Accept-Language"))
-    console = request.config_dict[CONSOLE]
+    console = _console(request)
     user = None
     if isinstance(name, str) and isinstance(password, str) and len(name) <= 64 and len(password) <= 1024:
         try:
@@ -975,7 +803,7 @@ def chart_bars(board: dict[str, Any], midnight: float) -> list[dict[str, Any]]:
 
 
 async def wallboard_page(request: web.Request) -> web.Response:
-    console = request.config_dict[CONSOLE]
+    console = _console(request)
     profile = console.backend.profile
     lang = request[PRINCIPAL].user.language
     board = await console.wallboard()
@@ -993,30 +821,30 @@ async def wallboard_page(request: web.Request) -> web.Response:
 
 
 async def agents_page(request: web.Request) -> web.Response:
-    profile = request.config_dict[CONSOLE].backend.desk.profile
+    profile = _console(request).backend.desk.profile
     return render(
         request,
         "agents.html",
-        agents=request.config_dict[CONSOLE].agents(),
+        agents=_console(request).agents(),
         topics=[t.id for t in profile.topics if not t.specialties],
         specialties=[s.id for t in profile.topics for s in t.specialties],
     )
 
 
 async def queues_page(request: web.Request) -> web.Response:
-    return render(request, "queues.html", data=request.config_dict[CONSOLE].queues())
+    return render(request, "queues.html", data=_console(request).queues())
 
 
 async def callbacks_page(request: web.Request) -> web.Response:
     status = "all" if request.query.get("status") == "all" else "open"
-    callbacks = await callbacks_http.callback_views(request.config_dict[CONSOLE].backend.callbacks, status)
+    callbacks = await callbacks_http.callback_views(_console(request).backend.callbacks, status)
     return render(request, "callbacks.html", callbacks=callbacks, show=status)
 
 
 async def reports_page(request: web.Request) -> web.Response:
     from cdr.report_output import _chart_points, _svg_chart
 
-    backend = request.config_dict[CONSOLE].backend
+    backend = _console(request).backend
     try:
         day, interval = cdr_http.report_query(request, backend.profile)
     except web.HTTPBadRequest:
@@ -1050,7 +878,7 @@ async def reports_page(request: web.Request) -> web.Response:
     return render(
         request,
         "reports.html",
-        chart=jinja2_markup(chart),
+        chart=markup(chart),
         rows=rows,
         shifts=report.shifts,
         day=day.isoformat(),
@@ -1083,18 +911,12 @@ async def account_form(request: web.Request) -> web.Response:
     raise web.HTTPSeeOther("/account?changed=1")
 
 
-def jinja2_markup(html_text: str) -> Any:
-    from markupsafe import Markup
-
-    return Markup(html_text)  # our own SVG, its texts escaped by cdr.report_output
-
-
 # -- mounting ----------------------------------------------------------------------------------------------
 
 
 async def console_ctx(app: web.Application) -> AsyncIterator[None]:
     """Start the console's live hub (skill overrides are the desk's, loaded when it starts)."""
-    console = app[CONSOLE]
+    console = cast(Console, app[CONSOLE])
     task = asyncio.create_task(console.hub.run(), name="hotline-console-live")
     yield
     task.cancel()
@@ -1313,22 +1135,10 @@ def setup_console(app: web.Application, console: Console) -> web.Application:
     r.add_get("/account", account_page)
     r.add_post("/account", account_form)
     r.add_static("/static/console/", HERE / "static", follow_symlinks=False)
-    from console import case_pages  # it builds on this module: mounted once this module is loaded
-
     case_pages.setup(app, console)
-    from console import desk  # the agent's desk (screen pop, cases, wrap-up codes); it builds on this module
-
-    desk.setup(app, console)
-    from console import screening_pages  # the block list (nuisance callers); it builds on this module
-
-    screening_pages.setup(app, console)
-    from console import survey_pages  # caller satisfaction (the post-call survey); it builds on this module
-
-    survey_pages.setup(app, console)
-    from console import calendar_pages  # special days (the calendar); it builds on this module
-
-    calendar_pages.setup(app, console)
-    from console import recording_pages  # call recordings (supervisors only); it builds on this module
-
-    recording_pages.setup(app, console)
+    desk.setup(app, console)  # the agent's desk (screen pop, cases, wrap-up codes)
+    screening_pages.setup(app, console)  # the block list (nuisance callers)
+    survey_pages.setup(app, console)  # caller satisfaction (the post-call survey)
+    calendar_pages.setup(app, console)  # special days (the calendar)
+    recording_pages.setup(app, console)  # call recordings (supervisors only)
     return api

@@ -16,22 +16,21 @@ the console's own, applied as for the case pages (a viewer's POST is refused bef
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+import functools
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
-from console import app as console_app
-from console.db import User
+from console.base import backend_of, guard, render, user_of
 from ivr.calendar_db import MAX_NAME, Calendar, CalendarError, special_day
 from profiles.model import SpecialDay
 from restapi.http import ACTOR
 from telephony.clock import utc_now
 
 ROLES = frozenset({"supervisor", "viewer"})
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 LABELS: dict[str, dict[str, str]] = {
     "en": {
@@ -91,45 +90,23 @@ def label(lang: str, key: str) -> str:
     return LABELS.get(lang, LABELS["en"]).get(key) or LABELS["en"].get(key, key)
 
 
-def _user(request: web.Request) -> User:
-    return request[console_app.PRINCIPAL].user
-
-
 def _calendar(request: web.Request) -> Calendar | None:
-    return getattr(request.config_dict[console_app.CONSOLE].backend, "calendar", None)
+    return getattr(backend_of(request), "calendar", None)
 
 
-def _guard(handler: Handler) -> Handler:
-    """The console's sign-in, CSRF, roles and headers."""
-
-    async def allowed(request: web.Request) -> web.StreamResponse:
-        lang = _user(request).language
-        if _user(request).role not in ROLES:
-            return _page(request, status=403, message=label(lang, "not_allowed"), bad=True, empty=True)
-        if _calendar(request) is None:
-            return _page(request, status=404, message=label(lang, "off"), bad=True, empty=True)
-        return await handler(request)
-
-    async def guarded(request: web.Request) -> web.StreamResponse:
-        try:
-            response = await console_app._guarded(request, allowed, False)
-        except web.HTTPException as exc:
-            console_app._harden(exc.headers, request.path)
-            raise
-        if not response.prepared:
-            console_app._harden(response.headers, request.path)
-        return response
-
-    return guarded
+def _refuse(request: web.Request, status: int) -> web.Response:
+    """The page for a role it does not serve (403) or a service without the calendar (404)."""
+    message = label(user_of(request).language, "not_allowed" if status == 403 else "off")
+    return _page(request, status=status, message=message, bad=True, empty=True)
 
 
 def _page(request: web.Request, *, status: int = 200, **context: Any) -> web.Response:
-    lang = _user(request).language
+    lang = user_of(request).language
     for key, default in (("days", []), ("holidays", []), ("topics", []), ("form", {}), ("message", "")):
         context.setdefault(key, default)
     context.setdefault("bad", False)
     context.setdefault("empty", False)
-    return console_app.render(
+    return render(
         request, "calendar.html", status=status, ct=lambda key: label(lang, key), max_name=MAX_NAME, **context
     )
 
@@ -154,7 +131,7 @@ def _row(day: SpecialDay, lang: str, topic_labels: Mapping[str, str]) -> dict[st
 async def _show(request: web.Request, *, status: int = 200, **context: Any) -> web.Response:
     calendar = _calendar(request)
     assert calendar is not None
-    lang = _user(request).language
+    lang = user_of(request).language
     profile = calendar.profile
     topic_labels = {t.id: t.label.get(lang) or next(iter(t.label.values()), t.id) for t in profile.topics}
     today = utc_now().astimezone(ZoneInfo(profile.timezone)).date()
@@ -168,7 +145,7 @@ async def _show(request: web.Request, *, status: int = 200, **context: Any) -> w
 
 
 async def calendar_page(request: web.Request) -> web.Response:
-    lang = _user(request).language
+    lang = user_of(request).language
     return await _show(request, message=label(lang, "saved") if request.query.get("saved") else "")
 
 
@@ -192,7 +169,7 @@ def _hours(text: str, lang: str) -> list[tuple[str, str]]:
 async def add_form(request: web.Request) -> web.Response:
     calendar = _calendar(request)
     assert calendar is not None
-    lang = _user(request).language
+    lang = user_of(request).language
     form = await request.post()
     typed = {k: _field(form, k) for k in ("date", "until", "name", "hours")}
     topics = [t for t in form.getall("topics", []) if isinstance(t, str)]
@@ -222,7 +199,7 @@ def _details(day: SpecialDay) -> dict[str, Any]:
 async def remove_form(request: web.Request) -> web.Response:
     calendar = _calendar(request)
     assert calendar is not None
-    lang = _user(request).language
+    lang = user_of(request).language
     form = await request.post()
     raw = _field(form, "id")
     actor = request[ACTOR]
@@ -236,6 +213,7 @@ async def remove_form(request: web.Request) -> web.Response:
 def setup(app: web.Application, console: Any) -> None:
     """Mount the calendar page on the console's app."""
     r = app.router
-    r.add_get("/calendar", _guard(calendar_page))
-    r.add_post("/calendar/add", _guard(add_form))
-    r.add_post("/calendar/remove", _guard(remove_form))
+    page = functools.partial(guard, roles=ROLES, needs=_calendar, refuse=_refuse)
+    r.add_get("/calendar", page(calendar_page))
+    r.add_post("/calendar/add", page(add_form))
+    r.add_post("/calendar/remove", page(remove_form))

@@ -11,14 +11,15 @@
 
 The pages go through :class:`cases.service.CaseService` (``Backend.cases``); when the profile keeps no cases
 that is ``None``, the pages answer 404 saying so and the header has no link to them. Sign-in, CSRF (the
-``csrf_token`` form field) and roles are the console's own (``console.app``), applied by :func:`_guard`.
+``csrf_token`` form field) and roles are the console's own, applied by ``console.base.guard``.
 The pages' labels are in :data:`LABELS` (Arabic and English), beside the console's shared catalogue.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Awaitable, Callable, Mapping
+import functools
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
@@ -40,8 +41,7 @@ from cases.model import (
 )
 from cases.service import MAX_LIST, CaseService
 from cdr.db import RecordStore
-from console import app as console_app
-from console.db import User
+from console.base import backend_of, guard, render, user_of
 from profiles.model import CASE_STATUSES, Profile
 from restapi.http import ACTOR
 from telephony.clock import utc_now
@@ -260,70 +260,31 @@ class Refused(Exception):
 
 # -- access ---------------------------------------------------------------------------------------------------
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
-
-def _guard(handler: Handler) -> Handler:
-    """The console's sign-in, CSRF, roles and security headers around one of these pages.
-
-    The console's middleware guards only the paths it knows; these pages ask it to apply the same rules
-    (``console.app._guarded``) to theirs, so a viewer's POST is refused before it reaches a handler."""
-
-    async def guarded(request: web.Request) -> web.StreamResponse:
-        try:
-            response = await console_app._guarded(request, _allowed(handler), False)
-        except web.HTTPException as exc:
-            console_app._harden(exc.headers, request.path)
-            raise
-        if not response.prepared:
-            console_app._harden(response.headers, request.path)
-        return response
-
-    return guarded
-
-
-def _allowed(handler: Handler) -> Handler:
-    """Only supervisors and viewers (not an agent's desk login), and only when the profile keeps cases."""
-
-    async def allowed(request: web.Request) -> web.StreamResponse:
-        user = _user(request)
-        if user.role not in ROLES:
-            return _page(request, "case_missing.html", status=403, message=label(user.language, "msg.not_allowed"))
-        if _cases(request) is None:
-            return _page(request, "case_missing.html", status=404, message=label(user.language, "msg.no_cases"))
-        return await handler(request)
-
-    return allowed
-
-
-def _user(request: web.Request) -> User:
-    return request[console_app.PRINCIPAL].user
-
-
-def _backend(request: web.Request) -> console_app.Backend:
-    return request.config_dict[console_app.CONSOLE].backend
+def _refuse(request: web.Request, status: int) -> web.Response:
+    """Only supervisors and viewers (not an agent's desk login: 403), and only when the profile keeps cases (404)."""
+    message = label(user_of(request).language, "msg.not_allowed" if status == 403 else "msg.no_cases")
+    return _page(request, "case_missing.html", status=status, message=message)
 
 
 def _cases(request: web.Request) -> CaseService | None:
-    return getattr(_backend(request), "cases", None)
+    return getattr(backend_of(request), "cases", None)
 
 
 def _service(request: web.Request) -> CaseService:
     service = _cases(request)
-    assert service is not None  # _allowed answered 404 otherwise
+    assert service is not None  # the guard answered 404 otherwise
     return service
 
 
 def _profile(request: web.Request) -> Profile:
-    return _backend(request).profile
+    return backend_of(request).profile
 
 
 def _page(request: web.Request, template: str, *, status: int = 200, **context: Any) -> web.Response:
     """Render one of these pages with the console's frame; ``ct`` gives this module's labels."""
-    lang = _user(request).language
-    return console_app.render(
-        request, template, status=status, ct=lambda key, **values: label(lang, key, **values), **context
-    )
+    lang = user_of(request).language
+    return render(request, template, status=status, ct=lambda key, **values: label(lang, key, **values), **context)
 
 
 # -- what the pages show -----------------------------------------------------------------------------------
@@ -410,7 +371,7 @@ def _row(case: Case, names: Names) -> dict[str, Any]:
 def _names(request: web.Request) -> Names:
     service = _service(request)
     clock = getattr(service, "clock", None) or utc_now
-    return Names(_profile(request), _user(request).language, clock())
+    return Names(_profile(request), user_of(request).language, clock())
 
 
 # -- the list ------------------------------------------------------------------------------------------------
@@ -563,7 +524,7 @@ def _history_row(entry: HistoryEntry, names: Names) -> dict[str, Any]:
 
 
 async def _calls(request: web.Request, case: Case, names: Names) -> list[dict[str, Any]]:
-    store: RecordStore = _backend(request).records.store
+    store: RecordStore = backend_of(request).records.store
     calls = []
     for linkedid in case.linkedids:
         record = await store.get(linkedid)
@@ -625,7 +586,7 @@ async def _case_page(
 
 
 async def case_page(request: web.Request) -> web.Response:
-    lang = _user(request).language
+    lang = user_of(request).language
     try:
         case = await _service(request).get(_number(request))
     except CaseNotFound:
@@ -662,7 +623,7 @@ async def _change(
 ) -> web.Response:
     """Apply one form's change (``read`` turns the form into CaseService.change's arguments, or refuses it),
     audit it and go back to the case; a refusal or a stale version shows the case as it is now."""
-    lang = _user(request).language
+    lang = user_of(request).language
     service = _service(request)
     try:
         number = _number(request)
@@ -753,8 +714,9 @@ def setup(app: web.Application, console: Any) -> None:
     if getattr(console.backend, "cases", None) is not None:
         console.templates.globals["cases_nav"] = NAV
     r = app.router
-    r.add_get("/cases", _guard(case_list))
-    r.add_get("/cases/overdue", _guard(overdue_list))
-    r.add_get("/cases/{number}", _guard(case_page))
-    r.add_post("/cases/{number}/status", _guard(status_form))
-    r.add_post("/cases/{number}/department", _guard(department_form))
+    page = functools.partial(guard, roles=ROLES, needs=_cases, refuse=_refuse)
+    r.add_get("/cases", page(case_list))
+    r.add_get("/cases/overdue", page(overdue_list))
+    r.add_get("/cases/{number}", page(case_page))
+    r.add_post("/cases/{number}/status", page(status_form))
+    r.add_post("/cases/{number}/department", page(department_form))

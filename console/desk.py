@@ -35,7 +35,7 @@ from pydantic import Field
 
 from cdr.builder import CallRecord
 from cdr.wrapup import AgentCall, WrapupError, Wrapups
-from console import app as console_app
+from console.base import CONSOLE, PRINCIPAL, guard, own_origin, render, script_json
 from console.db import User, digest
 from console.hub import LiveClient, LiveHub
 from profiles.model import Profile
@@ -200,7 +200,7 @@ def _localized(labels: Mapping[str, str], lang: str) -> str:
 def only_the_desk(request: web.Request, api: bool) -> None:
     """The console's guard calls this for an agent's login: their desk, its socket and changes, their own
     sign-out, language and password; the wallboard's address takes them to their desk; nothing else."""
-    console = request.config_dict[console_app.CONSOLE]
+    console = request.config_dict[CONSOLE]
     route = (request.method, request.path)
     if route in AGENT_ROUTES or route in CHANGES or route in console.any_role:
         return
@@ -213,28 +213,9 @@ def only_the_desk(request: web.Request, api: bool) -> None:
     raise error(web.HTTPForbidden, "an agent's login reaches their desk only")
 
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-def _guard(handler: Handler, api: bool) -> Handler:
-    """The console's sign-in, CSRF, roles and security headers around one of the desk's routes."""
-
-    async def guarded(request: web.Request) -> web.StreamResponse:
-        try:
-            response = await console_app._guarded(request, handler, api)
-        except web.HTTPException as exc:
-            console_app._harden(exc.headers, request.path)
-            raise
-        if not response.prepared:
-            console_app._harden(response.headers, request.path)
-        return response
-
-    return guarded
-
-
 def _agent(request: web.Request) -> tuple[User, str]:
     """The signed-in agent and their person id; 403 for the other roles."""
-    user: User = request[console_app.PRINCIPAL].user
+    user: User = request[PRINCIPAL].user
     if not user.is_agent or not user.person:
         raise error(web.HTTPForbidden, label(user.language, "not_agent"))
     return user, user.person
@@ -487,20 +468,20 @@ def _desk(request: web.Request) -> DeskPage:
 
 
 def _render(request: web.Request, template: str, status: int = 200, **context: Any) -> web.Response:
-    lang = request[console_app.PRINCIPAL].user.language
+    lang = request[PRINCIPAL].user.language
     strings = dict(LABELS.get(lang, LABELS["en"]))
-    return console_app.render(
+    return render(
         request,
         template,
         status=status,
         dt=lambda key: label(lang, key),
-        desk_strings=console_app._script_json(strings),
+        desk_strings=script_json(strings),
         **context,
     )
 
 
 async def desk_page(request: web.Request) -> web.Response:
-    user: User = request[console_app.PRINCIPAL].user
+    user: User = request[PRINCIPAL].user
     if not user.is_agent or not user.person:
         return _render(request, "desk_refused.html", status=403, message=label(user.language, "not_agent"))
     desk = _desk(request)
@@ -527,9 +508,9 @@ async def desk_live(request: web.Request) -> web.StreamResponse:
     ws = web.WebSocketResponse(heartbeat=30.0)
     if not ws.can_prepare(request).ok:
         raise error(web.HTTPBadRequest, "this is a WebSocket endpoint: connect with a WebSocket client")
-    if not console_app._own_origin(request):
+    if not own_origin(request):
         raise error(web.HTTPForbidden, "cross-site WebSocket refused")
-    principal = request[console_app.PRINCIPAL]
+    principal = request[PRINCIPAL]
     if principal.secret is None or principal.session is None:
         raise error(web.HTTPForbidden, "the desk's socket is for a signed-in session")
     desk = _desk(request)
@@ -636,7 +617,7 @@ async def case_create(request: web.Request) -> web.Response:
             location=body.location or None,
             linkedid=call.linkedid,
         )
-    await request.config_dict[console_app.CONSOLE].audit(
+    await request.config_dict[CONSOLE].audit(
         request, "case.open", case.number, {"linkedid": call.linkedid, "category": case.category, "via": "desk"}
     )
     return web.json_response(_case_out(case), status=201)
@@ -649,7 +630,7 @@ async def case_link(request: web.Request) -> web.Response:
     service = _case_service(request)
     with _case_refusals():
         case = await service.link_call(body.number, call.linkedid, user.name)
-    await request.config_dict[console_app.CONSOLE].audit(
+    await request.config_dict[CONSOLE].audit(
         request, "case.link_call", case.number, {"linkedid": call.linkedid, "via": "desk"}
     )
     return web.json_response(_case_out(case))
@@ -665,7 +646,7 @@ async def wrapup_choose(request: web.Request) -> web.Response:
         disposition = await wrapups.choose(person, body.linkedid, body.code)
     except WrapupError as exc:
         raise error(web.HTTPBadRequest, str(exc)) from None
-    await request.config_dict[console_app.CONSOLE].audit(
+    await request.config_dict[CONSOLE].audit(
         request, "call.wrapup", body.linkedid, {"code": disposition.id, "person": person}
     )
     return web.json_response(
@@ -685,7 +666,7 @@ async def conference_add(request: web.Request) -> web.Response:
     except ConferenceError as exc:
         status = web.HTTPForbidden if exc.status == 403 else web.HTTPBadRequest
         raise error(status, str(exc)) from None
-    await request.config_dict[console_app.CONSOLE].audit(
+    await request.config_dict[CONSOLE].audit(
         request, "call.conference", body.linkedid, {"destination": plan.destination.id, "person": person}
     )
     label_of = _localized(plan.destination.label, user.language)
@@ -701,13 +682,14 @@ def setup(app: web.Application, console: Any) -> DeskPage:
     app[DESK] = desk
     console.hubs.append(desk.hub)  # a sign-out, disabled or removed user, or new password closes the desk's socket too
     console.any_role = console.any_role | CHANGES  # the handlers take agents only (:func:`_agent`)
+    console.agent_gate = only_the_desk  # an agent's login reaches this desk only
 
     app.cleanup_ctx.append(lambda _app: desk.run())
     r = app.router
-    r.add_get(PAGE, _guard(desk_page, api=False))
-    r.add_get(LIVE, _guard(desk_live, api=True))
-    r.add_post(CASE, _guard(case_create, api=True))
-    r.add_post(LINK, _guard(case_link, api=True))
-    r.add_post(WRAPUP, _guard(wrapup_choose, api=True))
-    r.add_post(CONFERENCE, _guard(conference_add, api=True))
+    r.add_get(PAGE, guard(desk_page))
+    r.add_get(LIVE, guard(desk_live, api=True))
+    r.add_post(CASE, guard(case_create, api=True))
+    r.add_post(LINK, guard(case_link, api=True))
+    r.add_post(WRAPUP, guard(wrapup_choose, api=True))
+    r.add_post(CONFERENCE, guard(conference_add, api=True))
     return desk

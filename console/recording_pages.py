@@ -9,17 +9,16 @@ nothing. Viewers get 403, agents reach their own desk only; mounted only when a 
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
-from console import app as console_app
-from console.db import User
+from console.base import backend_of, guard, render, user_of
 from recording.service import RecordingService
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+#: Who may open the page: the role that may change things (``User.can_change``), not viewers.
+ROLES = frozenset({"supervisor"})
 
 LABELS: dict[str, dict[str, str]] = {
     "en": {
@@ -67,41 +66,21 @@ LABELS: dict[str, dict[str, str]] = {
 }
 
 
-def _user(request: web.Request) -> User:
-    return request[console_app.PRINCIPAL].user
-
-
 def _service(request: web.Request) -> RecordingService | None:
-    return getattr(request.config_dict[console_app.CONSOLE].backend, "recording", None)
+    return getattr(backend_of(request), "recording", None)
 
 
 def _page(request: web.Request, *, status: int = 200, **context: Any) -> web.Response:
-    lang = _user(request).language
+    lang = user_of(request).language
     context.setdefault("rows", [])
     context.setdefault("warnings", [])
     context.setdefault("message", "")
-    return console_app.render(request, "recordings.html", status=status, rl=lambda key: LABELS[lang][key], **context)
+    return render(request, "recordings.html", status=status, rl=lambda key: LABELS[lang][key], **context)
 
 
-def _guard(handler: Handler) -> Handler:
-    """The console's sign-in and headers; supervisors only (the role that may change things)."""
-
-    async def allowed(request: web.Request) -> web.StreamResponse:
-        if not _user(request).can_change:
-            return _page(request, status=403, message=LABELS[_user(request).language]["not_allowed"])
-        return await handler(request)
-
-    async def guarded(request: web.Request) -> web.StreamResponse:
-        try:
-            response = await console_app._guarded(request, allowed, False)
-        except web.HTTPException as exc:
-            console_app._harden(exc.headers, request.path)
-            raise
-        if not response.prepared:
-            console_app._harden(response.headers, request.path)
-        return response
-
-    return guarded
+def _refuse(request: web.Request, status: int) -> web.Response:
+    """The page for a viewer (403): only the role that may change things listens."""
+    return _page(request, status=status, message=LABELS[user_of(request).language]["not_allowed"])
 
 
 def _length(seconds: float | None) -> str:
@@ -114,7 +93,7 @@ def _length(seconds: float | None) -> str:
 async def recordings_page(request: web.Request) -> web.Response:
     service = _service(request)
     assert service is not None
-    lang = _user(request).language
+    lang = user_of(request).language
     labels = LABELS[lang]
     zone = ZoneInfo(service.profile.timezone)
     topics = {t.id: t.label.get(lang) or next(iter(t.label.values())) for t in service.profile.topics}
@@ -139,4 +118,4 @@ def setup(app: web.Application, console: Any) -> None:
     """Mount the recordings page when the hotline records (the header links to it once mounted)."""
     service = getattr(console.backend, "recording", None)
     if service is not None and service.enabled:
-        app.router.add_get("/recordings", _guard(recordings_page))
+        app.router.add_get("/recordings", guard(recordings_page, roles=ROLES, refuse=_refuse))

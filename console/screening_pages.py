@@ -13,21 +13,20 @@ has none: 404). Sign-in, CSRF and roles are the console's own, applied as for th
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+import functools
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
-from console import app as console_app
-from console.db import User
+from console.base import backend_of, guard, render, user_of
 from restapi.http import ACTOR
 from screening.model import MAX_REASON, Block, ScreeningError
 from screening.service import ScreeningService
 
 ROLES = frozenset({"supervisor", "viewer"})
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 LABELS: dict[str, dict[str, str]] = {
     "en": {
@@ -93,40 +92,18 @@ def label(lang: str, key: str) -> str:
     return LABELS.get(lang, LABELS["en"]).get(key) or LABELS["en"].get(key, key)
 
 
-def _user(request: web.Request) -> User:
-    return request[console_app.PRINCIPAL].user
-
-
 def _screening(request: web.Request) -> ScreeningService | None:
-    return getattr(request.config_dict[console_app.CONSOLE].backend, "screening", None)
+    return getattr(backend_of(request), "screening", None)
 
 
-def _guard(handler: Handler) -> Handler:
-    """The console's sign-in, CSRF, roles and headers (a viewer's POST is refused before the handler)."""
-
-    async def allowed(request: web.Request) -> web.StreamResponse:
-        lang = _user(request).language
-        if _user(request).role not in ROLES:
-            return _page(request, status=403, message=label(lang, "not_allowed"), bad=True, empty=True)
-        if _screening(request) is None:
-            return _page(request, status=404, message=label(lang, "off"), bad=True, empty=True)
-        return await handler(request)
-
-    async def guarded(request: web.Request) -> web.StreamResponse:
-        try:
-            response = await console_app._guarded(request, allowed, False)
-        except web.HTTPException as exc:
-            console_app._harden(exc.headers, request.path)
-            raise
-        if not response.prepared:
-            console_app._harden(response.headers, request.path)
-        return response
-
-    return guarded
+def _refuse(request: web.Request, status: int) -> web.Response:
+    """The page for a role it does not serve (403) or a service without screening (404)."""
+    message = label(user_of(request).language, "not_allowed" if status == 403 else "off")
+    return _page(request, status=status, message=message, bad=True, empty=True)
 
 
 def _page(request: web.Request, *, status: int = 200, **context: Any) -> web.Response:
-    lang = _user(request).language
+    lang = user_of(request).language
     context.setdefault("current", [])
     context.setdefault("past", [])
     context.setdefault("warnings", [])
@@ -134,7 +111,7 @@ def _page(request: web.Request, *, status: int = 200, **context: Any) -> web.Res
     context.setdefault("message", "")
     context.setdefault("bad", False)
     context.setdefault("empty", False)
-    return console_app.render(
+    return render(
         request, "screening.html", status=status, st=lambda key: label(lang, key), max_reason=MAX_REASON, **context
     )
 
@@ -159,7 +136,7 @@ def _row(block: Block, zone: ZoneInfo, lang: str) -> dict[str, Any]:
 async def _show(request: web.Request, *, status: int = 200, **context: Any) -> web.Response:
     service = _screening(request)
     assert service is not None
-    lang = _user(request).language
+    lang = user_of(request).language
     zone = ZoneInfo(service.profile.timezone)
     current = [_row(b, zone, lang) for b in await service.current()]
     past = [_row(b, zone, lang) for b in await service.past(100)]
@@ -168,7 +145,7 @@ async def _show(request: web.Request, *, status: int = 200, **context: Any) -> w
 
 
 async def screening_page(request: web.Request) -> web.Response:
-    lang = _user(request).language
+    lang = user_of(request).language
     return await _show(request, message=label(lang, "saved") if request.query.get("saved") else "")
 
 
@@ -190,7 +167,7 @@ def _expiry(text: str, zone: ZoneInfo, lang: str) -> datetime | None:
 async def block_form(request: web.Request) -> web.Response:
     service = _screening(request)
     assert service is not None
-    lang = _user(request).language
+    lang = user_of(request).language
     form = await request.post()
     typed = {k: _field(form, k) for k in ("number", "reason", "expires_at")}
     actor = request[ACTOR]
@@ -207,7 +184,7 @@ async def block_form(request: web.Request) -> web.Response:
 async def unblock_form(request: web.Request) -> web.Response:
     service = _screening(request)
     assert service is not None
-    lang = _user(request).language
+    lang = user_of(request).language
     form = await request.post()
     actor = request[ACTOR]
     try:
@@ -221,6 +198,7 @@ async def unblock_form(request: web.Request) -> web.Response:
 def setup(app: web.Application, console: Any) -> None:
     """Mount the block list page on the console's app."""
     r = app.router
-    r.add_get("/screening", _guard(screening_page))
-    r.add_post("/screening/block", _guard(block_form))
-    r.add_post("/screening/unblock", _guard(unblock_form))
+    page = functools.partial(guard, roles=ROLES, needs=_screening, refuse=_refuse)
+    r.add_get("/screening", page(screening_page))
+    r.add_post("/screening/block", page(block_form))
+    r.add_post("/screening/unblock", page(unblock_form))

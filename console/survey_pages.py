@@ -12,15 +12,13 @@ without either, 404 saying the hotline has no survey. Sign-in, roles and headers
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
-from console import app as console_app
-from console.db import User
+from console.base import backend_of, guard, render, user_of
 from profiles.model import Profile
 from survey.db import SurveyStore
 from survey.model import ALLOWED_INTERVALS, DIMENSIONS, percent
@@ -28,33 +26,24 @@ from survey.report import first_max, label, section, top_boxes
 from telephony.clock import utc_now
 
 ROLES = frozenset({"supervisor", "viewer"})
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-def _user(request: web.Request) -> User:
-    return request[console_app.PRINCIPAL].user
-
-
-def _backend(request: web.Request) -> Any:
-    return request.config_dict[console_app.CONSOLE].backend
 
 
 def _store(request: web.Request) -> SurveyStore | None:
-    backend = _backend(request)
+    backend = backend_of(request)
     if backend.profile.survey is None:
         return None
     return getattr(backend, "survey", None)
 
 
 def _page(request: web.Request, *, status: int = 200, **context: Any) -> web.Response:
-    lang = _user(request).language
+    lang = user_of(request).language
     context.setdefault("sections", [])
     context.setdefault("message", "")
     context.setdefault("day", "")
     context.setdefault("interval", 30)
     context.setdefault("explain", "")
     context.setdefault("top", "")
-    return console_app.render(
+    return render(
         request,
         "survey.html",
         status=status,
@@ -65,28 +54,10 @@ def _page(request: web.Request, *, status: int = 200, **context: Any) -> web.Res
     )
 
 
-def _guard(handler: Handler) -> Handler:
-    """The console's sign-in, roles and headers; only supervisors and viewers; 404 without a survey."""
-
-    async def allowed(request: web.Request) -> web.StreamResponse:
-        lang = _user(request).language
-        if _user(request).role not in ROLES:
-            return _page(request, status=403, message=label(lang, "not_allowed"))
-        if _store(request) is None:
-            return _page(request, status=404, message=label(lang, "no_survey"))
-        return await handler(request)
-
-    async def guarded(request: web.Request) -> web.StreamResponse:
-        try:
-            response = await console_app._guarded(request, allowed, False)
-        except web.HTTPException as exc:
-            console_app._harden(exc.headers, request.path)
-            raise
-        if not response.prepared:
-            console_app._harden(response.headers, request.path)
-        return response
-
-    return guarded
+def _refuse(request: web.Request, status: int) -> web.Response:
+    """The page for a role it does not serve (403) or a hotline without a survey (404)."""
+    message = label(user_of(request).language, "not_allowed" if status == 403 else "no_survey")
+    return _page(request, status=status, message=message)
 
 
 def _day(text: str | None, zone: ZoneInfo, lang: str) -> date:
@@ -101,8 +72,8 @@ def _day(text: str | None, zone: ZoneInfo, lang: str) -> date:
 async def survey_page(request: web.Request) -> web.Response:
     store = _store(request)
     assert store is not None
-    profile: Profile = _backend(request).profile
-    lang = _user(request).language
+    profile: Profile = backend_of(request).profile
+    lang = user_of(request).language
     zone = ZoneInfo(profile.timezone)
     max_score = first_max(profile)
     top = top_boxes(max_score)
@@ -132,4 +103,4 @@ async def survey_page(request: web.Request) -> web.Response:
 
 def setup(app: web.Application, console: Any) -> None:
     """Mount the survey page on the console's app (the header links to it once mounted)."""
-    app.router.add_get("/survey", _guard(survey_page))
+    app.router.add_get("/survey", guard(survey_page, roles=ROLES, needs=_store, refuse=_refuse))

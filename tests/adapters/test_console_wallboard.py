@@ -161,7 +161,7 @@ async def test_a_queue_or_shift_the_profile_does_not_know_is_shown_as_it_is():
 async def test_the_header_links_the_features_pages_once_they_are_mounted():
     from aiohttp import web
 
-    from console.app import OPTIONAL_NAV, _mounted
+    from console.base import OPTIONAL_NAV, _mounted
 
     async def page(_request: web.Request) -> web.Response:
         return web.Response(text="")

@@ -21,7 +21,8 @@ from support.app import running_service
 
 from cdr.builder import CallRecord, Outcome
 from console import i18n
-from console.app import CONSOLE, OPTIONAL_NAV
+from console.app import CONSOLE
+from console.base import OPTIONAL_NAV
 from profiles.model import load_profile
 
 pytestmark = pytest.mark.e2e
