@@ -12,7 +12,9 @@ One Asterisk for the module: the default profile shortened (as the other e2e mod
 
 from __future__ import annotations
 
+import os
 import re
+import signal
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -261,3 +263,97 @@ async def test_a_number_on_the_do_not_call_list_is_never_dialled(rig, phones, pa
     (attempt,) = await rig.wait_for(lambda: _ended(rig, "96559999999"), timeout=20, what="the refusal")
     assert attempt.outcome is Outcome.REFUSED and attempt.dialed_at is None
     assert invites(patients, "96559999999") == 0
+
+
+# -- (d): never answers -------------------------------------------------------------------------------------------
+
+
+async def test_a_patient_who_never_answers_is_retried_after_the_backoff_then_not_reached(rig, phones, patients):
+    await doctors(phones, 1, talk_seconds=2.0)
+    patients.ring_seconds = 60.0  # rings on past the campaign's ring_seconds (5)
+    await patients.behave([])
+    number = "96550000104"
+    await add_patients(rig, [number])
+    first, second = await rig.wait_for(lambda: _ended(rig, number, 2), timeout=60, what="two attempts")
+    assert [a.outcome for a in (first, second)] == [Outcome.NO_ANSWER, Outcome.NO_ANSWER]
+    assert first.ended_at is not None and second.claimed_at >= first.ended_at  # after the backoff (5 s)
+    assert (second.claimed_at - first.ended_at).total_seconds() >= 5
+    assert (await states(rig, [number]))[number] is DayState.NOT_REACHED
+    assert invites(patients, number) == 2
+
+
+# -- (f): the cap on concurrent calls ----------------------------------------------------------------------------
+
+
+def _most_at_once(phone: AgentPhone, numbers: set[str]) -> int:
+    spans = []
+    for call in phone.answered_calls():
+        to = re.search(r"sip:(\d+)@", call.to_header)
+        if to and to.group(1) in numbers:
+            spans.append((call.at, 1))
+            spans.append((call.ended_at if call.ended_at is not None else float("inf"), -1))
+    most = now = 0
+    for _, step in sorted(spans, key=lambda s: (s[0], s[1])):
+        now += step
+        most = max(most, now)
+    return most
+
+
+async def test_twenty_patients_with_a_cap_of_three_are_all_reached_never_more_than_three_at_once(rig, phones, patients):
+    await doctors(phones, 4, talk_seconds=2.0)  # four free doctors: only the cap keeps it to three
+    await patients.behave([Dtmf("1", after=2.0)])
+    numbers = [f"965500002{i:02d}" for i in range(20)]
+    await add_patients(rig, numbers)
+
+    async def all_reached():
+        found = await states(rig, numbers)
+        return len(found) == 20 and all(s is DayState.REACHED for s in found.values())
+
+    await rig.wait_for(all_reached, timeout=240, what="all twenty reached")
+    assert _most_at_once(patients, set(numbers)) == CAP  # the cap is reached, and never passed
+    assert {n: invites(patients, n) for n in numbers} == dict.fromkeys(numbers, 1)
+
+
+# -- (e): killed mid-campaign --------------------------------------------------------------------------------------
+
+
+def _service_child(rig: Rig) -> int:
+    """The service itself: the child of root's ``hotline serve`` (it runs as the unprivileged user)."""
+    assert rig.service is not None
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            status = (entry / "status").read_text()
+        except OSError:
+            continue
+        if re.search(rf"^PPid:\s*{rig.service.pid}$", status, re.MULTILINE):
+            return int(entry.name)
+    raise AssertionError("no service process under 'hotline serve'")
+
+
+async def test_the_service_killed_mid_campaign_and_restarted_calls_no_patient_twice(rig, phones, patients):
+    await doctors(phones, 4, talk_seconds=2.0)
+    await patients.behave([Dtmf("1", after=2.0)])
+    numbers = [f"965500003{i:02d}" for i in range(10)]
+    await add_patients(rig, numbers)
+
+    async def mid_campaign():
+        attempts = [a for n in numbers for a in await attempts_of(rig, n)]
+        dialled = [a for a in attempts if a.dialed_at is not None and a.ended_at is None]
+        done = [a for a in attempts if a.ended_at is not None]
+        return len(dialled) >= 2 and len(done) >= 2
+
+    await rig.wait_for(mid_campaign, timeout=90, what="calls in flight and calls done")
+    os.kill(_service_child(rig), signal.SIGKILL)
+    assert rig.service is not None
+    rig.service.wait(30)
+    rig.service = None
+    rig.start_service()
+
+    async def settled():
+        found = await states(rig, numbers)
+        return len(found) == 10 and all(s in (DayState.REACHED, DayState.UNKNOWN) for s in found.values())
+
+    await rig.wait_for(settled, timeout=180, what="every patient reached, or of unknown fate after the kill")
+    assert {n: invites(patients, n) for n in numbers} == dict.fromkeys(numbers, 1)
