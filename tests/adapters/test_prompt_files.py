@@ -281,23 +281,21 @@ def test_profile_check_passes_recordings_in_any_wav_format(tmp_path: Path, capsy
 def test_every_prompt_of_the_covid_profile_is_made_in_hindi_and_english(tmp_path: Path) -> None:
     from hotline.bootstrap import asterisk_plan
     from profiles.model import CAMPAIGN_PROMPTS, load_profile
+    from telephony.names import agent_prompt
 
     profile = load_profile(COVID)
-    voices = {language.code: language.voice for language in profile.languages}
-    plan = dict(asterisk_plan(profile).prompts)
-    for name in CAMPAIGN_PROMPTS:  # what a patient hears on the daily call
-        for code in profile.language_codes:
-            prompt = profile.prompt(name, code)
-            assert prompt is not None and prompt.text is not None
-            plan[f"{code}/{name}"] = (Segment(voices[code], prompt.text, None),)
+    plan = asterisk_plan(profile).prompts  # the IVR's, the callbacks', the campaign script's (outbound.prompts)
+    campaign = {agent_prompt(code, name) for code in ("hi", "en") for name in CAMPAIGN_PROMPTS}
+    assert campaign <= set(plan)  # what a patient hears on the daily call, in both languages
     hindi = {name for name in plan if name.startswith("hi/")}
-    assert len(hindi) >= 30 and {f"hi/{name}" for name in CAMPAIGN_PROMPTS} <= hindi
-    assert all(s.voice == "hi" for name in hindi for s in plan[name])  # espeak-ng's Hindi voice
+    assert len(hindi) >= 30
+    assert all(s.voice == "hi" and s.text for name in hindi for s in plan[name])  # espeak-ng's Hindi voice
     installed = install_prompts(plan, tmp_path / "cache", tmp_path / "sounds")
     assert set(installed) == set(plan)
     for name, path in installed.items():
         shape, samples = read_output(path)
         assert shape == (8000, 1, 2), name
         assert len(samples) > 8000 * 0.2 and np.sqrt(np.mean(samples**2)) > 0.01, name  # spoken, not silence
-    hi, en = (read_output(installed[f"{code}/campaign_question"])[1] for code in ("hi", "en"))
+    question = agent_prompt("hi", "campaign_question"), agent_prompt("en", "campaign_question")
+    hi, en = (read_output(installed[name])[1] for name in question)
     assert len(hi) != len(en) or not np.array_equal(hi, en)  # two languages, not one file twice
