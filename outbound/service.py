@@ -56,6 +56,8 @@ TICK_SECONDS = 1.0
 ACTION_PREFIX = "campaign-"
 #: An attempt answered this long ago whose record never came (an AMI gap) is ended as it is.
 STALE_AFTER = timedelta(hours=1)
+#: A dial whose OriginateResponse has not come this long after its ring time ended (an AMI gap) is UNKNOWN.
+UNANSWERED_GRACE = timedelta(minutes=2)
 # OriginateResponse Reason codes (Asterisk's AST_CONTROL_* values) of a call not answered
 _REASONS = {5: Outcome.BUSY, 3: Outcome.NO_ANSWER, 1: Outcome.NO_ANSWER, 0: Outcome.FAILED, 8: Outcome.FAILED}
 
@@ -182,12 +184,23 @@ class CampaignService:
     async def _settle(self, snapshot: Snapshot, now: datetime) -> None:
         """Attempts a person of a queue talks to now get their ``agent``; answered ones never seen ending end."""
         talking = {view.call_uniqueid: pid for pid, view in snapshot.people.items() if view.call_uniqueid}
+        ring = {c.id: timedelta(seconds=c.ring_seconds) for c in self.rules.campaigns}
         for _contact, attempt in await self.store.in_flight():
             assert attempt.id is not None
             if attempt.linkedid and attempt.agent is None and attempt.linkedid in talking:
                 await self.store.took(attempt.linkedid, talking[attempt.linkedid])
             elif attempt.answered_at is not None and now - attempt.answered_at > STALE_AFTER:
                 await self.store.end(attempt.id, Outcome.ANSWERED, now)
+            elif (
+                attempt.claimed_by == self.instance
+                and attempt.dialed_at is not None
+                and attempt.answered_at is None
+                and now - attempt.dialed_at > ring.get(attempt.campaign, timedelta(0)) + UNANSWERED_GRACE
+            ):
+                # Its OriginateResponse never came (lost in an AMI gap): its fate is unknown, never dialled again.
+                self._pending.pop(f"{ACTION_PREFIX}{attempt.id}", None)
+                log.warning("campaign attempt %s: no answer to its dial seen: unknown", attempt.id)
+                await self.store.end(attempt.id, Outcome.UNKNOWN, now)
 
     async def _campaign_tick(self, campaign: Campaign, snapshot: Snapshot, now: datetime) -> None:
         day = local_day(self.profile.timezone, now)
