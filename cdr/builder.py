@@ -107,6 +107,9 @@ class CallRecord:
     wrapup_seconds: float | None = None
     wrapup_code: str | None = None  # the disposition (a profile id) the agent chose for the call
     legs: tuple[Leg, ...] = ()  # every person and place the call was connected to, in order (issue 12)
+    # "live" (built from the events as the call happened), "reconciled" (from Asterisk's own logs at a start,
+    # for a call that ended while the service was down), "imported" (`hotline import-records`)
+    source: str = "live"
 
 
 @dataclass(frozen=True, slots=True)

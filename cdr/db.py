@@ -282,6 +282,7 @@ def _row_values(record: CallRecord) -> dict[str, Any]:
         "transferred_to": record.transferred_to,
         "wrapup_seconds": record.wrapup_seconds,
         "wrapup_code": record.wrapup_code,
+        "source": record.source,
     }
 
 
@@ -335,6 +336,7 @@ def _record(row: CallRecordRow, legs: Iterable[CallLegRow] = ()) -> CallRecord:
         callback_of=row.callback_of,
         transferred_to=row.transferred_to,
         wrapup_seconds=row.wrapup_seconds,
+        source=row.source,
         wrapup_code=row.wrapup_code,
         legs=tuple(_leg(leg) for leg in legs),
     )

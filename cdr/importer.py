@@ -674,8 +674,8 @@ def import_files(
         with open(cdr_csv, encoding="utf-8", errors="replace", newline="") as fh:
             cdr_calls = calls_from_cdr_csv(fh, timezone, number, consultations=consultations)
     calls = merge_calls(queue_calls, cdr_calls, consultations)
-    rows = (tuple(call[c] for c in ROW_COLUMNS) for call in calls.values())
-    added = bulk_insert(url, rows)
+    rows = ((*(call[c] for c in ROW_COLUMNS), "imported") for call in calls.values())
+    added = bulk_insert(url, rows, (*ROW_COLUMNS, "source"))
     insert_legs(url, calls.values())
     return len(calls), added
 
@@ -687,7 +687,8 @@ def import_gap(url: str, log_dir: Path, since: datetime, number: str) -> tuple[i
     written by Asterisk with ``usegmtime``). Only calls that Asterisk has finished (it writes the CDR
     row at the end) and that started at ``since`` or later are taken: a call still in progress gets
     its record from the live path, never a half one from here. Calls already stored are skipped
-    (linkedid), so this runs at every start. Returns (calls taken, records added).
+    (linkedid), so this runs at every start. The records made here are marked ``source = 'reconciled'``.
+    Returns (calls taken, records added).
     """
     queue_log, cdr_csv = log_dir / "queue_log", log_dir / "cdr-csv" / "Master.csv"
     queue_calls: dict[str, dict[str, Any]] = {}
@@ -708,6 +709,7 @@ def import_gap(url: str, log_dir: Path, since: datetime, number: str) -> tuple[i
     ]
     if not calls:
         return 0, 0
-    added = bulk_insert(url, (tuple(call[c] for c in ROW_COLUMNS) for call in calls))
+    rows = ((*(call[c] for c in ROW_COLUMNS), "reconciled") for call in calls)
+    added = bulk_insert(url, rows, (*ROW_COLUMNS, "source"))
     insert_legs(url, calls)
     return len(calls), added

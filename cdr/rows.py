@@ -38,6 +38,7 @@ class CallRecordRow(Base):
     transferred_to: Mapped[str | None] = mapped_column(String(128))  # queue the answered call went on to
     wrapup_seconds: Mapped[float | None] = mapped_column(Float)
     wrapup_code: Mapped[str | None] = mapped_column(String(64))  # the disposition chosen after the call (a profile id)
+    source: Mapped[str] = mapped_column(String(16), nullable=False, server_default="live")  # live|reconciled|imported
 
 
 class CallLegRow(Base):

@@ -140,6 +140,18 @@ def _alembic(url: str, action: Callable[[Config], None]) -> None:
         engine.dispose()
 
 
+def head_revision() -> str:
+    """The newest migration's revision (what ``upgrade`` brings a database to)."""
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    config = Config()
+    config.set_main_option("script_location", MIGRATIONS)
+    head = ScriptDirectory.from_config(config).get_current_head()
+    assert head is not None, "the migrations have no head"
+    return head
+
+
 def upgrade(url: str, revision: str = "head") -> None:
     """Migrate the database at ``url`` to ``revision`` (default: the latest). Synchronous, idempotent."""
     _alembic(url, lambda config: command.upgrade(config, revision))

@@ -169,6 +169,10 @@ def test_import_records_command(db_url: str, files: tuple[Path, Path]) -> None:
     out = io.StringIO()
     assert cli.run(parser.parse_args(argv), settings, out=out, err=io.StringIO()) == 0
     assert "read 6 calls, added 6 new records" in out.getvalue()
+    engine = create_engine(sync_url(db_url))
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT DISTINCT source FROM call_records")).scalars().all() == ["imported"]
+    engine.dispose()
     out = io.StringIO()
     assert cli.run(parser.parse_args(argv), settings, out=out, err=io.StringIO()) == 0
     assert "added 0 new records" in out.getvalue()
@@ -221,6 +225,8 @@ def test_the_gap_of_a_restart_is_imported_from_the_instances_logs_without_half_r
     assert records[f"{T}.1"].agent == "agent-ar-1" and records[f"{T}.1"].talk_seconds == 100.0  # the live one
     assert records[f"{T}.3"].outcome is Outcome.ABANDONED_QUEUE and records[f"{T}.3"].queue == "en-general"
     assert records[f"{T}.15"].outcome is Outcome.ABANDONED_IVR
+    sources = {key: record.source for key, record in records.items()}
+    assert sources == {f"{T}.1": "live", f"{T}.3": "reconciled", f"{T}.15": "reconciled"}  # marked as reconciled
     # at the next start nothing is added twice, and an old gap is not read again
     assert import_gap(db_url, log_dir, since=datetime.fromtimestamp(T - 3600, UTC), number="151") == (3, 0)
     assert import_gap(db_url, log_dir, since=datetime.fromtimestamp(T + 3600, UTC), number="151") == (0, 0)

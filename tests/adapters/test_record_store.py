@@ -14,7 +14,7 @@ from sqlalchemy import Engine, create_engine, inspect, text
 from cdr.builder import CallRecord, Outcome
 from cdr.db import RecordStore
 from hotline.schema import metadata
-from storage.engine import async_url, downgrade, sync_url, upgrade
+from storage.engine import async_url, downgrade, head_revision, sync_url, upgrade
 
 # Arabic name, emoji, a decomposed "é" (e + COMBINING ACUTE ACCENT) that NFC would change, and quotes.
 TRICKY_NAME = 'محمد عبدالله 🙂 Rene\u0301 O\'Brien "أبو علي"'
@@ -26,6 +26,7 @@ CALL_RECORD_COLUMNS = {
     "transferred_to",
     "wrapup_seconds",
     "wrapup_code",
+    "source",
     "linkedid",
     "caller_number",
     "caller_name",
@@ -90,7 +91,7 @@ def test_upgrade_to_head_creates_call_records_with_its_columns_and_indexes(db_ur
     unique = {uq["name"]: uq["column_names"] for uq in inspector.get_unique_constraints("call_records")}
     assert unique["uq_call_records_linkedid"] == ["linkedid"]
     with sync_engine.connect() as conn:
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == "0010"
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == head_revision()
     assert {"agent_sessions", "queue_seats"} <= set(inspector.get_table_names())
 
 
