@@ -28,7 +28,7 @@ from cdr.builder import Outcome as RecordOutcome
 from outbound.campaign_db import CampaignStore
 from outbound.list_db import ListStore
 from outbound.model import Action, Attempt, DayState, Outcome
-from telephony.sipp.driver import AgentPhone, Dtmf, free_udp_port
+from telephony.sipp.driver import AgentPhone, Dtmf, RejectingPhone, free_udp_port
 
 pytestmark = pytest.mark.e2e
 
@@ -255,6 +255,30 @@ async def test_a_patient_who_presses_9_reaches_the_control_room_and_an_alert_is_
         attempt.id, CAMPAIGN, "Patient 0109", attempt.linkedid,
     )  # fmt: skip
     assert invites(patients, number) == 1
+
+
+async def test_a_patient_who_presses_9_while_the_control_room_is_busy_reaches_a_doctor_not_silence(
+    rig, phones, patients
+):
+    (doctor,) = await doctors(phones, 1, talk_seconds=2.0)
+    busy = RejectingPhone(status=486, reason="Busy Here", local_port=CONTROL_ROOM_PORT,
+                          workdir=rig.workdir / "control-room-busy")  # fmt: skip
+    await busy.start()
+    try:
+        await patients.behave([Dtmf("9", after=2.0)])
+        number = "96550000119"
+        await add_patients(rig, [number])
+        (attempt,) = await rig.wait_for(lambda: _ended(rig, number), timeout=60, what="the call to end")
+        assert len(busy.rejected_call_ids()) == 1  # the control room was tried first
+    finally:
+        await busy.stop()
+    assert (attempt.key, attempt.action, attempt.agent) == ("9", Action.EMERGENCY, DOCTORS[0])
+    assert [c.caller_number for c in doctor.answered_calls()] == [number]
+    store = CampaignStore(rig.db_url)
+    try:
+        assert [a.attempt_id for a in await store.alerts() if a.number == number] == [attempt.id]
+    finally:
+        await store.close()
 
 
 async def test_a_number_on_the_do_not_call_list_is_never_dialled(rig, phones, patients):
