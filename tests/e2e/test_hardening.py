@@ -421,6 +421,10 @@ def test_restart_after_a_crash_recovers_keeps_the_call_and_a_stop_leaves_no_aste
         hotline.process.send_signal(signal.SIGKILL)
         hotline.process.wait(30)
         assert hotline.asterisk_pids() == before, "Asterisk was expected to outlive the killed service (calls go on)"
+        # While the service is down a whole call comes and goes (the dialplan puts it through without the IVR):
+        # only Asterisk's own queue_log and Master.csv know it.
+        code, log = hotline.sipp("invite_answered", source="127.0.0.1", caller="96550151013")
+        assert code == 0, f"with the service down a caller was not answered:\n{log}"
 
         hotline.start()  # healthy means: /health says AMI connected, with the credentials Asterisk really has
         assert hotline.asterisk_pids() == before, "the restarted run was expected to adopt the running Asterisk"
@@ -436,6 +440,9 @@ def test_restart_after_a_crash_recovers_keeps_the_call_and_a_stop_leaves_no_aste
     code, log = hotline.sipp("invite_answered", source="127.0.0.1", caller=number)
     assert code == 0, f"after the restart a caller was not answered:\n{log}"
     assert asyncio.run(_caller_records(hotline.db_url, number)), "after the restart the call was not recorded"
+    # the call made while the service was down has its record, from Asterisk's logs at the start, marked so
+    down = asyncio.run(_caller_records(hotline.db_url, "96550151013"))
+    assert [r.source for r in down] == ["reconciled"], down
 
     assert hotline.stop() == 0  # stopping a run that adopted its Asterisk stops that Asterisk too
     assert hotline.asterisk_pids() == [], "the adopted Asterisk outlived 'hotline run' stopping"
