@@ -53,6 +53,8 @@ from telephony.events import OriginateResponse
 log = logging.getLogger(__name__)
 
 TICK_SECONDS = 1.0
+#: At most this many due people are handed to one claim (in the list's order).
+CANDIDATES = 200
 ACTION_PREFIX = "campaign-"
 #: An attempt answered this long ago whose record never came (an AMI gap) is ended as it is.
 STALE_AFTER = timedelta(hours=1)
@@ -220,7 +222,8 @@ class CampaignService:
             return
         allowed = new_calls(campaign, snapshot, in_flight, sorted(due))
         for language, count in allowed.items():
-            claimed = await self.store.claim(campaign, due[language], self.instance, day, now, limit=count)
+            candidates = due[language][: max(CANDIDATES, count)]  # the first due ones: a short IN (...)
+            claimed = await self.store.claim(campaign, candidates, self.instance, day, now, limit=count)
             for one in claimed:
                 await self._dial(campaign, one)
 
