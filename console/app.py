@@ -56,6 +56,7 @@ from console.base import (
     AgentGate,
     Backend,
     Principal,
+    client_address,
     guarded_call,
     harden,
     markup,
@@ -380,7 +381,7 @@ class Throttled(Exception):
 
 async def _check_throttle(request: web.Request, name: str) -> None:
     console = _console(request)
-    address = request.remote or "unknown"
+    address = client_address(request)
     now = datetime.now(UTC)
     by_name, by_address = await console.store.login_failures(name, address, console.throttle.since(now))
     wait = console.throttle.retry_after(by_name, by_address, now)
@@ -391,7 +392,7 @@ async def _check_throttle(request: web.Request, name: str) -> None:
 
 async def _failed_sign_in(request: web.Request, name: str, why: str) -> None:
     console = _console(request)
-    address = request.remote or "unknown"
+    address = client_address(request)
     await console.store.add_login_failure(name, address)
     await console.store.audit(
         name[:64] or "-", "session", "session.login_failed", name, {"address": address, "why": why}

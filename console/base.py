@@ -18,6 +18,8 @@ from here, never from ``console.app``, so the console's modules import one way: 
 from __future__ import annotations
 
 import dataclasses
+import functools
+import ipaddress
 import json
 import secrets
 from collections.abc import Awaitable, Callable, Collection
@@ -142,6 +144,41 @@ def backend_of(request: web.Request) -> Backend:
 def public_origin(request: web.Request) -> str | None:
     origin = getattr(request.config_dict[CONSOLE].backend, "public_origin", None)
     return origin.rstrip("/").lower() if origin else None
+
+
+def client_address(request: web.Request) -> str:
+    """Who is asking: the socket's peer, or, when that peer is one of the trusted TLS proxies
+    (``HOTLINE_TRUSTED_PROXIES``), the last address of ``X-Forwarded-For`` that is not a proxy's (each proxy
+    appends the address it was asked by, so the hops right of the client are the proxies' own; what the
+    client wrote itself, left of them, is never believed). Without trusted proxies the header is ignored:
+    anyone could write it."""
+    remote = request.remote or "unknown"
+    trusted = _trusted_networks(tuple(getattr(request.config_dict[CONSOLE].backend, "trusted_proxies", ()) or ()))
+    if not trusted or not _within(remote, trusted):
+        return remote
+    hops = [hop.strip() for value in request.headers.getall("X-Forwarded-For", []) for hop in value.split(",")]
+    for hop in reversed(hops):
+        if not hop:
+            continue
+        if not _within(hop, trusted):
+            try:
+                return str(ipaddress.ip_address(hop))
+            except ValueError:
+                return remote  # not an address where the proxy writes one: a misconfigured proxy
+    return remote
+
+
+@functools.lru_cache(maxsize=8)
+def _trusted_networks(proxies: tuple[str, ...]) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    return tuple(ipaddress.ip_network(proxy, strict=False) for proxy in proxies)
+
+
+def _within(address: str, networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in network for network in networks)
 
 
 def own_origin(request: web.Request) -> bool:

@@ -142,6 +142,7 @@ class Service:
         self.db = Database(settings.db_url)
         self.local_token: str | None = None  # the admin token for local tools, made at start
         self.public_origin = settings.public_origin  # the console's origin behind a TLS proxy
+        self.trusted_proxies = settings.trusted_proxies  # ... and the proxies whose X-Forwarded-For is believed
         self.ami = AMIClient(
             "127.0.0.1", settings.ami_port, config.credentials.ami_username, config.credentials.ami_secret
         )

@@ -10,6 +10,7 @@
 | HOTLINE_TRUNK_MATCH | 127.0.0.1 | comma-separated addresses or networks of the incoming trunk |
 | HOTLINE_TRUNK_CONTACT | sip:127.0.0.1:5070 | where outgoing calls (callbacks) are sent: the carrier or SBC |
 | HOTLINE_PUBLIC_ORIGIN | (none) | the console's origin behind a TLS proxy, e.g. https://hotline.example.org |
+| HOTLINE_TRUSTED_PROXIES | (none) | the console's TLS proxies (addresses or networks): their X-Forwarded-For is read |
 | HOTLINE_CASE_WEBHOOK_URLS | (none) | comma-separated http(s) URLs told of each case created and status changed |
 | HOTLINE_CASE_WEBHOOK_SECRET | (none) | the shared secret the webhook events are signed with (required with URLs) |
 | HOTLINE_SERVICE_USER | hotline | root's `hotline run` runs the service as this user (`root`: not recommended) |
@@ -23,6 +24,7 @@ variable counts as unset. :class:`Settings` is the immutable value the rest of t
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -63,6 +65,7 @@ class Settings:
     trunk_contact: str = "sip:127.0.0.1:5070"  # where calls out (callbacks) go: the carrier or SBC
     ivr_deadline_seconds: float = 120.0
     public_origin: str | None = None  # the console's origin behind a TLS proxy (scheme://host[:port])
+    trusted_proxies: tuple[str, ...] = ()  # the TLS proxies' addresses or networks (X-Forwarded-For is read from them)
     case_webhook_urls: tuple[str, ...] = ()  # receivers of the case events (cases.webhooks)
     case_webhook_secret: str | None = field(default=None, repr=False)  # signs them; required with URLs
     metrics_token: str | None = field(default=None, repr=False)  # /metrics needs it as a bearer token (else: loopback)
@@ -111,6 +114,15 @@ def _user(name: str | None) -> str | None:
 def _comma_separated(value: Any) -> Any:
     if isinstance(value, str):
         return tuple(part.strip() for part in value.split(",") if part.strip())
+    return value
+
+
+def _networks(value: tuple[str, ...]) -> tuple[str, ...]:
+    for part in value:
+        try:
+            ipaddress.ip_network(part, strict=False)
+        except ValueError:
+            raise ValueError(f"{part!r} is not an address or a network (like 127.0.0.1 or 10.0.0.0/8)") from None
     return value
 
 
@@ -172,6 +184,9 @@ class Environment(BaseSettings):
     trunk_match: Annotated[tuple[str, ...], NoDecode, BeforeValidator(_comma_separated)] = Settings.trunk_match
     trunk_contact: str = Settings.trunk_contact
     public_origin: Annotated[str | None, AfterValidator(_origin)] = None
+    trusted_proxies: Annotated[
+        tuple[str, ...], NoDecode, BeforeValidator(_comma_separated), AfterValidator(_networks)
+    ] = ()
     case_webhook_urls: Annotated[
         tuple[str, ...], NoDecode, BeforeValidator(_comma_separated), AfterValidator(_webhook_urls)
     ] = ()
@@ -233,6 +248,7 @@ class Environment(BaseSettings):
             trunk_match=self.trunk_match,
             trunk_contact=self.trunk_contact,
             public_origin=self.public_origin,
+            trusted_proxies=self.trusted_proxies,
             case_webhook_urls=self.case_webhook_urls,
             case_webhook_secret=(
                 self.case_webhook_secret.get_secret_value() if self.case_webhook_secret is not None else None

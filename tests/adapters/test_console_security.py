@@ -94,6 +94,41 @@ async def test_many_names_tried_from_one_address_are_throttled(console):
     assert response.status == 429 and "Retry-After" in response.headers
 
 
+async def test_behind_a_trusted_proxy_each_client_is_throttled_alone_and_a_forged_header_changes_nothing(console):
+    """Behind the TLS proxy every sign-in comes from its address: with HOTLINE_TRUSTED_PROXIES the client is the
+    address the proxy appended to X-Forwarded-For, so one guesser no longer locks everyone out, and what the
+    guesser writes into the header itself (left of the proxy's entry) is not believed."""
+    client, app, _, _, _ = console
+    app[CONSOLE].throttle = LoginThrottle(per_account=100, per_address=4)
+    app[CONSOLE].backend.trusted_proxies = ("127.0.0.0/8",)
+    for i in range(4):  # the guesser varies the header; the proxy appends their real address last
+        forged = {"X-Forwarded-For": f"198.51.100.{i}, 203.0.113.5"}
+        response = await client.post(
+            "/api/v1/session", json={"name": f"guess{i}", "password": "x" * 12}, headers=forged
+        )
+        assert response.status == 401
+    guesser = {"X-Forwarded-For": "198.51.100.99, 203.0.113.5"}
+    response = await client.post("/api/v1/session", json={"name": "boss", "password": BOSS_PASSWORD}, headers=guesser)
+    assert response.status == 429 and "Retry-After" in response.headers  # the guesser is throttled
+    other = {"X-Forwarded-For": "203.0.113.9"}
+    response = await client.post("/api/v1/session", json={"name": "boss", "password": BOSS_PASSWORD}, headers=other)
+    assert response.status == 200  # everyone else signs in
+
+
+async def test_without_trusted_proxies_x_forwarded_for_is_ignored(console):
+    client, app, _, _, _ = console
+    app[CONSOLE].throttle = LoginThrottle(per_account=100, per_address=4)
+    for i in range(4):  # a different header each time: still one address, the socket's
+        headers = {"X-Forwarded-For": f"198.51.100.{i}"}
+        response = await client.post(
+            "/api/v1/session", json={"name": f"guess{i}", "password": "x" * 12}, headers=headers
+        )
+        assert response.status == 401
+    headers = {"X-Forwarded-For": "203.0.113.9"}
+    response = await client.post("/api/v1/session", json={"name": "boss", "password": BOSS_PASSWORD}, headers=headers)
+    assert response.status == 429
+
+
 async def test_the_sign_in_page_is_throttled_too(console):
     client, app, _, _, _ = console
     app[CONSOLE].throttle = LoginThrottle(per_account=2, per_address=100)
