@@ -341,8 +341,13 @@ class RecordBuilder:
 
     def _on_outbound_start(self, event: OutboundStart) -> list[CallRecord]:
         """An outbound call answered by the number (a campaign's, or an agent's click-to-call): a record of its
-        own, of kind ``campaign`` or ``manual``, its caller the number called."""
+        own, of kind ``campaign`` or ``manual``, its caller the number called.
+
+        A manual call's event comes from the agent's channel once they answered, before the number is dialled: the
+        record has the agent at once, is answered when the number answers (the ``DialEnd`` of that channel) and
+        failed when it does not (``route_seen``: never "abandoned in the IVR")."""
         if event.uniqueid == event.linkedid and event.linkedid not in self._calls:
+            manual = event.kind == "manual"
             self._calls[event.linkedid] = _CallState(
                 linkedid=event.linkedid,
                 caller_number=_optional(event.number),
@@ -350,6 +355,8 @@ class RecordBuilder:
                 started_at=event.at,
                 language=_optional(event.language),
                 kind=event.kind,
+                agent=_optional(event.person) if manual else None,
+                route_seen=manual,
             )
         return []
 
@@ -481,6 +488,12 @@ class RecordBuilder:
     def _on_dial_end(self, event: DialEnd) -> list[CallRecord]:
         call = self._calls.get(event.linkedid)
         if call is None:
+            return []
+        if call.kind == "manual" and event.uniqueid == event.linkedid and call.connect_at is None:
+            # the agent's channel dialled the number: its answer is the call's (the agent talks to it from now)
+            if event.dial_status.upper() == "ANSWER":
+                call.connect_at = event.at
+                call.legs.append(_LegState(PERSON, call.agent or "?", None, event.at, event.dest_uniqueid))
             return []
         dialled = call.dialling.pop(event.uniqueid, None)
         if dialled is None or event.dial_status.upper() != "ANSWER":

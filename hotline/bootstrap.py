@@ -39,6 +39,9 @@ from ivr.handler import IvrHandler
 from ivr.menu import prompt_plan
 from ivr.message import MessageHandler
 from outbound.campaign_db import CampaignStore
+from outbound.manual import ACTION_PREFIX as MANUAL_ACTION
+from outbound.manual import EVENTS as MANUAL_EVENTS
+from outbound.manual import ManualDialler
 from outbound.prompts import campaign_prompt_plan
 from outbound.service import ACTION_PREFIX as CAMPAIGN_ACTION
 from outbound.service import CampaignService
@@ -244,6 +247,11 @@ class Service:
             self.ami.add_event_handler(self.conference.on_message, events=CONFERENCE_EVENTS)
             key = ConferenceKeyHandler(profile, self.conference, config.sounds_dir)
             self.agi.add_route(CONFERENCE_ROUTE, key)
+        #: Click-to-call from the desk (outbound.manual): None without outbound or with manual_dialling false.
+        self.manual: ManualDialler | None = None
+        if profile.outbound is not None and profile.outbound.manual_dialling:
+            self.manual = ManualDialler(profile, self.ami, self.db)
+            self.ami.add_event_handler(self.manual.on_message, events=MANUAL_EVENTS)
         self.ami.add_event_handler(self.on_ami_event, events=RECORD_EVENTS | self.desk.events)
         self.ami.add_event_handler(self.on_originate_response, events=["OriginateResponse"])
 
@@ -271,6 +279,10 @@ class Service:
             if event.action_id.startswith(CAMPAIGN_ACTION):
                 if self.campaigns is not None:
                     await self.campaigns.on_originate_response(event)
+                return
+            if event.action_id.startswith(MANUAL_ACTION):
+                if self.manual is not None:
+                    await self.manual.on_originate_response(event)
                 return
             await self.callbacks.on_originate_response(event)
             self.ear.on_originate_response(event)
