@@ -102,8 +102,13 @@ def test_nothing_but_the_directory_dials_anywhere(tmp_path: Path, path: Path) ->
     }
     assert {app for context, app in dials if context == "hotline-transfer"} == people
     assert {app for context, app in dials if context == "hotline-destinations"} == outside
-    assert {context for context, _ in dials} <= {"hotline-transfer", "hotline-destinations"}
-    assert "${" not in "".join(app for _, app in dials)  # every dial string is written out, none computed
+    # click-to-call (issue 14): the one computed dial string, its number checked by the service and again there
+    clicks = profile.outbound is not None and profile.outbound.manual_dialling
+    manual = {"Dial(PJSIP/${HOTLINE_OUTBOUND_NUMBER}@trunk,45)"} if clicks else set()
+    assert {app for context, app in dials if context == "hotline-manual-out"} == manual
+    assert {context for context, _ in dials} <= {"hotline-transfer", "hotline-destinations", "hotline-manual-out"}
+    written = "".join(app for context, app in dials if context != "hotline-manual-out")
+    assert "${" not in written  # every other dial string is written out, none computed
 
 
 @pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.stem)
