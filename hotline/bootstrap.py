@@ -197,6 +197,11 @@ class Service:
         #: Call recordings (topics with record: true): the rows, the purge, the disk; the console plays them.
         recordings = config.sounds_host_dir.parent / RECORDINGS_DIR if config.sounds_host_dir else None
         self.recording = RecordingService(profile, RecordingStore(self.db), recordings, self.ami)
+        #: Click-to-call from the desk (outbound.manual): None without outbound or with manual_dialling false.
+        self.manual: ManualDialler | None = None
+        if profile.outbound is not None and profile.outbound.manual_dialling:
+            self.manual = ManualDialler(profile, self.ami, self.db)
+            self.ami.add_event_handler(self.manual.on_message, events=MANUAL_EVENTS)
         self.console = Console(self, ConsoleStore(self.db))
         self.records.add_hook(self.callbacks.on_record)
         self.records.add_hook(self.console.on_record)
@@ -247,11 +252,6 @@ class Service:
             self.ami.add_event_handler(self.conference.on_message, events=CONFERENCE_EVENTS)
             key = ConferenceKeyHandler(profile, self.conference, config.sounds_dir)
             self.agi.add_route(CONFERENCE_ROUTE, key)
-        #: Click-to-call from the desk (outbound.manual): None without outbound or with manual_dialling false.
-        self.manual: ManualDialler | None = None
-        if profile.outbound is not None and profile.outbound.manual_dialling:
-            self.manual = ManualDialler(profile, self.ami, self.db)
-            self.ami.add_event_handler(self.manual.on_message, events=MANUAL_EVENTS)
         self.ami.add_event_handler(self.on_ami_event, events=RECORD_EVENTS | self.desk.events)
         self.ami.add_event_handler(self.on_originate_response, events=["OriginateResponse"])
 
