@@ -5,7 +5,7 @@ still cannot dial anything outside by themselves.
 * The ManualDialler (outbound/manual.py, as the service builds it) runs in the test on its own AMI login to the real
   Asterisk and the service's database: it checks the number, writes the ``manual_calls`` row and originates the
   agent's phone into ``hotline-manual-out``. (The console's desk button and ``POST /api/v1/desk/dial`` call the
-  service's own dialler the same way; the operation is proven in tests/adapters/test_manual_dial.py.) The agent's
+  service's own dialler the same way; the operation is proven in tests/adapters/test_manual_dialler.py.) The agent's
   SIPp phone answers; the dialplan dials the number at the carrier's UAS on the trunk, which answers. The service,
   listening to Asterisk as always, stores the call's record: kind manual, the agent, answered, with talk time.
 * An Originate that bypasses the service with a hostile number in the variable (``…&PJSIP/…``) is refused by the
