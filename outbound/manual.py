@@ -33,10 +33,12 @@ from typing import Any
 
 from sqlalchemy import select, update
 
+from outbound.list_db import ListStore
+from outbound.lists import dnc_key
 from outbound.model import Outcome
-from outbound.rows import ContactRow, DoNotCallRow, ManualCallRow
+from outbound.rows import ContactRow, ManualCallRow
 from profiles.model import Profile
-from profiles.numbers import Reason, check_allowed, plain
+from profiles.numbers import Reason, check_allowed
 from storage.engine import Database
 from telephony import names as v
 from telephony.ami.client import AMIClient, AMIDisconnected, AMIException
@@ -138,7 +140,7 @@ def _call(row: ManualCallRow) -> ManualCall:
 
 
 class ManualStore:
-    """The ``manual_calls`` rows, and what the dialler reads of the lists (contacts, the do-not-call table)."""
+    """The ``manual_calls`` rows, and whether a contact of the lists exists."""
 
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -189,15 +191,6 @@ class ManualStore:
             )
             return found is not None
 
-    async def on_dnc_table(self, number: str) -> bool:
-        """Whether ``number`` (in any of its forms: as given, without ``+``, with ``+``) is on the do-not-call
-        table. TODO(lists): ListStore.is_dnc once outbound/list_db.py lands."""
-        bare = plain(number)
-        forms = {number, bare, "+" + bare}
-        async with self.db.readers() as session:
-            found = await session.scalar(select(DoNotCallRow.id).where(DoNotCallRow.number.in_(sorted(forms))).limit(1))
-            return found is not None
-
 
 class ManualDialler:
     """Click-to-call from the desk (see the module's docstring). Built with no I/O; nothing to start."""
@@ -216,14 +209,18 @@ class ManualDialler:
         self.ami = ami
         self.store = db if isinstance(db, ManualStore) else ManualStore(db)
         self.clock = clock
-        #: ``await is_dnc(number)``: the do-not-call list (the profile's is checked here too); default: the table.
-        self._is_dnc = is_dnc or self.store.on_dnc_table
+        #: ``await is_dnc(number)``: the do-not-call list, the profile's and the table's (the lists' store).
+        self._is_dnc = is_dnc or self._listed_dnc
+        self._lists = ListStore(self.store.db)
         self._people = frozenset(p.id for p in profile.people)
         self._pending: dict[str, int] = {}  # ActionID -> the manual call's id (Originate sent, no response yet)
         self._busy: dict[str, tuple[int, datetime]] = {}  # person -> (their call under way, since)
         self._calls: dict[int, str] = {}  # call id -> person, while under way
         self._linked: dict[str, int] = {}  # the call's linkedid (the agent's channel) -> call id
         self.dialled = 0
+
+    async def _listed_dnc(self, number: str) -> bool:
+        return await self._lists.is_dnc(number, self.profile)
 
     @property
     def enabled(self) -> bool:
@@ -248,8 +245,8 @@ class ManualDialler:
             raise ManualRefused(reason)
         if len(check.number) > MAX_NUMBER:
             raise ManualRefused(Refusal.TOO_LONG)
-        bare = plain(check.number)
-        if any(plain(n) == bare for n in self.rules.do_not_call):
+        key = dnc_key(check.number)
+        if any(dnc_key(n) == key for n in self.rules.do_not_call):
             raise ManualRefused(Refusal.DO_NOT_CALL)
         return check.number
 
