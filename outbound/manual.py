@@ -9,8 +9,8 @@ with a stable :class:`Refusal` code):
 * the number passes ``profiles.numbers.check_allowed`` against ``outbound.allowed_numbers`` (the one check of every
   number dialled out), is not on the do-not-call list (the profile's ``outbound.do_not_call`` or the
   ``do_not_call`` table), and a list's contact named with it exists;
-* the person's phone is registered and not on a call (Asterisk's ``DEVICE_STATE``), and no manual call of theirs
-  is under way in this service.
+* the person's phone is registered and not on a call (Asterisk's ``DEVICE_STATE``), and no click of theirs is still
+  on its way to their phone in this service.
 
 Then a ``manual_calls`` row is written (write-ahead: the Originate is sent only once it is stored) and one AMI
 Originate rings the agent's phone into ``telephony.names.MANUAL_CONTEXT``. The checked number travels in a channel
@@ -57,8 +57,9 @@ ORIGINATE_TIMEOUT_MS = 30_000
 DIAL_SECONDS = 45
 #: The longest number dialled out (E.164 is 15 digits; a leading 00 or + and a little slack). The column holds 32.
 MAX_NUMBER = 20
-#: A manual call this service lost sight of (an AMI gap) stops counting its agent as busy after this.
-STALE_AFTER = timedelta(hours=2)
+#: The service holds an agent as busy from the click until their phone rings (from then Asterisk's DEVICE_STATE
+#: says so), at most this long: an Originate whose response was lost (an AMI gap) does not hold them for good.
+HOLD_AFTER_CLICK = timedelta(milliseconds=ORIGINATE_TIMEOUT_MS) + timedelta(seconds=30)
 ACTION_PREFIX = "manual-"
 #: DEVICE_STATE values of a phone that cannot be rung, and of one already on a call.
 _UNREACHABLE = frozenset({"UNAVAILABLE", "INVALID"})
@@ -255,8 +256,8 @@ class ManualDialler:
         if held is None:
             return None
         call_id, since = held
-        if self.clock() - since > STALE_AFTER:
-            self._release(call_id)
+        if self.clock() - since > HOLD_AFTER_CLICK:
+            del self._busy[person]  # the call itself is still followed (its outcome, when Asterisk says)
             return None
         return call_id
 

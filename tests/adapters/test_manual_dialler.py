@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Iterable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +63,7 @@ class Rig:
         server.on_action("Getvar", self._getvar)
         server.on_action("Originate", self._originate)
         self.originate_answer = "Success"
+        self.now = NOW
 
     async def _getvar(self, conn: FakeAMIConnection, action: FakeAction) -> None:
         await conn.respond(action, Variable=action.get("Variable") or "", Value=self.state)
@@ -75,7 +76,7 @@ class Rig:
             await conn.respond(action, "Error", Message="Extension does not exist.")
 
     def dialler(self, **outbound: Any) -> ManualDialler:
-        return ManualDialler(profile(**outbound), self.client, self.db, clock=lambda: NOW)
+        return ManualDialler(profile(**outbound), self.client, self.db, clock=lambda: self.now)
 
     async def rows(self) -> int:
         async with self.db.readers() as session:
@@ -323,3 +324,20 @@ async def test_a_supervisor_names_the_person_and_without_manual_dialling_it_is_4
             answer = await client.post("/desk/dial", json={"number": NUMBER, "person": AGENT})
             assert answer.status == 404 and (await answer.json())["reason"] == "disabled"
     assert len(rig.sent("Originate")) == 1
+
+
+async def test_a_click_whose_originate_response_is_lost_holds_the_agent_only_until_their_phone_would_have_rung(rig):
+    dialler = rig.dialler()
+    first = await dialler.dial(AGENT, NUMBER, by="agent1")
+    rig.now = NOW + timedelta(seconds=59)  # no OriginateResponse (an AMI gap): still held
+    with pytest.raises(ManualRefused) as refused:
+        await dialler.dial(AGENT, "96550000002", by="agent1")
+    assert refused.value.reason is Refusal.BUSY
+    rig.now = NOW + timedelta(seconds=61)  # from now on Asterisk's DEVICE_STATE says whether the phone is busy
+    second = await dialler.dial(AGENT, "96550000002", by="agent1")
+    assert second.id != first.id and len(rig.sent("Originate")) == 2
+    rig.state = "INUSE"
+    rig.now = NOW + timedelta(seconds=200)
+    with pytest.raises(ManualRefused) as refused:
+        await dialler.dial(AGENT, "96550000003", by="agent1")
+    assert refused.value.reason is Refusal.BUSY and len(rig.sent("Originate")) == 2
