@@ -8,7 +8,7 @@ with a stable :class:`Refusal` code):
 * the person is a person of the profile (their phone is the PJSIP endpoint of that id);
 * the number passes ``profiles.numbers.check_allowed`` against ``outbound.allowed_numbers`` (the one check of every
   number dialled out), is not on the do-not-call list (the profile's ``outbound.do_not_call`` or the
-  ``do_not_call`` table), and a list's contact named with it exists;
+  ``do_not_call`` table), and a list's contact named with it exists and has that number;
 * the person's phone is registered and not on a call (Asterisk's ``DEVICE_STATE``), and no click of theirs is still
   on its way to their phone in this service.
 
@@ -84,6 +84,7 @@ class Refusal(StrEnum):
     NOT_ALLOWED = "not_allowed"
     DO_NOT_CALL = "do_not_call"
     UNKNOWN_CONTACT = "unknown_contact"
+    NOT_THE_CONTACT = "not_the_contact"  # a contact named with a number that is not theirs
     NOT_REGISTERED = "not_registered"  # the agent's phone is not registered
     BUSY = "busy"  # the agent's phone is on a call, or a manual call of theirs is under way
     NOT_CONNECTED = "not_connected"  # Asterisk (AMI) cannot be reached now
@@ -98,6 +99,7 @@ _MESSAGES = {
     Refusal.NOT_ALLOWED: "this number is not one the hotline may call (outbound.allowed_numbers)",
     Refusal.DO_NOT_CALL: "this number is on the do-not-call list",
     Refusal.UNKNOWN_CONTACT: "no such contact in the lists",
+    Refusal.NOT_THE_CONTACT: "the number is not that contact's",
     Refusal.NOT_REGISTERED: "the agent's phone is not registered",
     Refusal.BUSY: "the agent's phone is on a call",
     Refusal.NOT_CONNECTED: "the telephony is not reachable now; try again",
@@ -185,12 +187,12 @@ class ManualStore:
             )
             return bool(getattr(done, "rowcount", 0))
 
-    async def contact_exists(self, contact_id: int) -> bool:
+    async def contact_number(self, contact_id: int) -> str | None:
+        """The number of a contact of the lists (not removed from their list), or None."""
         async with self.db.readers() as session:
-            found = await session.scalar(
-                select(ContactRow.id).where(ContactRow.id == contact_id, ContactRow.removed_at.is_(None))
+            return await session.scalar(
+                select(ContactRow.number).where(ContactRow.id == contact_id, ContactRow.removed_at.is_(None))
             )
-            return found is not None
 
 
 class ManualDialler:
@@ -285,8 +287,12 @@ class ManualDialler:
             raise ManualRefused(Refusal.NOT_CONNECTED)
         self._busy[person_id] = (0, self.clock())  # held from here: a second click waits for this one
         try:
-            if contact_id is not None and not await self.store.contact_exists(contact_id):
-                raise ManualRefused(Refusal.UNKNOWN_CONTACT)
+            if contact_id is not None:
+                listed = await self.store.contact_number(contact_id)
+                if listed is None:
+                    raise ManualRefused(Refusal.UNKNOWN_CONTACT)
+                if dnc_key(listed) != dnc_key(number):
+                    raise ManualRefused(Refusal.NOT_THE_CONTACT)
             if await self._is_dnc(number):
                 raise ManualRefused(Refusal.DO_NOT_CALL)
             state = await self._phone_state(person_id)

@@ -31,6 +31,7 @@ STATUS: dict[Refusal, type[web.HTTPException]] = {
     Refusal.DISABLED: web.HTTPNotFound,
     Refusal.UNKNOWN_PERSON: web.HTTPNotFound,
     Refusal.UNKNOWN_CONTACT: web.HTTPNotFound,
+    Refusal.NOT_THE_CONTACT: web.HTTPUnprocessableEntity,
     Refusal.EMPTY: web.HTTPUnprocessableEntity,
     Refusal.NOT_DIGITS: web.HTTPUnprocessableEntity,
     Refusal.TOO_LONG: web.HTTPUnprocessableEntity,

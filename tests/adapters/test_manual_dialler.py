@@ -28,7 +28,7 @@ from support.fake_ami import FakeAction, FakeAMIConnection, FakeAMIServer
 from outbound import manual_http
 from outbound.manual import ManualDialler, ManualRefused, ManualStore, Refusal
 from outbound.model import Outcome
-from outbound.rows import DoNotCallRow, ManualCallRow
+from outbound.rows import ContactListRow, ContactRow, DoNotCallRow, ManualCallRow
 from profiles.model import Profile, parse_profile
 from restapi.http import ACTOR, Actor, Operation
 from storage.engine import Database, upgrade
@@ -341,3 +341,26 @@ async def test_a_click_whose_originate_response_is_lost_holds_the_agent_only_unt
     with pytest.raises(ManualRefused) as refused:
         await dialler.dial(AGENT, "96550000003", by="agent1")
     assert refused.value.reason is Refusal.BUSY and len(rig.sent("Originate")) == 2
+
+
+async def test_a_contact_of_a_list_is_dialled_at_their_own_number_only(rig):
+    async with rig.db.writers() as session, session.begin():
+        listed = ContactListRow(name="home_isolation", created_at=NOW, updated_at=NOW)
+        session.add(listed)
+        await session.flush()
+        contact = ContactRow(list_id=listed.id, number=NUMBER, name="Patient", language="ar", fields="{}", line=2,
+                             updated_at=NOW)  # fmt: skip
+        gone = ContactRow(list_id=listed.id, number="96550000004", name="Gone", language="ar", fields="{}", line=3,
+                          updated_at=NOW, removed_at=NOW)  # fmt: skip
+        session.add_all([contact, gone])
+        await session.flush()
+        contact_id, gone_id = contact.id, gone.id
+    dialler = rig.dialler()
+    for number, which, reason in [("96550000002", contact_id, Refusal.NOT_THE_CONTACT),
+                                  ("96550000004", gone_id, Refusal.UNKNOWN_CONTACT)]:  # fmt: skip
+        with pytest.raises(ManualRefused) as refused:
+            await dialler.dial(AGENT, number, by="agent1", contact_id=which)
+        assert refused.value.reason is reason
+    assert await rig.rows() == 0 and rig.sent("Originate") == []
+    call = await dialler.dial(AGENT, "965-5000-0001", by="agent1", contact_id=contact_id)
+    assert (call.contact_id, call.number) == (contact_id, NUMBER) and len(rig.sent("Originate")) == 1
