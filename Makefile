@@ -16,7 +16,7 @@ LOCK := requirements.lock
 PIP_TOOLS := pip-tools==7.6.2
 LOCK_VENV := build/lock-venv
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-DEBS := mmdebstrap sip-tester espeak-ng sox acl python3 python3-venv ca-certificates chromium
+DEBS := mmdebstrap sip-tester espeak-ng sox acl python3 python3-venv ca-certificates chromium fail2ban nftables
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
 .PHONY: run test deps venv provision lint lint-full lock lock-upgrade wallboard clean

@@ -130,6 +130,7 @@ async def _run(settings: Settings, profile: Profile, with_service: bool) -> None
     instance = _instance(settings)
     instance.prepare(profile, asterisk_plan(profile))
     await instance.start()
+    guard = await _start_sip_guard(settings, instance)
     print(
         f"Asterisk is up: call sip:{profile.number}@{settings.sip_host}:{settings.sip_port} "
         f"(console: hotline asterisk cli)",
@@ -149,7 +150,35 @@ async def _run(settings: Settings, profile: Profile, with_service: bool) -> None
         await until_signalled(work)
     finally:
         print("stopping…", flush=True)
+        if guard is not None:
+            await guard.stop()
         await instance.stop()
+
+
+async def _start_sip_guard(settings: Settings, instance: AsteriskInstance) -> Any:
+    """Root's run: fail2ban bans a source after ``sip_ban_after`` failed SIP authentications (telephony.sipguard).
+    None (and said) when it cannot run: not root, turned off, or fail2ban/nftables not installed."""
+    from telephony import sipguard
+
+    if settings.sip_ban_after == 0:
+        log.warning("SIP guard off (HOTLINE_SIP_BAN_AFTER=0): password guessing against the phones is not banned")
+        return None
+    if os.geteuid() != 0 or not sipguard.available():
+        why = "not root" if os.geteuid() != 0 else "fail2ban or nftables is not installed (make deps installs them)"
+        log.warning("SIP guard off (%s): password guessing against the phones is not banned", why)
+        return None
+    guard = sipguard.SipGuard(
+        sipguard.GuardSettings(
+            instance=settings.instance,
+            sip_port=settings.sip_port,
+            security_log=instance.host_dir / "log" / "security",
+            ignore=settings.trunk_match,
+            ban_after=settings.sip_ban_after,
+        ),
+        instance.host_dir / "fail2ban",
+    )
+    await guard.start()
+    return guard
 
 
 class _StopOnExit:

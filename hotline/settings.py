@@ -10,6 +10,7 @@
 | HOTLINE_TRUNK_MATCH | 127.0.0.1 | comma-separated addresses or networks of the incoming trunk |
 | HOTLINE_TRUNK_CONTACT | sip:127.0.0.1:5070 | where outgoing calls (callbacks) are sent: the carrier or SBC |
 | HOTLINE_PUBLIC_ORIGIN | (none) | the console's origin behind a TLS proxy, e.g. https://hotline.example.org |
+| HOTLINE_SIP_BAN_AFTER | 5 | failed SIP logins from one address in 10 min before root's run bans it for 1 h (0: off) |
 | HOTLINE_TRUSTED_PROXIES | (none) | the console's TLS proxies (addresses or networks): their X-Forwarded-For is read |
 | HOTLINE_CASE_WEBHOOK_URLS | (none) | comma-separated http(s) URLs told of each case created and status changed |
 | HOTLINE_CASE_WEBHOOK_SECRET | (none) | the shared secret the webhook events are signed with (required with URLs) |
@@ -66,6 +67,7 @@ class Settings:
     ivr_deadline_seconds: float = 120.0
     public_origin: str | None = None  # the console's origin behind a TLS proxy (scheme://host[:port])
     trusted_proxies: tuple[str, ...] = ()  # the TLS proxies' addresses or networks (X-Forwarded-For is read from them)
+    sip_ban_after: int = 5  # failed SIP authentications from one address before root's run bans it (0: no guard)
     case_webhook_urls: tuple[str, ...] = ()  # receivers of the case events (cases.webhooks)
     case_webhook_secret: str | None = field(default=None, repr=False)  # signs them; required with URLs
     metrics_token: str | None = field(default=None, repr=False)  # /metrics needs it as a bearer token (else: loopback)
@@ -187,6 +189,7 @@ class Environment(BaseSettings):
     trusted_proxies: Annotated[
         tuple[str, ...], NoDecode, BeforeValidator(_comma_separated), AfterValidator(_networks)
     ] = ()
+    sip_ban_after: Annotated[int, Field(ge=0, le=1000)] = Settings.sip_ban_after
     case_webhook_urls: Annotated[
         tuple[str, ...], NoDecode, BeforeValidator(_comma_separated), AfterValidator(_webhook_urls)
     ] = ()
@@ -249,6 +252,7 @@ class Environment(BaseSettings):
             trunk_contact=self.trunk_contact,
             public_origin=self.public_origin,
             trusted_proxies=self.trusted_proxies,
+            sip_ban_after=self.sip_ban_after,
             case_webhook_urls=self.case_webhook_urls,
             case_webhook_secret=(
                 self.case_webhook_secret.get_secret_value() if self.case_webhook_secret is not None else None

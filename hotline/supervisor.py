@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
 import errno
 import fcntl
 import logging
@@ -44,6 +43,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hotline.process import configure_logging, until_signalled
+from telephony.asterisk import term_when_parent_dies
 from telephony.names import LIVE_PROMPTS_DIR, RECORDINGS_DIR, VOICE_NOTES_DIR
 from telephony.prompts import OFFER_DIR
 
@@ -61,6 +61,7 @@ PACKAGES = (
     "survey",
     "screening",
     "recording",
+    "outbound",
     "ivr",
     "routing",
     "cdr",
@@ -74,7 +75,6 @@ RUNTIME = "runtime"
 QUICK_EXIT_SECONDS = 10.0
 MAX_QUICK_EXITS = 5
 RESTART_DELAY_SECONDS = 1.0
-PR_SET_PDEATHSIG = 1
 
 
 class SupervisorError(RuntimeError):
@@ -380,9 +380,7 @@ async def supervise(
 
 def _die_with_parent(parent: int) -> None:
     """SIGTERM when ``hotline run`` dies (set after the change of user, which clears it)."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) != 0:
-        raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
+    term_when_parent_dies()
     if os.getppid() != parent:  # it died before the signal was armed
         sys.exit(1)
 

@@ -15,6 +15,7 @@ next start finds it: it is adopted with the saved credentials when the configura
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import hashlib
 import json
 import logging
@@ -629,6 +630,17 @@ class RunAs:
                 )
                 return cls(user, group, uid, gid)
         return None
+
+
+PR_SET_PDEATHSIG = 1
+
+
+def term_when_parent_dies() -> None:
+    """In a child process (a ``preexec_fn``, or its first step): SIGTERM when the parent dies (Linux's
+    PR_SET_PDEATHSIG), so nothing root's run started outlives it."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
 
 
 def write_private(path: Path, text: str, *, owner: RunAs | None = None) -> None:

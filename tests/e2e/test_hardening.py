@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -115,7 +116,14 @@ class Hotline:
         return found
 
     def sipp_command(
-        self, scenario: str, *, source: str, caller: str, hold_ms: int = 3000, timeout: float = 30.0
+        self,
+        scenario: str,
+        *,
+        source: str,
+        caller: str,
+        hold_ms: int = 3000,
+        timeout: float = 30.0,
+        service: str = NUMBER,
     ) -> tuple[list[str], Path]:
         """SIPp placing one call of ``scenario`` from ``source`` (a loopback address), and its log file."""
         self.calls += 1
@@ -126,7 +134,7 @@ class Hotline:
             "-sf",
             str(SCENARIOS / f"{scenario}.xml"),
             "-s",
-            NUMBER,
+            service,
             "-key",
             "caller",
             caller,
@@ -168,9 +176,11 @@ class Hotline:
         )
         return text + output[-2000:]
 
-    def sipp(self, scenario: str, *, source: str, caller: str, timeout: float = 30.0) -> tuple[int, str]:
+    def sipp(
+        self, scenario: str, *, source: str, caller: str, timeout: float = 30.0, service: str = NUMBER
+    ) -> tuple[int, str]:
         """One call of ``scenario``, to its end: SIPp's exit code and its log."""
-        command, prefix = self.sipp_command(scenario, source=source, caller=caller, timeout=timeout)
+        command, prefix = self.sipp_command(scenario, source=source, caller=caller, timeout=timeout, service=service)
         done = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout + 15)
         return done.returncode, self.sipp_log(prefix, done.stdout + done.stderr)
 
@@ -284,6 +294,46 @@ def test_caller_from_the_trunk_address_reaches_the_ivr(hotline: Hotline) -> None
     assert code == 0, f"a caller on the trunk address was not answered:\n{log}"
     records = asyncio.run(_caller_records(hotline.db_url, number))
     assert records, "the call from the trunk was answered but the service never recorded it"
+
+
+@pytest.mark.parametrize("extension", ["*41", "*5", "201", "99", "71", "112", "h", "s", "i", "t", "7100", "1510"])
+def test_an_invite_from_the_trunk_to_anything_but_the_hotline_number_is_not_found(
+    hotline: Hotline, extension: str
+) -> None:
+    """The trunk's context holds the hotline number and nothing else: a feature code, a person's or a
+    destination's short code, a queue's code or one of Asterisk's special extensions answer 404, so an
+    INVITE from the carrier can never reach the phones', the features' or the transfers' contexts."""
+    code, log = hotline.sipp("invite_not_found", source="127.0.0.1", caller="96550151030", service=extension)
+    assert code == 0, f"INVITE {extension!r} from the trunk was not answered 404:\n{log}"
+
+
+def _banned(hotline: Hotline) -> list[str]:
+    """The addresses the SIP guard bans now (its nftables set)."""
+    table = f"hotline_{hotline.instance.replace('-', '_')}"
+    out = subprocess.run(["nft", "list", "set", "inet", table, "banned"], capture_output=True, text=True).stdout
+    found = re.search(r"elements = \{([^}]*)\}", out)
+    return [part.strip() for part in found.group(1).split(",")] if found else []
+
+
+def test_password_guessing_against_a_phone_bans_the_source_and_nobody_else(hotline: Hotline) -> None:
+    """A brute-force REGISTER against a phone account: after HOTLINE_SIP_BAN_AFTER (5) wrong passwords from one
+    address, fail2ban (started by root's run, reading Asterisk's security log) drops what it sends to the SIP
+    port; another source still gets its answers, and callers through the trunk are answered."""
+    guesser, other = "127.0.0.55", "127.0.0.56"
+    for attempt in range(5):
+        code, log = hotline.sipp("register_guess", source=guesser, caller="agent-ar-1", timeout=15)
+        assert code == 0, f"guess {attempt + 1} was not refused with 401/403:\n{log}"
+    deadline = time.monotonic() + 30
+    while guesser not in _banned(hotline):
+        assert time.monotonic() < deadline, f"the guesser was not banned: {_banned(hotline)}"
+        time.sleep(0.2)
+    code, log = hotline.sipp("register_guess", source=guesser, caller="agent-ar-1", timeout=6)
+    assert code != 0, f"a banned source was still answered:\n{log}"
+    assert other not in _banned(hotline) and "127.0.0.1" not in _banned(hotline)
+    code, log = hotline.sipp("register_guess", source=other, caller="agent-ar-1", timeout=15)
+    assert code == 0, f"another source got no answer:\n{log}"
+    code, log = hotline.sipp("invite_answered", source="127.0.0.1", caller="96550151031")
+    assert code == 0, f"with a guesser banned, a caller through the trunk was not answered:\n{log}"
 
 
 def test_ami_user_may_not_load_modules_but_may_read_queues(hotline: Hotline) -> None:
