@@ -104,7 +104,7 @@ async def a_day_of_calls(running: ServiceApp) -> dict[str, int]:
     campaign = PROFILE.outbound.campaign("followup")  # type: ignore[union-attr]
     store = CampaignStore(running.service.db)
     day = local_day(PROFILE.timezone, T0)
-    ids = {c.number: c.id for c in await store.contacts("patients")}
+    ids = {c.number: c.id or 0 for c in await store.contacts("patients")}
 
     async def attempt(number: str, at: datetime) -> int:
         claimed = await store.claim(campaign, [ids[number]], "test", day, at, limit=1)
