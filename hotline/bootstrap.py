@@ -39,6 +39,7 @@ from ivr.handler import IvrHandler
 from ivr.menu import prompt_plan
 from ivr.message import MessageHandler
 from outbound.campaign_db import CampaignStore
+from outbound.list_db import ListStore
 from outbound.manual import ACTION_PREFIX as MANUAL_ACTION
 from outbound.manual import EVENTS as MANUAL_EVENTS
 from outbound.manual import ManualDialler
@@ -202,6 +203,8 @@ class Service:
         if profile.outbound is not None and profile.outbound.manual_dialling:
             self.manual = ManualDialler(profile, self.ami, self.db)
             self.ami.add_event_handler(self.manual.on_message, events=MANUAL_EVENTS)
+        #: Contact lists and the do-not-call list (outbound.list_db): None without an outbound section.
+        self.lists: ListStore | None = ListStore(self.db) if profile.outbound is not None else None
         self.console = Console(self, ConsoleStore(self.db))
         self.records.add_hook(self.callbacks.on_record)
         self.records.add_hook(self.console.on_record)

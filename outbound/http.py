@@ -288,6 +288,15 @@ def agent_campaigns(profile: Profile, person_id: str | None) -> tuple[Campaign, 
     return theirs or enabled
 
 
+async def people_views(campaigns: CampaignService, campaign: Campaign, day: date, state: str) -> list[dict[str, Any]]:
+    """The people of ``campaign`` on ``day`` in ``state`` (``unreached``: every one not reached yet; ``all``), as
+    :class:`PersonOut`, by state then name (the API's answers and the console's page)."""
+    wanted = DayState(state) if state not in ("unreached", "all") else None
+    found = await campaigns.people(campaign.id, day, wanted)
+    rows = [person_view(c, s, a) for c, s, a in found if state != "unreached" or s is not DayState.REACHED]
+    return sorted(rows, key=lambda r: (r["state"], r["name"], r["number"]))
+
+
 # -- requests ----------------------------------------------------------------------------------------------
 
 
@@ -362,11 +371,7 @@ class _Handlers:
             raise error(web.HTTPNotFound, f"no campaign {campaign_id[:64]!r}") from None
 
     async def people(self, campaign: Campaign, day: date, state: str) -> list[dict[str, Any]]:
-        """The people of ``campaign`` on ``day`` in ``state`` (``unreached``: every one not reached yet)."""
-        wanted = DayState(state) if state not in ("unreached", "all") else None
-        found = await self.campaigns.people(campaign.id, day, wanted)
-        rows = [person_view(c, s, a) for c, s, a in found if state != "unreached" or s is not DayState.REACHED]
-        return sorted(rows, key=lambda r: (r["state"], r["name"], r["number"]))
+        return await people_views(self.campaigns, campaign, day, state)
 
     async def campaigns_list(self, request: web.Request) -> web.Response:
         day = _day(request, self.profile)
