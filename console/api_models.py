@@ -15,14 +15,14 @@ from pydantic import Field
 from restapi.models import Answer, Body, Text64, Timestamp
 
 ROLES = ("supervisor", "viewer")
-LANGUAGES = ("ar", "en")
+LANGUAGES = ("ar", "en", "hi")
 MIN_PASSWORD = 10
 
 Password = Annotated[str, Field(min_length=MIN_PASSWORD, max_length=1024)]
 Role = Literal["supervisor", "viewer"]
 #: The roles a user may have; an ``agent`` (their desk only, with a person id) is added by ``hotline user add``.
 AnyRole = Literal["supervisor", "viewer", "agent"]
-Language = Literal["ar", "en"]
+Language = Literal["ar", "en", "hi"]
 Via = Literal["session", "token", "local-token"]
 
 
@@ -198,8 +198,21 @@ class AgentLive(Answer):
     queues_now: list[str]
 
 
+class AlertLive(Answer):
+    """An emergency key pressed in a campaign call, not yet acknowledged (POST /api/v1/campaign-alerts/{id}/...)."""
+
+    id: int
+    campaign: str
+    name: str
+    number: str
+    raised_at: float
+
+
 class LiveSnapshot(Wallboard):
     """A WebSocket message of GET /api/v1/live."""
 
     type: Literal["snapshot"]
     agents: dict[str, AgentLive]
+    alerts: list[AlertLive] = Field(
+        default_factory=list
+    )  # the campaigns' open emergency alerts (the wallboard's banner)

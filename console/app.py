@@ -48,7 +48,16 @@ from cases import http as cases_http
 from cdr import http as cdr_http
 from cdr.reports import Measures, by_queue
 from console import api_models as m
-from console import calendar_pages, case_pages, desk, i18n, recording_pages, screening_pages, survey_pages
+from console import (
+    calendar_pages,
+    campaign_pages,
+    case_pages,
+    desk,
+    i18n,
+    recording_pages,
+    screening_pages,
+    survey_pages,
+)
 from console.base import (
     CONSOLE,
     COOKIE,
@@ -69,6 +78,7 @@ from console.db import SESSION_HOURS, ConsoleError, ConsoleStore, Token, User, d
 from console.hub import LiveClient, LiveHub
 from console.openapi import document
 from console.throttle import LoginThrottle
+from outbound import http as outbound_http
 from profiles.model import Profile
 from recording import http as recording_http
 from restapi.http import Actor, Operation, body_of, error, path_param, query_param, reply
@@ -116,6 +126,9 @@ class Console:
             *screening_http.routes(getattr(backend, "screening", None)),  # the block list (None: 404)
             *survey_http.routes(getattr(backend, "survey", None), backend.profile),  # satisfaction (None: 404)
             *recording_http.routes(getattr(backend, "recording", None)),  # call recordings (None: 404)
+            *outbound_http.routes(
+                getattr(backend, "campaigns", None), getattr(backend, "lists", None), backend.profile
+            ),  # campaigns, lists, do-not-call (None: 404)
         )
         self.public = PUBLIC_PAGES | _guarded_routes(self.operations, "public")
         self.any_role = ANY_ROLE_PAGES | _guarded_routes(self.operations, "any_role")
@@ -125,6 +138,11 @@ class Console:
         self.restricted = frozenset((op.method.upper(), API + op.path) for op in self.operations if op.restricted)
         #: Where an agent's login may go: nowhere until the desk is mounted (``console.desk.setup``).
         self.agent_gate: AgentGate = no_desk
+        #: The open emergency alerts of the campaigns (the wallboard's banner), cached like the figures.
+        self._alerts: tuple[float, list[dict[str, Any]]] | None = None
+        campaigns = getattr(backend, "campaigns", None)
+        if campaigns is not None:
+            campaigns.add_alert_listener(self.on_alert)
 
     @functools.cached_property
     def openapi(self) -> dict[str, Any]:
@@ -158,7 +176,29 @@ class Console:
 
     def invalidate(self) -> None:
         self._cache = None
+        self._alerts = None
         self.hub.poke()
+
+    def on_alert(self, _alert: object) -> None:
+        """A campaign's emergency key: the wallboard shows the alert at once (outbound's alert listener)."""
+        self.invalidate()
+
+    async def open_alerts(self) -> list[dict[str, Any]]:
+        """The campaigns' emergency alerts not yet acknowledged, newest first (none without campaigns)."""
+        campaigns = getattr(self.backend, "campaigns", None)
+        if campaigns is None:
+            return []
+        now = time.monotonic()
+        if self._alerts is not None and now - self._alerts[0] < CACHE_SECONDS:
+            return self._alerts[1]
+        alerts = sorted(await campaigns.alerts(open_only=True), key=lambda a: a.id or 0, reverse=True)
+        found = [
+            {"id": a.id or 0, "campaign": a.campaign, "name": a.name, "number": a.number,
+             "raised_at": a.raised_at.timestamp()}
+            for a in alerts
+        ]  # fmt: skip
+        self._alerts = (now, found)
+        return found
 
     async def audit(self, request: web.Request, action: str, target: str, details: dict[str, Any]) -> None:
         who: Principal = request[PRINCIPAL]
@@ -268,7 +308,7 @@ class Console:
             a["id"]: {"state": a["state"], "pause_reason": a["pause_reason"], "queues_now": a["queues_now"]}
             for a in self.agents()
         }
-        return {**board, "agents": agents}
+        return {**board, "agents": agents, "alerts": await self.open_alerts()}
 
 
 def _busy_queue(view: PersonView) -> str:
@@ -727,12 +767,16 @@ async def live(request: web.Request) -> web.StreamResponse:
 # -- pages ------------------------------------------------------------------------------------------------
 
 
+def _languages(request: web.Request) -> tuple[str, ...]:
+    return i18n.console_languages(request.config_dict[CONSOLE].backend.profile)
+
+
 async def login_page(request: web.Request) -> web.Response:
     lang = request.query.get("lang") if request.query.get("lang") in i18n.LANGUAGES else None
     return render(
         request,
         "login.html",
-        language=lang or i18n.pick_language(request.headers.get("Accept-Language")),
+        language=lang or i18n.pick_language(request.headers.get("Accept-Language"), _languages(request)),
         failed=False,
         throttled=False,
     )
@@ -741,7 +785,7 @@ async def login_page(request: web.Request) -> web.Response:
 async def login_form(request: web.Request) -> web.Response:
     form = await request.post()
     name, password = form.get("name"), form.get("password")
-    lang = i18n.pick_language(request.headers.get("Accept-Language"))
+    lang = i18n.pick_language(request.headers.get("Accept-Language"), _languages(request))
     console = _console(request)
     user = None
     if isinstance(name, str) and isinstance(password, str) and len(name) <= 64 and len(password) <= 1024:
@@ -818,6 +862,7 @@ async def wallboard_page(request: web.Request) -> web.Response:
         chart_width=CHART_WIDTH,
         chart_height=CHART_HEIGHT,
         shift=i18n.shift_label(profile, console.seats()[0], lang),
+        alerts=await console.open_alerts(),
     )
 
 
@@ -1142,4 +1187,5 @@ def setup_console(app: web.Application, console: Console) -> web.Application:
     survey_pages.setup(app, console)  # caller satisfaction (the post-call survey)
     calendar_pages.setup(app, console)  # special days (the calendar)
     recording_pages.setup(app, console)  # call recordings (supervisors only)
+    campaign_pages.setup(app, console)  # follow-up campaigns: the day, the people not reached, alerts, lists
     return api

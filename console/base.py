@@ -44,6 +44,7 @@ CSRF_HEADER = "X-CSRF-Token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 #: The features' pages the header links to when they are mounted (the survey's, the calendar's, the block list's).
 OPTIONAL_NAV = (
+    ("/campaigns", "nav.campaigns"),
     ("/survey", "nav.survey"),
     ("/calendar", "nav.calendar"),
     ("/screening", "nav.screening"),
@@ -331,13 +332,19 @@ def render(
             if page in _mounted(request.app)
             and (page not in CHANGERS_NAV or (principal is not None and principal.user.can_change))
         ],
-        dir=i18n.DIRECTION[lang],
+        dir=i18n.DIRECTION.get(lang, "ltr"),
+        switch_to=(switch := i18n.next_language(console.backend.profile, lang)),
+        switch_label=i18n.NATIVE.get(switch, switch),
         t=lambda key: i18n.t(lang, key),
         user=principal.user if principal else None,
         csrf=principal.session.csrf_token if principal and principal.session else "",
         path=request.path,
         strings=script_json(
-            {k: v for k, v in i18n.CATALOGUE[lang].items() if k.startswith(("state.", "msg.", "live.", "wb."))}
+            {
+                k: v
+                for k, v in i18n.CATALOGUE.get(lang, i18n.CATALOGUE["en"]).items()
+                if k.startswith(("state.", "msg.", "live.", "wb.", "camp.", "daystate."))
+            }
         ),
         **context,
     )

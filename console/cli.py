@@ -1,6 +1,6 @@
 """``hotline`` sub-commands for the supervisor console's users and API tokens.
 
-    hotline user add NAME --role supervisor|viewer [--language ar|en] [--password-stdin]
+    hotline user add NAME --role supervisor|viewer [--language ar|en|hi] [--password-stdin]
     hotline user add NAME --role agent --person ID  an agent or doctor: their own desk (ID: a person of the profile)
     hotline user add NAME --role supervisor --person ID  a supervisor with their own phone (ID: a supervisor of the
                                                 profile), rung to listen to a live call
@@ -46,7 +46,7 @@ def add_commands(subparsers: Any) -> None:
     add = user_commands.add_parser("add", help="add a console user (asks for the password twice)")
     add.add_argument("name")
     add.add_argument("--role", choices=("supervisor", "viewer", "agent"), required=True)
-    add.add_argument("--language", choices=("ar", "en"), default="en")
+    add.add_argument("--language", choices=("ar", "en", "hi"), default="en")
     add.add_argument(
         "--person",
         help="an agent's person id in the profile (the calls their desk shows); a supervisor's own phone (optional)",

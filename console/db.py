@@ -26,7 +26,7 @@ from console.rows import ApiTokenRow, AuditLogRow, ConsoleSessionRow, ConsoleUse
 from storage.engine import Database
 
 ROLES = ("supervisor", "viewer", "agent")
-LANGUAGES = ("ar", "en")
+LANGUAGES = ("ar", "en", "hi")
 SESSION_HOURS = 12
 MIN_PASSWORD = 10
 TOKEN_PREFIX = "hlc_"

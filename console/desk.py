@@ -121,6 +121,15 @@ LABELS: dict[str, dict[str, str]] = {
         "status.in_progress": "in progress",
         "status.closed": "closed",
         "status.rejected": "rejected",
+        "lang.hi": "Hindi",
+        "dial": "Call out",
+        "dial.note": "Your phone rings first; answer it, then the number is called.",
+        "dial.search": "Search (name, number, district)",
+        "dial.call": "Call",
+        "dial.number": "Number to call",
+        "dial.submit": "Call this number",
+        "dial.ringing": "Your phone is ringing: answer it, then the number is called.",
+        "dial.none": "No one left to call today.",
     },
     "ar": {
         "title": "مكتب الموظف",
@@ -182,6 +191,85 @@ LABELS: dict[str, dict[str, str]] = {
         "status.in_progress": "قيد المعالجة",
         "status.closed": "مغلق",
         "status.rejected": "مرفوض",
+        "lang.hi": "الهندية",
+        "dial": "اتصال صادر",
+        "dial.note": "يرن هاتفك أولاً؛ أجب ثم يُطلب الرقم.",
+        "dial.search": "بحث (الاسم، الرقم، المنطقة)",
+        "dial.call": "اتصل",
+        "dial.number": "الرقم المطلوب",
+        "dial.submit": "اتصل بهذا الرقم",
+        "dial.ringing": "هاتفك يرن: أجب ثم يُطلب الرقم.",
+        "dial.none": "لا أحد متبقٍ للاتصال اليوم.",
+    },
+    "hi": {
+        "title": "एजेंट डेस्क",
+        "nav.desk": "मेरा डेस्क",
+        "waiting": "अभी कोई कॉल नहीं। आपसे जुड़ी कॉल यहाँ तुरंत दिखेगी।",
+        "call": "मौजूदा कॉल",
+        "call.ended": "कॉल समाप्त: समापन",
+        "call.on": "कॉल पर",
+        "caller": "कॉल करने वाला",
+        "caller.unknown": "छिपा हुआ नंबर",
+        "language": "भाषा",
+        "topic": "विषय",
+        "path": "IVR मार्ग",
+        "path.fallback": "IVR ने कॉल को रूट नहीं किया: डिफ़ॉल्ट कतार",
+        "earlier": "इस नंबर से पहले की कॉल",
+        "earlier.none": "पहले की कोई कॉल नहीं।",
+        "cases": "इस नंबर के खुले मामले",
+        "cases.none": "कोई खुला मामला नहीं।",
+        "case.number": "मामला",
+        "case.category": "श्रेणी",
+        "case.status": "स्थिति",
+        "case.opened": "खोला गया",
+        "case.link": "यह कॉल जोड़ें",
+        "new_case": "नया मामला",
+        "new_case.category": "श्रेणी",
+        "new_case.description": "विवरण",
+        "new_case.district": "ज़िला",
+        "new_case.district.none": "(कोई नहीं)",
+        "new_case.location": "स्थान (गली, पहचान चिह्न)",
+        "new_case.submit": "मामला खोलें",
+        "new_case.done": "मामला खोला गया:",
+        "linked": "कॉल मामले में जोड़ी गई",
+        "wrapup": "समापन कोड",
+        "wrapup.none": "इस विषय के कोई समापन कोड नहीं हैं।",
+        "wrapup.chosen": "चुना गया समापन कोड:",
+        "conference": "कॉल में जोड़ें",
+        "conference.note": "तीन-तरफ़ा कॉल: उनके बात करने लगने पर आप फ़ोन रख सकते हैं; कॉल करने वाला उनके साथ रहता है।",
+        "conference.added": "कॉल में जोड़ा जा रहा है:",
+        "when": "कब",
+        "outcome": "परिणाम",
+        "agent": "एजेंट",
+        "live.connected": "लाइव",
+        "live.disconnected": "फिर से जुड़ रहा है…",
+        "failed": "अस्वीकृत:",
+        "not_agent": "यह पेज एजेंट का डेस्क है: एजेंट के लॉग इन से साइन इन करें (hotline user add NAME --role agent --person ID)।",
+        "no_desk": "इस सेवा में डेस्क उपलब्ध नहीं है।",
+        "logout": "साइन आउट",
+        "language.switch": "English",
+        "lang.ar": "अरबी",
+        "lang.en": "अंग्रेज़ी",
+        "lang.hi": "हिन्दी",
+        "outcome.answered": "उत्तर दिया गया",
+        "outcome.abandoned_queue": "कतार में छोड़ दी गई",
+        "outcome.abandoned_ivr": "IVR में छोड़ दी गई",
+        "outcome.failed": "विफल",
+        "outcome.self_served": "बिना व्यक्ति के सेवा दी गई",
+        "outcome.blocked": "अवरुद्ध",
+        "status.open": "खुला",
+        "status.assigned": "सौंपा गया",
+        "status.in_progress": "प्रगति में",
+        "status.closed": "बंद",
+        "status.rejected": "अस्वीकृत",
+        "dial": "कॉल करें",
+        "dial.note": "पहले आपका फ़ोन बजेगा; उत्तर दें, फिर नंबर मिलाया जाएगा।",
+        "dial.search": "खोजें (नाम, नंबर, ज़िला)",
+        "dial.call": "कॉल करें",
+        "dial.number": "कॉल करने के लिए नंबर",
+        "dial.submit": "यह नंबर मिलाएँ",
+        "dial.ringing": "आपका फ़ोन बज रहा है: उत्तर दें, फिर नंबर मिलाया जाएगा।",
+        "dial.none": "आज कॉल करने के लिए कोई बाकी नहीं।",
     },
 }
 
@@ -382,6 +470,12 @@ class DeskPage:
         return getattr(self.console.backend, "cases", None)
 
     @property
+    def manual(self) -> Any:
+        """Click-to-call (``outbound.manual``): None without outbound, or with manual dialling off."""
+        manual = getattr(self.console.backend, "manual", None)
+        return manual if manual is not None and getattr(manual, "enabled", True) else None
+
+    @property
     def conference(self) -> Conferences | None:
         """The conference operation (``routing.conference``); None when the profile has no destinations."""
         return getattr(self.console.backend, "conference", None)
@@ -500,6 +594,8 @@ async def desk_page(request: web.Request) -> web.Response:
         destinations=[(d.id, _localized(d.label, user.language)) for d in profile.destinations]
         if desk.conference is not None
         else [],
+        dial_on=desk.manual is not None,
+        contacts_on=desk.manual is not None and getattr(desk.console.backend, "campaigns", None) is not None,
     )
 
 

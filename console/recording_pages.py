@@ -75,12 +75,14 @@ def _page(request: web.Request, *, status: int = 200, **context: Any) -> web.Res
     context.setdefault("rows", [])
     context.setdefault("warnings", [])
     context.setdefault("message", "")
-    return render(request, "recordings.html", status=status, rl=lambda key: LABELS[lang][key], **context)
+    return render(
+        request, "recordings.html", status=status, rl=lambda key: LABELS.get(lang, LABELS["en"])[key], **context
+    )
 
 
 def _refuse(request: web.Request, status: int) -> web.Response:
     """The page for a viewer (403): only the role that may change things listens."""
-    return _page(request, status=status, message=LABELS[user_of(request).language]["not_allowed"])
+    return _page(request, status=status, message=LABELS.get(user_of(request).language, LABELS["en"])["not_allowed"])
 
 
 def _length(seconds: float | None) -> str:
@@ -94,7 +96,7 @@ async def recordings_page(request: web.Request) -> web.Response:
     service = _service(request)
     assert service is not None
     lang = user_of(request).language
-    labels = LABELS[lang]
+    labels = LABELS.get(lang, LABELS["en"])
     zone = ZoneInfo(service.profile.timezone)
     topics = {t.id: t.label.get(lang) or next(iter(t.label.values())) for t in service.profile.topics}
     rows = [

@@ -109,6 +109,39 @@
     }
   }
 
+  // The campaigns' emergency alerts: a banner on the wallboard until a supervisor acknowledges it.
+  function renderAlerts(alerts) {
+    const box = document.getElementById("wb-alerts");
+    if (!box || !Array.isArray(alerts)) return;
+    const can = document.body.dataset.role === "supervisor";
+    box.replaceChildren();
+    for (const a of alerts) {
+      const p = document.createElement("p");
+      p.className = "alert";
+      p.dataset.alert = String(a.id);
+      const strong = document.createElement("strong");
+      strong.textContent = S["wb.alert"] || "Emergency";
+      const name = document.createElement("bdi");
+      name.textContent = a.name;
+      const number = document.createElement("bdi");
+      number.dir = "ltr";
+      number.textContent = a.number;
+      const campaign = document.createElement("bdi");
+      campaign.textContent = a.campaign;
+      p.append(strong, " ", name, " (", number, ") " + (S["wb.alert_pressed"] || "") + " \u00b7 ", campaign);
+      if (can) {
+        const button = document.createElement("button");
+        button.type = "button";
+        button.dataset.act = "alert-ack";
+        button.dataset.id = String(a.id);
+        button.textContent = S["wb.alert_ack"] || "Acknowledge";
+        p.append(" ", button);
+      }
+      box.appendChild(p);
+    }
+    box.hidden = alerts.length === 0;
+  }
+
   function connect() {
     const live = document.getElementById("live");
     if (!live) return;
@@ -119,6 +152,7 @@
       if (data.type !== "snapshot") return;
       renderWallboard(data);
       renderAgents(data.agents);
+      renderAlerts(data.alerts);
       document.body.dataset.pushes = String(Number(document.body.dataset.pushes || 0) + 1);
     };
     ws.onclose = () => {
@@ -152,6 +186,11 @@
         const input = document.querySelector('input[data-seats-for="' + CSS.escape(button.dataset.queue) + '"]');
         await api("PUT", "/api/v1/queues/" + encodeURIComponent(button.dataset.queue) + "/seats",
                   {seats: Number(input.value)});
+      } else if (kind === "alert-ack") {
+        await api("POST", "/api/v1/campaign-alerts/" + encodeURIComponent(button.dataset.id) + "/acknowledge");
+        for (const el of document.querySelectorAll('[data-alert="' + CSS.escape(button.dataset.id) + '"]')) el.remove();
+        const box = document.getElementById("wb-alerts");
+        if (box && !box.querySelector(".alert")) box.hidden = true;
       } else if (kind === "callback") {
         const id = button.dataset.id;
         let body;
@@ -174,6 +213,57 @@
     const button = event.target.closest("button[data-act]");
     if (button) act(button);
   });
+  // A contact list imported from a CSV file (the campaigns page): all or nothing, each bad line shown.
+  const importForm = document.getElementById("import-form");
+  if (importForm) {
+    importForm.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const file = document.getElementById("import-file").files[0];
+      const list = document.getElementById("import-list").value;
+      const done = document.getElementById("import-done"), refused = document.getElementById("import-refused");
+      done.hidden = true;
+      refused.hidden = true;
+      if (!file) return;
+      const submit = document.getElementById("import-submit");
+      submit.disabled = true;
+      try {
+        const response = await fetch("/api/v1/contact-lists/" + encodeURIComponent(list) + "?filename=" +
+                                     encodeURIComponent(file.name), {
+          method: "POST", credentials: "same-origin",
+          headers: {"Content-Type": "text/csv", "X-CSRF-Token": csrf}, body: file,
+        });
+        let data = {};
+        try { data = await response.json(); } catch (e) { data = {}; }
+        if (response.status === 422 && Array.isArray(data.errors)) {
+          const body = document.querySelector("#import-errors tbody");
+          body.replaceChildren();
+          for (const e of data.errors) {
+            const row = document.createElement("tr");
+            row.dataset.line = String(e.line);
+            for (const text of [String(e.line), e.reason]) {
+              const td = document.createElement("td");
+              td.textContent = text;
+              row.appendChild(td);
+            }
+            body.appendChild(row);
+          }
+          refused.hidden = false;
+          say((S["msg.failed"] || "Refused:") + " " + (data.error || ""), true);
+        } else if (!response.ok) {
+          say((S["msg.failed"] || "Refused:") + " " + (data.error || response.status), true);
+        } else {
+          done.textContent = (data.unchanged ? S["camp.import_unchanged"] : S["camp.import_done"]) + " " +
+            data.rows + " \u00b7 +" + data.added + " ~" + data.updated + " \u2212" + data.removed;
+          done.hidden = false;
+          say(S["msg.done"] || "Done.", false);
+          const cell = document.querySelector('tr[data-list="' + CSS.escape(list) + '"] [data-field="contacts"]');
+          if (cell) cell.textContent = String(data.rows);
+        }
+      } finally {
+        submit.disabled = false;
+      }
+    });
+  }
   const switcher = document.getElementById("lang-switch");
   if (switcher) {
     switcher.addEventListener("click", async () => {

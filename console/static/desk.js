@@ -210,6 +210,73 @@
     };
   }
 
+  // Click to call: the agent's phone rings first, then the number (POST /api/v1/desk/dial); a refusal says why.
+  async function dial(number, contactId, button) {
+    if (button) button.disabled = true;
+    $("dial-result").textContent = "";
+    $("dial-result").className = "";
+    try {
+      const body = {number: number};
+      if (contactId) body.contact_id = contactId;
+      await post("/api/v1/desk/dial", body);
+      $("dial-result").textContent = S["dial.ringing"] || "";
+      $("dial-result").className = "done";
+    } catch (e) {
+      $("dial-result").textContent = (S.failed || "Refused:") + " " + e.message;
+      $("dial-result").className = "error";
+    } finally {
+      if (button) button.disabled = false;
+    }
+  }
+
+  async function loadContacts() {
+    const table = $("dial-contacts");
+    if (!table) return;
+    const q = ($("dial-search") || {}).value || "";
+    let contacts = [];
+    try {
+      const response = await fetch("/api/v1/desk/contacts?q=" + encodeURIComponent(q), {credentials: "same-origin"});
+      contacts = response.ok ? await response.json() : [];
+    } catch (e) { contacts = []; }
+    const body = table.querySelector("tbody");
+    body.replaceChildren();
+    for (const c of contacts) {
+      const row = document.createElement("tr");
+      row.dataset.number = c.number;
+      row.dataset.contact = String(c.contact_id);
+      const name = cell(row, "");
+      const bdi = document.createElement("bdi");
+      bdi.textContent = c.name;
+      name.appendChild(bdi);
+      cell(row, c.number).dir = "ltr";
+      cell(row, c.district || "");
+      const action = cell(row, "");
+      const button = document.createElement("button");
+      button.type = "button";
+      button.className = "call";
+      button.textContent = S["dial.call"] || "Call";
+      button.addEventListener("click", () => dial(c.number, c.contact_id, button));
+      action.appendChild(button);
+      body.appendChild(row);
+    }
+    if ($("dial-none")) $("dial-none").hidden = contacts.length > 0;
+    table.dataset.loaded = String(Number(table.dataset.loaded || 0) + 1);
+  }
+
+  const dialForm = $("dial-form");
+  if (dialForm) {
+    dialForm.addEventListener("submit", (event) => {
+      event.preventDefault();
+      dial($("dial-number").value, null, $("dial-submit"));
+    });
+  }
+  const search = $("dial-search");
+  if (search) {
+    let timer = null;
+    search.addEventListener("input", () => { clearTimeout(timer); timer = setTimeout(loadContacts, 250); });
+  }
+  loadContacts();
+
   const switcher = $("lang-switch");
   if (switcher) {
     switcher.addEventListener("click", async () => {
