@@ -79,6 +79,7 @@ from console.hub import LiveClient, LiveHub
 from console.openapi import document
 from console.throttle import LoginThrottle
 from outbound import http as outbound_http
+from outbound import manual_http
 from profiles.model import Profile
 from recording import http as recording_http
 from restapi.http import Actor, Operation, body_of, error, path_param, query_param, reply
@@ -129,6 +130,7 @@ class Console:
             *outbound_http.routes(
                 getattr(backend, "campaigns", None), getattr(backend, "lists", None), backend.profile
             ),  # campaigns, lists, do-not-call (None: 404)
+            *manual_http.routes(getattr(backend, "manual", None)),  # click-to-call from the desk (None: 404)
         )
         self.public = PUBLIC_PAGES | _guarded_routes(self.operations, "public")
         self.any_role = ANY_ROLE_PAGES | _guarded_routes(self.operations, "any_role")

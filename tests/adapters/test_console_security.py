@@ -710,6 +710,7 @@ async def test_the_openapi_document_is_generated_from_the_models_and_lists_every
         "survey.http",
         "recording.http",
         "outbound.http",
+        "outbound.manual_http",
     }
 
 
