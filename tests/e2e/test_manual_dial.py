@@ -19,12 +19,22 @@ One Asterisk and one service for the module: the default profile shortened (test
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Iterator
 
+import aiohttp
 import pytest
 import pytest_asyncio
 import yaml
-from conftest import Rig, _short_profile, ami_events, running_rig  # tests/e2e is on sys.path
+from conftest import (
+    CONSOLE_PASSWORD,
+    PROJECT_ROOT,
+    Rig,
+    _short_profile,
+    ami_events,
+    running_rig,
+)  # tests/e2e on sys.path
 from support.eventually import eventually
 
 from cdr.builder import Outcome as RecordOutcome
@@ -163,3 +173,55 @@ def _answered(phone: AgentPhone, number: str):
 
 def _agent_hung_up(seen: list[dict[str, str]]) -> bool:
     return any(e.get("Event") == "Hangup" and e.get("Channel", "").startswith(f"PJSIP/{AGENT}-") for e in seen)
+
+
+# -- through the service: the desk's operation ---------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def agent_token(rig: Rig) -> str:
+    """An agent's API token (the console user of agent-ar-1's desk), made with the CLI as an operator would."""
+    name = "e2e-manual-agent"
+    for args, stdin in ((["user", "add", name, "--role", "agent", "--person", AGENT, "--password-stdin"],
+                         CONSOLE_PASSWORD + "\n"), (["token", "add", name], None)):  # fmt: skip
+        done = subprocess.run([sys.executable, "-m", "hotline", *args], input=stdin, env=rig.env, cwd=PROJECT_ROOT,
+                              capture_output=True, text=True, timeout=60)  # fmt: skip
+        assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout.strip()
+
+
+async def desk_dial(rig: Rig, token: str, body: dict[str, object]) -> tuple[int, dict[str, object]]:
+    url = f"http://127.0.0.1:{rig.http_port}/api/v1/desk/dial"
+    headers = {"Authorization": f"Bearer {token}"}
+    async with aiohttp.ClientSession() as session, session.post(url, json=body, headers=headers) as answer:
+        return answer.status, await answer.json()
+
+
+async def test_an_agent_clicks_to_call_from_their_desk_through_the_service(
+    rig: Rig, phones, carrier: AgentPhone, agent_token: str
+) -> None:
+    number = "96551234570"
+    agent = await phones(AGENT, login=False, talk_seconds=5.0)
+    before = invites_for(carrier, number)
+    for body, status, reason in [
+        ({"number": number, "person": "agent-ar-2"}, 403, None),  # an agent dials from their own desk only
+        ({"number": "0090123456789"}, 422, "not_allowed"),
+        ({"number": f"{number}&PJSIP/0090123456789@trunk"}, 422, "not_digits"),
+    ]:
+        answered, answer = await desk_dial(rig, agent_token, body)
+        assert answered == status and answer.get("reason") == reason, answer
+    assert invites_for(carrier, number) == before and agent.answered_calls() == []
+
+    status, placed = await desk_dial(rig, agent_token, {"number": number})
+    assert status == 202 and (placed["person"], placed["number"]) == (AGENT, number), placed
+    await eventually(lambda: _answered(carrier, number), timeout=30, interval=0.2, what="the number")
+    (record,) = await rig.records_of(number, timeout=40)
+    assert (record.kind, record.agent, record.outcome) == ("manual", AGENT, RecordOutcome.ANSWERED)
+
+    async def stored():
+        async with Database(rig.db_url) as db:
+            found = await ManualStore(db).get(int(str(placed["id"])))
+        return found if found is not None and found.outcome is not None else None
+
+    row = await eventually(stored, timeout=15, interval=0.2, what="the manual call's outcome")
+    assert (row.outcome, row.linkedid, row.requested_by) == (Outcome.ANSWERED, record.linkedid, "e2e-manual-agent")
