@@ -29,10 +29,11 @@ from conftest import CONSOLE_PASSWORD, PROJECT_ROOT, Rig, running_rig
 from playwright.async_api import expect
 from support.app import running_service
 from test_campaign import _ended, _profile, control_room, doctors, patients  # noqa: F401  (fixtures)
-from test_console_header_and_wallboard import MEASURE, one_line
+from test_console_header_and_wallboard import ADD_LINKS, MEASURE, one_line
 
 from console import i18n
 from console.app import CONSOLE
+from console.base import OPTIONAL_NAV
 from outbound.campaign_db import CampaignStore
 from outbound.list_db import ListStore
 from outbound.model import Action, Outcome, local_day
@@ -167,6 +168,7 @@ async def test_a_hindi_supervisor_reads_the_console_in_hindi_and_switches_to_eng
         await expect(page.locator('header nav a[href="/campaigns"]')).to_have_text("अभियान")
         await expect(page.locator("#lang-switch")).to_have_text("English")
         # the header, with every feature's link as wide as it gets, on one line at 1280 px in Hindi
+        await page.evaluate(ADD_LINKS, [(path, i18n.t("hi", key)) for path, key in OPTIONAL_NAV])
         await page.evaluate("(text) => { document.getElementById('live').textContent = text; }",
                             i18n.t("hi", "live.disconnected"))  # fmt: skip
         assert one_line(await page.evaluate(MEASURE)) == []
