@@ -1,13 +1,14 @@
-"""The console in Hindi (issue 14, item 5): every label of the console and of the agent's desk has a Hindi text in
-Devanagari, pages in Hindi run left to right, and the console offers the profile's own languages (Hindi and English
-for the COVID call centre, Arabic and English for 151), the language switch going to the next of them."""
+"""The console in Hindi (issue 14, item 5): every label of the console, the agent's desk and the pages the COVID line
+mounts (calendar, blocked numbers, recordings) has a Hindi text in Devanagari, pages in Hindi run left to right, and
+the console offers the profile's own languages (Hindi and English for the COVID call centre, Arabic and English for
+151), the language switch going to the next of them."""
 
 from __future__ import annotations
 
 import unicodedata
 from pathlib import Path
 
-from console import desk, i18n
+from console import calendar_pages, desk, i18n, recording_pages, screening_pages
 from profiles.model import load_profile
 
 PROFILES = Path(__file__).parents[2] / "profiles"
@@ -20,7 +21,8 @@ def devanagari(text: str) -> bool:
 
 
 def test_every_label_has_a_hindi_text_in_devanagari():
-    for catalogue in (i18n.CATALOGUE, desk.LABELS):
+    pages = (calendar_pages.LABELS, screening_pages.LABELS, recording_pages.LABELS)  # mounted on the COVID line
+    for catalogue in (i18n.CATALOGUE, desk.LABELS, *pages):
         assert set(catalogue["hi"]) == set(catalogue["en"]) == set(catalogue["ar"])
         # every label that is words (not '#', a command line, the switch naming another language) is Devanagari
         words = {k: v for k, v in catalogue["hi"].items() if any(ch.isalpha() for ch in catalogue["en"][k])}
