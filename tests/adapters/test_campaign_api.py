@@ -304,3 +304,35 @@ async def test_without_an_outbound_section_every_operation_is_404(tmp_path: Path
             response = await running.client.request(method, path, headers={"X-CSRF-Token": csrf}, data=b"x")
             assert response.status == 404, (method, path)
             assert "outbound" in (await response.json())["error"]
+
+
+async def test_the_campaigns_page_for_viewers_supervisors_and_not_agents(running: ServiceApp) -> None:
+    await imported(running)
+    await a_day_of_calls(running)
+    client = running.client
+    await login(client, "nadia")  # a viewer reads the page, in Arabic, without the forms that change things
+    page = await client.get("/campaigns")
+    html = await page.text()
+    assert page.status == 200, html
+    assert 'lang="ar"' in html and 'dir="rtl"' in html and "حملات المتابعة" in html
+    assert 'href="/campaigns"' in html  # the header links to it: this profile has campaigns
+    assert 'id="import-form"' not in html and 'data-act="alert-ack"' not in html
+    assert "/api/v1/campaigns/followup/people.csv?day=" in html
+    await login(client, "boss")
+    html = await (await client.get("/campaigns")).text()
+    assert 'id="import-form"' in html and 'data-act="alert-ack"' in html and "0790000003" in html  # the open alert
+    wallboard = await (await client.get("/")).text()
+    assert 'id="wb-alerts"' in wallboard and 'data-alert="' in wallboard  # the banner, until acknowledged
+    await login(client, "desk")
+    refused = await client.get("/campaigns", allow_redirects=False)
+    assert refused.status in (303, 403)  # an agent's login reaches their desk only
+    desk = await (await client.get("/desk")).text()
+    assert 'id="dial"' in desk and 'id="dial-contacts"' in desk  # click to call, with today's people
+
+
+async def test_without_campaigns_there_is_no_campaigns_page_and_no_link(tmp_path: Path) -> None:
+    async with running_service(tmp_path) as running:  # moh-151 as shipped
+        await running.app[CONSOLE].store.add_user("boss", PASSWORD, "supervisor", "en")
+        await login(running.client, "boss")
+        assert (await running.client.get("/campaigns")).status == 404
+        assert 'href="/campaigns"' not in await (await running.client.get("/")).text()
