@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -75,7 +76,7 @@ async def test_repeated_failures_for_a_name_are_throttled_alike_for_real_and_unk
         response = await client.post("/api/v1/session", json={"name": name, "password": BOSS_PASSWORD})
         assert response.status == 429
         assert 1 <= int(response.headers["Retry-After"]) <= 15 * 60
-        answers[name] = (await response.json())["error"]
+        answers[name] = re.sub(r"\d+", "N", (await response.json())["error"])  # the seconds left differ by when
     assert answers["boss"] == answers["ghost"] and "too many failed sign-ins" in answers["boss"]
     # another name from the same address is not held up by boss's failures
     assert (await client.post("/api/v1/session", json={"name": "viewer", "password": VIEWER_PASSWORD})).status == 200
