@@ -312,6 +312,8 @@ def running_rig(workdir: Path, name: str, profile: Path, *, verbose: bool = Fals
         "HOTLINE_AGI_PORT": str(_free_tcp_port()),
         "HOTLINE_HTTP_PORT": str(http_port),
         "HOTLINE_TRUNK_CONTACT": f"sip:127.0.0.1:{carrier_port}",
+        # the SIP guard (fail2ban) is proven in test_hardening's own run; a rig needs no banning of its phones
+        "HOTLINE_SIP_BAN_AFTER": "0",
     }
     rig = Rig(
         workdir, env, sip_port, http_port, db_url, Credentials("", "", {}), ami_port=ami_port, carrier_port=carrier_port
